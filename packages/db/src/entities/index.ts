@@ -1,0 +1,6 @@
+import { ostmeshEntities } from "./ostmesh.ts";
+
+export * from "./ostmesh.ts";
+
+/** Every entity this package defines, for `createOrm`. */
+export const allEntities = [...ostmeshEntities];

@@ -1,0 +1,59 @@
+import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+
+/**
+ * ostmesh's own tables (InnoDB, utf8mb4). They are created and changed only by the migrations in
+ * ../migrations; these entities mirror those migrations column for column.
+ */
+
+/** Transactional outbox: a change and its event commit in one transaction; the relay publishes it. */
+export const OstmeshOutbox = defineEntity({
+  name: "OstmeshOutbox",
+  tableName: "ostmesh_outbox",
+  properties: {
+    id: p.bigint("string").unsigned().primary().autoincrement(),
+    subject: p.string().length(255),
+    eventType: p.string().length(128).name("event_type"),
+    aggregateType: p.string().length(32).name("aggregate_type"),
+    aggregateId: p.string().length(64).name("aggregate_id"),
+    payload: p.blob().columnType("mediumblob"),
+    /** JSON object of string headers (e.g. traceparent). */
+    headers: p.text().nullable(),
+    createdAt: p.string().columnType("datetime(6)").name("created_at").defaultRaw("current_timestamp(6)"),
+    publishedAt: p.string().columnType("datetime(6)").name("published_at").nullable(),
+    attempts: p.integer().unsigned().default(0),
+    nextAttemptAt: p.string().columnType("datetime(6)").name("next_attempt_at").nullable(),
+    lastError: p.string().length(1024).name("last_error").nullable(),
+  },
+  indexes: [{ name: "ix_outbox_pending", properties: ["publishedAt", "id"] }],
+});
+export type OstmeshOutbox = InferEntity<typeof OstmeshOutbox>;
+
+/** Consumer-side dedupe: one row per (consumer, message id) already handled. */
+export const OstmeshInbox = defineEntity({
+  name: "OstmeshInbox",
+  tableName: "ostmesh_inbox",
+  properties: {
+    consumer: p.string().length(128).primary(),
+    messageId: p.string().length(128).name("message_id").primary(),
+    processedAt: p.string().columnType("datetime(6)").name("processed_at").defaultRaw("current_timestamp(6)"),
+  },
+});
+export type OstmeshInbox = InferEntity<typeof OstmeshInbox>;
+
+/** Stored results of idempotent RPCs, keyed by (scope, caller-supplied key). */
+export const OstmeshIdempotency = defineEntity({
+  name: "OstmeshIdempotency",
+  tableName: "ostmesh_idempotency",
+  properties: {
+    scope: p.string().length(191).primary(),
+    idemKey: p.string().length(128).name("idem_key").primary(),
+    requestHash: p.string().columnType("char(64)").length(64).name("request_hash"),
+    response: p.blob().columnType("mediumblob").nullable(),
+    createdAt: p.string().columnType("datetime(6)").name("created_at").defaultRaw("current_timestamp(6)"),
+    expiresAt: p.string().columnType("datetime(6)").name("expires_at"),
+  },
+  indexes: [{ name: "ix_idempotency_expires", properties: ["expiresAt"] }],
+});
+export type OstmeshIdempotency = InferEntity<typeof OstmeshIdempotency>;
+
+export const ostmeshEntities = [OstmeshOutbox, OstmeshInbox, OstmeshIdempotency];

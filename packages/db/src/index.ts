@@ -1,0 +1,11 @@
+export * from "./entities/index.ts";
+export { pendingMigrations, runMigrations } from "./migrate.ts";
+export { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
+export {
+  type CreateOrmOptions,
+  createOrm,
+  type EntityManager,
+  type Orm,
+  SESSION_SETTINGS_SQL,
+} from "./orm.ts";
+export { type ExecuteResult, execute, query, type Row, type ServerTime, serverTime } from "./sql.ts";

@@ -1,0 +1,13 @@
+import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20250101000000_foundation } from "./Migration20250101000000_foundation.ts";
+
+/** Where MikroORM records which of ostmesh's migrations ran. */
+export const MIGRATIONS_TABLE = "ostmesh_migrations";
+
+/**
+ * Every migration of ostmesh's own tables, oldest first. Add a new file per change and append it here;
+ * never edit one that has shipped. Migrations only ever touch `ostmesh_*` tables.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: "Migration20250101000000_foundation", class: Migration20250101000000_foundation },
+];
