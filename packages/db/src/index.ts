@@ -1,4 +1,12 @@
 export * from "./entities/index.ts";
+export {
+  type IdempotencyCodec,
+  IdempotencyConflictError,
+  type IdempotencyOptions,
+  type IdempotentResult,
+  purgeExpiredIdempotency,
+  withIdempotency,
+} from "./idempotency.ts";
 export { pendingMigrations, runMigrations } from "./migrate.ts";
 export { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
 export {
