@@ -1,4 +1,5 @@
 export * from "./entities/index.ts";
+export { DbDateTime } from "./entities/types.ts";
 export {
   type IdempotencyCodec,
   IdempotencyConflictError,
@@ -16,4 +17,7 @@ export {
   type Orm,
   SESSION_SETTINGS_SQL,
 } from "./orm.ts";
+export { renderCreateTable } from "./schema/ddl.ts";
+export { osticketTables } from "./schema/tables/index.ts";
+export type { ColumnDef, IndexDef, TableDef } from "./schema/types.ts";
 export { type ExecuteResult, execute, query, type Row, type ServerTime, serverTime } from "./sql.ts";

@@ -1,6 +1,8 @@
+import { osticketEntities } from "./osticket/index.ts";
 import { ostmeshEntities } from "./ostmesh.ts";
 
+export * from "./osticket/index.ts";
 export * from "./ostmesh.ts";
 
-/** Every entity this package defines, for `createOrm`. */
-export const allEntities = [...ostmeshEntities];
+/** Every entity this package defines (osTicket's tables and ostmesh's own), for `createOrm`. */
+export const allEntities = [...osticketEntities, ...ostmeshEntities];

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { DbDateTime } from "./types.ts";
 
 /**
  * ostmesh's own tables (InnoDB, utf8mb4). They are created and changed only by the migrations in
@@ -18,10 +19,14 @@ export const OstmeshOutbox = defineEntity({
     payload: p.blob().columnType("mediumblob"),
     /** JSON object of string headers (e.g. traceparent). */
     headers: p.text().nullable(),
-    createdAt: p.string().columnType("datetime(6)").name("created_at").defaultRaw("current_timestamp(6)"),
-    publishedAt: p.string().columnType("datetime(6)").name("published_at").nullable(),
+    createdAt: p
+      .type(DbDateTime)
+      .columnType("datetime(6)")
+      .name("created_at")
+      .defaultRaw("current_timestamp(6)"),
+    publishedAt: p.type(DbDateTime).columnType("datetime(6)").name("published_at").nullable(),
     attempts: p.integer().unsigned().default(0),
-    nextAttemptAt: p.string().columnType("datetime(6)").name("next_attempt_at").nullable(),
+    nextAttemptAt: p.type(DbDateTime).columnType("datetime(6)").name("next_attempt_at").nullable(),
     lastError: p.string().length(1024).name("last_error").nullable(),
   },
   indexes: [{ name: "ix_outbox_pending", properties: ["publishedAt", "id"] }],
@@ -35,7 +40,11 @@ export const OstmeshInbox = defineEntity({
   properties: {
     consumer: p.string().length(128).primary(),
     messageId: p.string().length(128).name("message_id").primary(),
-    processedAt: p.string().columnType("datetime(6)").name("processed_at").defaultRaw("current_timestamp(6)"),
+    processedAt: p
+      .type(DbDateTime)
+      .columnType("datetime(6)")
+      .name("processed_at")
+      .defaultRaw("current_timestamp(6)"),
   },
 });
 export type OstmeshInbox = InferEntity<typeof OstmeshInbox>;
@@ -49,8 +58,12 @@ export const OstmeshIdempotency = defineEntity({
     idemKey: p.string().length(128).name("idem_key").primary(),
     requestHash: p.string().columnType("char(64)").length(64).name("request_hash"),
     response: p.blob().columnType("mediumblob").nullable(),
-    createdAt: p.string().columnType("datetime(6)").name("created_at").defaultRaw("current_timestamp(6)"),
-    expiresAt: p.string().columnType("datetime(6)").name("expires_at"),
+    createdAt: p
+      .type(DbDateTime)
+      .columnType("datetime(6)")
+      .name("created_at")
+      .defaultRaw("current_timestamp(6)"),
+    expiresAt: p.type(DbDateTime).columnType("datetime(6)").name("expires_at"),
   },
   indexes: [{ name: "ix_idempotency_expires", properties: ["expiresAt"] }],
 });
