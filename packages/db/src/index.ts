@@ -1,3 +1,10 @@
+export {
+  type BootstrapLogger,
+  type BootstrapOptions,
+  type BootstrapResult,
+  bootstrapDatabase,
+  OSTICKET_SCHEMA_SIGNATURE,
+} from "./bootstrap/bootstrap.ts";
 export * from "./entities/index.ts";
 export { DbDateTime } from "./entities/types.ts";
 export {
