@@ -15,6 +15,13 @@ export {
   purgeExpiredIdempotency,
   withIdempotency,
 } from "./idempotency.ts";
+export {
+  applyRecommendedIndexes,
+  dropRecommendedIndexes,
+  type RecommendedIndex,
+  type RecommendedIndexReport,
+  recommendedIndexes,
+} from "./indexes.ts";
 export { pendingMigrations, runMigrations } from "./migrate.ts";
 export { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
 export {
