@@ -1,0 +1,50 @@
+export {
+  type AttachToEntryInput,
+  attachToEntry,
+  type EntryAttachment,
+  listAttachmentsOfEntries,
+  listEntryAttachments,
+  listTicketAttachments,
+  type TicketAttachment,
+} from "./attach.ts";
+export * from "./errors.ts";
+export { fileExtension, MAX_FILE_NAME_LENGTH, sanitizeFileName } from "./filename.ts";
+export {
+  CHUNK_SIZE,
+  type FileContent,
+  type FileInfo,
+  findFile,
+  getFileInfo,
+  getFileInfoByKey,
+  openFileContent,
+  type ReadOptions,
+  readFile,
+} from "./files.ts";
+export { type FileTypeCategory, OSTICKET_FILE_TYPE_CATEGORIES } from "./filetypes.ts";
+export {
+  ContentHasher,
+  digestOf,
+  type FileDigest,
+  fileKey,
+  fileSignature,
+  urlSafeBase64,
+} from "./identity.ts";
+export {
+  type AttachmentPolicy,
+  type FileTypeRule,
+  getMaxFileSize,
+  getMessageFieldAttachmentPolicy,
+  getUploadSettings,
+  isFileTypeAllowed,
+  policyFromFieldConfiguration,
+  type UploadSettings,
+} from "./limits.ts";
+export { type DeclaredType, type DetectedType, detectType, parseDeclaredType } from "./sniff.ts";
+export type { Db } from "./sql.ts";
+export {
+  type FilePurpose,
+  type FileSource,
+  type StoredFile,
+  type StoreFileInput,
+  storeFile,
+} from "./store.ts";
