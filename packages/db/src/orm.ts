@@ -60,7 +60,13 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
     // DATETIME columns carry the DB server's zone; never convert them to or from UTC on the client.
     forceUtcTimezone: false,
     timezone: "local",
-    pool: { min: options.pool?.min ?? 0, max: options.pool?.max ?? 10, ...options.pool },
+    pool: {
+      min: options.pool?.min ?? 0,
+      max: options.pool?.max ?? 10,
+      ...(options.pool?.idleTimeoutMillis !== undefined
+        ? { idleTimeoutMillis: options.pool.idleTimeoutMillis }
+        : {}),
+    },
     onCreateConnection: applySessionSettings,
     // osTicket's tables have no foreign keys; the schema tooling must never invent any.
     schemaGenerator: { createForeignKeyConstraints: false },
