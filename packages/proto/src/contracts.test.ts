@@ -418,7 +418,7 @@ describe("events", () => {
           format: MessageFormat.HTML,
           source: TicketSource.API,
           flags: 0x41,
-          attachments: [{ attachmentId: 5, fileId: -3n, name: "photo.jpg", type: "image/jpeg", size: 1024n }],
+          attachments: [{ attachmentId: 5, fileId: -3, name: "photo.jpg", type: "image/jpeg", size: 1024n }],
         },
         alert: true,
         autorespond: false,
@@ -443,7 +443,7 @@ describe("events", () => {
       actor: { kind: "PRINCIPAL_KIND_API_KEY", id: 1 },
       ticketCreated: {
         ticket: { number: "832810", source: "TICKET_SOURCE_API", status: { state: "TICKET_STATE_OPEN" } },
-        message: { format: "MESSAGE_FORMAT_HTML", attachments: [{ fileId: "-3", size: "1024" }] },
+        message: { format: "MESSAGE_FORMAT_HTML", attachments: [{ fileId: -3, size: "1024" }] },
       },
     });
     expect(equals(EventSchema, fromJson(EventSchema, json, { registry }), event)).toBe(true);

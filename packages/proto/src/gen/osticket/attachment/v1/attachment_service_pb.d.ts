@@ -18,11 +18,11 @@ export declare const file_osticket_attachment_v1_attachment_service: GenFile;
  */
 export declare type FileInfo = Message<"osticket.attachment.v1.FileInfo"> & {
   /**
-   * ost_file.id (a signed int column).
+   * ost_file.id (a signed 32-bit int column).
    *
-   * @generated from field: int64 id = 1;
+   * @generated from field: int32 id = 1;
    */
-  id: bigint;
+  id: number;
 
   /**
    * File name as stored.
@@ -175,6 +175,14 @@ export declare type UploadFileRequest = Message<"osticket.attachment.v1.UploadFi
    * @generated from field: bytes data = 4;
    */
   data: Uint8Array;
+
+  /**
+   * Legacy only: the size osTicket would record when it differs from len(data) (XML base64
+   * attachments: osTicket decodes them twice and records the once-decoded length); 0 = len(data).
+   *
+   * @generated from field: int64 legacy_size = 5;
+   */
+  legacySize: bigint;
 };
 
 /**
@@ -322,11 +330,28 @@ export declare const UploadFileStreamResponseSchema: GenMessage<UploadFileStream
  */
 export declare type DownloadFileRequest = Message<"osticket.attachment.v1.DownloadFileRequest"> & {
   /**
-   * ost_file.id.
+   * Which file.
    *
-   * @generated from field: int64 file_id = 1;
+   * @generated from oneof osticket.attachment.v1.DownloadFileRequest.file
    */
-  fileId: bigint;
+  file: {
+    /**
+     * ost_file.id (the caller's access to the file's ticket is checked).
+     *
+     * @generated from field: int32 file_id = 1;
+     */
+    value: number;
+    case: "fileId";
+  } | {
+    /**
+     * The parts of a link made by CreateDownloadLink; the service checks signature and expiry itself
+     * (PERMISSION_DENIED when invalid or expired), so the gateway serving public links needs no secret.
+     *
+     * @generated from field: osticket.attachment.v1.SignedLink link = 2;
+     */
+    value: SignedLink;
+    case: "link";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -334,6 +359,47 @@ export declare type DownloadFileRequest = Message<"osticket.attachment.v1.Downlo
  * Use `create(DownloadFileRequestSchema)` to create a new message.
  */
 export declare const DownloadFileRequestSchema: GenMessage<DownloadFileRequest>;
+
+/**
+ * The parts of a signed download link as they arrive in the link's path and query.
+ *
+ * @generated from message osticket.attachment.v1.SignedLink
+ */
+export declare type SignedLink = Message<"osticket.attachment.v1.SignedLink"> & {
+  /**
+   * The file key from the path.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * "expires" query parameter: Unix seconds.
+   *
+   * @generated from field: int64 expires = 2;
+   */
+  expires: bigint;
+
+  /**
+   * "signature" query parameter.
+   *
+   * @generated from field: string signature = 3;
+   */
+  signature: string;
+
+  /**
+   * "disposition" query parameter was "attachment".
+   *
+   * @generated from field: bool as_attachment = 4;
+   */
+  asAttachment: boolean;
+};
+
+/**
+ * Describes the message osticket.attachment.v1.SignedLink.
+ * Use `create(SignedLinkSchema)` to create a new message.
+ */
+export declare const SignedLinkSchema: GenMessage<SignedLink>;
 
 /**
  * One message of a download stream.
@@ -380,9 +446,9 @@ export declare type GetFileInfoRequest = Message<"osticket.attachment.v1.GetFile
   /**
    * ost_file.id.
    *
-   * @generated from field: int64 file_id = 1;
+   * @generated from field: int32 file_id = 1;
    */
-  fileId: bigint;
+  fileId: number;
 };
 
 /**
@@ -497,9 +563,9 @@ export declare type AttachFileSpec = Message<"osticket.attachment.v1.AttachFileS
   /**
    * ost_file.id.
    *
-   * @generated from field: int64 file_id = 1;
+   * @generated from field: int32 file_id = 1;
    */
-  fileId: bigint;
+  fileId: number;
 
   /**
    * Name to show instead of the file's name; empty = the file's name.
@@ -585,9 +651,9 @@ export declare type CreateDownloadLinkRequest = Message<"osticket.attachment.v1.
   /**
    * ost_file.id.
    *
-   * @generated from field: int64 file_id = 1;
+   * @generated from field: int32 file_id = 1;
    */
-  fileId: bigint;
+  fileId: number;
 
   /**
    * Validity; absent = 1 hour, maximum 24 hours.

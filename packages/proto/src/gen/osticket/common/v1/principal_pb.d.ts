@@ -63,8 +63,9 @@ export declare type Actor = Message<"osticket.common.v1.Actor"> & {
 export declare const ActorSchema: GenMessage<Actor>;
 
 /**
- * An authenticated caller with its authority, as the identity service resolves it from a token or key.
- * Travels between services only inside ostmesh (never trusted from a client).
+ * An authenticated caller with its authority, as the identity service resolves it from a credential.
+ * Services trust it only from the "principal" claim of an access token signed by the identity service
+ * (see osticket.identity.v1.TokenPair), never from a request field or header a client could set.
  *
  * @generated from message osticket.common.v1.Principal
  */

@@ -20,7 +20,12 @@ export declare const file_osticket_identity_v1_identity_service: GenFile;
  */
 export declare type TokenPair = Message<"osticket.identity.v1.TokenPair"> & {
   /**
-   * Signed JWT access token; send as "Authorization: Bearer <token>".
+   * Signed JWT access token; send as "Authorization: Bearer <token>". Header: "alg" ES256 or EdDSA,
+   * "kid" one of GetJwks' keys. Claims: "iss" "ostmesh", "aud" "ostmesh", "sub" "<kind>:<id>" (e.g.
+   * "agent:1", "user:7", "apikey:ostmesh:3", "service:gateway"), "iat", "exp", "jti", and "principal":
+   * the osticket.common.v1.Principal as protobuf JSON, which every service's auth interceptor trusts once
+   * the signature, issuer, audience and expiry check out. Authority in the token (e.g. an agent's
+   * departments) is as of issue time; access tokens therefore live minutes, not hours.
    *
    * @generated from field: string access_token = 1;
    */
@@ -1636,7 +1641,7 @@ export declare const ApiKeyCheckOutcomeSchema: GenEnum<ApiKeyCheckOutcome>;
 /**
  * Who is who: logins for agents and end users (against osTicket's own password hashes), JWT access
  * tokens with rotating refresh tokens, API keys (osTicket's and ostmesh's), end users, organizations,
- * and read-only views of agents, teams and roles. Bad credentials are UNAUTHENTICATED with one generic
+ * and read-only views of agents, teams and roles (departments: TicketService.ListDepartments). Bad credentials are UNAUTHENTICATED with one generic
  * message (no hint whether the name or the password was wrong).
  *
  * @generated from service osticket.identity.v1.IdentityService

@@ -388,7 +388,7 @@ export const ApiKeyCheckOutcome = /*@__PURE__*/
 /**
  * Who is who: logins for agents and end users (against osTicket's own password hashes), JWT access
  * tokens with rotating refresh tokens, API keys (osTicket's and ostmesh's), end users, organizations,
- * and read-only views of agents, teams and roles. Bad credentials are UNAUTHENTICATED with one generic
+ * and read-only views of agents, teams and roles (departments: TicketService.ListDepartments). Bad credentials are UNAUTHENTICATED with one generic
  * message (no hint whether the name or the password was wrong).
  *
  * @generated from service osticket.identity.v1.IdentityService

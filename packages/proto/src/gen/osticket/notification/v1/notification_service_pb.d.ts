@@ -1009,7 +1009,8 @@ export declare const NotificationService: GenService<{
   },
   /**
    * Streams events as they are published, optionally resuming from a stream sequence. Agents receive
-   * only events of tickets they may see (and non-ticket events only as administrators).
+   * only events of tickets they may see (and non-ticket events only as administrators); end users must
+   * name a ticket_id they own and never receive internal notes.
    *
    * @generated from rpc osticket.notification.v1.NotificationService.WatchEvents
    */

@@ -743,11 +743,11 @@ export declare type AttachmentSummary = Message<"osticket.ticket.v1.AttachmentSu
   attachmentId: number;
 
   /**
-   * ost_file.id (signed int column).
+   * ost_file.id (a signed 32-bit int column).
    *
-   * @generated from field: int64 file_id = 2;
+   * @generated from field: int32 file_id = 2;
    */
-  fileId: bigint;
+  fileId: number;
 
   /**
    * File name shown (ost_attachment.name override, else ost_file.name).

@@ -128,9 +128,9 @@ export declare type AttachmentInput = Message<"osticket.ticket.v1.AttachmentInpu
     /**
      * A file already stored through AttachmentService (ost_file.id).
      *
-     * @generated from field: int64 file_id = 2;
+     * @generated from field: int32 file_id = 2;
      */
-    value: bigint;
+    value: number;
     case: "fileId";
   } | { case: undefined; value?: undefined };
 
@@ -2305,8 +2305,10 @@ export declare const SystemLogLevelSchema: GenEnum<SystemLogLevel>;
 /**
  * Tickets and their threads, written into osTicket's own tables exactly as osTicket writes them, plus
  * the reference data tickets use. Errors: INVALID_ARGUMENT with an osticket.common.v1.ValidationErrors
- * detail for bad input, PERMISSION_DENIED with an osticket.common.v1.Denied detail for ban-list and
- * filter denials, NOT_FOUND for unknown tickets (also for tickets an end user may not see).
+ * detail for bad input; PERMISSION_DENIED with an osticket.common.v1.Denied detail for ban-list and
+ * filter denials; FAILED_PRECONDITION with ValidationErrors for rule violations such as the open-ticket
+ * limit (legacy key "err", "You've reached the maximum open tickets allowed.") or a ticket that cannot be
+ * closed yet; NOT_FOUND for unknown tickets (also for tickets an end user may not see).
  *
  * @generated from service osticket.ticket.v1.TicketService
  */
