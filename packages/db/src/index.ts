@@ -27,6 +27,7 @@ export { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
 export {
   type CreateOrmOptions,
   createOrm,
+  detectFlavor,
   type EntityManager,
   type Orm,
   SESSION_SETTINGS_SQL,
