@@ -20,8 +20,9 @@ export declare const file_osticket_common_v1_access: GenFile;
  *          when `agent_department_check`, may see the target ticket: its department is among the agent's
  *          departments or it is assigned to the agent or one of the agent's teams (assigned-only agents:
  *          only the latter); the permission is then the role permission of the ticket's department.
- *   END_USER: when `end_user_owner_check`, owns the target (the ticket's owner or a collaborator on it,
- *          or the user record itself).
+ *   END_USER: when `end_user_owner_check`, owns the target: the ticket's owner or a collaborator on it,
+ *          or a member of the owner's organization when that organization shares tickets (status
+ *          SHARE_EVERYBODY, or SHARE_PRIMARY_CONTACT for its primary contacts); or the user record itself.
  *   SYSTEM: no further condition. ANONYMOUS: no further condition (only listed on public RPCs).
  * The interceptor checks kind, scope, admin and agent-level permissions before the handler runs;
  * conditions that need the target row (department, ownership, role permission per department) are

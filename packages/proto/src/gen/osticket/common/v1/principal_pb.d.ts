@@ -105,6 +105,14 @@ export declare type Principal = Message<"osticket.common.v1.Principal"> & {
    * @generated from field: string credential_id = 5;
    */
   credentialId: string;
+
+  /**
+   * END_USER only: the user's organization (ost_user.org_id), 0 for none; organizations may share
+   * their members' tickets with each other.
+   *
+   * @generated from field: uint32 org_id = 6;
+   */
+  orgId: number;
 };
 
 /**

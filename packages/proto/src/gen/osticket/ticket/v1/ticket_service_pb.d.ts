@@ -1047,7 +1047,8 @@ export declare type PostReplyRequest = Message<"osticket.ticket.v1.PostReplyRequ
   notify?: boolean | undefined;
 
   /**
-   * Author agent for API_KEY / SERVICE callers (ost_staff.staff_id); ignored for agents (themselves).
+   * Author agent (ost_staff.staff_id): required for API_KEY / SERVICE callers (osTicket responses always
+   * have an agent author), ignored for agents (themselves).
    *
    * @generated from field: uint32 staff_id = 8;
    */
