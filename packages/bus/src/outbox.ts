@@ -1,0 +1,99 @@
+import type { SqlEntityManager } from "@mikro-orm/mysql";
+import { assertValidHeaders, traceHeaders } from "./trace.ts";
+
+/** Headers the relay adds to every event (besides `Nats-Msg-Id`), so consumers can route without decoding. */
+export const EVENT_TYPE_HEADER = "Ostmesh-Event-Type";
+export const AGGREGATE_TYPE_HEADER = "Ostmesh-Aggregate-Type";
+export const AGGREGATE_ID_HEADER = "Ostmesh-Aggregate-Id";
+
+export interface OutboxEvent {
+  /** Full NATS subject, e.g. `osticket.events.ticket.created` (see `eventSubject`). */
+  subject: string;
+  /** Fully-qualified protobuf message name of the payload, e.g. `osticket.ticket.v1.TicketCreated`. */
+  eventType: string;
+  /** What changed: `ticket`, `user`, ... Events of one aggregate are delivered in the order written. */
+  aggregateType: string;
+  aggregateId: string | number | bigint;
+  /** Serialised protobuf payload. */
+  payload: Uint8Array;
+  /** Extra headers; the active trace context is added automatically (explicit values win). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+export interface WriteOutboxOptions {
+  /** Payloads above this are refused at write time, not discovered by the relay (default 1 MiB - 64 KiB). */
+  maxPayloadBytes?: number;
+  /**
+   * Refuse to write outside a transaction (default true): the event must commit or roll back with the
+   * change it describes.
+   */
+  requireTransaction?: boolean;
+}
+
+/** Bytes left for headers under NATS' default 1 MiB max_payload. */
+export const DEFAULT_MAX_OUTBOX_PAYLOAD = 1024 * 1024 - 64 * 1024;
+
+const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export class OutboxValidationError extends Error {
+  override name = "OutboxValidationError";
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new OutboxValidationError(message);
+}
+
+/** Validates an event against the outbox columns and NATS' rules; throws OutboxValidationError. */
+export function validateOutboxEvent(event: OutboxEvent, maxPayloadBytes = DEFAULT_MAX_OUTBOX_PAYLOAD): void {
+  const aggregateId = String(event.aggregateId);
+  check(event.subject.length <= 255 && SUBJECT.test(event.subject), `invalid subject ${event.subject}`);
+  check(event.eventType.length > 0 && event.eventType.length <= 128, "eventType must be 1-128 characters");
+  check(
+    event.aggregateType.length > 0 && event.aggregateType.length <= 32,
+    "aggregateType must be 1-32 characters",
+  );
+  check(aggregateId.length > 0 && aggregateId.length <= 64, "aggregateId must be 1-64 characters");
+  check(event.payload instanceof Uint8Array, "payload must be a Uint8Array");
+  check(
+    event.payload.byteLength <= maxPayloadBytes,
+    `payload of ${event.payload.byteLength} bytes exceeds the limit of ${maxPayloadBytes}`,
+  );
+  if (event.headers) {
+    try {
+      assertValidHeaders(event.headers);
+    } catch (error) {
+      throw new OutboxValidationError(error instanceof Error ? error.message : String(error));
+    }
+  }
+}
+
+/**
+ * Adds an event to the outbox inside `em`'s current transaction, with the active W3C trace context
+ * captured into its headers. Call the relay's `notify()` after the transaction commits for prompt
+ * delivery; otherwise the relay finds the row on its next poll. Returns the outbox id, which becomes the
+ * event's `Nats-Msg-Id`.
+ */
+export async function writeOutbox(
+  em: SqlEntityManager,
+  event: OutboxEvent,
+  options: WriteOutboxOptions = {},
+): Promise<{ id: string }> {
+  validateOutboxEvent(event, options.maxPayloadBytes);
+  if ((options.requireTransaction ?? true) && !em.isInTransaction())
+    throw new OutboxValidationError("writeOutbox must run inside the transaction of the change it announces");
+  const headers = { ...traceHeaders(), ...event.headers };
+  const result = await em.execute<{ insertId?: number | bigint | string }>(
+    "INSERT INTO ostmesh_outbox (subject, event_type, aggregate_type, aggregate_id, payload, headers)" +
+      " VALUES (?, ?, ?, ?, ?, ?)",
+    [
+      event.subject,
+      event.eventType,
+      event.aggregateType,
+      String(event.aggregateId),
+      Buffer.from(event.payload.buffer, event.payload.byteOffset, event.payload.byteLength),
+      Object.keys(headers).length > 0 ? JSON.stringify(headers) : null,
+    ],
+    "run",
+  );
+  return { id: String(result.insertId ?? "") };
+}
