@@ -1,3 +1,14 @@
+/**
+ * The attachment storage core: files in osTicket's own tables (`ost_file`, `ost_file_chunk`,
+ * `ost_attachment`), written and read the way osTicket 1.18 does. Every function takes the caller's
+ * MikroORM EntityManager and runs inside its transaction when it has one.
+ *
+ * - storeFile: stream a file in (limits, type checks, dedupe) → StoredFile
+ * - readFile / openFileContent: metadata + chunk and byte-range readers; getFileInfo, getFileInfoByKey
+ * - attachToEntry, listEntryAttachments, listAttachmentsOfEntries, listTicketAttachments
+ * - getMaxFileSize, getMessageFieldAttachmentPolicy, isFileTypeAllowed: osTicket's upload limits
+ * - StorageError subclasses, each with a `code` and osTicket's wording in `osTicketMessage`
+ */
 export {
   type AttachToEntryInput,
   attachToEntry,

@@ -290,6 +290,7 @@ describe("limits and rejections leave nothing behind", () => {
       maxBytes: MB,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FileTypeMismatchError);
+    expect(error).toMatchObject({ code: "file_type_mismatch", osTicketMessage: "File type is not allowed" });
     expect(String(error)).toMatch(
       /declared type image\/png does not match the content, which is application\/x-msdownload/,
     );
@@ -325,7 +326,10 @@ describe("limits and rejections leave nothing behind", () => {
   it("rejects bad arguments", async () => {
     const em = store.em();
     const base = { name: "a", declaredType: "", source: Buffer.from("a") };
-    await expect(storeFile(em, { ...base, maxBytes: -1 })).rejects.toThrow(InvalidArgumentError);
+    await expect(storeFile(em, { ...base, maxBytes: -1 })).rejects.toMatchObject({
+      code: "invalid_argument",
+      osTicketMessage: "Unable to save file",
+    });
     await expect(storeFile(em, { ...base, maxBytes: 1.5 })).rejects.toThrow(InvalidArgumentError);
     await expect(storeFile(em, { ...base, maxBytes: 10, declaredType: "not a type" })).rejects.toThrow(
       InvalidFileTypeError,

@@ -15,6 +15,7 @@ export interface ScratchStore {
 
 export async function openScratchStore(
   label: string,
+  /** Receives each query's log line (SQL without parameter values). */
   options: { logger?: (line: string) => void } = {},
 ): Promise<ScratchStore> {
   const db = await createScratchDatabase({ label });
@@ -22,7 +23,7 @@ export async function openScratchStore(
     url: db.url,
     entities: [],
     pool: { max: 4 },
-    ...(options.logger ? { debug: ["query", "query-params"], logger: options.logger } : {}),
+    ...(options.logger ? { debug: ["query"], logger: options.logger } : {}),
     extra: { discovery: { warnWhenNoEntities: false } },
   });
   return {
