@@ -1,0 +1,76 @@
+import type { Actor, MailDomainVerifier, Ports, TicketDomainEvent } from "./ports.ts";
+import { type HelpdeskConfig, loadConfig } from "./reference/config.ts";
+import { FormCatalog } from "./reference/forms.ts";
+import { Lookups, type Staff } from "./reference/lookups.ts";
+import { int } from "./rows.ts";
+import type { Sql } from "./sql.ts";
+import type { HtmlPolicy } from "./text/format.ts";
+import { dnsMailDomainVerifier } from "./users/email.ts";
+
+/** What every use case works with: its transaction, config, reference lookups and ports. */
+export interface UseCaseContext {
+  readonly tx: Sql;
+  readonly config: HelpdeskConfig;
+  readonly lookups: Lookups;
+  readonly forms: FormCatalog;
+  readonly actor: Actor;
+  /** The acting agent's row when the actor is staff. */
+  readonly staff: Staff | undefined;
+  /** DB clock (epoch seconds) at the start of the use case. */
+  readonly now: number;
+  readonly random: () => number;
+  readonly htmlPolicy: HtmlPolicy;
+  readonly verifyMailDomain: MailDomainVerifier;
+  emit(event: TicketDomainEvent): Promise<void>;
+}
+
+/**
+ * Sets up a use case inside `tx`: pins SQL NOW() when a clock port is given (reset afterwards, since the
+ * session variable outlives the transaction), reads config and the DB clock, and resolves the acting agent.
+ */
+export async function withUseCase<T>(
+  tx: Sql,
+  actor: Actor,
+  ports: Ports,
+  work: (ctx: UseCaseContext) => Promise<T>,
+): Promise<T> {
+  const pinned = ports.clock ? Math.floor(ports.clock.now().getTime() / 1000) : undefined;
+  if (pinned !== undefined) await tx.run("SET timestamp = ?", [pinned]);
+  try {
+    const [config, clock] = await Promise.all([loadConfig(tx), tx.first("SELECT UNIX_TIMESTAMP() AS now")]);
+    const lookups = new Lookups(tx, config);
+    const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;
+    const whitelist = (config.get("embedded_domain_whitelist") ?? "")
+      .split(",")
+      .map((d) => d.trim())
+      .filter(Boolean);
+    return await work({
+      tx,
+      config,
+      lookups,
+      forms: ports.forms ?? new FormCatalog({ ttlMs: 0 }),
+      actor,
+      staff,
+      now: clock ? int(clock, "now") : Math.floor(Date.now() / 1000),
+      random: ports.random ?? Math.random,
+      htmlPolicy: { iframeDomains: whitelist },
+      verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),
+      emit: async (event) => {
+        if (ports.emit) await ports.emit(event, tx);
+      },
+    });
+  } finally {
+    if (pinned !== undefined) await tx.run("SET timestamp = DEFAULT");
+  }
+}
+
+/** ucfirst(): osTicket stores `source` like this; the enum match is case-insensitive. */
+export function ucfirst(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The `ost_ticket.source` enum value MySQL stores for a source string ('' when it matches none). */
+export function ticketSourceEnum(source: string): string {
+  const known = ["Web", "Email", "Phone", "API", "Other"];
+  return known.find((k) => k.toLowerCase() === source.toLowerCase()) ?? "";
+}

@@ -1,0 +1,225 @@
+import type { FormField } from "../reference/forms.ts";
+import { isNumeric } from "../rows.ts";
+import {
+  cleanTextAnswer,
+  htmlChars,
+  htmlSearchable,
+  phpTruthyString,
+  sanitizeRichText,
+  searchable,
+} from "../text/format.ts";
+
+/** What one answer writes: the ost_form_entry_values row, the cdata column, the search text. */
+export interface StoredAnswer {
+  readonly fieldId: number;
+  readonly value: string | null;
+  readonly valueId: number | null;
+  /** Value of the field's `__cdata` column ('' for an empty answer, never NULL). */
+  readonly cdata: string;
+  /** Searchable text for ost__search ('' = not indexed). */
+  readonly searchable: string;
+}
+
+/** A field's cleaned value (null = not answered). */
+export type CleanValue = string | null;
+
+const FORMULA_ERROR = "Content cannot start with the following characters: = - + @";
+
+function config<T>(field: FormField, key: string, fallback: T): T | unknown {
+  return key in field.configuration ? field.configuration[key] : fallback;
+}
+
+/** Validator::is_formula: text may not start with = - + @ (except "+<digits>"). */
+export function isFormulaSafe(text: string): boolean {
+  return /^[^=+@-]/su.test(text) || /^\+\d+$/.test(text);
+}
+
+/** The choices of a `choices` field: `key:label` per line (a bare line is its own key). */
+export function fieldChoices(field: FormField): Map<string, string> {
+  const raw = config(field, "choices", "");
+  const choices = new Map<string, string>();
+  if (typeof raw !== "string") return choices;
+  for (const line of raw.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    const colon = line.indexOf(":");
+    const key = (colon === -1 ? line : line.slice(0, colon)).trim();
+    const label = (colon === -1 ? line : line.slice(colon + 1)).trim();
+    choices.set(key, label);
+  }
+  return choices;
+}
+
+/** Parses raw input the way the field type's `parse` does (emoji and tags out, phones digits-only...). */
+export function parseAnswer(field: FormField, raw: string | undefined): CleanValue {
+  if (raw === undefined) return field.type === "bool" ? "0" : null;
+  switch (field.type) {
+    case "text":
+      return cleanTextAnswer(raw);
+    case "memo":
+      return config(field, "html", true) ? sanitizeRichText(raw) : raw;
+    case "phone": {
+      const digits = raw.toUpperCase().replace(/[^\dX]/g, "");
+      return digits || raw;
+    }
+    case "bool":
+      return phpTruthyString(raw) ? "1" : "0";
+    default:
+      return raw.trim();
+  }
+}
+
+/** Format::phone: 7 digits → 555-1234, 10 digits → (555) 123-4567. */
+function formatPhone(value: string, format: unknown): string {
+  const [phone = "", ext] = splitOnce(value, "X");
+  let shown = phone;
+  if (format === "us") {
+    const d = phone.replace(/[^0-9]/g, "");
+    if (d.length === 7) shown = `${d.slice(0, 3)}-${d.slice(3)}`;
+    else if (d.length === 10) shown = `(${d.slice(0, 3)}) ${d.slice(3, 6)}-${d.slice(6)}`;
+  }
+  return ext ? `${shown} x${ext}` : shown;
+}
+
+function splitOnce(value: string, sep: string): [string, string | undefined] {
+  const i = value.indexOf(sep);
+  return i === -1 ? [value, undefined] : [value.slice(0, i), value.slice(i + sep.length)];
+}
+
+/** A PHP-regex validator ("/.../iu") compiled for JS, or undefined when it cannot be. */
+function compileRegex(pattern: unknown): RegExp | undefined {
+  if (typeof pattern !== "string" || !pattern) return undefined;
+  const match = /^(.)(.*)\1([a-zA-Z]*)$/s.exec(pattern);
+  try {
+    if (match?.[2] !== undefined) return new RegExp(match[2], (match[3] ?? "").replace(/[^imsu]/g, ""));
+    return new RegExp(pattern, "iu");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Validation messages for a cleaned value (FormField::validateEntry and the type overrides). `required`
+ * depends on who submits (agent vs end user); `isEmail` checks an address for `email` validators.
+ */
+export function validateAnswer(
+  field: FormField,
+  value: CleanValue,
+  options: { required: boolean; isEmail: (address: string) => boolean },
+): string[] {
+  const errors: string[] = [];
+  const v = value ?? "";
+  const requiredError = `${field.label || "This"} is a required field`;
+  switch (field.type) {
+    case "text": {
+      const checked = v === "0" ? "&#48" : htmlChars(v);
+      if (options.required && !checked) errors.push(field.label ? requiredError : "This is a required field");
+      if (!checked) break;
+      const validator = String(config(field, "validator", "") ?? "");
+      const custom = config(field, "validator-error", "");
+      const customError = typeof custom === "string" && custom ? custom : undefined;
+      let ok = true;
+      let message = FORMULA_ERROR;
+      switch (validator) {
+        case "":
+          ok = isFormulaSafe(checked);
+          break;
+        case "email":
+          ok = options.isEmail(checked);
+          message = "Enter a valid email address";
+          break;
+        case "phone": {
+          const stripped = checked.replace(/[()\-.+ ]+/g, "");
+          ok = isNumeric(stripped) && stripped.length >= 7 && stripped.length <= 16;
+          message = "Enter a valid phone number";
+          break;
+        }
+        case "ip":
+          ok = isIp(checked.trim());
+          message = "Enter a valid IP address";
+          break;
+        case "number":
+          ok = isNumeric(checked === "&#48" ? "0" : checked);
+          message = "Enter a Number";
+          break;
+        case "regex": {
+          const re = compileRegex(config(field, "regex", ""));
+          ok = re ? re.test(checked) : true;
+          message = "Value does not match required pattern";
+          break;
+        }
+        default:
+          break;
+      }
+      if (!ok) errors.push(customError ?? message);
+      break;
+    }
+    case "memo":
+      if (options.required && !phpTruthyString(v)) errors.push(requiredError);
+      if (phpTruthyString(v) && !config(field, "validator", "") && !isFormulaSafe(v))
+        errors.push(FORMULA_ERROR);
+      break;
+    case "phone": {
+      if (options.required && !phpTruthyString(v)) errors.push(requiredError);
+      const [phone = "", ext] = splitOnce(v, "X");
+      const digits = Number(config(field, "digits", 7)) || 7;
+      if (phone && (!/^\d+$/.test(phone) || phone.length < digits)) errors.push("Enter a valid phone number");
+      if (ext && config(field, "ext", true)) {
+        if (!/^\d+$/.test(ext)) errors.push("Enter a valid phone extension");
+        else if (!phone) errors.push("Enter a phone number for the extension");
+      }
+      break;
+    }
+    case "bool":
+      if (options.required && v !== "1") errors.push(requiredError);
+      break;
+    default:
+      if (options.required && !phpTruthyString(v)) errors.push(requiredError);
+      break;
+  }
+  return errors;
+}
+
+function isIp(text: string): boolean {
+  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text)) {
+    return text.split(".").every((p) => Number(p) <= 255 && String(Number(p)) === p);
+  }
+  return /^[0-9a-fA-F:]+$/.test(text) && text.includes(":") && text.split(":").length <= 8;
+}
+
+/** The rows and mirrors one cleaned value produces. */
+export function storeAnswer(field: FormField, value: CleanValue): StoredAnswer {
+  const v = value ?? "";
+  switch (field.type) {
+    case "bool":
+      return {
+        fieldId: field.id,
+        value: v === "1" ? "1" : "0",
+        valueId: null,
+        cdata: v === "1" ? "1" : "0",
+        searchable: v === "1" ? "Yes" : "No",
+      };
+    case "choices": {
+      if (!v) return { fieldId: field.id, value: null, valueId: null, cdata: "", searchable: "" };
+      const label = fieldChoices(field).get(v);
+      return {
+        fieldId: field.id,
+        value: label === undefined ? v : JSON.stringify({ [v]: label }),
+        valueId: null,
+        cdata: v,
+        searchable: searchable(label ?? v),
+      };
+    }
+    case "phone":
+      return {
+        fieldId: field.id,
+        value: v || null,
+        valueId: null,
+        cdata: v,
+        searchable: v ? searchable(formatPhone(v, config(field, "format", "us"))) : "",
+      };
+    case "memo":
+      return { fieldId: field.id, value: v || null, valueId: null, cdata: v, searchable: htmlSearchable(v) };
+    default:
+      return { fieldId: field.id, value: v || null, valueId: null, cdata: v, searchable: searchable(v) };
+  }
+}

@@ -1,0 +1,131 @@
+import { int, isRecord, json, str, strOrNull } from "../rows.ts";
+import type { Sql } from "../sql.ts";
+
+/** `ost_form_field.flags` bits (include/class.dynamic_forms.php L619-642). */
+export const FieldFlag = {
+  ENABLED: 0x00001,
+  EXT_STORED: 0x00002,
+  CLOSE_REQUIRED: 0x00004,
+  CLIENT_VIEW: 0x00100,
+  CLIENT_EDIT: 0x00200,
+  CLIENT_REQUIRED: 0x00400,
+  AGENT_VIEW: 0x01000,
+  AGENT_EDIT: 0x02000,
+  AGENT_REQUIRED: 0x04000,
+} as const;
+
+export interface FormField {
+  readonly id: number;
+  readonly formId: number;
+  readonly type: string;
+  readonly label: string;
+  /** The variable name (API key, cdata column); may be empty. */
+  readonly name: string;
+  readonly flags: number;
+  readonly sort: number;
+  readonly configuration: Readonly<Record<string, unknown>>;
+}
+
+export interface FormDefinition {
+  readonly id: number;
+  readonly type: string;
+  readonly title: string;
+  /** Fields ordered by `sort`. */
+  readonly fields: readonly FormField[];
+}
+
+export const isEnabled = (f: FormField): boolean => (f.flags & FieldFlag.ENABLED) !== 0;
+export const isExtStored = (f: FormField): boolean => (f.flags & FieldFlag.EXT_STORED) !== 0;
+export const isVisibleToUsers = (f: FormField): boolean =>
+  isEnabled(f) && (f.flags & FieldFlag.CLIENT_VIEW) !== 0;
+export const isVisibleToStaff = (f: FormField): boolean =>
+  isEnabled(f) && (f.flags & FieldFlag.AGENT_VIEW) !== 0;
+export const isRequiredForUsers = (f: FormField): boolean => (f.flags & FieldFlag.CLIENT_REQUIRED) !== 0;
+export const isRequiredForStaff = (f: FormField): boolean => (f.flags & FieldFlag.AGENT_REQUIRED) !== 0;
+export const isRequiredForClose = (f: FormField): boolean => (f.flags & FieldFlag.CLOSE_REQUIRED) !== 0;
+/** Presentation-only field types carry no data (section breaks, free text). */
+export const hasData = (f: FormField): boolean => f.type !== "break" && f.type !== "info";
+/** The `__cdata` column name of a field. */
+export const cdataColumn = (f: FormField): string => f.name || `field_${f.id}`;
+
+interface Cached<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+/**
+ * Form and field metadata, cached per process for a short time (admins rarely edit forms; a stale entry
+ * lives at most `ttlMs`). Lookups are by form type or id, never by hard-coded field ids.
+ */
+export class FormCatalog {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #byId = new Map<number, Cached<FormDefinition | undefined>>();
+  readonly #byType = new Map<string, Cached<number | undefined>>();
+
+  constructor(options: { ttlMs?: number; now?: () => number } = {}) {
+    this.#ttlMs = options.ttlMs ?? 5_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Drops every cached entry (e.g. after an admin edit). */
+  invalidate(): void {
+    this.#byId.clear();
+    this.#byType.clear();
+  }
+
+  /** The form of a type (`T` ticket, `U` contact, `O` organization, `A` task), as osTicket picks it. */
+  async byType(tx: Sql, type: string): Promise<FormDefinition | undefined> {
+    const hit = this.#byType.get(type);
+    let id: number | undefined;
+    if (hit && hit.expires > this.#now()) {
+      id = hit.value;
+    } else {
+      const row = await tx.first("SELECT id FROM ost_form WHERE type = ? ORDER BY title, id LIMIT 1", [type]);
+      id = row ? int(row, "id") : undefined;
+      this.#byType.set(type, { value: id, expires: this.#now() + this.#ttlMs });
+    }
+    return id === undefined ? undefined : this.byId(tx, id);
+  }
+
+  async byId(tx: Sql, id: number): Promise<FormDefinition | undefined> {
+    const hit = this.#byId.get(id);
+    if (hit && hit.expires > this.#now()) return hit.value;
+    const [forms, fields] = await Promise.all([
+      tx.all("SELECT id, type, title FROM ost_form WHERE id = ?", [id]),
+      tx.all(
+        "SELECT id, form_id, flags, type, label, name, configuration, sort FROM ost_form_field" +
+          " WHERE form_id = ? ORDER BY sort, id",
+        [id],
+      ),
+    ]);
+    const form = forms[0];
+    const value: FormDefinition | undefined = form
+      ? {
+          id: int(form, "id"),
+          type: str(form, "type"),
+          title: str(form, "title"),
+          fields: fields.map((f) => {
+            const config = json(strOrNull(f, "configuration"));
+            return {
+              id: int(f, "id"),
+              formId: int(f, "form_id"),
+              type: str(f, "type"),
+              label: str(f, "label"),
+              name: str(f, "name"),
+              flags: int(f, "flags"),
+              sort: int(f, "sort"),
+              configuration: isRecord(config) ? config : {},
+            };
+          }),
+        }
+      : undefined;
+    this.#byId.set(id, { value, expires: this.#now() + this.#ttlMs });
+    return value;
+  }
+}
+
+/** A field of a form by its variable name. */
+export function fieldNamed(form: FormDefinition | undefined, name: string): FormField | undefined {
+  return form?.fields.find((f) => f.name === name);
+}

@@ -1,0 +1,366 @@
+import { int, isRecord, json, str, strOrNull } from "../rows.ts";
+import type { Row, Sql } from "../sql.ts";
+import type { HelpdeskConfig } from "./config.ts";
+
+export interface TicketStatus {
+  readonly id: number;
+  readonly name: string;
+  /** open | closed | archived | deleted */
+  readonly state: string;
+  readonly mode: number;
+  /**
+   * TicketStatus::isReopenable: any non-closed state; a closed state only with `allowreopen` set and a
+   * `reopenstatus` property present.
+   */
+  readonly reopenable: boolean;
+  /** `reopenstatus` property (0 = the default status), null when absent. */
+  readonly reopenStatusId: number | null;
+}
+
+export interface Priority {
+  readonly id: number;
+  /** Key, e.g. `normal`. */
+  readonly priority: string;
+  /** Label, e.g. `Normal` (what the form value stores). */
+  readonly desc: string;
+  readonly urgency: number;
+}
+
+/** `ost_department.flags` bits (include/class.dept.php L73-78). */
+export const DeptFlag = {
+  ASSIGN_MEMBERS_ONLY: 0x01,
+  DISABLE_AUTO_CLAIM: 0x02,
+  ACTIVE: 0x04,
+  ARCHIVED: 0x08,
+  ASSIGN_PRIMARY_ONLY: 0x10,
+  DISABLE_REOPEN_AUTO_ASSIGN: 0x20,
+} as const;
+
+export interface Department {
+  readonly id: number;
+  readonly name: string;
+  readonly slaId: number;
+  readonly scheduleId: number;
+  readonly managerId: number;
+  readonly flags: number;
+}
+
+/** `ost_help_topic.flags` bits (include/class.topic.php L69-71). */
+export const TopicFlag = { CUSTOM_NUMBERS: 0x1, ACTIVE: 0x2, ARCHIVED: 0x4 } as const;
+
+export interface Topic {
+  readonly id: number;
+  readonly pid: number;
+  readonly name: string;
+  readonly flags: number;
+  readonly statusId: number;
+  readonly priorityId: number;
+  readonly deptId: number;
+  readonly staffId: number;
+  readonly teamId: number;
+  readonly slaId: number;
+  readonly sequenceId: number;
+  readonly numberFormat: string | null;
+  readonly noAutoResponse: boolean;
+}
+
+export interface TopicForm {
+  readonly formId: number;
+  readonly formType: string;
+  /** Field ids the topic disables (`extra.disable`). */
+  readonly disabledFieldIds: readonly number[];
+}
+
+/** `ost_sla.flags` bits (include/class.sla.php L26-29). */
+export const SlaFlag = { ACTIVE: 0x1, ESCALATE: 0x2, NOALERTS: 0x4, TRANSIENT: 0x8 } as const;
+
+export interface Sla {
+  readonly id: number;
+  readonly name: string;
+  readonly flags: number;
+  readonly gracePeriod: number;
+  readonly scheduleId: number;
+}
+
+export interface Staff {
+  readonly id: number;
+  readonly username: string;
+  readonly firstname: string;
+  readonly lastname: string;
+  readonly email: string;
+  readonly deptId: number;
+  readonly isActive: boolean;
+  readonly onVacation: boolean;
+  readonly timezone: string | null;
+}
+
+export interface Team {
+  readonly id: number;
+  readonly name: string;
+  readonly flags: number;
+}
+
+export interface SystemEmail {
+  readonly id: number;
+  readonly deptId: number;
+  readonly priorityId: number;
+  readonly topicId: number;
+  readonly noAutoResponse: boolean;
+}
+
+/** An agent's display name as osTicket prints it (agent_name_format, default "First Last"). */
+export function staffDisplayName(staff: Staff, format = "full"): string {
+  const first = staff.firstname;
+  const last = staff.lastname;
+  switch (format) {
+    case "first":
+      return first;
+    case "last":
+      return last;
+    case "lastfirst":
+      return `${last}, ${first}`.replace(/^[, ]+|[, ]+$/g, "");
+    case "short":
+      return `${first} ${last ? `${Array.from(last)[0]}.` : ""}`;
+    case "shortformal":
+      return `${first ? `${Array.from(first)[0]}.` : ""} ${last}`;
+    case "original":
+      return [first, last].join(" ");
+    default:
+      return `${first} ${last}`.trim();
+  }
+}
+
+/**
+ * Reference data for one use case. Every lookup is memoised for the use case only: these tables are
+ * admin-editable and must not be cached across requests.
+ */
+export class Lookups {
+  readonly #tx: Sql;
+  readonly config: HelpdeskConfig;
+  readonly #memo = new Map<string, Promise<unknown>>();
+
+  constructor(tx: Sql, config: HelpdeskConfig) {
+    this.#tx = tx;
+    this.config = config;
+  }
+
+  #once<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let hit = this.#memo.get(key);
+    if (!hit) {
+      hit = load();
+      this.#memo.set(key, hit);
+    }
+    // The memo map holds the promise produced by `load` for this very key.
+    return hit as Promise<T>;
+  }
+
+  status(id: number): Promise<TicketStatus | undefined> {
+    return this.#once(`status:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT id, name, state, mode, properties FROM ost_ticket_status WHERE id = ?",
+        [id],
+      );
+      return row ? toStatus(row) : undefined;
+    });
+  }
+
+  priorities(): Promise<readonly Priority[]> {
+    return this.#once("priorities", async () => {
+      const rows = await this.#tx.all(
+        "SELECT priority_id, priority, priority_desc, priority_urgency FROM ost_ticket_priority ORDER BY priority_urgency DESC",
+      );
+      return rows.map((r) => ({
+        id: int(r, "priority_id"),
+        priority: str(r, "priority"),
+        desc: str(r, "priority_desc"),
+        urgency: int(r, "priority_urgency"),
+      }));
+    });
+  }
+
+  async priority(id: number): Promise<Priority | undefined> {
+    return (await this.priorities()).find((p) => p.id === id);
+  }
+
+  department(id: number): Promise<Department | undefined> {
+    return this.#once(`dept:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT id, name, sla_id, schedule_id, manager_id, flags FROM ost_department WHERE id = ?",
+        [id],
+      );
+      return row
+        ? {
+            id: int(row, "id"),
+            name: str(row, "name"),
+            slaId: int(row, "sla_id"),
+            scheduleId: int(row, "schedule_id"),
+            managerId: int(row, "manager_id"),
+            flags: int(row, "flags"),
+          }
+        : undefined;
+    });
+  }
+
+  topic(id: number): Promise<Topic | undefined> {
+    return this.#once(`topic:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT topic_id, topic_pid, topic, flags, status_id, priority_id, dept_id, staff_id, team_id, sla_id," +
+          " sequence_id, number_format, noautoresp FROM ost_help_topic WHERE topic_id = ?",
+        [id],
+      );
+      return row
+        ? {
+            id: int(row, "topic_id"),
+            pid: int(row, "topic_pid"),
+            name: str(row, "topic"),
+            flags: int(row, "flags"),
+            statusId: int(row, "status_id"),
+            priorityId: int(row, "priority_id"),
+            deptId: int(row, "dept_id"),
+            staffId: int(row, "staff_id"),
+            teamId: int(row, "team_id"),
+            slaId: int(row, "sla_id"),
+            sequenceId: int(row, "sequence_id"),
+            numberFormat: strOrNull(row, "number_format"),
+            noAutoResponse: int(row, "noautoresp") !== 0,
+          }
+        : undefined;
+    });
+  }
+
+  /** "Parent / Child" (Topic::getFullName). */
+  async topicFullName(topic: Topic): Promise<string> {
+    const names = [topic.name];
+    let pid = topic.pid;
+    for (let depth = 0; pid && depth < 10; depth++) {
+      const parent = await this.topic(pid);
+      if (!parent) break;
+      names.unshift(parent.name);
+      pid = parent.pid;
+    }
+    return names.join(" / ");
+  }
+
+  topicForms(topicId: number): Promise<readonly TopicForm[]> {
+    return this.#once(`topicForms:${topicId}`, async () => {
+      const rows = await this.#tx.all(
+        "SELECT htf.form_id, htf.extra, f.type FROM ost_help_topic_form htf" +
+          " JOIN ost_form f ON f.id = htf.form_id WHERE htf.topic_id = ? ORDER BY htf.sort, htf.id",
+        [topicId],
+      );
+      return rows.map((r) => {
+        const extra = json(strOrNull(r, "extra"));
+        const disable = isRecord(extra) && Array.isArray(extra.disable) ? extra.disable : [];
+        return {
+          formId: int(r, "form_id"),
+          formType: str(r, "type"),
+          disabledFieldIds: disable.map((v) => Number(v)).filter((v) => Number.isInteger(v)),
+        };
+      });
+    });
+  }
+
+  sla(id: number): Promise<Sla | undefined> {
+    return this.#once(`sla:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT id, name, flags, grace_period, schedule_id FROM ost_sla WHERE id = ?",
+        [id],
+      );
+      return row
+        ? {
+            id: int(row, "id"),
+            name: str(row, "name"),
+            flags: int(row, "flags"),
+            gracePeriod: int(row, "grace_period"),
+            scheduleId: int(row, "schedule_id"),
+          }
+        : undefined;
+    });
+  }
+
+  staff(id: number): Promise<Staff | undefined> {
+    return this.#once(`staff:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, onvacation, timezone" +
+          " FROM ost_staff WHERE staff_id = ?",
+        [id],
+      );
+      return row
+        ? {
+            id: int(row, "staff_id"),
+            username: str(row, "username"),
+            firstname: str(row, "firstname"),
+            lastname: str(row, "lastname"),
+            email: str(row, "email"),
+            deptId: int(row, "dept_id"),
+            isActive: int(row, "isactive") !== 0,
+            onVacation: int(row, "onvacation") !== 0,
+            timezone: strOrNull(row, "timezone"),
+          }
+        : undefined;
+    });
+  }
+
+  /** Is the agent a member of the department (primary or extended access)? */
+  isDeptMember(staffId: number, deptId: number): Promise<boolean> {
+    return this.#once(`member:${staffId}:${deptId}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT 1 AS yes FROM ost_staff WHERE staff_id = ? AND dept_id = ?" +
+          " UNION SELECT 1 FROM ost_staff_dept_access WHERE staff_id = ? AND dept_id = ? LIMIT 1",
+        [staffId, deptId, staffId, deptId],
+      );
+      return row !== undefined;
+    });
+  }
+
+  team(id: number): Promise<Team | undefined> {
+    return this.#once(`team:${id}`, async () => {
+      const row = await this.#tx.first("SELECT team_id, name, flags FROM ost_team WHERE team_id = ?", [id]);
+      return row ? { id: int(row, "team_id"), name: str(row, "name"), flags: int(row, "flags") } : undefined;
+    });
+  }
+
+  systemEmail(id: number): Promise<SystemEmail | undefined> {
+    return this.#once(`email:${id}`, async () => {
+      const row = await this.#tx.first(
+        "SELECT email_id, dept_id, priority_id, topic_id, noautoresp FROM ost_email WHERE email_id = ?",
+        [id],
+      );
+      return row
+        ? {
+            id: int(row, "email_id"),
+            deptId: int(row, "dept_id"),
+            priorityId: int(row, "priority_id"),
+            topicId: int(row, "topic_id"),
+            noAutoResponse: int(row, "noautoresp") !== 0,
+          }
+        : undefined;
+    });
+  }
+
+  /** `ost_event` ids by name (never hard-coded: they are install data). */
+  async eventId(name: string): Promise<number> {
+    const events = await this.#once("events", async () => {
+      const rows = await this.#tx.all("SELECT id, name FROM ost_event");
+      return new Map(rows.map((r) => [str(r, "name"), int(r, "id")]));
+    });
+    const id = events.get(name);
+    if (id === undefined) throw new Error(`ost_event has no '${name}' event`);
+    return id;
+  }
+}
+
+function toStatus(row: Row): TicketStatus {
+  const props = json(strOrNull(row, "properties"));
+  const p = isRecord(props) ? props : {};
+  const state = str(row, "state");
+  const hasReopenStatus = p.reopenstatus !== undefined && p.reopenstatus !== null;
+  return {
+    id: int(row, "id"),
+    name: str(row, "name"),
+    state,
+    mode: int(row, "mode"),
+    reopenable: state.toLowerCase() !== "closed" || (Boolean(p.allowreopen) && hasReopenStatus),
+    reopenStatusId: hasReopenStatus ? Number(p.reopenstatus) || 0 : null,
+  };
+}

@@ -1,0 +1,117 @@
+import { loadNamespace } from "../reference/config.ts";
+import { type Lookups, SlaFlag } from "../reference/lookups.ts";
+import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
+import type { Row, Sql } from "../sql.ts";
+import { addWorkingHours, type BusinessSchedule, type ScheduleEntryDef } from "./business-hours.ts";
+import { isValidTimeZone } from "./zoned-time.ts";
+
+const ENTRY_COLUMNS = "name, repeats, starts_on, starts_at, ends_on, ends_at, stops_on, day, week, month";
+
+function toEntry(row: Row): ScheduleEntryDef {
+  return {
+    name: str(row, "name"),
+    repeats: str(row, "repeats").toLowerCase(),
+    startsOn: str(row, "starts_on"),
+    startsAt: str(row, "starts_at") || "00:00:00",
+    endsOn: str(row, "ends_on"),
+    endsAt: str(row, "ends_at") || "00:00:00",
+    stopsOn: strOrNull(row, "stops_on"),
+    day: intOrNull(row, "day"),
+    week: intOrNull(row, "week"),
+    month: intOrNull(row, "month"),
+  };
+}
+
+function zoneOf(row: Row, fallbackZone: string): string {
+  const zone = strOrNull(row, "timezone");
+  if (zone && isValidTimeZone(zone)) return zone;
+  return isValidTimeZone(fallbackZone) ? fallbackZone : "UTC";
+}
+
+/**
+ * A business-hours schedule (flag 0x1) with its entries and holiday schedules (ost_config
+ * `schedule.<id>` → configuration.holidays). `fallbackZone` is used when the schedule has no time zone
+ * ("floating" schedules follow the acting agent's zone, else the helpdesk default).
+ */
+export async function loadBusinessSchedule(
+  tx: Sql,
+  scheduleId: number,
+  fallbackZone: string,
+): Promise<BusinessSchedule | undefined> {
+  if (!scheduleId) return undefined;
+  const [schedules, entries, settings] = await Promise.all([
+    tx.all("SELECT id, name, timezone FROM ost_schedule WHERE id = ? AND flags & 1 != 0", [scheduleId]),
+    tx.all(`SELECT ${ENTRY_COLUMNS} FROM ost_schedule_entry WHERE schedule_id = ? ORDER BY id`, [scheduleId]),
+    loadNamespace(tx, `schedule.${scheduleId}`),
+  ]);
+  const schedule = schedules[0];
+  if (!schedule) return undefined;
+  const configuration = json(settings.get("configuration") ?? null);
+  const holidayIds =
+    isRecord(configuration) && Array.isArray(configuration.holidays)
+      ? configuration.holidays.map((v) => Number(v)).filter((v) => Number.isInteger(v) && v > 0)
+      : [];
+  const holidays = await Promise.all(
+    holidayIds.map(async (id) => {
+      const [rows, holidayEntries] = await Promise.all([
+        tx.all("SELECT id, name, timezone FROM ost_schedule WHERE id = ?", [id]),
+        tx.all(`SELECT ${ENTRY_COLUMNS} FROM ost_schedule_entry WHERE schedule_id = ? ORDER BY id`, [id]),
+      ]);
+      const row = rows[0];
+      return row
+        ? {
+            name: str(row, "name"),
+            timezone: zoneOf(row, fallbackZone),
+            entries: holidayEntries.map(toEntry),
+          }
+        : undefined;
+    }),
+  );
+  return {
+    name: str(schedule, "name"),
+    timezone: zoneOf(schedule, fallbackZone),
+    entries: entries.map(toEntry),
+    holidays: holidays.filter((h) => h !== undefined),
+  };
+}
+
+export interface DueDateInput {
+  readonly slaId: number;
+  readonly deptId: number;
+  /** Instant (epoch seconds) the grace period starts: the ticket's reopen, else create time. */
+  readonly startEpoch: number;
+  /** The acting agent's time zone, used by schedules without their own zone. */
+  readonly actorTimezone?: string | null;
+}
+
+/**
+ * Ticket::getSLADueDate: the SLA's grace period added in business hours of the department's schedule,
+ * else the SLA's, else the helpdesk default schedule; plain hours when no schedule applies. Null when the
+ * ticket has no active SLA (est_duedate NULL).
+ */
+export async function computeSlaDueDate(
+  tx: Sql,
+  lookups: Lookups,
+  input: DueDateInput,
+): Promise<number | null> {
+  const sla = input.slaId ? await lookups.sla(input.slaId) : undefined;
+  if (!sla || (sla.flags & SlaFlag.ACTIVE) === 0) return null;
+  const config = lookups.config;
+  const zone = input.actorTimezone || config.defaultTimezone;
+  const dept = input.deptId ? await lookups.department(input.deptId) : undefined;
+  const schedule =
+    (await loadBusinessSchedule(tx, dept?.scheduleId ?? 0, zone)) ??
+    (await loadBusinessSchedule(tx, sla.scheduleId, zone)) ??
+    (await loadBusinessSchedule(tx, config.defaultScheduleId, zone));
+  if (schedule) {
+    const due = addWorkingHours(input.startEpoch, sla.gracePeriod, schedule);
+    if (due !== null) return due;
+  }
+  return input.startEpoch + Math.round(sla.gracePeriod * 3600);
+}
+
+/** Reads the DB clock as epoch seconds (honours a pinned `SET timestamp`). */
+export async function dbEpoch(tx: Sql): Promise<number> {
+  const row = await tx.first("SELECT UNIX_TIMESTAMP() AS now");
+  return row ? int(row, "now") : Math.floor(Date.now() / 1000);
+}

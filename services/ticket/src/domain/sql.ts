@@ -1,0 +1,61 @@
+import type { EntityManager } from "@mikro-orm/core";
+
+/** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
+export type SqlValue = string | number | boolean | null | Buffer;
+export type Row = Record<string, unknown>;
+
+export interface RunResult {
+  readonly affectedRows: number;
+  readonly insertId: number;
+}
+
+/**
+ * The small SQL executor every use case writes through. One instance wraps one MikroORM transaction, so
+ * every statement of a use case commits or rolls back together.
+ */
+export interface Sql {
+  all(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  first(sql: string, params?: readonly SqlValue[]): Promise<Row | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+}
+
+/** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
+export function sqlFor(em: EntityManager): Sql {
+  const execute = (sql: string, params: readonly SqlValue[], method: "all" | "run") =>
+    em.getConnection().execute(sql, [...params], method, em.getTransactionContext());
+  return {
+    async all(sql, params = []) {
+      const rows: unknown = await execute(sql, params, "all");
+      return Array.isArray(rows) ? rows.filter(isRow) : [];
+    },
+    async first(sql, params = []) {
+      const rows: unknown = await execute(sql, params, "all");
+      return Array.isArray(rows) && isRow(rows[0]) ? rows[0] : undefined;
+    },
+    async run(sql, params = []) {
+      const result: unknown = await execute(sql, params, "run");
+      if (!isRow(result)) return { affectedRows: 0, insertId: 0 };
+      return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
+    },
+  };
+}
+
+/** Runs `work` in one transaction of a fresh fork of `em`: all of it commits, or none of it. */
+export async function inTransaction<T>(em: EntityManager, work: (tx: Sql) => Promise<T>): Promise<T> {
+  return em.fork().transactional((txEm) => work(sqlFor(txEm)));
+}
+
+function isRow(value: unknown): value is Row {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `(?, ?, ?), (?, ?, ?)` for a multi-row INSERT. */
+export function placeholders(rows: number, columns: number): string {
+  const one = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
+  return Array.from({ length: rows }, () => one).join(", ");
+}
+
+/** Quotes an identifier resolved at run time (cdata column names come from form field names). */
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replaceAll("`", "``")}\``;
+}

@@ -1,0 +1,860 @@
+import { ticketSourceEnum, type UseCaseContext, ucfirst, withUseCase } from "../context.ts";
+import { TicketDeniedError, TicketValidationError, type ValidationIssue } from "../errors.ts";
+import {
+  type CleanValue,
+  parseAnswer,
+  type StoredAnswer,
+  storeAnswer,
+  validateAnswer,
+} from "../forms/answers.ts";
+import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
+import { nextTicketNumber } from "../numbers.ts";
+import type { Actor, Ports } from "../ports.ts";
+import {
+  cdataColumn,
+  type FormDefinition,
+  type FormField,
+  hasData,
+  isEnabled,
+  isExtStored,
+  isRequiredForClose,
+  isRequiredForStaff,
+  isRequiredForUsers,
+  isVisibleToStaff,
+  isVisibleToUsers,
+} from "../reference/forms.ts";
+import { type Priority, type Staff, type Topic, TopicFlag } from "../reference/lookups.ts";
+import { int, isNumeric, phpInt, str } from "../rows.ts";
+import { replaceSearchRows, type SearchRow } from "../search.ts";
+import { computeSlaDueDate } from "../sla/due-date.ts";
+import type { SqlValue } from "../sql.ts";
+import {
+  type BodyFormat,
+  cleanBodyContent,
+  cleanTextAnswer,
+  cleanTitle,
+  phpTrim,
+  storedBody,
+  truncate,
+} from "../text/format.ts";
+import { type AttachmentLink, EntryFlag, insertThreadEntry } from "../thread/entries.ts";
+import { actorAuthor, logEvents, type NewThreadEvent } from "../thread/events.ts";
+import { emailHost } from "../users/email.ts";
+import {
+  createUser,
+  type ExistingUser,
+  findUserByEmail,
+  findUserById,
+  normalizeUserName,
+  organizationForEmail,
+} from "../users/requester.ts";
+import { ticketSearchRow } from "./state.ts";
+
+export interface RequesterInput {
+  /** An existing end user; the other fields are then ignored. */
+  readonly userId?: number;
+  readonly email?: string;
+  /** Required for a new user. */
+  readonly name?: string;
+  readonly phone?: string;
+  readonly notes?: string;
+}
+
+export interface CreateTicketInput {
+  readonly requester: RequesterInput;
+  /** Subject as sent (ticket form field `subject`). */
+  readonly subject?: string;
+  /** First message body as sent (ticket form field `message`). */
+  readonly message?: string;
+  readonly messageFormat?: BodyFormat;
+  /** Channel as sent; stored ucfirst in ost_ticket.source, verbatim on the entry. Default `API`. */
+  readonly source?: string;
+  /**
+   * Validation origin: `api`, `web`, `email` or `staff`. Default: the source (the legacy API uses `source`
+   * as the origin, so `Phone` / `Other` are refused there).
+   */
+  readonly origin?: string;
+  readonly ipAddress?: string;
+  /** Help topic; in legacy mode a raw value (non-numeric / unknown / inactive → 0 silently). */
+  readonly topicId?: number | string;
+  readonly deptId?: number;
+  readonly statusId?: number;
+  /** Ticket form `priority` answer: an id, or (legacy quirk) a name that is not resolved. */
+  readonly priority?: number | string;
+  /** Priority override (legacy `priorityId`; a name there leaves the ticket without priority). */
+  readonly priorityId?: number | string;
+  readonly slaId?: number;
+  readonly staffId?: number;
+  readonly teamId?: number;
+  /** System mailbox (ost_email.email_id) the ticket is about. */
+  readonly emailId?: number;
+  /** Agent-set due date (honoured for the staff origin only). */
+  readonly dueDate?: Date;
+  /** Custom field answers by variable name (ticket, contact and help-topic forms). */
+  readonly answers?: Readonly<Record<string, string>>;
+  readonly alert?: boolean;
+  readonly autorespond?: boolean;
+  readonly attachments?: readonly AttachmentLink[];
+  /**
+   * osTicket's exact legacy-API semantics: unknown topic/department/status ids and priority names are
+   * handled as osTicket handles them (silently) instead of being reported.
+   */
+  readonly legacy?: boolean;
+}
+
+export interface CreateTicketResult {
+  readonly ticketId: number;
+  readonly number: string;
+  readonly threadId: number;
+  readonly messageEntryId: number;
+  readonly userId: number;
+  readonly userCreated: boolean;
+  readonly statusId: number;
+  readonly deptId: number;
+  readonly topicId: number;
+  readonly slaId: number;
+  readonly staffId: number;
+  readonly teamId: number;
+  /** est_duedate as written (epoch seconds), null without an active SLA. */
+  readonly estDueEpoch: number | null;
+}
+
+/** An ordered error map with PHP array semantics: re-setting a key keeps its position. */
+class Issues {
+  readonly list: ValidationIssue[] = [];
+  set(key: string, message: string): void {
+    const at = this.list.findIndex((i) => i.key === key);
+    if (at === -1) this.list.push({ key, message });
+    else this.list[at] = { key, message };
+  }
+  push(key: string, message: string): void {
+    this.list.push({ key, message });
+  }
+  has(key: string): boolean {
+    return this.list.some((i) => i.key === key);
+  }
+  get size(): number {
+    return this.list.length;
+  }
+}
+
+const MISSING_DATA = "Missing or invalid data — Correct any errors below and try again";
+
+/** A form instantiated for the new ticket. */
+interface FormInstance {
+  readonly form: FormDefinition;
+  readonly sort: number;
+  readonly extra: string | null;
+  readonly disabled: ReadonlySet<number>;
+}
+
+interface PriorityAnswer {
+  readonly value: string | null;
+  readonly valueId: number;
+  readonly cdata: string;
+}
+
+/**
+ * Ticket::create as the legacy API, client portal, e-mail or staff panel runs it (FACTS §2.1, §2.2), in one
+ * transaction: everything is validated before the first write, so a refused request writes nothing.
+ * Throws TicketValidationError (osTicket's keys, texts and order) or TicketDeniedError (ban list).
+ */
+export function createTicket(
+  tx: UseCaseContext["tx"],
+  input: CreateTicketInput,
+  actor: Actor,
+  ports: Ports = {},
+) {
+  return withUseCase(tx, actor, ports, (ctx) => create(ctx, input));
+}
+
+async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<CreateTicketResult> {
+  const { tx, config, lookups } = ctx;
+  const legacy = input.legacy ?? false;
+  const source = input.source ?? "API";
+  const origin = (input.origin ?? source).toLowerCase();
+  const issues = new Issues();
+  const isStaffActor = ctx.actor.kind === "staff";
+  const required = (f: FormField) => (isStaffActor ? isRequiredForStaff(f) : isRequiredForUsers(f));
+  const validates = (f: FormField) => {
+    switch (origin) {
+      case "email":
+        return false;
+      case "staff":
+        return isVisibleToStaff(f);
+      case "web":
+        return isVisibleToUsers(f);
+      default:
+        return true;
+    }
+  };
+
+  // --- Origin checks (Validator::process over the origin's required fields).
+  const rawTopic = input.topicId;
+  const fieldChecks: Array<{
+    key: string;
+    value: unknown;
+    type: "int" | "string";
+    required: boolean;
+    error: string;
+  }> = [];
+  switch (origin) {
+    case "web":
+      fieldChecks.push({
+        key: "topicId",
+        value: rawTopic,
+        type: "int",
+        required: true,
+        error: "Select a Help Topic",
+      });
+      break;
+    case "staff":
+      fieldChecks.push(
+        {
+          key: "deptId",
+          value: input.deptId,
+          type: "int",
+          required: false,
+          error: "Department selection is required",
+        },
+        {
+          key: "topicId",
+          value: rawTopic,
+          type: "int",
+          required: true,
+          error: "Help topic selection is required",
+        },
+        { key: "source", value: source, type: "string", required: true, error: "Indicate ticket source" },
+      );
+      break;
+    case "api":
+      fieldChecks.push({
+        key: "source",
+        value: source,
+        type: "string",
+        required: true,
+        error: "Indicate ticket source",
+      });
+      break;
+    case "email":
+      fieldChecks.push({
+        key: "emailId",
+        value: input.emailId,
+        type: "int",
+        required: true,
+        error: "Unknown system email",
+      });
+      break;
+    default:
+      issues.set("origin", "Invalid ticket origin given");
+      issues.set("err", "No fields set up");
+  }
+  let fieldFailed = false;
+  for (const check of fieldChecks) {
+    const empty = check.value === undefined || check.value === null || check.value === "";
+    if (!check.required && (empty || check.value === 0)) continue;
+    const missing = check.value === undefined || check.value === null || (empty && check.type !== "int");
+    if ((check.required && missing) || (check.type === "int" && !isNumeric(check.value))) {
+      issues.set(check.key, check.error);
+      fieldFailed = true;
+    }
+  }
+  if (fieldFailed && !issues.has("err")) issues.set("err", MISSING_DATA);
+  if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
+    issues.set("duedate", "Due date must be in the future");
+
+  // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
+  const ticketForm = await ctx.forms.byType(tx, "T");
+  if (!ticketForm) throw new Error("osTicket has no ticket form (ost_form type 'T')");
+  const contactForm = await ctx.forms.byType(tx, "U");
+  let ticketInstance: FormInstance = { form: ticketForm, sort: 1, extra: null, disabled: new Set() };
+  const topicInstances: FormInstance[] = [];
+
+  const topicIdNumber = isNumeric(rawTopic) ? phpInt(String(rawTopic)) : 0;
+  const requestedTopic = topicIdNumber ? await lookups.topic(topicIdNumber) : undefined;
+  let topic: Topic | undefined =
+    requestedTopic && (requestedTopic.flags & TopicFlag.ACTIVE) !== 0 ? requestedTopic : undefined;
+  if (rawTopic !== undefined && rawTopic !== "" && rawTopic !== 0 && !topic && !legacy) {
+    issues.set("topicId", "Unknown or inactive help topic");
+  }
+
+  let user: ExistingUser | undefined;
+  let newUser: { email: string; name: string; answers: Map<string, string | null> } | undefined;
+  const vars: Record<string, string | undefined> = { ...input.answers };
+  for (const [k, v] of Object.entries({
+    email: input.requester.email,
+    name: input.requester.name,
+    phone: input.requester.phone,
+    notes: input.requester.notes,
+  })) {
+    if (v !== undefined) vars[k] = v;
+  }
+
+  if (issues.size === 0) {
+    if (topic) {
+      const topicForms = await lookups.topicForms(topic.id);
+      for (const [idx, tf] of topicForms.entries()) {
+        const form = tf.formType === "T" ? ticketForm : await ctx.forms.byId(tx, tf.formId);
+        if (!form) continue;
+        const disabled = form.fields
+          .filter((f) => isEnabled(f) && tf.disabledFieldIds.includes(f.id))
+          .map((f) => f.id);
+        const instance = {
+          form,
+          sort: idx,
+          extra: JSON.stringify({ disable: disabled }),
+          disabled: new Set(disabled),
+        };
+        if (tf.formType === "T") ticketInstance = instance;
+        else topicInstances.push(instance);
+      }
+    }
+
+    // Ban list (filterTicketData → Banlist::isBanned).
+    const byId = input.requester.userId ? await findUserById(tx, input.requester.userId) : undefined;
+    const email = byId?.email ?? phpTrim(input.requester.email ?? "");
+    if (email && (await isBanned(ctx, email))) throw new TicketDeniedError(email);
+
+    // Open-ticket limit per user (loop control).
+    if (config.maxOpenTickets > 0 && origin !== "staff" && email) {
+      const owner = await findUserByEmail(tx, email);
+      if (owner && (await openTicketCount(ctx, owner.id)) >= config.maxOpenTickets) {
+        throw new TicketValidationError([
+          { key: "err", message: "You've reached the maximum open tickets allowed." },
+        ]);
+      }
+    }
+
+    user = byId ?? (email ? await findUserByEmail(tx, email) : undefined);
+    if (!user) {
+      if (
+        origin === "email" &&
+        !config.flag("accept_unregistered_email") &&
+        !(await organizationForEmail(tx, email))
+      ) {
+        throw new TicketDeniedError(email);
+      }
+      const candidate = await validateNewUser(ctx, contactForm, vars, validates, required);
+      if (candidate) newUser = candidate;
+      else issues.set("user", "Incomplete client information");
+    }
+  }
+
+  // --- Ticket form (always validated, so its errors follow the user error).
+  const ticketValues = new Map<number, CleanValue>();
+  const messageFormat: BodyFormat = input.messageFormat ?? "text";
+  const bodyContent = cleanBodyContent(input.message ?? "", messageFormat, {
+    editorSpacing: ctx.actor.kind !== "system",
+    policy: ctx.htmlPolicy,
+  });
+  const body = storedBody(bodyContent);
+  const messageGiven = bodyContent !== "";
+  for (const field of ticketInstance.form.fields) {
+    if (!isEnabled(field) || ticketInstance.disabled.has(field.id) || !hasData(field)) continue;
+    if (field.type === "thread") {
+      if (validates(field) && required(field) && !messageGiven) {
+        issues.push(String(field.id), `${field.label || "This"} is a required field`);
+      }
+      continue;
+    }
+    if (field.type === "priority") {
+      const given = input.priority !== undefined && input.priority !== "";
+      if (validates(field) && required(field) && !given && !input.priorityId) {
+        issues.push(String(field.id), `${field.label || "This"} is a required field`);
+      }
+      continue;
+    }
+    const raw = field.name === "subject" ? input.subject : field.name ? vars[field.name] : undefined;
+    const value = parseAnswer(field, raw);
+    ticketValues.set(field.id, value);
+    if (!validates(field)) continue;
+    for (const message of validateAnswer(field, value, {
+      required: required(field),
+      isEmail: (a) => !!emailHost(a),
+    })) {
+      issues.push(String(field.id), message);
+    }
+  }
+
+  // Priority ids and names (typed requests must name a real priority).
+  const priorities = await lookups.priorities();
+  const findPriority = (raw: number | string | undefined): Priority | undefined => {
+    if (raw === undefined || raw === "") return undefined;
+    const text = String(raw).trim();
+    if (isNumeric(text)) return priorities.find((p) => p.id === phpInt(text));
+    return legacy
+      ? undefined
+      : priorities.find((p) => [p.priority, p.desc].some((n) => n.toLowerCase() === text.toLowerCase()));
+  };
+  if (!legacy) {
+    for (const [key, raw] of [
+      ["priority", input.priority],
+      ["priorityId", input.priorityId],
+    ] as const) {
+      if (raw !== undefined && raw !== "" && raw !== 0 && !findPriority(raw))
+        issues.set(key, "Unknown priority");
+    }
+    const checks: Array<[string, number | undefined, (id: number) => Promise<unknown>, string]> = [
+      ["deptId", input.deptId, (id) => lookups.department(id), "Unknown department"],
+      ["statusId", input.statusId, (id) => lookups.status(id), "Unknown ticket status"],
+      ["slaId", input.slaId, (id) => lookups.sla(id), "Unknown SLA plan"],
+      ["staffId", input.staffId, (id) => lookups.staff(id), "Unknown agent"],
+      ["teamId", input.teamId, (id) => lookups.team(id), "Unknown team"],
+      ["emailId", input.emailId, (id) => lookups.systemEmail(id), "Unknown system email"],
+    ];
+    for (const [key, id, find, message] of checks) {
+      if (id && !(await find(id))) issues.set(key, message);
+    }
+  }
+
+  // --- Help topic forms (only for an active topic).
+  const topicValues = new Map<FormInstance, Map<number, CleanValue>>();
+  if (!topic) topicInstances.length = 0;
+  for (const instance of topicInstances) {
+    const values = new Map<number, CleanValue>();
+    for (const field of instance.form.fields) {
+      if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field) || isExtStored(field))
+        continue;
+      const value = parseAnswer(field, field.name ? vars[field.name] : undefined);
+      values.set(field.id, value);
+      if (!validates(field)) continue;
+      for (const message of validateAnswer(field, value, {
+        required: required(field),
+        isEmail: (a) => !!emailHost(a),
+      })) {
+        issues.push(String(field.id), message);
+      }
+    }
+    topicValues.set(instance, values);
+  }
+
+  if (issues.size) throw new TicketValidationError(issues.list);
+
+  // --- Everything is valid: resolve the ticket's attributes (Ticket::create, "Intenal mapping magic").
+  const legacyPriorityId =
+    input.priorityId !== undefined && input.priorityId !== "" && input.priorityId !== 0;
+  const explicitPriority = legacyPriorityId ? findPriority(input.priorityId) : findPriority(input.priority);
+  let priorityOverride: PriorityAnswer | undefined;
+  if (legacyPriorityId && !explicitPriority) {
+    priorityOverride = { value: null, valueId: phpInt(String(input.priorityId)), cdata: "" };
+  }
+  const priorityNameGiven =
+    !legacyPriorityId && input.priority !== undefined && input.priority !== "" && !explicitPriority;
+  let fallbackPriorityId = 0;
+  const fallback = (id: number) => {
+    if (!explicitPriority && !priorityOverride && !fallbackPriorityId && id) fallbackPriorityId = id;
+  };
+
+  let statusId = input.statusId ?? 0;
+  let deptId = input.deptId ?? 0;
+  let ticketSource = ucfirst(source);
+  if (input.emailId) {
+    const mailbox = await lookups.systemEmail(input.emailId);
+    if (mailbox) {
+      deptId = deptId || mailbox.deptId;
+      const dept = deptId ? await lookups.department(deptId) : undefined;
+      if (dept && (dept.flags & 0x04) === 0) deptId = config.defaultDeptId;
+      fallback(mailbox.priorityId);
+      if (!topic && mailbox.topicId) {
+        const t = await lookups.topic(mailbox.topicId);
+        if (t && (t.flags & TopicFlag.ACTIVE) !== 0) topic = t;
+      }
+      ticketSource = "Email";
+    }
+  }
+  if (!topic && config.defaultHelpTopicId) topic = await lookups.topic(config.defaultHelpTopicId);
+  let staffId = input.staffId ?? 0;
+  let teamId = input.teamId ?? 0;
+  let staffSet = input.staffId !== undefined;
+  let teamSet = input.teamId !== undefined;
+  let slaTrump: number | undefined = input.slaId;
+  if (topic) {
+    deptId = deptId || topic.deptId;
+    statusId = statusId || topic.statusId;
+    fallback(topic.priorityId);
+    if (!staffSet && topic.staffId) {
+      staffId = topic.staffId;
+      staffSet = true;
+    } else if (!teamSet && topic.teamId) {
+      teamId = topic.teamId;
+      teamSet = true;
+    }
+    if (slaTrump === 0) slaTrump = undefined;
+    if (slaTrump !== undefined) slaTrump = slaTrump || config.defaultSlaId;
+    else if (topic.slaId) slaTrump = topic.slaId;
+  }
+  const owner = user;
+  const orgId = owner ? owner.orgId : newUser ? await organizationForEmail(tx, newUser.email) : 0;
+  if (orgId) {
+    const org = await tx.first("SELECT status, manager FROM ost_organization WHERE id = ?", [orgId]);
+    const manager = org ? str(org, "manager") : "";
+    if (org && (int(org, "status") & 0x04) !== 0 && manager) {
+      const managerId = phpInt(manager.slice(1));
+      if (!staffSet && manager.startsWith("s")) staffId = managerId;
+      else if (!teamSet && manager.startsWith("t")) teamId = managerId;
+    }
+  }
+  fallback(config.defaultPriorityId);
+  deptId = deptId || config.defaultDeptId;
+  statusId = statusId || config.defaultTicketStatusId;
+  const topicId = topic?.id ?? 0;
+  const ipAddress = truncate(input.ipAddress ?? "", 64);
+  ticketSource = ticketSource || "Web";
+
+  let priority: PriorityAnswer;
+  if (priorityOverride) priority = priorityOverride;
+  else if (explicitPriority)
+    priority = {
+      value: explicitPriority.desc,
+      valueId: explicitPriority.id,
+      cdata: String(explicitPriority.id),
+    };
+  else {
+    const p = fallbackPriorityId ? await lookups.priority(fallbackPriorityId) : undefined;
+    priority = p
+      ? { value: priorityNameGiven ? null : p.desc, valueId: p.id, cdata: String(p.id) }
+      : { value: null, valueId: fallbackPriorityId, cdata: "" };
+  }
+
+  // Ticket number: the topic's own format/sequence when it has custom numbering.
+  const customNumbers = topic && (topic.flags & TopicFlag.CUSTOM_NUMBERS) !== 0;
+  const number = await nextTicketNumber(
+    tx,
+    customNumbers
+      ? { format: topic?.numberFormat || "######", sequenceId: topic?.sequenceId ?? 0 }
+      : { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId },
+    ctx.random,
+  );
+
+  // SLA (Ticket::selectSLAId): explicit → department's → topic's → default; must exist.
+  const dept = await lookups.department(deptId);
+  let slaId = slaTrump && slaTrump > 0 ? slaTrump : dept?.slaId || topic?.slaId || config.defaultSlaId;
+  if (slaId && !(await lookups.sla(slaId))) slaId = 0;
+
+  // Status: a closed status closes the new ticket at once if it is closeable; anything else → default.
+  let status = await lookups.status(statusId);
+  let closing = false;
+  if (status && status.state.toLowerCase() === "closed") {
+    const missingRequired = [ticketInstance, ...topicInstances].some((inst) =>
+      inst.form.fields.some(
+        (f) =>
+          isEnabled(f) &&
+          isRequiredForClose(f) &&
+          !inst.disabled.has(f.id) &&
+          !(f.type === "priority"
+            ? priority.valueId
+            : (inst === ticketInstance ? ticketValues : topicValues.get(inst))?.get(f.id)),
+      ),
+    );
+    closing = !missingRequired && !(config.requireTopicToClose && !topicId);
+  }
+  if (!status || !(status.state.toLowerCase() === "open" || closing)) {
+    status = await lookups.status(config.defaultTicketStatusId);
+    closing = false;
+  }
+  statusId = status?.id ?? config.defaultTicketStatusId;
+  const actorStaff: Staff | undefined = ctx.staff;
+  let closingStaffId = 0;
+  if (closing && origin === "staff" && actorStaff) closingStaffId = actorStaff.id;
+
+  // Auto-assignment (only while open): agent must be available, team enabled.
+  let assignedStaff: Staff | undefined;
+  let assignedTeamId = 0;
+  if (!closing) {
+    if (staffId) {
+      const s = await lookups.staff(staffId);
+      if (s?.isActive && !s.onVacation) assignedStaff = s;
+    }
+    if (teamId) {
+      const t = await lookups.team(teamId);
+      if (t && (t.flags & 0x1) !== 0) assignedTeamId = t.id;
+    }
+  }
+  const finalStaffId = closing ? closingStaffId : (assignedStaff?.id ?? 0);
+
+  const estDueEpoch = await computeSlaDueDate(tx, lookups, {
+    slaId,
+    deptId,
+    startEpoch: ctx.now,
+    actorTimezone: actorStaff?.timezone,
+  });
+
+  // ================= Writes =================
+  let userId: number;
+  let posterName: string;
+  const searchRows: SearchRow[] = [];
+  if (owner) {
+    userId = owner.id;
+    posterName = owner.name;
+  } else if (newUser) {
+    const created = await createUser(tx, contactForm, { ...newUser, orgId });
+    userId = created.id;
+    posterName = created.name;
+    searchRows.push(created.searchRow);
+  } else {
+    throw new Error("ticket owner unresolved after validation");
+  }
+
+  const dueDateEpoch =
+    origin === "staff" && input.dueDate ? Math.floor(input.dueDate.getTime() / 60_000) * 60 : null;
+  const ticket = await tx.run(
+    "INSERT INTO ost_ticket (number, user_id, status_id, dept_id, sla_id, topic_id, staff_id, team_id, email_id," +
+      " ip_address, source, duedate, est_duedate, closed, lastupdate, created, updated)" +
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IS NULL, NULL, FROM_UNIXTIME(?)), IF(? IS NULL, NULL, FROM_UNIXTIME(?))," +
+      " IF(?, NOW(), NULL), NOW(), NOW(), NOW())",
+    [
+      number,
+      userId,
+      statusId,
+      deptId,
+      slaId,
+      topicId,
+      finalStaffId,
+      closing ? 0 : assignedTeamId,
+      input.emailId ?? 0,
+      ipAddress,
+      ticketSourceEnum(ticketSource),
+      dueDateEpoch,
+      dueDateEpoch,
+      estDueEpoch,
+      estDueEpoch,
+      closing ? 1 : 0,
+    ] satisfies SqlValue[],
+  );
+  const ticketId = ticket.insertId;
+  const thread = await tx.run(
+    "INSERT INTO ost_thread (object_id, object_type, lastmessage, created) VALUES (?, 'T', NOW(), NOW())",
+    [ticketId],
+  );
+  const threadId = thread.insertId;
+
+  // Ticket form entry (+ cdata mirror), then the topic's forms.
+  const ticketStored: StoredAnswer[] = [];
+  const cdata = new Map<string, string>();
+  const topicName = topic ? await lookups.topicFullName(topic) : "";
+  for (const field of ticketInstance.form.fields) {
+    if (!isEnabled(field) || ticketInstance.disabled.has(field.id) || !hasData(field) || isExtStored(field))
+      continue;
+    let stored: StoredAnswer;
+    if (field.type === "priority") {
+      stored = {
+        fieldId: field.id,
+        value: priority.value,
+        valueId: priority.valueId,
+        cdata: priority.cdata,
+        searchable: "",
+      };
+    } else {
+      let value = ticketValues.get(field.id) ?? null;
+      if (field.name === "subject" && !value && topic) value = cleanTextAnswer(topicName);
+      stored = storeAnswer(field, value);
+    }
+    ticketStored.push(stored);
+    cdata.set(cdataColumn(field), stored.cdata);
+  }
+  await insertFormEntry(
+    tx,
+    {
+      formId: ticketInstance.form.id,
+      objectType: "T",
+      objectId: ticketId,
+      sort: ticketInstance.sort,
+      extra: ticketInstance.extra,
+    },
+    ticketStored,
+  );
+  await upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticketId, cdata);
+  const searchAnswers = ticketStored.map((a) => {
+    const field = ticketInstance.form.fields.find((f) => f.id === a.fieldId);
+    return {
+      fieldName: field?.name ?? "",
+      fieldType: field?.type ?? "",
+      configuration: field?.configuration ?? {},
+      value: a.value,
+    };
+  });
+  for (const instance of topicInstances) {
+    const values = topicValues.get(instance) ?? new Map<number, CleanValue>();
+    const stored = [...values].flatMap(([fieldId, value]) => {
+      const field = instance.form.fields.find((f) => f.id === fieldId);
+      return field ? [storeAnswer(field, value)] : [];
+    });
+    await insertFormEntry(
+      tx,
+      {
+        formId: instance.form.id,
+        objectType: "T",
+        objectId: ticketId,
+        sort: instance.sort,
+        extra: instance.extra,
+      },
+      stored,
+    );
+    for (const a of stored) {
+      const field = instance.form.fields.find((f) => f.id === a.fieldId);
+      searchAnswers.push({
+        fieldName: field?.name ?? "",
+        fieldType: field?.type ?? "",
+        configuration: field?.configuration ?? {},
+        value: a.value,
+      });
+    }
+  }
+
+  // Thread events: created, closed (initial closed status), assignments.
+  const actorAuthorRow = await actorAuthor(lookups, tx, ctx.actor);
+  const createdAuthor =
+    ctx.actor.kind === "staff" ? actorAuthorRow : { ...actorAuthorRow, uid: userId, uidType: "U" as const };
+  const actingStaffId = actorStaff?.id ?? 0;
+  const snapshot = (staff: number, team: number) => ({
+    threadId,
+    staffId: actingStaffId && !staff ? actingStaffId : staff,
+    teamId: team,
+    deptId,
+    topicId,
+  });
+  const events: NewThreadEvent[] = [{ ...snapshot(0, 0), state: "created", author: createdAuthor }];
+  if (closing) {
+    events.push({
+      ...snapshot(closingStaffId, 0),
+      state: "closed",
+      data: { status: [statusId, status?.name ?? ""] },
+      author: actorAuthorRow,
+    });
+  }
+  if (assignedStaff) {
+    const filterAuthor = await actorAuthor(lookups, tx, ctx.actor, "Ticket Filter");
+    events.push({
+      ...snapshot(assignedStaff.id, 0),
+      state: "assigned",
+      data: actingStaffId === assignedStaff.id ? { claim: true } : { staff: assignedStaff.id },
+      author: filterAuthor,
+    });
+  }
+  if (assignedTeamId) {
+    events.push({
+      ...snapshot(assignedStaff?.id ?? 0, assignedTeamId),
+      state: "assigned",
+      data: { team: assignedTeamId },
+      author: await actorAuthor(lookups, tx, ctx.actor, "Ticket Filter"),
+    });
+  }
+  await logEvents(tx, lookups, events);
+  if (closing && actorStaff && config.autoReferClosed) {
+    await tx.run(
+      "INSERT IGNORE INTO ost_thread_referral (thread_id, object_id, object_type, created) VALUES (?, ?, 'S', NOW())",
+      [threadId, actorStaff.id],
+    );
+  }
+
+  // First message (ORIGINAL_MESSAGE; poster = the stored user name).
+  const entry = await insertThreadEntry(tx, {
+    threadId,
+    type: "M",
+    pid: 0,
+    staffId: 0,
+    userId,
+    poster: truncate(posterName, 128),
+    source: truncate(source, 32),
+    title: cleanTitle(input.subject ?? "", ctx.htmlPolicy),
+    body,
+    format: messageFormat,
+    ipAddress,
+    flags: EntryFlag.ORIGINAL_MESSAGE,
+    attachments: input.attachments ?? [],
+  });
+  if (entry.searchRow) searchRows.push(entry.searchRow);
+  searchRows.push(ticketSearchRow(ticketId, number, searchAnswers));
+  await replaceSearchRows(tx, searchRows);
+
+  const result: CreateTicketResult = {
+    ticketId,
+    number,
+    threadId,
+    messageEntryId: entry.id,
+    userId,
+    userCreated: !owner,
+    statusId,
+    deptId,
+    topicId,
+    slaId,
+    staffId: finalStaffId,
+    teamId: closing ? 0 : assignedTeamId,
+    estDueEpoch,
+  };
+  await ctx.emit({
+    type: "ticket.created",
+    ticketId,
+    number,
+    actor: ctx.actor,
+    threadId,
+    messageEntryId: entry.id,
+    userId,
+    userCreated: !owner,
+    deptId,
+    topicId,
+    statusId,
+    staffId: result.staffId,
+    teamId: result.teamId,
+    source: ticketSourceEnum(ticketSource) || ticketSource,
+    alert: input.alert ?? true,
+    autorespond: input.autorespond ?? true,
+  });
+  return result;
+}
+
+/** SYSTEM BAN LIST: an active e-mail rule equal to the address (case-insensitive collation). */
+async function isBanned(ctx: UseCaseContext, email: string): Promise<boolean> {
+  const row = await ctx.tx.first(
+    "SELECT f.id FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id WHERE f.name = 'SYSTEM BAN LIST'" +
+      " AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ? LIMIT 1",
+    [email],
+  );
+  return row !== undefined;
+}
+
+async function openTicketCount(ctx: UseCaseContext, userId: number): Promise<number> {
+  const row = await ctx.tx.first(
+    "SELECT COUNT(*) AS n FROM ost_ticket t JOIN ost_ticket_status s ON s.id = t.status_id WHERE t.user_id = ? AND s.state = 'open'",
+    [userId],
+  );
+  return row ? int(row, "n") : 0;
+}
+
+/**
+ * Validates the contact form for a requester who is not a user yet (UserForm + User::fromVars). Returns
+ * the user to create, or undefined for osTicket's "Incomplete client information".
+ */
+async function validateNewUser(
+  ctx: UseCaseContext,
+  contactForm: FormDefinition | undefined,
+  vars: Readonly<Record<string, string | undefined>>,
+  validates: (f: FormField) => boolean,
+  required: (f: FormField) => boolean,
+): Promise<{ email: string; name: string; answers: Map<string, string | null> } | undefined> {
+  const rawEmail = vars.email;
+  if (rawEmail === undefined) return undefined;
+  const email = phpTrim(cleanTextAnswer(rawEmail));
+  const answers = new Map<string, string | null>();
+  let valid = true;
+  let mustVerify = false;
+  for (const field of contactForm?.fields ?? []) {
+    if (!isEnabled(field) || !hasData(field)) continue;
+    const value = parseAnswer(field, field.name ? vars[field.name] : undefined);
+    if (field.name) answers.set(field.name, value);
+    if (!validates(field)) continue;
+    const errors = validateAnswer(field, value, {
+      required: required(field),
+      isEmail: (a) => !!emailHost(a),
+    });
+    if (errors.length) valid = false;
+    if (field.type === "text" && field.configuration.validator === "email" && value) mustVerify = true;
+  }
+  // User::fromVars creates a user only for a syntactically valid address.
+  const host = emailHost(email);
+  if (!valid || !host) return undefined;
+  if (mustVerify && ctx.config.verifyEmailAddresses) {
+    if (!(await ctx.verifyMailDomain(host))) return undefined;
+  }
+  return { email, name: normalizeUserName(vars.name, email), answers };
+}

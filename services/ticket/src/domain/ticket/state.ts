@@ -1,0 +1,161 @@
+import { NotFoundError } from "../errors.ts";
+import { fieldChoices } from "../forms/answers.ts";
+import type { Lookups, TicketStatus } from "../reference/lookups.ts";
+import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
+import type { SearchRow } from "../search.ts";
+import type { Sql } from "../sql.ts";
+import { htmlSearchable, searchable } from "../text/format.ts";
+
+/** A ticket row as the actions need it, with its thread and status. */
+export interface TicketState {
+  readonly id: number;
+  readonly number: string;
+  readonly userId: number;
+  readonly statusId: number;
+  readonly deptId: number;
+  readonly slaId: number;
+  readonly topicId: number;
+  readonly staffId: number;
+  readonly teamId: number;
+  readonly isOverdue: boolean;
+  readonly isAnswered: boolean;
+  readonly duedate: string | null;
+  readonly estDuedate: string | null;
+  readonly closed: string | null;
+  readonly threadId: number;
+  /** The status row; undefined when status_id points nowhere. */
+  readonly status: TicketStatus | undefined;
+  /** `open`, `closed`, `archived`, `deleted` ('' without a status). */
+  readonly state: string;
+}
+
+/**
+ * Loads a ticket and locks its row for the rest of the transaction, so concurrent actions on one ticket
+ * apply one after the other.
+ */
+export async function loadTicketForUpdate(tx: Sql, lookups: Lookups, ticketId: number): Promise<TicketState> {
+  const row = await tx.first(
+    "SELECT t.ticket_id, t.number, t.user_id, t.status_id, t.dept_id, t.sla_id, t.topic_id, t.staff_id, t.team_id," +
+      " t.isoverdue, t.isanswered, t.duedate, t.est_duedate, t.closed," +
+      " (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id AND th.object_type = 'T' ORDER BY th.id LIMIT 1) AS thread_id" +
+      " FROM ost_ticket t WHERE t.ticket_id = ? FOR UPDATE",
+    [ticketId],
+  );
+  if (!row) throw new NotFoundError("ticket", ticketId);
+  const threadId = intOrNull(row, "thread_id");
+  if (threadId === null) throw new NotFoundError("thread of ticket", ticketId);
+  const status = await lookups.status(int(row, "status_id"));
+  return {
+    id: int(row, "ticket_id"),
+    number: str(row, "number"),
+    userId: int(row, "user_id"),
+    statusId: int(row, "status_id"),
+    deptId: int(row, "dept_id"),
+    slaId: int(row, "sla_id"),
+    topicId: int(row, "topic_id"),
+    staffId: int(row, "staff_id"),
+    teamId: int(row, "team_id"),
+    isOverdue: int(row, "isoverdue") !== 0,
+    isAnswered: int(row, "isanswered") !== 0,
+    duedate: strOrNull(row, "duedate"),
+    estDuedate: strOrNull(row, "est_duedate"),
+    closed: strOrNull(row, "closed"),
+    threadId,
+    status,
+    state: status?.state.toLowerCase() ?? "",
+  };
+}
+
+/** One stored answer of a ticket form entry, with what is needed to make it searchable. */
+export interface TicketAnswer {
+  readonly fieldName: string;
+  readonly fieldType: string;
+  readonly configuration: Readonly<Record<string, unknown>>;
+  readonly value: string | null;
+}
+
+/** Searchable text of a stored answer (FormField::searchable per type; priorities are not indexed). */
+export function answerSearchable(a: TicketAnswer): string {
+  const v = a.value ?? "";
+  switch (a.fieldType) {
+    case "priority":
+    case "thread":
+      return "";
+    case "memo":
+      return htmlSearchable(v);
+    case "bool":
+      return v && v !== "0" ? "Yes" : "No";
+    case "choices": {
+      const parsed = json(v);
+      if (isRecord(parsed)) return searchable(Object.values(parsed).map(String).join(", "));
+      const field = {
+        id: 0,
+        formId: 0,
+        type: "choices",
+        label: "",
+        name: "",
+        flags: 0,
+        sort: 0,
+        configuration: a.configuration,
+      };
+      return searchable(fieldChoices(field).get(v) ?? v);
+    }
+    case "phone": {
+      const [phone = "", ext] = v.split("X", 2);
+      const d = phone.replace(/[^0-9]/g, "");
+      const shown =
+        a.configuration.format === undefined || a.configuration.format === "us"
+          ? d.length === 7
+            ? `${d.slice(0, 3)}-${d.slice(3)}`
+            : d.length === 10
+              ? `(${d.slice(0, 3)}) ${d.slice(3, 6)}-${d.slice(6)}`
+              : phone
+          : phone;
+      return searchable(ext ? `${shown} x${ext}` : shown);
+    }
+    default:
+      return searchable(v);
+  }
+}
+
+/** The ticket's `T` search row: "<number> <subject>" and its answers' searchable text, one per line. */
+export function ticketSearchRow(
+  ticketId: number,
+  number: string,
+  answers: readonly TicketAnswer[],
+): SearchRow {
+  const subject = answers.find((a) => a.fieldName === "subject")?.value ?? "";
+  const content = answers
+    .map(answerSearchable)
+    .filter((s) => s !== "" && s !== "0")
+    .join("\n")
+    .trim();
+  return { objectType: "T", objectId: ticketId, title: `${number} ${searchable(subject)}`, content };
+}
+
+/** Reads a ticket's stored answers (all its `T` form entries) in osTicket's order. */
+export async function loadTicketAnswers(tx: Sql, ticketId: number): Promise<TicketAnswer[]> {
+  const rows = await tx.all(
+    "SELECT f.name, f.type, f.configuration, v.value FROM ost_form_entry e" +
+      " JOIN ost_form_entry_values v ON v.entry_id = e.id JOIN ost_form_field f ON f.id = v.field_id" +
+      " WHERE e.object_type = 'T' AND e.object_id = ? ORDER BY e.sort, e.id, f.sort, f.id",
+    [ticketId],
+  );
+  return rows.map((r) => {
+    const config = json(strOrNull(r, "configuration"));
+    return {
+      fieldName: str(r, "name"),
+      fieldType: str(r, "type"),
+      configuration: isRecord(config) ? config : {},
+      value: strOrNull(r, "value"),
+    };
+  });
+}
+
+/** Rebuilds the ticket's `T` search row from the database (after every ticket save, as osTicket does). */
+export async function refreshTicketSearch(
+  tx: Sql,
+  ticket: { id: number; number: string },
+): Promise<SearchRow> {
+  return ticketSearchRow(ticket.id, ticket.number, await loadTicketAnswers(tx, ticket.id));
+}

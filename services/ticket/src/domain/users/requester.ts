@@ -1,0 +1,170 @@
+import { type StoredAnswer, storeAnswer } from "../forms/answers.ts";
+import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
+import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
+import { int, str } from "../rows.ts";
+import type { SearchRow } from "../search.ts";
+import type { Sql } from "../sql.ts";
+import {
+  cleanTextAnswer,
+  decodeSpecialChars,
+  phpTruthyString,
+  sanitizeRichText,
+  searchable,
+  truncate,
+} from "../text/format.ts";
+import { isEmailAddress } from "./email.ts";
+
+export interface ExistingUser {
+  readonly id: number;
+  readonly name: string;
+  readonly orgId: number;
+  readonly email: string;
+  /** The user has a client-portal account (ost_user_account row). */
+  readonly hasAccount: boolean;
+}
+
+const USER_COLUMNS =
+  "u.id, u.name, u.org_id, e.address AS email, (SELECT COUNT(*) FROM ost_user_account a WHERE a.user_id = u.id) AS accounts";
+
+function toUser(row: Record<string, unknown>): ExistingUser {
+  return {
+    id: int(row, "id"),
+    name: str(row, "name"),
+    orgId: int(row, "org_id"),
+    email: str(row, "email"),
+    hasAccount: int(row, "accounts") > 0,
+  };
+}
+
+/** User lookup by any of their addresses; the utf8_general_ci collation makes it case-insensitive. */
+export async function findUserByEmail(tx: Sql, email: string): Promise<ExistingUser | undefined> {
+  const row = await tx.first(
+    `SELECT ${USER_COLUMNS} FROM ost_user_email m JOIN ost_user u ON u.id = m.user_id` +
+      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE m.address = ? LIMIT 1",
+    [email],
+  );
+  return row ? toUser(row) : undefined;
+}
+
+export async function findUserById(tx: Sql, id: number): Promise<ExistingUser | undefined> {
+  const row = await tx.first(
+    `SELECT ${USER_COLUMNS} FROM ost_user u LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?`,
+    [id],
+  );
+  return row ? toUser(row) : undefined;
+}
+
+/** Title Case like PHP's mb_convert_case(MB_CASE_TITLE). */
+function titleCase(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/(^|[^\p{L}\p{N}'])(\p{L})/gu, (_, pre: string, c: string) => pre + c.toUpperCase());
+}
+
+/**
+ * The name osTicket stores for a new user (TextboxField::parse, User::fromVars, User::save): tags and emoji
+ * removed, whitespace compacted, "Last, First" → "First Last", "Last, First, Suffix" → "First Last Suffix",
+ * a name that is an e-mail address → its mailbox with dots as spaces in Title Case; the mailbox part of the
+ * e-mail when no name is given; at most 128 characters.
+ */
+export function normalizeUserName(rawName: string | undefined, email: string): string {
+  let name = rawName === undefined ? "" : cleanTextAnswer(rawName);
+  if (!phpTruthyString(name)) name = email.split("@")[0] ?? "";
+  name = decodeSpecialChars(sanitizeRichText(name));
+  const parts = name.split(",").map((p) => p.trim());
+  if (parts.length === 2) name = `${parts[1]} ${parts[0]}`;
+  else if (parts.length === 3) name = `${parts[1]} ${parts[0]} ${parts[2]}`;
+  if (isEmailAddress(name)) {
+    const box = name.split("@")[0] ?? "";
+    name = titleCase(box.includes(".") ? box.replaceAll(".", " ") : box);
+  }
+  return truncate(name, 128);
+}
+
+/** Organization whose `domain` list maps the e-mail's domain (`.example.com` covers subdomains). */
+export async function organizationForEmail(tx: Sql, email: string): Promise<number> {
+  const domain = email.split("@")[1] ?? "";
+  if (!domain) return 0;
+  const rows = await tx.all(
+    "SELECT id, domain FROM ost_organization WHERE domain > '' AND domain LIKE ? ORDER BY id",
+    [`%${domain.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
+  );
+  for (const row of rows) {
+    for (const entry of str(row, "domain").split(",")) {
+      const d = entry.trim().toLowerCase();
+      const target = domain.toLowerCase();
+      if (d.startsWith(".") ? target.endsWith(d) : d === target) return int(row, "id");
+    }
+  }
+  return 0;
+}
+
+export interface NewUser {
+  readonly email: string;
+  readonly name: string;
+  readonly orgId: number;
+  /** Cleaned contact-form values by field name (phone, notes, custom fields); ext-stored fields ignored. */
+  readonly answers: ReadonlyMap<string, string | null>;
+}
+
+export interface CreatedUser extends ExistingUser {
+  readonly searchRow: SearchRow;
+}
+
+/**
+ * Creates an end user the way an API ticket does (FACTS §2.1 steps 3-8): ost_user_email, ost_user, the
+ * contact-form entry with a value row per stored field (NULL when empty), the ost_user__cdata mirror.
+ * Returns the `U` search row for the caller to write with its others.
+ */
+export async function createUser(
+  tx: Sql,
+  contactForm: FormDefinition | undefined,
+  user: NewUser,
+): Promise<CreatedUser> {
+  const email = await tx.run("INSERT INTO ost_user_email (user_id, address) VALUES (0, ?)", [user.email]);
+  const created = await tx.run(
+    "INSERT INTO ost_user (org_id, default_email_id, name, created, updated) VALUES (?, ?, ?, NOW(), NOW())",
+    [user.orgId, email.insertId, user.name],
+  );
+  const userId = created.insertId;
+  await tx.run("UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, email.insertId]);
+
+  const stored: StoredAnswer[] = [];
+  if (contactForm) {
+    for (const field of contactForm.fields) {
+      if (!isEnabled(field) || isExtStored(field) || !hasData(field)) continue;
+      stored.push(storeAnswer(field, user.answers.get(field.name) ?? null));
+    }
+    await insertFormEntry(
+      tx,
+      { formId: contactForm.id, objectType: "U", objectId: userId, sort: 1, extra: null },
+      stored,
+    );
+    const byId = new Map(contactForm.fields.map((f) => [f.id, f]));
+    const cdata = new Map<string, string>();
+    for (const a of stored) {
+      const field = byId.get(a.fieldId);
+      if (field) cdata.set(cdataColumn(field), a.cdata);
+    }
+    await upsertCdata(tx, "ost_user__cdata", "user_id", userId, cdata);
+  }
+  // osTicket lists the new user's address twice in the U row (its e-mail collection holds it twice).
+  const answersText = stored
+    .map((a) => a.searchable)
+    .filter((s) => phpTruthyString(s))
+    .join("\n")
+    .trim();
+  return {
+    id: userId,
+    name: user.name,
+    orgId: user.orgId,
+    email: user.email,
+    hasAccount: false,
+    searchRow: {
+      objectType: "U",
+      objectId: userId,
+      title: searchable(user.name),
+      content: `${answersText} ${user.email}\n${user.email}`,
+    },
+  };
+}
