@@ -1,0 +1,62 @@
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  type Logger,
+  type MeshConfig,
+  remoteHealthCheck,
+  SERVICE_NAMES,
+  type ServiceName,
+  type ServiceProcess,
+  startServiceProcess,
+  Topology,
+} from "@ostmesh/kit";
+import { Health } from "@ostmesh/proto/gen/grpc/health/v1/health_pb.js";
+
+export interface GatewayOptions {
+  config: MeshConfig;
+  logger?: Logger;
+  /** Services behind the gateway; its readiness needs every one SERVING. All of them by default. */
+  fronted?: readonly ServiceName[];
+  /** Shared with services hosted in the same process (--single); network clients otherwise. */
+  topology?: Topology;
+  /** RPC routes of the public edge (the Connect forwarder). */
+  routes?: (router: ConnectRouter) => void;
+  /** Non-RPC HTTP requests (osTicket's legacy REST routes); 404 otherwise. */
+  fallback?: ReturnType<typeof connectNodeAdapter>;
+  /** Server interceptors after error mapping (authentication). */
+  interceptors?: readonly Interceptor[];
+  /** Ports; the configured GATEWAY_PORT, GATEWAY_H2C_PORT, GATEWAY_ADMIN_PORT by default. */
+  listen?: { http?: number; h2c?: number; admin?: number };
+  handleSignals?: boolean;
+}
+
+/**
+ * The gateway process: public HTTP/1.1 (browsers, Connect, gRPC-Web, legacy REST) and h2c (gRPC) ports with
+ * the same routes, and an admin port whose /readyz is 200 only while every fronted service answers SERVING
+ * on grpc.health.v1 Check — reached the way the gateway reaches it for real traffic, and naming the
+ * services that do not.
+ */
+export async function startGateway(options: GatewayOptions): Promise<ServiceProcess> {
+  const { config } = options;
+  const topology = options.topology ?? new Topology(config, []);
+  const fronted = options.fronted ?? SERVICE_NAMES;
+  const checks = fronted.map((service) =>
+    remoteHealthCheck(service, topology.client(Health, service), service, config.timing.healthCheckTimeoutMs),
+  );
+  return startServiceProcess({
+    name: "ostmesh-gateway",
+    config,
+    logger: options.logger,
+    topology,
+    routes: options.routes,
+    fallback: options.fallback,
+    checks,
+    interceptors: options.interceptors,
+    listen: {
+      http1: [options.listen?.http ?? config.gateway.port],
+      h2c: [options.listen?.h2c ?? config.gateway.h2cPort],
+      admin: options.listen?.admin ?? config.gateway.adminPort,
+    },
+    handleSignals: options.handleSignals,
+  });
+}

@@ -1,0 +1,155 @@
+import { Writable } from "node:stream";
+import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, REDACT_CENSOR, REDACTED_KEYS, redactPaths } from "./logger.ts";
+
+function capture() {
+  const lines: string[] = [];
+  let pending = "";
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString("utf8");
+      const parts = pending.split("\n");
+      pending = parts.pop() ?? "";
+      lines.push(...parts);
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+function parse(line: string | undefined): Record<string, unknown> {
+  const value: unknown = JSON.parse(line ?? "null");
+  if (typeof value !== "object" || value === null) throw new Error(`not a JSON object: ${line}`);
+  return Object.fromEntries(Object.entries(value));
+}
+
+describe("logger", () => {
+  const manager = new AsyncLocalStorageContextManager();
+  beforeAll(() => {
+    context.setGlobalContextManager(manager.enable());
+  });
+  afterAll(() => {
+    manager.disable();
+    context.disable();
+  });
+
+  it("writes JSON lines with level, time, service and message", () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", destination: stream });
+    logger.info({ ticketNumber: "123456" }, "ticket created");
+    const line = parse(lines[0]);
+    expect(line).toMatchObject({
+      level: "info",
+      service: "ostmesh-test",
+      msg: "ticket created",
+      ticketNumber: "123456",
+    });
+    expect(typeof line.time).toBe("string");
+    expect(line).not.toHaveProperty("trace_id");
+  });
+
+  it("adds trace_id and span_id of the active span", () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", destination: stream });
+    const span = trace.wrapSpanContext({
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      traceFlags: 1,
+    });
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => logger.info("inside"));
+    logger.info("outside");
+    expect(parse(lines[0])).toMatchObject({
+      trace_id: "0af7651916cd43dd8448eb211c80319c",
+      span_id: "b7ad6b7169203331",
+    });
+    expect(parse(lines[1])).not.toHaveProperty("trace_id");
+  });
+
+  it("respects the level", () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", level: "warn", destination: stream });
+    logger.info("hidden");
+    logger.warn("shown");
+    expect(lines.map((l) => parse(l).msg)).toEqual(["shown"]);
+  });
+
+  it("never writes passwords, API keys, tokens, Authorization or Cookie headers", () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", destination: stream });
+    const secrets = new Map<string, string>();
+    const secret = (label: string) => {
+      const value = `S3CRET-${label}-${secrets.size}`;
+      secrets.set(label, value);
+      return value;
+    };
+    logger.info(
+      {
+        password: secret("password"),
+        user: { email: "a@example.org", password: secret("user.password"), passwd: secret("passwd") },
+        login: { request: { body: { credentials: { password: secret("deep.password") } } } },
+        req: {
+          headers: {
+            authorization: secret("authorization"),
+            cookie: secret("cookie"),
+            "x-api-key": secret("x-api-key"),
+            "user-agent": "curl/8",
+          },
+        },
+        res: { headers: { "set-cookie": secret("set-cookie") } },
+        upstream: {
+          Authorization: secret("Authorization"),
+          Cookie: secret("Cookie"),
+          "X-API-Key": secret("X-API-Key"),
+        },
+        apikey: secret("apikey"),
+        api_key: secret("api_key"),
+        apiKey: secret("apiKey"),
+        tokens: {
+          access_token: secret("access_token"),
+          refresh_token: secret("refresh_token"),
+          id_token: secret("id_token"),
+          accessToken: secret("accessToken"),
+          refreshToken: secret("refreshToken"),
+          idToken: secret("idToken"),
+        },
+        oauth: { client: { client_secret: secret("client_secret") } },
+        items: [{ token: secret("items[0].token") }],
+      },
+      "request with secrets",
+    );
+    logger.warn({ err: { message: "boom", config: { password: secret("err.config.password") } } }, "failure");
+    const output = lines.join("\n");
+    for (const [label, value] of secrets) {
+      expect(output, `${label} leaked`).not.toContain(value);
+    }
+    expect(output).toContain(REDACT_CENSOR);
+    const first = parse(lines[0]);
+    // Redaction replaces values; the rest of the object is kept.
+    expect(first.req).toEqual({
+      headers: {
+        authorization: REDACT_CENSOR,
+        cookie: REDACT_CENSOR,
+        "x-api-key": REDACT_CENSOR,
+        "user-agent": "curl/8",
+      },
+    });
+    expect(first.user).toEqual({ email: "a@example.org", password: REDACT_CENSOR, passwd: REDACT_CENSOR });
+  });
+
+  it("builds redact paths for every key at every depth", () => {
+    const paths = redactPaths(["password", "x-api-key"], 3);
+    expect(paths).toEqual([
+      "password",
+      "*.password",
+      "*.*.password",
+      '["x-api-key"]',
+      '*["x-api-key"]',
+      '*.*["x-api-key"]',
+    ]);
+    expect(REDACTED_KEYS).toEqual(
+      expect.arrayContaining(["authorization", "cookie", "x-api-key", "refresh_token"]),
+    );
+  });
+});

@@ -1,0 +1,91 @@
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import type { Instrumentation } from "@opentelemetry/instrumentation";
+import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
+import { MySQL2Instrumentation } from "@opentelemetry/instrumentation-mysql2";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace";
+
+export interface TelemetryOptions {
+  /** `service.name` of every span this process emits. */
+  serviceName: string;
+  /** OTLP/HTTP collector base URL (OTEL_EXPORTER_OTLP_ENDPOINT); no exporter when undefined. */
+  otlpEndpoint?: string | undefined;
+  /** Root sampling ratio; parents' decisions are always honoured. */
+  traceRatio: number;
+  /** Extra span processors (tests add an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+  /** Instrument node:http and mysql2 (needs the loader hook for ESM; see preload.ts). Default true. */
+  instrument?: boolean;
+}
+
+export interface Telemetry {
+  /** Flushes pending spans and stops the SDK. */
+  shutdown(): Promise<void>;
+}
+
+/** Admin endpoints are polled every few seconds; tracing them would drown the real traffic. */
+const UNTRACED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export function instrumentations(): Instrumentation[] {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
+      // The OTLP exporter's own posts are suppressed by the SDK; nothing else outgoing is noise.
+    }),
+    new MySQL2Instrumentation(),
+  ];
+}
+
+// The SDK registers process-wide globals (tracer provider, propagator, context manager), so there is one per
+// process; this is where the preload leaves it for the shutdown path to flush.
+let active: { sdk: NodeSDK; options: TelemetryOptions } | undefined;
+
+/**
+ * Starts the OpenTelemetry NodeSDK: W3C trace context + baggage propagation, parent-based ratio sampling,
+ * OTLP/HTTP export when an endpoint is configured (otherwise spans are still created, so trace ids reach logs
+ * and downstream calls, but nothing is exported), http and mysql2 instrumentation. Idempotent per process.
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  if (active) return { shutdown: shutdownTelemetry };
+  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  if (options.otlpEndpoint) {
+    const url = `${options.otlpEndpoint.replace(/\/+$/, "")}/v1/traces`;
+    spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) }));
+  }
+  // NodeSDK only installs a tracer provider when it has a processor; without one, no span ids would exist.
+  if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
+  const sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.traceRatio) }),
+    spanProcessors,
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+    instrumentations: options.instrument === false ? [] : instrumentations(),
+    // Metrics are served by prom-client on /metrics; logs go to stdout. Empty lists keep the SDK from
+    // auto-configuring OTLP metric and log exporters from the environment.
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+  active = { sdk, options };
+  return { shutdown: shutdownTelemetry };
+}
+
+export function telemetryStarted(): boolean {
+  return active !== undefined;
+}
+
+/** Flushes and stops the process's SDK, if one was started. Safe to call more than once. */
+export async function shutdownTelemetry(): Promise<void> {
+  const current = active;
+  active = undefined;
+  await current?.sdk.shutdown();
+}

@@ -1,0 +1,9 @@
+/**
+ * The ticket service as its own process:
+ *   node --import @ostmesh/kit/telemetry/preload.ts services/ticket/src/main.ts
+ * RPC on TICKET_PORT (h2c), /healthz /readyz /metrics on TICKET_ADMIN_PORT; SIGTERM drains and exits.
+ */
+import { runServices } from "@ostmesh/kit";
+import { name, register } from "./index.ts";
+
+await runServices({ name: `ostmesh-${name}`, services: [{ name, register }] });
