@@ -20,6 +20,7 @@ import {
 import { checkReferences, checkServiceUrls } from "./validation/references.ts";
 import { type KubeObject, renderKustomization } from "./validation/render.ts";
 import { validateAgainstSchemas } from "./validation/schema.ts";
+import { unknownFields } from "./validation/strict.ts";
 
 const K8S = import.meta.dirname;
 const OSTMESH = ["gateway", "ticket", "identity", "attachment", "notification"] as const;
@@ -63,6 +64,10 @@ describe.each(["base", "dev", "production"] as const)("rendered %s", (name) => {
 
   it("matches the Kubernetes OpenAPI schemas", async () => {
     expect(await validateAgainstSchemas(objects())).toEqual([]);
+  });
+
+  it("uses only fields the Kubernetes API defines (strict field validation)", () => {
+    expect(unknownFields(objects())).toEqual([]);
   });
 
   it("hardens every workload", () => {

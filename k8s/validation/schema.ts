@@ -31,7 +31,7 @@ const modelCache = new Map<string, ModelClass | undefined>();
 async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
   const key = `${apiVersion}/${kind}`;
   if (modelCache.has(key)) return modelCache.get(key);
-  const specifier = modulePath(apiVersion, kind);
+  const specifier = modelSpecifier(apiVersion, kind);
   let model: ModelClass | undefined;
   if (specifier !== undefined) {
     try {
@@ -46,7 +46,8 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | 
   return model;
 }
 
-function modulePath(apiVersion: string, kind: string): string | undefined {
+/** The kubernetes-models module of an apiVersion/kind (its class, its `.d.ts`), if there is one. */
+export function modelSpecifier(apiVersion: string, kind: string): string | undefined {
   if (!/^[A-Za-z]+$/.test(kind)) return undefined;
   if (apiVersion.startsWith("monitoring.coreos.com/")) {
     return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;

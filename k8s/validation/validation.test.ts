@@ -25,6 +25,7 @@ import {
 import { checkReferences, checkServiceUrls } from "./references.ts";
 import { type KubeObject, parseManifests, renderKustomization } from "./render.ts";
 import { validateAgainstSchemas } from "./schema.ts";
+import { unknownFields } from "./strict.ts";
 
 // Every check is proven able to fail: each case breaks one thing in a real render and expects the
 // matching problem (the suite in ../validate.test.ts proves the real manifests pass).
@@ -108,6 +109,49 @@ describe("schema validation", () => {
     expect(await validateAgainstSchemas([object, odd])).toEqual([
       "Widget/w: no schema for example.com/v1 Widget",
       "No Such/w: no schema for v1 No Such",
+    ]);
+  });
+});
+
+describe("strict fields", () => {
+  it("reports misspelt and misplaced fields anywhere in an object, and nothing in free-form maps", () => {
+    const objects = broken("ticket", (all, w) => {
+      Object.assign(container(w).securityContext ?? {}, { readOnlyRootFileSystem: true });
+      Object.assign(container(w).env?.[0] ?? {}, { valuefrom: {} });
+      Object.assign(w.pod, { terminationGracePeriod: 30 });
+      w.podLabels["any-label"] = "is fine";
+      const policy = networkPolicies(all).find((p) => p.metadata?.name === "backend");
+      Object.assign(policy?.spec?.egress?.[1]?.to?.[0] ?? {}, { namespaceSelecter: {} });
+      const deployment = all.find((o) => o.kind === "Deployment" && o.metadata.name === "ticket");
+      Object.assign(deployment?.metadata ?? {}, { label: {} });
+    });
+    expect(unknownFields(objects).sort()).toEqual([
+      "Deployment/ticket: metadata.label: unknown field",
+      "Deployment/ticket: spec.template.spec.containers[0].env[0].valuefrom: unknown field",
+      "Deployment/ticket: spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem: unknown field",
+      "Deployment/ticket: spec.template.spec.terminationGracePeriod: unknown field",
+      "NetworkPolicy/backend: spec.egress[1].to[0].namespaceSelecter: unknown field",
+    ]);
+  });
+
+  it("checks custom resources by their CRD types and reports kinds it has no declaration for", () => {
+    const [monitor, widget] = parseManifests(
+      [
+        "apiVersion: monitoring.coreos.com/v1",
+        "kind: ServiceMonitor",
+        "metadata: {name: m}",
+        "spec: {selector: {}, endpoints: [{port: admin, scrapeInterval: 30s}]}",
+        "---",
+        "apiVersion: example.com/v1",
+        "kind: Widget",
+        "metadata: {name: w}",
+      ].join("\n"),
+      "x",
+    );
+    if (monitor === undefined || widget === undefined) throw new Error("fixture");
+    expect(unknownFields([monitor, widget])).toEqual([
+      "ServiceMonitor/m: spec.endpoints[0].scrapeInterval: unknown field",
+      "Widget/w: no type declaration for example.com/v1 Widget",
     ]);
   });
 });
