@@ -1,5 +1,6 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20250101000000_foundation } from "./Migration20250101000000_foundation.ts";
+import { Migration20250301000000_identity } from "./Migration20250301000000_identity.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -10,4 +11,5 @@ export const MIGRATIONS_TABLE = "ostmesh_migrations";
  */
 export const migrationsList: MigrationObject[] = [
   { name: "Migration20250101000000_foundation", class: Migration20250101000000_foundation },
+  { name: "Migration20250301000000_identity", class: Migration20250301000000_identity },
 ];
