@@ -146,7 +146,9 @@ function toBusMessage(m: JsMsg, stream: string): BusMessage {
  * parent is the trace context in the message headers; success acks, failure naks with the backoff delay,
  * and the last allowed delivery's failure terminates the message (logged, `onTerminated`). Messages are
  * handled one at a time per call (in stream order, except for redeliveries). Heartbeats, reconnects and
- * re-pulls are the client's job: after a reconnect the consumer resumes where the server's ack floor is.
+ * re-pulls are the client's job: after a reconnect the consumer resumes where the server's ack floor is. A
+ * durable deleted under a running consumer is recreated (from the start of the stream: handlers must be
+ * idempotent, see `processOnce`).
  */
 export async function consume(options: ConsumeOptions): Promise<ConsumerHandle> {
   const logger = (options.logger ?? defaultLogger("consumer")).child({
@@ -161,32 +163,40 @@ export async function consume(options: ConsumeOptions): Promise<ConsumerHandle> 
   const termWithReason = options.nc ? serverAtLeast(options.nc, "2.11.0") : false;
   const jsm = options.jsm ?? (await options.js.jetstreamManager());
   await ensureConsumer(jsm, options.stream, config);
-  const consumer = await options.js.consumers.get(options.stream, options.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: options.batch ?? 64 });
   let stopping = false;
+  let current: ConsumerMessages | undefined;
 
-  void (async () => {
-    for await (const status of messages.status()) {
-      switch (status.type) {
-        case "heartbeats_missed":
-          logger.warn({ count: status.count }, "consumer missed heartbeats");
-          break;
-        case "consumer_deleted":
-        case "consumer_not_found":
-          if (stopping) break;
-          logger.warn({ notification: status.type }, "consumer is gone; recreating it");
-          await ensureConsumer(jsm, options.stream, config).catch((error: unknown) =>
-            logger.error({ error: describeError(error) }, "cannot recreate consumer"),
-          );
-          break;
-        case "stream_not_found":
-          logger.error("stream not found; waiting for it to come back");
-          break;
-        default:
-          break;
+  /** Starts pulling; a durable deleted under us is recreated and pulling restarts on it at once. */
+  async function open(): Promise<{ messages: ConsumerMessages; lost: () => boolean }> {
+    const consumer = await options.js.consumers.get(options.stream, options.durable);
+    const messages = await consumer.consume({ max_messages: options.batch ?? 64 });
+    let lost = false;
+    void (async () => {
+      for await (const status of messages.status()) {
+        switch (status.type) {
+          case "heartbeats_missed":
+            logger.warn({ count: status.count }, "consumer missed heartbeats");
+            break;
+          case "consumer_deleted":
+          case "consumer_not_found":
+            if (stopping || lost) break;
+            lost = true;
+            logger.warn({ notification: status.type }, "durable consumer is gone; recreating it");
+            await messages.close();
+            break;
+          case "stream_not_found":
+            logger.error("stream not found; waiting for it to come back");
+            break;
+          default:
+            break;
+        }
       }
-    }
-  })().catch(() => {});
+    })().catch(() => {});
+    return { messages, lost: () => lost };
+  }
+
+  let first: Awaited<ReturnType<typeof open>> | undefined = await open();
+  current = first.messages;
 
   async function handle(m: JsMsg): Promise<void> {
     const message = toBusMessage(m, options.stream);
@@ -263,9 +273,28 @@ export async function consume(options: ConsumeOptions): Promise<ConsumerHandle> 
   }
 
   const done = (async () => {
-    for await (const m of messages) {
-      await handle(m);
-      if (stopping) break;
+    let failures = 0;
+    while (!stopping) {
+      let session = first;
+      first = undefined;
+      if (!session) {
+        try {
+          await ensureConsumer(jsm, options.stream, config);
+          session = await open();
+          failures = 0;
+        } catch (error) {
+          failures++;
+          logger.error({ error: describeError(error) }, "cannot recreate the durable consumer; retrying");
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 250 * 2 ** failures)));
+          continue;
+        }
+      }
+      current = session.messages;
+      for await (const m of session.messages) {
+        await handle(m);
+        if (stopping) break;
+      }
+      if (!session.lost()) break;
     }
   })();
   done.catch((error: unknown) => logger.error({ error: describeError(error) }, "consumer loop failed"));
@@ -275,7 +304,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumerHandle> 
     done,
     async stop() {
       stopping = true;
-      await messages.close();
+      await current?.close();
       await done.catch(() => {});
     },
   };

@@ -367,7 +367,7 @@ export class OutboxRelay {
             await this.#publish(row);
             published.push(row.id);
           } catch (error) {
-            failures.push({ row, error: describeError(error) });
+            failures.push({ row, error: publishError(row.subject, error) });
             return;
           }
         }
@@ -463,6 +463,12 @@ export class OutboxRelay {
     if (total > 0) this.#logger.info({ deleted: total }, "outbox housekeeping");
     return total;
   }
+}
+
+/** `last_error` text; JetStream reports "no stream captures this subject" as a no-responders error. */
+function publishError(subject: string, error: unknown): string {
+  const text = describeError(error);
+  return /no responders/i.test(text) ? `no JetStream stream captures subject ${subject} (${text})` : text;
 }
 
 /** Creates and starts a relay. */

@@ -11,13 +11,14 @@ import {
   eventSubject,
   streamWildcard,
 } from "./streams.ts";
+import { silentLogger } from "./testing/log.ts";
 import { deleteStreams, testStream } from "./testing/names.ts";
 
 let bus: Bus;
 const created: string[] = [];
 
 beforeAll(async () => {
-  bus = await connectBus({ name: "bus-streams-test" });
+  bus = await connectBus({ name: "bus-streams-test", logger: silentLogger() });
 });
 
 afterAll(async () => {
@@ -108,7 +109,7 @@ describe("connectBus", () => {
   });
 
   it("fails health checks once closed, and on an aborted signal", async () => {
-    const other = await connectBus({ name: "bus-health-closed" });
+    const other = await connectBus({ name: "bus-health-closed", logger: silentLogger() });
     const aborted = new AbortController();
     aborted.abort();
     await expect(other.health(aborted.signal)).rejects.toThrow(/aborted/);

@@ -28,7 +28,10 @@ export interface EventStreamDefinition {
   readonly duplicateWindowMs: number;
   /** Events older than this are dropped from the stream (consumers must have caught up by then). */
   readonly maxAgeMs: number;
-  /** Upper bound on the stream's size on disk, -1 for none; the oldest events go first. */
+  /**
+   * Upper bound on the stream's size, -1 for none (the default: age bounds it). JetStream reserves this
+   * much of the account's storage up front, so set it only where the disk is sized for it.
+   */
   readonly maxBytes: number;
   /** Largest single event (headers + payload) the stream accepts. */
   readonly maxMsgSize: number;
@@ -42,7 +45,7 @@ export const DEFAULT_EVENT_STREAM: EventStreamDefinition = {
   replicas: 1,
   duplicateWindowMs: 2 * 60_000,
   maxAgeMs: 7 * 24 * 3_600_000,
-  maxBytes: 8 * 1024 ** 3,
+  maxBytes: -1,
   maxMsgSize: 1024 * 1024,
   description: "osTicket change events (ostmesh outbox relay and thread-event tailing)",
 };
@@ -64,7 +67,7 @@ export function eventStream(overrides: Partial<EventStreamDefinition> = {}): Eve
 
 /**
  * The event stream as configured by the environment: NATS_EVENTS_STREAM, NATS_EVENTS_SUBJECT_PREFIX,
- * NATS_EVENTS_REPLICAS, NATS_EVENTS_MAX_AGE_HOURS (anything unset keeps its default).
+ * NATS_EVENTS_REPLICAS, NATS_EVENTS_MAX_AGE_HOURS, NATS_EVENTS_MAX_BYTES (anything unset keeps its default).
  */
 export function eventStreamFromEnv(env: NodeJS.ProcessEnv = process.env): EventStreamDefinition {
   const overrides: { -readonly [K in keyof EventStreamDefinition]?: EventStreamDefinition[K] } = {};
@@ -72,6 +75,7 @@ export function eventStreamFromEnv(env: NodeJS.ProcessEnv = process.env): EventS
   if (env.NATS_EVENTS_SUBJECT_PREFIX) overrides.subjectPrefix = env.NATS_EVENTS_SUBJECT_PREFIX;
   if (env.NATS_EVENTS_REPLICAS) overrides.replicas = Number(env.NATS_EVENTS_REPLICAS);
   if (env.NATS_EVENTS_MAX_AGE_HOURS) overrides.maxAgeMs = Number(env.NATS_EVENTS_MAX_AGE_HOURS) * 3_600_000;
+  if (env.NATS_EVENTS_MAX_BYTES) overrides.maxBytes = Number(env.NATS_EVENTS_MAX_BYTES);
   return eventStream(overrides);
 }
 

@@ -18,6 +18,8 @@ export function testStream(
     subjectPrefix: `t_${runId()}.${tag}_${suffix}.events`,
     storage: "memory",
     maxAgeMs: 3_600_000,
+    // Memory streams reserve max_bytes up front; keep test streams small.
+    maxBytes: 8 * 1024 * 1024,
     ...overrides,
   });
 }

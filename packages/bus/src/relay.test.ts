@@ -1,0 +1,419 @@
+import { trace } from "@opentelemetry/api";
+import mysql from "mysql2/promise";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Bus } from "./connect.ts";
+import { relayPrometheusMetrics } from "./metrics.ts";
+import { AGGREGATE_ID_HEADER, EVENT_TYPE_HEADER, writeOutbox } from "./outbox.ts";
+import { OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./relay.ts";
+import { ensureStreams, eventSubject } from "./streams.ts";
+import { createOutboxDatabase, type OutboxDatabase } from "./testing/database.ts";
+import {
+  collect,
+  duplicates,
+  orderViolation,
+  testBus,
+  waitFor,
+  writeTicketEvents,
+} from "./testing/harness.ts";
+import { silentLogger } from "./testing/log.ts";
+import { deleteStreams, testStream } from "./testing/names.ts";
+import { installTestTracing } from "./testing/tracing.ts";
+
+const { exporter, provider } = installTestTracing();
+let bus: Bus;
+const streams: string[] = [];
+const databases: OutboxDatabase[] = [];
+const relays: OutboxRelay[] = [];
+
+beforeAll(async () => {
+  bus = await testBus("bus-relay-test");
+});
+
+afterAll(async () => {
+  await Promise.all(relays.map((r) => r.stop()));
+  await deleteStreams(bus.jsm, streams);
+  await bus.close();
+  await Promise.all(databases.map((d) => d.close()));
+});
+
+async function database(label: string): Promise<OutboxDatabase> {
+  const d = await createOutboxDatabase(label);
+  databases.push(d);
+  return d;
+}
+
+function relay(d: OutboxDatabase, options: Partial<OutboxRelayOptions> = {}): OutboxRelay {
+  const r = startOutboxRelay({
+    databaseUrl: d.db.url,
+    js: bus.js,
+    pollIntervalMs: 30,
+    standbyRetryMs: 50,
+    logger: silentLogger(),
+    ...options,
+  });
+  relays.push(r);
+  return r;
+}
+
+async function pending(d: OutboxDatabase): Promise<number> {
+  const rows = await d.orm.em
+    .fork()
+    .execute<{ n: number | string }[]>("SELECT COUNT(*) AS n FROM ostmesh_outbox WHERE published_at IS NULL");
+  return Number(rows[0]?.n);
+}
+
+async function streamMessages(name: string): Promise<number> {
+  return (await bus.jsm.streams.info(name)).state.messages;
+}
+
+describe("relay: outbox to consumer", () => {
+  it("delivers every row once, in order per ticket, with the writer's trace context", async () => {
+    const d = await database("relaye2e");
+    const def = testStream("e2e");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const { received, handle } = await collect(bus, def, "e2e");
+    const registry = new Registry();
+    const r = relay(d, { metrics: relayPrometheusMetrics(registry) });
+
+    const writerSpans = new Map<string, { traceId: string; spanId: string }>();
+    const tracer = trace.getTracer("ticket-service");
+    for (let seq = 0; seq < 4; seq++) {
+      for (let ticket = 1; ticket <= 5; ticket++) {
+        await tracer.startActiveSpan(`update ticket ${ticket}`, async (span) => {
+          const [id] = await writeTicketEvents(d.orm.em, def, ticket, [seq]);
+          if (id) writerSpans.set(id, span.spanContext());
+          span.end();
+        });
+      }
+      r.notify();
+    }
+
+    await waitFor(() => received.length >= 20, "20 events at the consumer");
+    await handle.stop();
+    expect(received).toHaveLength(20);
+    expect(duplicates(received)).toEqual([]);
+    expect(orderViolation(received)).toBeUndefined();
+    expect(new Set(received.map((x) => x.messageId))).toEqual(new Set(writerSpans.keys()));
+    const first = received[0]?.message;
+    expect(first?.eventType).toBe("osticket.ticket.v1.TicketUpdated");
+    expect(first?.headers[EVENT_TYPE_HEADER]).toBe("osticket.ticket.v1.TicketUpdated");
+    expect(first?.aggregateType).toBe("ticket");
+    expect(first?.headers[AGGREGATE_ID_HEADER]).toBe(String(received[0]?.ticketId));
+    await waitFor(async () => (await pending(d)) === 0, "all rows marked published");
+
+    // Each consumer span is a CONSUMER child of the span that wrote the outbox row.
+    await provider.forceFlush();
+    const consumerSpans = exporter.getFinishedSpans().filter((s) => s.name.startsWith("process "));
+    for (const [id, writer] of writerSpans) {
+      const span = consumerSpans.find((s) => s.attributes["messaging.message.id"] === id);
+      expect(span, `consumer span of ${id}`).toBeDefined();
+      expect(span?.spanContext().traceId).toBe(writer.traceId);
+      expect(span?.parentSpanContext?.spanId).toBe(writer.spanId);
+      expect(span?.attributes).toMatchObject({
+        "messaging.system": "nats",
+        "messaging.destination.name": eventSubject(def, "ticket", "updated"),
+        "messaging.operation": "process",
+      });
+    }
+
+    await waitFor(
+      async () =>
+        (await registry.getSingleMetric("ostmesh_outbox_published_total")?.get())?.values[0]?.value === 20,
+      "published counter at 20",
+    );
+    expect((await registry.getSingleMetric("ostmesh_outbox_relay_leader")?.get())?.values[0]?.value).toBe(1);
+  });
+
+  it("drops re-publishes of rows already in the stream (Nats-Msg-Id = outbox id)", async () => {
+    const d = await database("relaydedupe");
+    const def = testStream("dedupe");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const r = relay(d);
+    for (let ticket = 1; ticket <= 3; ticket++) await writeTicketEvents(d.orm.em, def, ticket, [0, 1, 2]);
+    r.notify();
+    await waitFor(async () => (await pending(d)) === 0, "first publish");
+    expect(await streamMessages(def.name)).toBe(9);
+
+    // As if the relay had crashed before marking: every row is unpublished again.
+    await d.orm.em.fork().execute("UPDATE ostmesh_outbox SET published_at = NULL");
+    r.notify();
+    await waitFor(async () => (await pending(d)) === 0, "republish");
+    expect(await streamMessages(def.name)).toBe(9);
+
+    const { received, handle } = await collect(bus, def, "dedupe");
+    await waitFor(() => received.length >= 9, "9 events");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await handle.stop();
+    expect(received).toHaveLength(9);
+    expect(duplicates(received)).toEqual([]);
+  });
+});
+
+describe("relay: two relays at once", () => {
+  it("never delivers a row twice and keeps per-ticket order across a leader's lost connection", async () => {
+    const d = await database("relaypair");
+    const def = testStream("pair");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const { received, handle } = await collect(bus, def, "pair");
+    const leadership: string[] = [];
+    const a = relay(d, { batchSize: 25, metrics: { leader: (l) => leadership.push(`a:${l}`) } });
+    const b = relay(d, { batchSize: 25, metrics: { leader: (l) => leadership.push(`b:${l}`) } });
+    await waitFor(() => a.isLeader || b.isLeader, "a leader");
+    expect(a.isLeader && b.isLeader).toBe(false);
+
+    // 20 tickets x 30 events; writes of one ticket are serialised (as the ticket row lock does in services).
+    const tickets = 20;
+    const perTicket = 30;
+    let killed = false;
+    const admin = await mysql.createConnection({ uri: d.db.url });
+    const writers = Array.from({ length: tickets }, async (_, i) => {
+      for (let seq = 0; seq < perTicket; seq += 3) {
+        await writeTicketEvents(d.orm.em, def, i + 1, [seq, seq + 1, seq + 2]);
+        a.notify();
+        b.notify();
+        if (!killed && i === 0 && seq >= 12) {
+          killed = true;
+          // Cut the leader's lease connection: its lock is released and the standby must take over.
+          const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT IS_USED_LOCK(?) AS holder", [
+            `ostmesh_outbox_relay_${d.db.name}`,
+          ]);
+          const holder = rows[0]?.holder;
+          if (holder) await admin.query(`KILL CONNECTION ${Number(holder)}`);
+        }
+      }
+    });
+    await Promise.all(writers);
+    await admin.end();
+
+    await waitFor(() => received.length >= tickets * perTicket, "all events", 20_000);
+    await waitFor(async () => (await pending(d)) === 0, "all rows marked");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await handle.stop();
+    expect(killed).toBe(true);
+    expect(duplicates(received)).toEqual([]);
+    expect(received).toHaveLength(tickets * perTicket);
+    expect(orderViolation(received)).toBeUndefined();
+    expect(await streamMessages(def.name)).toBe(tickets * perTicket);
+    // The killed leader stepped down, and leadership was taken again.
+    expect(leadership.filter((x) => x.endsWith(":false")).length).toBeGreaterThanOrEqual(1);
+    expect(leadership.filter((x) => x.endsWith(":true")).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("hands over at once on stop, after finishing the batch in flight, and releases the lock", async () => {
+    const d = await database("relaystop");
+    const def = testStream("stop");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    let inFlight: ((ids: readonly string[]) => void) | undefined;
+    const batchStarted = new Promise<readonly string[]>((resolve) => {
+      inFlight = resolve;
+    });
+    const first = relay(d, {
+      afterPublish: async (ids) => {
+        inFlight?.(ids);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      },
+    });
+    await waitFor(() => first.isLeader, "first relay leads");
+    await writeTicketEvents(d.orm.em, def, 1, [0, 1, 2]);
+    first.notify();
+    const ids = await batchStarted;
+    await first.stop();
+    expect(first.isLeader).toBe(false);
+    expect(await pending(d)).toBe(0);
+    expect(ids).toHaveLength(3);
+    const [free] = await d.orm.em
+      .fork()
+      .execute<{ free: number }[]>("SELECT IS_FREE_LOCK(?) AS free", [`ostmesh_outbox_relay_${d.db.name}`]);
+    expect(Number(free?.free)).toBe(1);
+
+    const second = relay(d);
+    await waitFor(() => second.isLeader, "second relay leads");
+    await writeTicketEvents(d.orm.em, def, 1, [3]);
+    second.notify();
+    await waitFor(async () => (await pending(d)) === 0, "second relay publishes");
+    expect(await streamMessages(def.name)).toBe(4);
+  });
+});
+
+describe("relay: failures", () => {
+  it("retries with backoff while the stream is missing, then delivers everything in order", async () => {
+    const d = await database("relayretry");
+    const def = testStream("retry");
+    streams.push(def.name);
+    let failures = 0;
+    const r = relay(d, {
+      backoff: { initialMs: 100, maxMs: 300 },
+      publishTimeoutMs: 1_000,
+      metrics: { failed: (n) => (failures += n) },
+    });
+    await writeTicketEvents(d.orm.em, def, 1, [0, 1, 2]);
+    await writeTicketEvents(d.orm.em, def, 2, [0, 1]);
+    r.notify();
+
+    type Row = {
+      id: string;
+      aggregate_id: string;
+      attempts: number;
+      last_error: string | null;
+      waits: number;
+    };
+    const rows = () =>
+      d.orm.em
+        .fork()
+        .execute<Row[]>(
+          "SELECT id, aggregate_id, attempts, last_error, next_attempt_at > created_at AS waits FROM ostmesh_outbox ORDER BY id",
+        );
+    await waitFor(
+      async () => failures >= 4 && (await rows()).filter((x) => x.attempts >= 2).length === 2,
+      "two retries each",
+    );
+    const state = await rows();
+    // Only the head row of each ticket is tried; the rows behind it wait their turn.
+    expect(state.map((x) => x.attempts > 0)).toEqual([true, false, false, true, false]);
+    for (const head of [state[0], state[3]]) {
+      expect(head?.last_error).toMatch(/no JetStream stream captures subject .*retry/);
+      expect(Number(head?.waits)).toBe(1);
+    }
+
+    await ensureStreams(bus.jsm, def);
+    const { received, handle } = await collect(bus, def, "retry");
+    await waitFor(() => received.length >= 5, "all five events", 5_000);
+    await handle.stop();
+    expect(received.map((x) => `${x.ticketId}:${x.seq}`).filter((x) => x.startsWith("1:"))).toEqual([
+      "1:0",
+      "1:1",
+      "1:2",
+    ]);
+    expect(duplicates(received)).toEqual([]);
+    expect(await pending(d)).toBe(0);
+  });
+
+  it("holds back only the ticket whose event cannot be published", async () => {
+    const d = await database("relayblock");
+    const def = testStream("block");
+    // A subject no stream captures yet (its own stream is created later).
+    const stray = testStream("stray");
+    streams.push(def.name, stray.name);
+    await ensureStreams(bus.jsm, def);
+    const r = relay(d, { backoff: { initialMs: 50, maxMs: 100 }, publishTimeoutMs: 1_000 });
+    const em = d.orm.em;
+    const straySubject = eventSubject(stray, "ticket", "updated");
+    const ids = await em.fork().transactional(async (tx) => {
+      const out: string[] = [];
+      const add = async (ticket: number, seq: number, subject?: string) => {
+        const base = {
+          subject: subject ?? eventSubject(def, "ticket", "updated"),
+          eventType: "osticket.ticket.v1.TicketUpdated",
+          aggregateType: "ticket",
+          aggregateId: ticket,
+          payload: new TextEncoder().encode(`${ticket}:${seq}`),
+        };
+        out.push((await writeOutbox(tx, base)).id);
+      };
+      await add(1, 0);
+      await add(1, 1, straySubject);
+      await add(2, 0);
+      await add(1, 2);
+      await add(2, 1);
+      return out;
+    });
+    r.notify();
+    const published = async () =>
+      (
+        await em
+          .fork()
+          .execute<{ id: string }[]>(
+            "SELECT id FROM ostmesh_outbox WHERE published_at IS NOT NULL ORDER BY id",
+          )
+      ).map((x) => String(x.id));
+    await waitFor(async () => (await published()).length === 3, "the unblocked rows");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await published()).toEqual([ids[0], ids[2], ids[4]]);
+
+    await ensureStreams(bus.jsm, stray);
+    r.notify();
+    await waitFor(async () => (await pending(d)) === 0, "the rest");
+    const { received, handle } = await collect(bus, def, "block");
+    await waitFor(() => received.length >= 4, "four events in the main stream");
+    await handle.stop();
+    expect(received.filter((x) => x.ticketId === 1).map((x) => x.seq)).toEqual([0, 2]);
+    const strayInfo = await bus.jsm.streams.info(stray.name);
+    expect(strayInfo.state.messages).toBe(1);
+  });
+});
+
+describe("relay: housekeeping and metrics", () => {
+  it("reports the backlog and its lag, and deletes only old published rows", async () => {
+    const d = await database("relayhk");
+    const def = testStream("hk");
+    let reported: [number, number] | undefined;
+    const r = new OutboxRelay({
+      databaseUrl: d.db.url,
+      js: bus.js,
+      retentionMs: 24 * 3_600_000,
+      logger: silentLogger(),
+      metrics: { backlog: (n, lag) => (reported = [n, lag]) },
+    });
+    relays.push(r);
+    expect(await r.reportBacklog()).toEqual({ pending: 0, oldestLagSeconds: 0 });
+    const ids = await writeTicketEvents(d.orm.em, def, 7, [0, 1, 2, 3]);
+    const em = d.orm.em.fork();
+    await em.execute("UPDATE ostmesh_outbox SET created_at = NOW(6) - INTERVAL 90 SECOND WHERE id = ?", [
+      ids[0],
+    ]);
+    const backlog = await r.reportBacklog();
+    expect(backlog.pending).toBe(4);
+    expect(backlog.oldestLagSeconds).toBeGreaterThanOrEqual(90);
+    expect(backlog.oldestLagSeconds).toBeLessThan(120);
+    expect(reported).toEqual([backlog.pending, backlog.oldestLagSeconds]);
+
+    await em.execute("UPDATE ostmesh_outbox SET published_at = NOW(6) - INTERVAL 2 DAY WHERE id IN (?, ?)", [
+      ids[0],
+      ids[1],
+    ]);
+    await em.execute("UPDATE ostmesh_outbox SET published_at = NOW(6) - INTERVAL 1 HOUR WHERE id = ?", [
+      ids[2],
+    ]);
+    await em.execute("UPDATE ostmesh_outbox SET created_at = NOW(6) - INTERVAL 3 DAY WHERE id = ?", [ids[3]]);
+    expect(await r.housekeep()).toBe(2);
+    const left = await em.execute<{ id: string }[]>("SELECT id FROM ostmesh_outbox ORDER BY id");
+    expect(left.map((x) => String(x.id))).toEqual([ids[2], ids[3]]);
+    expect(r.isLeader).toBe(false);
+  });
+
+  it("doubles the retry delay up to its cap, with jitter", () => {
+    const r = new OutboxRelay({
+      databaseUrl: "mysql://unused/x",
+      js: bus.js,
+      backoff: { initialMs: 100, maxMs: 1_000 },
+    });
+    const within = (value: number, base: number) => value >= base * 0.8 && value <= base * 1.2;
+    expect(within(r.retryDelayMs(1), 100)).toBe(true);
+    expect(within(r.retryDelayMs(2), 200)).toBe(true);
+    expect(within(r.retryDelayMs(4), 800)).toBe(true);
+    expect(within(r.retryDelayMs(30), 1_000)).toBe(true);
+    expect(() => new OutboxRelay({ databaseUrl: "mysql://unused/x", js: bus.js, batchSize: 0 })).toThrow();
+  });
+
+  it("wakes on a core NATS message from another process's writer", async () => {
+    const d = await database("relaywake");
+    const def = testStream("wake");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const wakeSubject = `${def.subjectPrefix.replace(/\.events$/, "")}.relay-wake`;
+    // A slow poll: only the wake message can make delivery prompt.
+    const r = relay(d, { pollIntervalMs: 60_000, nc: bus.nc, wakeSubject });
+    await waitFor(() => r.isLeader, "leader");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await writeTicketEvents(d.orm.em, def, 3, [0]);
+    const started = Date.now();
+    bus.nc.publish(wakeSubject);
+    await waitFor(async () => (await pending(d)) === 0, "published after wake", 3_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
