@@ -242,8 +242,10 @@ export function checkOstmeshWorkloads(
         report(`${variable} does not equal the ${portName} containerPort ${declared.containerPort}`);
       }
     }
-    if (env.get("OTEL_SERVICE_NAME")?.value !== workload.name)
-      report("OTEL_SERVICE_NAME is not the workload name");
+    // The same service name the process picks for itself when run locally.
+    if (env.get("OTEL_SERVICE_NAME")?.value !== `ostmesh-${workload.name}`) {
+      report(`OTEL_SERVICE_NAME is not ostmesh-${workload.name}`);
+    }
     if (
       !(container.envFrom ?? []).some((source) => source.configMapRef?.name?.startsWith("ostmesh-config"))
     ) {

@@ -407,7 +407,7 @@ describe("ostmesh workload wiring", () => {
         (_, w) => {
           container(w).env = (container(w).env ?? []).filter((e) => e.name !== "OTEL_SERVICE_NAME");
         },
-        "OTEL_SERVICE_NAME is not the workload name",
+        "OTEL_SERVICE_NAME is not ostmesh-ticket",
       ],
       [
         "no shared config",
