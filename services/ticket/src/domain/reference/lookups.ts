@@ -90,7 +90,10 @@ export interface Staff {
   readonly email: string;
   readonly deptId: number;
   readonly isActive: boolean;
+  readonly isAdmin: boolean;
   readonly onVacation: boolean;
+  /** assigned_only: the agent sees only tickets assigned to them (access-limited). */
+  readonly assignedOnly: boolean;
   readonly timezone: string | null;
 }
 
@@ -281,7 +284,8 @@ export class Lookups {
   staff(id: number): Promise<Staff | undefined> {
     return this.#once(`staff:${id}`, async () => {
       const row = await this.#tx.first(
-        "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, onvacation, timezone" +
+        "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, isadmin, onvacation, assigned_only," +
+          " timezone" +
           " FROM ost_staff WHERE staff_id = ?",
         [id],
       );
@@ -294,7 +298,9 @@ export class Lookups {
             email: str(row, "email"),
             deptId: int(row, "dept_id"),
             isActive: int(row, "isactive") !== 0,
+            isAdmin: int(row, "isadmin") !== 0,
             onVacation: int(row, "onvacation") !== 0,
+            assignedOnly: int(row, "assigned_only") !== 0,
             timezone: strOrNull(row, "timezone"),
           }
         : undefined;
