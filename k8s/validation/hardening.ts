@@ -18,6 +18,18 @@ import type { KubeObject } from "./render.ts";
 
 const PROBES = ["startupProbe", "livenessProbe", "readinessProbe"] as const;
 
+/** Volume types the "restricted" Pod Security Standard allows (no hostPath, no network volumes). */
+const RESTRICTED_VOLUME_TYPES = new Set([
+  "configMap",
+  "csi",
+  "downwardAPI",
+  "emptyDir",
+  "ephemeral",
+  "persistentVolumeClaim",
+  "projected",
+  "secret",
+]);
+
 /**
  * The hardening every workload must have, whoever wrote it (ostmesh, NATS, the collector): non-root,
  * read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp, no service
@@ -52,6 +64,15 @@ export function checkWorkloadHardening(objects: readonly KubeObject[]): string[]
       report(`ServiceAccount ${pod.serviceAccountName} mounts its token`);
     }
     if (pod.hostNetwork || pod.hostPID || pod.hostIPC) report("shares a host namespace");
+
+    for (const volume of pod.volumes ?? []) {
+      const types = Object.keys(volume).filter((key) => key !== "name");
+      const forbidden = types.filter((type) => !RESTRICTED_VOLUME_TYPES.has(type));
+      if (forbidden.length > 0)
+        report(
+          `volume ${volume.name} is of a type Pod Security "restricted" forbids: ${forbidden.join(", ")}`,
+        );
+    }
 
     const podSecurity = pod.securityContext ?? {};
     const volumes = new Set([

@@ -245,6 +245,13 @@ describe("workload hardening", () => {
         "no serviceAccountName",
       ],
       [
+        "a host path volume",
+        (_, w) => {
+          w.pod.volumes?.push({ name: "host", hostPath: { path: "/var/run" } });
+        },
+        'volume host is of a type Pod Security "restricted" forbids: hostPath',
+      ],
+      [
         "host network",
         (_, w) => {
           w.pod.hostNetwork = true;
