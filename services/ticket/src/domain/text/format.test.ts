@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import {
+  bodySearchable,
+  cleanBody,
+  cleanTextAnswer,
+  cleanTitle,
+  htmlChars,
+  htmlSearchable,
+  sanitizeRichText,
+  searchable,
+  stripEmoticons,
+  stripTags,
+} from "./format.ts";
+
+describe("emoji (Format::strip_emoticons, FACTS §0)", () => {
+  it("removes emoji but keeps the surrounding spaces and 3-byte symbols", () => {
+    expect(stripEmoticons("Emoji 🚀 subject")).toBe("Emoji  subject");
+    expect(stripEmoticons("Hi 😀 there ☃ 💩 end")).toBe("Hi  there ☃  end");
+    expect(stripEmoticons("other astral 🫠 char")).toBe("other astral  char");
+    expect(stripEmoticons("© and ®")).toBe(" and ");
+  });
+});
+
+describe("text bodies (TextThreadEntryBody, FACTS §6.1)", () => {
+  it("escapes < > & \" without double-encoding and keeps '", () => {
+    expect(cleanBody("a < b & c", "text")).toBe("a &lt; b &amp; c");
+    expect(cleanBody("input &amp; stays", "text")).toBe("input &amp; stays");
+    expect(cleanBody(`say "hi" it's`, "text")).toBe("say &quot;hi&quot; it's");
+  });
+  it("collapses runs of empty lines and balances tags", () => {
+    expect(cleanBody("one\n\n\n\n\ntwo\n", "text")).toBe("one\n\ntwo");
+    expect(cleanBody("<div>unclosed", "text")).toBe("&lt;div&gt;unclosed&lt;/div&gt;");
+  });
+  it("stores '-' for an empty body", () => {
+    expect(cleanBody("   \n ", "text")).toBe("-");
+    expect(cleanBody("<br/>", "html")).toBe("-");
+  });
+});
+
+describe("html bodies (Format::safe_html)", () => {
+  it("keeps allowed markup and drops scripts, event handlers and ids", () => {
+    expect(cleanBody("<p>Hello <b>trace</b></p>", "html")).toBe("<p>Hello <b>trace</b></p>");
+    expect(cleanBody('<p onclick="x()" id="a">hi</p><script>alert(1)</script>', "html")).toBe("<p>hi</p>");
+    expect(cleanBody("<p>Héllo <b>w</b><script>x()</script></p>", "html")).toBe("<p>Héllo <b>w</b></p>");
+  });
+  it("drops forms and buttons but keeps their text, denies bad URL schemes", () => {
+    expect(sanitizeRichText('<form action="/x"><input name="a"><button>Go</button></form>')).toBe("Go");
+    expect(sanitizeRichText('<a href="javascript:alert(1)">x</a>')).toBe(
+      '<a href="denied:javascript:alert(1)">x</a>',
+    );
+    expect(sanitizeRichText('<a href="https://example.com/">x</a>')).toBe(
+      '<a href="https://example.com/">x</a>',
+    );
+  });
+  it("decodes entity-encoded markup before cleaning", () => {
+    expect(sanitizeRichText("&lt;script&gt;bad()&lt;/script&gt;<p>ok</p>")).toBe("<p>ok</p>");
+  });
+  it("keeps Mso classes only and cleans styles", () => {
+    expect(
+      sanitizeRichText('<p class="MsoNormal other" style="color: red; -webkit-x: 1; mso-y: 2">t</p>'),
+    ).toBe('<p class="MsoNormal" style="color:red">t</p>');
+  });
+  it("keeps iframes only from whitelisted domains", () => {
+    const policy = { iframeDomains: ["youtube.com"] };
+    expect(
+      sanitizeRichText('<iframe src="https://www.youtube.com/embed/x" onload="y()"></iframe>', policy),
+    ).toBe('<iframe src="https://www.youtube.com/embed/x"></iframe>');
+    expect(sanitizeRichText('<p>a</p><iframe src="https://evil.example/x"></iframe>', policy)).toBe(
+      "<p>a</p>",
+    );
+  });
+  it("drops external images that are not gif/png/jpg", () => {
+    expect(cleanBody('<p><img src="https://x.example/a.svg"> t</p>', "html")).toBe("<p> t</p>");
+    expect(cleanBody('<p><img src="https://x.example/a.png" /></p>', "html")).toBe(
+      '<p><img src="https://x.example/a.png" /></p>',
+    );
+  });
+});
+
+describe("titles and form answers", () => {
+  it("sanitises titles and keeps entities encoded", () => {
+    expect(cleanTitle("Hello <b>World</b> & co")).toBe("Hello World &amp; co");
+    expect(cleanTitle("Emoji 🚀 subject")).toBe("Emoji  subject");
+    expect(Array.from(cleanTitle("x".repeat(300)))).toHaveLength(255);
+  });
+  it("strips tags and decodes entities in text answers", () => {
+    expect(cleanTextAnswer("Hello <b>World</b> &amp; co")).toBe("Hello World & co");
+    expect(cleanTextAnswer("a < b")).toBe("a < b");
+    expect(stripTags("x<y")).toBe("x");
+    expect(stripTags("a <!-- c --> b")).toBe("a  b");
+  });
+  it("escapes like htmlspecialchars without double encoding", () => {
+    expect(htmlChars('<a href="x">&amp; &copy; &bogus; &</a>')).toBe(
+      "&lt;a href=&quot;x&quot;&gt;&amp; &copy; &amp;bogus; &amp;&lt;/a&gt;",
+    );
+  });
+});
+
+describe("search text (ost__search)", () => {
+  it("turns html into words and collapses whitespace", () => {
+    expect(htmlSearchable("<p>Html <b>version</b>.</p>")).toBe("Html version .");
+    expect(htmlSearchable("<p>a&nbsp;&amp;&nbsp;b</p>")).toBe("a & b");
+    expect(searchable("  Emoji  subject \n")).toBe("Emoji subject");
+    expect(bodySearchable("a &lt; b", "text")).toBe("a &lt; b");
+  });
+});
