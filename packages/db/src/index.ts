@@ -35,4 +35,14 @@ export {
 export { renderCreateTable } from "./schema/ddl.ts";
 export { osticketTables } from "./schema/tables/index.ts";
 export type { ColumnDef, IndexDef, TableDef } from "./schema/types.ts";
-export { type ExecuteResult, execute, query, type Row, type ServerTime, serverTime } from "./sql.ts";
+export {
+  type ExecuteResult,
+  execute,
+  executePrepared,
+  type PreparedOptions,
+  query,
+  queryPrepared,
+  type Row,
+  type ServerTime,
+  serverTime,
+} from "./sql.ts";

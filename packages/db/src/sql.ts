@@ -1,4 +1,5 @@
 import type { EntityManager } from "@mikro-orm/mysql";
+import { CompiledQuery, type DatabaseConnection, type Transaction } from "kysely";
 
 /** A row as mysql2 returns it: DATETIME values are strings, BIGINTs beyond 2^53 strings. */
 export type Row = Record<string, unknown>;
@@ -60,4 +61,140 @@ export async function serverTime(em: EntityManager): Promise<ServerTime> {
     timeZone: row.tz === "SYSTEM" ? row.systz : row.tz,
     utcOffsetMinutes: Number(row.utcOffset),
   };
+}
+
+export interface PreparedOptions {
+  /** Checked before the statement is sent and once it returns (a running statement is not interrupted). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a SELECT as a server-side prepared statement (MySQL binary protocol) on `em`'s connection: inside
+ * `em`'s transaction when it has one, so it sees that transaction's uncommitted writes. BLOB columns come
+ * back as Buffers without any text escaping in between. Use a fixed SQL text with `?` placeholders: the
+ * driver keeps each distinct text prepared per connection.
+ */
+export async function queryPrepared<T extends Row = Row>(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[] = [],
+  options: PreparedOptions = {},
+): Promise<T[]> {
+  const result = await runPrepared(em, sql, params, options);
+  if (!Array.isArray(result)) throw new Error("queryPrepared: the statement returned no result set");
+  return result.filter(isRow) as T[];
+}
+
+/**
+ * Like `queryPrepared`, for INSERT/UPDATE/DELETE. Binary parameters (Buffers) travel as raw bytes: a
+ * 500 KiB BLOB is sent as 500 KiB, not as a 1 MB hex literal the server has to parse, which is what
+ * `execute` (text protocol) does with them.
+ */
+export async function executePrepared(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[] = [],
+  options: PreparedOptions = {},
+): Promise<ExecuteResult> {
+  const result = await runPrepared(em, sql, params, options);
+  if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
+  return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
+}
+
+type PreparedResult = unknown[] | { affectedRows?: number | string; insertId?: number | string | bigint };
+
+/** The parts of a mysql2 pooled connection used here. */
+interface RawConnection {
+  readonly threadId: number | null;
+  execute(sql: string, values: unknown[], callback: (error: Error | null, result: unknown) => void): unknown;
+}
+
+// Kysely keeps one wrapper per physical connection for the connection's lifetime; the raw connection
+// behind each wrapper is looked up once.
+const rawConnections = new WeakMap<DatabaseConnection, RawConnection>();
+
+async function runPrepared(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[],
+  { signal }: PreparedOptions,
+): Promise<PreparedResult> {
+  signal?.throwIfAborted();
+  const connection = em.getConnection();
+  const pool = await connection.getNativeClient();
+  const transaction = em.getTransactionContext<Transaction<unknown>>();
+  // Inside a transaction: its own single connection, serialised with the ORM's queries on it. Outside:
+  // a connection acquired from the pool the ORM's way (session settings applied) and released after.
+  const executor = transaction ? transaction.getExecutor() : connection.getClient().getExecutor();
+  const result = await executor.provideConnection(async (wrapper) => {
+    const raw = await rawConnectionOf(wrapper, pool);
+    if (!raw) {
+      // Not found (a driver version whose pool looks different): the same statement over the text protocol.
+      const res = await wrapper.executeQuery(CompiledQuery.raw(sql, [...params]));
+      return res.rows.length > 0 || res.numAffectedRows === undefined
+        ? [...res.rows]
+        : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) };
+    }
+    return new Promise<PreparedResult>((resolve, reject) => {
+      raw.execute(sql, [...params], (error, res) => {
+        if (error) reject(error);
+        else resolve(isPreparedResult(res) ? res : []);
+      });
+    });
+  });
+  signal?.throwIfAborted();
+  return result;
+}
+
+/**
+ * Finds the mysql2 connection behind a Kysely connection wrapper, whose handle is private: the wrapper
+ * tells its server thread id (CONNECTION_ID()), and the pool's list of its connections (mysql2 3.x keeps
+ * it in `_allConnections`) holds the one with that id.
+ */
+async function rawConnectionOf(
+  wrapper: DatabaseConnection,
+  pool: object,
+): Promise<RawConnection | undefined> {
+  const cached = rawConnections.get(wrapper);
+  if (cached) return cached;
+  const { rows } = await wrapper.executeQuery(CompiledQuery.raw("SELECT CONNECTION_ID() AS id"));
+  const first = rows[0];
+  const threadId = isRow(first) ? Number(first.id) : Number.NaN;
+  for (const candidate of poolConnections(pool)) {
+    if (candidate.threadId === threadId) {
+      rawConnections.set(wrapper, candidate);
+      return candidate;
+    }
+  }
+  return undefined;
+}
+
+function* poolConnections(pool: object): Generator<RawConnection> {
+  const all: unknown = Reflect.get(pool, "_allConnections");
+  if (typeof all !== "object" || all === null) return;
+  const length: unknown = Reflect.get(all, "length");
+  const get: unknown = Reflect.get(all, "get");
+  if (typeof length !== "number" || typeof get !== "function") return;
+  for (let i = 0; i < length; i++) {
+    const candidate: unknown = Reflect.apply(get, all, [i]);
+    if (isRawConnection(candidate)) yield candidate;
+  }
+}
+
+function isRawConnection(value: unknown): value is RawConnection {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "threadId" in value &&
+    "execute" in value &&
+    typeof value.execute === "function"
+  );
+}
+
+function isRow(value: unknown): value is Row {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isPreparedResult(value: unknown): value is PreparedResult {
+  return Array.isArray(value) || isRow(value);
 }
