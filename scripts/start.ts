@@ -273,20 +273,24 @@ function groupAlive(child: Child): boolean {
   }
 }
 
-/** SIGTERM every process group, wait for them to drain, SIGKILL what is left after `graceMs`. */
+/**
+ * SIGTERM the gateway's process group first and let it drain, so no new traffic reaches services that are
+ * draining; then the services'. Whatever is still alive when `graceMs` is over gets SIGKILL.
+ */
 async function stopChildren(children: readonly Child[], graceMs: number): Promise<void> {
-  // The gateway first, so no new traffic reaches services that are draining.
-  const ordered = [...children].sort((a, b) => Number(b.name === "gateway") - Number(a.name === "gateway"));
-  for (const child of ordered) killGroup(child, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && ordered.some(groupAlive)) await sleep(50);
-  for (const child of ordered) {
+  const waves = [children.filter((c) => c.name === "gateway"), children.filter((c) => c.name !== "gateway")];
+  for (const wave of waves) {
+    for (const child of wave) killGroup(child, "SIGTERM");
+    while (Date.now() < deadline && wave.some(groupAlive)) await sleep(50);
+  }
+  for (const child of children) {
     if (groupAlive(child)) {
       say(`${child.name} did not stop within ${graceMs}ms; killing it`);
       killGroup(child, "SIGKILL");
     }
   }
-  while (ordered.some(groupAlive)) await sleep(20);
+  while (children.some(groupAlive)) await sleep(20);
 }
 
 // ---------------------------------------------------------------------------------------------------------
