@@ -34,7 +34,7 @@ const BASE = join(import.meta.dirname, "..", "base");
 const EXTERNAL = {
   "ostmesh-secrets": [
     "DATABASE_URL",
-    "JWT_SIGNING_KEY",
+    "IDENTITY_KEY_ENCRYPTION_KEY",
     "ATTACHMENT_LINK_SECRET",
     "WEBHOOK_SIGNING_SECRET",
     "SMTP_USERNAME",
@@ -607,10 +607,10 @@ describe("references", () => {
       "Deployment/ticket: container ticket env DATABASE_URL names Secret ostmesh-secrets, which is not rendered",
     );
     // An optional key may be absent.
-    expect(problems.some((p) => p.includes("JWT_PREVIOUS_SIGNING_KEY"))).toBe(false);
+    expect(problems.some((p) => p.includes("IDENTITY_SERVICE_CLIENTS"))).toBe(false);
     const short = checkReferences(base, { externalSecrets: { "ostmesh-secrets": ["DATABASE_URL"] } });
     expect(short).toContain(
-      "Deployment/identity: container identity env JWT_SIGNING_KEY needs key JWT_SIGNING_KEY of Secret ostmesh-secrets, which it lacks",
+      "Deployment/identity: container identity env IDENTITY_KEY_ENCRYPTION_KEY needs key IDENTITY_KEY_ENCRYPTION_KEY of Secret ostmesh-secrets, which it lacks",
     );
   });
 
