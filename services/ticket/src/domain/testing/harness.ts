@@ -32,13 +32,11 @@ export async function openHarness(label: string): Promise<Harness> {
       const tables = await harness.query(
         "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME",
       );
-      const counts = new Map<string, number>();
-      for (const t of tables) {
-        const name = str(t, "name");
-        const [row] = await harness.query(`SELECT COUNT(*) AS n FROM \`${name}\``);
-        counts.set(name, row ? int(row, "n") : 0);
-      }
-      return counts;
+      const names = tables.map((t) => str(t, "name"));
+      const rows = await harness.query(
+        names.map((n) => `SELECT '${n}' AS name, COUNT(*) AS n FROM \`${n}\``).join(" UNION ALL "),
+      );
+      return new Map(rows.map((r) => [str(r, "name"), int(r, "n")]));
     },
     forms: () => new FormCatalog({ ttlMs: 0 }),
     async setConfig(key, value, namespace = "core") {
