@@ -614,7 +614,7 @@ describe("help-topic forms and custom numbering", () => {
     ]);
     const values = await h.query(
       "SELECT field_id, value, value_id FROM ost_form_entry_values WHERE entry_id = ? ORDER BY field_id",
-      [entries[1]?.id ?? 0],
+      [entries[1] ? int(entries[1], "id") : 0],
     );
     expect(values).toEqual([
       { field_id: 501, value: "SN-1", value_id: null },
