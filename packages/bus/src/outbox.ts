@@ -72,6 +72,10 @@ export function validateOutboxEvent(event: OutboxEvent, maxPayloadBytes = DEFAUL
  * captured into its headers. Call the relay's `notify()` after the transaction commits for prompt
  * delivery; otherwise the relay finds the row on its next poll. Returns the outbox id, which becomes the
  * event's `Nats-Msg-Id`.
+ *
+ * Events of one aggregate reach consumers in outbox id order. That is the order they happened in only when
+ * writes to one aggregate are serialised, which they are when the transaction locks the aggregate's row
+ * (every ticket update does, via UPDATE ost_ticket or SELECT ... FOR UPDATE) before writing the event.
  */
 export async function writeOutbox(
   em: SqlEntityManager,

@@ -347,6 +347,36 @@ describe("relay: failures", () => {
   });
 });
 
+describe("relay: damaged rows", () => {
+  it("publishes rows whose stored headers are unreadable or invalid, without those headers", async () => {
+    const d = await database("relaydamaged");
+    const def = testStream("damaged");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const em = d.orm.em.fork();
+    const subject = eventSubject(def, "ticket", "updated");
+    const insert =
+      "INSERT INTO ostmesh_outbox (subject, event_type, aggregate_type, aggregate_id, payload, headers)" +
+      " VALUES (?, 'osticket.ticket.v1.TicketUpdated', 'ticket', ?, ?, ?)";
+    await em.execute(insert, [subject, "1", Buffer.from("1:0"), "{not json"]);
+    await em.execute(insert, [
+      subject,
+      "1",
+      Buffer.from("1:1"),
+      JSON.stringify({ "bad name": "x", "Nats-Expected-Stream": "nope", ok: "yes", n: 5 }),
+    ]);
+    const { received, handle } = await collect(bus, def, "damaged");
+    relay(d);
+    await waitFor(() => received.length >= 2, "both rows");
+    await handle.stop();
+    expect(received.map((x) => x.seq)).toEqual([0, 1]);
+    expect(received[1]?.message.headers.ok).toBe("yes");
+    expect(Object.keys(received[1]?.message.headers ?? {})).not.toContain("bad name");
+    expect(Object.keys(received[1]?.message.headers ?? {})).not.toContain("n");
+    expect(await pending(d)).toBe(0);
+  });
+});
+
 describe("relay: housekeeping and metrics", () => {
   it("reports the backlog and its lag, and deletes only old published rows", async () => {
     const d = await database("relayhk");

@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import mysql from "mysql2/promise";
 import { defaultLogger, describeError, type Logger } from "./log.ts";
 import { AGGREGATE_ID_HEADER, AGGREGATE_TYPE_HEADER, EVENT_TYPE_HEADER } from "./outbox.ts";
-import { toNatsHeaders } from "./trace.ts";
+import { headerProblem, toNatsHeaders } from "./trace.ts";
 
 /** Plain callbacks the relay reports through (see `relayPrometheusMetrics` for a prom-client adapter). */
 export interface RelayMetricsHooks {
@@ -405,10 +405,11 @@ export class OutboxRelay {
   }
 
   async #publish(row: OutboxRow): Promise<void> {
-    const stored: unknown = row.headers ? JSON.parse(row.headers) : {};
     const values: Record<string, string> = {};
-    if (stored && typeof stored === "object")
-      for (const [k, v] of Object.entries(stored)) if (typeof v === "string") values[k] = v;
+    for (const [k, v] of Object.entries(this.#storedHeaders(row))) {
+      if (headerProblem(k, v) === undefined && typeof v === "string") values[k] = v;
+      else this.#logger.warn({ id: row.id, header: k }, "outbox row has an invalid header; dropped");
+    }
     values[EVENT_TYPE_HEADER] = row.event_type;
     values[AGGREGATE_TYPE_HEADER] = row.aggregate_type;
     values[AGGREGATE_ID_HEADER] = row.aggregate_id;
@@ -417,6 +418,19 @@ export class OutboxRelay {
       headers: toNatsHeaders(values),
       timeout: this.#opts.publishTimeoutMs,
     });
+  }
+
+  /** The row's stored headers; unreadable ones are logged and dropped rather than blocking the event. */
+  #storedHeaders(row: OutboxRow): object {
+    if (!row.headers) return {};
+    try {
+      const parsed: unknown = JSON.parse(row.headers);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed;
+    } catch {
+      // fall through
+    }
+    this.#logger.warn({ id: row.id }, "outbox row has unreadable headers; publishing without them");
+    return {};
   }
 
   /** Backoff before retry number `attempt` (1-based): doubling, capped, with ±20 % jitter. */
@@ -440,7 +454,9 @@ export class OutboxRelay {
   /** Counts unpublished rows and the age of the oldest; reports them through the `backlog` hook. */
   async reportBacklog(): Promise<{ pending: number; oldestLagSeconds: number }> {
     const [rows] = await this.#getPool().query<mysql.RowDataPacket[]>(
-      "SELECT COUNT(*) AS pending, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) AS lag" +
+      // created_at is written in the writers' session zone, SYSTEM (as osTicket and @ostmesh/db set it).
+      "SELECT COUNT(*) AS pending," +
+        " TIMESTAMPDIFF(MICROSECOND, MIN(created_at), CONVERT_TZ(NOW(6), @@session.time_zone, 'SYSTEM')) AS lag" +
         " FROM ostmesh_outbox WHERE published_at IS NULL",
     );
     const pending = Number(rows[0]?.pending ?? 0);

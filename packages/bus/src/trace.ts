@@ -42,12 +42,19 @@ export function extractTraceContext(headers: MsgHdrs | undefined, base: Context 
 /** NATS header names may not contain separators or control characters; values may not break lines. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** Why a header cannot be sent, or undefined when it can. */
+export function headerProblem(name: string, value: unknown): string | undefined {
+  if (!HEADER_NAME.test(name)) return `invalid header name ${JSON.stringify(name)}`;
+  if (/^nats-/i.test(name)) return `header ${name} is reserved for NATS`;
+  if (typeof value !== "string" || /[\r\n]/.test(value))
+    return `invalid value for header ${name}: must be a single-line string`;
+  return undefined;
+}
+
 export function assertValidHeaders(values: Readonly<Record<string, string>>): void {
   for (const [name, value] of Object.entries(values)) {
-    if (!HEADER_NAME.test(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
-    if (/^nats-/i.test(name)) throw new Error(`header ${name} is reserved for NATS`);
-    if (typeof value !== "string" || /[\r\n]/.test(value))
-      throw new Error(`invalid value for header ${name}: must be a single-line string`);
+    const problem = headerProblem(name, value);
+    if (problem) throw new Error(problem);
   }
 }
 
