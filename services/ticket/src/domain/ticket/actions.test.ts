@@ -329,3 +329,284 @@ describe("ticket actions write what osTicket writes (traces/ticket-actions.write
     ]);
   });
 });
+
+async function expectNoWrites(
+  work: () => Promise<unknown>,
+  errorType: new (...args: never[]) => Error,
+  check?: (e: Error) => void,
+) {
+  const before = await h.counts();
+  const error = await work().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(errorType);
+  if (check && error instanceof Error) check(error);
+  expect(await h.counts()).toEqual(before);
+}
+
+describe("action error paths write nothing", () => {
+  it("refuses unknown tickets, empty bodies, non-agents, bad transfers, releases and statuses", async () => {
+    const t = await newTicket("errors@example.com", "Error Case");
+    const at = ports("2026-03-03T09:00:00Z");
+    await expectNoWrites(
+      () => h.tx((tx) => postReply(tx, { ticketId: 999_999, body: "x" }, ADMIN, at)),
+      NotFoundError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => postReply(tx, { ticketId: t.ticketId, body: " <br> ", format: "html" }, ADMIN, at)),
+      TicketValidationError,
+      (e) =>
+        expect(e instanceof TicketValidationError ? e.issues : []).toEqual([
+          { key: "response", message: "Response content is required" },
+        ]),
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => postReply(tx, { ticketId: t.ticketId, body: "x" }, SYSTEM_ACTOR, at)),
+      TicketActionError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => postNote(tx, { ticketId: t.ticketId, title: "t", body: "" }, ADMIN, at)),
+      TicketValidationError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => postMessage(tx, { ticketId: t.ticketId, body: "" }, SYSTEM_ACTOR, at)),
+      TicketValidationError,
+    );
+    await expectNoWrites(
+      () =>
+        h.tx((tx) =>
+          postMessage(tx, { ticketId: t.ticketId, body: "hi", userId: 999_999 }, SYSTEM_ACTOR, at),
+        ),
+      NotFoundError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => transferTicket(tx, { ticketId: t.ticketId, deptId: 1 }, ADMIN, at)),
+      TicketActionError,
+      (e) => expect(e.message).toBe("Ticket already in the department"),
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => transferTicket(tx, { ticketId: t.ticketId, deptId: 999 }, ADMIN, at)),
+      TicketActionError,
+      (e) => expect(e.message).toBe("Department selection required"),
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => releaseTicket(tx, { ticketId: t.ticketId }, ADMIN, at)),
+      TicketActionError,
+      (e) => expect(e.message).toBe("Ticket is not assigned!"),
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => changeStatus(tx, { ticketId: t.ticketId, statusId: 4 }, ADMIN, at)),
+      TicketActionError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => changeStatus(tx, { ticketId: t.ticketId, statusId: 99 }, ADMIN, at)),
+      NotFoundError,
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => assignTicket(tx, { ticketId: t.ticketId, assignee: { staffId: 99 } }, ADMIN, at)),
+      NotFoundError,
+    );
+    await h.tx((tx) => tx.run("UPDATE ost_staff SET onvacation = 1 WHERE staff_id = 1"));
+    try {
+      await expectNoWrites(
+        () =>
+          h.tx((tx) =>
+            assignTicket(tx, { ticketId: t.ticketId, assignee: { staffId: 1 } }, SYSTEM_ACTOR, at),
+          ),
+        TicketActionError,
+        (e) => expect(e.message).toBe("Agent is unavailable for assignment"),
+      );
+    } finally {
+      await h.tx((tx) => tx.run("UPDATE ost_staff SET onvacation = 0 WHERE staff_id = 1"));
+    }
+    // Closing is refused while a task is open.
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_task (object_id, object_type, number, dept_id, flags, created, updated) VALUES (?, 'T', '1', 1, 1, NOW(), NOW())",
+        [t.ticketId],
+      ),
+    );
+    await expectNoWrites(
+      () => h.tx((tx) => changeStatus(tx, { ticketId: t.ticketId, statusId: 3 }, ADMIN, at)),
+      TicketActionError,
+      (e) => expect(e.message).toBe("This ticket has 1 open tasks and cannot be closed"),
+    );
+  });
+});
+
+describe("messages, collaborators, reopen and SLA", () => {
+  it("reopens a closed ticket on a user message and recomputes the SLA due date from the reopen time", async () => {
+    const t = await newTicket("reopen@example.com", "Re Opener");
+    await h.tx((tx) =>
+      postReply(tx, { ticketId: t.ticketId, body: "answer" }, ADMIN, ports("2026-03-02T09:30:00Z")),
+    );
+    await h.tx((tx) =>
+      changeStatus(tx, { ticketId: t.ticketId, statusId: 2 }, ADMIN, ports("2026-03-02T10:00:00Z")),
+    );
+    const m = await h.tx((tx) =>
+      postMessage(
+        tx,
+        { ticketId: t.ticketId, body: "still broken" },
+        { kind: "user", userId: t.userId },
+        ports("2026-03-04T15:00:00Z"),
+      ),
+    );
+    expect(m.reopened).toBe(true);
+    const row = (
+      await h.query(
+        "SELECT status_id, closed, reopened, isanswered, staff_id, est_duedate FROM ost_ticket WHERE ticket_id = ?",
+        [t.ticketId],
+      )
+    )[0];
+    // Default SLA 18 h in "Mon-Fri 8-17" (UTC): Wed 15:00 → 2 h Wed, 9 h Thu, 7 h Fri → Fri 15:00.
+    expect(row).toEqual({
+      status_id: 1,
+      closed: null,
+      reopened: "2026-03-04 15:00:00",
+      isanswered: 0,
+      staff_id: 1,
+      est_duedate: "2026-03-06 15:00:00",
+    });
+    const ev = await events(t.threadId);
+    expect(ev.map((e) => [e.event, e.annulled, e.username, e.uid_type])).toEqual([
+      ["created", 0, "SYSTEM", "U"],
+      ["closed", 1, "ostadmin", "S"],
+      ["reopened", 0, "reopen@example.com", "U"],
+    ]);
+  });
+
+  it("adds a non-owner author as collaborator and flags the entry", async () => {
+    const t = await newTicket("owner@example.com", "Owner Person");
+    const other = await newTicket("helper@example.com", "Helper Person");
+    const m = await h.tx((tx) =>
+      postMessage(
+        tx,
+        { ticketId: t.ticketId, body: "me too", userId: other.userId },
+        SYSTEM_ACTOR,
+        ports("2026-03-05T09:00:00Z"),
+      ),
+    );
+    expect(
+      await h.query(
+        "SELECT flags, user_id, role, created, updated FROM ost_thread_collaborator WHERE thread_id = ?",
+        [t.threadId],
+      ),
+    ).toEqual([
+      {
+        flags: 3,
+        user_id: other.userId,
+        role: "M",
+        created: "2026-03-05 09:00:00",
+        updated: "2026-03-05 09:00:00",
+      },
+    ]);
+    const entry = (
+      await h.query("SELECT flags, poster, user_id FROM ost_thread_entry WHERE id = ?", [m.entryId])
+    )[0];
+    expect(entry).toEqual({ flags: 32, poster: "Helper Person", user_id: other.userId });
+    const collab = (await events(t.threadId)).at(-1);
+    expect(collab).toMatchObject({
+      event: "collab",
+      data: `{"add":{"${other.userId}":{"name":"Helper Person"}}}`,
+      username: "SYSTEM",
+    });
+  });
+
+  it("marks overdue tickets from cron, and closing clears the flag and past due dates", async () => {
+    const t = await newTicket("late@example.com", "Late Person");
+    await h.tx((tx) =>
+      tx.run("UPDATE ost_ticket SET est_duedate = '2026-03-01 00:00:00' WHERE ticket_id = ?", [t.ticketId]),
+    );
+    const marked = await h.tx((tx) => checkOverdue(tx, SYSTEM_ACTOR, ports("2026-03-06T00:00:00Z")));
+    expect(marked).toContain(t.ticketId);
+    expect(await h.tx((tx) => checkOverdue(tx, SYSTEM_ACTOR, ports("2026-03-06T00:00:00Z")))).not.toContain(
+      t.ticketId,
+    );
+    let row = (
+      await h.query("SELECT isoverdue, updated FROM ost_ticket WHERE ticket_id = ?", [t.ticketId])
+    )[0];
+    expect(row).toEqual({ isoverdue: 1, updated: "2026-03-06 00:00:00" });
+    expect((await events(t.threadId)).at(-1)).toMatchObject({
+      event: "overdue",
+      username: "SYSTEM",
+      uid: null,
+      uid_type: "S",
+    });
+    await h.tx((tx) =>
+      changeStatus(tx, { ticketId: t.ticketId, statusId: 3 }, ADMIN, ports("2026-03-06T01:00:00Z")),
+    );
+    row = (
+      await h.query("SELECT isoverdue, est_duedate FROM ost_ticket WHERE ticket_id = ?", [t.ticketId])
+    )[0];
+    expect(row).toEqual({ isoverdue: 0, est_duedate: null });
+  });
+
+  it("releases agent and team with a released event and a note", async () => {
+    const t = await newTicket("release@example.com", "Release Me");
+    await h.tx((tx) =>
+      assignTicket(
+        tx,
+        { ticketId: t.ticketId, assignee: { teamId: 1 } },
+        ADMIN,
+        ports("2026-03-07T09:00:00Z"),
+      ),
+    );
+    await h.tx((tx) =>
+      assignTicket(
+        tx,
+        { ticketId: t.ticketId, assignee: { staffId: 1 }, comment: "mine" },
+        ADMIN,
+        ports("2026-03-07T09:01:00Z"),
+      ),
+    );
+    const r = await h.tx((tx) =>
+      releaseTicket(
+        tx,
+        { ticketId: t.ticketId, comment: "letting go" },
+        ADMIN,
+        ports("2026-03-07T09:02:00Z"),
+      ),
+    );
+    expect(r).toMatchObject({ staffId: 0, teamId: 0 });
+    const notes = await h.query(
+      "SELECT title, body FROM ost_thread_entry WHERE thread_id = ? AND type = 'N' ORDER BY id",
+      [t.threadId],
+    );
+    expect(notes).toEqual([
+      { title: "Ticket claimed by Admin User", body: "mine" },
+      { title: "Assignment Released", body: "letting go" },
+    ]);
+    expect((await events(t.threadId)).at(-1)).toMatchObject({
+      event: "released",
+      data: '{"staff":[1,"Admin User"],"team":1}',
+    });
+  });
+
+  it("deletes a ticket for good on a 'deleted' status", async () => {
+    const t = await newTicket("gone@example.com", "Gone Soon");
+    const r = await h.tx((tx) =>
+      changeStatus(tx, { ticketId: t.ticketId, statusId: 5 }, ADMIN, ports("2026-03-08T09:00:00Z")),
+    );
+    expect(r.deleted).toBe(true);
+    for (const [sql, params] of [
+      ["SELECT * FROM ost_ticket WHERE ticket_id = ?", [t.ticketId]],
+      ["SELECT * FROM ost_thread WHERE id = ?", [t.threadId]],
+      ["SELECT * FROM ost_thread_entry WHERE thread_id = ?", [t.threadId]],
+      ["SELECT * FROM ost_form_entry WHERE object_type = 'T' AND object_id = ?", [t.ticketId]],
+      ["SELECT * FROM ost_ticket__cdata WHERE ticket_id = ?", [t.ticketId]],
+      ["SELECT * FROM ost__search WHERE object_type = 'T' AND object_id = ?", [t.ticketId]],
+      ["SELECT * FROM ost__search WHERE object_type = 'H' AND object_id = ?", [t.messageEntryId]],
+    ] as const) {
+      expect(await h.query(sql, [...params])).toEqual([]);
+    }
+    const kept = await h.query(
+      "SELECT e.name, t.thread_id FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id IN (0, ?) AND t.dept_id = 1 AND t.timestamp >= '2026-03-02 09:00:00' ORDER BY t.id DESC LIMIT 2",
+      [t.threadId],
+    );
+    expect(kept).toEqual([
+      { name: "deleted", thread_id: t.threadId },
+      { name: "created", thread_id: 0 },
+    ]);
+  });
+});
