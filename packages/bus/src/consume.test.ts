@@ -1,5 +1,5 @@
 import { nanos } from "@nats-io/transport-node";
-import { SpanKind, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bus, connectBus, serverAtLeast } from "./connect.ts";
 import { type BusMessage, type ConsumerHandle, consume } from "./consume.ts";
@@ -104,6 +104,7 @@ describe("consume", () => {
         logger,
         onTerminated: (m, error) => {
           terminated.push({ data: decoder.decode(m.data), error: String(error) });
+          throw new Error("dead-letter store down");
         },
       },
     );
@@ -124,6 +125,7 @@ describe("consume", () => {
       durable: handle.durable,
     });
     expect(lines.filter((l) => l.msg === "handler failed; message will be redelivered")).toHaveLength(2);
+    expect(lines.find((l) => l.msg === "onTerminated failed")?.error).toMatch(/dead-letter store down/);
     const info = await bus.jsm.consumers.info(def.name, handle.durable);
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
@@ -161,6 +163,19 @@ describe("consume", () => {
       "messaging.message.id": "trace-1",
     });
     expect(producers[1]?.attributes["messaging.nats.duplicate"]).toBe(true);
+  });
+
+  it("fails a direct publish no stream captures, recording the error on the PRODUCER span", async () => {
+    const stray = `${def.subjectPrefix.replace(/\.events$/, "")}.nowhere.x`;
+    await expect(publish(bus.js, stray, encoder.encode("x"), { timeoutMs: 1_000 })).rejects.toThrow();
+    await expect(
+      publish(bus.js, subject("bad"), encoder.encode("x"), { headers: { "Nats-Msg-Id": "1" } }),
+    ).rejects.toThrow(/reserved/);
+    await provider.forceFlush();
+    const span = exporter.getFinishedSpans().find((s) => s.name === `send ${stray}`);
+    expect(span?.kind).toBe(SpanKind.PRODUCER);
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.events.some((e) => e.name === "exception")).toBe(true);
   });
 
   it("makes handlers idempotent with processOnce when a delivery is redone after its commit", async () => {

@@ -1,5 +1,4 @@
 import { trace } from "@opentelemetry/api";
-import mysql from "mysql2/promise";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "./connect.ts";
@@ -16,7 +15,7 @@ import {
   waitFor,
   writeTicketEvents,
 } from "./testing/harness.ts";
-import { silentLogger } from "./testing/log.ts";
+import { capturingLogger, silentLogger } from "./testing/log.ts";
 import { deleteStreams, testStream } from "./testing/names.ts";
 import { installTestTracing } from "./testing/tracing.ts";
 
@@ -149,94 +148,6 @@ describe("relay: outbox to consumer", () => {
     await handle.stop();
     expect(received).toHaveLength(9);
     expect(duplicates(received)).toEqual([]);
-  });
-});
-
-describe("relay: two relays at once", () => {
-  it("never delivers a row twice and keeps per-ticket order across a leader's lost connection", async () => {
-    const d = await database("relaypair");
-    const def = testStream("pair");
-    streams.push(def.name);
-    await ensureStreams(bus.jsm, def);
-    const { received, handle } = await collect(bus, def, "pair");
-    const leadership: string[] = [];
-    const a = relay(d, { batchSize: 25, metrics: { leader: (l) => leadership.push(`a:${l}`) } });
-    const b = relay(d, { batchSize: 25, metrics: { leader: (l) => leadership.push(`b:${l}`) } });
-    await waitFor(() => a.isLeader || b.isLeader, "a leader");
-    expect(a.isLeader && b.isLeader).toBe(false);
-
-    // 20 tickets x 30 events; writes of one ticket are serialised (as the ticket row lock does in services).
-    const tickets = 20;
-    const perTicket = 30;
-    let killed = false;
-    const admin = await mysql.createConnection({ uri: d.db.url });
-    const writers = Array.from({ length: tickets }, async (_, i) => {
-      for (let seq = 0; seq < perTicket; seq += 3) {
-        await writeTicketEvents(d.orm.em, def, i + 1, [seq, seq + 1, seq + 2]);
-        a.notify();
-        b.notify();
-        if (!killed && i === 0 && seq >= 12) {
-          killed = true;
-          // Cut the leader's lease connection: its lock is released and the standby must take over.
-          const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT IS_USED_LOCK(?) AS holder", [
-            `ostmesh_outbox_relay_${d.db.name}`,
-          ]);
-          const holder = rows[0]?.holder;
-          if (holder) await admin.query(`KILL CONNECTION ${Number(holder)}`);
-        }
-      }
-    });
-    await Promise.all(writers);
-    await admin.end();
-
-    await waitFor(() => received.length >= tickets * perTicket, "all events", 20_000);
-    await waitFor(async () => (await pending(d)) === 0, "all rows marked");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await handle.stop();
-    expect(killed).toBe(true);
-    expect(duplicates(received)).toEqual([]);
-    expect(received).toHaveLength(tickets * perTicket);
-    expect(orderViolation(received)).toBeUndefined();
-    expect(await streamMessages(def.name)).toBe(tickets * perTicket);
-    // The killed leader stepped down, and leadership was taken again.
-    expect(leadership.filter((x) => x.endsWith(":false")).length).toBeGreaterThanOrEqual(1);
-    expect(leadership.filter((x) => x.endsWith(":true")).length).toBeGreaterThanOrEqual(2);
-  });
-
-  it("hands over at once on stop, after finishing the batch in flight, and releases the lock", async () => {
-    const d = await database("relaystop");
-    const def = testStream("stop");
-    streams.push(def.name);
-    await ensureStreams(bus.jsm, def);
-    let inFlight: ((ids: readonly string[]) => void) | undefined;
-    const batchStarted = new Promise<readonly string[]>((resolve) => {
-      inFlight = resolve;
-    });
-    const first = relay(d, {
-      afterPublish: async (ids) => {
-        inFlight?.(ids);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      },
-    });
-    await waitFor(() => first.isLeader, "first relay leads");
-    await writeTicketEvents(d.orm.em, def, 1, [0, 1, 2]);
-    first.notify();
-    const ids = await batchStarted;
-    await first.stop();
-    expect(first.isLeader).toBe(false);
-    expect(await pending(d)).toBe(0);
-    expect(ids).toHaveLength(3);
-    const [free] = await d.orm.em
-      .fork()
-      .execute<{ free: number }[]>("SELECT IS_FREE_LOCK(?) AS free", [`ostmesh_outbox_relay_${d.db.name}`]);
-    expect(Number(free?.free)).toBe(1);
-
-    const second = relay(d);
-    await waitFor(() => second.isLeader, "second relay leads");
-    await writeTicketEvents(d.orm.em, def, 1, [3]);
-    second.notify();
-    await waitFor(async () => (await pending(d)) === 0, "second relay publishes");
-    expect(await streamMessages(def.name)).toBe(4);
   });
 });
 
@@ -414,6 +325,23 @@ describe("relay: housekeeping and metrics", () => {
     const left = await em.execute<{ id: string }[]>("SELECT id FROM ostmesh_outbox ORDER BY id");
     expect(left.map((x) => String(x.id))).toEqual([ids[2], ids[3]]);
     expect(r.isLeader).toBe(false);
+  });
+
+  it("keeps retrying while the database is unreachable, logs why, and still stops cleanly", async () => {
+    const { logger, lines } = capturingLogger();
+    const r = new OutboxRelay({
+      databaseUrl: "mysql://root@127.0.0.1:1/nowhere",
+      js: bus.js,
+      pollIntervalMs: 20,
+      logger,
+    }).start();
+    await waitFor(
+      () => lines.filter((l) => l.msg === "outbox relay cycle failed").length >= 2,
+      "two failed cycles",
+    );
+    expect(r.isLeader).toBe(false);
+    expect(String(lines.find((l) => l.msg === "outbox relay cycle failed")?.error)).toMatch(/ECONNREFUSED/);
+    await r.stop();
   });
 
   it("doubles the retry delay up to its cap, with jitter", () => {

@@ -1,4 +1,5 @@
-import { createServer } from "node:net";
+import { spawn } from "node:child_process";
+import { connect as connectTcp, createServer } from "node:net";
 import { StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,10 +12,32 @@ import {
   eventSubject,
   streamWildcard,
 } from "./streams.ts";
+import { waitFor } from "./testing/harness.ts";
 import { silentLogger } from "./testing/log.ts";
 import { deleteStreams, testStream } from "./testing/names.ts";
 
 let bus: Bus;
+
+/** A port nothing listens on (taken from the OS, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
 const created: string[] = [];
 
 beforeAll(async () => {
@@ -95,6 +118,17 @@ describe("ensureStreams", () => {
   });
 });
 
+describe("ensureStreams errors", () => {
+  it("rethrows what it cannot resolve by updating (subjects another stream already captures)", async () => {
+    const def = testStream("owner");
+    created.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const rival = { ...testStream("rival"), subjectPrefix: def.subjectPrefix };
+    await expect(ensureStreams(bus.jsm, rival)).rejects.toThrow(/overlap/i);
+    await expect(bus.jsm.streams.info(rival.name)).rejects.toThrow(/not found/i);
+  });
+});
+
 describe("connectBus", () => {
   it("reports health: round trip, server version and JetStream account info", async () => {
     const health = await bus.health();
@@ -118,12 +152,23 @@ describe("connectBus", () => {
     await expect(other.readinessCheck().check(new AbortController().signal)).rejects.toThrow(/closed/);
   });
 
+  it("refuses a server without JetStream, and closes the connection it opened", async () => {
+    const port = await freePort();
+    const server = spawn("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(port)], {
+      stdio: "ignore",
+    });
+    try {
+      await waitFor(() => canConnect(port), "the plain NATS server");
+      await expect(
+        connectBus({ name: "bus-no-jetstream", url: `nats://127.0.0.1:${port}`, logger: silentLogger() }),
+      ).rejects.toThrow(/jetstream/i);
+    } finally {
+      server.kill("SIGTERM");
+    }
+  });
+
   it("rejects when nothing listens at the URL", async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const port = await freePort();
     await expect(
       connectBus({ name: "bus-refused", url: `nats://127.0.0.1:${port}`, timeoutMs: 1_000 }),
     ).rejects.toThrow();
