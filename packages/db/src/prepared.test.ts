@@ -169,4 +169,33 @@ describe("executePrepared / queryPrepared", () => {
     );
     expect(seen).toEqual([["c1"], ["c2"], ["c3"]]);
   });
+
+  it("appear in the ORM's query log, failures as errors", async () => {
+    const lines: string[] = [];
+    const logged = await createOrm({
+      url: db.url,
+      entities: [],
+      pool: { max: 1 },
+      debug: ["query"],
+      logger: (line) => lines.push(line),
+      extra: { discovery: { warnWhenNoEntities: false } },
+    });
+    try {
+      await executePrepared(logged.em.fork(), "INSERT INTO prepared_blob SET tag = ?, data = ?", [
+        "log",
+        ALL_BYTES,
+      ]);
+      await queryPrepared(logged.em.fork(), "SELECT data FROM prepared_blob WHERE tag = ?", ["log"]);
+      await expect(queryPrepared(logged.em.fork(), "SELECT nope FROM prepared_blob")).rejects.toThrow();
+    } finally {
+      await logged.close(true);
+    }
+    const ours = lines.filter((l) => l.includes("prepared_blob"));
+    expect(ours).toHaveLength(3);
+    expect(ours[0]).toMatch(/INSERT INTO prepared_blob SET tag = \?, data = \?.*1 row affected/);
+    expect(ours[1]).toMatch(/SELECT data FROM prepared_blob.*1 result/);
+    // The bytes themselves are never logged.
+    expect(ours.join("\n")).not.toContain("\\x");
+    expect(ours[2]).toContain("SELECT nope");
+  });
 });

@@ -126,24 +126,55 @@ async function runPrepared(
   // Inside a transaction: its own single connection, serialised with the ORM's queries on it. Outside:
   // a connection acquired from the pool the ORM's way (session settings applied) and released after.
   const executor = transaction ? transaction.getExecutor() : connection.getClient().getExecutor();
-  const result = await executor.provideConnection(async (wrapper) => {
-    const raw = await rawConnectionOf(wrapper, pool);
-    if (!raw) {
-      // Not found (a driver version whose pool looks different): the same statement over the text protocol.
-      const res = await wrapper.executeQuery(CompiledQuery.raw(sql, [...params]));
-      return res.rows.length > 0 || res.numAffectedRows === undefined
-        ? [...res.rows]
-        : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) };
-    }
-    return new Promise<PreparedResult>((resolve, reject) => {
-      raw.execute(sql, [...params], (error, res) => {
-        if (error) reject(error);
-        else resolve(isPreparedResult(res) ? res : []);
+  const started = Date.now();
+  const result = await executor
+    .provideConnection(async (wrapper) => {
+      const raw = await rawConnectionOf(wrapper, pool);
+      if (!raw) {
+        // Not found (a driver version whose pool looks different): the same statement over the text protocol.
+        const res = await wrapper.executeQuery(CompiledQuery.raw(sql, [...params]));
+        return res.rows.length > 0 || res.numAffectedRows === undefined
+          ? [...res.rows]
+          : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) };
+      }
+      return new Promise<PreparedResult>((resolve, reject) => {
+        raw.execute(sql, [...params], (error, res) => {
+          if (error) reject(error);
+          else resolve(isPreparedResult(res) ? res : []);
+        });
       });
+    })
+    .catch((error: unknown) => {
+      logPrepared(em, sql, started, undefined, "error");
+      throw error;
     });
-  });
+  logPrepared(em, sql, started, result, "info");
   signal?.throwIfAborted();
   return result;
+}
+
+/** The statement goes to MikroORM's query log (and slow-query log) like the ORM's own queries do. */
+function logPrepared(
+  em: EntityManager,
+  sql: string,
+  started: number,
+  result: PreparedResult | undefined,
+  level: "info" | "error",
+): void {
+  const took = Date.now() - started;
+  const context = {
+    ...em.getLoggerContext(),
+    query: sql,
+    took,
+    level,
+    ...(Array.isArray(result) ? { results: result.length } : {}),
+    ...(result && !Array.isArray(result) ? { affected: Number(result.affectedRows ?? 0) } : {}),
+  };
+  em.config.getLogger().logQuery(context);
+  const threshold = em.config.get("slowQueryThreshold");
+  if (threshold !== undefined && threshold !== null && took >= threshold) {
+    em.config.getSlowQueryLogger().logQuery({ ...context, enabled: true });
+  }
 }
 
 /**
