@@ -8,7 +8,8 @@ import {
 import bcrypt from "bcryptjs";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrationsList } from "../migrations/index.ts";
+import { ownEntities } from "../entities/index.ts";
+import { MIGRATIONS_TABLE, migrationsList } from "../migrations/index.ts";
 import { type BootstrapResult, bootstrapDatabase } from "./bootstrap.ts";
 
 /** Per-install values that legitimately differ between two installs. */
@@ -215,12 +216,9 @@ describe("bootstrapDatabase on a database that already holds osTicket", () => {
     });
     expect(await checksums(db.url)).toBe(before);
     const tables = await withConnection(db.url, (c) => rows(c, "SHOW TABLES LIKE 'ostmesh\\_%'"));
-    expect(tables.map((r) => String(Object.values(r)[0])).sort()).toEqual([
-      "ostmesh_idempotency",
-      "ostmesh_inbox",
-      "ostmesh_migrations",
-      "ostmesh_outbox",
-    ]);
+    const expected = [MIGRATIONS_TABLE, ...ownEntities.map((e) => e.meta.tableName)].sort();
+    expect(expected).toContain("ostmesh_outbox");
+    expect(tables.map((r) => String(Object.values(r)[0])).sort()).toEqual(expected);
   });
 });
 

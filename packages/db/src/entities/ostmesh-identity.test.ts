@@ -4,14 +4,13 @@ import { runMigrations } from "../migrate.ts";
 import { createOrm, type Orm } from "../orm.ts";
 import { query } from "../sql.ts";
 import { allEntities } from "./index.ts";
-import { identityEntities } from "./ostmesh-identity.ts";
 
 describe("identity tables", () => {
   let db: ScratchDatabase;
   let orm: Orm;
   beforeAll(async () => {
     db = await createScratchDatabase({ label: "identitydb" });
-    orm = await createOrm({ url: db.url, entities: [...allEntities, ...identityEntities] });
+    orm = await createOrm({ url: db.url, entities: allEntities });
     await runMigrations(orm);
   });
   afterAll(async () => {

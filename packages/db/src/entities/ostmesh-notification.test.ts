@@ -4,7 +4,6 @@ import { runMigrations } from "../migrate.ts";
 import { createOrm, type Orm } from "../orm.ts";
 import { query } from "../sql.ts";
 import { allEntities } from "./index.ts";
-import { notificationEntities } from "./ostmesh-notification.ts";
 
 const TABLES =
   /ostmesh_(capture_cursor|capture_claim|capture_published|email|webhook|webhook_secret|webhook_delivery)\b/;
@@ -14,7 +13,7 @@ describe("notification tables", () => {
   let orm: Orm;
   beforeAll(async () => {
     db = await createScratchDatabase({ label: "notificationdb" });
-    orm = await createOrm({ url: db.url, entities: [...allEntities, ...notificationEntities] });
+    orm = await createOrm({ url: db.url, entities: allEntities });
     await runMigrations(orm);
   });
   afterAll(async () => {
