@@ -1,0 +1,364 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { writeOutbox } from "@ostmesh/bus";
+import { execute, query } from "@ostmesh/db";
+import { EventTypes } from "@ostmesh/proto";
+import { EventOrigin, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEnv, streamEvents, type TestEnv, waitFor } from "../testing/env.ts";
+import { replay, replayApiCreateTicket, type TraceAction, ticketActions } from "../testing/osticket-php.ts";
+import { ChangeCapture, outboxEventOf } from "./capture.ts";
+
+/** Events of origin OSTICKET in the stream, by id. */
+async function osticketEvents(env: TestEnv): Promise<Event[]> {
+  return (await streamEvents(env)).map((m) => m.event).filter((e) => e.origin === EventOrigin.OSTICKET);
+}
+
+function newCapture(env: TestEnv, overrides: Partial<ConstructorParameters<typeof ChangeCapture>[0]> = {}) {
+  return new ChangeCapture({
+    orm: env.orm,
+    stream: env.stream,
+    logger: env.logger,
+    startFrom: "beginning",
+    onPublished: () => env.relay.notify(),
+    ...overrides,
+  });
+}
+
+/** Runs cycles until nothing is left to read or deferred. */
+async function drain(capture: ChangeCapture): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const r = await capture.runCycle();
+    if (r.read === 0 || (r.published === 0 && r.ostmesh === 0 && r.ignored === 0 && r.deferred === 0)) return;
+  }
+}
+
+describe("change capture of osTicket's PHP side", () => {
+  let env: TestEnv;
+  let actions: TraceAction[];
+  const action = (name: string): TraceAction => {
+    const found = actions.find((a) => a.name === name);
+    if (!found) throw new Error(`no action ${name} in the trace`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    env = await createTestEnv("capture");
+    actions = await ticketActions();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it("publishes the API-created ticket and every staff/portal action once, origin OSTICKET, across restarts", async () => {
+    const em = env.orm.em.fork();
+    await replayApiCreateTicket(em);
+
+    const first = newCapture(env);
+    await drain(first);
+    let events = await waitFor(async () => {
+      const list = await osticketEvents(env);
+      return list.length >= 1 ? list : undefined;
+    }, "ticket.created");
+    const created = events[0];
+    expect(created?.type).toBe(EventTypes.TICKET_CREATED);
+    expect(created?.id).toBe("osticket-32");
+    expect(created?.threadEventId).toBe(32);
+    expect(created?.aggregate).toMatchObject({ type: AggregateType.TICKET, id: 25 });
+    expect(created?.ticket).toMatchObject({
+      ticketId: 25,
+      number: "771291",
+      deptId: 1,
+      userId: 28,
+      statusId: 1,
+    });
+    expect(created?.actor).toMatchObject({ id: 28, displayName: "SYSTEM" });
+    expect(created?.occurredAt?.seconds).toBeGreaterThan(0n);
+    if (created?.payload.case !== "ticketCreated") throw new Error("not a ticket.created payload");
+    expect(created.payload.value.ticket).toMatchObject({
+      id: 25,
+      number: "771291",
+      subject: "Trace ticket",
+      requester: { id: 28, name: "Trace User", email: "trace.user@example.net" },
+      department: { id: 1, name: "Support" },
+      status: { id: 1, name: "Open", state: TicketState.OPEN },
+      priority: { id: 2, name: "Normal" },
+    });
+    expect(created.payload.value.message).toMatchObject({
+      id: 31,
+      type: ThreadEntryType.MESSAGE,
+      body: "<p>Hello <b>trace</b></p>",
+      poster: "Trace User",
+    });
+    // osTicket's PHP side already sent its own alert and auto-response.
+    expect(created.payload.value.alert).toBe(false);
+    expect(created.payload.value.autorespond).toBe(false);
+
+    // First half of the staff actions, then a restart (a new capture instance on the same tables).
+    for (const name of ["reply", "note", "close", "reopen", "assign"]) await replay(em, action(name));
+    await drain(first);
+    await first.stop();
+    const second = newCapture(env);
+    await drain(second); // nothing new: must publish nothing twice
+    for (const name of ["assignteam", "transfer", "usermsg", "resolve", "lock"])
+      await replay(em, action(name));
+    await drain(second);
+
+    events = await waitFor(async () => {
+      const list = await osticketEvents(env);
+      return list.length >= 12 ? list : undefined;
+    }, "12 events");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    events = await osticketEvents(env);
+    const ids = events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(events).toHaveLength(12);
+
+    const summary = events.map((e) => {
+      const p = e.payload;
+      switch (p.case) {
+        case "threadEntryAdded":
+          return `entry ${ThreadEntryType[p.value.entry?.type ?? 0]} ${p.value.entry?.title || p.value.entry?.body}`;
+        case "ticketStatusChanged":
+          return `status ${p.value.current?.name}${p.value.closed ? " closed" : ""}${p.value.reopened ? " reopened" : ""}`;
+        case "ticketAssigned":
+          return `assigned${p.value.claim ? " claim" : ""} staff=${p.value.staff?.id ?? 0} team=${p.value.team?.id ?? 0}`;
+        case "ticketTransferred":
+          return `transferred ${p.value.current?.id} ${p.value.current?.name}`;
+        default:
+          return e.type;
+      }
+    });
+    expect(summary.sort()).toEqual(
+      [
+        "ticket.created",
+        "entry RESPONSE <p>Agent reply</p>",
+        "entry NOTE My note title",
+        "status Closed closed",
+        "status Open reopened",
+        "assigned claim staff=1 team=0",
+        "assigned staff=0 team=1",
+        "transferred 2 Sales",
+        "entry NOTE Ticket transferred from Support to Sales",
+        "entry MESSAGE user follow-up",
+        "entry NOTE Status Changed",
+        "status Resolved closed",
+      ].sort(),
+    );
+    const reply = events.find((e) => e.payload.case === "threadEntryAdded");
+    expect(reply?.actor).toMatchObject({ id: 1, displayName: "Admin User" });
+    expect(reply?.id).toMatch(/^osticket-entry-\d+$/);
+    const transfer = events.find((e) => e.type === EventTypes.TICKET_TRANSFERRED);
+    expect(transfer?.ticket).toMatchObject({ ticketId: 25, deptId: 2, teamId: 1, staffId: 1 });
+    expect(transfer?.actor).toMatchObject({ id: 1, username: "ostadmin" });
+    const subjects = (await streamEvents(env)).map((m) => m.subject);
+    expect(subjects).toContain(`${env.stream.subjectPrefix}.ticket.entry_added`);
+    expect(subjects).toContain(`${env.stream.subjectPrefix}.ticket.status_changed`);
+
+    // A restart that lost its cursor (rewound to 0) re-reads everything and publishes nothing again.
+    await second.stop();
+    await execute(env.orm.em.fork(), "UPDATE ostmesh_capture_cursor SET position = 0");
+    const third = newCapture(env);
+    await drain(third);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await osticketEvents(env)).toHaveLength(12);
+    await third.stop();
+  });
+});
+
+describe("telling ostmesh's own writes apart", () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv("captureown");
+    await replayApiCreateTicket(env.orm.em.fork());
+    const capture = newCapture(env);
+    await drain(capture);
+    await capture.stop();
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  /** Inserts a response into ticket 25's thread the way a writer would (raw, with osTicket's columns). */
+  async function insertEntry(em: ReturnType<TestEnv["orm"]["em"]["fork"]>, body: string): Promise<number> {
+    const r = await execute(
+      em,
+      "INSERT INTO ost_thread_entry SET created = NOW(), type = 'R', thread_id = 25, format = 'html', staff_id = 1," +
+        " poster = 'Admin User', flags = 64, pid = 31, body = ?",
+      [body],
+    );
+    return r.insertId;
+  }
+
+  function ostmeshEntryEvent(entryId: number): Event {
+    return create(EventSchema, {
+      type: EventTypes.TICKET_ENTRY_ADDED,
+      origin: EventOrigin.OSTMESH,
+      aggregate: { type: AggregateType.TICKET, id: 25 },
+      ticket: { ticketId: 25, number: "771291", deptId: 1 },
+      payload: { case: "threadEntryAdded", value: { entry: { id: entryId, threadId: 25 }, notify: true } },
+    });
+  }
+
+  it("skips rows committed with an outbox event that names them, even when they commit after a later PHP row", async () => {
+    const capture = newCapture(env, { gapTimeoutMs: 60_000 });
+    const before = (await osticketEvents(env)).length;
+    // An ostmesh transaction takes a lower id and stays open while PHP writes and commits a higher one.
+    const ostmeshTx = env.orm.em.fork();
+    await ostmeshTx.begin();
+    const ostmeshEntry = await insertEntry(ostmeshTx, "<p>written by ostmesh</p>");
+    await writeOutbox(ostmeshTx, outboxEventOf(ostmeshEntryEvent(ostmeshEntry), env.stream));
+    const phpEntry = await insertEntry(env.orm.em.fork(), "<p>written by the staff panel</p>");
+    expect(phpEntry).toBeGreaterThan(ostmeshEntry);
+
+    await capture.runCycle();
+    await ostmeshTx.commit();
+    await capture.runCycle();
+    await capture.runCycle();
+
+    await waitFor(async () => (await osticketEvents(env)).length > before, "the PHP entry");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const added = (await osticketEvents(env)).slice(before);
+    expect(added.map((e) => e.id)).toEqual([`osticket-entry-${phpEntry}`]);
+    const decisions = await query(
+      env.orm.em.fork(),
+      "SELECT row_id, outcome FROM ostmesh_capture_published WHERE source = 'entry' AND row_id IN (?, ?) ORDER BY row_id",
+      [ostmeshEntry, phpEntry],
+    );
+    expect(decisions.map((d) => `${d.row_id}:${d.outcome}`)).toEqual([
+      `${ostmeshEntry}:ostmesh`,
+      `${phpEntry}:published`,
+    ]);
+    await capture.stop();
+  });
+
+  it("skips a thread event of a ticket change whose ostmesh event names no thread row (same ticket, same moment)", async () => {
+    const capture = newCapture(env);
+    await capture.runCycle();
+    const before = (await osticketEvents(env)).length;
+    const em = env.orm.em.fork();
+    await em.transactional(async (tx) => {
+      await execute(
+        tx,
+        "INSERT INTO ost_thread_event SET thread_type = 'T', staff_id = 1, dept_id = 1, timestamp = NOW(), uid_type = 'S'," +
+          " uid = 1, username = 'ostadmin', event_id = 4, data = '{\"team\":1}', thread_id = 25",
+      );
+      const event = create(EventSchema, {
+        type: EventTypes.TICKET_ASSIGNED,
+        origin: EventOrigin.OSTMESH,
+        aggregate: { type: AggregateType.TICKET, id: 25 },
+        ticket: { ticketId: 25, number: "771291", deptId: 1, teamId: 1 },
+        payload: { case: "ticketAssigned", value: { team: { id: 1 } } },
+      });
+      await writeOutbox(tx, outboxEventOf(event, env.stream));
+    });
+    const result = await capture.runCycle();
+    expect(result.ostmesh).toBe(1);
+    expect(result.published).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await osticketEvents(env)).length).toBe(before);
+    await capture.stop();
+  });
+
+  it("skips the rows of a ticket ostmesh created, and ignores task threads", async () => {
+    const capture = newCapture(env);
+    await capture.runCycle();
+    const before = (await osticketEvents(env)).length;
+    await env.orm.em.fork().transactional(async (tx) => {
+      const ticket = await execute(
+        tx,
+        "INSERT INTO ost_ticket SET created = NOW(), lastupdate = NOW(), number = '100200', user_id = 28, dept_id = 1," +
+          " status_id = 1, ip_address = '', source = 'API', updated = NOW()",
+      );
+      const thread = await execute(
+        tx,
+        "INSERT INTO ost_thread SET object_id = ?, object_type = 'T', created = NOW()",
+        [ticket.insertId],
+      );
+      await execute(
+        tx,
+        "INSERT INTO ost_thread_event SET thread_type = 'T', dept_id = 1, timestamp = NOW(), uid_type = 'U', uid = 28," +
+          " username = 'SYSTEM', event_id = 1, thread_id = ?",
+        [thread.insertId],
+      );
+      const entry = await execute(
+        tx,
+        "INSERT INTO ost_thread_entry SET created = NOW(), type = 'M', thread_id = ?, title = 'x', format = 'text'," +
+          " user_id = 28, poster = 'Trace User', source = 'API', flags = 1, body = 'hello'",
+        [thread.insertId],
+      );
+      const event = create(EventSchema, {
+        type: EventTypes.TICKET_CREATED,
+        origin: EventOrigin.OSTMESH,
+        aggregate: { type: AggregateType.TICKET, id: ticket.insertId },
+        ticket: { ticketId: ticket.insertId, number: "100200", deptId: 1 },
+        payload: {
+          case: "ticketCreated",
+          value: {
+            ticket: { id: ticket.insertId, number: "100200" },
+            message: { id: entry.insertId },
+            alert: true,
+          },
+        },
+      });
+      await writeOutbox(tx, outboxEventOf(event, env.stream));
+      // A task thread (osTicket's tasks) is not a ticket: ignored.
+      const task = await execute(
+        tx,
+        "INSERT INTO ost_thread SET object_id = 1, object_type = 'A', created = NOW()",
+      );
+      await execute(
+        tx,
+        "INSERT INTO ost_thread_event SET thread_type = 'A', dept_id = 1, timestamp = NOW(), uid_type = 'S', uid = 1," +
+          " username = 'ostadmin', event_id = 1, thread_id = ?",
+        [task.insertId],
+      );
+    });
+    const result = await capture.runCycle();
+    expect(result).toMatchObject({ published: 0, ostmesh: 2, ignored: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await osticketEvents(env)).length).toBe(before);
+    await capture.stop();
+  });
+
+  it("waits for a new ticket's first message before publishing its creation", async () => {
+    const capture = newCapture(env, { createdWaitMs: 60_000 });
+    await capture.runCycle();
+    const em = env.orm.em.fork();
+    const ticket = await execute(
+      em,
+      "INSERT INTO ost_ticket SET created = NOW(), lastupdate = NOW(), number = '300400', user_id = 28, dept_id = 1," +
+        " ip_address = '', source = 'Web', updated = NOW()",
+    );
+    const thread = await execute(
+      em,
+      "INSERT INTO ost_thread SET object_id = ?, object_type = 'T', created = NOW()",
+      [ticket.insertId],
+    );
+    const createdEvent = await execute(
+      em,
+      "INSERT INTO ost_thread_event SET thread_type = 'T', dept_id = 1, timestamp = NOW(), uid_type = 'U', uid = 28," +
+        " username = 'SYSTEM', event_id = 1, thread_id = ?",
+      [thread.insertId],
+    );
+    expect((await capture.runCycle()).deferred).toBe(1);
+    expect((await capture.runCycle()).deferred).toBe(1);
+    await execute(
+      em,
+      "INSERT INTO ost_thread_entry SET created = NOW(), type = 'M', thread_id = ?, title = 'Printer', format = 'text'," +
+        " user_id = 28, poster = 'Trace User', source = 'Web', flags = 0, body = 'It jams'",
+      [thread.insertId],
+    );
+    const result = await capture.runCycle();
+    expect(result).toMatchObject({ published: 1, ignored: 1, deferred: 0 });
+    const event = await waitFor(
+      async () => (await osticketEvents(env)).find((e) => e.id === `osticket-${createdEvent.insertId}`),
+      "the deferred ticket.created",
+    );
+    if (event.payload.case !== "ticketCreated") throw new Error("wrong payload");
+    expect(event.payload.value.message?.body).toBe("It jams");
+    expect(toBinary(EventSchema, event).byteLength).toBeGreaterThan(0);
+    await capture.stop();
+  });
+});
