@@ -5,7 +5,17 @@ import {
   InvalidRangeError,
   UnsupportedBackendError,
 } from "./errors.ts";
-import { bytes, type Db, int, nullableText, type Row, selectRow, selectRows, text } from "./sql.ts";
+import {
+  bytes,
+  type Db,
+  int,
+  nullableText,
+  type Row,
+  selectBinaryRow,
+  selectRow,
+  selectRows,
+  text,
+} from "./sql.ts";
 
 /** osTicket's database backend cuts files into chunks of 500 KiB (`include/class.file.php`). */
 export const CHUNK_SIZE = 512_000;
@@ -78,8 +88,9 @@ export interface ReadOptions {
 }
 
 /**
- * A stored file's metadata and readers of its bytes. Each reader fetches one chunk per query, so at most
- * one chunk (500 KiB) is in memory at a time; readers run their queries through `em` when iterated, so
+ * A stored file's metadata and readers of its bytes. Each reader fetches one chunk per query (a prepared
+ * statement: the bytes arrive as they are stored), the next while the caller handles the current one, so
+ * at most two chunks (1000 KiB) are in memory at a time; readers run their queries through `em` when iterated, so
  * iterate them while `em` (and its transaction, if any) is still open.
  */
 export interface FileContent {
@@ -124,23 +135,32 @@ async function* readChunks(
   info: FileInfo,
   signal?: AbortSignal,
 ): AsyncGenerator<Buffer, void, undefined> {
-  let lastChunkId = -1;
-  let total = 0;
-  for (;;) {
-    // By cursor rather than by expected id, so a gap in chunk ids (never written by osTicket) is no end.
-    const row = await selectRow(
+  // By cursor rather than by expected id, so a gap in chunk ids (never written by osTicket) is no end.
+  const fetchAfter = (chunkId: number) =>
+    selectBinaryRow(
       em,
       "SELECT `chunk_id`, `filedata` FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` > ? ORDER BY `chunk_id` LIMIT 1",
-      [info.id, lastChunkId],
+      [info.id, chunkId],
       signal,
     );
-    if (!row) break;
-    lastChunkId = int(row.chunk_id, "ost_file_chunk.chunk_id");
-    const data = bytes(row.filedata, "ost_file_chunk.filedata");
-    total += data.byteLength;
-    if (total > info.size)
-      throw new CorruptFileError(info.id, `its chunks hold more than its size of ${info.size} bytes`);
-    if (data.byteLength > 0) yield data;
+  let total = 0;
+  // The next chunk is fetched while the consumer handles the current one (at most two chunks in memory).
+  let next = fetchAfter(-1);
+  try {
+    for (;;) {
+      const row = await next;
+      if (!row) break;
+      const chunkId = int(row.chunk_id, "ost_file_chunk.chunk_id");
+      const data = bytes(row.filedata, "ost_file_chunk.filedata");
+      total += data.byteLength;
+      if (total > info.size)
+        throw new CorruptFileError(info.id, `its chunks hold more than its size of ${info.size} bytes`);
+      next = fetchAfter(chunkId);
+      if (data.byteLength > 0) yield data;
+    }
+  } finally {
+    // A consumer that stops early (or an error) leaves no query running on `em` behind it.
+    await next.catch(() => undefined);
   }
   if (total !== info.size) {
     throw new CorruptFileError(info.id, `its chunks hold ${total} bytes, its size is ${info.size}`);
@@ -163,7 +183,7 @@ async function* readRange(
     const chunkStart = index * CHUNK_SIZE;
     const from = position - chunkStart;
     const to = Math.min(end, chunkStart + CHUNK_SIZE) - chunkStart;
-    const row = await selectRow(
+    const row = await selectBinaryRow(
       em,
       "SELECT SUBSTRING(`filedata`, ?, ?) AS `part`, LENGTH(`filedata`) AS `length` FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` = ?",
       [from + 1, to - from, info.id, index],
@@ -201,7 +221,7 @@ async function* readRangeByLayout(
     if (chunkEnd > position && chunkStart < end) {
       const from = position - chunkStart;
       const to = Math.min(end, chunkEnd) - chunkStart;
-      const row = await selectRow(
+      const row = await selectBinaryRow(
         em,
         "SELECT SUBSTRING(`filedata`, ?, ?) AS `part` FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` = ?",
         [from + 1, to - from, info.id, int(chunk.chunk_id, "chunk_id")],

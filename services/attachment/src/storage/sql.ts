@@ -1,4 +1,5 @@
 import type { EntityManager } from "@mikro-orm/mysql";
+import { executePrepared, queryPrepared } from "@ostmesh/db";
 
 /**
  * Raw SQL through the caller's EntityManager: inside its transaction when it has one, so file rows, chunks
@@ -43,6 +44,30 @@ export async function run(
     ...(signal ? { signal } : {}),
   });
   return { affectedRows: Number(res.affectedRows ?? 0), insertId: Number(res.insertId ?? 0) };
+}
+
+/**
+ * Statements that carry or return file bytes: server-side prepared (binary protocol) on `em`'s connection
+ * and transaction, so a 500 KiB chunk travels as 500 KiB instead of a hex literal twice its size that the
+ * server must parse.
+ */
+export async function runBinary(
+  em: Db,
+  sql: string,
+  params: unknown[],
+  signal?: AbortSignal,
+): Promise<RunResult> {
+  return executePrepared(em, sql, params, signal ? { signal } : {});
+}
+
+export async function selectBinaryRow(
+  em: Db,
+  sql: string,
+  params: unknown[],
+  signal?: AbortSignal,
+): Promise<Row | undefined> {
+  const rows = await queryPrepared(em, sql, params, signal ? { signal } : {});
+  return rows[0];
 }
 
 export function int(value: unknown, column: string): number {

@@ -4,7 +4,7 @@ import { CHUNK_SIZE, FILE_COLUMNS, type FileInfo, fileInfoFromRow, getFileInfo }
 import { ContentHasher, digestOf, type FileDigest, fileKey, fileSignature } from "./identity.ts";
 import { type FileTypeRule, isFileTypeAllowed } from "./limits.ts";
 import { assertTypeMatchesContent, detectType, parseDeclaredType } from "./sniff.ts";
-import { type Db, run, selectRow } from "./sql.ts";
+import { type Db, run, runBinary, selectRow } from "./sql.ts";
 
 /** `ost_file.ft`: T attachment, L logo, B backdrop. */
 export type FilePurpose = "T" | "L" | "B";
@@ -43,10 +43,11 @@ export interface StoredFile extends FileInfo {
  * Runs in `em`'s transaction (as a savepoint when one is open, else in its own transaction): on any error
  * — too large, wrong type, a failing source, an abort — nothing it wrote remains.
  *
- * Memory stays at about one chunk: a file that fits in one chunk is hashed before anything is written and
+ * Memory stays at about two chunks: a file that fits in one chunk is hashed before anything is written and
  * follows osTicket's exact statement order (dedupe lookup first). A larger file is written chunk by chunk
- * under a provisional row (empty signature, which no stored content has), and once its signature is
- * known either completed or, when the bytes already exist, deleted in favour of the existing row.
+ * under a provisional row (empty signature, which no stored content has), one chunk INSERT (a prepared
+ * statement, binary parameter) running while the next chunk arrives, and once its signature is known
+ * either completed or, when the bytes already exist, deleted in favour of the existing row.
  */
 export async function storeFile(em: Db, input: StoreFileInput): Promise<StoredFile> {
   const { maxBytes, signal } = input;
@@ -128,19 +129,33 @@ async function storeStreamed(
   const id = await insertFileRow(tx, file, "", "", 0, signal);
   const hasher = new ContentHasher();
   let chunkId = 0;
+  // One chunk INSERT runs while the next chunk is being received and hashed: the database and the source
+  // work at the same time, and memory stays at about two chunks.
+  let inFlight: Promise<void> = Promise.resolve();
   const write = async (chunk: Buffer) => {
     hasher.update(chunk);
-    await insertChunk(tx, id, chunkId++, chunk, signal);
+    const next = chunkId++;
+    await inFlight;
+    inFlight = insertChunk(tx, id, next, chunk, signal);
+    // Observed below (awaited before the next write and at the end); never left unhandled meanwhile.
+    inFlight.catch(() => undefined);
   };
 
-  await write(first);
-  for (;;) {
-    while (pending.size >= CHUNK_SIZE) await write(pending.take(CHUNK_SIZE));
-    const piece = await source.next();
-    if (!piece) break;
-    pending.push(piece);
+  try {
+    await write(first);
+    for (;;) {
+      while (pending.size >= CHUNK_SIZE) await write(pending.take(CHUNK_SIZE));
+      const piece = await source.next();
+      if (!piece) break;
+      pending.push(piece);
+    }
+    if (pending.size > 0) await write(pending.take(pending.size));
+    await inFlight;
+  } catch (error) {
+    // The transaction rolls back only once no INSERT of ours is running on its connection.
+    await inFlight.catch(() => undefined);
+    throw error;
   }
-  if (pending.size > 0) await write(pending.take(pending.size));
 
   const digest: FileDigest = hasher.digest();
   const signature = fileSignature(digest);
@@ -195,7 +210,7 @@ async function insertFileRow(
 }
 
 async function insertChunk(tx: Db, fileId: number, chunkId: number, data: Buffer, signal?: AbortSignal) {
-  await run(
+  await runBinary(
     tx,
     "INSERT INTO `ost_file_chunk` SET `file_id` = ?, `chunk_id` = ?, `filedata` = ?",
     [fileId, chunkId, data],
