@@ -1,0 +1,110 @@
+/**
+ * The LegacyBackend over Connect: identity.CheckApiKey on every request (a key an admin changes in
+ * osTicket's panel takes effect on the next request), ticket.CreateTicket / IngestEmail /
+ * RunScheduledTasks with the access token issued for the caller's key, RecordSystemLog and
+ * GetHelpTopicForm with the gateway's own service token. Form field names are cached briefly (they only
+ * decide which keys are logged as unexpected).
+ */
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
+import { ApiKeyCheckOutcome } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
+import type { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import type { ServiceCredentials } from "../auth/service-token.ts";
+import type { LegacyBackend } from "./handler.ts";
+import { isNumericString } from "./php.ts";
+
+/** Field names of a fresh install's contact and ticket forms: used while the ticket service cannot say. */
+const BUILT_IN_FIELDS = ["email", "name", "phone", "notes", "subject", "message", "priority"];
+
+export interface ConnectLegacyBackendOptions {
+  identity: Client<typeof IdentityService>;
+  ticket: Client<typeof TicketService>;
+  credentials: ServiceCredentials;
+  /** How long form field names are reused (default 5 s). */
+  formCacheMs?: number;
+  now?: () => number;
+}
+
+export class ConnectLegacyBackend implements LegacyBackend {
+  readonly #o: ConnectLegacyBackendOptions;
+  readonly #forms = new Map<number, { names: ReadonlySet<string>; expiresAt: number }>();
+
+  constructor(options: ConnectLegacyBackendOptions) {
+    this.#o = options;
+  }
+
+  async checkApiKey(
+    apiKey: string,
+    clientIp: string,
+    purpose: Parameters<LegacyBackend["checkApiKey"]>[2],
+    signal: AbortSignal,
+  ) {
+    const res = await this.#o.identity.checkApiKey(
+      { apiKey, clientIp, purpose },
+      { signal, headers: { authorization: await this.#o.credentials.authorization(signal) } },
+    );
+    const token = res.tokens?.accessToken ?? "";
+    if (res.outcome === ApiKeyCheckOutcome.OK && !token)
+      throw new ConnectError("CheckApiKey returned OK without an access token", Code.Internal);
+    return { outcome: res.outcome, token };
+  }
+
+  async createTicket(
+    request: Parameters<LegacyBackend["createTicket"]>[0],
+    token: string,
+    signal: AbortSignal,
+  ) {
+    const res = await this.#o.ticket.createTicket(request, { signal, headers: bearer(token) });
+    return { number: res.ticket?.number ?? "" };
+  }
+
+  async ingestEmail(raw: Buffer, clientIp: string, token: string, signal: AbortSignal) {
+    const res = await this.#o.ticket.ingestEmail(
+      { rawMessage: raw, ipAddress: clientIp, legacy: true },
+      { signal, headers: bearer(token) },
+    );
+    return { number: res.ticket?.number ?? "" };
+  }
+
+  async runScheduledTasks(token: string, signal: AbortSignal) {
+    await this.#o.ticket.runScheduledTasks(
+      { idempotencyKey: crypto.randomUUID() },
+      { signal, headers: bearer(token) },
+    );
+  }
+
+  async recordSystemLog(entries: Parameters<LegacyBackend["recordSystemLog"]>[0], signal: AbortSignal) {
+    await this.#o.ticket.recordSystemLog(
+      { idempotencyKey: crypto.randomUUID(), entries: [...entries] },
+      { signal, headers: { authorization: await this.#o.credentials.authorization(signal) } },
+    );
+  }
+
+  async formFieldNames(topicId: string, signal: AbortSignal): Promise<ReadonlySet<string>> {
+    // Topic::lookup needs a numeric id; anything else means "no topic".
+    const id = isNumericString(topicId) ? Math.max(0, Math.trunc(Number(topicId))) : 0;
+    const now = (this.#o.now ?? Date.now)();
+    const cached = this.#forms.get(id);
+    if (cached && cached.expiresAt > now) return cached.names;
+    let names: ReadonlySet<string>;
+    try {
+      const res = await this.#o.ticket.getHelpTopicForm(
+        { topicId: id > 0xffffffff ? 0 : id },
+        { signal, headers: { authorization: await this.#o.credentials.authorization(signal) } },
+      );
+      names = new Set(res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean));
+    } catch (error) {
+      if (id !== 0 && error instanceof ConnectError && error.code === Code.NotFound)
+        return this.formFieldNames("0", signal);
+      if (signal.aborted) throw error;
+      return cached?.names ?? new Set(BUILT_IN_FIELDS);
+    }
+    if (this.#forms.size > 1000) this.#forms.clear();
+    this.#forms.set(id, { names, expiresAt: now + (this.#o.formCacheMs ?? 5000) });
+    return names;
+  }
+}
+
+function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}

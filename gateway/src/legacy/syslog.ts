@@ -1,0 +1,68 @@
+/**
+ * ost_syslog rows for legacy API traffic, as osTicket writes them (ApiController::onError): errors are
+ * Warning rows titled "API Error (<code>)" (a ban/filter denial: "Ticket denied (403)"), each unexpected
+ * key an Error row titled "Unexpected Data (400)"; the text is the response body with newlines turned
+ * into spaces, followed by " [<api key>] " when a key was sent.
+ *
+ * One deliberate difference: osTicket writes the key in clear text; ostmesh writes it masked (first and
+ * last four characters), because an API key must never be stored in a log in clear text.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type SystemLogEntry,
+  SystemLogEntrySchema,
+  SystemLogLevel,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { phpTruthy } from "./php.ts";
+
+/** A key as it may appear in logs: `ABCD********WXYZ`; short keys are masked entirely. */
+export function maskApiKey(key: string): string {
+  if (key.length < 16) return "********";
+  return `${key.slice(0, 4)}********${key.slice(-4)}`;
+}
+
+/** What Format::sanitize leaves of a plain-text log line: newlines become spaces, markup is neutralised. */
+function sanitizeLogText(text: string): string {
+  return text
+    .replace(/\r\n|\r|\n/g, " ")
+    .replace(/&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#\d+|#x[0-9a-fA-F]+);)/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
+}
+
+function withKey(text: string, apiKey: string | undefined): string {
+  const flat = sanitizeLogText(text);
+  return phpTruthy(apiKey) ? `${flat} [${maskApiKey(apiKey)}] ` : flat;
+}
+
+/** The Warning row of an error response. */
+export function apiErrorEntry(
+  code: number,
+  body: string,
+  apiKey: string | undefined,
+  clientIp: string,
+  title = "API Error",
+): SystemLogEntry {
+  return create(SystemLogEntrySchema, {
+    level: SystemLogLevel.WARNING,
+    title: `${title} (${code})`,
+    message: withKey(body, apiKey),
+    ipAddress: clientIp,
+    logger: "",
+  });
+}
+
+/** The Error row of one unexpected request key. */
+export function unexpectedDataEntry(
+  path: string,
+  apiKey: string | undefined,
+  clientIp: string,
+): SystemLogEntry {
+  return create(SystemLogEntrySchema, {
+    level: SystemLogLevel.ERROR,
+    title: "Unexpected Data (400)",
+    message: withKey(`${path}: Unexpected data received in API request`, apiKey),
+    ipAddress: clientIp,
+    logger: "",
+  });
+}
