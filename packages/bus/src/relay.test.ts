@@ -201,7 +201,7 @@ describe("relay: failures", () => {
       "1:2",
     ]);
     expect(duplicates(received)).toEqual([]);
-    expect(await pending(d)).toBe(0);
+    await waitFor(async () => (await pending(d)) === 0, "every row marked published");
   });
 
   it("holds back only the ticket whose event cannot be published", async () => {
@@ -284,7 +284,7 @@ describe("relay: damaged rows", () => {
     expect(received[1]?.message.headers.ok).toBe("yes");
     expect(Object.keys(received[1]?.message.headers ?? {})).not.toContain("bad name");
     expect(Object.keys(received[1]?.message.headers ?? {})).not.toContain("n");
-    expect(await pending(d)).toBe(0);
+    await waitFor(async () => (await pending(d)) === 0, "every row marked published");
   });
 });
 
@@ -371,7 +371,8 @@ describe("relay: housekeeping and metrics", () => {
     await writeTicketEvents(d.orm.em, def, 3, [0]);
     const started = Date.now();
     bus.nc.publish(wakeSubject);
-    await waitFor(async () => (await pending(d)) === 0, "published after wake", 3_000);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    await waitFor(async () => (await pending(d)) === 0, "published after wake", 10_000);
+    // Far sooner than the 60 s poll: the wake message did it.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

@@ -238,10 +238,15 @@ export class OutboxRelay {
         this.#logger.warn({ error: describeError(error) }, "outbox relay lease connection lost");
         void this.#stepDown("lease connection lost");
       });
-      await conn.query(
-        `SET SESSION wait_timeout = ${Math.max(1, Math.floor(this.#opts.leaseTimeoutSeconds))}`,
-      );
-      this.#lockName ??= await this.#resolveLockName(conn);
+      try {
+        await conn.query(
+          `SET SESSION wait_timeout = ${Math.max(1, Math.floor(this.#opts.leaseTimeoutSeconds))}`,
+        );
+        this.#lockName ??= await this.#resolveLockName(conn);
+      } catch (error) {
+        conn.destroy();
+        throw error;
+      }
       this.#lockConn = conn;
     }
     try {
