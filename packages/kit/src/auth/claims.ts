@@ -1,0 +1,80 @@
+import { clone, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import {
+  type Principal,
+  PrincipalKind,
+  PrincipalSchema,
+} from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { subjectOf } from "./principal.ts";
+
+/**
+ * The layout of ostmesh access tokens, shared by the issuer (identity service) and every verifier.
+ *
+ *   header  { alg: "ES256" | "EdDSA", kid, typ: "at+jwt" }            (RFC 9068 access-token type)
+ *   payload { iss, aud, sub, iat, nbf, exp, jti, sid?, ost }
+ *
+ * `ost` is the principal in protobuf JSON form (kind, ids, names, scopes, agent authority); `sub` repeats
+ * its stable subject (`agent:1`, `user:5`, ...) and must agree with it. `sid` is the refresh-token family
+ * (the login session) the token was issued from; revoking the family ends the session.
+ */
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** Signature algorithms ostmesh issues; verifiers accept nothing else (no "none", no HMAC). */
+export const OSTMESH_TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
+export type OstmeshTokenAlgorithm = (typeof OSTMESH_TOKEN_ALGORITHMS)[number];
+
+export const DEFAULT_ISSUER = "urn:ostmesh:identity";
+export const DEFAULT_AUDIENCE = "urn:ostmesh:api";
+
+/** Principal kinds a token may carry: SYSTEM and ANONYMOUS never travel in a token. */
+const TOKEN_KINDS: ReadonlySet<PrincipalKind> = new Set([
+  PrincipalKind.AGENT,
+  PrincipalKind.END_USER,
+  PrincipalKind.API_KEY,
+  PrincipalKind.SERVICE,
+]);
+
+export interface AccessTokenClaims {
+  sub: string;
+  ost: JsonValue;
+  sid?: string;
+}
+
+/** The private claims of an access token for `principal` (registered claims are added by the signer). */
+export function principalClaims(principal: Principal, sessionId?: string): AccessTokenClaims {
+  const kind = principal.actor?.kind ?? PrincipalKind.UNSPECIFIED;
+  if (!TOKEN_KINDS.has(kind)) throw new Error(`a ${PrincipalKind[kind]} principal cannot be put in a token`);
+  // credential_id is the token's own jti; verifiers set it from that claim.
+  const carried = clone(PrincipalSchema, principal);
+  carried.credentialId = "";
+  const claims: AccessTokenClaims = { sub: subjectOf(principal), ost: toJson(PrincipalSchema, carried) };
+  if (sessionId) claims.sid = sessionId;
+  return claims;
+}
+
+/**
+ * The principal carried by a verified token payload; throws when the payload is not a well-formed ostmesh
+ * principal or its subject disagrees with `sub`.
+ */
+export function principalFromClaims(payload: Readonly<Record<string, unknown>>): Principal {
+  const raw = payload.ost;
+  if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new Error("the token carries no principal");
+  const principal = fromJson(PrincipalSchema, toJsonValue(raw), { ignoreUnknownFields: false });
+  const kind = principal.actor?.kind ?? PrincipalKind.UNSPECIFIED;
+  if (!TOKEN_KINDS.has(kind)) throw new Error("the token's principal kind is not allowed in tokens");
+  if (payload.sub !== subjectOf(principal)) throw new Error("the token's sub does not match its principal");
+  principal.credentialId = typeof payload.jti === "string" ? payload.jti : "";
+  return principal;
+}
+
+function toJsonValue(value: unknown): JsonValue {
+  // jose parsed the payload with JSON.parse, so every value is JSON; re-check instead of casting.
+  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+    return value;
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  if (typeof value === "object") {
+    const out: { [k: string]: JsonValue } = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v);
+    return out;
+  }
+  throw new Error("the token payload is not JSON");
+}

@@ -1,0 +1,203 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { accessRuleOf } from "@ostmesh/proto";
+import type { AccessRule } from "@ostmesh/proto/gen/osticket/common/v1/access_pb.js";
+import {
+  ApiKeyKind,
+  type Principal,
+  PrincipalKind,
+} from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import type { Logger } from "pino";
+import { checkAccessRule } from "./access.ts";
+import { checkOstmeshKey, isOstmeshKey, osticketKeyPrincipal } from "./api-keys.ts";
+import { loadAgentPrincipal, loadEndUserPrincipal } from "./directory.ts";
+import { ANONYMOUS, accessRuleKey, idOf, kindOf, principalKey, subjectOf } from "./principal.ts";
+import { num, type SqlQuery, str } from "./sql.ts";
+import { type AccessTokenVerifier, CredentialError, type OidcVerifier, unverifiedIssuer } from "./verify.ts";
+
+/**
+ * How credentials travel (the same at the gateway and between services):
+ *   Authorization: Bearer <ostmesh access token>   agents, end users, API keys (after CheckApiKey), services
+ *   Authorization: Bearer <OIDC access token>      tokens of the configured external provider
+ *   Authorization: Bearer osm_...  or  X-API-Key: osm_...   ostmesh API keys
+ * The gateway forwards the caller's Authorization / X-API-Key headers unchanged (legacy osTicket keys are
+ * exchanged for an access token through IdentityService.CheckApiKey first), and every service verifies them
+ * again itself: no service trusts an identity header it cannot verify.
+ */
+export const API_KEY_HEADER = "x-api-key";
+
+export interface AuthInterceptorOptions {
+  /** Verifies ostmesh access tokens (required). */
+  tokens: AccessTokenVerifier;
+  /** Verifies tokens of an external OIDC provider (resource-server mode). */
+  oidc?: OidcVerifier;
+  /**
+   * Database access for what a token cannot say by itself: ostmesh API keys are checked against
+   * ostmesh_api_key on every request, and (with `revalidate`) agents, end users, sessions and keys are
+   * re-read so deactivation, locking, logout, revocation and role changes apply at once. Without it only
+   * tokens are accepted and their contents are trusted until they expire.
+   */
+  db?: SqlQuery;
+  /** Re-read the principal of every token from the database (default: true when `db` is given). */
+  revalidate?: boolean;
+  /** The RPC's access rule; defaults to the (osticket.common.v1.access) option in the contract. */
+  ruleOf?: (method: DescMethod) => AccessRule | undefined;
+  /** Services served without any check (default: the gRPC health service). */
+  exemptServices?: readonly string[];
+  logger?: Logger;
+}
+
+/**
+ * The authorization interceptor of every ostmesh service: resolves the caller's principal from the request
+ * headers, enforces the RPC's declared access rule (kind, scope, admin, agent-level permission), and puts
+ * the principal and rule into the context (`principalKey`, `accessRuleKey`) for the handler's
+ * target-dependent checks (tickets.ts). A credential that is present but invalid is UNAUTHENTICATED, never
+ * silently anonymous.
+ */
+export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
+  const exempt = new Set(options.exemptServices ?? ["grpc.health.v1.Health"]);
+  const ruleOf = options.ruleOf ?? accessRuleOf;
+  const resolve = principalResolver(options);
+  return (next) => async (req) => {
+    if (exempt.has(req.service.typeName)) return next(req);
+    let principal: Principal;
+    try {
+      principal = await resolve(req.header);
+    } catch (error) {
+      if (error instanceof CredentialError) {
+        options.logger?.info({ rpc: req.url, reason: error.message }, "credential rejected");
+        throw new ConnectError("invalid credentials", Code.Unauthenticated);
+      }
+      throw error;
+    }
+    const rule = ruleOf(req.method);
+    const decision = checkAccessRule(rule, principal);
+    if (!decision.allowed) {
+      options.logger?.info(
+        {
+          rpc: `${req.service.typeName}/${req.method.name}`,
+          principal: subjectOf(principal),
+          reason: decision.reason,
+        },
+        "access denied",
+      );
+      throw new ConnectError(
+        decision.code === Code.Unauthenticated ? "authentication required" : "permission denied",
+        decision.code,
+      );
+    }
+    req.contextValues.set(principalKey, principal);
+    req.contextValues.set(accessRuleKey, rule);
+    return next(req);
+  };
+}
+
+/** Resolves the principal of a request's headers (ANONYMOUS without credentials); throws CredentialError. */
+export function principalResolver(
+  options: Pick<AuthInterceptorOptions, "tokens" | "oidc" | "db" | "revalidate">,
+): (headers: Headers) => Promise<Principal> {
+  const revalidate = options.revalidate ?? options.db !== undefined;
+  return async (headers) => {
+    const authorization = headers.get("authorization");
+    const apiKey = headers.get(API_KEY_HEADER);
+    if (authorization !== null && apiKey !== null)
+      throw new CredentialError("both Authorization and X-API-Key were sent");
+    if (apiKey !== null) return apiKeyPrincipal(options.db, apiKey.trim());
+    if (authorization === null) return ANONYMOUS;
+    const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
+    if (!match?.[1]) throw new CredentialError("Authorization is not a Bearer credential");
+    const credential = match[1];
+    if (isOstmeshKey(credential)) return apiKeyPrincipal(options.db, credential);
+    const issuer = unverifiedIssuer(credential);
+    if (issuer === undefined) throw new CredentialError("the bearer credential is not a JWT");
+    if (options.oidc && issuer === options.oidc.issuer) {
+      // OIDC principals are looked up in the database by the verifier itself: always fresh.
+      return (await options.oidc.verify(credential)).principal;
+    }
+    const verified = await options.tokens.verify(credential);
+    if (!revalidate || !options.db) return verified.principal;
+    return revalidatePrincipal(options.db, verified.principal, verified.sessionId);
+  };
+}
+
+async function apiKeyPrincipal(db: SqlQuery | undefined, presented: string): Promise<Principal> {
+  if (!db) throw new CredentialError("API keys are not accepted by this service");
+  // No client IP is known here (the caller may be behind the gateway): keys restricted to IPs must be
+  // exchanged at the gateway through CheckApiKey, which gets the client IP explicitly.
+  const check = await checkOstmeshKey(db, presented, {});
+  if (check.outcome !== "ok") throw new CredentialError(`API key ${check.outcome}`);
+  return check.principal;
+}
+
+/**
+ * Re-reads a token's principal: the agent's current authority (inactive → rejected), the end user (locked
+ * → rejected), the session (logged out → rejected), the API key (revoked, expired, deactivated →
+ * rejected). Scopes of keys are narrowed to what the key holds now.
+ */
+export async function revalidatePrincipal(
+  db: SqlQuery,
+  principal: Principal,
+  sessionId: string | undefined,
+): Promise<Principal> {
+  if (sessionId) {
+    const [family] = await db(
+      "SELECT MAX(revoked_at IS NOT NULL) AS revoked FROM ostmesh_refresh_token WHERE family_id = ?",
+      [sessionId],
+    );
+    if (!family || family.revoked === null || num(family.revoked) === 1)
+      throw new CredentialError("the session of this token has ended");
+  }
+  const credentialId = principal.credentialId;
+  switch (kindOf(principal)) {
+    case PrincipalKind.AGENT: {
+      const fresh = await loadAgentPrincipal(db, idOf(principal));
+      if (!fresh) throw new CredentialError("the agent is no longer active");
+      fresh.credentialId = credentialId;
+      return fresh;
+    }
+    case PrincipalKind.END_USER: {
+      const fresh = await loadEndUserPrincipal(db, idOf(principal));
+      if (!fresh) throw new CredentialError("the end user no longer exists or is locked");
+      fresh.credentialId = credentialId;
+      return fresh;
+    }
+    case PrincipalKind.API_KEY: {
+      if (principal.actor?.apiKeyKind === ApiKeyKind.OSTICKET) {
+        const [key] = await db(
+          "SELECT id, isactive, can_create_tickets, can_exec_cron, notes FROM ost_api_key WHERE id = ?",
+          [idOf(principal)],
+        );
+        if (!key || num(key.isactive) !== 1) throw new CredentialError("the API key is no longer active");
+        const fresh = osticketKeyPrincipal({
+          id: num(key.id),
+          notes: str(key.notes),
+          canCreateTickets: num(key.can_create_tickets) === 1,
+          canExecCron: num(key.can_exec_cron) === 1,
+        });
+        fresh.credentialId = credentialId;
+        return fresh;
+      }
+      const [key] = await db(
+        "SELECT scopes, revoked_at IS NOT NULL AS revoked," +
+          " (expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(6)) AS expired FROM ostmesh_api_key WHERE id = ?",
+        [idOf(principal)],
+      );
+      if (!key || num(key.revoked) === 1 || num(key.expired) === 1)
+        throw new CredentialError("the API key is no longer active");
+      const held = new Set(parseScopes(key.scopes));
+      principal.scopes = principal.scopes.filter((s) => held.has(s));
+      return principal;
+    }
+    default:
+      return principal;
+  }
+}
+
+function parseScopes(value: unknown): string[] {
+  try {
+    const parsed: unknown = JSON.parse(str(value));
+    return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === "string") : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,72 @@
+import mysql from "mysql2/promise";
+
+/** A row as the driver returns it. */
+export type SqlRow = Record<string, unknown>;
+
+/**
+ * Runs one read-only statement with `?` placeholders. The auth code needs nothing more from a database, so
+ * each service passes its own connection (e.g. `(sql, p) => query(orm.em.fork(), sql, p)` from @ostmesh/db).
+ */
+export type SqlQuery = (sql: string, params?: readonly unknown[]) => Promise<SqlRow[]>;
+
+/** A small mysql2 pool with osTicket's session settings, for processes that have no ORM of their own. */
+export function mysqlQuery(
+  databaseUrl: string,
+  options: { connectionLimit?: number } = {},
+): {
+  query: SqlQuery;
+  close(): Promise<void>;
+} {
+  const pool = mysql.createPool({
+    uri: databaseUrl,
+    connectionLimit: options.connectionLimit ?? 4,
+    charset: "UTF8_GENERAL_CI",
+    dateStrings: true,
+    enableKeepAlive: true,
+  });
+  pool.on("connection", (conn) => {
+    conn.query("SET SESSION sql_mode = '', SESSION time_zone = 'SYSTEM'");
+  });
+  return {
+    async query(sql, params = []) {
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(sql, [...params]);
+      return rows;
+    },
+    close: () => pool.end(),
+  };
+}
+
+export function num(value: unknown): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "string" && value.trim() !== "") return Number(value);
+  return 0;
+}
+
+export function str(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === null || value === undefined) return "";
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  return String(value);
+}
+
+/** Keys of an osTicket permissions JSON object (`{"ticket.reply":1,...}`) whose value is truthy. */
+export function permissionKeys(json: unknown): string[] {
+  const text = str(json);
+  if (!text) return [];
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return [];
+    return Object.entries(parsed)
+      .filter(([, v]) => Boolean(v))
+      .map(([k]) => k)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** osTicket's Validator::is_email, approximately: one @, a dot in the domain, no spaces. */
+export function looksLikeEmail(value: string): boolean {
+  return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value);
+}

@@ -1,0 +1,205 @@
+import { Code } from "@connectrpc/connect";
+import { createOrm, execute, type Orm, query, runMigrations } from "@ostmesh/db";
+import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AccessDecision } from "./access.ts";
+import { idOf, kindOf } from "./principal.ts";
+import type { SqlQuery } from "./sql.ts";
+import {
+  BOLA_CALLERS,
+  type BolaCaller,
+  type BolaOutcome,
+  type BolaWorld,
+  createBolaWorld,
+} from "./testing/world.ts";
+import {
+  decideThreadEntryAccess,
+  decideTicketAccess,
+  loadAttachmentAccessFacts,
+  loadEndUserOrgFacts,
+  loadTicketAccessFacts,
+  ticketVisibilityFilter,
+} from "./tickets.ts";
+
+const NF = Code.NotFound;
+const PD = Code.PermissionDenied;
+const UA = Code.Unauthenticated;
+
+type Ticket = "plain" | "sharedOrg" | "privateOrg" | "primaryOrg" | "closedAssigned";
+
+/**
+ * Who sees which ticket (no permission asked), straight from osTicket's rules: department access unless
+ * assigned-only, open tickets assigned to the agent or a team of theirs, owners, collaborators, and
+ * organization members where the organization shares.
+ */
+const VISIBILITY: Record<BolaCaller, Record<Ticket, BolaOutcome>> = {
+  agentWithAccess: { plain: "ok", sharedOrg: "ok", privateOrg: "ok", primaryOrg: NF, closedAssigned: NF },
+  agentViewOnly: { plain: "ok", sharedOrg: "ok", privateOrg: "ok", primaryOrg: NF, closedAssigned: NF },
+  agentLimitedExtraDept: {
+    plain: "ok",
+    sharedOrg: "ok",
+    privateOrg: "ok",
+    primaryOrg: "ok",
+    closedAssigned: "ok",
+  },
+  agentWithoutAccess: { plain: NF, sharedOrg: NF, privateOrg: NF, primaryOrg: "ok", closedAssigned: "ok" },
+  agentAssignedOnly: { plain: NF, sharedOrg: "ok", privateOrg: NF, primaryOrg: NF, closedAssigned: NF },
+  agentTeamMember: { plain: NF, sharedOrg: NF, privateOrg: NF, primaryOrg: "ok", closedAssigned: NF },
+  endUserOwner: { plain: "ok", sharedOrg: NF, privateOrg: NF, primaryOrg: NF, closedAssigned: NF },
+  endUserCollaborator: { plain: "ok", sharedOrg: NF, privateOrg: NF, primaryOrg: NF, closedAssigned: NF },
+  endUserOther: { plain: NF, sharedOrg: NF, privateOrg: NF, primaryOrg: NF, closedAssigned: "ok" },
+  orgMemberShared: { plain: NF, sharedOrg: "ok", privateOrg: NF, primaryOrg: NF, closedAssigned: NF },
+  orgMemberNotShared: { plain: NF, sharedOrg: NF, privateOrg: NF, primaryOrg: NF, closedAssigned: NF },
+  orgPrimaryContact: { plain: NF, sharedOrg: NF, privateOrg: NF, primaryOrg: "ok", closedAssigned: NF },
+  apiKeyWithScope: { plain: "ok", sharedOrg: "ok", privateOrg: "ok", primaryOrg: "ok", closedAssigned: "ok" },
+  apiKeyWithoutScope: {
+    plain: "ok",
+    sharedOrg: "ok",
+    privateOrg: "ok",
+    primaryOrg: "ok",
+    closedAssigned: "ok",
+  },
+  anonymous: { plain: UA, sharedOrg: UA, privateOrg: UA, primaryOrg: UA, closedAssigned: UA },
+};
+
+/** ticket.reply on the plain ticket (Support): by the role in Support, PERMISSION_DENIED when visible without it. */
+const REPLY_PLAIN: Partial<Record<BolaCaller, BolaOutcome>> = {
+  agentWithAccess: "ok",
+  agentViewOnly: PD,
+  agentLimitedExtraDept: PD, // Limited Access in Support has no ticket.reply
+  agentWithoutAccess: NF,
+  agentAssignedOnly: NF,
+};
+
+describe("osTicket ticket access rules (BOLA matrix over the domain functions)", () => {
+  let db: ScratchDatabase;
+  let orm: Orm;
+  let world: BolaWorld;
+  let q: SqlQuery;
+
+  beforeAll(async () => {
+    db = await createScratchDatabase({ label: "authrules" });
+    orm = await createOrm({ url: db.url });
+    await runMigrations(orm);
+    world = await createBolaWorld(db.url);
+    q = (sql, params = []) => query(orm.em.fork(), sql, params);
+  });
+  afterAll(async () => {
+    await world?.close();
+    await orm?.close();
+    await db?.drop();
+  });
+
+  const outcome = (d: AccessDecision): BolaOutcome => (d.allowed ? "ok" : d.code);
+
+  async function decide(caller: BolaCaller, ticket: Ticket, permission?: string): Promise<BolaOutcome> {
+    const principal = world.principal(caller);
+    const facts = await loadTicketAccessFacts(q, world.tickets[ticket]);
+    const endUser =
+      kindOf(principal) === PrincipalKind.END_USER
+        ? await loadEndUserOrgFacts(q, idOf(principal))
+        : undefined;
+    return outcome(decideTicketAccess(principal, facts, { permission, endUser }));
+  }
+
+  it("decides visibility of every ticket for every caller exactly as osTicket does", async () => {
+    const mismatches: string[] = [];
+    for (const caller of BOLA_CALLERS) {
+      for (const [ticket, expected] of Object.entries(VISIBILITY[caller])) {
+        const actual = await decide(caller, ticket as Ticket);
+        if (actual !== expected)
+          mismatches.push(`${caller} / ${ticket}: expected ${expected}, got ${actual}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it("takes permissions from the role in the ticket's department (NOT_FOUND before PERMISSION_DENIED)", async () => {
+    for (const [caller, expected] of Object.entries(REPLY_PLAIN)) {
+      expect(`${caller}: ${await decide(caller as BolaCaller, "plain", "ticket.reply")}`).toBe(
+        `${caller}: ${expected}`,
+      );
+    }
+    // Limited Access in Support may assign; All Access in Sales may reply.
+    expect(await decide("agentLimitedExtraDept", "plain", "ticket.assign")).toBe("ok");
+    expect(await decide("agentLimitedExtraDept", "primaryOrg", "ticket.reply")).toBe("ok");
+    // Assigned through the team outside the agent's departments: the primary role applies.
+    expect(await decide("agentTeamMember", "primaryOrg", "ticket.reply")).toBe("ok");
+    // Assigned-only agent on the ticket assigned to them: role of Support applies.
+    expect(await decide("agentAssignedOnly", "sharedOrg", "ticket.close")).toBe("ok");
+  });
+
+  it("answers NOT_FOUND for a ticket that does not exist, whoever asks (UNAUTHENTICATED for anonymous)", async () => {
+    for (const caller of BOLA_CALLERS) {
+      const d = decideTicketAccess(world.principal(caller), await loadTicketAccessFacts(q, 999_999));
+      expect(`${caller}: ${outcome(d)}`).toBe(`${caller}: ${caller === "anonymous" ? UA : NF}`);
+    }
+  });
+
+  it("limits list queries with a SQL filter that agrees with the per-ticket decision for every caller", async () => {
+    const ids = Object.values(world.tickets);
+    for (const caller of BOLA_CALLERS) {
+      const principal = world.principal(caller);
+      const endUser =
+        kindOf(principal) === PrincipalKind.END_USER
+          ? await loadEndUserOrgFacts(q, idOf(principal))
+          : undefined;
+      const filter = ticketVisibilityFilter(principal, endUser);
+      const rows = await q(
+        `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY t.ticket_id`,
+        [...filter.params, ...ids],
+      );
+      const listed = rows.map((r) => Number(r.ticket_id));
+      const expected = (Object.entries(world.tickets) as [Ticket, number][])
+        .filter(([name]) => VISIBILITY[caller][name] === "ok")
+        .map(([, id]) => id)
+        .sort((a, b) => a - b);
+      expect(`${caller}: ${listed.join(",")}`).toBe(`${caller}: ${expected.join(",")}`);
+    }
+  });
+
+  it("hides internal notes (and their attachments) from end users, not from agents", async () => {
+    const facts = await loadTicketAccessFacts(q, world.tickets.plain);
+    const owner = world.principal("endUserOwner");
+    const endUser = await loadEndUserOrgFacts(q, idOf(owner));
+    const entry = (type: ThreadEntryType, flags = 0) => ({ type, flags });
+    expect(outcome(decideThreadEntryAccess(owner, facts, entry(ThreadEntryType.MESSAGE), { endUser }))).toBe(
+      "ok",
+    );
+    expect(outcome(decideThreadEntryAccess(owner, facts, entry(ThreadEntryType.RESPONSE), { endUser }))).toBe(
+      "ok",
+    );
+    expect(outcome(decideThreadEntryAccess(owner, facts, entry(ThreadEntryType.NOTE), { endUser }))).toBe(NF);
+    expect(
+      outcome(decideThreadEntryAccess(owner, facts, entry(ThreadEntryType.RESPONSE, 0x4), { endUser })),
+    ).toBe(NF);
+    expect(
+      outcome(
+        decideThreadEntryAccess(world.principal("agentWithAccess"), facts, entry(ThreadEntryType.NOTE)),
+      ),
+    ).toBe("ok");
+    expect(outcome(decideThreadEntryAccess(owner, facts, undefined, { endUser }))).toBe(NF);
+
+    // An attachment on the note resolves to the note's ticket and type.
+    const em = orm.em.fork();
+    const { insertId: fileId } = await execute(
+      em,
+      "INSERT INTO ost_file SET ft = 'T', bk = 'D', type = 'text/plain', size = 1, `key` = 'k', signature = 's'," +
+        " name = 'n.txt', created = NOW()",
+    );
+    const { insertId: attachmentId } = await execute(
+      em,
+      "INSERT INTO ost_attachment SET object_id = ?, type = 'H', file_id = ?, inline = 0",
+      [world.entries.note, fileId],
+    );
+    const attachment = await loadAttachmentAccessFacts(q, attachmentId);
+    expect(attachment?.entry.type).toBe(ThreadEntryType.NOTE);
+    expect(attachment?.ticket.ticketId).toBe(world.tickets.plain);
+    expect(outcome(decideThreadEntryAccess(owner, attachment?.ticket, attachment?.entry, { endUser }))).toBe(
+      NF,
+    );
+    expect(await loadAttachmentAccessFacts(q, 999_999)).toBeUndefined();
+  });
+});

@@ -1,0 +1,412 @@
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { AccessRule } from "@ostmesh/proto/gen/osticket/common/v1/access_pb.js";
+import {
+  type AgentAuthority,
+  type Principal,
+  PrincipalKind,
+} from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import {
+  type ThreadEntry,
+  ThreadEntryType,
+  type Ticket,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { type AccessDecision, ALLOW, deny } from "./access.ts";
+import { USER_PRIMARY_ORG_CONTACT } from "./directory.ts";
+import { accessRuleOfCall, idOf, kindOf, principalOf } from "./principal.ts";
+import { num, type SqlQuery, str } from "./sql.ts";
+
+/**
+ * osTicket's ticket access rules as plain functions, for every service that serves ticket data.
+ *
+ * Agents (Ticket::checkStaffPerm): a ticket is visible when its department is one of the agent's (primary
+ * or ost_staff_dept_access) and the agent is not limited to assigned tickets, or when the open ticket is
+ * assigned to the agent or one of the agent's teams, or when its thread is referred to the agent, one of
+ * the agent's teams or departments. A permission ("ticket.reply", ...) comes from the role the agent has
+ * in the ticket's department; on an assigned ticket outside those departments, from the primary role;
+ * otherwise the agent can only create tickets there. Invisible → NOT_FOUND (existence is not revealed);
+ * visible without the permission → PERMISSION_DENIED.
+ *
+ * End users (Ticket::checkUserAccess): their own tickets, tickets they collaborate on, and tickets of
+ * their organization's members when the organization shares with everybody (SHARE_EVERYBODY) or with
+ * primary contacts (SHARE_PRIMARY_CONTACT) and they are one. Anything else → NOT_FOUND. Internal notes and
+ * agent-only fields are removed by the redact* helpers.
+ *
+ * API keys and services: decided by scope (the interceptor already checked it). SYSTEM: always.
+ */
+
+/** ost_organization.status bits (include/class.organization.php). */
+export const OrganizationStatus = {
+  COLLAB_ALL_MEMBERS: 0x01,
+  COLLAB_PRIMARY_CONTACT: 0x02,
+  ASSIGN_AGENT_MANAGER: 0x04,
+  SHARE_PRIMARY_CONTACT: 0x08,
+  SHARE_EVERYBODY: 0x10,
+} as const;
+
+/** ost_thread_entry.flags bit HIDDEN. */
+export const THREAD_ENTRY_HIDDEN = 0x004;
+/** ost_form_field.flags bit CLIENT_VIEW. */
+export const FORM_FIELD_CLIENT_VIEW = 0x00100;
+
+/** What the rules need to know about one ticket. */
+export interface TicketAccessFacts {
+  ticketId: number;
+  threadId: number;
+  deptId: number;
+  /** Assigned agent, 0 = none. */
+  staffId: number;
+  /** Assigned team, 0 = none. */
+  teamId: number;
+  /** Owner (ost_ticket.user_id). */
+  userId: number;
+  /** The owner's organization, 0 = none. */
+  ownerOrgId: number;
+  /** The ticket's status is in state "open" (only open tickets count as assigned). */
+  isOpen: boolean;
+  collaboratorUserIds: number[];
+  referrals: { staffIds: number[]; teamIds: number[]; deptIds: number[] };
+}
+
+/** What the rules need to know about an end user asking for a ticket. */
+export interface EndUserOrgFacts {
+  userId: number;
+  orgId: number;
+  isPrimaryContact: boolean;
+  /** ost_organization.status of orgId (0 when none). */
+  orgStatus: number;
+}
+
+export async function loadTicketAccessFacts(
+  q: SqlQuery,
+  ticketId: number,
+): Promise<TicketAccessFacts | undefined> {
+  const [t] = await q(
+    "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, u.org_id, s.state, th.id AS thread_id" +
+      " FROM ost_ticket t LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
+      " LEFT JOIN ost_user u ON u.id = t.user_id" +
+      " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+      " WHERE t.ticket_id = ? LIMIT 1",
+    [ticketId],
+  );
+  if (!t) return undefined;
+  const threadId = num(t.thread_id);
+  const collaborators = threadId
+    ? await q("SELECT user_id FROM ost_thread_collaborator WHERE thread_id = ?", [threadId])
+    : [];
+  const referrals = threadId
+    ? await q("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [threadId])
+    : [];
+  const referred = (type: string) =>
+    referrals.filter((r) => str(r.object_type) === type).map((r) => num(r.object_id));
+  return {
+    ticketId: num(t.ticket_id),
+    threadId,
+    deptId: num(t.dept_id),
+    staffId: num(t.staff_id),
+    teamId: num(t.team_id),
+    userId: num(t.user_id),
+    ownerOrgId: num(t.org_id),
+    isOpen: str(t.state) === "open",
+    collaboratorUserIds: collaborators.map((c) => num(c.user_id)),
+    referrals: { staffIds: referred("S"), teamIds: referred("T"), deptIds: referred("D") },
+  };
+}
+
+export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<EndUserOrgFacts> {
+  const [u] = await q(
+    "SELECT u.org_id, u.status, o.status AS org_status FROM ost_user u" +
+      " LEFT JOIN ost_organization o ON o.id = u.org_id WHERE u.id = ?",
+    [userId],
+  );
+  return {
+    userId,
+    orgId: num(u?.org_id),
+    isPrimaryContact: (num(u?.status) & USER_PRIMARY_ORG_CONTACT) !== 0,
+    orgStatus: num(u?.org_status),
+  };
+}
+
+/** Whether an end user may see the tickets of their organization's members. */
+export function canSeeOrgTickets(user: EndUserOrgFacts): boolean {
+  if (user.orgId === 0) return false;
+  if (user.orgStatus & OrganizationStatus.SHARE_EVERYBODY) return true;
+  return (user.orgStatus & OrganizationStatus.SHARE_PRIMARY_CONTACT) !== 0 && user.isPrimaryContact;
+}
+
+/** How an agent sees one ticket: visible at all, and the permissions of the role that applies. */
+export function agentTicketView(
+  staffId: number,
+  agent: AgentAuthority,
+  facts: TicketAccessFacts,
+): { visible: boolean; permissions: readonly string[] } {
+  const dept = agent.departments.find((d) => d.deptId === facts.deptId);
+  const assigned =
+    facts.isOpen &&
+    ((facts.staffId !== 0 && facts.staffId === staffId) ||
+      (facts.teamId !== 0 && agent.teamIds.includes(facts.teamId)));
+  const referred =
+    facts.referrals.staffIds.includes(staffId) ||
+    facts.referrals.teamIds.some((t) => agent.teamIds.includes(t)) ||
+    facts.referrals.deptIds.some((d) => agent.departments.some((a) => a.deptId === d));
+  const visible = (!agent.assignedOnly && dept !== undefined) || assigned || referred;
+  const primary = agent.departments.find((d) => d.deptId === agent.primaryDeptId);
+  const permissions = dept ? dept.permissions : assigned ? (primary?.permissions ?? []) : ["ticket.create"];
+  return { visible, permissions };
+}
+
+export interface TicketDecisionOptions {
+  /** Role permission the action needs (agents), e.g. "ticket.reply"; none = visibility only. */
+  permission?: string;
+  /** The end user's organization facts (needed for END_USER principals; loaded by authorizeTicket). */
+  endUser?: EndUserOrgFacts;
+}
+
+/** The rules above for one principal and one ticket (undefined facts = no such ticket). */
+export function decideTicketAccess(
+  principal: Principal,
+  facts: TicketAccessFacts | undefined,
+  options: TicketDecisionOptions = {},
+): AccessDecision {
+  const kind = kindOf(principal);
+  if (kind === PrincipalKind.ANONYMOUS || kind === PrincipalKind.UNSPECIFIED)
+    return deny(Code.Unauthenticated, "authentication required");
+  if (!facts) return deny(Code.NotFound, "ticket not found");
+  switch (kind) {
+    case PrincipalKind.SYSTEM:
+    case PrincipalKind.SERVICE:
+    case PrincipalKind.API_KEY:
+      return ALLOW;
+    case PrincipalKind.AGENT: {
+      if (!principal.agent) return deny(Code.NotFound, "ticket not found");
+      const view = agentTicketView(idOf(principal), principal.agent, facts);
+      if (!view.visible) return deny(Code.NotFound, "ticket not found");
+      if (options.permission && !view.permissions.includes(options.permission))
+        return deny(Code.PermissionDenied, `missing permission ${options.permission} in this department`);
+      return ALLOW;
+    }
+    case PrincipalKind.END_USER: {
+      const userId = idOf(principal);
+      if (facts.userId === userId || facts.collaboratorUserIds.includes(userId)) return ALLOW;
+      const user = options.endUser;
+      if (user && user.userId === userId && canSeeOrgTickets(user) && facts.ownerOrgId === user.orgId)
+        return ALLOW;
+      return deny(Code.NotFound, "ticket not found");
+    }
+    default:
+      return deny(Code.PermissionDenied, "unknown caller");
+  }
+}
+
+/** Throws the decision's ConnectError unless it allows. */
+export function assertAllowed(decision: AccessDecision): void {
+  if (!decision.allowed) throw new ConnectError(publicMessage(decision.code), decision.code);
+}
+
+function publicMessage(code: Code): string {
+  switch (code) {
+    case Code.NotFound:
+      return "ticket not found";
+    case Code.Unauthenticated:
+      return "authentication required";
+    default:
+      return "permission denied";
+  }
+}
+
+/**
+ * The one call a handler makes for a ticket-scoped RPC: loads the ticket's facts (and the end user's
+ * organization when needed), applies the rules with the permission the RPC's access rule names, and
+ * throws NOT_FOUND / PERMISSION_DENIED. Returns the facts for the handler's own use.
+ */
+export async function authorizeTicket(
+  ctx: Pick<HandlerContext, "values">,
+  q: SqlQuery,
+  ticketId: number,
+  options: { permission?: string; rule?: AccessRule } = {},
+): Promise<TicketAccessFacts> {
+  const principal = principalOf(ctx);
+  const rule = options.rule ?? accessRuleOfCall(ctx);
+  const permission = options.permission ?? (rule?.agentPermission || undefined);
+  const facts = await loadTicketAccessFacts(q, ticketId);
+  const endUser =
+    kindOf(principal) === PrincipalKind.END_USER ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
+  if (!facts) throw new ConnectError("ticket not found", Code.NotFound);
+  return facts;
+}
+
+/**
+ * A WHERE condition limiting `ost_ticket` rows (alias `t`) to those the principal may see, for list and
+ * search queries. `sql` is "1" for callers that see every ticket and "0" for none.
+ */
+export function ticketVisibilityFilter(
+  principal: Principal,
+  endUser?: EndUserOrgFacts,
+  alias = "t",
+): { sql: string; params: unknown[] } {
+  const kind = kindOf(principal);
+  const a = alias;
+  const thread = `SELECT th.id FROM ost_thread th WHERE th.object_id = ${a}.ticket_id AND th.object_type = 'T'`;
+  if (kind === PrincipalKind.SYSTEM || kind === PrincipalKind.SERVICE || kind === PrincipalKind.API_KEY)
+    return { sql: "1", params: [] };
+  if (kind === PrincipalKind.AGENT && principal.agent) {
+    const agent = principal.agent;
+    const staffId = idOf(principal);
+    const depts = agent.departments.map((d) => d.deptId);
+    const teams = agent.teamIds;
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (!agent.assignedOnly && depts.length > 0) {
+      parts.push(`${a}.dept_id IN (${depts.map(() => "?").join(",")})`);
+      params.push(...depts);
+    }
+    const assignee = [`${a}.staff_id = ?`];
+    params.push(staffId);
+    if (teams.length > 0) {
+      assignee.push(`${a}.team_id IN (${teams.map(() => "?").join(",")})`);
+      params.push(...teams);
+    }
+    parts.push(
+      `((${assignee.join(" OR ")}) AND EXISTS (SELECT 1 FROM ost_ticket_status s WHERE s.id = ${a}.status_id AND s.state = 'open'))`,
+    );
+    const referral = ["(r.object_type = 'S' AND r.object_id = ?)"];
+    params.push(staffId);
+    if (teams.length > 0) {
+      referral.push(`(r.object_type = 'T' AND r.object_id IN (${teams.map(() => "?").join(",")}))`);
+      params.push(...teams);
+    }
+    if (depts.length > 0) {
+      referral.push(`(r.object_type = 'D' AND r.object_id IN (${depts.map(() => "?").join(",")}))`);
+      params.push(...depts);
+    }
+    parts.push(
+      `EXISTS (SELECT 1 FROM ost_thread_referral r WHERE r.thread_id IN (${thread}) AND (${referral.join(" OR ")}))`,
+    );
+    return { sql: `(${parts.join(" OR ")})`, params };
+  }
+  if (kind === PrincipalKind.END_USER) {
+    const userId = idOf(principal);
+    const parts = [
+      `${a}.user_id = ?`,
+      `EXISTS (SELECT 1 FROM ost_thread_collaborator c WHERE c.thread_id IN (${thread}) AND c.user_id = ?)`,
+    ];
+    const params: unknown[] = [userId, userId];
+    if (endUser && endUser.userId === userId && canSeeOrgTickets(endUser)) {
+      parts.push(`${a}.user_id IN (SELECT ou.id FROM ost_user ou WHERE ou.org_id = ?)`);
+      params.push(endUser.orgId);
+    }
+    return { sql: `(${parts.join(" OR ")})`, params };
+  }
+  return { sql: "0", params: [] };
+}
+
+/** Whether an end user may see a thread entry: messages and responses that are not hidden. */
+export function isEntryVisibleToEndUser(entry: { type: ThreadEntryType; flags: number }): boolean {
+  return (
+    (entry.type === ThreadEntryType.MESSAGE || entry.type === ThreadEntryType.RESPONSE) &&
+    (entry.flags & THREAD_ENTRY_HIDDEN) === 0
+  );
+}
+
+/** ost_thread_entry.type letters an end user may see (for SQL filters): messages and responses. */
+export const END_USER_ENTRY_TYPES = ["M", "R"] as const;
+
+/** Fields of the ticket forms that end users may see (ost_form_field.flags CLIENT_VIEW). */
+export interface ClientVisibleFields {
+  fieldIds: ReadonlySet<number>;
+  fieldNames: ReadonlySet<string>;
+}
+
+export async function loadClientVisibleFields(q: SqlQuery): Promise<ClientVisibleFields> {
+  const rows = await q(
+    "SELECT f.id, f.name FROM ost_form_field f JOIN ost_form fo ON fo.id = f.form_id" +
+      " WHERE fo.type IN ('T', 'G') AND (f.flags & ?) <> 0",
+    [FORM_FIELD_CLIENT_VIEW],
+  );
+  return {
+    fieldIds: new Set(rows.map((r) => num(r.id))),
+    fieldNames: new Set(rows.map((r) => str(r.name)).filter((n) => n !== "")),
+  };
+}
+
+/**
+ * The ticket as an end user may see it (a modified copy is not made: the message is changed in place):
+ * no assignee, SLA, due dates, overdue flag, IP address, mailbox or source details, only client-visible
+ * form answers, and the priority only when the priority field is client-visible.
+ */
+export function redactTicketForEndUser(ticket: Ticket, visible: ClientVisibleFields): Ticket {
+  ticket.assigneeStaff = undefined;
+  ticket.assigneeTeam = undefined;
+  ticket.sla = undefined;
+  ticket.dueDate = undefined;
+  ticket.estDueDate = undefined;
+  ticket.isOverdue = false;
+  ticket.ipAddress = "";
+  ticket.sourceExtra = "";
+  ticket.emailId = 0;
+  if (!visible.fieldNames.has("priority")) ticket.priority = undefined;
+  ticket.answers = ticket.answers.filter((a) => visible.fieldIds.has(a.fieldId));
+  return ticket;
+}
+
+/** The entries an end user may see, each without agent-only details (IP address, editor). */
+export function redactThreadForEndUser(entries: readonly ThreadEntry[]): ThreadEntry[] {
+  return entries.filter(isEntryVisibleToEndUser).map((entry) => {
+    entry.ipAddress = "";
+    entry.editor = undefined;
+    return entry;
+  });
+}
+
+/**
+ * Access to one thread entry (and so to its attachments): the ticket rules, and for end users only
+ * entries they may see — an internal note is NOT_FOUND to them.
+ */
+export function decideThreadEntryAccess(
+  principal: Principal,
+  facts: TicketAccessFacts | undefined,
+  entry: { type: ThreadEntryType; flags: number } | undefined,
+  options: TicketDecisionOptions = {},
+): AccessDecision {
+  const decision = decideTicketAccess(principal, facts, options);
+  if (!decision.allowed) return decision;
+  if (!entry) return deny(Code.NotFound, "thread entry not found");
+  if (kindOf(principal) === PrincipalKind.END_USER && !isEntryVisibleToEndUser(entry))
+    return deny(Code.NotFound, "thread entry not found");
+  return decision;
+}
+
+/** ost_thread_entry.type letter → ThreadEntryType. */
+export function threadEntryType(letter: string): ThreadEntryType {
+  switch (letter) {
+    case "M":
+      return ThreadEntryType.MESSAGE;
+    case "R":
+      return ThreadEntryType.RESPONSE;
+    case "N":
+      return ThreadEntryType.NOTE;
+    default:
+      return ThreadEntryType.UNSPECIFIED;
+  }
+}
+
+/**
+ * The facts for a file attached to a ticket thread entry (ost_attachment type 'H'): the entry's type and
+ * flags plus its ticket's facts; undefined when the attachment is not on a ticket thread entry.
+ */
+export async function loadAttachmentAccessFacts(
+  q: SqlQuery,
+  attachmentId: number,
+): Promise<{ ticket: TicketAccessFacts; entry: { type: ThreadEntryType; flags: number } } | undefined> {
+  const [row] = await q(
+    "SELECT te.type, te.flags, th.object_id AS ticket_id FROM ost_attachment a" +
+      " JOIN ost_thread_entry te ON te.id = a.object_id" +
+      " JOIN ost_thread th ON th.id = te.thread_id AND th.object_type = 'T'" +
+      " WHERE a.id = ? AND a.type = 'H'",
+    [attachmentId],
+  );
+  if (!row) return undefined;
+  const ticket = await loadTicketAccessFacts(q, num(row.ticket_id));
+  if (!ticket) return undefined;
+  return { ticket, entry: { type: threadEntryType(str(row.type)), flags: num(row.flags) } };
+}
