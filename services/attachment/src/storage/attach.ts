@@ -172,3 +172,75 @@ export async function listTicketAttachments(em: Db, ticketId: number): Promise<T
     threadId: int(row.thread_id, "ost_thread_entry.thread_id"),
   }));
 }
+
+/** Where a page of attachments comes from: every entry of a ticket's thread, or one thread entry. */
+export type AttachmentTarget = { ticketId: number } | { entryId: number };
+
+export interface AttachmentPageOptions {
+  /** Continue after this attachment (the last one of the previous page). */
+  after?: { entryId: number; attachmentId: number };
+  /** Page size (1-1000). */
+  limit: number;
+  /** Only entries of these `ost_thread_entry.type` letters (e.g. what an end user may see). */
+  entryTypes?: readonly string[];
+  /** Skip entries with any of these `ost_thread_entry.flags` bits set (e.g. HIDDEN). */
+  excludeEntryFlags?: number;
+}
+
+export interface AttachmentPage {
+  attachments: TicketAttachment[];
+  /** More attachments follow the last one of this page. */
+  hasMore: boolean;
+}
+
+/** One page of attachments in (entry id, attachment id) order, by keyset so pages stay stable and cheap. */
+export async function listAttachmentsPage(
+  em: Db,
+  target: AttachmentTarget,
+  options: AttachmentPageOptions,
+): Promise<AttachmentPage> {
+  const { limit } = options;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    throw new InvalidArgumentError("limit must be between 1 and 1000");
+  const where: string[] = ["a.`type` = 'H'"];
+  const params: unknown[] = [];
+  let from = "`ost_attachment` a JOIN `ost_thread_entry` e ON e.`id` = a.`object_id`";
+  if ("ticketId" in target) {
+    assertId(target.ticketId, "ticketId");
+    from += " JOIN `ost_thread` t ON t.`id` = e.`thread_id` AND t.`object_type` = 'T'";
+    where.push("t.`object_id` = ?");
+    params.push(target.ticketId);
+  } else {
+    assertId(target.entryId, "entryId");
+    where.push("a.`object_id` = ?");
+    params.push(target.entryId);
+  }
+  if (options.entryTypes) {
+    if (options.entryTypes.length === 0) return { attachments: [], hasMore: false };
+    where.push(`e.\`type\` IN (${options.entryTypes.map(() => "?").join(", ")})`);
+    params.push(...options.entryTypes);
+  }
+  if (options.excludeEntryFlags) {
+    where.push("(e.`flags` & ?) = 0");
+    params.push(options.excludeEntryFlags);
+  }
+  if (options.after) {
+    const { entryId, attachmentId } = options.after;
+    if (!Number.isSafeInteger(entryId) || !Number.isSafeInteger(attachmentId))
+      throw new InvalidArgumentError("after must name an entry and an attachment");
+    where.push("(e.`id` > ? OR (e.`id` = ? AND a.`id` > ?))");
+    params.push(entryId, entryId, attachmentId);
+  }
+  const rows = await selectRows(
+    em,
+    `SELECT ${ATTACHMENT_COLUMNS}, e.\`thread_id\`, ${FILE_COLUMNS} FROM ${from}` +
+      ` JOIN \`ost_file\` f ON f.\`id\` = a.\`file_id\` WHERE ${where.join(" AND ")}` +
+      ` ORDER BY e.\`id\`, a.\`id\` LIMIT ${limit + 1}`,
+    params,
+  );
+  const attachments = rows.slice(0, limit).map((row) => ({
+    ...attachmentFromRow(row),
+    threadId: int(row.thread_id, "ost_thread_entry.thread_id"),
+  }));
+  return { attachments, hasMore: rows.length > limit };
+}

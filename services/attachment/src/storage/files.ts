@@ -38,10 +38,13 @@ export interface FileInfo {
   attrs: string | null;
   /** `created`, DB server local time, `YYYY-MM-DD HH:MM:SS`. */
   created: string;
+  /** `created` as Unix seconds (converted by the server in its own zone); null for a zero date. */
+  createdAt: number | null;
 }
 
 export const FILE_COLUMNS =
-  "f.`id`, f.`ft`, f.`bk`, f.`type`, f.`size`, f.`key`, f.`signature`, f.`name`, f.`attrs`, f.`created`";
+  "f.`id`, f.`ft`, f.`bk`, f.`type`, f.`size`, f.`key`, f.`signature`, f.`name`, f.`attrs`, f.`created`," +
+  " UNIX_TIMESTAMP(f.`created`) AS `created_unix`";
 
 export function fileInfoFromRow(row: Row): FileInfo {
   return {
@@ -55,7 +58,14 @@ export function fileInfoFromRow(row: Row): FileInfo {
     name: text(row.name),
     attrs: nullableText(row.attrs),
     created: text(row.created),
+    createdAt: unixSeconds(row.created_unix),
   };
+}
+
+function unixSeconds(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  const n = Math.floor(Number(text(value)));
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 export async function findFile(em: Db, fileId: number): Promise<FileInfo | null> {
@@ -81,6 +91,22 @@ export async function getFileInfoByKey(em: Db, key: string): Promise<FileInfo> {
   );
   if (!row) throw new FileNotFoundError({ key });
   return fileInfoFromRow(row);
+}
+
+/**
+ * File metadata by the exact download key a link carries. The column compares case-insensitively, so two
+ * keys differing only in case would match each other; only a byte-exact match counts here.
+ */
+export async function getFileInfoByExactKey(em: Db, key: string): Promise<FileInfo> {
+  if (key === "" || key.length > 86) throw new FileNotFoundError({ key });
+  const rows = await selectRows(
+    em,
+    `SELECT ${FILE_COLUMNS} FROM \`ost_file\` f WHERE f.\`key\` = ? ORDER BY f.\`id\` LIMIT 10`,
+    [key],
+  );
+  const exact = rows.map(fileInfoFromRow).find((info) => info.key === key);
+  if (!exact) throw new FileNotFoundError({ key });
+  return exact;
 }
 
 export interface ReadOptions {

@@ -5,15 +5,20 @@
  *
  * - storeFile: stream a file in (limits, type checks, dedupe) → StoredFile
  * - readFile / openFileContent: metadata + chunk and byte-range readers; getFileInfo, getFileInfoByKey
- * - attachToEntry, listEntryAttachments, listAttachmentsOfEntries, listTicketAttachments
+ * - attachToEntry, listEntryAttachments, listAttachmentsOfEntries, listTicketAttachments, listAttachmentsPage
+ * - purgeOrphanFiles: osTicket's cron rule for unattached files
  * - getMaxFileSize, getMessageFieldAttachmentPolicy, isFileTypeAllowed: osTicket's upload limits
  * - StorageError subclasses, each with a `code` and osTicket's wording in `osTicketMessage`
  */
 export {
+  type AttachmentPage,
+  type AttachmentPageOptions,
+  type AttachmentTarget,
   type AttachToEntryInput,
   attachToEntry,
   type EntryAttachment,
   listAttachmentsOfEntries,
+  listAttachmentsPage,
   listEntryAttachments,
   listTicketAttachments,
   type TicketAttachment,
@@ -26,6 +31,7 @@ export {
   type FileInfo,
   findFile,
   getFileInfo,
+  getFileInfoByExactKey,
   getFileInfoByKey,
   openFileContent,
   type ReadOptions,
@@ -50,6 +56,7 @@ export {
   policyFromFieldConfiguration,
   type UploadSettings,
 } from "./limits.ts";
+export { ORPHAN_MIN_AGE_SECONDS, type PurgeOrphanFilesOptions, purgeOrphanFiles } from "./purge.ts";
 export { type DeclaredType, type DetectedType, detectType, parseDeclaredType } from "./sniff.ts";
 export type { Db } from "./sql.ts";
 export {

@@ -27,6 +27,12 @@ export interface StoreFileInput {
   allowedTypes?: FileTypeRule;
   /** Default `T` (attachment). */
   purpose?: FilePurpose;
+  /**
+   * The size to record (and dedupe by) instead of the number of bytes stored, for osTicket's legacy XML
+   * base64 attachments, which it decodes twice and records with the once-decoded length (FACTS §2.4). The
+   * limit applies to it, as osTicket checks that length.
+   */
+  recordedSize?: number;
   signal?: AbortSignal;
 }
 
@@ -57,6 +63,13 @@ export async function storeFile(em: Db, input: StoreFileInput): Promise<StoredFi
   const purpose = input.purpose ?? "T";
   if (purpose !== "T" && purpose !== "L" && purpose !== "B") {
     throw new InvalidArgumentError("purpose must be T, L or B");
+  }
+  const recordedSize = input.recordedSize;
+  if (recordedSize !== undefined) {
+    if (!Number.isSafeInteger(recordedSize) || recordedSize < 0) {
+      throw new InvalidArgumentError("recordedSize must be a non-negative integer");
+    }
+    if (recordedSize > maxBytes) throw new FileTooLargeError(maxBytes);
   }
   const declared = parseDeclaredType(input.declaredType);
   // osTicket checks the declared type and the name before it looks at the bytes.
@@ -89,6 +102,7 @@ export async function storeFile(em: Db, input: StoreFileInput): Promise<StoredFi
       name: sanitizeFileName(input.name, detected?.ext),
       type: declared.stored || detected?.mime || "application/octet-stream",
       purpose,
+      recordedSize,
     };
 
     return await em.transactional(async (tx) => {
@@ -104,15 +118,17 @@ interface NewFile {
   name: string;
   type: string;
   purpose: FilePurpose;
+  recordedSize: number | undefined;
 }
 
 async function storeWhole(tx: Db, file: NewFile, data: Buffer, signal?: AbortSignal): Promise<StoredFile> {
   const digest = digestOf(data);
   const signature = fileSignature(digest);
-  const existing = await findStoredDuplicate(tx, signature, digest.size, 0, signal);
+  const size = file.recordedSize ?? digest.size;
+  const existing = await findStoredDuplicate(tx, signature, size, 0, signal);
   if (existing) return { ...existing, deduplicated: true };
 
-  const id = await insertFileRow(tx, file, fileKey(digest), signature, digest.size, signal);
+  const id = await insertFileRow(tx, file, fileKey(digest), signature, size, signal);
   if (data.byteLength > 0) await insertChunk(tx, id, 0, data, signal);
   await run(tx, "UPDATE `ost_file` SET `bk` = 'D' WHERE `id` = ? LIMIT 1", [id], signal);
   return { ...(await getFileInfo(tx, id)), deduplicated: false };
@@ -159,7 +175,8 @@ async function storeStreamed(
 
   const digest: FileDigest = hasher.digest();
   const signature = fileSignature(digest);
-  const existing = await findStoredDuplicate(tx, signature, digest.size, id, signal);
+  const size = file.recordedSize ?? digest.size;
+  const existing = await findStoredDuplicate(tx, signature, size, id, signal);
   if (existing) {
     await run(tx, "DELETE FROM `ost_file_chunk` WHERE `file_id` = ?", [id], signal);
     await run(tx, "DELETE FROM `ost_file` WHERE `id` = ? LIMIT 1", [id], signal);
@@ -168,7 +185,7 @@ async function storeStreamed(
   await run(
     tx,
     "UPDATE `ost_file` SET `key` = ?, `signature` = ?, `size` = ?, `bk` = 'D' WHERE `id` = ? LIMIT 1",
-    [fileKey(digest), signature, digest.size, id],
+    [fileKey(digest), signature, size, id],
     signal,
   );
   return { ...(await getFileInfo(tx, id)), deduplicated: false };
