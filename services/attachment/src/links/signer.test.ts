@@ -142,4 +142,60 @@ describe("DownloadLinkSigner", () => {
     });
     expect(current.verify(token).fileId).toBe(1);
   });
+
+  it("signs and verifies links whose parts travel separately (key, expiry, disposition, signature)", () => {
+    const key = "-Pi5ku6OHcuadwdVvM755vKJBRwX0iCs";
+    const { expiresAt, signature } = signerAt(T0).signLink({ key, ttlSeconds: 300, disposition: "inline" });
+    expect(expiresAt).toBe(T0 / 1000 + 300);
+    expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const link = { key, expiresAt, disposition: "inline" as const, signature };
+    expect(() => signerAt(T0 + 299_999).verifyLink(link)).not.toThrow();
+    // Expired from its expiry second on.
+    expect(() => signerAt(T0 + 300_000).verifyLink(link)).toThrow(ExpiredDownloadLinkError);
+    // Any part changed: tampered, even once expired.
+    for (const forged of [
+      { ...link, key: `${key.slice(0, -1)}t` },
+      { ...link, expiresAt: expiresAt + 3600 },
+      { ...link, disposition: "attachment" as const },
+      { ...link, signature: swapChar(signature, 7) },
+    ]) {
+      expect(() => signerAt(T0).verifyLink(forged)).toThrow(TamperedDownloadLinkError);
+      expect(() => signerAt(T0 + 10_000_000).verifyLink(forged)).toThrow(TamperedDownloadLinkError);
+    }
+    // Another secret, and rotation.
+    expect(() => signerAt(T0, { secret: "x".repeat(32) }).verifyLink(link)).toThrow(
+      TamperedDownloadLinkError,
+    );
+    expect(() => signerAt(T0, { secret: OLD_SECRET, previous: [SECRET] }).verifyLink(link)).not.toThrow();
+    // A token's MAC over the same values never passes as a link signature, nor the other way round.
+    const token = signerAt(T0).sign({ fileId: 1, key, expiresAt, disposition: "inline" });
+    const tokenMac = token.split(".")[1] ?? "";
+    expect(() => signerAt(T0).verifyLink({ ...link, signature: tokenMac })).toThrow(
+      TamperedDownloadLinkError,
+    );
+  });
+
+  it("refuses malformed link parts and bad sign input", () => {
+    const signer = signerAt(T0);
+    const { expiresAt, signature } = signer.signLink({ key: "k", ttlSeconds: 60, disposition: "attachment" });
+    const link = { key: "k", expiresAt, disposition: "attachment" as const, signature };
+    for (const bad of [
+      { ...link, signature: "" },
+      { ...link, signature: `${signature}!` },
+      { ...link, signature: signature.slice(0, 20) },
+      { ...link, expiresAt: 0 },
+      { ...link, expiresAt: 1.5 },
+      { ...link, key: "" },
+      { ...link, key: "a\nb" },
+      { ...link, key: "k".repeat(87) },
+    ]) {
+      expect(() => signer.verifyLink(bad), JSON.stringify(bad)).toThrow(MalformedDownloadLinkError);
+    }
+    // @ts-expect-error: an unknown disposition
+    expect(() => signer.verifyLink({ ...link, disposition: "evil" })).toThrow(MalformedDownloadLinkError);
+    expect(() => signer.signLink({ key: "", ttlSeconds: 1, disposition: "inline" })).toThrow(RangeError);
+    expect(() => signer.signLink({ key: "k", ttlSeconds: 0, disposition: "inline" })).toThrow(/ttlSeconds/);
+    // @ts-expect-error: an unknown disposition
+    expect(() => signer.signLink({ key: "k", ttlSeconds: 1, disposition: "evil" })).toThrow(/disposition/);
+  });
 });

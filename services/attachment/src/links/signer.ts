@@ -100,6 +100,46 @@ export class DownloadLinkSigner {
     return claims;
   }
 
+  /**
+   * The signature of a link whose parts travel separately, as the gateway's public URL carries them:
+   * `/files/<key>?expires=<unix>&disposition=<inline|attachment>&signature=<signature>`. The MAC covers
+   * the key, the expiry and the disposition (under its own domain tag, so it never verifies as a token).
+   */
+  signLink(input: Omit<SignDownloadLinkInput, "fileId" | "disposition"> & { disposition: Disposition }): {
+    expiresAt: number;
+    signature: string;
+  } {
+    checkKey(input.key);
+    checkDisposition(input.disposition);
+    const expiresAt = this.#expiry(input);
+    const signature = linkMac(this.#current, input.key, expiresAt, input.disposition).toString("base64url");
+    return { expiresAt, signature };
+  }
+
+  /**
+   * Checks the parts of a link made by signLink: Malformed (not a signature of ours), Tampered (any part
+   * changed, or an unknown secret) — both before the expiry is looked at — then Expired.
+   */
+  verifyLink(link: { key: string; expiresAt: number; disposition: Disposition; signature: string }): void {
+    if (!BASE64URL.test(link.signature)) throw new MalformedDownloadLinkError("signature is not base64url");
+    const given = Buffer.from(link.signature, "base64url");
+    if (given.byteLength !== MAC_BYTES)
+      throw new MalformedDownloadLinkError("signature has the wrong length");
+    if (!Number.isSafeInteger(link.expiresAt) || link.expiresAt <= 0)
+      throw new MalformedDownloadLinkError("expires is not unix seconds");
+    if (link.key === "" || link.key.length > 86 || /[\n\r]/.test(link.key))
+      throw new MalformedDownloadLinkError("key is not a file key");
+    if (link.disposition !== "inline" && link.disposition !== "attachment")
+      throw new MalformedDownloadLinkError("disposition must be inline or attachment");
+    let genuine = false;
+    for (const secret of this.#all) {
+      genuine =
+        timingSafeEqual(linkMac(secret, link.key, link.expiresAt, link.disposition), given) || genuine;
+    }
+    if (!genuine) throw new TamperedDownloadLinkError();
+    if (Math.floor(this.#now() / 1000) >= link.expiresAt) throw new ExpiredDownloadLinkError(link.expiresAt);
+  }
+
   #expiry(input: SignDownloadLinkInput): number {
     if (input.expiresAt !== undefined && input.ttlSeconds !== undefined) {
       throw new RangeError("give expiresAt or ttlSeconds, not both");
@@ -118,6 +158,25 @@ export class DownloadLinkSigner {
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+const LINK_DOMAIN = "ostmesh.attachment.download-link.parts";
+
+function linkMac(secret: Buffer, key: string, expiresAt: number, disposition: Disposition): Buffer {
+  return createHmac("sha256", secret)
+    .update(LINK_DOMAIN)
+    .update("\n")
+    .update([VERSION, key, String(expiresAt), disposition].join("\n"))
+    .digest();
+}
+
+function checkKey(key: string): void {
+  if (key === "" || key.length > 86 || /[\n\r]/.test(key)) throw new RangeError("key is not a file key");
+}
+
+function checkDisposition(disposition: unknown): void {
+  if (disposition !== "inline" && disposition !== "attachment")
+    throw new RangeError("disposition must be inline or attachment");
+}
 
 function mac(secret: Buffer, encodedPayload: string): Buffer {
   return createHmac("sha256", secret).update(DOMAIN).update("\n").update(encodedPayload).digest();
