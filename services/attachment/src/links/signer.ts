@@ -140,7 +140,7 @@ export class DownloadLinkSigner {
     if (Math.floor(this.#now() / 1000) >= link.expiresAt) throw new ExpiredDownloadLinkError(link.expiresAt);
   }
 
-  #expiry(input: SignDownloadLinkInput): number {
+  #expiry(input: Pick<SignDownloadLinkInput, "expiresAt" | "ttlSeconds">): number {
     if (input.expiresAt !== undefined && input.ttlSeconds !== undefined) {
       throw new RangeError("give expiresAt or ttlSeconds, not both");
     }
