@@ -1,8 +1,7 @@
 import type { Actor, MailDomainVerifier, Ports, TicketDomainEvent } from "./ports.ts";
-import { type HelpdeskConfig, loadConfig } from "./reference/config.ts";
-import { FormCatalog } from "./reference/forms.ts";
+import { type HelpdeskConfig, loadConfigAndClock } from "./reference/config.ts";
+import { MetadataCache } from "./reference/forms.ts";
 import { Lookups, type Staff } from "./reference/lookups.ts";
-import { int } from "./rows.ts";
 import type { Sql } from "./sql.ts";
 import type { HtmlPolicy } from "./text/format.ts";
 import { dnsMailDomainVerifier } from "./users/email.ts";
@@ -12,7 +11,7 @@ export interface UseCaseContext {
   readonly tx: Sql;
   readonly config: HelpdeskConfig;
   readonly lookups: Lookups;
-  readonly forms: FormCatalog;
+  readonly metadata: MetadataCache;
   readonly actor: Actor;
   /** The acting agent's row when the actor is staff. */
   readonly staff: Staff | undefined;
@@ -37,8 +36,9 @@ export async function withUseCase<T>(
   const pinned = ports.clock ? Math.floor(ports.clock.now().getTime() / 1000) : undefined;
   if (pinned !== undefined) await tx.run("SET timestamp = ?", [pinned]);
   try {
-    const [config, clock] = await Promise.all([loadConfig(tx), tx.first("SELECT UNIX_TIMESTAMP() AS now")]);
-    const lookups = new Lookups(tx, config);
+    const { config, now } = await loadConfigAndClock(tx);
+    const metadata = ports.metadata ?? new MetadataCache({ ttlMs: 0 });
+    const lookups = new Lookups(tx, config, metadata);
     const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;
     const whitelist = (config.get("embedded_domain_whitelist") ?? "")
       .split(",")
@@ -48,10 +48,10 @@ export async function withUseCase<T>(
       tx,
       config,
       lookups,
-      forms: ports.forms ?? new FormCatalog({ ttlMs: 0 }),
+      metadata,
       actor,
       staff,
-      now: clock ? int(clock, "now") : Math.floor(Date.now() / 1000),
+      now,
       random: ports.random ?? Math.random,
       htmlPolicy: { iframeDomains: whitelist },
       verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),

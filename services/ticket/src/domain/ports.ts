@@ -1,4 +1,4 @@
-import type { FormCatalog } from "./reference/forms.ts";
+import type { MetadataCache } from "./reference/forms.ts";
 import type { Sql } from "./sql.ts";
 
 /**
@@ -97,8 +97,8 @@ export type MailDomainVerifier = (domain: string) => Promise<boolean>;
 export interface Ports {
   readonly emit?: Emit;
   readonly clock?: Clock;
-  /** Form and field metadata cache shared across requests (short TTL); a fresh one per call when absent. */
-  readonly forms?: FormCatalog;
+  /** Form/field and event metadata shared across requests (short TTL); a fresh one per call when absent. */
+  readonly metadata?: MetadataCache;
   readonly verifyMailDomain?: MailDomainVerifier;
   /** Random source for ticket numbers and lock codes (tests pass a seeded one); Math.random otherwise. */
   readonly random?: () => number;

@@ -1,4 +1,4 @@
-import { str } from "../rows.ts";
+import { isRecord, str } from "../rows.ts";
 import { placeholders, quoteIdentifier, type Sql, type SqlValue } from "../sql.ts";
 import type { StoredAnswer } from "./answers.ts";
 
@@ -36,8 +36,9 @@ export async function insertFormEntry(
 /**
  * Mirrors answers into a `__cdata` table (`ost_ticket__cdata`, `ost_user__cdata`, ...) with one upsert.
  * These tables are disposable: osTicket drops and rebuilds them when an admin edits the form, and cron
- * recreates missing ones. So the column list is read at write time, a missing table is skipped, and
- * answers whose column does not exist (yet) are left out — the real data is in ost_form_entry_values.
+ * recreates missing ones. So nothing about them is cached: the upsert is tried with every column, a
+ * missing table is skipped, and when a column does not exist (yet) the table's current columns are read
+ * and the upsert repeated without the missing ones — the real data is in ost_form_entry_values.
  */
 export async function upsertCdata(
   tx: Sql,
@@ -46,21 +47,47 @@ export async function upsertCdata(
   objectId: number,
   values: ReadonlyMap<string, string>,
 ): Promise<void> {
+  const columns = [...values.entries()].filter(([c]) => c !== keyColumn);
+  try {
+    await upsert(tx, table, keyColumn, objectId, columns);
+    return;
+  } catch (error) {
+    const errno = isRecord(error) ? error.errno : undefined;
+    if (errno === ER_NO_SUCH_TABLE) return;
+    if (errno !== ER_BAD_FIELD_ERROR) throw error;
+  }
   const rows = await tx.all(
     "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
     [table],
   );
-  if (rows.length === 0) return;
   const existing = new Set(rows.map((r) => str(r, "name").toLowerCase()));
-  const columns = [...values.entries()].filter(([c]) => existing.has(c.toLowerCase()) && c !== keyColumn);
   if (!existing.has(keyColumn.toLowerCase())) return;
+  await upsert(
+    tx,
+    table,
+    keyColumn,
+    objectId,
+    columns.filter(([c]) => existing.has(c.toLowerCase())),
+  );
+}
+
+const ER_NO_SUCH_TABLE = 1146;
+const ER_BAD_FIELD_ERROR = 1054;
+
+async function upsert(
+  tx: Sql,
+  table: string,
+  keyColumn: string,
+  objectId: number,
+  columns: readonly (readonly [string, string])[],
+): Promise<void> {
   const names = [keyColumn, ...columns.map(([c]) => c)].map(quoteIdentifier);
-  const updates = columns.map(([c]) => `${quoteIdentifier(c)} = VALUES(${quoteIdentifier(c)})`);
+  const updates = columns.length
+    ? columns.map(([c]) => `${quoteIdentifier(c)} = VALUES(${quoteIdentifier(c)})`)
+    : [`${quoteIdentifier(keyColumn)} = ${quoteIdentifier(keyColumn)}`];
   await tx.run(
     `INSERT INTO ${quoteIdentifier(table)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})` +
-      (updates.length
-        ? ` ON DUPLICATE KEY UPDATE ${updates.join(", ")}`
-        : ` ON DUPLICATE KEY UPDATE ${quoteIdentifier(keyColumn)} = ${quoteIdentifier(keyColumn)}`),
+      ` ON DUPLICATE KEY UPDATE ${updates.join(", ")}`,
     [objectId, ...columns.map(([, v]) => v)],
   );
 }

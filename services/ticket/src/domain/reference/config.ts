@@ -1,4 +1,4 @@
-import { phpInt, phpTruthy, str } from "../rows.ts";
+import { int, phpInt, phpTruthy, str } from "../rows.ts";
 import type { Sql } from "../sql.ts";
 
 /**
@@ -116,10 +116,22 @@ export class HelpdeskConfig {
 
 /** Reads the `core` namespace in one query. */
 export async function loadConfig(tx: Sql): Promise<HelpdeskConfig> {
-  const rows = await tx.all("SELECT `key`, `value` FROM ost_config WHERE `namespace` = 'core'");
-  return new HelpdeskConfig(
-    new Map(rows.map((r) => [str(r, "key"), r.value === null ? null : str(r, "value")])),
+  return (await loadConfigAndClock(tx)).config;
+}
+
+/** The `core` namespace and the DB clock (epoch seconds, honouring a pinned `SET timestamp`) in one query. */
+export async function loadConfigAndClock(tx: Sql): Promise<{ config: HelpdeskConfig; now: number }> {
+  const rows = await tx.all(
+    "SELECT `key`, `value`, UNIX_TIMESTAMP() AS now FROM ost_config WHERE `namespace` = 'core'" +
+      " UNION ALL SELECT NULL, NULL, UNIX_TIMESTAMP()",
   );
+  const values = new Map<string, string | null>();
+  let now = Math.floor(Date.now() / 1000);
+  for (const r of rows) {
+    now = int(r, "now");
+    if (r.key !== null) values.set(str(r, "key"), r.value === null ? null : str(r, "value"));
+  }
+  return { config: new HelpdeskConfig(values), now };
 }
 
 /** Reads another config namespace (e.g. `schedule.1`) as a plain map. */

@@ -54,14 +54,16 @@ interface Cached<T> {
 }
 
 /**
- * Form and field metadata, cached per process for a short time (admins rarely edit forms; a stale entry
- * lives at most `ttlMs`). Lookups are by form type or id, never by hard-coded field ids.
+ * Metadata shared across requests for a short time: forms and fields (admins rarely edit forms; a stale
+ * entry lives at most `ttlMs`) and `ost_event` ids (install data). Lookups are by form type or id and by
+ * event name, never by hard-coded ids.
  */
-export class FormCatalog {
+export class MetadataCache {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #byId = new Map<number, Cached<FormDefinition | undefined>>();
   readonly #byType = new Map<string, Cached<number | undefined>>();
+  #events: Cached<ReadonlyMap<string, number>> | undefined;
 
   constructor(options: { ttlMs?: number; now?: () => number } = {}) {
     this.#ttlMs = options.ttlMs ?? 5_000;
@@ -72,6 +74,17 @@ export class FormCatalog {
   invalidate(): void {
     this.#byId.clear();
     this.#byType.clear();
+    this.#events = undefined;
+  }
+
+  /** `ost_event` ids by name. */
+  async eventIds(tx: Sql): Promise<ReadonlyMap<string, number>> {
+    if (this.#events && this.#events.expires > this.#now()) return this.#events.value;
+    const rows = await tx.all("SELECT id, name FROM ost_event");
+    const value = new Map(rows.map((r) => [str(r, "name"), int(r, "id")]));
+    // Install data: kept ten times longer than form metadata.
+    this.#events = { value, expires: this.#now() + this.#ttlMs * 10 };
+    return value;
   }
 
   /** The form of a type (`T` ticket, `U` contact, `O` organization, `A` task), as osTicket picks it. */

@@ -1,6 +1,7 @@
 import { int, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { Row, Sql } from "../sql.ts";
 import type { HelpdeskConfig } from "./config.ts";
+import type { MetadataCache } from "./forms.ts";
 
 export interface TicketStatus {
   readonly id: number;
@@ -140,11 +141,99 @@ export function staffDisplayName(staff: Staff, format = "full"): string {
 export class Lookups {
   readonly #tx: Sql;
   readonly config: HelpdeskConfig;
+  readonly #metadata: MetadataCache;
   readonly #memo = new Map<string, Promise<unknown>>();
 
-  constructor(tx: Sql, config: HelpdeskConfig) {
+  constructor(tx: Sql, config: HelpdeskConfig, metadata: MetadataCache) {
     this.#tx = tx;
     this.config = config;
+    this.#metadata = metadata;
+  }
+
+  /**
+   * Loads several reference rows in one round trip (the priorities, and statuses, departments, SLAs and
+   * topics by id) into this use case's memo; later lookups of them cost nothing.
+   */
+  async prefetch(ids: {
+    statuses?: number[];
+    depts?: number[];
+    slas?: number[];
+    topics?: number[];
+  }): Promise<void> {
+    const parts: string[] = [];
+    const params: number[] = [];
+    const keys: string[] = [];
+    const add = (kind: string, list: number[] | undefined, sql: (marks: string) => string) => {
+      const wanted = [...new Set(list ?? [])].filter((id) => id > 0 && !this.#memo.has(`${kind}:${id}`));
+      if (!wanted.length) return;
+      parts.push(sql(wanted.map(() => "?").join(", ")));
+      params.push(...wanted);
+      for (const id of wanted) keys.push(`${kind}:${id}`);
+    };
+    if (!this.#memo.has("priorities")) {
+      parts.push(
+        "SELECT 'priorities' AS kind, priority_id AS id, JSON_OBJECT('priority_id', priority_id, 'priority', priority," +
+          " 'priority_desc', priority_desc, 'priority_urgency', priority_urgency) AS doc FROM ost_ticket_priority",
+      );
+      keys.push("priorities");
+    }
+    add(
+      "status",
+      ids.statuses,
+      (m) =>
+        "SELECT 'status', id, JSON_OBJECT('id', id, 'name', name, 'state', state, 'mode', mode, 'properties', properties)" +
+        ` FROM ost_ticket_status WHERE id IN (${m})`,
+    );
+    add(
+      "dept",
+      ids.depts,
+      (m) =>
+        "SELECT 'dept', id, JSON_OBJECT('id', id, 'name', name, 'sla_id', sla_id, 'schedule_id', schedule_id," +
+        ` 'manager_id', manager_id, 'flags', flags) FROM ost_department WHERE id IN (${m})`,
+    );
+    add(
+      "sla",
+      ids.slas,
+      (m) =>
+        "SELECT 'sla', id, JSON_OBJECT('id', id, 'name', name, 'flags', flags, 'grace_period', grace_period," +
+        ` 'schedule_id', schedule_id) FROM ost_sla WHERE id IN (${m})`,
+    );
+    add(
+      "topic",
+      ids.topics,
+      (m) =>
+        "SELECT 'topic', topic_id, JSON_OBJECT('topic_id', topic_id, 'topic_pid', topic_pid, 'topic', topic, 'flags', flags," +
+        " 'status_id', status_id, 'priority_id', priority_id, 'dept_id', dept_id, 'staff_id', staff_id, 'team_id', team_id," +
+        " 'sla_id', sla_id, 'sequence_id', sequence_id, 'number_format', number_format, 'noautoresp', noautoresp)" +
+        ` FROM ost_help_topic WHERE topic_id IN (${m})`,
+    );
+    if (!parts.length) return;
+    const rows = await this.#tx.all(parts.join(" UNION ALL "), params);
+    const priorities: Priority[] = [];
+    const found = new Map<string, Row>();
+    for (const row of rows) {
+      const doc = json(str(row, "doc"));
+      if (!isRecord(doc)) continue;
+      const kind = str(row, "kind");
+      if (kind === "priorities") priorities.push(toPriority(doc));
+      else found.set(`${kind}:${int(row, "id")}`, doc);
+    }
+    for (const key of keys) {
+      const [kind] = key.split(":");
+      const doc = found.get(key);
+      let value: unknown;
+      if (kind === "priorities") value = priorities.sort((a, b) => b.urgency - a.urgency);
+      else if (doc)
+        value =
+          kind === "status"
+            ? toStatus(doc)
+            : kind === "dept"
+              ? toDepartment(doc)
+              : kind === "sla"
+                ? toSla(doc)
+                : toTopic(doc);
+      this.#memo.set(key, Promise.resolve(value));
+    }
   }
 
   #once<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -172,12 +261,7 @@ export class Lookups {
       const rows = await this.#tx.all(
         "SELECT priority_id, priority, priority_desc, priority_urgency FROM ost_ticket_priority ORDER BY priority_urgency DESC",
       );
-      return rows.map((r) => ({
-        id: int(r, "priority_id"),
-        priority: str(r, "priority"),
-        desc: str(r, "priority_desc"),
-        urgency: int(r, "priority_urgency"),
-      }));
+      return rows.map(toPriority);
     });
   }
 
@@ -191,16 +275,7 @@ export class Lookups {
         "SELECT id, name, sla_id, schedule_id, manager_id, flags FROM ost_department WHERE id = ?",
         [id],
       );
-      return row
-        ? {
-            id: int(row, "id"),
-            name: str(row, "name"),
-            slaId: int(row, "sla_id"),
-            scheduleId: int(row, "schedule_id"),
-            managerId: int(row, "manager_id"),
-            flags: int(row, "flags"),
-          }
-        : undefined;
+      return row ? toDepartment(row) : undefined;
     });
   }
 
@@ -211,23 +286,7 @@ export class Lookups {
           " sequence_id, number_format, noautoresp FROM ost_help_topic WHERE topic_id = ?",
         [id],
       );
-      return row
-        ? {
-            id: int(row, "topic_id"),
-            pid: int(row, "topic_pid"),
-            name: str(row, "topic"),
-            flags: int(row, "flags"),
-            statusId: int(row, "status_id"),
-            priorityId: int(row, "priority_id"),
-            deptId: int(row, "dept_id"),
-            staffId: int(row, "staff_id"),
-            teamId: int(row, "team_id"),
-            slaId: int(row, "sla_id"),
-            sequenceId: int(row, "sequence_id"),
-            numberFormat: strOrNull(row, "number_format"),
-            noAutoResponse: int(row, "noautoresp") !== 0,
-          }
-        : undefined;
+      return row ? toTopic(row) : undefined;
     });
   }
 
@@ -269,15 +328,7 @@ export class Lookups {
         "SELECT id, name, flags, grace_period, schedule_id FROM ost_sla WHERE id = ?",
         [id],
       );
-      return row
-        ? {
-            id: int(row, "id"),
-            name: str(row, "name"),
-            flags: int(row, "flags"),
-            gracePeriod: int(row, "grace_period"),
-            scheduleId: int(row, "schedule_id"),
-          }
-        : undefined;
+      return row ? toSla(row) : undefined;
     });
   }
 
@@ -346,14 +397,59 @@ export class Lookups {
 
   /** `ost_event` ids by name (never hard-coded: they are install data). */
   async eventId(name: string): Promise<number> {
-    const events = await this.#once("events", async () => {
-      const rows = await this.#tx.all("SELECT id, name FROM ost_event");
-      return new Map(rows.map((r) => [str(r, "name"), int(r, "id")]));
-    });
+    const events = await this.#metadata.eventIds(this.#tx);
     const id = events.get(name);
     if (id === undefined) throw new Error(`ost_event has no '${name}' event`);
     return id;
   }
+}
+
+function toPriority(r: Row): Priority {
+  return {
+    id: int(r, "priority_id"),
+    priority: str(r, "priority"),
+    desc: str(r, "priority_desc"),
+    urgency: int(r, "priority_urgency"),
+  };
+}
+
+function toDepartment(row: Row): Department {
+  return {
+    id: int(row, "id"),
+    name: str(row, "name"),
+    slaId: int(row, "sla_id"),
+    scheduleId: int(row, "schedule_id"),
+    managerId: int(row, "manager_id"),
+    flags: int(row, "flags"),
+  };
+}
+
+function toTopic(row: Row): Topic {
+  return {
+    id: int(row, "topic_id"),
+    pid: int(row, "topic_pid"),
+    name: str(row, "topic"),
+    flags: int(row, "flags"),
+    statusId: int(row, "status_id"),
+    priorityId: int(row, "priority_id"),
+    deptId: int(row, "dept_id"),
+    staffId: int(row, "staff_id"),
+    teamId: int(row, "team_id"),
+    slaId: int(row, "sla_id"),
+    sequenceId: int(row, "sequence_id"),
+    numberFormat: strOrNull(row, "number_format"),
+    noAutoResponse: int(row, "noautoresp") !== 0,
+  };
+}
+
+function toSla(row: Row): Sla {
+  return {
+    id: int(row, "id"),
+    name: str(row, "name"),
+    flags: int(row, "flags"),
+    gracePeriod: int(row, "grace_period"),
+    scheduleId: int(row, "schedule_id"),
+  };
 }
 
 function toStatus(row: Row): TicketStatus {

@@ -1,11 +1,8 @@
-import { loadNamespace } from "../reference/config.ts";
 import { type Lookups, SlaFlag } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { Row, Sql } from "../sql.ts";
 import { addWorkingHours, type BusinessSchedule, type ScheduleEntryDef } from "./business-hours.ts";
 import { isValidTimeZone } from "./zoned-time.ts";
-
-const ENTRY_COLUMNS = "name, repeats, starts_on, starts_at, ends_on, ends_at, stops_on, day, week, month";
 
 function toEntry(row: Row): ScheduleEntryDef {
   return {
@@ -30,8 +27,8 @@ function zoneOf(row: Row, fallbackZone: string): string {
 
 /**
  * A business-hours schedule (flag 0x1) with its entries and holiday schedules (ost_config
- * `schedule.<id>` → configuration.holidays). `fallbackZone` is used when the schedule has no time zone
- * ("floating" schedules follow the acting agent's zone, else the helpdesk default).
+ * `schedule.<id>` → configuration.holidays), in two queries. `fallbackZone` is used when the schedule has
+ * no time zone ("floating" schedules follow the acting agent's zone, else the helpdesk default).
  */
 export async function loadBusinessSchedule(
   tx: Sql,
@@ -39,40 +36,53 @@ export async function loadBusinessSchedule(
   fallbackZone: string,
 ): Promise<BusinessSchedule | undefined> {
   if (!scheduleId) return undefined;
-  const [schedules, entries, settings] = await Promise.all([
-    tx.all("SELECT id, name, timezone FROM ost_schedule WHERE id = ? AND flags & 1 != 0", [scheduleId]),
-    tx.all(`SELECT ${ENTRY_COLUMNS} FROM ost_schedule_entry WHERE schedule_id = ? ORDER BY id`, [scheduleId]),
-    loadNamespace(tx, `schedule.${scheduleId}`),
-  ]);
-  const schedule = schedules[0];
+  const rows = await tx.all(
+    `SELECT s.id, s.name AS schedule_name, s.timezone, c.value AS configuration, e.id AS entry_id, ${ENTRY_SELECT}` +
+      " FROM ost_schedule s LEFT JOIN ost_config c ON c.namespace = CONCAT('schedule.', s.id) AND c.`key` = 'configuration'" +
+      " LEFT JOIN ost_schedule_entry e ON e.schedule_id = s.id WHERE s.id = ? AND s.flags & 1 != 0 ORDER BY e.id",
+    [scheduleId],
+  );
+  const schedule = rows[0];
   if (!schedule) return undefined;
-  const configuration = json(settings.get("configuration") ?? null);
+  const configuration = json(strOrNull(schedule, "configuration"));
   const holidayIds =
     isRecord(configuration) && Array.isArray(configuration.holidays)
       ? configuration.holidays.map((v) => Number(v)).filter((v) => Number.isInteger(v) && v > 0)
       : [];
-  const holidays = await Promise.all(
-    holidayIds.map(async (id) => {
-      const [rows, holidayEntries] = await Promise.all([
-        tx.all("SELECT id, name, timezone FROM ost_schedule WHERE id = ?", [id]),
-        tx.all(`SELECT ${ENTRY_COLUMNS} FROM ost_schedule_entry WHERE schedule_id = ? ORDER BY id`, [id]),
-      ]);
-      const row = rows[0];
-      return row
-        ? {
-            name: str(row, "name"),
-            timezone: zoneOf(row, fallbackZone),
-            entries: holidayEntries.map(toEntry),
-          }
-        : undefined;
-    }),
-  );
+  const holidayRows = holidayIds.length
+    ? await tx.all(
+        `SELECT s.id, s.name AS schedule_name, s.timezone, e.id AS entry_id, ${ENTRY_SELECT} FROM ost_schedule s` +
+          ` LEFT JOIN ost_schedule_entry e ON e.schedule_id = s.id WHERE s.id IN (${holidayIds.map(() => "?").join(", ")})` +
+          " ORDER BY e.id",
+        holidayIds,
+      )
+    : [];
+  const holidays = holidayIds.flatMap((id) => {
+    const mine = holidayRows.filter((r) => int(r, "id") === id);
+    const first = mine[0];
+    return first
+      ? [
+          {
+            name: str(first, "schedule_name"),
+            timezone: zoneOf(first, fallbackZone),
+            entries: entriesOf(mine),
+          },
+        ]
+      : [];
+  });
   return {
-    name: str(schedule, "name"),
+    name: str(schedule, "schedule_name"),
     timezone: zoneOf(schedule, fallbackZone),
-    entries: entries.map(toEntry),
-    holidays: holidays.filter((h) => h !== undefined),
+    entries: entriesOf(rows),
+    holidays,
   };
+}
+
+const ENTRY_SELECT =
+  "e.name, e.repeats, e.starts_on, e.starts_at, e.ends_on, e.ends_at, e.stops_on, e.day, e.week, e.month";
+
+function entriesOf(rows: readonly Row[]): ScheduleEntryDef[] {
+  return rows.filter((r) => r.entry_id !== null && r.entry_id !== undefined).map(toEntry);
 }
 
 export interface DueDateInput {

@@ -1,6 +1,6 @@
 import { createOrm, type Orm, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { FormCatalog } from "../reference/forms.ts";
+import { MetadataCache } from "../reference/forms.ts";
 import { int, str } from "../rows.ts";
 import { inTransaction, type Row, type Sql, type SqlValue } from "../sql.ts";
 
@@ -13,8 +13,8 @@ export interface Harness {
   query(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   /** Row counts of every table, to prove a failure wrote nothing. */
   counts(): Promise<Map<string, number>>;
-  /** A form catalog without caching (tests change forms). */
-  forms(): FormCatalog;
+  /** A metadata cache without caching (tests change forms). */
+  metadata(): MetadataCache;
   setConfig(key: string, value: string, namespace?: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export async function openHarness(label: string): Promise<Harness> {
       );
       return new Map(rows.map((r) => [str(r, "name"), int(r, "n")]));
     },
-    forms: () => new FormCatalog({ ttlMs: 0 }),
+    metadata: () => new MetadataCache({ ttlMs: 0 }),
     async setConfig(key, value, namespace = "core") {
       await harness.tx(async (tx) => {
         const updated = await tx.run("UPDATE ost_config SET value = ? WHERE namespace = ? AND `key` = ?", [

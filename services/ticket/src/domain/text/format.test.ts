@@ -104,3 +104,14 @@ describe("search text (ost__search)", () => {
     expect(bodySearchable("a &lt; b", "text")).toBe("a &lt; b");
   });
 });
+
+describe("plain-text fast paths agree with the full sanitiser", () => {
+  it("gives the same result with and without markup-free input", () => {
+    for (const text of ["Trace ticket", "  a \n b\t", "Emoji  Name", "quotes \" and ' stay", "x"]) {
+      expect(sanitizeRichText(text)).toBe(sanitizeRichText(`${text}<b></b>`));
+      expect(cleanBody(text, "text")).toBe(
+        cleanBody(`${text}<i></i>`, "text").replace(/&lt;i&gt;&lt;\/i&gt;$/, ""),
+      );
+    }
+  });
+});

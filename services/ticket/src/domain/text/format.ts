@@ -156,6 +156,8 @@ function removeEmptyElements(html: string): string {
 /** Format::html_balance: tags balanced, entities normalised, empty elements dropped. */
 export function balanceHtml(html: string): string {
   if (!phpTrim(html)) return html;
+  // Plain text without markup, entities or no-break spaces comes back unchanged (only trimmed).
+  if (!/[<>&\u00A0]/.test(html)) return phpTrim(html);
   const balanced = sanitizeHtml(html, {
     allowedTags: false,
     allowedAttributes: false,
@@ -361,6 +363,8 @@ function iframeAllowed(src: string, domains: readonly string[]): boolean {
  * htmLawed writes them), whitespace compacted, empty elements dropped.
  */
 export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string {
+  // Text without markup or entities only has its whitespace compacted.
+  if (!/[<>&]/.test(input)) return input.replace(/\s+/g, " ");
   const iframeDomains = policy.iframeDomains ?? [];
   const prepared = decodeSpecialChars(input)
     .replace(/<(head|style|script)[\s\S]+?<\/\1>/gi, "")

@@ -25,7 +25,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-const ports = (at: string): Ports => ({ clock: fixedClock(at), forms: h.forms(), random: seededRandom(11) });
+const ports = (at: string): Ports => ({
+  clock: fixedClock(at),
+  metadata: h.metadata(),
+  random: seededRandom(11),
+});
 
 async function newTicket(email: string, name: string) {
   return h.tx((tx) =>

@@ -629,20 +629,24 @@ export function markOverdue(tx: Sql, ticketId: number, actor: Actor, ports: Port
   });
 }
 
-/**
- * Ticket::checkOverdue (cron): up to `limit` open, not-overdue tickets whose due date (or, without one, SLA
- * due date) has passed are marked overdue. Returns the ids marked.
- */
-export async function checkOverdue(tx: Sql, actor: Actor, ports: Ports = {}, limit = 100): Promise<number[]> {
+/** Open, not-yet-overdue tickets whose due date (or, without one, SLA due date) has passed. */
+export async function findOverdueTicketIds(tx: Sql, limit = 100): Promise<number[]> {
   const rows = await tx.all(
     "SELECT t.ticket_id FROM ost_ticket t JOIN ost_ticket_status s ON s.id = t.status_id" +
       " WHERE t.isoverdue = 0 AND s.state = 'open' AND ((t.duedate IS NULL AND t.est_duedate IS NOT NULL AND" +
       " t.est_duedate < NOW()) OR (t.duedate IS NOT NULL AND t.duedate < NOW())) ORDER BY t.ticket_id LIMIT ?",
     [limit],
   );
+  return rows.map((r) => int(r, "ticket_id"));
+}
+
+/**
+ * Ticket::checkOverdue (cron) in one transaction: up to `limit` overdue tickets are marked. Returns the ids
+ * marked.
+ */
+export async function checkOverdue(tx: Sql, actor: Actor, ports: Ports = {}, limit = 100): Promise<number[]> {
   const marked: number[] = [];
-  for (const row of rows) {
-    const id = int(row, "ticket_id");
+  for (const id of await findOverdueTicketIds(tx, limit)) {
     if (await markOverdue(tx, id, actor, ports)) marked.push(id);
   }
   return marked;

@@ -32,7 +32,7 @@ function create(input: CreateTicketInput, at = "2026-11-26T07:21:27Z") {
   return h.tx((tx) =>
     createTicket(tx, input, SYSTEM_ACTOR, {
       clock: fixedClock(at),
-      forms: h.forms(),
+      metadata: h.metadata(),
       random: seededRandom(7),
     }),
   );
@@ -206,7 +206,7 @@ async function expectRejected(
     .tx((tx) =>
       createTicket(tx, input, options.actor ?? SYSTEM_ACTOR, {
         clock: fixedClock("2026-11-26T08:00:00Z"),
-        forms: h.forms(),
+        metadata: h.metadata(),
         ...(options.verify ? { verifyMailDomain: options.verify } : {}),
       }),
     )
@@ -282,7 +282,7 @@ describe("validation failures write nothing (every ost_ table counted)", () => {
     const denied = await h
       .tx((tx) =>
         createTicket(tx, base({ requester: { email: "TEST@example.com", name: "Banned" } }), SYSTEM_ACTOR, {
-          forms: h.forms(),
+          metadata: h.metadata(),
         }),
       )
       .catch((e: unknown) => e);
@@ -313,7 +313,7 @@ describe("validation failures write nothing (every ost_ table counted)", () => {
           base({ requester: { email: "someone@mail.example", name: "Somebody" } }),
           SYSTEM_ACTOR,
           {
-            forms: h.forms(),
+            metadata: h.metadata(),
             verifyMailDomain: async (domain) => domain === "mail.example",
           },
         ),
@@ -458,7 +458,7 @@ describe("createTicket rules", () => {
     const seen: string[] = [];
     const r = await h.tx((tx) =>
       createTicket(tx, base(), SYSTEM_ACTOR, {
-        forms: h.forms(),
+        metadata: h.metadata(),
         emit: async (event, etx) => {
           seen.push(event.type);
           const [row] = await etx.all("SELECT COUNT(*) AS n FROM ost_ticket WHERE ticket_id = ?", [
@@ -491,7 +491,7 @@ describe("createTicket rules", () => {
           base({ requester: { email: "rollback@example.com", name: "Roll Back" } }),
           SYSTEM_ACTOR,
           {
-            forms: h.forms(),
+            metadata: h.metadata(),
             emit: async () => {
               throw new Error("bus serialisation failed");
             },
@@ -520,7 +520,7 @@ describe("createTicket rules", () => {
           dueDate: new Date("2026-12-24T17:00:00Z"),
         },
         { kind: "staff", staffId: 1 },
-        { clock: fixedClock("2026-11-26T10:00:00Z"), forms: h.forms() },
+        { clock: fixedClock("2026-11-26T10:00:00Z"), metadata: h.metadata() },
       ),
     );
     const t = await one(

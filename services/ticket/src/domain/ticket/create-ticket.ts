@@ -43,8 +43,8 @@ import { emailHost } from "../users/email.ts";
 import {
   createUser,
   type ExistingUser,
-  findUserByEmail,
   findUserById,
+  lookupRequester,
   normalizeUserName,
   organizationForEmail,
 } from "../users/requester.ts";
@@ -263,10 +263,18 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
     issues.set("duedate", "Due date must be in the future");
 
+  // Reference rows this request will most likely need, in one round trip.
+  await lookups.prefetch({
+    topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
+    statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
+    depts: [input.deptId ?? 0, config.defaultDeptId],
+    slas: [input.slaId ?? 0, config.defaultSlaId],
+  });
+
   // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
-  const ticketForm = await ctx.forms.byType(tx, "T");
+  const ticketForm = await ctx.metadata.byType(tx, "T");
   if (!ticketForm) throw new Error("osTicket has no ticket form (ost_form type 'T')");
-  const contactForm = await ctx.forms.byType(tx, "U");
+  const contactForm = await ctx.metadata.byType(tx, "U");
   let ticketInstance: FormInstance = { form: ticketForm, sort: 1, extra: null, disabled: new Set() };
   const topicInstances: FormInstance[] = [];
 
@@ -294,7 +302,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     if (topic) {
       const topicForms = await lookups.topicForms(topic.id);
       for (const [idx, tf] of topicForms.entries()) {
-        const form = tf.formType === "T" ? ticketForm : await ctx.forms.byId(tx, tf.formId);
+        const form = tf.formType === "T" ? ticketForm : await ctx.metadata.byId(tx, tf.formId);
         if (!form) continue;
         const disabled = form.fields
           .filter((f) => isEnabled(f) && tf.disabledFieldIds.includes(f.id))
@@ -310,22 +318,22 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       }
     }
 
-    // Ban list (filterTicketData → Banlist::isBanned).
+    // Ban list (filterTicketData → Banlist::isBanned) and the requester, in one round trip.
     const byId = input.requester.userId ? await findUserById(tx, input.requester.userId) : undefined;
     const email = byId?.email ?? phpTrim(input.requester.email ?? "");
-    if (email && (await isBanned(ctx, email))) throw new TicketDeniedError(email);
+    const requester = email ? await lookupRequester(tx, email) : { banned: false, user: undefined };
+    if (requester.banned) throw new TicketDeniedError(email);
 
     // Open-ticket limit per user (loop control).
-    if (config.maxOpenTickets > 0 && origin !== "staff" && email) {
-      const owner = await findUserByEmail(tx, email);
-      if (owner && (await openTicketCount(ctx, owner.id)) >= config.maxOpenTickets) {
+    if (config.maxOpenTickets > 0 && origin !== "staff" && requester.user) {
+      if ((await openTicketCount(ctx, requester.user.id)) >= config.maxOpenTickets) {
         throw new TicketValidationError([
           { key: "err", message: "You've reached the maximum open tickets allowed." },
         ]);
       }
     }
 
-    user = byId ?? (email ? await findUserByEmail(tx, email) : undefined);
+    user = byId ?? requester.user;
     if (!user) {
       if (
         origin === "email" &&
@@ -801,16 +809,6 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     autorespond: input.autorespond ?? true,
   });
   return result;
-}
-
-/** SYSTEM BAN LIST: an active e-mail rule equal to the address (case-insensitive collation). */
-async function isBanned(ctx: UseCaseContext, email: string): Promise<boolean> {
-  const row = await ctx.tx.first(
-    "SELECT f.id FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id WHERE f.name = 'SYSTEM BAN LIST'" +
-      " AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ? LIMIT 1",
-    [email],
-  );
-  return row !== undefined;
 }
 
 async function openTicketCount(ctx: UseCaseContext, userId: number): Promise<number> {

@@ -25,7 +25,7 @@ const PHP_ROWS = [
 let h: Harness;
 const ADMIN: Actor = { kind: "staff", staffId: 1 };
 const OWNER: Actor = { kind: "user", userId: 28 };
-const at = (iso: string): Ports => ({ clock: fixedClock(iso), forms: h.forms() });
+const at = (iso: string): Ports => ({ clock: fixedClock(iso), metadata: h.metadata() });
 
 beforeAll(async () => {
   h = await openHarness("replay");

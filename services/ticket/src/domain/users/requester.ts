@@ -46,6 +46,27 @@ export async function findUserByEmail(tx: Sql, email: string): Promise<ExistingU
   return row ? toUser(row) : undefined;
 }
 
+/**
+ * The ban-list check (SYSTEM BAN LIST: an active e-mail rule equal to the address) and the user lookup by
+ * e-mail, in one round trip.
+ */
+export async function lookupRequester(
+  tx: Sql,
+  email: string,
+): Promise<{ banned: boolean; user: ExistingUser | undefined }> {
+  const row = await tx.first(
+    "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
+      " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
+      ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
+      " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
+    [email, email],
+  );
+  return {
+    banned: row ? int(row, "banned") !== 0 : false,
+    user: row && row.id !== null && row.id !== undefined ? toUser(row) : undefined,
+  };
+}
+
 export async function findUserById(tx: Sql, id: number): Promise<ExistingUser | undefined> {
   const row = await tx.first(
     `SELECT ${USER_COLUMNS} FROM ost_user u LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?`,
