@@ -614,3 +614,86 @@ describe("messages, collaborators, reopen and SLA", () => {
     ]);
   });
 });
+
+describe("more actions", () => {
+  it("closes with a reply status and posts SYSTEM notes without indexing them", async () => {
+    const t = await newTicket("status.reply@example.com", "Status Reply");
+    const r = await h.tx((tx) =>
+      postReply(
+        tx,
+        { ticketId: t.ticketId, body: "Fixed.", replyStatusId: 2 },
+        ADMIN,
+        ports("2026-03-09T09:00:00Z"),
+      ),
+    );
+    expect(r).toMatchObject({ statusId: 2, staffId: 1 });
+    const row = await ticketRow(t.ticketId);
+    // Closed tickets are not auto-claimed; the closing agent is set by the close itself.
+    expect(row).toMatchObject({ status_id: 2, closed: "2026-03-09 09:00:00", isanswered: 1, staff_id: 1 });
+    const n = await h.tx((tx) =>
+      postNote(
+        tx,
+        { ticketId: t.ticketId, title: "Cron", body: "<p>auto</p>", format: "html" },
+        SYSTEM_ACTOR,
+        ports("2026-03-09T09:05:00Z"),
+      ),
+    );
+    expect(
+      (await h.query("SELECT staff_id, poster, flags FROM ost_thread_entry WHERE id = ?", [n.entryId]))[0],
+    ).toEqual({
+      staff_id: 0,
+      poster: "SYSTEM",
+      flags: 192,
+    });
+    expect(
+      await h.query("SELECT * FROM ost__search WHERE object_type = 'H' AND object_id = ?", [n.entryId]),
+    ).toEqual([]);
+  });
+
+  it("runs use cases through the TicketWriteCore facade, one transaction each", async () => {
+    const { TicketWriteCore, writeOutboxRow } = await import("../index.ts");
+    const outbox: string[] = [];
+    const core = new TicketWriteCore(h.orm.em, {
+      metadata: h.metadata(),
+      verifyMailDomain: async () => true,
+      emit: async (event, tx) => {
+        outbox.push(`${event.type}:${event.ticketId}`);
+        await writeOutboxRow(tx, {
+          subject: `osticket.events.${event.type}`,
+          eventType: event.type,
+          aggregateType: "ticket",
+          aggregateId: String(event.ticketId),
+          payload: new Uint8Array([1, 2, 3]),
+        });
+      },
+    });
+    const t = await core.createTicket(
+      {
+        requester: { email: "facade@example.com", name: "Facade" },
+        subject: "Via facade",
+        message: "m",
+        legacy: true,
+      },
+      SYSTEM_ACTOR,
+    );
+    await core.postReply({ ticketId: t.ticketId, body: "r" }, ADMIN);
+    await h.tx((tx) =>
+      tx.run("UPDATE ost_ticket SET est_duedate = '2000-01-01 00:00:00' WHERE ticket_id = ?", [t.ticketId]),
+    );
+    expect(await core.checkOverdue(SYSTEM_ACTOR)).toContain(t.ticketId);
+    expect(outbox.filter((e) => e.endsWith(`:${t.ticketId}`))).toEqual([
+      `ticket.created:${t.ticketId}`,
+      `ticket.response.posted:${t.ticketId}`,
+      `ticket.overdue:${t.ticketId}`,
+    ]);
+    const rows = await h.query(
+      "SELECT subject, HEX(payload) AS payload FROM ostmesh_outbox WHERE aggregate_id = ? ORDER BY id",
+      [String(t.ticketId)],
+    );
+    expect(rows).toEqual([
+      { subject: "osticket.events.ticket.created", payload: "010203" },
+      { subject: "osticket.events.ticket.response.posted", payload: "010203" },
+      { subject: "osticket.events.ticket.overdue", payload: "010203" },
+    ]);
+  });
+});

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TicketValidationError } from "../errors.ts";
+import { type Actor, SYSTEM_ACTOR } from "../ports.ts";
+import { MetadataCache } from "../reference/forms.ts";
+import { int } from "../rows.ts";
+import { fixedClock, type Harness, openHarness } from "../testing/harness.ts";
+import { type CreateTicketInput, createTicket } from "./create-ticket.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await openHarness("createedge");
+  await h.setConfig("verify_email_addrs", "0");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const create = (input: CreateTicketInput, actor: Actor = SYSTEM_ACTOR) =>
+  h.tx((tx) =>
+    createTicket(tx, input, actor, { clock: fixedClock("2026-06-01T12:00:00Z"), metadata: h.metadata() }),
+  );
+const input = (email: string, extra: Partial<CreateTicketInput> = {}): CreateTicketInput => ({
+  requester: { email, name: "Edge Case" },
+  subject: "Edge",
+  message: "Edge message",
+  legacy: true,
+  ...extra,
+});
+
+describe("createTicket edges", () => {
+  it("enforces max_open_tickets for known requesters (nothing written)", async () => {
+    await create(input("limit@example.com"));
+    await h.setConfig("max_open_tickets", "1");
+    try {
+      const before = await h.counts();
+      const error = await create(input("LIMIT@example.com")).catch((e: unknown) => e);
+      expect(error instanceof TicketValidationError ? error.issues : error).toEqual([
+        { key: "err", message: "You've reached the maximum open tickets allowed." },
+      ]);
+      expect(await h.counts()).toEqual(before);
+      // Agents are not limited.
+      const staff = await create(
+        input("limit@example.com", { origin: "staff", source: "Phone", topicId: 1 }),
+        {
+          kind: "staff",
+          staffId: 1,
+        },
+      );
+      expect(staff.userCreated).toBe(false);
+    } finally {
+      await h.setConfig("max_open_tickets", "");
+    }
+  });
+
+  it("joins an organization by e-mail domain and assigns its account manager", async () => {
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_organization (id, name, manager, status, domain, created) VALUES (7, 'Acme', 's1', 4, 'other.example, acme.example, .corp.example', NOW())",
+      ),
+    );
+    // osTicket pre-filters with `domain LIKE %<domain>%`, so a subdomain rule (".corp.example") never matches.
+    const sub = await create(input("buyer@eu.corp.example"));
+    expect((await h.query("SELECT org_id FROM ost_user WHERE id = ?", [sub.userId]))[0]).toEqual({
+      org_id: 0,
+    });
+    const r = await create(input("buyer@ACME.example"));
+    const user = (await h.query("SELECT org_id FROM ost_user WHERE id = ?", [r.userId]))[0];
+    expect(user).toEqual({ org_id: 7 });
+    expect(r.staffId).toBe(1);
+    const event = (
+      await h.query(
+        "SELECT data, username, uid FROM ost_thread_event WHERE thread_id = ? ORDER BY id DESC LIMIT 1",
+        [r.threadId],
+      )
+    )[0];
+    expect(event).toEqual({ data: '{"staff":1}', username: "Ticket Filter", uid: null });
+  });
+
+  it("applies the system mailbox of an e-mail ticket", async () => {
+    const r = await create(input("mailer@example.com", { source: "Email", emailId: 1 }));
+    const t = (
+      await h.query("SELECT email_id, source, dept_id FROM ost_ticket WHERE ticket_id = ?", [r.ticketId])
+    )[0];
+    expect(t).toEqual({ email_id: 1, source: "Email", dept_id: 1 });
+  });
+
+  it("tolerates cdata tables that lost a column or disappeared", async () => {
+    await h.tx((tx) => tx.run("ALTER TABLE ost_ticket__cdata DROP COLUMN priority"));
+    const a = await create(input("cdata1@example.com"));
+    expect((await h.query("SELECT * FROM ost_ticket__cdata WHERE ticket_id = ?", [a.ticketId]))[0]).toEqual({
+      ticket_id: a.ticketId,
+      subject: "Edge",
+    });
+    await h.tx((tx) => tx.run("DROP TABLE ost_ticket__cdata"));
+    const b = await create(input("cdata2@example.com"));
+    const values = await h.query(
+      "SELECT v.field_id, v.value FROM ost_form_entry_values v JOIN ost_form_entry e ON e.id = v.entry_id WHERE e.object_type = 'T' AND e.object_id = ? ORDER BY v.field_id",
+      [b.ticketId],
+    );
+    expect(values).toEqual([
+      { field_id: 20, value: "Edge" },
+      { field_id: 22, value: "Normal" },
+    ]);
+  });
+});
+
+describe("MetadataCache", () => {
+  it("serves forms from memory within the TTL and re-reads them after", async () => {
+    let now = 1_000;
+    const cache = new MetadataCache({ ttlMs: 100, now: () => now });
+    const label = async () =>
+      (await h.tx((tx) => cache.byType(tx, "T")))?.fields.find((f) => f.name === "subject")?.label;
+    expect(await label()).toBe("Issue Summary");
+    await h.tx((tx) => tx.run("UPDATE ost_form_field SET label = 'Summary' WHERE id = 20"));
+    expect(await label()).toBe("Issue Summary");
+    now += 101;
+    expect(await label()).toBe("Summary");
+    const events = await h.tx((tx) => cache.eventIds(tx));
+    expect(events.get("created")).toBe(1);
+    const [row] = await h.query("SELECT COUNT(*) AS n FROM ost_event");
+    expect(events.size).toBe(row ? int(row, "n") : -1);
+  });
+});
