@@ -1,0 +1,267 @@
+import type { MikroORM } from "@mikro-orm/mysql";
+import { describeError, type Logger } from "@ostmesh/bus";
+import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
+import { num, str } from "../osticket/reads.ts";
+import type { Mailbox } from "./directory.ts";
+import type { PlannedEmail } from "./plan.ts";
+import { stripTags } from "./templates.ts";
+
+export const EmailStatus = { PENDING: 1, RETRYING: 2, SENT: 3, FAILED: 4 } as const;
+
+/**
+ * Queues planned e-mails inside the caller's transaction (the consumer's processOnce). The unique key
+ * (event, template, recipient) makes a second queueing of the same e-mail a no-op. Returns how many were new.
+ */
+export async function enqueueEmails(
+  tx: EntityManager,
+  eventId: string,
+  emails: readonly PlannedEmail[],
+): Promise<number> {
+  let added = 0;
+  for (const e of emails) {
+    const result = await execute(
+      tx,
+      "INSERT IGNORE INTO ostmesh_email (event_id, template, recipient, recipient_name, cc, from_address, from_name," +
+        " subject, body_html, message_id, in_reply_to, references_ids, ticket_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        eventId,
+        e.template,
+        e.to.address,
+        e.to.name,
+        e.cc.length > 0 ? JSON.stringify(e.cc) : null,
+        e.from.address,
+        e.from.name,
+        e.subject.slice(0, 998),
+        e.html,
+        e.messageId,
+        e.inReplyTo ?? null,
+        e.references.length > 0 ? e.references.join(" ") : null,
+        e.ticketId,
+      ],
+    );
+    added += result.affectedRows;
+  }
+  return added;
+}
+
+/** What the sender needs from a mail transport (nodemailer's Mail object fits). */
+export interface MailTransport {
+  sendMail(message: {
+    from: Mailbox;
+    to: Mailbox;
+    cc?: Mailbox[];
+    subject: string;
+    html: string;
+    text: string;
+    messageId: string;
+    inReplyTo?: string;
+    references?: string[];
+    headers?: Record<string, string>;
+  }): Promise<{ response?: string }>;
+  close(): void;
+}
+
+export interface EmailSenderOptions {
+  orm: MikroORM;
+  transport: MailTransport;
+  logger: Logger;
+  /** Idle poll interval (default 1 s); `notify()` wakes the sender at once. */
+  pollIntervalMs?: number;
+  /** E-mails claimed per round (default 20), sent this many at a time (default 4). */
+  batchSize?: number;
+  concurrency?: number;
+  /** Retry backoff: doubling from `initialMs` (default 30 s) up to `maxMs` (default 1 h), ±20 % jitter. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Attempts before an e-mail is FAILED (default 10, about 8 hours with the default backoff). */
+  maxAttempts?: number;
+  /** How long a claimed e-mail stays reserved for this sender (default 2 min). */
+  leaseMs?: number;
+}
+
+/** Templates that answer an end user automatically (RFC 3834 Auto-Submitted: auto-replied). */
+const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.autoreply"]);
+
+/**
+ * Sends queued e-mails over SMTP with retries (exponential backoff with jitter). Each e-mail is claimed with
+ * a lease (SELECT ... FOR UPDATE SKIP LOCKED), so replicas share the queue without sending one twice; a
+ * failure never touches the ticket, which committed long before. A 5xx answer is permanent (FAILED at
+ * once); anything else is retried until `maxAttempts`.
+ */
+export class EmailSender {
+  readonly #o: Required<Omit<EmailSenderOptions, "backoff">> & { backoffInitial: number; backoffMax: number };
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #woken = false;
+
+  constructor(options: EmailSenderOptions) {
+    this.#o = {
+      pollIntervalMs: 1_000,
+      batchSize: 20,
+      concurrency: 4,
+      maxAttempts: 10,
+      leaseMs: 120_000,
+      ...options,
+      backoffInitial: options.backoff?.initialMs ?? 30_000,
+      backoffMax: options.backoff?.maxMs ?? 3_600_000,
+    };
+  }
+
+  start(): this {
+    this.#loop ??= this.#run();
+    return this;
+  }
+
+  notify(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /** Delay before attempt `attempt + 1` after `attempt` failures. */
+  retryDelayMs(attempt: number): number {
+    const base = Math.min(this.#o.backoffMax, this.#o.backoffInitial * 2 ** Math.max(0, attempt - 1));
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let claimed = 0;
+      try {
+        claimed = await this.sendDue();
+      } catch (error) {
+        this.#o.logger.error({ error: describeError(error) }, "e-mail sender round failed");
+      }
+      if (claimed >= this.#o.batchSize || this.#stopping) continue;
+      if (this.#woken) {
+        this.#woken = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#o.pollIntervalMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wake = done;
+      });
+      this.#wake = undefined;
+      this.#woken = false;
+    }
+  }
+
+  /** Claims due e-mails and sends them; returns how many were claimed. */
+  async sendDue(): Promise<number> {
+    const em = this.#o.orm.em.fork();
+    const rows = await this.#claim(em);
+    let next = 0;
+    const worker = async () => {
+      while (next < rows.length) {
+        const row = rows[next++];
+        if (row) await this.#send(em.fork(), row);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, rows.length) }, worker));
+    return rows.length;
+  }
+
+  async #claim(em: EntityManager): Promise<Row[]> {
+    return em.transactional(async (tx) => {
+      const due = await query(
+        tx,
+        "SELECT id FROM ostmesh_email WHERE status IN (?, ?) AND next_attempt_at <= NOW(6)" +
+          " AND (lease_until IS NULL OR lease_until < NOW(6)) ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
+        [EmailStatus.PENDING, EmailStatus.RETRYING, this.#o.batchSize],
+      );
+      if (due.length === 0) return [];
+      const ids = due.map((r) => num(r.id));
+      const marks = ids.map(() => "?").join(",");
+      await execute(
+        tx,
+        `UPDATE ostmesh_email SET lease_until = NOW(6) + INTERVAL ? MICROSECOND WHERE id IN (${marks})`,
+        [this.#o.leaseMs * 1000, ...ids],
+      );
+      return query(tx, `SELECT * FROM ostmesh_email WHERE id IN (${marks}) ORDER BY id`, ids);
+    });
+  }
+
+  async #send(em: EntityManager, row: Row): Promise<void> {
+    const id = num(row.id);
+    const attempts = num(row.attempts) + 1;
+    const template = str(row.template);
+    const html = str(row.body_html);
+    const references = str(row.references_ids).split(/\s+/).filter(Boolean);
+    const inReplyTo = str(row.in_reply_to);
+    try {
+      await this.#o.transport.sendMail({
+        from: { address: str(row.from_address), name: str(row.from_name) },
+        to: { address: str(row.recipient), name: str(row.recipient_name) },
+        ...(row.cc ? { cc: parseCc(row.cc) } : {}),
+        subject: str(row.subject),
+        html,
+        text: stripTags(html.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|h\d|tr)>/gi, "\n"))
+          .replace(/\n{3,}/g, "\n\n")
+          .trim(),
+        messageId: str(row.message_id),
+        ...(inReplyTo ? { inReplyTo } : {}),
+        ...(references.length > 0 ? { references } : {}),
+        headers: AUTO_REPLIES.has(template)
+          ? { "Auto-Submitted": "auto-replied", "X-Autoreply": "yes" }
+          : { "Auto-Submitted": "auto-generated" },
+      });
+      await execute(
+        em,
+        "UPDATE ostmesh_email SET status = ?, attempts = ?, sent_at = NOW(6), lease_until = NULL, last_error = NULL WHERE id = ?",
+        [EmailStatus.SENT, attempts, id],
+      );
+    } catch (error) {
+      const message = describeError(error).slice(0, 1024);
+      const permanent = smtpResponseCode(error) >= 500;
+      if (permanent || attempts >= this.#o.maxAttempts) {
+        await execute(
+          em,
+          "UPDATE ostmesh_email SET status = ?, attempts = ?, lease_until = NULL, last_error = ? WHERE id = ?",
+          [EmailStatus.FAILED, attempts, message, id],
+        );
+        this.#o.logger.error({ emailId: id, template, attempts, error: message }, "e-mail failed for good");
+        return;
+      }
+      const delay = this.retryDelayMs(attempts);
+      await execute(
+        em,
+        "UPDATE ostmesh_email SET status = ?, attempts = ?, lease_until = NULL, last_error = ?," +
+          " next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE id = ?",
+        [EmailStatus.RETRYING, attempts, message, delay * 1000, id],
+      );
+      this.#o.logger.warn(
+        { emailId: id, template, attempts, retryInMs: delay, error: message },
+        "e-mail not sent; will retry",
+      );
+    }
+  }
+}
+
+function parseCc(value: unknown): Mailbox[] {
+  try {
+    const parsed: unknown = JSON.parse(str(value));
+    if (!Array.isArray(parsed)) return [];
+    return parsed.flatMap((m: unknown) =>
+      m && typeof m === "object"
+        ? [{ address: str(Reflect.get(m, "address")), name: str(Reflect.get(m, "name")) }]
+        : [],
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** nodemailer's SMTP errors carry the server's reply code. */
+function smtpResponseCode(error: unknown): number {
+  if (error && typeof error === "object" && "responseCode" in error) return num(error.responseCode);
+  return 0;
+}

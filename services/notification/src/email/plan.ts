@@ -1,0 +1,476 @@
+import { createHash } from "node:crypto";
+import { type EntityManager, query, type Row } from "@ostmesh/db";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin, MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { type ThreadEntry, ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { loadEntry, loadTicketRow, num, str } from "../osticket/reads.ts";
+import {
+  type Agent,
+  ALERTS_DISABLED,
+  activeCollaborators,
+  agentsById,
+  type Department,
+  departmentAlertMembers,
+  entryMessageId,
+  firstMessageId,
+  isSystemAddress,
+  lastRespondent,
+  loadDepartment,
+  type Mailbox,
+  SLA_NOALERTS,
+  slaFlags,
+  systemEmail,
+  teamAlertMembers,
+  topicNoAutoResponse,
+} from "./directory.ts";
+import { type AlertSettings, loadAlertSettings } from "./settings.ts";
+import {
+  type EmailTemplate,
+  entryHtml,
+  loadTemplate,
+  renderTemplate,
+  type TemplateValue,
+  type TemplateVariables,
+} from "./templates.ts";
+
+/**
+ * What osTicket would e-mail for an event, decided with osTicket's own rules (Ticket::onNewTicket,
+ * postMessage, postReply, postNote, onOverdue) and settings, rendered from its templates. Only changes made
+ * through ostmesh are e-mailed: osTicket's PHP side sends its own for the changes it makes.
+ */
+export interface PlannedEmail {
+  /** ost_email_template.code_name. */
+  readonly template: string;
+  readonly to: Mailbox;
+  readonly cc: readonly Mailbox[];
+  readonly from: Mailbox;
+  readonly subject: string;
+  readonly html: string;
+  /** Stable per (event, template, recipient): a re-sent e-mail keeps its Message-ID. */
+  readonly messageId: string;
+  readonly inReplyTo: string | undefined;
+  readonly references: readonly string[];
+  readonly ticketId: number;
+}
+
+interface Context {
+  readonly em: EntityManager;
+  readonly event: Event;
+  readonly ticket: Row;
+  readonly settings: AlertSettings;
+  readonly dept: Department;
+  readonly domain: string;
+  readonly threading: { readonly references: string[] };
+  readonly base: Record<string, TemplateValue>;
+}
+
+export async function planEmails(em: EntityManager, event: Event): Promise<PlannedEmail[]> {
+  if (event.origin === EventOrigin.OSTICKET) return [];
+  const ticketId = event.ticket?.ticketId || event.aggregate?.id || 0;
+  if (!ticketId) return [];
+  const ticket = await loadTicketRow(em, ticketId);
+  if (!ticket) return [];
+  const settings = await loadAlertSettings(em);
+  const dept = await loadDepartment(em, num(ticket.dept_id));
+  if (!dept) return [];
+  const domain = mailDomain(settings);
+  const firstId = await firstMessageId(em, num(ticket.thread_id));
+  const firstMid = await entryMessageId(em, firstId);
+  const ctx: Context = {
+    em,
+    event,
+    ticket,
+    settings,
+    dept,
+    domain,
+    threading: { references: [firstMid ?? `<ostmesh.ticket.${ticketId}@${domain}>`] },
+    base: await ticketVariables(em, ticket, dept, settings),
+  };
+  const p = event.payload;
+  switch (p.case) {
+    case "ticketCreated": {
+      const message = await fullEntry(em, p.value.message, firstId);
+      const staffOpened = event.actor?.kind === PrincipalKind.AGENT;
+      return [
+        ...(p.value.autorespond ? await newTicketNotice(ctx, message, staffOpened) : []),
+        ...(p.value.alert ? await newTicketAlerts(ctx, message) : []),
+      ];
+    }
+    case "threadEntryAdded": {
+      const entry = await fullEntry(em, p.value.entry, 0);
+      if (!entry) return [];
+      const mid = await entryMessageId(em, entry.id);
+      if (mid && !ctx.threading.references.includes(mid)) ctx.threading.references.push(mid);
+      switch (entry.type) {
+        case ThreadEntryType.MESSAGE:
+          return [...(await messageAlerts(ctx, entry)), ...(await messageAutoResponse(ctx, entry))];
+        case ThreadEntryType.RESPONSE:
+          return p.value.notify ? await replyNotice(ctx, entry) : [];
+        case ThreadEntryType.NOTE:
+          return await noteAlerts(ctx, entry);
+        default:
+          return [];
+      }
+    }
+    case "ticketOverdue":
+      return await overdueAlerts(ctx);
+    default:
+      return [];
+  }
+}
+
+/** The entry with its body (events may carry a summary only). */
+async function fullEntry(
+  em: EntityManager,
+  entry: ThreadEntry | undefined,
+  fallbackId: number,
+): Promise<ThreadEntry | undefined> {
+  if (entry && (entry.body !== "" || entry.bodyInAttachment)) return entry;
+  const id = entry?.id || fallbackId;
+  return id ? await loadEntry(em, id) : undefined;
+}
+
+function mailDomain(settings: AlertSettings): string {
+  try {
+    const host = new URL(settings.helpdeskUrl).hostname;
+    if (host && host !== "localhost" && !/^[\d.]+$/.test(host) && !host.includes(":")) return host;
+  } catch {
+    // not a URL: fall through
+  }
+  const fromAdmin = settings.adminEmail.split("@")[1];
+  return fromAdmin || "ostmesh.invalid";
+}
+
+function joinUrl(base: string, path: string): string {
+  return `${base.endsWith("/") ? base : `${base}/`}${path}`;
+}
+
+function splitName(name: string): { first: string; last: string } {
+  const parts = name.trim().split(/\s+/);
+  return { first: parts[0] ?? "", last: parts.slice(1).join(" ") };
+}
+
+function formatDate(seconds: unknown, timeZone: string): string {
+  const s = num(seconds);
+  if (s <= 0) return "";
+  try {
+    return new Intl.DateTimeFormat("en-US", { dateStyle: "short", timeStyle: "short", timeZone }).format(
+      new Date(s * 1000),
+    );
+  } catch {
+    return new Date(s * 1000).toISOString();
+  }
+}
+
+async function ticketVariables(
+  em: EntityManager,
+  ticket: Row,
+  dept: Department,
+  settings: AlertSettings,
+): Promise<Record<string, TemplateValue>> {
+  const owner = str(ticket.user_name);
+  const ownerName = splitName(owner);
+  const [manager] = await agentsById(em, [dept.managerId]);
+  const staff =
+    str(ticket.staff_first) || str(ticket.staff_last)
+      ? `${str(ticket.staff_first)} ${str(ticket.staff_last)}`.trim()
+      : "";
+  return {
+    "ticket.id": str(ticket.ticket_id),
+    "ticket.number": str(ticket.number),
+    "ticket.subject": str(ticket.subject),
+    "ticket.name": owner,
+    "ticket.name.first": ownerName.first,
+    "ticket.name.last": ownerName.last,
+    "ticket.email": str(ticket.user_email),
+    "ticket.status.name": str(ticket.status_name),
+    "ticket.priority.name": str(ticket.priority_name),
+    "ticket.dept.name": dept.name,
+    "ticket.dept.manager.name": manager?.name ?? "",
+    "ticket.topic.name": str(ticket.topic_name),
+    "ticket.sla.name": str(ticket.sla_name),
+    "ticket.staff.name": staff,
+    "ticket.team.name": str(ticket.team_name),
+    "ticket.assigned": staff || str(ticket.team_name),
+    "ticket.source": str(ticket.source),
+    "ticket.create_date": formatDate(ticket.created, settings.timeZone),
+    "ticket.due_date": formatDate(num(ticket.duedate) || num(ticket.est_duedate), settings.timeZone),
+    "ticket.close_date": formatDate(ticket.closed, settings.timeZone),
+    "ticket.staff_link": joinUrl(settings.helpdeskUrl, `scp/tickets.php?id=${num(ticket.ticket_id)}`),
+    "ticket.client_link": clientLink(settings, ticket),
+    url: settings.helpdeskUrl,
+    "company.name": settings.helpdeskTitle,
+    signature: dept.isPublic ? { html: dept.signature } : "",
+  };
+}
+
+/** The client portal's check-status page for a ticket (osTicket's signed auth links need its secret salt). */
+function clientLink(settings: AlertSettings, ticket: Row): string {
+  const params = new URLSearchParams({ t: str(ticket.number), e: str(ticket.user_email) });
+  return joinUrl(settings.helpdeskUrl, `view.php?${params.toString()}`);
+}
+
+function recipientVariables(ctx: Context, who: Mailbox, kind: "agent" | "user"): TemplateVariables {
+  const name = splitName(who.name);
+  return {
+    "recipient.name": who.name,
+    "recipient.name.first": name.first,
+    "recipient.name.last": name.last,
+    "recipient.email": who.address,
+    "recipient.ticket_link":
+      kind === "agent" ? ctx.base["ticket.staff_link"] : ctx.base["ticket.client_link"],
+  };
+}
+
+function entryVariable(entry: ThreadEntry | undefined): TemplateValue {
+  if (!entry) return "";
+  return entryHtml(entry.body, entry.format === MessageFormat.TEXT ? "text" : "html");
+}
+
+async function fromMailbox(ctx: Context, emailId: number): Promise<Mailbox | undefined> {
+  const chosen =
+    (await systemEmail(ctx.em, emailId)) ?? (await systemEmail(ctx.em, ctx.settings.defaultEmailId));
+  return chosen ? { address: chosen.address, name: chosen.name || ctx.settings.helpdeskTitle } : undefined;
+}
+
+async function template(ctx: Context, codeName: string): Promise<EmailTemplate | undefined> {
+  return loadTemplate(ctx.em, ctx.dept.tplId, ctx.settings.defaultTemplateId, codeName);
+}
+
+function messageIdFor(ctx: Context, template: string, recipient: string): string {
+  const hash = createHash("sha256")
+    .update(`${ctx.event.id}\u0000${template}\u0000${recipient.toLowerCase()}`)
+    .digest("hex")
+    .slice(0, 32);
+  return `<ostmesh.${hash}@${ctx.domain}>`;
+}
+
+function compose(
+  ctx: Context,
+  tpl: EmailTemplate,
+  to: Mailbox,
+  from: Mailbox,
+  variables: TemplateVariables,
+  cc: readonly Mailbox[] = [],
+): PlannedEmail {
+  const rendered = renderTemplate(tpl, { ...ctx.base, ...variables });
+  const references = [...ctx.threading.references];
+  return {
+    template: tpl.codeName,
+    to,
+    cc,
+    from,
+    subject: rendered.subject,
+    html: rendered.html,
+    messageId: messageIdFor(ctx, tpl.codeName, to.address),
+    inReplyTo: references.at(-1),
+    references,
+    ticketId: num(ctx.ticket.ticket_id),
+  };
+}
+
+/** Alerts to agents: one e-mail each, available agents only, each address once. */
+function alertsTo(
+  ctx: Context,
+  tpl: EmailTemplate,
+  from: Mailbox,
+  recipients: readonly (Agent | undefined)[],
+  variables: TemplateVariables,
+  exclude: readonly string[] = [],
+): PlannedEmail[] {
+  const sent = new Set(exclude.map((a) => a.toLowerCase()));
+  const out: PlannedEmail[] = [];
+  for (const agent of recipients) {
+    if (!agent?.available || !agent.address) continue;
+    const key = agent.address.toLowerCase();
+    if (sent.has(key)) continue;
+    sent.add(key);
+    out.push(compose(ctx, tpl, agent, from, { ...variables, ...recipientVariables(ctx, agent, "agent") }));
+  }
+  return out;
+}
+
+function owner(ctx: Context): Mailbox {
+  return { address: str(ctx.ticket.user_email), name: str(ctx.ticket.user_name) };
+}
+
+/** New-ticket auto-response to the requester, or the notice of a ticket an agent opened for them. */
+async function newTicketNotice(
+  ctx: Context,
+  message: ThreadEntry | undefined,
+  staffOpened: boolean,
+): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  const to = owner(ctx);
+  if (!to.address) return [];
+  if (staffOpened) {
+    if (!settings.flag("ticket_notice_active")) return [];
+  } else {
+    if (!settings.flag("ticket_autoresponder") || !dept.ticketAutoResponse) return [];
+    if (await topicNoAutoResponse(em, num(ticket.topic_id))) return [];
+    const via = await systemEmail(em, num(ticket.email_id));
+    if (via?.noAutoResponse) return [];
+  }
+  // Loop control: never auto-respond to one of the helpdesk's own mailboxes.
+  if (await isSystemAddress(em, to.address)) return [];
+  const tpl = await template(ctx, staffOpened ? "ticket.notice" : "ticket.autoresp");
+  const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
+  if (!tpl || !from) return [];
+  return [
+    compose(ctx, tpl, to, from, {
+      message: entryVariable(message),
+      ...recipientVariables(ctx, to, "user"),
+    }),
+  ];
+}
+
+/** New Ticket Alert: department members (unassigned tickets), the manager, the administrator. */
+async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  if (!settings.flag("ticket_alert_active")) return [];
+  const tpl = await template(ctx, "ticket.alert");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
+  const [manager] = await agentsById(em, [dept.managerId]);
+  const recipients: (Agent | undefined)[] = [];
+  if (settings.flag("ticket_alert_dept_members") && !assigned)
+    for (const m of await departmentAlertMembers(em, dept)) if (m.id !== manager?.id) recipients.push(m);
+  if (settings.flag("ticket_alert_dept_manager")) recipients.push(manager);
+  const variables = { message: entryVariable(message) };
+  const emails = alertsTo(ctx, tpl, from, recipients, variables);
+  const admin = settings.adminEmail;
+  if (
+    settings.flag("ticket_alert_admin") &&
+    admin &&
+    dept.groupMembership !== ALERTS_DISABLED &&
+    !emails.some((e) => e.to.address.toLowerCase() === admin.toLowerCase())
+  ) {
+    const to = { address: admin, name: "Admin" };
+    emails.push(compose(ctx, tpl, to, from, { ...variables, ...recipientVariables(ctx, to, "agent") }));
+  }
+  return emails;
+}
+
+async function assignees(ctx: Context): Promise<Agent[]> {
+  const staffId = num(ctx.ticket.staff_id);
+  if (staffId) return agentsById(ctx.em, [staffId]);
+  return teamAlertMembers(ctx.em, num(ctx.ticket.team_id));
+}
+
+/** New Message Alert: last respondent, assignee (or team), department manager. */
+async function messageAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  if (!settings.flag("message_alert_active")) return [];
+  const tpl = await template(ctx, "message.alert");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  const recipients: (Agent | undefined)[] = [];
+  if (settings.flag("message_alert_laststaff"))
+    recipients.push(await lastRespondent(em, num(ticket.thread_id)));
+  if (settings.flag("message_alert_assigned")) recipients.push(...(await assignees(ctx)));
+  if (settings.flag("message_alert_dept_manager"))
+    recipients.push(...(await agentsById(em, [dept.managerId])));
+  return alertsTo(ctx, tpl, from, recipients, {
+    message: entryVariable(entry),
+    "poster.name": entry.poster || str(ticket.user_name),
+  });
+}
+
+/** Message Confirmation to the end user who wrote. */
+async function messageAutoResponse(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+  const { em, settings, dept } = ctx;
+  if (!settings.flag("message_autoresponder") || !dept.messageAutoResponse) return [];
+  if (entry.userId === 0) return [];
+  const to = entry.userId === num(ctx.ticket.user_id) ? owner(ctx) : await userMailbox(ctx, entry.userId);
+  if (!to?.address || (await isSystemAddress(em, to.address))) return [];
+  const tpl = await template(ctx, "message.autoresp");
+  const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
+  if (!tpl || !from) return [];
+  return [
+    compose(ctx, tpl, to, from, { message: entryVariable(entry), ...recipientVariables(ctx, to, "user") }),
+  ];
+}
+
+async function userMailbox(ctx: Context, userId: number): Promise<Mailbox | undefined> {
+  const [row] = await query(
+    ctx.em,
+    "SELECT u.name, e.address FROM ost_user u JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?",
+    [userId],
+  );
+  return row ? { name: str(row.name), address: str(row.address) } : undefined;
+}
+
+/** The agent's reply, e-mailed to the requester with active collaborators on Cc. */
+async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+  const to = owner(ctx);
+  if (!to.address) return [];
+  const tpl = await template(ctx, "ticket.reply");
+  const from = await fromMailbox(ctx, ctx.dept.emailId);
+  if (!tpl || !from) return [];
+  const cc = (await activeCollaborators(ctx.em, num(ctx.ticket.thread_id))).filter(
+    (c) => c.address && c.address.toLowerCase() !== to.address.toLowerCase(),
+  );
+  const [agent] = await agentsById(ctx.em, [entry.staffId]);
+  return [
+    compose(
+      ctx,
+      tpl,
+      to,
+      from,
+      {
+        response: entryVariable(entry),
+        "staff.name": agent?.name ?? entry.poster,
+        "poster.name": entry.poster,
+        ...recipientVariables(ctx, to, "user"),
+      },
+      cc,
+    ),
+  ];
+}
+
+/** New Internal Activity Alert: last respondent, assignee, manager; never the note's author. */
+async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  if (!settings.flag("note_alert_active")) return [];
+  const tpl = await template(ctx, "note.alert");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  const recipients: (Agent | undefined)[] = [];
+  if (settings.flag("note_alert_laststaff")) recipients.push(await lastRespondent(em, num(ticket.thread_id)));
+  if (settings.flag("note_alert_assigned")) recipients.push(...(await assignees(ctx)));
+  if (settings.flag("note_alert_dept_manager")) recipients.push(...(await agentsById(em, [dept.managerId])));
+  const [author] = await agentsById(em, [entry.staffId]);
+  return alertsTo(
+    ctx,
+    tpl,
+    from,
+    recipients,
+    {
+      note: entryVariable(entry),
+      "note.title": entry.title,
+      "poster.name": entry.poster,
+      comments: entryVariable(entry),
+    },
+    author ? [author.address] : [],
+  );
+}
+
+/** Stale Ticket Alert: assignee (or team), else department members, and the manager. */
+async function overdueAlerts(ctx: Context): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  if (!settings.flag("overdue_alert_active")) return [];
+  if ((await slaFlags(em, num(ticket.sla_id))) & SLA_NOALERTS) return [];
+  const tpl = await template(ctx, "ticket.overdue");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
+  const recipients: (Agent | undefined)[] = [];
+  if (assigned && settings.flag("overdue_alert_assigned")) recipients.push(...(await assignees(ctx)));
+  else if (!assigned && settings.flag("overdue_alert_dept_members"))
+    recipients.push(...(await departmentAlertMembers(em, dept)));
+  if (settings.flag("overdue_alert_dept_manager"))
+    recipients.push(...(await agentsById(em, [dept.managerId])));
+  return alertsTo(ctx, tpl, from, recipients, { comments: "" });
+}

@@ -1,0 +1,69 @@
+import { type EntityManager, query } from "@ostmesh/db";
+import { num, str } from "../osticket/reads.ts";
+
+/**
+ * osTicket's alert and auto-responder switches (ost_config, namespace core), read on every event so admins
+ * keep changing them in osTicket's admin panel. Keys missing from the table take the defaults osTicket's
+ * PHP applies (an empty value is "off", as osTicket stores unchecked boxes).
+ */
+export interface AlertSettings {
+  readonly helpdeskUrl: string;
+  readonly helpdeskTitle: string;
+  /** IANA zone dates in e-mails are shown in (default_timezone). */
+  readonly timeZone: string;
+  readonly adminEmail: string;
+  readonly defaultEmailId: number;
+  readonly alertEmailId: number;
+  readonly defaultTemplateId: number;
+  readonly flag: (key: AlertFlag) => boolean;
+}
+
+export type AlertFlag =
+  | "ticket_autoresponder"
+  | "message_autoresponder"
+  | "ticket_notice_active"
+  | "ticket_alert_active"
+  | "ticket_alert_admin"
+  | "ticket_alert_dept_manager"
+  | "ticket_alert_dept_members"
+  | "message_alert_active"
+  | "message_alert_laststaff"
+  | "message_alert_assigned"
+  | "message_alert_dept_manager"
+  | "note_alert_active"
+  | "note_alert_laststaff"
+  | "note_alert_assigned"
+  | "note_alert_dept_manager"
+  | "overdue_alert_active"
+  | "overdue_alert_assigned"
+  | "overdue_alert_dept_manager"
+  | "overdue_alert_dept_members";
+
+/** Values of keys absent from ost_config (osTicket's OsticketConfig::$defaults and installer seed). */
+const DEFAULTS: Readonly<Record<string, string>> = {
+  helpdesk_url: "",
+  helpdesk_title: "",
+  admin_email: "",
+  default_email_id: "0",
+  alert_email_id: "0",
+  default_template_id: "1",
+};
+
+export async function loadAlertSettings(em: EntityManager): Promise<AlertSettings> {
+  const rows = await query(em, "SELECT `key`, value FROM ost_config WHERE namespace = 'core'");
+  const values = new Map(rows.map((r) => [str(r.key), str(r.value)]));
+  const get = (key: string) => values.get(key) ?? DEFAULTS[key] ?? "";
+  return {
+    helpdeskUrl: get("helpdesk_url"),
+    helpdeskTitle: get("helpdesk_title"),
+    timeZone: get("default_timezone") || "UTC",
+    adminEmail: get("admin_email"),
+    defaultEmailId: num(get("default_email_id")),
+    alertEmailId: num(get("alert_email_id")),
+    defaultTemplateId: num(get("default_template_id")),
+    flag: (key) => {
+      const value = get(key).trim();
+      return value !== "" && value !== "0";
+    },
+  };
+}
