@@ -86,13 +86,23 @@ export class ConnectLegacyBackend implements LegacyBackend {
     const now = (this.#o.now ?? Date.now)();
     const cached = this.#forms.get(id);
     if (cached && cached.expiresAt > now) return cached.names;
+    const topic = id > 0xffffffff ? 0 : id;
+    const ask = async (authorization: string | undefined) => {
+      const res = await this.#o.ticket.getHelpTopicForm(
+        { topicId: topic },
+        { signal, headers: authorization ? { authorization } : {} },
+      );
+      return new Set(res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean));
+    };
     let names: ReadonlySet<string>;
     try {
-      const res = await this.#o.ticket.getHelpTopicForm(
-        { topicId: id > 0xffffffff ? 0 : id },
-        { signal, headers: { authorization: await this.#o.credentials.authorization(signal) } },
-      );
-      names = new Set(res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean));
+      try {
+        names = await ask(await this.#o.credentials.authorization(signal));
+      } catch (error) {
+        // Without tickets:read on the gateway's token, the public view of the forms is the next best.
+        if (!(error instanceof ConnectError) || error.code !== Code.PermissionDenied) throw error;
+        names = await ask(undefined);
+      }
     } catch (error) {
       if (id !== 0 && error instanceof ConnectError && error.code === Code.NotFound)
         return this.formFieldNames("0", signal);

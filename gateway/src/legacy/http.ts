@@ -2,11 +2,13 @@
  * osTicket's HTTP layer for the legacy API (include/class.http.php, include/class.dispatcher.php,
  * api/http.php): routes, the fixed status map, and exact plain-text responses.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
+type ConnectNodeHandler = ReturnType<typeof connectNodeAdapter>;
+/** The request and response types Connect's Node adapter (and its fallback) work with. */
+export type NodeRequest = Parameters<ConnectNodeHandler>[0];
+export type NodeResponse = Parameters<ConnectNodeHandler>[1];
 
 /** Status codes osTicket sends as such; every other code goes out as 500 (Http::header_code_verbose). */
 const KNOWN_STATUS = new Set([200, 201, 204, 205, 400, 401, 403, 404, 405, 416, 418, 422]);
@@ -17,8 +19,7 @@ export function osticketStatus(code: number): number {
 
 /** writeHead on either kind of response (their signatures differ only in typing). */
 export function writeHead(res: NodeResponse, status: number, headers: OutgoingHttpHeaders): void {
-  if (res instanceof Http2ServerResponse) res.writeHead(status, headers);
-  else res.writeHead(status, headers);
+  res.writeHead(status, headers);
 }
 
 export const LEGACY_CONTENT_TYPE = "text/html; charset=UTF-8";

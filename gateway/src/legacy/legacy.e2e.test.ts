@@ -1,0 +1,523 @@
+/**
+ * The legacy osTicket API through a real gateway process (HTTP/1.1 on port 0), a scratch copy of the fresh
+ * osTicket install, and real HTTP/2 upstreams: every case of FACTS §4 — status, content type, exact body —
+ * and the ost_syslog rows each failure writes (with the API key masked).
+ */
+import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "../testing/gateway.ts";
+
+const KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+const INACTIVE = "B1B2C3D4E5F60718293A4B5C6D7E8F90";
+const NO_CREATE = "C1B2C3D4E5F60718293A4B5C6D7E8F90";
+const NO_CRON = "D1B2C3D4E5F60718293A4B5C6D7E8F90";
+const OTHER_IP = "E1B2C3D4E5F60718293A4B5C6D7E8F90";
+const PROXIED = "F1B2C3D4E5F60718293A4B5C6D7E8F90";
+const masked = (key: string) => `${key.slice(0, 4)}********${key.slice(-4)}`;
+
+let db: ScratchDatabase;
+let conn: mysql.Connection;
+let gw: TestGateway;
+
+interface SyslogRow {
+  log_type: string;
+  title: string;
+  log: string;
+  logger: string;
+  ip_address: string;
+}
+
+async function lastLogId(): Promise<number> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT COALESCE(MAX(log_id), 0) AS id FROM ost_syslog",
+  );
+  return Number(rows[0]?.id ?? 0);
+}
+
+async function rowsAfter(id: number): Promise<SyslogRow[]> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT log_type, title, log, logger, ip_address FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
+    [id],
+  );
+  return rows.map((r) => ({
+    log_type: String(r.log_type),
+    title: String(r.title),
+    log: String(r.log),
+    logger: String(r.logger),
+    ip_address: String(r.ip_address),
+  }));
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  contentType: string | null;
+  contentLength: string | null;
+  rows: SyslogRow[];
+}
+
+async function post(
+  path: string,
+  body: string | Uint8Array | undefined,
+  options: { key?: string | null; method?: string; headers?: Record<string, string>; base?: string } = {},
+): Promise<Answer> {
+  const before = await lastLogId();
+  const headers: Record<string, string> = { ...options.headers };
+  const key = options.key === undefined ? KEY : options.key;
+  if (key !== null) headers["x-api-key"] = key;
+  const res = await fetch(`${options.base ?? gw.httpUrl}${path}`, {
+    method: options.method ?? "POST",
+    body: body instanceof Uint8Array ? new Uint8Array(body) : body,
+    headers,
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: text,
+    contentType: res.headers.get("content-type"),
+    contentLength: res.headers.get("content-length"),
+    rows: await rowsAfter(before),
+  };
+}
+
+const valid = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    email: "jane@example.com",
+    name: "Jane Doe",
+    subject: "Printer",
+    message: "It is broken",
+    ...extra,
+  });
+
+const warning = (code: number, text: string, key: string | null = KEY, title = "API Error") => ({
+  log_type: "Warning",
+  title: `${title} (${code})`,
+  log: key ? `${text.replace(/\n/g, " ")} [${masked(key)}] ` : text,
+  logger: "",
+  ip_address: "127.0.0.1",
+});
+
+beforeAll(async () => {
+  db = await createScratchDatabase({ label: "gwlegacy" });
+  conn = await mysql.createConnection({ uri: db.url, dateStrings: true });
+  const key = (apikey: string, ip: string, active: number, create: number, cron: number) =>
+    conn.query(
+      "INSERT INTO ost_api_key SET isactive = ?, ipaddr = ?, apikey = ?, can_create_tickets = ?, can_exec_cron = ?, notes = 'test', updated = NOW(), created = NOW()",
+      [active, ip, apikey, create, cron],
+    );
+  await key(KEY, "127.0.0.1", 1, 1, 1);
+  await key(INACTIVE, "127.0.0.1", 0, 1, 1);
+  await key(NO_CREATE, "127.0.0.1", 1, 0, 1);
+  await key(NO_CRON, "127.0.0.1", 1, 1, 0);
+  await key(OTHER_IP, "10.0.0.9", 1, 1, 1);
+  await key(PROXIED, "203.0.113.7", 1, 1, 1);
+  gw = await startTestGateway(db.url, { GATEWAY_LEGACY_MAX_BODY: "64KiB" });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await conn?.end();
+  await db?.drop();
+});
+
+describe("routes", () => {
+  it.each([
+    ["GET", "/api/tickets.json"],
+    ["POST", "/api/tickets.yaml"],
+    ["POST", "/api/nope"],
+    ["POST", "/api/tickets.json/"],
+    ["POST", "/api/http.php"],
+    ["GET", "/api/tasks/cron"],
+    ["POST", "/api/tickets.JSON"],
+  ])("%s %s → 400 URL not supported, not logged", async (method, path) => {
+    const res = await post(path, method === "GET" ? undefined : valid(), { method });
+    expect(res).toMatchObject({ status: 400, body: "URL not supported", rows: [] });
+    expect(res.contentType).toBe("text/html; charset=UTF-8");
+    expect(res.contentLength).toBe("17");
+  });
+
+  it("serves the /api/http.php/<path> spelling and ?_method=POST", async () => {
+    expect((await post("/api/http.php/tickets.json", valid())).status).toBe(201);
+    const emulated = await post("/api/tickets.json?_method=post", undefined, { method: "GET" });
+    expect(emulated.status).toBe(400);
+    expect(emulated.body).toBe("Syntax error, malformed JSON");
+  });
+});
+
+describe("API keys", () => {
+  it("creates with a valid key: 201, the number, exact headers, no trailing newline, no syslog row", async () => {
+    const res = await post("/api/tickets.json", valid(), {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatch(/^\d{6}$/);
+    expect(res.contentType).toBe("text/html; charset=UTF-8");
+    expect(res.contentLength).toBe(String(res.body.length));
+    expect(res.rows).toEqual([]);
+  });
+
+  it("matches the key case-insensitively (osTicket's collation)", async () => {
+    expect((await post("/api/tickets.json", valid(), { key: KEY.toLowerCase() })).status).toBe(201);
+  });
+
+  it("no key → 401 Valid API key required, logged without a key part", async () => {
+    const res = await post("/api/tickets.json", valid(), { key: null });
+    expect(res).toMatchObject({ status: 401, body: "Valid API key required" });
+    expect(res.rows).toEqual([warning(401, "Valid API key required", null)]);
+  });
+
+  it("unknown key and wrong client IP → 401 Valid API key required, the key masked in ost_syslog", async () => {
+    const unknown = "0000111122223333444455556666ZZZZ";
+    const res = await post("/api/tickets.json", valid(), { key: unknown });
+    expect(res).toMatchObject({ status: 401, body: "Valid API key required" });
+    expect(res.rows).toEqual([warning(401, "Valid API key required", unknown)]);
+    expect(res.rows[0]?.log).not.toContain(unknown);
+    const wrongIp = await post("/api/tickets.json", valid(), { key: OTHER_IP });
+    expect(wrongIp).toMatchObject({ status: 401, body: "Valid API key required" });
+  });
+
+  it("inactive key → 401 API key not found/active or source IP not authorized", async () => {
+    const res = await post("/api/tickets.json", valid(), { key: INACTIVE });
+    const text = "API key not found/active or source IP not authorized";
+    expect(res).toMatchObject({ status: 401, body: text, rows: [warning(401, text, INACTIVE)] });
+  });
+
+  it("key without can_create_tickets → 401 API key not authorized", async () => {
+    const res = await post("/api/tickets.json", valid(), { key: NO_CREATE });
+    expect(res).toMatchObject({
+      status: 401,
+      body: "API key not authorized",
+      rows: [warning(401, "API key not authorized", NO_CREATE)],
+    });
+  });
+
+  it("a change to the key in osTicket's table applies to the very next request", async () => {
+    await conn.query("UPDATE ost_api_key SET isactive = 0 WHERE apikey = ?", [KEY]);
+    try {
+      expect((await post("/api/tickets.json", valid())).status).toBe(401);
+    } finally {
+      await conn.query("UPDATE ost_api_key SET isactive = 1 WHERE apikey = ?", [KEY]);
+    }
+    expect((await post("/api/tickets.json", valid())).status).toBe(201);
+  });
+
+  it("never writes a key in clear text to the process log", async () => {
+    const lines = JSON.stringify(gw.logs.entries());
+    for (const key of [KEY, INACTIVE, NO_CREATE, "0000111122223333444455556666ZZZZ"])
+      expect(lines).not.toContain(key);
+  });
+});
+
+describe("JSON bodies", () => {
+  it.each([
+    ["malformed", '{"email": ', "Syntax error, malformed JSON"],
+    ["empty", "", "Syntax error, malformed JSON"],
+    ["a BOM", "\uFEFF{}", "Syntax error, malformed JSON"],
+    ["{}", "{}", "No errors"],
+    ["a string scalar", '"hello"', "No errors"],
+    ["[]", "[]", "No errors"],
+    ["a number", "42", "No errors"],
+    ["a control character", '{"a":"x\u0001y"}', "Unexpected control character found"],
+  ])("%s → 400 with json_last_error's text, logged", async (_name, body, text) => {
+    const res = await post("/api/tickets.json", body, { headers: { "content-type": "text/plain" } });
+    expect(res).toMatchObject({ status: 400, body: text, rows: [warning(400, text)] });
+  });
+
+  it("invalid UTF-8 → 400 Malformed UTF-8 characters", async () => {
+    const res = await post(
+      "/api/tickets.json",
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+    );
+    expect(res.body).toBe("Malformed UTF-8 characters, possibly incorrectly encoded");
+  });
+
+  it("a non-empty array is data: one Unexpected Data row per index, then the validation 500", async () => {
+    const res = await post("/api/tickets.json", "[1,2]");
+    const text =
+      "Unable to create new ticket :user\nIncomplete client information\n20\nIssue Summary is a required field\n21\nIssue Details is a required field";
+    expect(res.status).toBe(500);
+    expect(res.body).toBe(text);
+    expect(res.rows).toEqual([
+      {
+        log_type: "Error",
+        title: "Unexpected Data (400)",
+        log: `0: Unexpected data received in API request [${masked(KEY)}] `,
+        logger: "",
+        ip_address: "127.0.0.1",
+      },
+      {
+        log_type: "Error",
+        title: "Unexpected Data (400)",
+        log: `1: Unexpected data received in API request [${masked(KEY)}] `,
+        logger: "",
+        ip_address: "127.0.0.1",
+      },
+      warning(500, text),
+    ]);
+  });
+
+  it("unknown keys are logged (top-level name only) and the ticket is still created", async () => {
+    const res = await post("/api/tickets.json", valid({ bogus: { x: 1 }, deptId: 2 }));
+    expect(res.status).toBe(201);
+    expect(res.rows.map((r) => [r.log_type, r.title, r.log])).toEqual([
+      ["Error", "Unexpected Data (400)", `bogus: Unexpected data received in API request [${masked(KEY)}] `],
+      ["Error", "Unexpected Data (400)", `deptId: Unexpected data received in API request [${masked(KEY)}] `],
+    ]);
+    expect(gw.upstreams.created.at(-1)?.deptId).toBe(2);
+  });
+
+  it("validation failure → 500 Unable to create new ticket : + the error map", async () => {
+    const res = await post(
+      "/api/tickets.json",
+      JSON.stringify({ email: "jane@example.com", name: "Jane", message: "x" }),
+    );
+    const text = "Unable to create new ticket :20\nIssue Summary is a required field";
+    expect(res).toMatchObject({ status: 500, body: text, rows: [warning(500, text)] });
+  });
+
+  it("an invalid origin → 500 with osTicket's origin error", async () => {
+    const res = await post("/api/tickets.json", valid({ source: "Phone" }));
+    expect(res.body).toBe(
+      "Unable to create new ticket :origin\nInvalid ticket origin given\nerr\nNo fields set up",
+    );
+    expect(res.status).toBe(500);
+    expect(gw.upstreams.created.at(-1)?.legacy?.source).toBe("Phone");
+  });
+
+  it("a banned requester → 403 Ticket denied, logged as Ticket denied (403)", async () => {
+    const res = await post("/api/tickets.json", valid({ email: "spam@banned.example" }));
+    const text =
+      "Unable to create new ticket :Ticket denied: spam@banned.example\n\nThis help desk is for use by authorized users only";
+    expect(res).toMatchObject({ status: 403, body: text, rows: [warning(403, text, KEY, "Ticket denied")] });
+  });
+
+  it("attachments given as an object (osTicket crashes) → a clear 400, nothing written", async () => {
+    const created = gw.upstreams.created.length;
+    const res = await post("/api/tickets.json", valid({ attachments: { "file.txt": "data:text/plain,hi" } }));
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('"attachments" must be a list');
+    expect(res.rows).toEqual([]);
+    expect(gw.upstreams.created.length).toBe(created);
+  });
+});
+
+describe("what the ticket service is asked (osTicket's request semantics)", () => {
+  const last = () => {
+    const req = gw.upstreams.created.at(-1);
+    if (!req) throw new Error("nothing created");
+    return req;
+  };
+
+  it.each([
+    ["data:text/html,<p>héllo</p>", "<p>hÃ©llo</p>", MessageFormat.HTML],
+    ["data:text/html;charset=utf-8,<p>Héllo <b>w</b></p>", "<p>Héllo <b>w</b></p>", MessageFormat.HTML],
+    ["data:text/plain;base64,SGVsbG8gd29ybGQ=", "Hello world", MessageFormat.TEXT],
+    ["data:text/plain;charset=utf-8;base64,SGVsbG8=", "SGVsbG8=", MessageFormat.TEXT],
+    ["plain héllo", "plain héllo", MessageFormat.TEXT],
+    ["data:TEXT/HTML,<p>x</p>", "<p>x</p>", MessageFormat.TEXT],
+  ])("message %j → %j", async (message, body, format) => {
+    expect((await post("/api/tickets.json", valid({ message }))).status).toBe(201);
+    expect(last().message).toBe(body);
+    expect(last().messageFormat).toBe(format);
+  });
+
+  it("attachments: data URLs, raw strings as text/plain, lenient base64, charset conversion", async () => {
+    const res = await post(
+      "/api/tickets.json",
+      valid({
+        attachments: [
+          { "a.txt": "data:text/plain;base64,SGVsbG8=" },
+          { "raw.txt": "just text" },
+          { "bad.bin": "data:application/octet-stream;base64,!!!notbase64" },
+          { "latin.txt": "data:text/plain;charset=iso-8859-1,é" },
+        ],
+      }),
+    );
+    expect(res.status).toBe(201);
+    const files = last().attachments.map((a) => (a.source.case === "file" ? a.source.value : undefined));
+    expect(files.map((f) => [f?.name, f?.type, Buffer.from(f?.data ?? []).toString("latin1")])).toEqual([
+      ["a.txt", "text/plain", "Hello"],
+      ["raw.txt", "text/plain", "just text"],
+      [
+        "bad.bin",
+        "application/octet-stream",
+        Buffer.from("notbase64", "base64").toString("latin1").slice(0, 6),
+      ],
+      ["latin.txt", "text/plain", Buffer.from("Ã©", "utf8").toString("latin1")],
+    ]);
+    expect(files[2]?.data.length).toBe(6);
+  });
+
+  it('alert/autorespond use PHP\'s (bool): the string "false" is true', async () => {
+    await post("/api/tickets.json", valid({ alert: "false", autorespond: 0 }));
+    expect([last().alert, last().autorespond]).toEqual([true, false]);
+    await post("/api/tickets.json", valid({ alert: false, autorespond: "" }));
+    expect([last().alert, last().autorespond]).toEqual([false, false]);
+    await post("/api/tickets.json", valid());
+    expect([last().alert, last().autorespond]).toEqual([true, true]);
+  });
+
+  it("raw topicId, priority, priorityId, source, ip and phone reach the service as sent", async () => {
+    await post(
+      "/api/tickets.json",
+      valid({
+        topicId: "999",
+        priority: "High",
+        priorityId: "Emergency",
+        ip: "not-an-ip",
+        phone: "555-123-4567 x12",
+        notes: "vip",
+      }),
+    );
+    const req = last();
+    expect(req.legacy).toMatchObject({
+      topicId: "999",
+      priority: "High",
+      priorityId: "Emergency",
+      source: "API",
+    });
+    expect(req.ipAddress).toBe("not-an-ip");
+    expect(req.requester).toMatchObject({
+      email: "jane@example.com",
+      name: "Jane Doe",
+      phone: "555-123-4567 X12",
+      notes: "vip",
+    });
+    await post("/api/tickets.json", valid({ priority: 3 }));
+    expect(last().legacy?.priority).toBe("3");
+    expect(last().ipAddress).toBe("127.0.0.1");
+  });
+});
+
+describe("XML bodies", () => {
+  it("creates from attributes and elements: html message, phone ext, base64 attachments decoded twice", async () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ticket alert="false" autorespond="true" source="API">
+  <email>xml@example.com</email>
+  <name>Xavier</name>
+  <subject>From XML</subject>
+  <phone ext="123">318-555-8634</phone>
+  <message type="text/html"><![CDATA[<p>Hi <b>there</b></p>]]></message>
+  <attachments>
+    <file name="hello.txt" type="text/plain" encoding="base64">SGVsbG8=</file>
+  </attachments>
+</ticket>`;
+    const res = await post("/api/tickets.xml", xml, { headers: { "content-type": "application/json" } });
+    expect(res).toMatchObject({ status: 201, rows: [] });
+    const req = gw.upstreams.created.at(-1);
+    expect(req?.requester).toMatchObject({ email: "xml@example.com", name: "Xavier", phone: "318-555-8634" });
+    expect(req?.message).toBe("<p>Hi <b>there</b></p>");
+    expect(req?.messageFormat).toBe(MessageFormat.HTML);
+    expect(req?.alert).toBe(false);
+    const file = req?.attachments[0]?.source;
+    expect(file?.case).toBe("file");
+    if (file?.case === "file") {
+      expect([...file.value.data]).toEqual([0x1d, 0xe9, 0x65]);
+      expect(file.value.legacySize).toBe(5n);
+    }
+  });
+
+  it("JSON posted to tickets.xml → 400 XML error: Not well-formed (invalid token) at line 1:1", async () => {
+    const res = await post("/api/tickets.xml", valid());
+    const text = "XML error: Not well-formed (invalid token) at line 1:1";
+    expect(res).toMatchObject({ status: 400, body: text, rows: [warning(400, text)] });
+  });
+
+  it("a mismatched tag → 400 XML error with line and column", async () => {
+    const res = await post("/api/tickets.xml", "<ticket>\n<name>x</nam></ticket>");
+    expect(res.status).toBe(400);
+    expect(res.body).toMatch(/^XML error: Mismatched tag at line 2:\d+$/);
+  });
+
+  it("a truncated document is not a parse error: it falls through to validation", async () => {
+    const res = await post("/api/tickets.xml", "<ticket><name>x</name>");
+    expect(res.status).toBe(500);
+    expect(res.body).toBe(
+      "Unable to create new ticket :user\nIncomplete client information\n20\nIssue Summary is a required field\n21\nIssue Details is a required field",
+    );
+  });
+
+  it("an empty document → 400 XML error: No error", async () => {
+    const res = await post("/api/tickets.xml", "");
+    expect(res.status).toBe(400);
+    expect(res.body).toMatch(/^XML error: No error at line 1:0$/);
+  });
+});
+
+describe("e-mail and cron", () => {
+  it("tickets.email hands the raw message to the ticket service and answers its number", async () => {
+    const raw =
+      "From: A <a@example.com>\r\nTo: support@example.com\r\nSubject: Hi\r\nMessage-ID: <m1@example.com>\r\n\r\nBody\r\n";
+    const res = await post("/api/tickets.email", raw);
+    expect(res).toMatchObject({ status: 201, body: "654321", rows: [] });
+    const email = gw.upstreams.emails.at(-1);
+    expect(Buffer.from(email?.rawMessage ?? []).toString("utf8")).toBe(raw);
+    expect(email?.ipAddress).toBe("127.0.0.1");
+    expect(email?.legacy).toBe(true);
+  });
+
+  it("tasks/cron → 200 Completed; a key without can_exec_cron → 401 API key not authorized", async () => {
+    const runs = gw.upstreams.cronRuns;
+    const res = await post("/api/tasks/cron", undefined);
+    expect(res).toMatchObject({ status: 200, body: "Completed", rows: [] });
+    expect(gw.upstreams.cronRuns).toBe(runs + 1);
+    const denied = await post("/api/tasks/cron", undefined, { key: NO_CRON });
+    expect(denied).toMatchObject({
+      status: 401,
+      body: "API key not authorized",
+      rows: [warning(401, "API key not authorized", NO_CRON)],
+    });
+  });
+});
+
+describe("edge limits and client addresses", () => {
+  it("a body over GATEWAY_LEGACY_MAX_BODY → 413, not logged", async () => {
+    const res = await post("/api/tickets.json", valid({ message: "x".repeat(70 * 1024) }));
+    expect(res.status).toBe(413);
+    expect(res.contentType).toBe("text/html; charset=UTF-8");
+    expect(res.rows).toEqual([]);
+  });
+
+  it("rate limits per key: 429 with Retry-After", async () => {
+    const limited = await startTestGateway(db.url, { GATEWAY_RATE_LIMIT: "1", GATEWAY_RATE_BURST: "2" });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${limited.httpUrl}/api/tasks/cron`, {
+          method: "POST",
+          headers: { "x-api-key": KEY },
+        });
+        statuses.push(res.status);
+        if (res.status === 429) retryAfter = res.headers.get("retry-after");
+        await res.text();
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("believes X-Forwarded-For only from a trusted proxy", async () => {
+    const spoofed = await post("/api/tasks/cron", undefined, {
+      key: PROXIED,
+      headers: { "x-forwarded-for": "203.0.113.7" },
+    });
+    expect(spoofed.status).toBe(401);
+    expect(spoofed.rows[0]?.ip_address).toBe("127.0.0.1");
+    const proxied = await startTestGateway(db.url, { GATEWAY_TRUSTED_PROXIES: "127.0.0.1" });
+    try {
+      const res = await post("/api/tasks/cron", undefined, {
+        key: PROXIED,
+        base: proxied.httpUrl,
+        headers: { "x-forwarded-for": "203.0.113.7, 127.0.0.1" },
+      });
+      expect(res).toMatchObject({ status: 200, body: "Completed" });
+    } finally {
+      await proxied.close();
+    }
+  });
+});
