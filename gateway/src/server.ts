@@ -1,6 +1,7 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
+  createLogger,
   type Logger,
   type MeshConfig,
   remoteHealthCheck,
@@ -11,6 +12,8 @@ import {
   Topology,
 } from "@ostmesh/kit";
 import { Health } from "@ostmesh/proto/gen/grpc/health/v1/health_pb.js";
+import { type GatewayConfig, loadGatewayConfig } from "./config.ts";
+import { GatewayEdge } from "./edge.ts";
 
 export interface GatewayOptions {
   config: MeshConfig;
@@ -21,8 +24,10 @@ export interface GatewayOptions {
   topology?: Topology;
   /** RPC routes of the public edge (the Connect forwarder). */
   routes?: (router: ConnectRouter) => void;
-  /** Non-RPC HTTP requests (osTicket's legacy REST routes); 404 otherwise. */
+  /** Non-RPC HTTP requests; the public edge (legacy API, docs, forwarded RPCs) by default. */
   fallback?: ReturnType<typeof connectNodeAdapter>;
+  /** The edge's own settings (CORS, proxies, limits, service secret); from the environment by default. */
+  gateway?: GatewayConfig;
   /** Server interceptors after error mapping (authentication). */
   interceptors?: readonly Interceptor[];
   /** Ports; the configured GATEWAY_PORT, GATEWAY_H2C_PORT, GATEWAY_ADMIN_PORT by default. */
@@ -43,13 +48,17 @@ export async function startGateway(options: GatewayOptions): Promise<ServiceProc
   const checks = fronted.map((service) =>
     remoteHealthCheck(service, topology.client(Health, service), service, config.timing.healthCheckTimeoutMs),
   );
-  return startServiceProcess({
+  const logger = options.logger ?? createLogger({ service: "ostmesh-gateway", level: config.logLevel });
+  const edge = options.fallback
+    ? undefined
+    : new GatewayEdge({ config, gateway: options.gateway ?? loadGatewayConfig(), logger, topology });
+  const started = await startServiceProcess({
     name: "ostmesh-gateway",
     config,
-    logger: options.logger,
+    logger,
     topology,
     routes: options.routes,
-    fallback: options.fallback,
+    fallback: options.fallback ?? edge?.handler,
     checks,
     interceptors: options.interceptors,
     listen: {
@@ -59,4 +68,6 @@ export async function startGateway(options: GatewayOptions): Promise<ServiceProc
     },
     handleSignals: options.handleSignals,
   });
+  edge?.attach(started);
+  return started;
 }
