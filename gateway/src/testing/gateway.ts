@@ -1,15 +1,13 @@
-/** A gateway process on port 0 in front of the stand-in upstreams, as gateway/src/main.ts wires it. */
+/** A gateway process on port 0 in front of the stand-in upstreams, wired by startGateway as in production. */
 import type { ServiceProcess } from "@ostmesh/kit";
 import { Topology } from "@ostmesh/kit";
 import { type CapturedLogs, captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { loadGatewayConfig } from "../config.ts";
-import { GatewayEdge } from "../edge.ts";
 import { startGateway } from "../server.ts";
 import { GATEWAY_SECRET, startUpstreams, type Upstreams } from "./upstreams.ts";
 
 export interface TestGateway {
   process: ServiceProcess;
-  edge: GatewayEdge;
   upstreams: Upstreams;
   logs: CapturedLogs;
   /** http://127.0.0.1:<public HTTP/1.1 port> */
@@ -39,20 +37,17 @@ export async function startTestGateway(
   });
   const logs = captureLogs("ostmesh-gateway");
   const topology = new Topology(config, []);
-  const edge = new GatewayEdge({ config, gateway, logger: logs.logger, topology });
   const process = await startGateway({
     config,
     logger: logs.logger,
     topology,
     fronted: [],
-    fallback: edge.handler,
+    gateway,
     listen: { http: 0, h2c: 0, admin: 0 },
     handleSignals: false,
   });
-  edge.attach(process);
   return {
     process,
-    edge,
     upstreams,
     logs,
     httpUrl: `http://127.0.0.1:${process.ports.http1[0]}`,
