@@ -104,6 +104,24 @@ describe("createTicket edges", () => {
   });
 });
 
+describe("concurrency", () => {
+  it("reuses the user a concurrent request created for the same new address", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        create(input("race@example.com", { requester: { email: "race@example.com", name: `Racer ${i}` } })),
+      ),
+    );
+    const userIds = new Set(results.map((r) => r.userId));
+    expect(userIds.size).toBe(1);
+    expect(results.filter((r) => r.userCreated)).toHaveLength(1);
+    const [users] = await h.query(
+      "SELECT COUNT(*) AS n FROM ost_user_email WHERE address = 'race@example.com'",
+    );
+    expect(users ? int(users, "n") : 0).toBe(1);
+    expect(new Set(results.map((r) => r.number)).size).toBe(4);
+  });
+});
+
 describe("MetadataCache", () => {
   it("serves forms from memory within the TTL and re-reads them after", async () => {
     let now = 1_000;

@@ -24,7 +24,7 @@ import {
   isVisibleToUsers,
 } from "../reference/forms.ts";
 import { type Priority, type Staff, type Topic, TopicFlag } from "../reference/lookups.ts";
-import { int, isNumeric, phpInt, str } from "../rows.ts";
+import { int, isNumeric, isRecord, phpInt, str } from "../rows.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
 import { computeSlaDueDate } from "../sla/due-date.ts";
 import type { SqlValue } from "../sql.ts";
@@ -43,6 +43,7 @@ import { emailHost } from "../users/email.ts";
 import {
   createUser,
   type ExistingUser,
+  findUserByEmail,
   findUserById,
   lookupRequester,
   normalizeUserName,
@@ -590,15 +591,17 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // ================= Writes =================
   let userId: number;
   let posterName: string;
+  let userCreated = false;
   const searchRows: SearchRow[] = [];
   if (owner) {
     userId = owner.id;
     posterName = owner.name;
   } else if (newUser) {
-    const created = await createUser(tx, contactForm, { ...newUser, orgId });
+    const created = await createUserOrReuse(ctx, contactForm, { ...newUser, orgId });
     userId = created.id;
     posterName = created.name;
-    searchRows.push(created.searchRow);
+    userCreated = created.created;
+    if (created.searchRow) searchRows.push(created.searchRow);
   } else {
     throw new Error("ticket owner unresolved after validation");
   }
@@ -781,7 +784,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     threadId,
     messageEntryId: entry.id,
     userId,
-    userCreated: !owner,
+    userCreated,
     statusId,
     deptId,
     topicId,
@@ -798,7 +801,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     threadId,
     messageEntryId: entry.id,
     userId,
-    userCreated: !owner,
+    userCreated,
     deptId,
     topicId,
     statusId,
@@ -810,6 +813,27 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   });
   return result;
 }
+
+/**
+ * Creates the requester; when a concurrent request created the same address first (duplicate key on
+ * ost_user_email.address), that user is reused, as osTicket reuses a user it finds by e-mail.
+ */
+async function createUserOrReuse(
+  ctx: UseCaseContext,
+  contactForm: FormDefinition | undefined,
+  user: Parameters<typeof createUser>[2],
+): Promise<{ id: number; name: string; created: boolean; searchRow?: SearchRow }> {
+  try {
+    return { ...(await createUser(ctx.tx, contactForm, user)), created: true };
+  } catch (error) {
+    if (!isRecord(error) || error.errno !== ER_DUP_ENTRY) throw error;
+    const existing = await findUserByEmail(ctx.tx, user.email, { locking: true });
+    if (!existing) throw error;
+    return { id: existing.id, name: existing.name, created: false };
+  }
+}
+
+const ER_DUP_ENTRY = 1062;
 
 async function openTicketCount(ctx: UseCaseContext, userId: number): Promise<number> {
   const row = await ctx.tx.first(

@@ -36,11 +36,18 @@ function toUser(row: Record<string, unknown>): ExistingUser {
   };
 }
 
-/** User lookup by any of their addresses; the utf8_general_ci collation makes it case-insensitive. */
-export async function findUserByEmail(tx: Sql, email: string): Promise<ExistingUser | undefined> {
+/**
+ * User lookup by any of their addresses; the utf8_general_ci collation makes it case-insensitive.
+ * `locking` reads the latest committed rows (and share-locks them) instead of the transaction's snapshot.
+ */
+export async function findUserByEmail(
+  tx: Sql,
+  email: string,
+  options: { locking?: boolean } = {},
+): Promise<ExistingUser | undefined> {
   const row = await tx.first(
     `SELECT ${USER_COLUMNS} FROM ost_user_email m JOIN ost_user u ON u.id = m.user_id` +
-      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE m.address = ? LIMIT 1",
+      ` LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE m.address = ? LIMIT 1${options.locking ? " LOCK IN SHARE MODE" : ""}`,
     [email],
   );
   return row ? toUser(row) : undefined;
