@@ -100,14 +100,19 @@ function copyInto(from: Headers, to: Headers): void {
   });
 }
 
-/** Upstream errors go back as they came, minus the protocol's own header fields. */
+/**
+ * Upstream errors go back as they came: code, message, details, and their metadata minus the protocol's own
+ * fields. (Connect servers drop the metadata of errors parsed from the wire, so the error is re-created.)
+ */
 function passError(error: unknown): never {
-  if (error instanceof ConnectError) {
-    for (const name of [...error.metadata.keys()]) {
-      if (!forwardable(name, NOT_RETURNED, NOT_RETURNED_PREFIXES)) error.metadata.delete(name);
-    }
-  }
-  throw error;
+  if (!(error instanceof ConnectError)) throw error;
+  const metadata = new Headers();
+  error.metadata.forEach((value, name) => {
+    if (forwardable(name, NOT_RETURNED, NOT_RETURNED_PREFIXES)) metadata.append(name, value);
+  });
+  const relayed = new ConnectError(error.rawMessage, error.code, metadata, undefined, error);
+  relayed.details = error.details;
+  throw relayed;
 }
 
 type AnyMessage = MessageShape<DescMessage>;

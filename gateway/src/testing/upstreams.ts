@@ -331,9 +331,10 @@ export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
           ]);
         ctx.responseHeader.set("x-served-by", "ticket");
         ctx.responseTrailer.set("x-rows-read", "1");
-        return {
-          ticket: { ticketId: req.lookup.case === "ticketId" ? req.lookup.value : 7, number: "123456" },
-        };
+        const id = req.lookup.case === "ticketId" ? req.lookup.value : 7;
+        // Ticket 9 has a long subject: its answer is big enough to be compressed.
+        const subject = id === 9 ? "compress me ".repeat(400) : "Printer";
+        return { ticket: { id, number: "123456", subject } };
       },
     }),
   );
