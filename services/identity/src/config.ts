@@ -78,7 +78,13 @@ export function loadIdentityConfig(source: EnvSource = process.env): IdentityCon
       serviceTokenTtlMs: read(
         env.duration("IDENTITY_SERVICE_TOKEN_TTL", { min: 10_000, max: 24 * 3_600_000 }).default(600_000),
       ),
-      signingAlgorithm: read(env.enum("IDENTITY_SIGNING_ALG", SIGNING_ALGORITHMS).default("ES256")),
+      signingAlgorithm: read(
+        // Algorithm names are case-sensitive in JOSE; accept any case here and use the canonical spelling.
+        new Field<SigningAlgorithm>(["IDENTITY_SIGNING_ALG"], "ES256 or EdDSA", "ES256", (raw) => {
+          const found = SIGNING_ALGORITHMS.find((a) => a.toLowerCase() === raw.toLowerCase());
+          return found ? { ok: true, value: found } : { ok: false, problem: "must be ES256 or EdDSA" };
+        }).default("ES256"),
+      ),
       keyRotationMs: read(env.duration("IDENTITY_KEY_ROTATION", { min: 60_000 }).default(168 * 3_600_000)),
       keyEncryptionKey: kek === undefined ? undefined : decodeKey(kek),
       serviceClients: read(
