@@ -1,3 +1,4 @@
+import { int, phpJsonEncode, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
 import type { Sql, SqlValue } from "../sql.ts";
 import { type BodyFormat, bodySearchable } from "../text/format.ts";
@@ -41,8 +42,13 @@ export interface NewThreadEntry {
   readonly body: string;
   readonly format: BodyFormat;
   readonly ipAddress: string;
-  /** Extra flags (ORIGINAL_MESSAGE, COLLABORATOR...); BALANCED and SYSTEM are derived here. */
+  /** Extra flags (ORIGINAL_MESSAGE, COLLABORATOR...); BALANCED, SYSTEM and REPLY_* are derived here. */
   readonly flags?: number;
+  /**
+   * `thread_entry_recipients`: e.g. {"to":{"5":"Name <a@b>"},"cc":{...}}; stored as JSON, and REPLY_ALL
+   * (more than one address) or REPLY_USER is flagged. Null or empty: none.
+   */
+  readonly recipients?: Readonly<Record<string, Readonly<Record<string, string>>>> | null;
   readonly attachments?: readonly AttachmentLink[];
 }
 
@@ -60,11 +66,18 @@ export interface InsertedEntry {
  */
 export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise<InsertedEntry> {
   let flags = entry.flags ?? 0;
+  const recipientCount = Object.values(entry.recipients ?? {}).reduce(
+    (n, list) => n + Object.keys(list).length,
+    0,
+  );
+  const recipients =
+    entry.recipients && Object.keys(entry.recipients).length ? phpJsonEncode(entry.recipients) : null;
+  if (recipients) flags |= recipientCount > 1 ? EntryFlag.REPLY_ALL : EntryFlag.REPLY_USER;
   if (entry.format === "html") flags |= EntryFlag.BALANCED;
   if (!entry.staffId && !entry.userId) flags |= EntryFlag.SYSTEM;
   const { insertId } = await tx.run(
     "INSERT INTO ost_thread_entry (pid, thread_id, staff_id, user_id, type, flags, poster, source, title, body," +
-      " format, ip_address, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW())",
+      " format, ip_address, recipients, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOW())",
     [
       entry.pid,
       entry.threadId,
@@ -78,6 +91,7 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
       entry.body,
       entry.format,
       entry.ipAddress,
+      recipients,
     ],
   );
   const files = new Map<number, AttachmentLink>();
@@ -109,4 +123,44 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
           }
         : undefined,
   };
+}
+
+type RecipientList = Record<string, Record<string, string>>;
+
+/**
+ * Ticket::getRecipients as MailingList::getEmailAddresses lists them: the owner under `to` (keyed by user
+ * id), active collaborators under `cc` (keyed by collaborator id), as "Name <address>"; `exceptUserId`
+ * leaves the poster out (end-user messages).
+ */
+export async function ticketRecipients(
+  tx: Sql,
+  ticket: { threadId: number; userId: number },
+  who: "all" | "user",
+  exceptUserId = 0,
+): Promise<RecipientList> {
+  const rows = await tx.all(
+    "SELECT 'to' AS kind, u.id AS id, u.id AS user_id, u.name, e.address FROM ost_user u" +
+      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?" +
+      (who === "all"
+        ? " UNION ALL SELECT 'cc', c.id, u.id, u.name, e.address FROM ost_thread_collaborator c JOIN ost_user u ON u.id = c.user_id" +
+          " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE c.thread_id = ? AND c.flags & 1"
+        : ""),
+    who === "all" ? [ticket.userId, ticket.threadId] : [ticket.userId],
+  );
+  const list: RecipientList = {};
+  const ordered = [...rows].sort((a, b) =>
+    str(a, "kind") === str(b, "kind")
+      ? str(a, "name").localeCompare(str(b, "name"))
+      : str(a, "kind") === "to"
+        ? -1
+        : 1,
+  );
+  for (const r of ordered) {
+    if (exceptUserId && int(r, "user_id") === exceptUserId) continue;
+    const address = str(r, "address");
+    const name = str(r, "name") || address.split("@")[0] || "";
+    const kind = str(r, "kind");
+    list[kind] = { ...list[kind], [String(int(r, "id"))]: `${name} <${address}>` };
+  }
+  return list;
 }

@@ -506,9 +506,34 @@ describe("messages, collaborators, reopen and SLA", () => {
       },
     ]);
     const entry = (
-      await h.query("SELECT flags, poster, user_id FROM ost_thread_entry WHERE id = ?", [m.entryId])
+      await h.query("SELECT flags, poster, user_id, recipients FROM ost_thread_entry WHERE id = ?", [
+        m.entryId,
+      ])
     )[0];
-    expect(entry).toEqual({ flags: 32, poster: "Helper Person", user_id: other.userId });
+    // COLLABORATOR | REPLY_USER: the message lists the owner (everyone but the poster).
+    expect(entry).toEqual({
+      flags: 544,
+      poster: "Helper Person",
+      user_id: other.userId,
+      recipients: `{"to":{"${t.userId}":"Owner Person <owner@example.com>"}}`,
+    });
+    const [collabRow] = await h.query("SELECT id FROM ost_thread_collaborator WHERE thread_id = ?", [
+      t.threadId,
+    ]);
+    const reply = await h.tx((tx) =>
+      postReply(
+        tx,
+        { ticketId: t.ticketId, body: "to all", recipients: "all" },
+        ADMIN,
+        ports("2026-03-05T09:10:00Z"),
+      ),
+    );
+    expect(
+      (await h.query("SELECT flags, recipients FROM ost_thread_entry WHERE id = ?", [reply.entryId]))[0],
+    ).toEqual({
+      flags: 256,
+      recipients: `{"to":{"${t.userId}":"Owner Person <owner@example.com>"},"cc":{"${collabRow?.id}":"Helper Person <helper@example.com>"}}`,
+    });
     const collab = (await events(t.threadId)).at(-1);
     expect(collab).toMatchObject({
       event: "collab",
@@ -648,6 +673,33 @@ describe("more actions", () => {
     expect(
       await h.query("SELECT * FROM ost__search WHERE object_type = 'H' AND object_id = ?", [n.entryId]),
     ).toEqual([]);
+  });
+
+  it("logs 'edited' for an open → open status change and refuses no-op changes silently", async () => {
+    const t = await newTicket("edited@example.com", "Edit Status");
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_ticket_status (id, name, state, mode, flags, sort, properties, created, updated) VALUES (6, 'Waiting', 'open', 1, 0, 6, '{}', NOW(), NOW())",
+      ),
+    );
+    const same = await h.tx((tx) =>
+      changeStatus(tx, { ticketId: t.ticketId, statusId: 1 }, ADMIN, ports("2026-03-10T09:00:00Z")),
+    );
+    expect(same.statusId).toBe(1);
+    expect((await ticketRow(t.ticketId)).updated).toBe("2026-03-02 09:00:00");
+    await h.tx((tx) =>
+      changeStatus(tx, { ticketId: t.ticketId, statusId: 6 }, ADMIN, ports("2026-03-10T09:05:00Z")),
+    );
+    expect(await ticketRow(t.ticketId)).toMatchObject({
+      status_id: 6,
+      closed: null,
+      updated: "2026-03-10 09:05:00",
+    });
+    expect((await events(t.threadId)).at(-1)).toMatchObject({
+      event: "edited",
+      data: '{"status":6}',
+      username: "ostadmin",
+    });
   });
 
   it("runs use cases through the TicketWriteCore facade, one transaction each", async () => {

@@ -5,7 +5,7 @@ import { DeptFlag, SlaFlag, type Staff, staffDisplayName } from "../reference/lo
 import { int } from "../rows.ts";
 import type { Sql } from "../sql.ts";
 import { type BodyFormat, cleanBodyContent, cleanTitle, storedBody, truncate } from "../text/format.ts";
-import { type AttachmentLink, EntryFlag, insertThreadEntry } from "../thread/entries.ts";
+import { type AttachmentLink, EntryFlag, insertThreadEntry, ticketRecipients } from "../thread/entries.ts";
 import { findUserById } from "../users/requester.ts";
 import { NOW, TicketChange } from "./change.ts";
 import { loadTicketForUpdate } from "./state.ts";
@@ -79,6 +79,11 @@ export interface PostReplyInput {
   readonly attachments?: readonly AttachmentLink[];
   /** Auto-claim an unassigned open ticket (default true; also needs config auto_claim_tickets). */
   readonly claim?: boolean;
+  /**
+   * Who the reply goes to (the staff panel's reply-to): `all` = owner and active collaborators, `user` =
+   * the owner, `none` (default) = nobody. Recorded on the entry's `recipients` and REPLY_* flag.
+   */
+  readonly recipients?: "all" | "user" | "none";
 }
 
 /**
@@ -99,7 +104,9 @@ export function postReply(
       "SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M' ORDER BY id DESC LIMIT 1",
       [change.ticket.threadId],
     );
+    const who = input.recipients ?? "none";
     const entry = await insertThreadEntry(ctx.tx, {
+      recipients: who === "none" ? null : await ticketRecipients(ctx.tx, change.ticket, who),
       threadId: change.ticket.threadId,
       type: "R",
       pid: last ? int(last, "id") : 0,
@@ -185,7 +192,13 @@ export function postMessage(
       "SELECT id FROM ost_thread_collaborator WHERE thread_id = ? AND user_id = ? LIMIT 1",
       [threadId, author.id],
     );
+    // Messages from the portal or the API list the owner and active collaborators except the poster.
+    const recipients =
+      (input.source ?? "").toLowerCase() === "email"
+        ? null
+        : await ticketRecipients(ctx.tx, change.ticket, "all", author.id);
     const entry = await insertThreadEntry(ctx.tx, {
+      recipients,
       threadId,
       type: "M",
       pid: 0,
