@@ -134,6 +134,25 @@ export function staffDisplayName(staff: Staff, format = "full"): string {
   }
 }
 
+/** Memoised loads of one kind of row, by key. */
+class Memo<K, V> {
+  readonly #values = new Map<K, Promise<V>>();
+  has(key: K): boolean {
+    return this.#values.has(key);
+  }
+  set(key: K, value: V): void {
+    this.#values.set(key, Promise.resolve(value));
+  }
+  get(key: K, load: () => Promise<V>): Promise<V> {
+    let hit = this.#values.get(key);
+    if (!hit) {
+      hit = load();
+      this.#values.set(key, hit);
+    }
+    return hit;
+  }
+}
+
 /**
  * Reference data for one use case. Every lookup is memoised for the use case only: these tables are
  * admin-editable and must not be cached across requests.
@@ -142,7 +161,16 @@ export class Lookups {
   readonly #tx: Sql;
   readonly config: HelpdeskConfig;
   readonly #metadata: MetadataCache;
-  readonly #memo = new Map<string, Promise<unknown>>();
+  readonly #statuses = new Memo<number, TicketStatus | undefined>();
+  readonly #priorities = new Memo<"all", readonly Priority[]>();
+  readonly #depts = new Memo<number, Department | undefined>();
+  readonly #topics = new Memo<number, Topic | undefined>();
+  readonly #topicForms = new Memo<number, readonly TopicForm[]>();
+  readonly #slas = new Memo<number, Sla | undefined>();
+  readonly #staff = new Memo<number, Staff | undefined>();
+  readonly #members = new Memo<string, boolean>();
+  readonly #teams = new Memo<number, Team | undefined>();
+  readonly #emails = new Memo<number, SystemEmail | undefined>();
 
   constructor(tx: Sql, config: HelpdeskConfig, metadata: MetadataCache) {
     this.#tx = tx;
@@ -162,45 +190,44 @@ export class Lookups {
   }): Promise<void> {
     const parts: string[] = [];
     const params: number[] = [];
-    const keys: string[] = [];
-    const add = (kind: string, list: number[] | undefined, sql: (marks: string) => string) => {
-      const wanted = [...new Set(list ?? [])].filter((id) => id > 0 && !this.#memo.has(`${kind}:${id}`));
-      if (!wanted.length) return;
-      parts.push(sql(wanted.map(() => "?").join(", ")));
-      params.push(...wanted);
-      for (const id of wanted) keys.push(`${kind}:${id}`);
+    const wanted = <V>(memo: Memo<number, V>, list: number[] | undefined) =>
+      [...new Set(list ?? [])].filter((id) => id > 0 && !memo.has(id));
+    const add = (ids: number[], sql: (marks: string) => string) => {
+      if (!ids.length) return;
+      parts.push(sql(ids.map(() => "?").join(", ")));
+      params.push(...ids);
     };
-    if (!this.#memo.has("priorities")) {
+    const withPriorities = !this.#priorities.has("all");
+    if (withPriorities) {
       parts.push(
         "SELECT 'priorities' AS kind, priority_id AS id, JSON_OBJECT('priority_id', priority_id, 'priority', priority," +
           " 'priority_desc', priority_desc, 'priority_urgency', priority_urgency) AS doc FROM ost_ticket_priority",
       );
-      keys.push("priorities");
     }
+    const statuses = wanted(this.#statuses, ids.statuses);
+    const depts = wanted(this.#depts, ids.depts);
+    const slas = wanted(this.#slas, ids.slas);
+    const topics = wanted(this.#topics, ids.topics);
     add(
-      "status",
-      ids.statuses,
+      statuses,
       (m) =>
         "SELECT 'status', id, JSON_OBJECT('id', id, 'name', name, 'state', state, 'mode', mode, 'properties', properties)" +
         ` FROM ost_ticket_status WHERE id IN (${m})`,
     );
     add(
-      "dept",
-      ids.depts,
+      depts,
       (m) =>
         "SELECT 'dept', id, JSON_OBJECT('id', id, 'name', name, 'sla_id', sla_id, 'schedule_id', schedule_id," +
         ` 'manager_id', manager_id, 'flags', flags) FROM ost_department WHERE id IN (${m})`,
     );
     add(
-      "sla",
-      ids.slas,
+      slas,
       (m) =>
         "SELECT 'sla', id, JSON_OBJECT('id', id, 'name', name, 'flags', flags, 'grace_period', grace_period," +
         ` 'schedule_id', schedule_id) FROM ost_sla WHERE id IN (${m})`,
     );
     add(
-      "topic",
-      ids.topics,
+      topics,
       (m) =>
         "SELECT 'topic', topic_id, JSON_OBJECT('topic_id', topic_id, 'topic_pid', topic_pid, 'topic', topic, 'flags', flags," +
         " 'status_id', status_id, 'priority_id', priority_id, 'dept_id', dept_id, 'staff_id', staff_id, 'team_id', team_id," +
@@ -209,45 +236,39 @@ export class Lookups {
     );
     if (!parts.length) return;
     const rows = await this.#tx.all(parts.join(" UNION ALL "), params);
+    const docs = new Map<string, Row>();
     const priorities: Priority[] = [];
-    const found = new Map<string, Row>();
     for (const row of rows) {
       const doc = json(str(row, "doc"));
       if (!isRecord(doc)) continue;
       const kind = str(row, "kind");
       if (kind === "priorities") priorities.push(toPriority(doc));
-      else found.set(`${kind}:${int(row, "id")}`, doc);
+      else docs.set(`${kind}:${int(row, "id")}`, doc);
     }
-    for (const key of keys) {
-      const [kind] = key.split(":");
-      const doc = found.get(key);
-      let value: unknown;
-      if (kind === "priorities") value = priorities.sort((a, b) => b.urgency - a.urgency);
-      else if (doc)
-        value =
-          kind === "status"
-            ? toStatus(doc)
-            : kind === "dept"
-              ? toDepartment(doc)
-              : kind === "sla"
-                ? toSla(doc)
-                : toTopic(doc);
-      this.#memo.set(key, Promise.resolve(value));
-    }
-  }
-
-  #once<T>(key: string, load: () => Promise<T>): Promise<T> {
-    let hit = this.#memo.get(key);
-    if (!hit) {
-      hit = load();
-      this.#memo.set(key, hit);
-    }
-    // The memo map holds the promise produced by `load` for this very key.
-    return hit as Promise<T>;
+    const fill = <V>(
+      memo: Memo<number, V | undefined>,
+      kind: string,
+      list: number[],
+      convert: (r: Row) => V,
+    ) => {
+      for (const id of list) {
+        const doc = docs.get(`${kind}:${id}`);
+        memo.set(id, doc ? convert(doc) : undefined);
+      }
+    };
+    if (withPriorities)
+      this.#priorities.set(
+        "all",
+        priorities.sort((a, b) => b.urgency - a.urgency),
+      );
+    fill(this.#statuses, "status", statuses, toStatus);
+    fill(this.#depts, "dept", depts, toDepartment);
+    fill(this.#slas, "sla", slas, toSla);
+    fill(this.#topics, "topic", topics, toTopic);
   }
 
   status(id: number): Promise<TicketStatus | undefined> {
-    return this.#once(`status:${id}`, async () => {
+    return this.#statuses.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT id, name, state, mode, properties FROM ost_ticket_status WHERE id = ?",
         [id],
@@ -257,7 +278,7 @@ export class Lookups {
   }
 
   priorities(): Promise<readonly Priority[]> {
-    return this.#once("priorities", async () => {
+    return this.#priorities.get("all", async () => {
       const rows = await this.#tx.all(
         "SELECT priority_id, priority, priority_desc, priority_urgency FROM ost_ticket_priority ORDER BY priority_urgency DESC",
       );
@@ -270,7 +291,7 @@ export class Lookups {
   }
 
   department(id: number): Promise<Department | undefined> {
-    return this.#once(`dept:${id}`, async () => {
+    return this.#depts.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT id, name, sla_id, schedule_id, manager_id, flags FROM ost_department WHERE id = ?",
         [id],
@@ -280,7 +301,7 @@ export class Lookups {
   }
 
   topic(id: number): Promise<Topic | undefined> {
-    return this.#once(`topic:${id}`, async () => {
+    return this.#topics.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT topic_id, topic_pid, topic, flags, status_id, priority_id, dept_id, staff_id, team_id, sla_id," +
           " sequence_id, number_format, noautoresp FROM ost_help_topic WHERE topic_id = ?",
@@ -304,7 +325,7 @@ export class Lookups {
   }
 
   topicForms(topicId: number): Promise<readonly TopicForm[]> {
-    return this.#once(`topicForms:${topicId}`, async () => {
+    return this.#topicForms.get(topicId, async () => {
       const rows = await this.#tx.all(
         "SELECT htf.form_id, htf.extra, f.type FROM ost_help_topic_form htf" +
           " JOIN ost_form f ON f.id = htf.form_id WHERE htf.topic_id = ? ORDER BY htf.sort, htf.id",
@@ -323,7 +344,7 @@ export class Lookups {
   }
 
   sla(id: number): Promise<Sla | undefined> {
-    return this.#once(`sla:${id}`, async () => {
+    return this.#slas.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT id, name, flags, grace_period, schedule_id FROM ost_sla WHERE id = ?",
         [id],
@@ -333,7 +354,7 @@ export class Lookups {
   }
 
   staff(id: number): Promise<Staff | undefined> {
-    return this.#once(`staff:${id}`, async () => {
+    return this.#staff.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, isadmin, onvacation, assigned_only," +
           " timezone" +
@@ -360,7 +381,7 @@ export class Lookups {
 
   /** Is the agent a member of the department (primary or extended access)? */
   isDeptMember(staffId: number, deptId: number): Promise<boolean> {
-    return this.#once(`member:${staffId}:${deptId}`, async () => {
+    return this.#members.get(`${staffId}:${deptId}`, async () => {
       const row = await this.#tx.first(
         "SELECT 1 AS yes FROM ost_staff WHERE staff_id = ? AND dept_id = ?" +
           " UNION SELECT 1 FROM ost_staff_dept_access WHERE staff_id = ? AND dept_id = ? LIMIT 1",
@@ -371,14 +392,14 @@ export class Lookups {
   }
 
   team(id: number): Promise<Team | undefined> {
-    return this.#once(`team:${id}`, async () => {
+    return this.#teams.get(id, async () => {
       const row = await this.#tx.first("SELECT team_id, name, flags FROM ost_team WHERE team_id = ?", [id]);
       return row ? { id: int(row, "team_id"), name: str(row, "name"), flags: int(row, "flags") } : undefined;
     });
   }
 
   systemEmail(id: number): Promise<SystemEmail | undefined> {
-    return this.#once(`email:${id}`, async () => {
+    return this.#emails.get(id, async () => {
       const row = await this.#tx.first(
         "SELECT email_id, dept_id, priority_id, topic_id, noautoresp FROM ost_email WHERE email_id = ?",
         [id],
