@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { execute } from "@ostmesh/db";
+import { IdentityService } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,15 @@ describe("identity: logins, tokens and sessions", () => {
   });
   afterAll(async () => {
     await h?.close();
+  });
+
+  it("fails closed when a process serves it without the auth interceptor", async () => {
+    const bare = createClient(
+      IdentityService,
+      createRouterTransport((router) => router.service(IdentityService, h.identity.service)),
+    );
+    expect(await codeOf(bare.getJwks({}))).toBe(Code.Internal);
+    expect(await codeOf(bare.login({ kind: AGENT, ...ADMIN }))).toBe(Code.Internal);
   });
 
   describe("Login", () => {

@@ -3,6 +3,7 @@ import { create, type DescMessage, fromBinary, type MessageShape, toBinary } fro
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type EntityManager, IdempotencyConflictError, type Orm, withIdempotency } from "@ostmesh/db";
 import {
+  assertAuthorized,
   checkAccessRule,
   decideTicketAccess,
   idOf,
@@ -162,6 +163,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   // ---- authentication -------------------------------------------------------------------------------
 
   async login(req: MessageShape<typeof LoginRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const kind = accountKind(req.kind);
     const em = this.#em();
     const principal = await this.#d.authenticator.login(em, kind, req.username, req.password);
@@ -186,6 +188,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async refresh(req: MessageShape<typeof RefreshRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     if (req.refreshToken === "") throw new ConnectError("refresh_token is required", Code.InvalidArgument);
     try {
       return await this.#idempotent(
@@ -227,7 +230,8 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     }
   }
 
-  async logout(req: MessageShape<typeof LogoutRequestSchema>) {
+  async logout(req: MessageShape<typeof LogoutRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
       throw new ConnectError(
         `idempotency_key is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
@@ -240,10 +244,12 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async whoAmI(_req: unknown, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     return { principal: principalOf(ctx) };
   }
 
-  async getJwks() {
+  async getJwks(_req: unknown, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const em = this.#em();
     await this.#d.keys.signingKey(em);
     const keys = await this.#d.keys.publicKeys(em);
@@ -262,7 +268,11 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     };
   }
 
-  async issueServiceToken(req: { idempotencyKey: string; serviceName: string; secret: string }) {
+  async issueServiceToken(
+    req: { idempotencyKey: string; serviceName: string; secret: string },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
       throw new ConnectError(
         `idempotency_key is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
@@ -289,7 +299,8 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
 
   // ---- API keys -------------------------------------------------------------------------------------
 
-  async checkApiKey(req: { apiKey: string; clientIp: string; purpose: number }) {
+  async checkApiKey(req: { apiKey: string; clientIp: string; purpose: number }, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const em = this.#em();
     const result = await checkApiKey(em, req.apiKey, req.clientIp.trim(), req.purpose);
     if (result.outcome !== ApiKeyCheckOutcome.OK)
@@ -312,6 +323,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async createApiKey(req: MessageShape<typeof CreateApiKeyRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const caller = principalOf(ctx);
     return this.#idempotent(
       ctx,
@@ -332,11 +344,16 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     );
   }
 
-  async listApiKeys(req: { kind: number; includeInactive: boolean; pageSize: number; pageToken: string }) {
+  async listApiKeys(
+    req: { kind: number; includeInactive: boolean; pageSize: number; pageToken: string },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     return listApiKeys(this.#em(), req);
   }
 
   async revokeApiKey(req: MessageShape<typeof RevokeApiKeyRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     return this.#idempotent(
       ctx,
       "RevokeApiKey",
@@ -358,6 +375,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     },
     ctx: HandlerContext,
   ) {
+    assertAuthorized(ctx);
     const em = this.#em();
     let userId: number | undefined;
     switch (req.lookup.case) {
@@ -379,7 +397,11 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     return { user };
   }
 
-  async listUsers(req: { query: string; orgId?: number; pageSize: number; pageToken: string }) {
+  async listUsers(
+    req: { query: string; orgId?: number; pageSize: number; pageToken: string },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     return listUsers(this.#em(), {
       query: req.query,
       orgId: req.orgId,
@@ -389,6 +411,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async createUser(req: MessageShape<typeof CreateUserRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const caller = principalOf(ctx);
     return this.#idempotent(
       ctx,
@@ -420,6 +443,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async updateUser(req: MessageShape<typeof UpdateUserRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const caller = principalOf(ctx);
     const asEndUser = kindOf(caller) === PrincipalKind.END_USER;
     if (req.userId === 0) throw new ConnectError("user_id is required", Code.InvalidArgument);
@@ -462,18 +486,21 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
 
   // ---- organizations --------------------------------------------------------------------------------
 
-  async getOrganization(req: { orgId: number }) {
+  async getOrganization(req: { orgId: number }, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     if (req.orgId === 0) throw new ConnectError("org_id is required", Code.InvalidArgument);
     const organization = await getOrganization(this.#em(), req.orgId);
     if (!organization) throw new ConnectError("organization not found", Code.NotFound);
     return { organization };
   }
 
-  async listOrganizations(req: { query: string; pageSize: number; pageToken: string }) {
+  async listOrganizations(req: { query: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     return listOrganizations(this.#em(), req);
   }
 
   async createOrganization(req: MessageShape<typeof CreateOrganizationRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const caller = principalOf(ctx);
     return this.#idempotent(
       ctx,
@@ -504,6 +531,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   }
 
   async updateOrganization(req: MessageShape<typeof UpdateOrganizationRequestSchema>, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const caller = principalOf(ctx);
     if (req.orgId === 0) throw new ConnectError("org_id is required", Code.InvalidArgument);
     const paths = organizationPatchPaths(req.updateMask?.paths ?? []);
@@ -538,12 +566,16 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
 
   // ---- agents, teams, roles -------------------------------------------------------------------------
 
-  async getAgent(req: {
-    lookup:
-      | { case: "staffId"; value: number }
-      | { case: "username"; value: string }
-      | { case: undefined; value?: undefined };
-  }) {
+  async getAgent(
+    req: {
+      lookup:
+        | { case: "staffId"; value: number }
+        | { case: "username"; value: string }
+        | { case: undefined; value?: undefined };
+    },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     const em = this.#em();
     const lookup = req.lookup;
     if (lookup.case === undefined)
@@ -556,14 +588,18 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     return { agent };
   }
 
-  async listAgents(req: {
-    deptId?: number;
-    teamId?: number;
-    query: string;
-    includeInactive: boolean;
-    pageSize: number;
-    pageToken: string;
-  }) {
+  async listAgents(
+    req: {
+      deptId?: number;
+      teamId?: number;
+      query: string;
+      includeInactive: boolean;
+      pageSize: number;
+      pageToken: string;
+    },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     return listAgents(this.#em(), {
       deptId: req.deptId,
       teamId: req.teamId,
@@ -574,17 +610,23 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
     });
   }
 
-  async listTeams(req: { includeDisabled: boolean; pageSize: number; pageToken: string }) {
+  async listTeams(
+    req: { includeDisabled: boolean; pageSize: number; pageToken: string },
+    ctx: HandlerContext,
+  ) {
+    assertAuthorized(ctx);
     return listTeams(this.#em(), req);
   }
 
-  async listRoles(req: { pageSize: number; pageToken: string }) {
+  async listRoles(req: { pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     return listRoles(this.#em(), req);
   }
 
   // ---- authorization questions ----------------------------------------------------------------------
 
   async authorize(req: { principal?: Principal; procedure: string; ticketId: number }, ctx: HandlerContext) {
+    assertAuthorized(ctx);
     const principal = req.principal ?? principalOf(ctx);
     const procedure = req.procedure.startsWith("/") ? req.procedure : `/${req.procedure}`;
     const method = findMethod(procedure);

@@ -62,6 +62,7 @@ export {
   ANONYMOUS,
   accessRuleKey,
   accessRuleOfCall,
+  assertAuthorized,
   hasScope,
   idOf,
   kindName,

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { AccessRule } from "@ostmesh/proto/gen/osticket/common/v1/access_pb.js";
 import {
   ApiKeyKind,
@@ -29,6 +29,15 @@ export function principalOf(ctx: Pick<HandlerContext, "values">): Principal {
 /** The access rule of the RPC being handled. */
 export function accessRuleOfCall(ctx: Pick<HandlerContext, "values">): AccessRule | undefined {
   return ctx.values.get(accessRuleKey);
+}
+
+/**
+ * Fails closed when the auth interceptor did not run for this call (a process wired without it): handlers
+ * of sensitive services call this first, so a missing interceptor is an error, never open access.
+ */
+export function assertAuthorized(ctx: Pick<HandlerContext, "values">): void {
+  if (ctx.values.get(accessRuleKey) === undefined)
+    throw new ConnectError("authorization is not configured on this server", Code.Internal);
 }
 
 /** ostmesh acting on its own (scheduled tasks, relays): osTicket's "SYSTEM". Never carried by a token. */
