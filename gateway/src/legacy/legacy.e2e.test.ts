@@ -521,3 +521,106 @@ describe("edge limits and client addresses", () => {
     }
   });
 });
+
+describe("failures around the request", () => {
+  it("a ticket service failure → 500 Unable to create new ticket :unknown error, logged", async () => {
+    const res = await post("/api/tickets.json", valid({ email: "boom@example.com" }));
+    const text = "Unable to create new ticket :unknown error";
+    expect(res).toMatchObject({ status: 500, body: text, rows: [warning(500, text)] });
+  });
+
+  it("the answer is still sent when ost_syslog cannot be written", async () => {
+    const res = await post("/api/tickets.json", valid({ failsyslog: 1 }));
+    expect(res.status).toBe(201);
+    expect(res.rows).toEqual([]);
+    expect(gw.logs.entries().some((e) => e.msg === "could not write ost_syslog rows")).toBe(true);
+  });
+
+  it("identity unreachable or the gateway's secret refused → 500 unknown error (tickets and cron)", async () => {
+    const cases: Record<string, string>[] = [
+      { IDENTITY_URL: "http://127.0.0.1:1" },
+      { GATEWAY_SERVICE_SECRET: "wrong-secret" },
+    ];
+    for (const env of cases) {
+      const broken = await startTestGateway(db.url, env);
+      try {
+        const created = await post("/api/tickets.json", valid(), { base: broken.httpUrl });
+        expect(created).toMatchObject({ status: 500, body: "Unable to create new ticket :unknown error" });
+        const cron = await post("/api/tasks/cron", undefined, { base: broken.httpUrl });
+        // Without a service token the ost_syslog row cannot be written either; the process log says so.
+        expect(cron).toMatchObject({ status: 500, body: "unknown error", rows: [] });
+        expect(broken.logs.entries().some((e) => e.msg === "could not write ost_syslog rows")).toBe(true);
+      } finally {
+        await broken.close();
+      }
+    }
+  });
+
+  it("e-mail the ticket service cannot parse → 400 with its text; a banned sender → 403", async () => {
+    const bad = await post("/api/tickets.email", "not an e-mail");
+    expect(bad).toMatchObject({ status: 400, body: "Email parse failed: [no body]" });
+    expect(bad.rows).toEqual([warning(400, "Email parse failed: [no body]")]);
+    const denied = await post("/api/tickets.email", "From: spam@banned.example\r\nSubject: x\r\n\r\nhi");
+    expect(denied.status).toBe(403);
+    expect(denied.body).toBe(
+      "Unable to create new ticket :Ticket denied: spam@banned.example\n\nThis help desk is for use by authorized users only",
+    );
+  });
+});
+
+describe("inputs osTicket crashes or chokes on", () => {
+  it.each([
+    ["a message given as an object", valid({ message: { a: 1 } }), '"message" must be a string'],
+    [
+      "an attachment that is not an object",
+      valid({ attachments: ["data:text/plain,x"] }),
+      '"attachments" must be a list',
+    ],
+    [
+      "an attachment mapping to an object",
+      valid({ attachments: [{ "a.txt": { x: 1 } }] }),
+      "each attachment",
+    ],
+  ])("%s → 400 with a clear text, nothing written", async (_name, body, text) => {
+    const res = await post("/api/tickets.json", body);
+    expect(res.status).toBe(400);
+    expect(res.body).toContain(text);
+    expect(res.rows).toEqual([]);
+  });
+
+  it("an XML <file> without attributes → 400 with a clear text, nothing written", async () => {
+    const res = await post(
+      "/api/tickets.xml",
+      "<ticket><email>a@example.com</email><attachments><file>SGVsbG8=</file><file>eA==</file></attachments></ticket>",
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toContain("<file>");
+    expect(res.rows).toEqual([]);
+  });
+
+  it("too deep JSON → Maximum stack depth exceeded; a lone surrogate → Unknown error", async () => {
+    const deep = await post("/api/tickets.json", `${"[".repeat(513)}${"]".repeat(513)}`);
+    expect(deep).toMatchObject({ status: 400, body: "Maximum stack depth exceeded" });
+    const ok = await post("/api/tickets.json", `${"[".repeat(512)}${"]".repeat(512)}`);
+    expect(ok.status).toBe(500);
+    const surrogate = await post("/api/tickets.json", '{"a":"\\ud800"}');
+    expect(surrogate).toMatchObject({ status: 400, body: "Unknown error" });
+  });
+
+  it("XML: alert as an element, message encoding, poorly encoded base64 files left out, size attribute kept", async () => {
+    const xml =
+      "<ticket><email>x@example.com</email><name>X</name><subject>S</subject><alert>FALSE</alert>" +
+      '<message type="text/plain" encoding="iso-8859-1">é</message>' +
+      '<attachments><file name="bad.txt" encoding="base64">***</file>' +
+      '<file name="sized.txt" encoding="BASE64" size="99">SGVsbG8=</file></attachments></ticket>';
+    expect((await post("/api/tickets.xml", xml)).status).toBe(201);
+    const req = gw.upstreams.created.at(-1);
+    expect(req?.alert).toBe(false);
+    expect(req?.message).toBe("Ã©");
+    const files = req?.attachments.map((a) => (a.source.case === "file" ? a.source.value : undefined)) ?? [];
+    expect(files.map((f) => f?.name)).toEqual(["sized.txt"]);
+    // "BASE64" is decoded once (osTicket's second decode only matches lower case); size as given.
+    expect(Buffer.from(files[0]?.data ?? []).toString()).toBe("Hello");
+    expect(files[0]?.legacySize).toBe(99n);
+  });
+});

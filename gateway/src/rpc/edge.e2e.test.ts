@@ -22,6 +22,7 @@ import {
   GetTicketRequestSchema,
   TicketService,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestGateway, type TestGateway } from "../testing/gateway.ts";
 import { agentPrincipal, SCOPED_KEY } from "../testing/upstreams.ts";
@@ -189,6 +190,75 @@ describe("authentication at the edge", () => {
         { headers: { "x-api-key": "osm_nope" } },
       ),
     ).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+});
+
+describe("OIDC tokens and malformed credentials", () => {
+  it("verifies an OIDC provider's token at the edge and forwards it; refuses a wrong audience", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("RS256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "idp-1", alg: "RS256", use: "sig" };
+    const idp = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    const address = idp.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    const oidcGw = await startTestGateway(db.url, {
+      OIDC_ISSUER: "https://idp.example.com",
+      OIDC_JWKS_URL: `http://127.0.0.1:${port}/jwks`,
+      OIDC_AUDIENCE: "ostmesh",
+    });
+    const sign = (audience: string) =>
+      new SignJWT({ email: "admin@example.com" })
+        .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
+        .setIssuer("https://idp.example.com")
+        .setAudience(audience)
+        .setExpirationTime("5m")
+        .sign(privateKey);
+    try {
+      const identity = createClient(
+        IdentityService,
+        createConnectTransport({ baseUrl: oidcGw.httpUrl, httpVersion: "1.1" }),
+      );
+      const good = await sign("ostmesh");
+      expect((await identity.getJwks({}, { headers: { authorization: `Bearer ${good}` } })).keys.length).toBe(
+        1,
+      );
+      await expect(
+        identity.getJwks({}, { headers: { authorization: `Bearer ${await sign("someone-else")}` } }),
+      ).rejects.toMatchObject({ code: Code.Unauthenticated });
+    } finally {
+      await oidcGw.close();
+      await new Promise((resolve) => idp.close(resolve));
+    }
+  });
+
+  it("a non-Bearer Authorization header → UNAUTHENTICATED", async () => {
+    await expect(
+      connect().getTicket(
+        { lookup: { case: "ticketId", value: 1 } },
+        { headers: { authorization: "Basic dXNlcjpwdw==" } },
+      ),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("identity unreachable → an API key cannot be checked: UNAVAILABLE", async () => {
+    const broken = await startTestGateway(db.url, { IDENTITY_URL: "http://127.0.0.1:1" });
+    try {
+      const client = createClient(
+        TicketService,
+        createConnectTransport({ baseUrl: broken.httpUrl, httpVersion: "1.1" }),
+      );
+      await expect(
+        client.getTicket(
+          { lookup: { case: "ticketId", value: 1 } },
+          { headers: { "x-api-key": SCOPED_KEY } },
+        ),
+      ).rejects.toMatchObject({ code: Code.Unavailable });
+    } finally {
+      await broken.close();
+    }
   });
 });
 

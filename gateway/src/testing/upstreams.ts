@@ -247,6 +247,8 @@ export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
     router.service(TicketService, {
       async recordSystemLog(req, ctx) {
         await requireScope(ctx, "syslog:write");
+        if (req.entries.some((e) => e.message.startsWith("failsyslog:")))
+          throw new ConnectError("syslog unavailable", Code.Unavailable);
         const ids: number[] = [];
         for (const entry of req.entries) {
           const level = ["", "Debug", "Warning", "Error"][entry.level] ?? "Debug";
@@ -271,6 +273,8 @@ export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
         if (caller.actor?.kind !== PrincipalKind.API_KEY)
           throw new ConnectError("API keys only here", Code.PermissionDenied);
         state.created.push(req);
+        if (req.requester?.email === "boom@example.com")
+          throw new ConnectError("database gone", Code.Unavailable);
         const violations: { legacyKey: string; description: string }[] = [];
         const source = (req.legacy?.source ?? "API").toLowerCase();
         if (!["api", "web", "email"].includes(source)) {
@@ -303,6 +307,16 @@ export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
       async ingestEmail(req, ctx) {
         await requireScope(ctx, "tickets:create");
         state.emails.push(req);
+        const raw = Buffer.from(req.rawMessage).toString("utf8");
+        if (!raw.includes("\r\n\r\n"))
+          throw new ConnectError("Email parse failed: [no body]", Code.InvalidArgument);
+        if (raw.includes("From: spam@banned.example"))
+          throw new ConnectError("denied", Code.PermissionDenied, undefined, [
+            {
+              desc: DeniedSchema,
+              value: { reason: DenialReason.BANNED_EMAIL, email: "spam@banned.example" },
+            },
+          ]);
         return { ticket: { number: "654321" } };
       },
       async runScheduledTasks(_req, ctx) {
