@@ -34,34 +34,49 @@ export async function withUseCase<T>(
   work: (ctx: UseCaseContext) => Promise<T>,
 ): Promise<T> {
   const pinned = ports.clock ? Math.floor(ports.clock.now().getTime() / 1000) : undefined;
-  if (pinned !== undefined) await tx.run("SET timestamp = ?", [pinned]);
+  if (pinned === undefined) return run(tx, actor, ports, work);
+  await tx.run("SET timestamp = ?", [pinned]);
+  let result: T;
   try {
-    const { config, now } = await loadConfigAndClock(tx);
-    const metadata = ports.metadata ?? new MetadataCache({ ttlMs: 0 });
-    const lookups = new Lookups(tx, config, metadata);
-    const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;
-    const whitelist = (config.get("embedded_domain_whitelist") ?? "")
-      .split(",")
-      .map((d) => d.trim())
-      .filter(Boolean);
-    return await work({
-      tx,
-      config,
-      lookups,
-      metadata,
-      actor,
-      staff,
-      now,
-      random: ports.random ?? Math.random,
-      htmlPolicy: { iframeDomains: whitelist },
-      verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),
-      emit: async (event) => {
-        if (ports.emit) await ports.emit(event, tx);
-      },
-    });
-  } finally {
-    if (pinned !== undefined) await tx.run("SET timestamp = DEFAULT");
+    result = await run(tx, actor, ports, work);
+  } catch (error) {
+    // Keep the original error; a connection that cannot reset is discarded with the failed transaction.
+    await tx.run("SET timestamp = DEFAULT").catch(() => undefined);
+    throw error;
   }
+  await tx.run("SET timestamp = DEFAULT");
+  return result;
+}
+
+async function run<T>(
+  tx: Sql,
+  actor: Actor,
+  ports: Ports,
+  work: (ctx: UseCaseContext) => Promise<T>,
+): Promise<T> {
+  const { config, now } = await loadConfigAndClock(tx);
+  const metadata = ports.metadata ?? new MetadataCache({ ttlMs: 0 });
+  const lookups = new Lookups(tx, config, metadata);
+  const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;
+  const whitelist = (config.get("embedded_domain_whitelist") ?? "")
+    .split(",")
+    .map((d) => d.trim())
+    .filter(Boolean);
+  return await work({
+    tx,
+    config,
+    lookups,
+    metadata,
+    actor,
+    staff,
+    now,
+    random: ports.random ?? Math.random,
+    htmlPolicy: { iframeDomains: whitelist },
+    verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),
+    emit: async (event) => {
+      if (ports.emit) await ports.emit(event, tx);
+    },
+  });
 }
 
 /** ucfirst(): osTicket stores `source` like this; the enum match is case-insensitive. */

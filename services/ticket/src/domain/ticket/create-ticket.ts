@@ -23,7 +23,7 @@ import {
   isVisibleToStaff,
   isVisibleToUsers,
 } from "../reference/forms.ts";
-import { type Priority, type Staff, type Topic, TopicFlag } from "../reference/lookups.ts";
+import { DeptFlag, type Priority, type Staff, type Topic, TopicFlag } from "../reference/lookups.ts";
 import { int, isNumeric, isRecord, phpInt, str } from "../rows.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
 import { computeSlaDueDate } from "../sla/due-date.ts";
@@ -462,7 +462,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     if (mailbox) {
       deptId = deptId || mailbox.deptId;
       const dept = deptId ? await lookups.department(deptId) : undefined;
-      if (dept && (dept.flags & 0x04) === 0) deptId = config.defaultDeptId;
+      if (dept && (dept.flags & DeptFlag.ACTIVE) === 0) deptId = config.defaultDeptId;
       fallback(mailbox.priorityId);
       if (!topic && mailbox.topicId) {
         const t = await lookups.topic(mailbox.topicId);
