@@ -1,0 +1,82 @@
+import type { EntityManager } from "@mikro-orm/mysql";
+import { attachToEntry, StorageError, storeFile } from "@ostmesh/attachment/storage/index.ts";
+import type { MailAttachment } from "./parse.ts";
+
+/** A mail attachment stored in ost_file, ready to be linked to the entry. */
+export interface StoredMailFile {
+  readonly fileId: number;
+  /** ost_file.key: `cid:` references in the body are rewritten to it. */
+  readonly key: string;
+  readonly name: string;
+  readonly cid: string | undefined;
+}
+
+/** An attachment that could not be stored (osTicket posts these as a "File Import Error" note). */
+export interface AttachmentFailure {
+  readonly name: string;
+  readonly message: string;
+}
+
+/**
+ * Stores the mail's files (ft 'T', deduplicated by content) through the attachment service's storage core,
+ * in the caller's transaction. Inline images whose only reference was cut off with the quoted reply are
+ * dropped, as osTicket drops them. E-mail attachments have no size or type limit in osTicket.
+ */
+export async function storeMailFiles(
+  em: EntityManager,
+  files: readonly MailAttachment[],
+  strippedCids: ReadonlySet<string>,
+): Promise<{ stored: StoredMailFile[]; failures: AttachmentFailure[] }> {
+  const stored: StoredMailFile[] = [];
+  const failures: AttachmentFailure[] = [];
+  for (const file of files) {
+    if (file.cid && strippedCids.has(file.cid)) continue;
+    try {
+      const info = await storeFile(em, {
+        name: file.name,
+        declaredType: file.type,
+        source: file.data,
+        maxBytes: Number.MAX_SAFE_INTEGER,
+        purpose: "T",
+      });
+      stored.push({ fileId: info.id, key: info.key, name: file.name, cid: file.cid });
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      failures.push({ name: file.name, message: error.osTicketMessage });
+    }
+  }
+  return { stored, failures };
+}
+
+/**
+ * ThreadEntry::create's handling of inline images: a file whose Content-ID the body references is inline,
+ * and every `src="cid:<content-id>"` is rewritten to `src="cid:<file key>"` (the Content-ID is not kept).
+ */
+export function rewriteInlineImages(
+  body: string,
+  files: readonly StoredMailFile[],
+): { body: string; inline: ReadonlySet<number> } {
+  const inline = new Set<number>();
+  let out = body;
+  for (const f of files) {
+    if (f.cid && body.includes(`cid:${f.cid}`)) inline.add(f.fileId);
+  }
+  for (const f of files) {
+    if (!f.cid) continue;
+    const cid = f.cid.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    out = out.replace(new RegExp(`src=("|'|\\b)(?:cid:)?${cid}\\1`, "gi"), `src="cid:${f.key}"`);
+  }
+  return { body: out, inline };
+}
+
+/** Links the stored files to the entry (ost_attachment type 'H'); the same bytes twice stay one link. */
+export async function linkMailFiles(
+  em: EntityManager,
+  entryId: number,
+  files: readonly StoredMailFile[],
+  inline: ReadonlySet<number>,
+): Promise<void> {
+  for (const f of files) {
+    await attachToEntry(em, { entryId, fileId: f.fileId, name: f.name, inline: inline.has(f.fileId) });
+  }
+}

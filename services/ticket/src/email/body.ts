@@ -1,0 +1,73 @@
+import { decodeHTML } from "entities";
+import { type BodyFormat, htmlChars, sanitizeRichText, stripTags } from "../domain/text/format.ts";
+import type { ParsedEmail } from "./parse.ts";
+
+/** The message body osTicket takes from a mail, before cleaning (Mail_Parse::getBody). */
+export interface MailBody {
+  readonly text: string;
+  readonly format: BodyFormat;
+  /** Content-IDs of inline images referenced only from the quoted part that was cut off. */
+  readonly strippedCids: ReadonlySet<string>;
+}
+
+export interface BodyOptions {
+  /** Config `enable_richtext`: the html part wins over the plain-text part. */
+  readonly richText: boolean;
+  /** Config `reply_separator` when `strip_quoted_reply` is on, else null. */
+  readonly replySeparator: string | null;
+}
+
+/**
+ * With rich text the html part (only what is inside `<body>` survives cleaning), else the plain-text part;
+ * without rich text the plain-text part, else the html part turned into text. Then everything from the
+ * reply separator on is cut off, unless nothing but blanks would be left.
+ */
+export function mailBody(mail: ParsedEmail, options: BodyOptions): MailBody {
+  let body: { text: string; format: BodyFormat } | undefined;
+  if (options.richText) {
+    if (mail.html) body = { text: mail.html, format: "html" };
+    else if (mail.text) body = { text: mail.text, format: "text" };
+  } else if (mail.text) {
+    body = { text: mail.text, format: "text" };
+  } else if (mail.html) {
+    body = { text: htmlToText(mail.html), format: "text" };
+  }
+  if (!body) return { text: "", format: "text", strippedCids: new Set() };
+
+  const tag = options.replySeparator;
+  if (!tag || !body.text.includes(tag)) return { ...body, strippedCids: new Set() };
+  const kept = body.text.slice(0, body.text.indexOf(tag));
+  if (!kept.trim()) return { ...body, strippedCids: new Set() };
+  const before = referencedCids(body.text);
+  const after = referencedCids(kept);
+  return { text: kept, format: body.format, strippedCids: new Set([...before].filter((c) => !after.has(c))) };
+}
+
+function referencedCids(html: string): Set<string> {
+  return new Set([...html.matchAll(/src=("|'|\b)cid:(\S+)\1/g)].flatMap((m) => (m[2] ? [m[2]] : [])));
+}
+
+/** Format::html2text of the safe html, roughly: block ends and breaks become line breaks. */
+function htmlToText(html: string): string {
+  const safe = sanitizeRichText(html);
+  const broken = safe
+    .replace(/<br\s*\/?>/gi, "\n")
+    .replace(/<\/(p|div|h[1-6]|li|tr|blockquote|pre)>/gi, "\n")
+    .replace(/<(p|div|h[1-6]|blockquote|pre)(\s[^>]*)?>/gi, "\n");
+  return decodeHTML(stripTags(broken))
+    .replace(/[ \t]+\n/g, "\n")
+    .trim();
+}
+
+/**
+ * Thread::postEmail's banner for a sender it cannot place (neither owner, collaborator nor known user
+ * of the ticket): `Received From: Name <address>` above the message.
+ */
+export function withReceivedFromBanner(body: MailBody, name: string, email: string): MailBody {
+  const header = `Received From: ${name} <${email}>\n\n`;
+  if (body.format === "html") {
+    const html = htmlChars(header).replace(/\r?\n/g, "<br />\n");
+    return { ...body, text: `<div>${html}<br/><br/></div>${body.text}` };
+  }
+  return { ...body, text: `${header}\n\n${body.text}` };
+}

@@ -1,0 +1,127 @@
+import type { EntityManager } from "@mikro-orm/mysql";
+import { withUseCase } from "../domain/context.ts";
+import { type Ports, SYSTEM_ACTOR } from "../domain/ports.ts";
+import type { HelpdeskConfig } from "../domain/reference/config.ts";
+import { int } from "../domain/rows.ts";
+import { replaceSearchRows } from "../domain/search.ts";
+import { sqlFor } from "../domain/sql.ts";
+import { createTicket } from "../domain/ticket/create-ticket.ts";
+import {
+  type AttachmentFailure,
+  linkMailFiles,
+  rewriteInlineImages,
+  type StoredMailFile,
+} from "./attachments.ts";
+import type { MailBody } from "./body.ts";
+import type { Addressing } from "./mailboxes.ts";
+import type { ParsedEmail } from "./parse.ts";
+import { addRecipientCollaborators } from "./participants.ts";
+import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
+
+export interface CreatedFromEmail {
+  readonly kind: "created";
+  readonly ticketId: number;
+  readonly number: string;
+  readonly threadId: number;
+  /** The first message. */
+  readonly entryId: number;
+  readonly userId: number;
+  readonly userCreated: boolean;
+  readonly attachmentFailures: readonly AttachmentFailure[];
+}
+
+export interface CreateInput {
+  readonly mail: ParsedEmail;
+  readonly addressing: Addressing;
+  readonly body: MailBody;
+  readonly files: readonly StoredMailFile[];
+  readonly failures: readonly AttachmentFailure[];
+  readonly config: HelpdeskConfig;
+  /** The caller's IP (stored on the ticket and its first message). */
+  readonly ip: string;
+  /** Mailbox the mail was fetched from, used when no system address is among its addressees. */
+  readonly fallbackEmailId: number;
+}
+
+/**
+ * A new ticket from a mail (TicketApiController::createTicket with origin Email, FACTS §2.9): the write core's
+ * createTicket with source Email, the sender as requester (named from the From display name), the subject
+ * (`[No Subject]` when empty), the mailbox it reached (else the fetching mailbox, else the default one);
+ * then what the e-mail channel adds to the first message: REPLY_* flag, recipients, the e-mail headers row,
+ * its files, and the other addressees as collaborators.
+ */
+export async function createFromEmail(
+  em: EntityManager,
+  input: CreateInput,
+  ports: Ports,
+): Promise<CreatedFromEmail> {
+  const tx = sqlFor(em);
+  const { mail, config } = input;
+  const priorityId = config.flag("use_email_priority")
+    ? await priorityForUrgency(em, mail.priorityUrgency)
+    : 0;
+  const { body, inline } = rewriteInlineImages(input.body.text, input.files);
+  const created = await createTicket(
+    tx,
+    {
+      requester: { email: mail.from?.address, name: mail.from?.name || mail.from?.address },
+      subject: mail.subject || "[No Subject]",
+      message: body,
+      messageFormat: input.body.format,
+      source: "Email",
+      origin: "email",
+      ipAddress: input.ip,
+      emailId: input.addressing.emailId || input.fallbackEmailId || config.int("default_email_id"),
+      ...(priorityId ? { priorityId } : {}),
+      legacy: true,
+    },
+    SYSTEM_ACTOR,
+    ports,
+  );
+
+  await withUseCase(tx, SYSTEM_ACTOR, ports, async (ctx) => {
+    await ctx.tx.run("UPDATE ost_thread_entry SET flags = flags | ? WHERE id = ?", [
+      replyFlag(input.addressing),
+      created.messageEntryId,
+    ]);
+    await recordMessageHeaders(ctx.tx, created.messageEntryId, mail, input.addressing);
+    await linkMailFiles(em, created.messageEntryId, input.files, inline);
+    for (const failure of input.failures) await importErrorNote(ctx, created.threadId, failure);
+    const searchRows = await addRecipientCollaborators(
+      ctx,
+      {
+        ticketId: created.ticketId,
+        threadId: created.threadId,
+        ownerId: created.userId,
+        staffId: created.staffId,
+        teamId: created.teamId,
+        deptId: created.deptId,
+        topicId: created.topicId,
+      },
+      input.addressing,
+      created.userId,
+    );
+    await replaceSearchRows(ctx.tx, searchRows);
+  });
+
+  return {
+    kind: "created",
+    ticketId: created.ticketId,
+    number: created.number,
+    threadId: created.threadId,
+    entryId: created.messageEntryId,
+    userId: created.userId,
+    userCreated: created.userCreated,
+    attachmentFailures: input.failures,
+  };
+}
+
+/** Mail_Parse::getPriority: the priority whose urgency is one more than the header's level. */
+async function priorityForUrgency(em: EntityManager, urgency: number): Promise<number> {
+  if (!urgency) return 0;
+  const row = await sqlFor(em).first(
+    "SELECT priority_id FROM ost_ticket_priority WHERE priority_urgency = ? LIMIT 1",
+    [urgency + 1],
+  );
+  return row ? int(row, "priority_id") : 0;
+}

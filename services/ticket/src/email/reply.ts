@@ -1,0 +1,232 @@
+import type { EntityManager } from "@mikro-orm/mysql";
+import { type UseCaseContext, withUseCase } from "../domain/context.ts";
+import { type Ports, SYSTEM_ACTOR, type TicketDomainEvent } from "../domain/ports.ts";
+import { int } from "../domain/rows.ts";
+import { sqlFor } from "../domain/sql.ts";
+import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
+import { EntryFlag, insertThreadEntry } from "../domain/thread/entries.ts";
+import { NOW, TicketChange } from "../domain/ticket/change.ts";
+import { loadTicketForUpdate } from "../domain/ticket/state.ts";
+import { applyStatus, isReopenable, reopenStatusFor } from "../domain/ticket/status.ts";
+import { findUserById } from "../domain/users/requester.ts";
+import {
+  type AttachmentFailure,
+  linkMailFiles,
+  rewriteInlineImages,
+  type StoredMailFile,
+} from "./attachments.ts";
+import { type MailBody, withReceivedFromBanner } from "./body.ts";
+import type { Addressing, SystemMailboxes } from "./mailboxes.ts";
+import type { ParsedEmail } from "./parse.ts";
+import {
+  addRecipientCollaborators,
+  isCollaborator,
+  logTicketEvent,
+  ownerEmail,
+  referToMailboxDepartments,
+  systemAuthor,
+  type TicketSnapshot,
+} from "./participants.ts";
+import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
+import type { MatchedEntry } from "./threading.ts";
+
+/** The ticket event a threaded e-mail reply emits (ThreadEntryAdded with via_email on the bus). */
+export type EmailReplyEvent = Extract<TicketDomainEvent, { type: "ticket.message.posted" }> & {
+  readonly viaEmail: true;
+  readonly threadId: number;
+  readonly pid: number;
+  readonly mid: string;
+};
+
+export interface ThreadedReply {
+  readonly kind: "threaded";
+  readonly ticketId: number;
+  readonly number: string;
+  readonly threadId: number;
+  readonly entryId: number;
+  /** Author of the entry, 0 for a sender the ticket does not know ("Received From" banner). */
+  readonly userId: number;
+  readonly reopened: boolean;
+  readonly attachmentFailures: readonly AttachmentFailure[];
+}
+
+export interface ReplyInput {
+  readonly mail: ParsedEmail;
+  readonly addressing: Addressing;
+  readonly mailboxes: SystemMailboxes;
+  readonly body: MailBody;
+  readonly files: readonly StoredMailFile[];
+  readonly failures: readonly AttachmentFailure[];
+  /** The entry the mail answers (pid of the new entry). */
+  readonly entry: MatchedEntry;
+  /** The sender as the `[#number]` subject match identified them (owner or collaborator), 0 otherwise. */
+  readonly subjectUserId: number;
+}
+
+/**
+ * Thread::postEmail + Ticket::postMessage for a mail threaded onto an existing ticket (FACTS §2.9): the
+ * sender decides the author (a known user who is not the owner is made a collaborator; the owner and
+ * collaborators post as themselves; anyone else gets the "Received From" banner and no author), then one
+ * `M` entry (pid = the matched entry, title NULL, ip '', REPLY_* flag, recipients, e-mail headers), the
+ * thread's lastmessage, the ticket's lastupdate and isanswered = 0, a reopen when it was closed, and the
+ * other addressees as collaborators. No event row is written for the message itself.
+ *
+ * Returns undefined when osTicket refuses to thread the mail (closed ticket that cannot be reopened, or a
+ * mail sent from one of the help desk's own mailboxes): the caller opens a new ticket instead.
+ */
+export function postEmailReply(
+  em: EntityManager,
+  input: ReplyInput,
+  ports: Ports,
+): Promise<ThreadedReply | undefined> {
+  const tx = sqlFor(em);
+  return withUseCase(tx, SYSTEM_ACTOR, ports, async (ctx) => {
+    const ticket = await loadTicketForUpdate(ctx.tx, ctx.lookups, input.entry.ticketId);
+    const change = new TicketChange(ctx, ticket);
+    if (ticket.state === "closed" && !(await isReopenable(change))) return undefined;
+
+    const author = await resolveAuthor(ctx, input, ticket);
+    if (author === "refuse") return undefined;
+    const snapshot = (): TicketSnapshot => ({
+      ticketId: ticket.id,
+      threadId: ticket.threadId,
+      ownerId: ticket.userId,
+      staffId: change.view.staffId,
+      teamId: change.view.teamId,
+      deptId: change.view.deptId,
+      topicId: change.view.topicId,
+    });
+    const from = input.mail.from;
+    let body = input.body;
+    let userId = 0;
+    let flags = 0;
+    if (author) {
+      userId = author.userId;
+      flags = author.flags;
+    } else {
+      body = withReceivedFromBanner(body, from?.name ?? "", from?.address ?? "");
+    }
+    await referToMailboxDepartments(ctx, snapshot(), input.addressing.systemEmailIds, input.mailboxes);
+
+    // A known user who is not the owner joins the thread first (Thread::addCollaborator).
+    if (userId && userId !== ticket.userId && !(await isCollaborator(ctx, ticket.threadId, userId))) {
+      const user = await findUserById(ctx.tx, userId);
+      await ctx.tx.run(
+        "INSERT INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated) VALUES (3, ?, ?, 'M', NOW(), NOW())",
+        [ticket.threadId, userId],
+      );
+      await logTicketEvent(
+        ctx,
+        snapshot(),
+        "collab",
+        { add: { [userId]: { name: user?.name ?? "" } } },
+        systemAuthor(),
+      );
+    }
+    if (userId && (await isCollaborator(ctx, ticket.threadId, userId))) flags |= EntryFlag.COLLABORATOR;
+
+    // osTicket logs attachment failures while it creates the entry, so their notes come first.
+    for (const failure of input.failures) await importErrorNote(ctx, ticket.threadId, failure);
+    const { body: rewritten, inline } = rewriteInlineImages(body.text, input.files);
+    const content = cleanBodyContent(rewritten, body.format, {
+      editorSpacing: false,
+      policy: ctx.htmlPolicy,
+    });
+    const entry = await insertThreadEntry(ctx.tx, {
+      threadId: ticket.threadId,
+      type: "M",
+      pid: input.entry.entryId,
+      staffId: 0,
+      userId,
+      poster: truncate(from?.name || from?.address || "", 128),
+      source: "Email",
+      title: null,
+      body: storedBody(content),
+      format: body.format,
+      ipAddress: "",
+      flags: flags | replyFlag(input.addressing),
+    });
+    change.index(entry.searchRow);
+    await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
+    await linkMailFiles(em, entry.id, input.files, inline);
+
+    await ctx.tx.run("UPDATE ost_thread SET lastmessage = NOW() WHERE id = ?", [ticket.threadId]);
+    for (const row of await addRecipientCollaborators(ctx, snapshot(), input.addressing, userId))
+      change.index(row);
+
+    // Ticket::onMessage: unanswered, touched, reopened unless the mail is a bounce or an auto-reply.
+    change.setAnswered(false);
+    change.set("lastupdate", NOW);
+    let reopened = false;
+    const automatic = input.mail.isBounce || input.mail.isAutoReply;
+    if (!automatic && change.view.state === "closed" && (await isReopenable(change))) {
+      const status = await reopenStatusFor(change);
+      if (status) reopened = (await applyStatus(change, status)).reopened;
+    }
+    await change.finish();
+
+    const event: EmailReplyEvent = {
+      type: "ticket.message.posted",
+      ticketId: ticket.id,
+      number: ticket.number,
+      actor: userId ? { kind: "user", userId } : SYSTEM_ACTOR,
+      entryId: entry.id,
+      userId,
+      reopened,
+      viaEmail: true,
+      threadId: ticket.threadId,
+      pid: input.entry.entryId,
+      mid: input.mail.mid,
+    };
+    await ctx.emit(event);
+    return {
+      kind: "threaded",
+      ticketId: ticket.id,
+      number: ticket.number,
+      threadId: ticket.threadId,
+      entryId: entry.id,
+      userId,
+      reopened,
+      attachmentFailures: input.failures,
+    };
+  });
+}
+
+/**
+ * Who posts the reply (Thread::postEmail). Undefined means nobody the ticket knows (banner, no author);
+ * "refuse" a mail from the help desk's own mailbox.
+ */
+async function resolveAuthor(
+  ctx: UseCaseContext,
+  input: ReplyInput,
+  ticket: { readonly userId: number; readonly staffId: number; readonly threadId: number },
+): Promise<{ userId: number; flags: number } | undefined | "refuse"> {
+  const address = input.mail.from?.address ?? "";
+  let senderId = input.subjectUserId;
+  if (address) {
+    const staff = await ctx.tx.first("SELECT staff_id FROM ost_staff WHERE email = ? LIMIT 1", [address]);
+    if (!staff) {
+      const user = await ctx.tx.first("SELECT user_id FROM ost_user_email WHERE address = ? LIMIT 1", [
+        address,
+      ]);
+      if (user) {
+        senderId = int(user, "user_id");
+        // osTicket compares the sender's user id with the owner's and (sic) the assignee's staff id.
+        if (senderId !== ticket.userId && senderId !== ticket.staffId) {
+          return { userId: senderId, flags: EntryFlag.COLLABORATOR };
+        }
+      }
+    }
+  }
+  const owner = await ownerEmail(ctx, ticket.userId);
+  if (owner && address.toLowerCase() === owner.toLowerCase()) return { userId: ticket.userId, flags: 0 };
+  const collaborator = await ctx.tx.first(
+    "SELECT c.user_id FROM ost_thread_collaborator c JOIN ost_user_email e ON e.user_id = c.user_id" +
+      " WHERE c.thread_id = ? AND e.address = ? ORDER BY c.id LIMIT 1",
+    [ticket.threadId, address],
+  );
+  if (collaborator)
+    return { userId: senderId || int(collaborator, "user_id"), flags: EntryFlag.COLLABORATOR };
+  if (address && input.mailboxes.find(address)) return "refuse";
+  return undefined;
+}
