@@ -139,3 +139,31 @@ describe("MetadataCache", () => {
     expect(events.size).toBe(row ? int(row, "n") : -1);
   });
 });
+
+describe("round trips", () => {
+  it("creates a ticket in a bounded number of statements (forms and events cached)", async () => {
+    const metadata = new MetadataCache({ ttlMs: 60_000 });
+    const statements: string[] = [];
+    const run = (email: string) =>
+      h.tx((tx) =>
+        createTicket(
+          {
+            all: (sql, params) => (statements.push(sql), tx.all(sql, params)),
+            first: (sql, params) => (statements.push(sql), tx.first(sql, params)),
+            run: (sql, params) => (statements.push(sql), tx.run(sql, params)),
+          },
+          input(email),
+          SYSTEM_ACTOR,
+          { metadata },
+        ),
+      );
+    await run("warm@example.com");
+    statements.length = 0;
+    await run("fresh@example.com");
+    const newUser = statements.length;
+    statements.length = 0;
+    await run("fresh@example.com");
+    const knownUser = statements.length;
+    expect({ newUser, knownUser }).toEqual({ newUser: 21, knownUser: 14 });
+  });
+});
