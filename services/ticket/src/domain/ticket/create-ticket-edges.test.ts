@@ -148,9 +148,18 @@ describe("round trips", () => {
       h.tx((tx) =>
         createTicket(
           {
-            all: (sql, params) => (statements.push(sql), tx.all(sql, params)),
-            first: (sql, params) => (statements.push(sql), tx.first(sql, params)),
-            run: (sql, params) => (statements.push(sql), tx.run(sql, params)),
+            all: (sql, params) => {
+              statements.push(sql);
+              return tx.all(sql, params);
+            },
+            first: (sql, params) => {
+              statements.push(sql);
+              return tx.first(sql, params);
+            },
+            run: (sql, params) => {
+              statements.push(sql);
+              return tx.run(sql, params);
+            },
           },
           input(email),
           SYSTEM_ACTOR,
