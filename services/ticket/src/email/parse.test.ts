@@ -1,0 +1,292 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { mailBody, withReceivedFromBanner } from "./body.ts";
+import { EmailParseError } from "./errors.ts";
+import {
+  headerBlock,
+  headerFields,
+  headerPriorityUrgency,
+  isAutoReply,
+  isBounce,
+  listedMessageIds,
+  messageId,
+  splitHeaders,
+} from "./headers.ts";
+import { addressing, SystemMailboxes } from "./mailboxes.ts";
+import { type ParsedEmail, parseEmail } from "./parse.ts";
+import { rawMail } from "./testing.ts";
+import { subjectTicketNumber } from "./threading.ts";
+
+const mailboxes = new SystemMailboxes([
+  { id: 1, email: "support@example.com", name: "Support", deptId: 1 },
+  { id: 2, email: "alerts@example.com", name: "osTicket Alerts", deptId: 1 },
+  { id: 3, email: "noreply@example.com", name: "", deptId: 1 },
+]);
+
+describe("header section", () => {
+  it("is everything before the first empty line that is followed by more", () => {
+    expect(headerBlock("A: 1\r\nB: 2\r\n\r\nbody")).toBe("A: 1\r\nB: 2");
+    expect(headerBlock("A: 1\nB: 2\n\nbody")).toBe("A: 1\nB: 2");
+    expect(headerBlock("A: 1\r\nB: 2\r\n\r\n")).toBeUndefined();
+    expect(headerBlock("no headers at all")).toBeUndefined();
+  });
+
+  it("unfolds continuation lines and keeps repeated names", () => {
+    expect(headerFields("References: <a@x>\r\n <b@x>\r\nReceived: one\r\nreceived:  two")).toEqual([
+      { name: "references", value: "<a@x> <b@x>" },
+      { name: "received", value: "one" },
+      { name: "received", value: " two" },
+    ]);
+    expect(splitHeaders("X-A: 1\r\nx-a: 2\r\nSubject: hi")).toEqual(
+      new Map([
+        ["x-a", "2"],
+        ["subject", "hi"],
+      ]),
+    );
+  });
+
+  it("takes the Message-ID verbatim, or osTicket's <md5@local> stand-in", () => {
+    const block = "From: a@example.com\r\nSubject: x";
+    expect(messageId(block, headerFields(`${block}\r\nMessage-ID: <id@x>`))).toBe("<id@x>");
+    expect(messageId(block, headerFields(block))).toBe(
+      `<${createHash("md5").update(block).digest("hex")}@local>`,
+    );
+  });
+
+  it("lists referenced message ids without brackets", () => {
+    expect(listedMessageIds("<a@x> junk <b@y.example>\t<no-at> <c@z>")).toEqual([
+      "a@x",
+      "b@y.example",
+      "c@z",
+    ]);
+  });
+
+  it("recognises auto-replies and bounces as osTicket's filters do", () => {
+    expect(isAutoReply(new Map([["auto-submitted", "auto-replied"]]))).toBe(true);
+    expect(isAutoReply(new Map([["auto-submitted", "no"]]))).toBe(false);
+    expect(isAutoReply(new Map([["precedence", "bulk"]]))).toBe(true);
+    expect(isAutoReply(new Map([["x-autorespond", ""]]))).toBe(true);
+    // osTicket compares this header's upper-cased value with a mixed-case marker: never a match.
+    expect(isAutoReply(new Map([["x-auto-response-suppress", "AutoReply"]]))).toBe(false);
+    expect(isBounce(new Map([["from", "Mail Delivery System <MAILER-DAEMON@x>"]]))).toBe(true);
+    expect(isBounce(new Map([["subject", "Undeliverable: hello"]]))).toBe(true);
+    expect(isBounce(new Map([["subject", "Re: Undeliverable: hello"]]))).toBe(false);
+    expect(isBounce(new Map([["return-path", "<>"]]))).toBe(true);
+    expect(isBounce(new Map([["content-type", "multipart/report; report-type=delivery-status"]]))).toBe(true);
+    expect(isBounce(new Map([["from", "someone@example.com"]]))).toBe(false);
+  });
+
+  it("maps X-Priority / Importance to an urgency", () => {
+    expect(headerPriorityUrgency("X-Priority: 1 (Highest)")).toBe(1);
+    expect(headerPriorityUrgency("Importance: Normal")).toBe(2);
+    expect(headerPriorityUrgency("X-Priority: 5")).toBe(3);
+    expect(headerPriorityUrgency("Subject: x")).toBe(0);
+  });
+});
+
+describe("the ticket number in a subject", () => {
+  // Results checked against PHP's preg_match with osTicket's pattern.
+  it.each([
+    ["Re: [#123456] Printer", "123456"],
+    ["Re: [#AB-12] x", "AB-12"],
+    ["Fwd: #12.34, ok", "12.34"],
+    ["Ticket #-5x", "-5x"],
+    ["#", undefined],
+    ["nothing", undefined],
+  ])("%s → %s", (subject, number) => {
+    expect(subjectTicketNumber(subject)).toBe(number);
+  });
+});
+
+async function parse(headers: string[], body: string): Promise<ParsedEmail> {
+  return parseEmail(rawMail(headers, body));
+}
+
+describe("addressing against the system mailboxes", () => {
+  it("puts system mailboxes under `to`, other addressees under their header, lower-cases mailbox parts", async () => {
+    const mail = await parse(
+      [
+        "From: a@example.com",
+        "To: Someone <Some.One@Example.org>, support@EXAMPLE.com",
+        "Cc: alerts@example.com, Other <other@example.org>",
+        "Subject: x",
+      ],
+      "b",
+    );
+    const a = addressing(mail, mailboxes);
+    expect(a.emailId).toBe(1);
+    expect(a.systemEmailIds).toEqual([1, 2]);
+    expect(a.recipientsJson).toBe(
+      '{"to":["Someone <some.one@Example.org>","Support <support@example.com>","osTicket Alerts <alerts@example.com>"],"cc":["Other <other@example.org>"]}',
+    );
+    expect(a.recipientCount).toBe(4);
+    expect(a.recipients).toEqual([
+      { source: "Email (to)", name: "Someone", email: "some.one@Example.org" },
+      { source: "Email (cc)", name: "Other", email: "other@example.org" },
+    ]);
+  });
+
+  it("keeps PHP's array_unique keys (a JSON object once a duplicate sits in the middle)", async () => {
+    const mail = await parse(
+      [
+        "From: a@example.com",
+        "To: support@example.com",
+        "Delivered-To: support@example.com, noreply@example.com",
+        "Subject: x",
+      ],
+      "b",
+    );
+    const a = addressing(mail, mailboxes);
+    expect(a.recipientsJson).toBe('{"to":{"0":"Support <support@example.com>","2":"noreply@example.com"}}');
+  });
+
+  it("always has a `to` list; a Bcc to a mailbox counts; Delivered-To addressees are never collaborators", async () => {
+    const mail = await parse(
+      [
+        "From: a@example.com",
+        "Cc: list@example.org",
+        "Delivered-To: list@example.org",
+        "Bcc: alerts@example.com",
+        "Subject: x",
+      ],
+      "b",
+    );
+    const a = addressing(mail, mailboxes);
+    expect(a.emailId).toBe(2);
+    expect(a.recipientsJson).toBe('{"cc":[" <list@example.org>"],"to":[]}');
+    expect(a.recipients).toEqual([{ source: "delivered-to", name: "", email: "list@example.org" }]);
+  });
+});
+
+describe("parsing", () => {
+  it("refuses what is not a mail message", async () => {
+    await expect(parseEmail(new Uint8Array())).rejects.toBeInstanceOf(EmailParseError);
+    await expect(parseEmail(Buffer.from("hello"))).rejects.toThrow("Email parse failed: [no header section");
+    await expect(parseEmail(Buffer.from("Subject: x\r\n\r\nbody"))).rejects.toThrow(
+      "fewer than two header fields",
+    );
+  });
+
+  it("takes the first valid From address, decodes the subject, keeps threading headers verbatim", async () => {
+    const mail = await parse(
+      [
+        "From: broken, Jose <jose@example.com>",
+        "To: support@example.com",
+        "Subject: =?UTF-8?B?SMOpbGxv?= world",
+        "Message-ID: <abc@x>",
+        "In-Reply-To: <p@x>",
+        "References: <r1@x>\r\n <r2@x>",
+      ],
+      "b",
+    );
+    expect(mail.from?.address).toBe("jose@example.com");
+    expect(mail.subject).toBe("Héllo world");
+    expect(mail.mid).toBe("<abc@x>");
+    expect(mail.inReplyTo).toBe("<p@x>");
+    expect(mail.references).toBe("<r1@x> <r2@x>");
+  });
+
+  it("names attachments as osTicket does and transcodes text files to UTF-8", async () => {
+    const mail = await parse(
+      [
+        "From: a@example.com",
+        "To: support@example.com",
+        "Subject: x",
+        'Content-Type: multipart/mixed; boundary="B"',
+      ],
+      [
+        "--B",
+        "Content-Type: text/plain",
+        "",
+        "body",
+        "--B",
+        "Content-Type: image/gif",
+        "Content-ID: <img1@x>",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "R0lGODlhAQABAAAAACw=",
+        "--B",
+        "Content-Type: application/octet-stream",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--B",
+        'Content-Type: text/plain; charset=iso-8859-1; name="latin.txt"',
+        "Content-Disposition: attachment",
+        "Content-Transfer-Encoding: base64",
+        "",
+        Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString("base64"),
+        "--B--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.text).toBe("body");
+    const names = mail.attachments.map((a) => a.name);
+    expect(names).toHaveLength(2);
+    expect(names[0]).toMatch(/^image-[A-Za-z0-9]{4}\.gif$/);
+    expect(mail.attachments[0]?.cid).toBe("img1@x");
+    expect(names[1]).toBe("latin.txt");
+    expect(mail.attachments[1]?.data.toString("utf8")).toBe("café");
+    expect(mail.attachments[1]?.type).toBe("text/plain");
+  });
+});
+
+describe("message body", () => {
+  const mailWith = (over: Partial<ParsedEmail>): ParsedEmail => ({
+    header: "",
+    mid: "<x@y>",
+    inReplyTo: "",
+    references: "",
+    subject: "",
+    from: undefined,
+    to: [],
+    cc: [],
+    deliveredTo: [],
+    bcc: [],
+    html: undefined,
+    text: undefined,
+    attachments: [],
+    priorityUrgency: 0,
+    isBounce: false,
+    isAutoReply: false,
+    ...over,
+  });
+  const rich = { richText: true, replySeparator: "-- reply above this line --" };
+
+  it("prefers html with rich text, plain text without it, html as text as a last resort", () => {
+    const both = mailWith({ html: "<p>h</p>\n", text: "t" });
+    expect(mailBody(both, rich)).toMatchObject({ text: "<p>h</p>\n", format: "html" });
+    expect(mailBody(both, { ...rich, richText: false })).toMatchObject({ text: "t", format: "text" });
+    expect(
+      mailBody(mailWith({ html: "<p>one</p><p>two &amp; more</p>" }), { ...rich, richText: false }),
+    ).toMatchObject({
+      text: "one\n\ntwo & more",
+      format: "text",
+    });
+    expect(mailBody(mailWith({}), rich)).toMatchObject({ text: "", format: "text" });
+  });
+
+  it("cuts at the reply separator unless nothing would be left, and notes inline images cut off", () => {
+    const html =
+      '<p>New <img src="cid:keep@x"></p>-- reply above this line --<p>old <img src="cid:gone@x"></p>';
+    const cut = mailBody(mailWith({ html }), rich);
+    expect(cut.text).toBe('<p>New <img src="cid:keep@x"></p>');
+    expect([...cut.strippedCids]).toEqual(["gone@x"]);
+    const nothingAbove = mailBody(mailWith({ text: "  \n-- reply above this line --\nold" }), rich);
+    expect(nothingAbove.text).toBe("  \n-- reply above this line --\nold");
+    expect(
+      mailBody(mailWith({ text: "a -- reply above this line -- b" }), { ...rich, replySeparator: null }).text,
+    ).toBe("a -- reply above this line -- b");
+  });
+
+  it("puts the Received From banner above text and html bodies", () => {
+    const text = withReceivedFromBanner({ text: "hi", format: "text", strippedCids: new Set() }, "N", "n@x");
+    expect(text.text).toBe("Received From: N <n@x>\n\n\n\nhi");
+    const html = withReceivedFromBanner(
+      { text: "<p>hi</p>", format: "html", strippedCids: new Set() },
+      "N",
+      "n@x",
+    );
+    expect(html.text).toBe("<div>Received From: N &lt;n@x&gt;<br />\n<br />\n<br/><br/></div><p>hi</p>");
+  });
+});
