@@ -1,0 +1,175 @@
+/**
+ * The ticket service's one door to authorization: who is calling (the principal the auth interceptor put
+ * into the context), what the domain calls them (its Actor), and osTicket's ticket access rules from
+ * @ostmesh/kit's auth module (agent department access, end-user ownership and organization sharing,
+ * NOT_FOUND rather than PERMISSION_DENIED when a ticket must not be revealed, notes hidden from end users).
+ * Nothing else in the service imports the auth module, so a change of its API lands here only.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { EntityManager } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
+import {
+  assertAllowed,
+  type ClientVisibleFields,
+  decideTicketAccess,
+  type EndUserOrgFacts,
+  loadClientVisibleFields,
+  loadEndUserOrgFacts,
+  loadTicketAccessFacts,
+  principalOf,
+  redactThreadForEndUser,
+  redactTicketForEndUser,
+  type SqlQuery,
+  systemPrincipal,
+  ticketVisibilityFilter,
+} from "@ostmesh/kit/auth/index.ts";
+import {
+  ActorSchema,
+  type Principal,
+  PrincipalKind,
+  type Actor as ProtoActor,
+} from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import type { Actor } from "./domain/index.ts";
+
+export type { Principal };
+export { systemPrincipal };
+
+/** The caller of the RPC being handled (ANONYMOUS when no auth interceptor ran). */
+export function callerOf(ctx: Pick<HandlerContext, "values">): Principal {
+  return principalOf(ctx);
+}
+
+export function kindOf(principal: Principal): PrincipalKind {
+  return principal.actor?.kind ?? PrincipalKind.UNSPECIFIED;
+}
+
+export function idOf(principal: Principal): number {
+  return principal.actor?.id ?? 0;
+}
+
+export const isAgent = (p: Principal): boolean => kindOf(p) === PrincipalKind.AGENT;
+export const isEndUser = (p: Principal): boolean => kindOf(p) === PrincipalKind.END_USER;
+
+/** The actor recorded on events (identity only). */
+export function eventActor(principal: Principal): ProtoActor {
+  return (
+    principal.actor ??
+    create(ActorSchema, { kind: PrincipalKind.SYSTEM, displayName: "SYSTEM", username: "SYSTEM" })
+  );
+}
+
+/**
+ * The domain's actor for a principal: agents act as themselves (`$thisstaff`), end users as themselves
+ * (`$thisclient`), everyone else (API keys, services, the system) as osTicket's SYSTEM — unless a key or
+ * service names the agent it acts for (PostReply / PostNote `staff_id`).
+ */
+export function domainActor(principal: Principal, actsAsStaffId = 0): Actor {
+  switch (kindOf(principal)) {
+    case PrincipalKind.AGENT:
+      return { kind: "staff", staffId: idOf(principal) };
+    case PrincipalKind.END_USER:
+      return { kind: "user", userId: idOf(principal) };
+    default:
+      return actsAsStaffId ? { kind: "staff", staffId: actsAsStaffId } : { kind: "system" };
+  }
+}
+
+/** Scope and idempotency-record owner: `agent:1`, `user:5`, `apikey:3`, `service:gateway`, `system`. */
+export function subjectOf(principal: Principal): string {
+  const actor = principal.actor;
+  switch (actor?.kind) {
+    case PrincipalKind.AGENT:
+      return `agent:${actor.id}`;
+    case PrincipalKind.END_USER:
+      return `user:${actor.id}`;
+    case PrincipalKind.API_KEY:
+      return `apikey:${actor.apiKeyKind}:${actor.id}`;
+    case PrincipalKind.SERVICE:
+      return `service:${actor.username}`;
+    case PrincipalKind.SYSTEM:
+      return "system";
+    default:
+      return "anonymous";
+  }
+}
+
+function sqlQuery(em: EntityManager): SqlQuery {
+  return (sql, params = []) => query(em, sql, params);
+}
+
+/** The facts the service keeps after a successful check (thread id, for instance). */
+export interface TicketAccess {
+  readonly ticketId: number;
+  readonly threadId: number;
+  readonly deptId: number;
+}
+
+/**
+ * Checks that the caller may act on a ticket, with the permission the action needs (agents: the role
+ * permission in the ticket's department). Throws NOT_FOUND for unknown tickets and for tickets the caller
+ * must not know about, PERMISSION_DENIED for a visible ticket without the permission.
+ */
+export async function authorizeTicket(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+  ticketId: number,
+  permission?: string,
+): Promise<TicketAccess> {
+  const principal = callerOf(ctx);
+  const q = sqlQuery(em);
+  const facts = await loadTicketAccessFacts(q, ticketId);
+  const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
+  if (!facts) throw new ConnectError("ticket not found", Code.NotFound);
+  return { ticketId: facts.ticketId, threadId: facts.threadId, deptId: facts.deptId };
+}
+
+/**
+ * A WHERE condition on `ost_ticket` (alias `t`) limiting list and search results to the tickets the caller
+ * may see; `{ sql: "1" }` for callers that see all of them.
+ */
+export async function visibleTickets(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+): Promise<{ sql: string; params: unknown[] }> {
+  const principal = callerOf(ctx);
+  let endUser: EndUserOrgFacts | undefined;
+  if (isEndUser(principal)) endUser = await loadEndUserOrgFacts(sqlQuery(em), idOf(principal));
+  return ticketVisibilityFilter(principal, endUser, "t");
+}
+
+/** What end users may see of tickets and threads; a no-op for every other caller. */
+export class EndUserView {
+  readonly #fields: ClientVisibleFields | undefined;
+  readonly active: boolean;
+
+  private constructor(fields: ClientVisibleFields | undefined) {
+    this.#fields = fields;
+    this.active = fields !== undefined;
+  }
+
+  static async for(principal: Principal, em: EntityManager): Promise<EndUserView> {
+    return new EndUserView(isEndUser(principal) ? await loadClientVisibleFields(sqlQuery(em)) : undefined);
+  }
+
+  ticket(ticket: Ticket): Ticket {
+    return this.#fields ? redactTicketForEndUser(ticket, this.#fields) : ticket;
+  }
+
+  entries(entries: ThreadEntry[]): ThreadEntry[] {
+    return this.#fields ? redactThreadForEndUser(entries) : entries;
+  }
+}
+
+/** PERMISSION_DENIED unless an agent holds `permission` in the department (other callers pass). */
+export async function requireDepartmentPermission(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+  ticketId: number,
+  permission: string,
+): Promise<void> {
+  if (!isAgent(callerOf(ctx))) return;
+  await authorizeTicket(ctx, em, ticketId, permission);
+}

@@ -1,0 +1,77 @@
+/**
+ * Ticket events into the transactional outbox (DESIGN principle 4): written with the EntityManager of the
+ * change's own transaction, so an event exists if and only if its change committed. The relay publishes
+ * them to JetStream with the outbox id as Nats-Msg-Id; the Event's own id is that outbox id too.
+ */
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { isSpanContextValid, trace } from "@opentelemetry/api";
+import { eventSubject, writeOutbox } from "@ostmesh/bus";
+import type { EntityManager } from "@ostmesh/db";
+import { execute } from "@ostmesh/db";
+import type { EventType } from "@ostmesh/proto";
+import type { Actor } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+
+export type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
+
+export interface TicketEvent {
+  readonly type: EventType;
+  /** The ticket as it is after the change (before it, for a deletion). */
+  readonly ticket: Ticket;
+  readonly actor: Actor;
+  readonly occurredAt: Timestamp;
+  readonly payload: EventPayload;
+}
+
+/** Writes ticket events under a subject prefix (`osticket.events` in production; per test run in tests). */
+export class TicketEventWriter {
+  readonly #subjectPrefix: string;
+
+  constructor(subjectPrefix: string) {
+    this.#subjectPrefix = subjectPrefix;
+  }
+
+  /** Adds one event to the outbox inside `em`'s transaction; returns its id. */
+  async write(em: EntityManager, e: TicketEvent): Promise<string> {
+    const span = trace.getActiveSpan()?.spanContext();
+    const t = e.ticket;
+    const event = create(EventSchema, {
+      type: e.type,
+      occurredAt: e.occurredAt,
+      origin: EventOrigin.OSTMESH,
+      actor: e.actor,
+      traceId: span && isSpanContextValid(span) ? span.traceId : "",
+      aggregate: { type: AggregateType.TICKET, id: t.id },
+      ticket: {
+        ticketId: t.id,
+        number: t.number,
+        deptId: t.department?.id ?? 0,
+        topicId: t.helpTopic?.id ?? 0,
+        staffId: t.assigneeStaff?.id ?? 0,
+        teamId: t.assigneeTeam?.id ?? 0,
+        userId: t.requester?.id ?? 0,
+        statusId: t.status?.id ?? 0,
+        state: t.status?.state ?? 0,
+      },
+      payload: e.payload,
+    });
+    const [aggregate = "ticket", name = ""] = e.type.split(".");
+    const { id } = await writeOutbox(em, {
+      subject: eventSubject({ subjectPrefix: this.#subjectPrefix }, aggregate, name),
+      eventType: EventSchema.typeName,
+      aggregateType: "ticket",
+      aggregateId: t.id,
+      payload: toBinary(EventSchema, event),
+    });
+    // The Event's id is its outbox row id, known only once the row exists.
+    event.id = id;
+    await execute(em, "UPDATE ostmesh_outbox SET payload = ? WHERE id = ?", [
+      Buffer.from(toBinary(EventSchema, event)),
+      id,
+    ]);
+    return id;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Files attached to new thread entries.
+ *
+ * Why this shape: ost_file / ost_file_chunk belong to the attachment service (DESIGN principle 3), so
+ * inline bytes are stored through AttachmentService.UploadFile, and files named by id are checked through
+ * GetFileInfo — both before the ticket's transaction starts, so that transaction never waits on another
+ * service. The link itself (one ost_attachment row per file, type 'H') is written by the ticket's own use
+ * case inside its transaction: a ticket and its attachments commit together or not at all. If the ticket
+ * then fails, the uploaded files are orphans, exactly what osTicket leaves behind (it stores attachments
+ * before validating the ticket, FACTS §2.1); the attachment service's PurgeOrphanFiles (osTicket's cron
+ * rule: unreferenced ft 'T' files older than a day) is the compensation. Linking after commit through
+ * AttachFiles instead would leave committed tickets without their files whenever that second call failed.
+ */
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { AttachmentService } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
+import type { AttachmentInput } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import type { AttachmentLink } from "./domain/index.ts";
+import { invalidArgument } from "./errors.ts";
+
+/** What the ticket service needs from the attachment service. */
+export interface FileStore {
+  /** Stores bytes; the ost_file id of the stored (or deduplicated) file. */
+  upload(
+    file: { name: string; type: string; data: Uint8Array; legacySize: bigint },
+    call: CallOptions,
+  ): Promise<number>;
+  /** Whether a stored file exists. */
+  exists(fileId: number, call: CallOptions): Promise<boolean>;
+}
+
+export interface CallOptions {
+  readonly signal: AbortSignal;
+  /** Authorization header to send (the ticket service's own credential, else the caller's). */
+  readonly authorization: string | undefined;
+}
+
+/** FileStore over AttachmentService (in-process or remote, as the topology says). */
+export class AttachmentServiceFileStore implements FileStore {
+  readonly #client: Client<typeof AttachmentService>;
+
+  constructor(client: Client<typeof AttachmentService>) {
+    this.#client = client;
+  }
+
+  async upload(
+    file: { name: string; type: string; data: Uint8Array; legacySize: bigint },
+    call: CallOptions,
+  ): Promise<number> {
+    const res = await this.#client.uploadFile(
+      { name: file.name, type: file.type, data: file.data, legacySize: file.legacySize },
+      {
+        signal: call.signal,
+        headers: call.authorization ? { authorization: call.authorization } : undefined,
+      },
+    );
+    if (!res.file) throw new ConnectError("UploadFile returned no file", Code.Internal);
+    return res.file.id;
+  }
+
+  async exists(fileId: number, call: CallOptions): Promise<boolean> {
+    try {
+      const res = await this.#client.getFileInfo(
+        { fileId },
+        {
+          signal: call.signal,
+          headers: call.authorization ? { authorization: call.authorization } : undefined,
+        },
+      );
+      return res.file !== undefined;
+    } catch (error) {
+      if (error instanceof ConnectError && error.code === Code.NotFound) return false;
+      throw error;
+    }
+  }
+}
+
+/** A file that could not be stored for a legacy request: osTicket's "File Import Error" note lists it. */
+export interface ImportError {
+  readonly name: string;
+  readonly description: string;
+}
+
+export interface PreparedFiles {
+  readonly links: AttachmentLink[];
+  readonly importErrors: ImportError[];
+}
+
+/** Failures a legacy request forgives: the file is dropped (too large) or noted (anything else). */
+function isFileProblem(error: ConnectError): boolean {
+  return (
+    error.code === Code.InvalidArgument ||
+    error.code === Code.ResourceExhausted ||
+    error.code === Code.FailedPrecondition
+  );
+}
+
+/**
+ * Stores and checks a request's attachments before its transaction. Legacy requests keep osTicket's
+ * behaviour: a file above the size limit is dropped silently, any other unstorable file becomes an
+ * import error (posted as a "File Import Error" note) and the ticket is created anyway. Typed requests
+ * fail with INVALID_ARGUMENT naming the attachment instead.
+ */
+export async function prepareFiles(
+  store: FileStore | undefined,
+  attachments: readonly AttachmentInput[],
+  call: CallOptions,
+  legacy: boolean,
+): Promise<PreparedFiles> {
+  const links: AttachmentLink[] = [];
+  const importErrors: ImportError[] = [];
+  if (attachments.length === 0) return { links, importErrors };
+  if (!store)
+    throw new ConnectError("attachments are not available: no attachment service", Code.Unavailable);
+  for (const [i, a] of attachments.entries()) {
+    const field = `attachments[${i}]`;
+    const name = a.name || undefined;
+    switch (a.source.case) {
+      case "file": {
+        const file = a.source.value;
+        if (!file.name && !legacy) throw invalidArgument(`${field}.file.name`, "a file needs a name");
+        try {
+          const fileId = await store.upload(
+            { name: file.name, type: file.type, data: file.data, legacySize: file.legacySize },
+            call,
+          );
+          links.push({ fileId, name: name ?? null, inline: a.inline });
+        } catch (error) {
+          if (!(error instanceof ConnectError) || !isFileProblem(error)) throw error;
+          if (!legacy) throw invalidArgument(`${field}.file`, `${file.name}: ${error.rawMessage}`);
+          if (error.code === Code.ResourceExhausted) continue;
+          importErrors.push({ name: file.name, description: "Unable to save file" });
+        }
+        break;
+      }
+      case "fileId": {
+        if (!(await store.exists(a.source.value, call)))
+          throw invalidArgument(`${field}.file_id`, `file ${a.source.value} does not exist`);
+        links.push({ fileId: a.source.value, name: name ?? null, inline: a.inline });
+        break;
+      }
+      default:
+        throw invalidArgument(field, "an attachment needs a file or a file_id");
+    }
+  }
+  return { links, importErrors };
+}

@@ -1,0 +1,336 @@
+/** The RPCs that change an existing ticket: replies, messages, notes, status, assignment, transfer. */
+import type { HandlerContext } from "@connectrpc/connect";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import type { Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import {
+  type AssignTicketRequest,
+  AssignTicketRequestSchema,
+  type AssignTicketResponse,
+  AssignTicketResponseSchema,
+  type ChangeStatusRequest,
+  ChangeStatusRequestSchema,
+  type ChangeStatusResponse,
+  ChangeStatusResponseSchema,
+  type PostMessageRequest,
+  PostMessageRequestSchema,
+  type PostMessageResponse,
+  PostMessageResponseSchema,
+  type PostNoteRequest,
+  PostNoteRequestSchema,
+  type PostNoteResponse,
+  PostNoteResponseSchema,
+  type PostReplyRequest,
+  PostReplyRequestSchema,
+  type PostReplyResponse,
+  PostReplyResponseSchema,
+  type TransferTicketRequest,
+  TransferTicketRequestSchema,
+  type TransferTicketResponse,
+  TransferTicketResponseSchema,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { authorizeTicket, callerOf, domainActor, EndUserView, idOf, kindOf } from "../access.ts";
+import {
+  assignTicket,
+  changeStatus,
+  postMessage,
+  postNote,
+  postReply,
+  releaseTicket,
+  transferTicket,
+} from "../domain/index.ts";
+import { invalidArgument } from "../errors.ts";
+import { prepareFiles } from "../files.ts";
+import { bodyFormat, sourceColumn } from "../mapping.ts";
+import type { Runtime } from "../runtime.ts";
+import { type Mutation, mutate } from "./mutation.ts";
+import { publishDomainEvents } from "./publish.ts";
+
+function requireTicketId(ticketId: number): void {
+  if (!ticketId) throw invalidArgument("ticket_id", "ticket_id is required");
+}
+
+/** Authorizes the caller on the ticket inside the transaction and returns the ticket as it is before. */
+async function beforeAction(
+  m: Mutation,
+  ctx: HandlerContext,
+  ticketId: number,
+  permission?: string,
+): Promise<Ticket> {
+  await authorizeTicket(ctx, m.tx, ticketId, permission);
+  return m.ticket(ticketId);
+}
+
+/** The agent an API key or service acts for (`staff_id`), or the agent calling. */
+function actingStaffId(ctx: HandlerContext, requested: number, field: string, required: boolean): number {
+  const principal = callerOf(ctx);
+  if (kindOf(principal) === PrincipalKind.AGENT) return idOf(principal);
+  if (!requested && required) throw invalidArgument(field, `${field} is required for API keys and services`);
+  return requested;
+}
+
+const bodyField = { key: (k: string) => (["response", "message", "note"].includes(k) ? "body" : undefined) };
+
+export async function handlePostReply(
+  rt: Runtime,
+  req: PostReplyRequest,
+  ctx: HandlerContext,
+): Promise<PostReplyResponse> {
+  requireTicketId(req.ticketId);
+  const staffId = actingStaffId(ctx, req.staffId, "staff_id", true);
+  const files = await prepareFiles(rt.deps.clients?.files, req.attachments, await rt.callOptions(ctx), false);
+  const notify = req.notify ?? true;
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "PostReply",
+      requestSchema: PostReplyRequestSchema,
+      request: req,
+      responseSchema: PostReplyResponseSchema,
+      fields: {
+        key: (k) => (k === "staff" ? "staff_id" : k === "status" ? "reply_status_id" : bodyField.key(k)),
+      },
+    },
+    async (m) => {
+      const before = await beforeAction(m, ctx, req.ticketId, "ticket.reply");
+      const result = await postReply(
+        m.sql,
+        {
+          ticketId: req.ticketId,
+          body: req.body,
+          format: bodyFormat(req.format),
+          replyStatusId: req.replyStatusId || undefined,
+          attachments: files.links,
+          recipients: notify ? "all" : "none",
+        },
+        domainActor(callerOf(ctx), staffId),
+        m.ports,
+      );
+      const after = await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after, notify });
+      return { entry: await m.entry(result.entryId), ticket: after };
+    },
+  );
+}
+
+export async function handlePostMessage(
+  rt: Runtime,
+  req: PostMessageRequest,
+  ctx: HandlerContext,
+): Promise<PostMessageResponse> {
+  requireTicketId(req.ticketId);
+  const principal = callerOf(ctx);
+  const endUser = kindOf(principal) === PrincipalKind.END_USER;
+  const files = await prepareFiles(rt.deps.clients?.files, req.attachments, await rt.callOptions(ctx), false);
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "PostMessage",
+      requestSchema: PostMessageRequestSchema,
+      request: req,
+      responseSchema: PostMessageResponseSchema,
+      fields: { key: (k) => (k === "user" ? "user_id" : bodyField.key(k)) },
+    },
+    async (m) => {
+      const before = await beforeAction(m, ctx, req.ticketId);
+      const result = await postMessage(
+        m.sql,
+        {
+          ticketId: req.ticketId,
+          body: req.body,
+          format: bodyFormat(req.format),
+          userId: endUser ? idOf(principal) : req.userId || undefined,
+          source: sourceColumn(req.source),
+          ipAddress: req.ipAddress,
+          attachments: files.links,
+        },
+        domainActor(principal),
+        m.ports,
+      );
+      const after = await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after });
+      const view = await EndUserView.for(principal, m.tx);
+      const entry = await m.entry(result.entryId);
+      return {
+        entry: entry ? view.entries([entry])[0] : undefined,
+        ticket: view.ticket(after),
+        reopened: result.reopened,
+      };
+    },
+  );
+}
+
+export async function handlePostNote(
+  rt: Runtime,
+  req: PostNoteRequest,
+  ctx: HandlerContext,
+): Promise<PostNoteResponse> {
+  requireTicketId(req.ticketId);
+  const staffId = actingStaffId(ctx, req.staffId, "staff_id", false);
+  const files = await prepareFiles(rt.deps.clients?.files, req.attachments, await rt.callOptions(ctx), false);
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "PostNote",
+      requestSchema: PostNoteRequestSchema,
+      request: req,
+      responseSchema: PostNoteResponseSchema,
+      fields: { key: (k) => (k === "staff" ? "staff_id" : bodyField.key(k)) },
+    },
+    async (m) => {
+      const before = await beforeAction(m, ctx, req.ticketId);
+      const result = await postNote(
+        m.sql,
+        {
+          ticketId: req.ticketId,
+          title: req.title,
+          body: req.body,
+          format: bodyFormat(req.format),
+          statusId: req.statusId || undefined,
+          attachments: files.links,
+        },
+        domainActor(callerOf(ctx), staffId),
+        m.ports,
+      );
+      const after = await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after });
+      return { entry: await m.entry(result.entryId), ticket: after };
+    },
+  );
+}
+
+export async function handleChangeStatus(
+  rt: Runtime,
+  req: ChangeStatusRequest,
+  ctx: HandlerContext,
+): Promise<ChangeStatusResponse> {
+  requireTicketId(req.ticketId);
+  if (!req.statusId) throw invalidArgument("status_id", "status_id is required");
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "ChangeStatus",
+      requestSchema: ChangeStatusRequestSchema,
+      request: req,
+      responseSchema: ChangeStatusResponseSchema,
+      fields: { key: (k) => (k === "status" ? "status_id" : undefined) },
+    },
+    async (m) => {
+      const target = m.ref.statuses.get(req.statusId);
+      if (!target) throw invalidArgument("status_id", `unknown status ${req.statusId}`);
+      // Agents need ticket.close to close and ticket.delete to delete, in the ticket's department.
+      const permission =
+        target.state === TicketState.CLOSED
+          ? "ticket.close"
+          : target.state === TicketState.DELETED
+            ? "ticket.delete"
+            : undefined;
+      const before = await beforeAction(m, ctx, req.ticketId, permission);
+      const result = await changeStatus(
+        m.sql,
+        { ticketId: req.ticketId, statusId: req.statusId, comment: req.comment || undefined },
+        domainActor(callerOf(ctx)),
+        m.ports,
+      );
+      const after = result.deleted ? undefined : await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after, noteEntryId: result.entryId });
+      return { ticket: after, noteEntryId: result.entryId, deleted: result.deleted };
+    },
+  );
+}
+
+export async function handleAssignTicket(
+  rt: Runtime,
+  req: AssignTicketRequest,
+  ctx: HandlerContext,
+): Promise<AssignTicketResponse> {
+  requireTicketId(req.ticketId);
+  const assignee = req.assignee;
+  if (assignee.case === undefined)
+    throw invalidArgument("assignee", "one of staff_id, team_id or release is required");
+  if (assignee.case === "release" && !assignee.value)
+    throw invalidArgument("release", "release must be true (or give staff_id or team_id)");
+  if (assignee.case !== "release" && !assignee.value)
+    throw invalidArgument(
+      assignee.case === "staffId" ? "staff_id" : "team_id",
+      "the assignee id must not be 0",
+    );
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "AssignTicket",
+      requestSchema: AssignTicketRequestSchema,
+      request: req,
+      responseSchema: AssignTicketResponseSchema,
+      fields: {
+        key: (k) =>
+          k === "assignee" || k === "staff"
+            ? assignee.case === "teamId"
+              ? "team_id"
+              : "staff_id"
+            : k === "team"
+              ? "team_id"
+              : undefined,
+      },
+    },
+    async (m) => {
+      const release = assignee.case === "release";
+      const before = await beforeAction(m, ctx, req.ticketId, release ? "ticket.release" : "ticket.assign");
+      const actor = domainActor(callerOf(ctx));
+      const comment = req.comment || undefined;
+      const result = release
+        ? await releaseTicket(m.sql, { ticketId: req.ticketId, comment }, actor, m.ports)
+        : await assignTicket(
+            m.sql,
+            {
+              ticketId: req.ticketId,
+              assignee:
+                assignee.case === "teamId" ? { teamId: assignee.value } : { staffId: Number(assignee.value) },
+              comment,
+            },
+            actor,
+            m.ports,
+          );
+      const after = await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after, noteEntryId: result.entryId });
+      return { ticket: after, noteEntryId: result.entryId };
+    },
+  );
+}
+
+export async function handleTransferTicket(
+  rt: Runtime,
+  req: TransferTicketRequest,
+  ctx: HandlerContext,
+): Promise<TransferTicketResponse> {
+  requireTicketId(req.ticketId);
+  if (!req.deptId) throw invalidArgument("dept_id", "dept_id is required");
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "TransferTicket",
+      requestSchema: TransferTicketRequestSchema,
+      request: req,
+      responseSchema: TransferTicketResponseSchema,
+      fields: { key: (k) => (k === "dept" || k === "department" ? "dept_id" : undefined) },
+    },
+    async (m) => {
+      const before = await beforeAction(m, ctx, req.ticketId, "ticket.transfer");
+      const result = await transferTicket(
+        m.sql,
+        { ticketId: req.ticketId, deptId: req.deptId, comment: req.comment || undefined },
+        domainActor(callerOf(ctx)),
+        m.ports,
+      );
+      const after = await m.ticket(req.ticketId);
+      await publishDomainEvents(m, { before, after, noteEntryId: result.entryId });
+      return { ticket: after, noteEntryId: result.entryId };
+    },
+  );
+}

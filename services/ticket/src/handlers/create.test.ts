@@ -1,0 +1,339 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  DenialReason,
+  DeniedSchema,
+  ValidationErrorsSchema,
+} from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import {
+  EventOrigin,
+  MessageFormat,
+  TicketSource,
+  TicketState,
+} from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { CreateTicketRequestSchema } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
+
+let h: TicketHarness;
+
+beforeAll(async () => {
+  h = await ticketHarness("create");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function failure(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}
+
+function violations(error: ConnectError) {
+  return error.findDetails(ValidationErrorsSchema)[0]?.violations.map((v) => ({
+    field: v.field,
+    legacyKey: v.legacyKey,
+    description: v.description,
+  }));
+}
+
+describe("CreateTicket", () => {
+  it("creates a ticket for a new requester and returns it as GetTicket reads it", async () => {
+    const headers = await h.service();
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "ada@example.com", name: "Lovelace, Ada", phone: "318-555-8634 x123" },
+        subject: "Printer on fire",
+        message: "<p>It <b>burns</b></p><script>x()</script>",
+        messageFormat: MessageFormat.HTML,
+        ipAddress: "203.0.113.9",
+      },
+      { headers },
+    );
+    const ticket = res.ticket;
+    expect(ticket).toBeDefined();
+    expect(ticket?.number).toMatch(/^\d{6}$/);
+    expect(ticket).toMatchObject({
+      subject: "Printer on fire",
+      source: TicketSource.API,
+      ipAddress: "203.0.113.9",
+      isAnswered: false,
+      isOverdue: false,
+      status: { id: 1, name: "Open", state: TicketState.OPEN },
+      department: { id: 1, name: "Support" },
+      priority: { id: 2, name: "Normal", urgency: 3 },
+      sla: { id: 1, name: "Default SLA" },
+      requester: { name: "Ada Lovelace", email: "ada@example.com" },
+    });
+    expect(ticket?.threadId).toBeGreaterThan(0);
+    expect(ticket?.estDueDate).toBeDefined();
+    expect(ticket?.createdAt).toBeDefined();
+    expect(res.messageEntryId).toBeGreaterThan(0);
+
+    const got = await h.client.getTicket(
+      { lookup: { case: "number", value: ticket?.number ?? "" } },
+      { headers },
+    );
+    expect(got.ticket).toEqual(ticket);
+
+    const [entry] = await h.query(
+      "SELECT type, body, format, flags, poster, source FROM ost_thread_entry WHERE id = ?",
+      [res.messageEntryId],
+    );
+    expect(entry).toEqual({
+      type: "M",
+      body: "<p>It <b>burns</b></p>",
+      format: "html",
+      flags: 65,
+      poster: "Ada Lovelace",
+      source: "API",
+    });
+  });
+
+  it("writes its event in the outbox of the same transaction, with the actor and the ticket", async () => {
+    const before = (await h.events()).length;
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "events@example.com", name: "Eve Events" },
+        subject: "Event check",
+        message: "hello",
+      },
+      { headers: await h.service() },
+    );
+    const events = (await h.events()).slice(before);
+    expect(events.map((e) => e.type)).toEqual(["ticket.created"]);
+    const [event] = events;
+    expect(event?.id).not.toBe("");
+    expect(event?.origin).toBe(EventOrigin.OSTMESH);
+    expect(event?.actor?.kind).toBe(PrincipalKind.SERVICE);
+    expect(event?.ticket?.ticketId).toBe(res.ticket?.id);
+    expect(event?.payload.case).toBe("ticketCreated");
+    if (event?.payload.case !== "ticketCreated") throw new Error("unexpected payload");
+    expect(event.payload.value.ticket?.number).toBe(res.ticket?.number);
+    expect(event.payload.value.message?.id).toBe(res.messageEntryId);
+    expect(event.payload.value.newUser).toBe(true);
+    expect(event.payload.value.alert).toBe(true);
+    const [row] = await h.query("SELECT subject, aggregate_id FROM ostmesh_outbox ORDER BY id DESC LIMIT 1");
+    expect(row).toEqual({
+      subject: `${h.stream.subjectPrefix}.ticket.created`,
+      aggregate_id: String(res.ticket?.id),
+    });
+  });
+
+  it("reports osTicket's validation errors in its order and writes nothing", async () => {
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        { requester: { email: "not-an-email" }, legacy: { source: "API" } },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)).toEqual([
+      { field: "requester", legacyKey: "user", description: "Incomplete client information" },
+      { field: "subject", legacyKey: "20", description: "Issue Summary is a required field" },
+      { field: "message", legacyKey: "21", description: "Issue Details is a required field" },
+    ]);
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it("refuses a banned requester with a Denied detail", async () => {
+    await h.exec(
+      "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +
+        " SELECT id, 'email', 'equal', 'banned@example.com', 1, NOW(), NOW() FROM ost_filter WHERE name = 'SYSTEM BAN LIST'",
+    );
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        { requester: { email: "banned@example.com", name: "Banned" }, subject: "x", message: "y" },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.PermissionDenied);
+    const denied = error.findDetails(DeniedSchema)[0];
+    expect(denied).toMatchObject({ reason: DenialReason.BANNED_EMAIL, email: "banned@example.com" });
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it("replays the first result for a repeated idempotency key and refuses the key for another request", async () => {
+    const headers = await h.service();
+    const request = create(CreateTicketRequestSchema, {
+      idempotencyKey: "create-once-1",
+      requester: { email: "idem@example.com", name: "Idem Potent" },
+      subject: "Only once",
+      message: "Please create me once",
+    });
+    const first = await h.client.createTicket(request, { headers });
+    const counts = await h.counts();
+    const again = await h.client.createTicket(request, { headers });
+    expect(again).toEqual(first);
+    expect(await h.counts()).toEqual(counts);
+
+    const error = await failure(
+      h.client.createTicket({ ...request, subject: "Something else" }, { headers }),
+    );
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(violations(error)?.[0]?.field).toBe("idempotency_key");
+    expect(await h.counts()).toEqual(counts);
+
+    // Keys belong to their caller: another caller's same key is a new request.
+    const other = await h.client.createTicket({ ...request, topicId: 1 }, { headers: await h.agent() });
+    expect(other.ticket?.id).not.toBe(first.ticket?.id);
+  });
+
+  it("lets an end user create a ticket for themselves only, through the portal's rules", async () => {
+    const userId = await insertUser(h, { name: "Portal Pat", email: "pat@example.com" });
+    const headers = await h.endUser(userId);
+    const error = await failure(
+      h.client.createTicket(
+        { requester: { email: "someone-else@example.com", name: "X" }, subject: "Mine", message: "hi" },
+        { headers },
+      ),
+    );
+    // The client portal requires a help topic (osTicket's "web" origin).
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)?.[0]).toMatchObject({ field: "topic_id", legacyKey: "topicId" });
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "someone-else@example.com", name: "X" },
+        subject: "Mine",
+        message: "hi",
+        topicId: 1,
+      },
+      { headers },
+    );
+    expect(res.ticket?.requester?.id).toBe(userId);
+    expect(res.ticket?.source).toBe(TicketSource.WEB);
+    // End users see no agent-only details.
+    expect(res.ticket?.sla).toBeUndefined();
+    expect(res.ticket?.ipAddress).toBe("");
+  });
+
+  it("honours an agent's due date and typed ids, and names unknown ids", async () => {
+    const headers = await h.agent();
+    const due = new Date(Date.now() + 7 * 86_400_000);
+    due.setUTCSeconds(0, 0);
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "typed@example.com", name: "Typed Ids" },
+        subject: "Phone call",
+        message: "Called in",
+        source: TicketSource.PHONE,
+        topicId: 2,
+        deptId: 2,
+        priorityId: 3,
+        dueDate: timestampFromDate(due),
+      },
+      { headers },
+    );
+    expect(res.ticket).toMatchObject({
+      source: TicketSource.PHONE,
+      helpTopic: { id: 2, name: "Feedback" },
+      department: { id: 2, name: "Sales" },
+      priority: { id: 3, name: "High" },
+    });
+    expect(res.ticket?.dueDate?.seconds).toBe(BigInt(due.getTime() / 1000));
+
+    const error = await failure(
+      h.client.createTicket(
+        { requester: { email: "typed@example.com" }, subject: "x", message: "y", topicId: 1, deptId: 99 },
+        { headers },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)).toContainEqual({
+      field: "dept_id",
+      legacyKey: "deptId",
+      description: "Unknown department",
+    });
+  });
+
+  it("stores inline files through the attachment service and links them to the first message", async () => {
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "files@example.com", name: "File Sender" },
+        subject: "With files",
+        message: "see attached",
+        attachments: [
+          {
+            source: {
+              case: "file",
+              value: { name: "notes.txt", type: "text/plain", data: Buffer.from("hello files") },
+            },
+          },
+        ],
+      },
+      { headers: await h.service() },
+    );
+    const files = await h.query(
+      "SELECT f.name, f.size, a.inline FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+      [res.messageEntryId],
+    );
+    expect(files).toEqual([{ name: "notes.txt", size: 11, inline: 0 }]);
+    const entries = await h.client.listThreadEntries(
+      { ticketId: res.ticket?.id ?? 0 },
+      { headers: await h.service() },
+    );
+    expect(entries.entries[0]?.attachments.map((a) => a.name)).toEqual(["notes.txt"]);
+  });
+
+  it("drops oversized files of legacy requests silently and refuses them for typed requests", async () => {
+    await h.setConfig("max_file_size", "16");
+    const big = Buffer.alloc(64, 1);
+    const legacy = await h.client.createTicket(
+      {
+        requester: { email: "big@example.com", name: "Big File" },
+        subject: "Legacy big file",
+        message: "attached",
+        legacy: { source: "API" },
+        attachments: [{ source: { case: "file", value: { name: "big.bin", data: big } } }],
+      },
+      { headers: await h.service() },
+    );
+    expect(legacy.attachmentErrors).toEqual([]);
+    expect(
+      await h.query("SELECT COUNT(*) AS n FROM ost_attachment WHERE type = 'H' AND object_id = ?", [
+        legacy.messageEntryId,
+      ]),
+    ).toEqual([{ n: 0 }]);
+
+    const error = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "big@example.com" },
+          subject: "Typed big file",
+          message: "attached",
+          attachments: [{ source: { case: "file", value: { name: "big.bin", data: big } } }],
+        },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)?.[0]?.field).toBe("attachments[0].file");
+    await h.setConfig("max_file_size", "1048576");
+  });
+
+  it("refuses an attachment naming a file that does not exist", async () => {
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "ghost@example.com", name: "Ghost File" },
+          subject: "Ghost",
+          message: "attached",
+          attachments: [{ source: { case: "fileId", value: 987654 } }],
+        },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)?.[0]?.field).toBe("attachments[0].file_id");
+    expect(await h.counts()).toEqual(before);
+  });
+});

@@ -1,0 +1,146 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import {
+  type CreateTicketRequest,
+  CreateTicketRequestSchema,
+  type CreateTicketResponse,
+  CreateTicketResponseSchema,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { callerOf, domainActor, EndUserView, idOf, kindOf, type Principal } from "../access.ts";
+import { type CreateTicketInput, createTicket, postNote, SYSTEM_ACTOR } from "../domain/index.ts";
+import { invalidArgument } from "../errors.ts";
+import { prepareFiles } from "../files.ts";
+import { bodyFormat, sourceColumn } from "../mapping.ts";
+import type { Runtime } from "../runtime.ts";
+import { formFieldResolver, mutate } from "./mutation.ts";
+import { publishDomainEvents } from "./publish.ts";
+
+const nonEmpty = (s: string): string | undefined => (s === "" ? undefined : s);
+const nonZero = (n: number): number | undefined => (n === 0 ? undefined : n);
+
+/** The validation origin of a typed request: who is asking, as osTicket's create paths tell them apart. */
+function originOf(principal: Principal): string {
+  switch (kindOf(principal)) {
+    case PrincipalKind.AGENT:
+      return "staff";
+    case PrincipalKind.END_USER:
+      return "web";
+    default:
+      return "api";
+  }
+}
+
+/** The CreateTicket request as the domain's input (LegacyOptions' raw values replace typed ones). */
+export function createInput(
+  req: CreateTicketRequest,
+  principal: Principal,
+): Omit<CreateTicketInput, "attachments"> {
+  const legacy = req.legacy;
+  const requester = req.requester;
+  const endUser = kindOf(principal) === PrincipalKind.END_USER;
+  const agent = kindOf(principal) === PrincipalKind.AGENT;
+  const typedSource =
+    req.source === TicketSource.UNSPECIFIED
+      ? kindOf(principal) === PrincipalKind.API_KEY || kindOf(principal) === PrincipalKind.SERVICE
+        ? "API"
+        : "Web"
+      : sourceColumn(req.source);
+  return {
+    requester: endUser
+      ? { userId: idOf(principal) }
+      : {
+          userId: nonZero(requester?.userId ?? 0),
+          // The legacy API distinguishes "sent empty" from "not sent" no further than osTicket does.
+          email: legacy ? (requester?.email ?? "") : nonEmpty(requester?.email ?? ""),
+          name: legacy ? (requester?.name ?? "") : nonEmpty(requester?.name ?? ""),
+          phone: nonEmpty(requester?.phone ?? ""),
+          notes: nonEmpty(requester?.notes ?? ""),
+        },
+    subject: req.subject,
+    message: req.message,
+    messageFormat: bodyFormat(req.messageFormat),
+    source: legacy ? legacy.source || "API" : typedSource,
+    origin: legacy ? undefined : originOf(principal),
+    ipAddress: req.ipAddress,
+    topicId: legacy?.topicId ? legacy.topicId : nonZero(req.topicId),
+    deptId: nonZero(req.deptId),
+    statusId: nonZero(req.statusId),
+    priority: legacy ? nonEmpty(legacy.priority) : nonZero(req.priorityId),
+    priorityId: legacy ? nonEmpty(legacy.priorityId) : undefined,
+    slaId: nonZero(req.slaId),
+    staffId: nonZero(req.staffId),
+    teamId: nonZero(req.teamId),
+    emailId: legacy?.emailId ? Number(legacy.emailId.trim() || "x") : nonZero(req.emailId),
+    dueDate: agent && req.dueDate ? timestampDate(req.dueDate) : undefined,
+    answers: { ...req.answers },
+    alert: req.alert ?? true,
+    autorespond: req.autorespond ?? true,
+    legacy: legacy !== undefined,
+  };
+}
+
+/** TicketService.CreateTicket. */
+export async function handleCreateTicket(
+  rt: Runtime,
+  req: CreateTicketRequest,
+  ctx: HandlerContext,
+): Promise<CreateTicketResponse> {
+  const principal = callerOf(ctx);
+  const legacy = req.legacy !== undefined;
+  if (req.collaborators.length > 0 && !legacy)
+    throw invalidArgument(
+      "collaborators",
+      "collaborators cannot be added on create yet; add them afterwards",
+    );
+  const input = createInput(req, principal);
+  const files = await prepareFiles(
+    rt.deps.clients?.files,
+    req.attachments,
+    await rt.callOptions(ctx),
+    legacy,
+  );
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "CreateTicket",
+      requestSchema: CreateTicketRequestSchema,
+      request: req,
+      responseSchema: CreateTicketResponseSchema,
+      fields: { formField: formFieldResolver(rt) },
+    },
+    async (m) => {
+      const created = await createTicket(
+        m.sql,
+        { ...input, attachments: files.links },
+        domainActor(principal),
+        m.ports,
+      );
+      // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
+      for (const problem of files.importErrors) {
+        await postNote(
+          m.sql,
+          {
+            ticketId: created.ticketId,
+            title: "File Import Error",
+            body: `${problem.name}: ${problem.description}`,
+            format: "text",
+          },
+          SYSTEM_ACTOR,
+          m.ports,
+        );
+      }
+      const ticket = await m.ticket(created.ticketId);
+      await publishDomainEvents(m, { after: ticket, alert: input.alert, autorespond: input.autorespond });
+      // End users get their ticket as the portal shows it (the event above carries the whole ticket).
+      const view = await EndUserView.for(principal, m.tx);
+      return {
+        ticket: view.ticket(ticket),
+        messageEntryId: created.messageEntryId,
+        attachmentErrors: files.importErrors.map((e) => ({ name: e.name, description: e.description })),
+      };
+    },
+  );
+}

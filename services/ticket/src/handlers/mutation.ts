@@ -1,0 +1,150 @@
+/**
+ * The frame of every mutating RPC: one transaction holding the idempotency record, the domain use case and
+ * the outbox events; domain failures mapped to Connect codes; the relay nudged once the transaction has
+ * committed. Nothing is half-written: any error rolls the whole transaction back.
+ */
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { EntityManager } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
+import type { EventType } from "@ostmesh/proto";
+import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
+import { type Ports, type Sql, sqlFor, type TicketDomainEvent } from "../domain/index.ts";
+import { domainFailure, type FieldResolver, notFound } from "../errors.ts";
+import type { EventPayload } from "../events.ts";
+import { runIdempotent } from "../idempotency.ts";
+import { loadEntries } from "../read/thread.ts";
+import { loadTickets } from "../read/tickets.ts";
+import type { ReferenceSnapshot } from "../reference.ts";
+import { num } from "../rows.ts";
+import type { Runtime } from "../runtime.ts";
+
+/** What a handler's work gets inside the transaction. */
+export class Mutation {
+  readonly rt: Runtime;
+  readonly tx: EntityManager;
+  readonly sql: Sql;
+  readonly principal: Principal;
+  readonly ref: ReferenceSnapshot;
+  /** Events the domain reported, in order. */
+  readonly domainEvents: TicketDomainEvent[] = [];
+  #occurredAt: Timestamp | undefined;
+
+  constructor(rt: Runtime, tx: EntityManager, principal: Principal, ref: ReferenceSnapshot) {
+    this.rt = rt;
+    this.tx = tx;
+    this.sql = sqlFor(tx);
+    this.principal = principal;
+    this.ref = ref;
+  }
+
+  /** The domain's ports for this transaction: events are collected, metadata shared, the clock pinned. */
+  get ports(): Ports {
+    const deps = this.rt.deps;
+    return {
+      emit: async (event) => {
+        this.domainEvents.push(event);
+      },
+      clock: deps.clock,
+      metadata: this.rt.metadata,
+      verifyMailDomain: deps.verifyMailDomain,
+      random: deps.random,
+    };
+  }
+
+  /** A ticket as it is now inside the transaction (with answers and collaborators). */
+  async ticket(ticketId: number): Promise<Ticket> {
+    const ticket = (await loadTickets(this.tx, this.ref, [ticketId], { full: true })).get(ticketId);
+    if (!ticket) throw notFound();
+    return ticket;
+  }
+
+  async entry(entryId: number): Promise<ThreadEntry | undefined> {
+    return (await loadEntries(this.tx, [entryId])).get(entryId);
+  }
+
+  /** The time of the change: the pinned clock, else the database's NOW() (its zone converted to UTC). */
+  async occurredAt(): Promise<Timestamp> {
+    if (this.#occurredAt) return this.#occurredAt;
+    if (this.rt.deps.clock) this.#occurredAt = timestampFromMs(this.rt.deps.clock.now().getTime());
+    else {
+      const [row] = await query(this.tx, "SELECT UNIX_TIMESTAMP(NOW(3)) AS now");
+      this.#occurredAt = timestampFromMs(Math.round((row ? num(row, "now") : Date.now() / 1000) * 1000));
+    }
+    return this.#occurredAt;
+  }
+
+  /** Adds one event to the outbox in this transaction. */
+  async event(type: EventType, ticket: Ticket, payload: EventPayload): Promise<void> {
+    await this.rt.deps.outbox.events.write(this.tx, {
+      type,
+      ticket,
+      actor: eventActor(this.principal),
+      occurredAt: await this.occurredAt(),
+      payload,
+    });
+  }
+}
+
+export interface MutationSpec<Req extends DescMessage, Res extends DescMessage> {
+  readonly rpc: string;
+  readonly requestSchema: Req;
+  readonly request: MessageShape<Req> & { idempotencyKey: string };
+  readonly responseSchema: Res;
+  /** Request fields of the domain's error keys for this RPC. */
+  readonly fields?: FieldResolver;
+}
+
+/** Runs a mutating RPC's work in its transaction (see the module comment). */
+export async function mutate<Req extends DescMessage, Res extends DescMessage>(
+  rt: Runtime,
+  ctx: HandlerContext,
+  spec: MutationSpec<Req, Res>,
+  work: (m: Mutation) => Promise<MessageInitShape<Res>>,
+): Promise<MessageShape<Res>> {
+  const principal = callerOf(ctx);
+  const em = rt.em();
+  const ref = await rt.refs.get(em);
+  try {
+    const { response, replayed } = await runIdempotent(
+      em,
+      {
+        rpc: spec.rpc,
+        caller: subjectOf(principal),
+        key: spec.request.idempotencyKey,
+        requestSchema: spec.requestSchema,
+        request: spec.request,
+        responseSchema: spec.responseSchema,
+      },
+      async (tx) => create(spec.responseSchema, await work(new Mutation(rt, tx, principal, ref))),
+    );
+    if (!replayed) rt.deps.outbox.notify();
+    return response;
+  } catch (error) {
+    const mapped = await domainFailure(error, spec.fields ?? {});
+    if (mapped) throw mapped;
+    throw error;
+  }
+}
+
+/** Resolves a form field id of the ticket or contact form to the request field it came from. */
+export function formFieldResolver(rt: Runtime): FieldResolver["formField"] {
+  return async (fieldId) => {
+    const [row] = await query(
+      rt.em(),
+      "SELECT f.name, f.type, fo.type AS form_type FROM ost_form_field f JOIN ost_form fo ON fo.id = f.form_id WHERE f.id = ?",
+      [fieldId],
+    );
+    if (!row) return undefined;
+    const name = String(row.name ?? "");
+    const type = String(row.type ?? "");
+    if (type === "thread" || name === "message") return "message";
+    if (name === "subject") return "subject";
+    if (type === "priority" || name === "priority") return "priority_id";
+    if (String(row.form_type ?? "") === "U") return name ? `requester.${name}` : "requester";
+    return name ? `answers.${name}` : "answers";
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The domain's events (what a use case did, in its own words) as the contract's Event payloads, written to
+ * the outbox in the use case's transaction. Status changes the domain makes on the side (a reply or note
+ * with a status, a message that reopens, an assignment or transfer that reopens a closed ticket) are found
+ * by comparing the ticket before and after, so every change has its event.
+ */
+import { create } from "@bufbuild/protobuf";
+import { EventTypes } from "@ostmesh/proto";
+import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import {
+  type AgentRef,
+  AgentRefSchema,
+  type TeamRef,
+  TeamRefSchema,
+  type Ticket,
+  type TicketStatusRef,
+  TicketStatusRefSchema,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import type { Mutation } from "./mutation.ts";
+
+export interface PublishOptions {
+  /** The ticket before the use case ran (actions on existing tickets). */
+  readonly before?: Ticket;
+  /** The ticket after it (absent when it was deleted). */
+  readonly after?: Ticket;
+  /** The comment note an action posted (status, assignment, transfer), 0 for none. */
+  readonly noteEntryId?: number;
+  /** PostReply: the requester and collaborators are to be e-mailed. */
+  readonly notify?: boolean;
+  /** CreateTicket flags. */
+  readonly alert?: boolean;
+  readonly autorespond?: boolean;
+}
+
+function statusRef(ticket: Ticket | undefined): TicketStatusRef | undefined {
+  return ticket?.status ? create(TicketStatusRefSchema, ticket.status) : undefined;
+}
+
+function agentRef(ticket: Ticket | undefined): AgentRef | undefined {
+  return ticket?.assigneeStaff ? create(AgentRefSchema, ticket.assigneeStaff) : undefined;
+}
+
+function teamRef(ticket: Ticket | undefined): TeamRef | undefined {
+  return ticket?.assigneeTeam ? create(TeamRefSchema, ticket.assigneeTeam) : undefined;
+}
+
+/** Writes the outbox events for everything the domain reported during `m`. */
+export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promise<void> {
+  const { before, after } = o;
+  let statusEvent = false;
+  for (const e of m.domainEvents) {
+    switch (e.type) {
+      case "ticket.created": {
+        if (!after) break;
+        const message = await m.entry(e.messageEntryId);
+        await m.event(EventTypes.TICKET_CREATED, after, {
+          case: "ticketCreated",
+          value: {
+            ticket: after,
+            message,
+            alert: o.alert ?? true,
+            autorespond: o.autorespond ?? true,
+            newUser: e.userCreated,
+          },
+        });
+        break;
+      }
+      case "ticket.response.posted":
+      case "ticket.message.posted":
+      case "ticket.note.posted": {
+        if (!after) break;
+        const entry = await m.entry(e.entryId);
+        await m.event(EventTypes.TICKET_ENTRY_ADDED, after, {
+          case: "threadEntryAdded",
+          value: {
+            entry,
+            notify: e.type === "ticket.response.posted" ? (o.notify ?? true) : false,
+            viaEmail: false,
+          },
+        });
+        break;
+      }
+      case "ticket.status.changed": {
+        statusEvent = true;
+        if (e.state === "deleted") {
+          if (!before) break;
+          await m.event(EventTypes.TICKET_DELETED, before, {
+            case: "ticketDeleted",
+            value: { subject: before.subject },
+          });
+          break;
+        }
+        if (!after) break;
+        await writeStatusChange(m, before, after, o.noteEntryId ?? 0);
+        break;
+      }
+      case "ticket.assigned":
+      case "ticket.released": {
+        if (!after) break;
+        await m.event(EventTypes.TICKET_ASSIGNED, after, {
+          case: "ticketAssigned",
+          value: {
+            previousStaff: agentRef(before),
+            previousTeam: teamRef(before),
+            staff: agentRef(after),
+            team: teamRef(after),
+            claim: e.type === "ticket.assigned" && e.claim,
+            released: e.type === "ticket.released",
+            noteEntryId: o.noteEntryId ?? 0,
+          },
+        });
+        break;
+      }
+      case "ticket.transferred": {
+        if (!after) break;
+        const from = m.ref.departments.get(e.fromDeptId);
+        await m.event(EventTypes.TICKET_TRANSFERRED, after, {
+          case: "ticketTransferred",
+          value: {
+            previous: { id: e.fromDeptId, name: from?.name ?? before?.department?.name ?? "" },
+            current: after.department,
+            noteEntryId: o.noteEntryId ?? 0,
+          },
+        });
+        break;
+      }
+      case "ticket.overdue": {
+        if (!after) break;
+        await m.event(EventTypes.TICKET_OVERDUE, after, {
+          case: "ticketOverdue",
+          value: { dueDate: after.dueDate, estDueDate: after.estDueDate },
+        });
+        break;
+      }
+    }
+  }
+  // A status changed as a side effect (reply/note status, reopen by message, assignment or transfer).
+  if (!statusEvent && before && after && before.status?.id !== after.status?.id)
+    await writeStatusChange(m, before, after, 0);
+}
+
+async function writeStatusChange(
+  m: Mutation,
+  before: Ticket | undefined,
+  after: Ticket,
+  noteEntryId: number,
+) {
+  const was = before?.status?.state;
+  const now = after.status?.state;
+  await m.event(EventTypes.TICKET_STATUS_CHANGED, after, {
+    case: "ticketStatusChanged",
+    value: {
+      previous: statusRef(before),
+      current: statusRef(after),
+      closed: now === TicketState.CLOSED && was !== TicketState.CLOSED,
+      reopened: was === TicketState.CLOSED && now === TicketState.OPEN,
+      noteEntryId,
+    },
+  });
+}

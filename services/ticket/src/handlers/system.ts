@@ -1,0 +1,141 @@
+/** RunScheduledTasks (osTicket's cron share: overdue marking) and RecordSystemLog (ost_syslog rows). */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import { execute } from "@ostmesh/db";
+import {
+  type RecordSystemLogRequest,
+  RecordSystemLogRequestSchema,
+  type RecordSystemLogResponse,
+  RecordSystemLogResponseSchema,
+  type RunScheduledTasksRequest,
+  RunScheduledTasksRequestSchema,
+  type RunScheduledTasksResponse,
+  RunScheduledTasksResponseSchema,
+  SystemLogLevel,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { callerOf, domainActor, subjectOf } from "../access.ts";
+import { findOverdueTicketIds, markOverdue, sqlFor } from "../domain/index.ts";
+import { domainFailure, invalidArgument } from "../errors.ts";
+import { runIdempotent } from "../idempotency.ts";
+import type { Runtime } from "../runtime.ts";
+import { Mutation } from "./mutation.ts";
+import { publishDomainEvents } from "./publish.ts";
+
+function nowMs(rt: Runtime): number {
+  return rt.deps.clock ? rt.deps.clock.now().getTime() : Date.now();
+}
+
+/**
+ * Marks overdue tickets (Ticket::checkOverdue) in bounded batches: each ticket in its own transaction with
+ * its event, so one failure spares the others and no transaction holds many ticket locks. A run stops after
+ * `overdueMaxBatches` batches; the next run continues (the query finds what is still unmarked), so a retry
+ * after a crash is harmless. The idempotency record only remembers the response of a completed run.
+ */
+export async function handleRunScheduledTasks(
+  rt: Runtime,
+  req: RunScheduledTasksRequest,
+  ctx: HandlerContext,
+): Promise<RunScheduledTasksResponse> {
+  const principal = callerOf(ctx);
+  const { overdueBatchSize, overdueMaxBatches } = rt.deps.config;
+  try {
+    const { response } = await runIdempotent(
+      rt.em(),
+      {
+        rpc: "RunScheduledTasks",
+        caller: subjectOf(principal),
+        key: req.idempotencyKey,
+        requestSchema: RunScheduledTasksRequestSchema,
+        request: req,
+        responseSchema: RunScheduledTasksResponseSchema,
+      },
+      async () => {
+        const startedAt = nowMs(rt);
+        const ref = await rt.refs.get(rt.em());
+        const failed = new Set<number>();
+        let marked = 0;
+        for (let batch = 0; batch < overdueMaxBatches; batch++) {
+          ctx.signal.throwIfAborted();
+          const due = (await findOverdueTicketIds(sqlFor(rt.em()), overdueBatchSize + failed.size)).filter(
+            (id) => !failed.has(id),
+          );
+          if (due.length === 0) break;
+          for (const ticketId of due.slice(0, overdueBatchSize)) {
+            try {
+              const done = await rt.em().transactional(async (tx) => {
+                const m = new Mutation(rt, tx, principal, ref);
+                if (!(await markOverdue(m.sql, ticketId, domainActor(principal), m.ports))) return false;
+                await publishDomainEvents(m, { after: await m.ticket(ticketId) });
+                return true;
+              });
+              if (done) marked++;
+            } catch (error) {
+              failed.add(ticketId);
+              rt.deps.logger?.warn({ err: error, ticketId }, "marking a ticket overdue failed");
+            }
+          }
+        }
+        if (marked > 0) rt.deps.outbox.notify();
+        return create(RunScheduledTasksResponseSchema, {
+          ticketsMarkedOverdue: marked,
+          startedAt: timestampFromMs(startedAt),
+          finishedAt: timestampFromMs(nowMs(rt)),
+        });
+      },
+    );
+    return response;
+  } catch (error) {
+    throw (await domainFailure(error)) ?? error;
+  }
+}
+
+const LOG_TYPES: Readonly<Partial<Record<SystemLogLevel, string>>> = {
+  [SystemLogLevel.DEBUG]: "Debug",
+  [SystemLogLevel.WARNING]: "Warning",
+  [SystemLogLevel.ERROR]: "Error",
+};
+
+/** Writes ost_syslog rows exactly as given (osTicket's text rules are the gateway's business). */
+export async function handleRecordSystemLog(
+  rt: Runtime,
+  req: RecordSystemLogRequest,
+  ctx: HandlerContext,
+): Promise<RecordSystemLogResponse> {
+  if (req.entries.length === 0) throw invalidArgument("entries", "at least one entry is required");
+  if (req.entries.length > 1000) throw invalidArgument("entries", "at most 1000 entries per call");
+  for (const [i, e] of req.entries.entries()) {
+    if (!LOG_TYPES[e.level]) throw invalidArgument(`entries[${i}].level`, "level is required");
+    if (!e.title.trim()) throw invalidArgument(`entries[${i}].title`, "title is required");
+  }
+  try {
+    const { response } = await runIdempotent(
+      rt.em(),
+      {
+        rpc: "RecordSystemLog",
+        caller: subjectOf(callerOf(ctx)),
+        key: req.idempotencyKey,
+        requestSchema: RecordSystemLogRequestSchema,
+        request: req,
+        responseSchema: RecordSystemLogResponseSchema,
+      },
+      async (tx) => {
+        const logIds: number[] = [];
+        // One row per statement: the ids of a multi-row INSERT are not guaranteed consecutive.
+        for (const e of req.entries) {
+          const { insertId } = await execute(
+            tx,
+            "INSERT INTO ost_syslog (log_type, title, log, logger, ip_address, created, updated)" +
+              " VALUES (?, ?, ?, ?, ?, NOW(), NOW())",
+            [LOG_TYPES[e.level] ?? "Error", e.title, e.message, e.logger, e.ipAddress],
+          );
+          logIds.push(insertId);
+        }
+        return create(RecordSystemLogResponseSchema, { logIds });
+      },
+    );
+    return response;
+  } catch (error) {
+    throw (await domainFailure(error)) ?? error;
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * ListTickets and SearchTickets: the contract's filters as SQL over ost_ticket, a stable order (sort key,
+ * then ticket id in the same direction) and keyset pagination — the page token carries the last row's sort
+ * key and id, the next page starts right after it, so a page costs the same on page 1 and page 10,000 and
+ * tickets created meanwhile neither shift nor repeat what is already listed. No OFFSET anywhere.
+ *
+ * Search (SearchTickets) is osTicket's staff search: one FULLTEXT lookup over ost__search
+ * (MATCH (title, content) AGAINST (... IN BOOLEAN MODE)) whose T rows are tickets, H rows thread entries
+ * mapped to their ticket, U rows end users mapped to their tickets; a ticket's relevance is its best row's.
+ */
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import type { EntityManager } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
+import { SortDirection } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import {
+  type TicketFilter,
+  TicketSortField,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { sourceColumn } from "../mapping.ts";
+import type { Cursor, KeyValue } from "../paging.ts";
+import { type ReferenceSnapshot, statusIdsOfStates } from "../reference.ts";
+import { marks, num, type Row } from "../rows.ts";
+
+/** One component of the order: an SQL expression, its direction and whether it can be NULL. */
+interface SortPart {
+  readonly expr: string;
+  readonly desc: boolean;
+  readonly nullable: boolean;
+}
+
+export interface SortSpec {
+  readonly field: TicketSortField;
+  readonly desc: boolean;
+  readonly parts: readonly SortPart[];
+}
+
+/** Urgency of the ticket's priority answer (1 = most urgent), NULL without one. */
+const PRIORITY_URGENCY =
+  "(SELECT p.priority_urgency FROM ost_form_entry pfe JOIN ost_form_entry_values pv ON pv.entry_id = pfe.id" +
+  " JOIN ost_form_field pf ON pf.id = pv.field_id AND (pf.type = 'priority' OR pf.name = 'priority')" +
+  " JOIN ost_ticket_priority p ON p.priority_id = pv.value_id" +
+  " WHERE pfe.object_type = 'T' AND pfe.object_id = t.ticket_id ORDER BY pfe.sort, pfe.id LIMIT 1)";
+const DUE = "COALESCE(t.duedate, t.est_duedate)";
+
+/** The order of a request (defaults: ListTickets last update, SearchTickets relevance; DESC). */
+export function sortSpec(field: TicketSortField, direction: SortDirection, search: boolean): SortSpec {
+  const chosen =
+    field === TicketSortField.UNSPECIFIED
+      ? search
+        ? TicketSortField.RELEVANCE
+        : TicketSortField.LAST_UPDATE_AT
+      : field;
+  const desc = direction !== SortDirection.ASC;
+  const col = (expr: string, nullable: boolean): SortPart[] => [{ expr, desc, nullable }];
+  // "Without one last" in both directions: a leading (x IS NULL) ASC groups them at the end.
+  const nullsLast = (expr: string): SortPart[] => [
+    { expr: `(${expr} IS NULL)`, desc: false, nullable: false },
+    { expr, desc, nullable: true },
+  ];
+  let parts: SortPart[];
+  switch (chosen) {
+    case TicketSortField.CREATED_AT:
+      parts = col("t.created", false);
+      break;
+    case TicketSortField.UPDATED_AT:
+      parts = col("t.updated", false);
+      break;
+    case TicketSortField.DUE_DATE:
+      parts = nullsLast(DUE);
+      break;
+    case TicketSortField.NUMBER:
+      parts = col("t.number", true);
+      break;
+    case TicketSortField.PRIORITY:
+      parts = nullsLast(PRIORITY_URGENCY);
+      break;
+    case TicketSortField.RELEVANCE:
+      parts = col("m.relevance", false);
+      break;
+    default:
+      parts = col("t.lastupdate", true);
+  }
+  return { field: chosen, desc, parts };
+}
+
+/** An SQL condition with its parameters. */
+export interface Condition {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+const NOTHING: Condition = { sql: "0", params: [] };
+
+function inList(column: string, values: readonly (number | string)[]): Condition {
+  return values.length === 0 ? NOTHING : { sql: `${column} IN (${marks(values.length)})`, params: values };
+}
+
+/** The filter's conditions on `t` (all must hold; values of one repeated filter are alternatives). */
+export function filterConditions(filter: TicketFilter | undefined, ref: ReferenceSnapshot): Condition[] {
+  if (!filter) return [];
+  const out: Condition[] = [];
+  if (filter.statusIds.length) out.push(inList("t.status_id", filter.statusIds));
+  if (filter.states.length) out.push(inList("t.status_id", statusIdsOfStates(ref, filter.states)));
+  if (filter.deptIds.length) out.push(inList("t.dept_id", filter.deptIds));
+  if (filter.topicIds.length) out.push(inList("t.topic_id", filter.topicIds));
+  if (filter.assigneeStaffId !== undefined)
+    out.push({ sql: "t.staff_id = ?", params: [filter.assigneeStaffId] });
+  if (filter.assigneeTeamId !== undefined)
+    out.push({ sql: "t.team_id = ?", params: [filter.assigneeTeamId] });
+  if (filter.priorityIds.length)
+    out.push({
+      sql:
+        "EXISTS (SELECT 1 FROM ost_form_entry qfe JOIN ost_form_entry_values qv ON qv.entry_id = qfe.id" +
+        " JOIN ost_form_field qf ON qf.id = qv.field_id AND (qf.type = 'priority' OR qf.name = 'priority')" +
+        ` WHERE qfe.object_type = 'T' AND qfe.object_id = t.ticket_id AND qv.value_id IN (${marks(filter.priorityIds.length)}))`,
+      params: filter.priorityIds,
+    });
+  if (filter.requesterUserId !== undefined)
+    out.push({ sql: "t.user_id = ?", params: [filter.requesterUserId] });
+  if (filter.orgId !== undefined)
+    out.push({
+      sql: "t.user_id IN (SELECT ou.id FROM ost_user ou WHERE ou.org_id = ?)",
+      params: [filter.orgId],
+    });
+  // Bounds are instants; FROM_UNIXTIME gives them in the session (SYSTEM) zone the columns are written in.
+  for (const [column, range] of [
+    ["t.created", filter.created],
+    ["t.updated", filter.updated],
+  ] as const) {
+    if (range?.start) out.push({ sql: `${column} >= FROM_UNIXTIME(?)`, params: [seconds(range.start)] });
+    if (range?.end) out.push({ sql: `${column} < FROM_UNIXTIME(?)`, params: [seconds(range.end)] });
+  }
+  if (filter.overdue !== undefined) out.push({ sql: "t.isoverdue = ?", params: [filter.overdue ? 1 : 0] });
+  if (filter.answered !== undefined) out.push({ sql: "t.isanswered = ?", params: [filter.answered ? 1 : 0] });
+  if (filter.sources.length)
+    out.push(
+      inList(
+        "t.source",
+        filter.sources.map(sourceColumn).filter((s) => s !== ""),
+      ),
+    );
+  return out;
+}
+
+function seconds(ts: Parameters<typeof timestampMs>[0]): number {
+  return timestampMs(ts) / 1000;
+}
+
+/**
+ * The keyset condition "comes after the cursor" for an order. MySQL sorts NULL lowest: first in ASC, last
+ * in DESC, and so does this condition, so it agrees with ORDER BY on nullable keys (t.lastupdate, number).
+ */
+export function afterCursor(spec: SortSpec, cursor: Cursor): Condition {
+  const params: unknown[] = [];
+  const after = (part: SortPart, value: KeyValue): string => {
+    if (value === null) {
+      if (part.desc) return "0";
+      return `${part.expr} IS NOT NULL`;
+    }
+    params.push(value);
+    const cmp = `${part.expr} ${part.desc ? "<" : ">"} ?`;
+    return part.desc && part.nullable ? `(${cmp} OR ${part.expr} IS NULL)` : cmp;
+  };
+  const equal = (part: SortPart, value: KeyValue): string => {
+    if (value === null) return `${part.expr} IS NULL`;
+    params.push(value);
+    return `${part.expr} = ?`;
+  };
+  // after(k1) OR (k1 = v1 AND (after(k2) OR (k2 = v2 AND ... id after i)))
+  const build = (i: number): string => {
+    const part = spec.parts[i];
+    if (!part) {
+      params.push(cursor.id);
+      return `t.ticket_id ${spec.desc ? "<" : ">"} ?`;
+    }
+    const value = cursor.keys[i] ?? null;
+    const a = after(part, value);
+    const e = equal(part, value);
+    const rest = build(i + 1);
+    return `(${a} OR (${e} AND ${rest}))`;
+  };
+  const sql = build(0);
+  return { sql, params };
+}
+
+export function orderBy(spec: SortSpec): string {
+  return [
+    ...spec.parts.map((p) => `${p.expr} ${p.desc ? "DESC" : "ASC"}`),
+    `t.ticket_id ${spec.desc ? "DESC" : "ASC"}`,
+  ].join(", ");
+}
+
+/** A search text as osTicket's MySQL search backend feeds it to MATCH ... AGAINST in boolean mode. */
+export function booleanQuery(text: string): string {
+  // MySQL's boolean grammar: [<>~+-]? word [*]? | "phrase" | [<>~+-]?( ... ). Anything else in the text
+  // (punctuation, unbalanced quotes) would either be an error or silently change the meaning, so the text
+  // is rebuilt from its terms: operators are kept where the grammar allows them, words with characters the
+  // parser treats as operators (e-mail addresses, hyphenated words) become phrases, as osTicket quotes them.
+  const terms: string[] = [];
+  const re = /([+\-~<>]?)"([^"]*)"|([+\-~<>]?)([^\s"()]+)/gu;
+  for (const m of text.matchAll(re)) {
+    if (m[2] !== undefined) {
+      const phrase = m[2].replace(/[^\p{L}\p{N}_@.'\s-]/gu, " ").trim();
+      if (phrase) terms.push(`${m[1] ?? ""}"${phrase}"`);
+      continue;
+    }
+    const op = m[3] ?? "";
+    const raw = m[4] ?? "";
+    const star = raw.endsWith("*");
+    const word = raw.replace(/\*+$/, "");
+    const parts = word.split(/[^\p{L}\p{N}_]+/u).filter(Boolean);
+    if (parts.length === 0) continue;
+    if (parts.length === 1 && /^[\p{L}\p{N}_]+$/u.test(word)) terms.push(`${op}${word}${star ? "*" : ""}`);
+    else terms.push(`${op}"${word}"`);
+  }
+  return terms.join(" ");
+}
+
+export interface TicketPageQuery {
+  readonly visibility: Condition;
+  readonly filters: readonly Condition[];
+  readonly spec: SortSpec;
+  readonly cursor: Cursor | undefined;
+  /** Rows to fetch (page size + 1, to know whether there is a next page). */
+  readonly limit: number;
+  /** SearchTickets: the boolean-mode query and the raw text (for an exact ticket number). */
+  readonly search?: { readonly match: string; readonly number: string };
+}
+
+/** The derived table of matching tickets with their relevance (alias m). */
+function searchTable(search: NonNullable<TicketPageQuery["search"]>): Condition {
+  const against = "MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)";
+  const branches: string[] = [];
+  const params: unknown[] = [];
+  if (search.match) {
+    branches.push(
+      "SELECT COALESCE(IF(s.object_type = 'T', s.object_id, NULL), th.object_id, tu.ticket_id) AS ticket_id," +
+        ` ${against} AS relevance FROM ost__search s` +
+        " LEFT JOIN ost_thread_entry se ON s.object_type = 'H' AND se.id = s.object_id" +
+        " LEFT JOIN ost_thread th ON th.id = se.thread_id AND th.object_type = 'T'" +
+        " LEFT JOIN ost_ticket tu ON s.object_type = 'U' AND tu.user_id = s.object_id" +
+        ` WHERE ${against} AND s.object_type IN ('T', 'H', 'U')`,
+    );
+    params.push(search.match, search.match);
+  }
+  if (search.number) {
+    // An exact ticket number outranks every text match.
+    branches.push("SELECT ticket_id, 1000000 AS relevance FROM ost_ticket WHERE number = ?");
+    params.push(search.number);
+  }
+  if (branches.length === 0)
+    return { sql: "(SELECT 0 AS ticket_id, 0 AS relevance FROM DUAL WHERE 0)", params: [] };
+  return {
+    sql:
+      "(SELECT x.ticket_id, CAST(ROUND(MAX(x.relevance), 6) AS DECIMAL(20,6)) AS relevance" +
+      ` FROM (${branches.join(" UNION ALL ")}) x WHERE x.ticket_id IS NOT NULL GROUP BY x.ticket_id)`,
+    params,
+  };
+}
+
+/** The ids of one page, with the sort keys of each row (for the next page token). */
+export async function ticketPage(
+  em: EntityManager,
+  q: TicketPageQuery,
+): Promise<{ id: number; keys: KeyValue[] }[]> {
+  const params: unknown[] = [];
+  let from = "ost_ticket t";
+  if (q.search) {
+    const table = searchTable(q.search);
+    from = `${table.sql} m JOIN ost_ticket t ON t.ticket_id = m.ticket_id`;
+    params.push(...table.params);
+  }
+  const where: Condition[] = [q.visibility, ...q.filters];
+  if (q.cursor) where.push(afterCursor(q.spec, q.cursor));
+  for (const c of where) params.push(...c.params);
+  const keys = q.spec.parts.map((p, i) => `${p.expr} AS k${i}`).join(", ");
+  const sql =
+    `SELECT t.ticket_id${keys ? `, ${keys}` : ""} FROM ${from}` +
+    ` WHERE ${where.map((c) => `(${c.sql})`).join(" AND ") || "1"}` +
+    ` ORDER BY ${orderBy(q.spec)} LIMIT ?`;
+  params.push(q.limit);
+  const rows = await query(em, sql, params);
+  return rows.map((r) => ({
+    id: num(r, "ticket_id"),
+    keys: q.spec.parts.map((_, i) => keyValue(r, `k${i}`)),
+  }));
+}
+
+/** How many tickets match (include_total_size). */
+export async function countTickets(
+  em: EntityManager,
+  q: Pick<TicketPageQuery, "visibility" | "filters" | "search">,
+): Promise<number> {
+  const params: unknown[] = [];
+  let from = "ost_ticket t";
+  if (q.search) {
+    const table = searchTable(q.search);
+    from = `${table.sql} m JOIN ost_ticket t ON t.ticket_id = m.ticket_id`;
+    params.push(...table.params);
+  }
+  const where = [q.visibility, ...q.filters];
+  for (const c of where) params.push(...c.params);
+  const [row] = await query(
+    em,
+    `SELECT COUNT(*) AS n FROM ${from} WHERE ${where.map((c) => `(${c.sql})`).join(" AND ") || "1"}`,
+    params,
+  );
+  return row ? num(row, "n") : 0;
+}
+
+function keyValue(row: Row, column: string): KeyValue {
+  const value = row[column];
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  return String(value);
+}

@@ -1,0 +1,177 @@
+/** Thread entries as the contract describes them: one query for the entries, one for their files. */
+import { create } from "@bufbuild/protobuf";
+import type { EntityManager } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import {
+  AttachmentSummarySchema,
+  type ThreadEntry,
+  ThreadEntrySchema,
+  type ThreadEntryType,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { entryTypeColumn, entryTypeOf, formatOf, sourceOf } from "../mapping.ts";
+import { isRecord, marks, num, parseJson, type Row, str, strOrNull, timestamp } from "../rows.ts";
+
+/** ost_thread_entry.flags bit HIDDEN (an entry replaced by an edit). */
+export const ENTRY_HIDDEN = 0x004;
+
+const ENTRY_COLUMNS =
+  "e.id, e.pid, e.thread_id, e.staff_id, e.user_id, e.type, e.flags, e.poster, e.editor, e.editor_type," +
+  " e.source, e.title, e.body, e.format, e.ip_address, e.recipients," +
+  " UNIX_TIMESTAMP(e.created) AS created, UNIX_TIMESTAMP(e.updated) AS updated," +
+  " s.username AS staff_username, ue.address AS user_email," +
+  " es.firstname AS editor_firstname, es.lastname AS editor_lastname, es.username AS editor_username," +
+  " eu.name AS editor_user_name";
+
+const ENTRY_JOINS =
+  " LEFT JOIN ost_staff s ON s.staff_id = e.staff_id" +
+  " LEFT JOIN ost_user u ON u.id = e.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+  " LEFT JOIN ost_staff es ON e.editor_type = 'S' AND es.staff_id = e.editor" +
+  " LEFT JOIN ost_user eu ON e.editor_type = 'U' AND eu.id = e.editor";
+
+export interface EntryQuery {
+  readonly threadId: number;
+  /** Entry types to return; empty = all. */
+  readonly types: readonly ThreadEntryType[];
+  readonly includeHidden: boolean;
+  /** Only entries with a larger id (keyset). */
+  readonly afterId: number;
+  readonly limit: number;
+}
+
+/** One page of a thread's entries, oldest first. */
+export async function listEntries(em: EntityManager, q: EntryQuery): Promise<ThreadEntry[]> {
+  const where = ["e.thread_id = ?", "e.id > ?"];
+  const params: unknown[] = [q.threadId, q.afterId];
+  if (q.types.length > 0) {
+    const letters = q.types.map(entryTypeColumn).filter((t): t is string => t !== undefined);
+    if (letters.length === 0) return [];
+    where.push(`e.type IN (${marks(letters.length)})`);
+    params.push(...letters);
+  }
+  if (!q.includeHidden) where.push(`(e.flags & ${ENTRY_HIDDEN}) = 0`);
+  const rows = await query(
+    em,
+    `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE ${where.join(" AND ")} ORDER BY e.id LIMIT ?`,
+    [...params, q.limit],
+  );
+  return withAttachments(em, rows.map(entryOf));
+}
+
+/** Entries by id (e.g. the one an action just posted); the map holds those that exist. */
+export async function loadEntries(
+  em: EntityManager,
+  ids: readonly number[],
+): Promise<Map<number, ThreadEntry>> {
+  const unique = [...new Set(ids.filter((id) => id > 0))];
+  if (unique.length === 0) return new Map();
+  const rows = await query(
+    em,
+    `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE e.id IN (${marks(unique.length)})`,
+    unique,
+  );
+  const entries = await withAttachments(em, rows.map(entryOf));
+  return new Map(entries.map((e) => [e.id, e]));
+}
+
+function entryOf(r: Row): ThreadEntry {
+  const staffId = num(r, "staff_id");
+  const userId = num(r, "user_id");
+  const poster = str(r, "poster");
+  const author = staffId
+    ? { kind: PrincipalKind.AGENT, id: staffId, displayName: poster, username: str(r, "staff_username") }
+    : userId
+      ? { kind: PrincipalKind.END_USER, id: userId, displayName: poster, username: str(r, "user_email") }
+      : { kind: PrincipalKind.SYSTEM, id: 0, displayName: poster || "SYSTEM", username: "SYSTEM" };
+  const editorId = num(r, "editor");
+  const editorType = str(r, "editor_type");
+  const editor =
+    editorId && editorType === "S"
+      ? {
+          kind: PrincipalKind.AGENT,
+          id: editorId,
+          displayName: `${str(r, "editor_firstname")} ${str(r, "editor_lastname")}`.trim(),
+          username: str(r, "editor_username"),
+        }
+      : editorId && editorType === "U"
+        ? {
+            kind: PrincipalKind.END_USER,
+            id: editorId,
+            displayName: str(r, "editor_user_name"),
+            username: "",
+          }
+        : undefined;
+  const body = strOrNull(r, "body");
+  return create(ThreadEntrySchema, {
+    id: num(r, "id"),
+    pid: num(r, "pid"),
+    threadId: num(r, "thread_id"),
+    type: entryTypeOf(str(r, "type")),
+    poster,
+    staffId,
+    userId,
+    title: str(r, "title"),
+    body: body ?? "",
+    format: formatOf(str(r, "format")),
+    source: sourceOf(str(r, "source")),
+    flags: num(r, "flags"),
+    ipAddress: str(r, "ip_address"),
+    createdAt: timestamp(r, "created"),
+    updatedAt: timestamp(r, "updated"),
+    author,
+    editor,
+    // Bodies of 65,000+ characters live in an attached text file; the column is then NULL or empty.
+    bodyInAttachment: body === null || body === "",
+    recipients: recipientsOf(strOrNull(r, "recipients")),
+  });
+}
+
+function recipientsOf(text: string | null): { to: string[]; cc: string[] } | undefined {
+  const parsed = parseJson(text);
+  if (!isRecord(parsed)) return undefined;
+  const list = (value: unknown): string[] => {
+    if (!Array.isArray(value) && !isRecord(value)) return [];
+    return Object.values(value).flatMap((v) => {
+      if (typeof v === "string") return [v];
+      if (isRecord(v)) {
+        const address =
+          typeof v.email === "string" ? v.email : typeof v.address === "string" ? v.address : "";
+        const name = typeof v.name === "string" ? v.name : "";
+        if (!address) return [];
+        return [name ? `${name} <${address}>` : address];
+      }
+      return [];
+    });
+  };
+  return { to: list(parsed.to), cc: list(parsed.cc) };
+}
+
+async function withAttachments(em: EntityManager, entries: ThreadEntry[]): Promise<ThreadEntry[]> {
+  if (entries.length === 0) return entries;
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const files = await query(
+    em,
+    "SELECT a.id, a.object_id, a.file_id, a.name, a.inline, f.name AS file_name, f.type, f.size" +
+      " FROM ost_attachment a LEFT JOIN ost_file f ON f.id = a.file_id" +
+      ` WHERE a.type = 'H' AND a.object_id IN (${marks(byId.size)}) ORDER BY a.id`,
+    [...byId.keys()],
+  );
+  const withFiles = new Set<number>();
+  for (const f of files) {
+    const entry = byId.get(num(f, "object_id"));
+    if (!entry) continue;
+    withFiles.add(entry.id);
+    entry.attachments.push(
+      create(AttachmentSummarySchema, {
+        attachmentId: num(f, "id"),
+        fileId: num(f, "file_id"),
+        name: str(f, "name") || str(f, "file_name"),
+        type: str(f, "type"),
+        size: BigInt(Math.trunc(num(f, "size"))),
+        inline: num(f, "inline") !== 0,
+      }),
+    );
+  }
+  for (const entry of entries) if (!withFiles.has(entry.id)) entry.bodyInAttachment = false;
+  return entries;
+}

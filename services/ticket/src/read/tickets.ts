@@ -1,0 +1,217 @@
+/**
+ * Tickets as the contract describes them, read from osTicket's tables in a fixed number of queries per
+ * batch whatever its size (no query per ticket): the ticket rows with their thread, owner and agent, the
+ * subject and priority answers (all answers and the collaborators for full reads), names from the
+ * reference snapshot. Tickets osTicket's PHP wrote read the same as ostmesh's own.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { EntityManager } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
+import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import {
+  CollaboratorSchema,
+  PriorityRefSchema,
+  type Ticket,
+  TicketSchema,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { collaboratorRoleOf, sourceOf } from "../mapping.ts";
+import type { ReferenceSnapshot } from "../reference.ts";
+import { marks, num, type Row, str, timestamp } from "../rows.ts";
+
+/** Collaborator flags (include/class.collaborator.php). */
+const COLLAB_ACTIVE = 0x1;
+const COLLAB_CC = 0x2;
+
+/** Answers with their own Ticket fields (subject, message, priority) are not repeated in `answers`. */
+const OWN_FIELDS = new Set(["subject", "message", "priority"]);
+
+export interface LoadOptions {
+  /** Also the form answers and collaborators (GetTicket and mutation responses; lists leave them out). */
+  readonly full: boolean;
+}
+
+const TICKET_COLUMNS =
+  "t.ticket_id, t.number, t.ticket_pid, t.user_id, t.status_id, t.dept_id, t.sla_id, t.topic_id, t.staff_id," +
+  " t.team_id, t.email_id, t.flags, t.ip_address, t.source, t.source_extra, t.isoverdue, t.isanswered," +
+  " UNIX_TIMESTAMP(t.duedate) AS duedate, UNIX_TIMESTAMP(t.est_duedate) AS est_duedate," +
+  " UNIX_TIMESTAMP(t.reopened) AS reopened, UNIX_TIMESTAMP(t.closed) AS closed," +
+  " UNIX_TIMESTAMP(t.lastupdate) AS lastupdate, UNIX_TIMESTAMP(t.created) AS created," +
+  " UNIX_TIMESTAMP(t.updated) AS updated," +
+  " th.id AS thread_id, UNIX_TIMESTAMP(th.lastmessage) AS lastmessage," +
+  " UNIX_TIMESTAMP(th.lastresponse) AS lastresponse," +
+  " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
+  " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username";
+
+/** Loads tickets by id; the map holds only the ones that exist. */
+export async function loadTickets(
+  em: EntityManager,
+  ref: ReferenceSnapshot,
+  ids: readonly number[],
+  options: LoadOptions,
+): Promise<Map<number, Ticket>> {
+  const unique = [...new Set(ids)];
+  const tickets = new Map<number, Ticket>();
+  if (unique.length === 0) return tickets;
+  const idList = marks(unique.length);
+  const [rows, answers] = await Promise.all([
+    query(
+      em,
+      `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
+        // A ticket has one thread; should bad data hold more, the oldest one wins (ORDER BY below).
+        " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+        " LEFT JOIN ost_user u ON u.id = t.user_id" +
+        " LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+        " LEFT JOIN ost_staff s ON s.staff_id = t.staff_id" +
+        ` WHERE t.ticket_id IN (${idList}) ORDER BY t.ticket_id, th.id`,
+      unique,
+    ),
+    query(
+      em,
+      "SELECT fe.object_id AS ticket_id, fe.form_id, v.field_id, v.value, v.value_id, f.name, f.label, f.type" +
+        " FROM ost_form_entry fe JOIN ost_form_entry_values v ON v.entry_id = fe.id" +
+        " JOIN ost_form_field f ON f.id = v.field_id" +
+        ` WHERE fe.object_type = 'T' AND fe.object_id IN (${idList})` +
+        (options.full ? "" : " AND (f.name IN ('subject', 'priority') OR f.type = 'priority')") +
+        " ORDER BY fe.object_id, fe.sort, fe.id, f.sort, f.id",
+      unique,
+    ),
+  ]);
+  for (const row of rows) {
+    const id = num(row, "ticket_id");
+    if (!tickets.has(id)) tickets.set(id, ticketOf(row, ref));
+  }
+  for (const a of answers) {
+    const ticket = tickets.get(num(a, "ticket_id"));
+    if (ticket) applyAnswer(ticket, a, ref, options.full);
+  }
+  if (options.full) await loadCollaborators(em, tickets);
+  return tickets;
+}
+
+function ticketOf(r: Row, ref: ReferenceSnapshot): Ticket {
+  const status = ref.statuses.get(num(r, "status_id"));
+  const dept = ref.departments.get(num(r, "dept_id"));
+  const topic = ref.topics.get(num(r, "topic_id"));
+  const sla = ref.slas.get(num(r, "sla_id"));
+  const team = ref.teams.get(num(r, "team_id"));
+  const staffId = num(r, "staff_id");
+  return create(TicketSchema, {
+    id: num(r, "ticket_id"),
+    number: str(r, "number"),
+    status: {
+      id: num(r, "status_id"),
+      name: status?.name ?? "",
+      state: status?.state ?? 0,
+    },
+    department: { id: num(r, "dept_id"), name: dept?.name ?? "" },
+    helpTopic: num(r, "topic_id") ? { id: num(r, "topic_id"), name: topic?.fullName ?? "" } : undefined,
+    sla: num(r, "sla_id") ? { id: num(r, "sla_id"), name: sla?.name ?? "" } : undefined,
+    requester: {
+      id: num(r, "user_id"),
+      name: str(r, "user_name"),
+      email: str(r, "user_email"),
+      orgId: num(r, "user_org_id"),
+    },
+    assigneeStaff: staffId
+      ? {
+          id: staffId,
+          name: `${str(r, "staff_firstname")} ${str(r, "staff_lastname")}`.trim(),
+          username: str(r, "staff_username"),
+        }
+      : undefined,
+    assigneeTeam: num(r, "team_id") ? { id: num(r, "team_id"), name: team?.name ?? "" } : undefined,
+    source: sourceOf(str(r, "source")),
+    sourceExtra: str(r, "source_extra"),
+    ipAddress: str(r, "ip_address"),
+    isOverdue: num(r, "isoverdue") !== 0,
+    isAnswered: num(r, "isanswered") !== 0,
+    dueDate: timestamp(r, "duedate"),
+    estDueDate: timestamp(r, "est_duedate"),
+    createdAt: timestamp(r, "created"),
+    updatedAt: timestamp(r, "updated"),
+    lastUpdateAt: timestamp(r, "lastupdate"),
+    lastMessageAt: timestamp(r, "lastmessage"),
+    lastResponseAt: timestamp(r, "lastresponse"),
+    closedAt: timestamp(r, "closed"),
+    reopenedAt: timestamp(r, "reopened"),
+    threadId: num(r, "thread_id"),
+    emailId: num(r, "email_id"),
+    parentTicketId: num(r, "ticket_pid"),
+    flags: num(r, "flags"),
+  });
+}
+
+function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boolean): void {
+  const name = str(a, "name");
+  const type = str(a, "type");
+  if (type === "priority" || name === "priority") {
+    // The priority is the answer's item id (value_id); the label stored beside it may be missing (§2.2).
+    const id = num(a, "value_id");
+    const priority = ref.priorities.get(id);
+    if (id && !ticket.priority)
+      ticket.priority = create(PriorityRefSchema, {
+        id,
+        name: priority?.name ?? str(a, "value"),
+        urgency: priority?.urgency ?? 0,
+        color: priority?.color ?? "",
+      });
+    return;
+  }
+  if (name === "subject") {
+    if (ticket.subject === "") ticket.subject = str(a, "value");
+    return;
+  }
+  if (!full || OWN_FIELDS.has(name) || type === "thread") return;
+  ticket.answers.push(
+    create(FormAnswerSchema, {
+      fieldId: num(a, "field_id"),
+      formId: num(a, "form_id"),
+      name,
+      label: str(a, "label"),
+      type,
+      value: str(a, "value"),
+      valueId: num(a, "value_id"),
+    }),
+  );
+}
+
+async function loadCollaborators(em: EntityManager, tickets: Map<number, Ticket>): Promise<void> {
+  const byThread = new Map<number, Ticket>();
+  for (const t of tickets.values()) if (t.threadId) byThread.set(t.threadId, t);
+  if (byThread.size === 0) return;
+  const rows = await query(
+    em,
+    "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
+      " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+      ` WHERE c.thread_id IN (${marks(byThread.size)}) ORDER BY c.id`,
+    [...byThread.keys()],
+  );
+  for (const r of rows) {
+    const ticket = byThread.get(num(r, "thread_id"));
+    if (!ticket) continue;
+    const flags = num(r, "flags");
+    ticket.collaborators.push(
+      create(CollaboratorSchema, {
+        user: {
+          id: num(r, "user_id"),
+          name: str(r, "name"),
+          email: str(r, "address"),
+          orgId: num(r, "org_id"),
+        },
+        role: collaboratorRoleOf(str(r, "role")),
+        active: (flags & COLLAB_ACTIVE) !== 0,
+        cc: (flags & COLLAB_CC) !== 0,
+      }),
+    );
+  }
+}
+
+/** The id of the ticket with a public number (several with one number: the oldest), if any. */
+export async function ticketIdByNumber(em: EntityManager, number: string): Promise<number | undefined> {
+  const [row] = await query(
+    em,
+    "SELECT ticket_id FROM ost_ticket WHERE number = ? ORDER BY created, ticket_id LIMIT 1",
+    [number],
+  );
+  return row ? num(row, "ticket_id") : undefined;
+}
