@@ -1,0 +1,202 @@
+import { Code } from "@connectrpc/connect";
+import { type BolaCase, runBolaMatrix } from "@ostmesh/kit/auth/testing/matrix.ts";
+import type { BolaCaller, BolaOutcome } from "@ostmesh/kit/auth/testing/world.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../storage/sql.ts";
+import { type AttachmentHarness, attachmentHarness, bytesOf } from "../testing/harness.ts";
+
+/**
+ * Who may reach which file (the BOLA matrix): every RPC, every kind of caller of the shared test world, with
+ * real tokens through the real auth interceptor. Files are reachable through the tickets they are attached
+ * to (FACTS: ost_attachment type H on a thread entry); what a caller may not see is NOT_FOUND.
+ */
+let h: AttachmentHarness;
+const files = { message: 0, note: 0, orphan: 0, sharedOrg: 0, primaryOrg: 0, toAttach: 0 };
+
+const NF = Code.NotFound;
+const PD = Code.PermissionDenied;
+const UA = Code.Unauthenticated;
+
+/** Outcomes keyed by caller; callers not named get `rest`. */
+function outcomes(
+  named: Partial<Record<BolaCaller, BolaOutcome>>,
+  rest: BolaOutcome,
+): Record<BolaCaller, BolaOutcome> {
+  const all: Record<BolaCaller, BolaOutcome> = {
+    agentWithAccess: rest,
+    agentViewOnly: rest,
+    agentLimitedExtraDept: rest,
+    agentWithoutAccess: rest,
+    agentAssignedOnly: rest,
+    agentTeamMember: rest,
+    endUserOwner: rest,
+    endUserCollaborator: rest,
+    endUserOther: rest,
+    orgMemberShared: rest,
+    orgMemberNotShared: rest,
+    orgPrimaryContact: rest,
+    apiKeyWithScope: "ok",
+    apiKeyWithoutScope: PD,
+    anonymous: UA,
+  };
+  return { ...all, ...named };
+}
+
+beforeAll(async () => {
+  h = await attachmentHarness("attrpcacl");
+  const headers = await h.serviceHeaders();
+  const upload = async (seed: number) =>
+    (
+      await h.client.uploadFile(
+        { name: `f${seed}.txt`, type: "text/plain", data: bytesOf(100, seed) },
+        { headers },
+      )
+    ).file?.id ?? 0;
+  const entryOn = async (ticketId: number) => {
+    const { insertId } = await run(
+      h.em(),
+      "INSERT INTO `ost_thread_entry` SET `created` = NOW(), `type` = 'M', `thread_id` = (SELECT `id` FROM `ost_thread` WHERE `object_type` = 'T' AND `object_id` = ?), `poster` = 'P', `body` = 'b'",
+      [ticketId],
+    );
+    return insertId;
+  };
+  const attach = async (entryId: number, fileId: number) =>
+    h.client.attachFiles({ threadEntryId: entryId, files: [{ fileId }] }, { headers });
+  files.message = await upload(1);
+  files.note = await upload(2);
+  files.orphan = await upload(3);
+  files.sharedOrg = await upload(4);
+  files.primaryOrg = await upload(5);
+  files.toAttach = await upload(6);
+  await attach(h.world.entries.message, files.message);
+  await attach(h.world.entries.note, files.note);
+  await attach(await entryOn(h.world.tickets.sharedOrg), files.sharedOrg);
+  await attach(await entryOn(h.world.tickets.primaryOrg), files.primaryOrg);
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe("access to files follows osTicket's ticket rules", () => {
+  it("holds for every RPC and every caller", async () => {
+    const c = h.client;
+    // The plain ticket (Support): its department's agents, its owner and collaborator.
+    const plainTicket = outcomes(
+      {
+        agentWithAccess: "ok",
+        agentViewOnly: "ok",
+        agentLimitedExtraDept: "ok",
+        endUserOwner: "ok",
+        endUserCollaborator: "ok",
+      },
+      NF,
+    );
+    // An internal note of the same ticket: agents as above, no end user.
+    const plainNote = outcomes(
+      { agentWithAccess: "ok", agentViewOnly: "ok", agentLimitedExtraDept: "ok" },
+      NF,
+    );
+    const cases: BolaCase[] = [
+      {
+        name: "GetFileInfo (file on a message)",
+        call: (headers) => c.getFileInfo({ fileId: files.message }, { headers }),
+        expect: plainTicket,
+      },
+      {
+        name: "GetFileInfo (file on an internal note)",
+        call: (headers) => c.getFileInfo({ fileId: files.note }, { headers }),
+        expect: plainNote,
+      },
+      {
+        name: "GetFileInfo (file on no ticket)",
+        call: (headers) => c.getFileInfo({ fileId: files.orphan }, { headers }),
+        expect: outcomes({}, NF),
+      },
+      {
+        name: "DownloadFile (org-shared ticket, assigned to the assigned-only agent)",
+        call: async (headers) => {
+          for await (const _ of c.downloadFile(
+            { file: { case: "fileId", value: files.sharedOrg } },
+            { headers },
+          ));
+        },
+        expect: outcomes(
+          {
+            agentWithAccess: "ok",
+            agentViewOnly: "ok",
+            agentLimitedExtraDept: "ok",
+            agentAssignedOnly: "ok",
+            orgMemberShared: "ok",
+          },
+          NF,
+        ),
+      },
+      {
+        name: "CreateDownloadLink (Sales ticket assigned to the team, org sharing with primary contacts)",
+        call: (headers) => c.createDownloadLink({ fileId: files.primaryOrg }, { headers }),
+        expect: outcomes(
+          {
+            agentLimitedExtraDept: "ok",
+            agentWithoutAccess: "ok",
+            agentTeamMember: "ok",
+            orgPrimaryContact: "ok",
+          },
+          NF,
+        ),
+      },
+      {
+        name: "ListAttachments (plain ticket)",
+        call: (headers) =>
+          c.listAttachments({ target: { case: "ticketId", value: h.world.tickets.plain } }, { headers }),
+        expect: plainTicket,
+      },
+      {
+        name: "ListAttachments (internal note)",
+        call: (headers) =>
+          c.listAttachments({ target: { case: "threadEntryId", value: h.world.entries.note } }, { headers }),
+        expect: plainNote,
+      },
+      {
+        name: "AttachFiles (message of the plain ticket)",
+        call: (headers) =>
+          c.attachFiles(
+            { threadEntryId: h.world.entries.message, files: [{ fileId: files.toAttach }] },
+            { headers },
+          ),
+        // End users may not call it at all (the contract's access rule).
+        expect: outcomes(
+          {
+            agentWithAccess: "ok",
+            agentViewOnly: "ok",
+            agentLimitedExtraDept: "ok",
+            endUserOwner: PD,
+            endUserCollaborator: PD,
+            endUserOther: PD,
+            orgMemberShared: PD,
+            orgMemberNotShared: PD,
+            orgPrimaryContact: PD,
+          },
+          NF,
+        ),
+      },
+      {
+        name: "PurgeOrphanFiles (administrators, cron keys)",
+        call: (headers) => c.purgeOrphanFiles({ minAge: { seconds: 10n * 365n * 86_400n } }, { headers }),
+        expect: outcomes({}, PD),
+      },
+    ];
+    expect(await runBolaMatrix(h.world, h.issuer, cases)).toEqual([]);
+  });
+
+  it("shows end users the files of messages only, never of internal notes", async () => {
+    const owner = await h.headersOf("endUserOwner");
+    const agent = await h.headersOf("agentWithAccess");
+    const target = { case: "ticketId" as const, value: h.world.tickets.plain };
+    const asOwner = await h.client.listAttachments({ target }, { headers: owner });
+    const asAgent = await h.client.listAttachments({ target }, { headers: agent });
+    // The message entry also got `toAttach` in the matrix above.
+    expect(asOwner.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach]);
+    expect(asAgent.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach, files.note]);
+  });
+});
