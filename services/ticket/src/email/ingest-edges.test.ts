@@ -1,0 +1,352 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { int, str } from "../domain/rows.ts";
+import { EmailDeniedError } from "./errors.ts";
+import { type IngestEmailResult, ingestEmail } from "./ingest.ts";
+import { countChanges, type MailHarness, openMailHarness, rawMail } from "./testing.ts";
+
+let h: MailHarness;
+
+beforeAll(async () => {
+  h = await openMailHarness("email_edges");
+  await h.setConfig("verify_email_addrs", "0");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const mail = (headers: string[], body = "Hello.\n") =>
+  rawMail([...headers, "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"], body);
+const ingest = (raw: Uint8Array, emailId?: number) =>
+  ingestEmail(h.em, { raw, ip: "192.0.2.1", ...(emailId ? { emailId } : {}) });
+
+function created(r: IngestEmailResult) {
+  if (r.kind !== "created") throw new Error(`expected a new ticket, got ${r.kind}`);
+  return r;
+}
+function threaded(r: IngestEmailResult) {
+  if (r.kind !== "threaded") throw new Error(`expected a threaded reply, got ${r.kind}`);
+  return r;
+}
+
+const pdfAsPng = rawMail(
+  [
+    "From: Paul Pdf <paul@example.com>",
+    "To: support@example.com",
+    "Subject: Scan",
+    "Message-ID: <scan@mail.example.com>",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/mixed; boundary="B"',
+  ],
+  [
+    "--B",
+    "Content-Type: text/plain",
+    "",
+    "Scan attached.",
+    "--B",
+    'Content-Type: image/png; name="scan.png"',
+    'Content-Disposition: attachment; filename="scan.png"',
+    "Content-Transfer-Encoding: base64",
+    "",
+    Buffer.from("%PDF-1.4\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n", "latin1").toString(
+      "base64",
+    ),
+    "--B",
+    'Content-Type: text/plain; name="ok.txt"',
+    'Content-Disposition: attachment; filename="ok.txt"',
+    "",
+    "fine",
+    "--B--",
+    "",
+  ].join("\n"),
+);
+
+describe("atomicity", () => {
+  it("an error after the ticket was written (here: the outbox) leaves nothing behind, files included", async () => {
+    const before = await h.counts();
+    const failing = ingestEmail(
+      h.em,
+      { raw: pdfAsPng, ip: "192.0.2.1" },
+      {
+        emit: async () => {
+          throw new Error("outbox down");
+        },
+      },
+    );
+    await expect(failing).rejects.toThrow("outbox down");
+    expect(countChanges(before, await h.counts())).toEqual({});
+  });
+
+  it("joins the caller's transaction: the caller's rollback undoes the whole ingest", async () => {
+    const before = await h.counts();
+    const raw = mail([
+      "From: Tx <tx@example.com>",
+      "To: support@example.com",
+      "Subject: in tx",
+      "Message-ID: <tx@x>",
+    ]);
+    let seen: IngestEmailResult | undefined;
+    await expect(
+      h.em.fork().transactional(async (em) => {
+        seen = await ingestEmail(em, { raw, ip: "192.0.2.1" });
+        throw new Error("caller gives up");
+      }),
+    ).rejects.toThrow("caller gives up");
+    expect(seen?.kind).toBe("created");
+    expect(countChanges(before, await h.counts())).toEqual({});
+  });
+
+  it("inside the caller's transaction a denial records the Message-ID there and throws", async () => {
+    const before = await h.counts();
+    const raw = mail([
+      "From: test@example.com",
+      "To: support@example.com",
+      "Subject: x",
+      "Message-ID: <den-tx@x>",
+    ]);
+    await h.em.fork().transactional(async (em) => {
+      await expect(ingestEmail(em, { raw, ip: "192.0.2.1" })).rejects.toBeInstanceOf(EmailDeniedError);
+    });
+    expect(countChanges(before, await h.counts())).toEqual({ ost_thread_entry_email: 1 });
+  });
+
+  it("concurrent deliveries of one new message give one ticket and one re-delivery", async () => {
+    const raw = mail([
+      "From: Twice <twice@example.com>",
+      "To: support@example.com",
+      "Subject: twice",
+      "Message-ID: <twice@mail.example.com>",
+    ]);
+    const results = await Promise.all([ingest(raw), ingest(raw)]);
+    expect(results.map((r) => r.kind).sort()).toEqual(["created", "redelivered"]);
+    expect(new Set(results.map((r) => r.number)).size).toBe(1);
+    const rows = await h.query(
+      "SELECT COUNT(*) AS n FROM ost_thread_entry_email WHERE mid = '<twice@mail.example.com>'",
+    );
+    expect(int(rows[0] ?? {}, "n")).toBe(1);
+  });
+});
+
+describe("attachments that cannot be stored", () => {
+  it("become a SYSTEM 'File Import Error' note; the ticket and the other files are kept", async () => {
+    const r = created(await ingest(pdfAsPng));
+    expect(r.attachmentFailures).toEqual([{ name: "scan.png", message: "File type is not allowed" }]);
+    const files = await h.query(
+      "SELECT f.name FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.object_id = ? AND a.type = 'H'",
+      [r.entryId],
+    );
+    expect(files).toEqual([{ name: "ok.txt" }]);
+    const note = await h.one(
+      "SELECT type, flags, poster, title, body, staff_id, user_id FROM ost_thread_entry WHERE thread_id = ? AND type = 'N'",
+      [r.threadId],
+    );
+    expect(note).toEqual({
+      type: "N",
+      flags: 0x80,
+      poster: "SYSTEM",
+      title: "File Import Error",
+      body: "scan.png: File type is not allowed",
+      staff_id: 0,
+      user_id: 0,
+    });
+  });
+});
+
+describe("where a mail lands", () => {
+  it("a mailbox outside the system falls back to the fetching mailbox, else the default one", async () => {
+    const a = created(
+      await ingest(
+        mail([
+          "From: Far <far@example.com>",
+          "To: help@elsewhere.example",
+          "Subject: a",
+          "Message-ID: <fb1@x>",
+        ]),
+        3,
+      ),
+    );
+    expect(
+      int(await h.one("SELECT email_id FROM ost_ticket WHERE ticket_id = ?", [a.ticketId]), "email_id"),
+    ).toBe(3);
+    const b = created(
+      await ingest(
+        mail([
+          "From: Far <far@example.com>",
+          "To: help@elsewhere.example",
+          "Subject: b",
+          "Message-ID: <fb2@x>",
+        ]),
+      ),
+    );
+    expect(
+      int(await h.one("SELECT email_id FROM ost_ticket WHERE ticket_id = ?", [b.ticketId]), "email_id"),
+    ).toBe(1);
+    // No system mailbox among the addressees: nobody becomes a collaborator.
+    expect(await h.query("SELECT id FROM ost_thread_collaborator WHERE thread_id = ?", [b.threadId])).toEqual(
+      [],
+    );
+  });
+
+  it("an empty subject is stored as [No Subject]; X-Priority counts only with use_email_priority", async () => {
+    const plain = created(
+      await ingest(
+        mail([
+          "From: Pri <pri@example.com>",
+          "To: support@example.com",
+          "Subject: ",
+          "X-Priority: 1",
+          "Message-ID: <pr1@x>",
+        ]),
+      ),
+    );
+    expect(
+      str(await h.one("SELECT title FROM ost_thread_entry WHERE id = ?", [plain.entryId]), "title"),
+    ).toBe("[No Subject]");
+    expect(
+      await h.one("SELECT priority FROM ost_ticket__cdata WHERE ticket_id = ?", [plain.ticketId]),
+    ).toEqual({
+      priority: "2",
+    });
+    await h.setConfig("use_email_priority", "1");
+    try {
+      const urgent = created(
+        await ingest(
+          mail([
+            "From: Pri <pri@example.com>",
+            "To: support@example.com",
+            "Subject: hot",
+            "X-Priority: 1",
+            "Message-ID: <pr2@x>",
+          ]),
+        ),
+      );
+      expect(
+        await h.one("SELECT priority FROM ost_ticket__cdata WHERE ticket_id = ?", [urgent.ticketId]),
+      ).toEqual({
+        priority: "3",
+      });
+    } finally {
+      await h.setConfig("use_email_priority", "");
+    }
+  });
+
+  it("a Message-ID stored in another letter case is not a re-delivery: osTicket posts it as a reply", async () => {
+    const first = created(
+      await ingest(
+        mail([
+          "From: Case <case@example.com>",
+          "To: support@example.com",
+          "Subject: c",
+          "Message-ID: <Case@X.example>",
+        ]),
+      ),
+    );
+    const again = threaded(
+      await ingest(
+        mail([
+          "From: Case <case@example.com>",
+          "To: support@example.com",
+          "Subject: c",
+          "Message-ID: <case@x.example>",
+        ]),
+      ),
+    );
+    expect(again.ticketId).toBe(first.ticketId);
+    expect(int(await h.one("SELECT pid FROM ost_thread_entry WHERE id = ?", [again.entryId]), "pid")).toBe(
+      first.entryId,
+    );
+  });
+
+  it("a reply sent from one of the help desk's own mailboxes is not threaded", async () => {
+    const first = created(
+      await ingest(
+        mail([
+          "From: Own <own@example.com>",
+          "To: support@example.com",
+          "Subject: o",
+          "Message-ID: <own1@x>",
+        ]),
+      ),
+    );
+    const loop = created(
+      await ingest(
+        mail([
+          "From: Support <support@example.com>",
+          "To: own@example.com",
+          "Subject: Re: o",
+          "Message-ID: <own2@x>",
+          "In-Reply-To: <own1@x>",
+        ]),
+      ),
+    );
+    expect(loop.ticketId).not.toBe(first.ticketId);
+  });
+
+  it("[#number] from a collaborator threads onto the last message as the collaborator", async () => {
+    const owner = created(
+      await ingest(
+        mail([
+          "From: Olga Owner <olga@example.com>",
+          "To: support@example.com",
+          "Cc: Cora <cora@example.com>",
+          "Subject: shared",
+          "Message-ID: <shared1@x>",
+        ]),
+      ),
+    );
+    const number = owner.number;
+    const cora = await h.one("SELECT user_id FROM ost_user_email WHERE address = 'cora@example.com'");
+    const r = threaded(
+      await ingest(
+        mail([
+          "From: Cora <cora@example.com>",
+          "To: support@example.com",
+          `Subject: Re: [#${number}] shared`,
+          "Message-ID: <shared2@x>",
+        ]),
+      ),
+    );
+    expect(r.ticketId).toBe(owner.ticketId);
+    const e = await h.one("SELECT pid, user_id, flags FROM ost_thread_entry WHERE id = ?", [r.entryId]);
+    expect(e).toEqual({ pid: owner.entryId, user_id: int(cora, "user_id"), flags: 512 | 0x20 });
+  });
+
+  it("a mail that also reached another department's mailbox refers the ticket there, once", async () => {
+    await h.query("UPDATE ost_email SET dept_id = 2 WHERE email_id = 2");
+    try {
+      const first = created(
+        await ingest(
+          mail([
+            "From: Ref <ref@example.com>",
+            "To: support@example.com",
+            "Subject: r",
+            "Message-ID: <ref1@x>",
+          ]),
+        ),
+      );
+      const reply = mail([
+        "From: Ref <ref@example.com>",
+        "To: support@example.com, alerts@example.com",
+        "Subject: Re: r",
+        "Message-ID: <ref2@x>",
+        "In-Reply-To: <ref1@x>",
+      ]);
+      threaded(await ingest(reply));
+      const referrals = () =>
+        h.query("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [
+          first.threadId,
+        ]);
+      expect(await referrals()).toEqual([{ object_id: 2, object_type: "D" }]);
+      const events = await h.query(
+        "SELECT t.data, t.username FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id = ? AND e.name = 'referred'",
+        [first.threadId],
+      );
+      expect(events).toEqual([{ data: '{"dept":2}', username: "SYSTEM" }]);
+      // Re-delivered: the referral exists already, so nothing at all is written.
+      const before = await h.counts();
+      expect((await ingest(reply)).kind).toBe("redelivered");
+      expect(countChanges(before, await h.counts())).toEqual({});
+    } finally {
+      await h.query("UPDATE ost_email SET dept_id = 1 WHERE email_id = 2");
+    }
+  });
+});
