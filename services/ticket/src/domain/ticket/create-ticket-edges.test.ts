@@ -104,6 +104,50 @@ describe("createTicket edges", () => {
   });
 });
 
+describe("collaborators", () => {
+  it("adds existing users as collaborators, logs collab events and lists them on the first message", async () => {
+    const friend = await create(
+      input("friend@example.com", { requester: { email: "friend@example.com", name: "Friend Person" } }),
+    );
+    const owner = await create(
+      input("owner.cc@example.com", { requester: { email: "owner.cc@example.com", name: "Owner Cc" } }),
+    );
+    const r = await create(
+      input("owner.cc@example.com", {
+        collaboratorUserIds: [friend.userId, owner.userId, friend.userId, 999_999],
+      }),
+    );
+    const collabs = await h.query(
+      "SELECT id, user_id, flags, role FROM ost_thread_collaborator WHERE thread_id = ?",
+      [r.threadId],
+    );
+    expect(collabs.map(({ user_id, flags, role }) => ({ user_id, flags, role }))).toEqual([
+      { user_id: friend.userId, flags: 3, role: "M" },
+    ]);
+    const events = await h.query(
+      "SELECT e.name, t.data FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id = ? ORDER BY t.id",
+      [r.threadId],
+    );
+    expect(events).toEqual([
+      { name: "created", data: null },
+      { name: "collab", data: `{"add":{"${friend.userId}":{"name":"Friend Person"}}}` },
+    ]);
+    const entry = (
+      await h.query("SELECT flags, recipients FROM ost_thread_entry WHERE id = ?", [r.messageEntryId])
+    )[0];
+    expect(entry).toEqual({
+      flags: 513,
+      recipients: `{"cc":{"${collabs[0]?.id}":"Friend Person <friend@example.com>"}}`,
+    });
+    const error = await create(
+      input("owner.cc@example.com", { legacy: false, collaboratorUserIds: [999_999] }),
+    ).catch((e: unknown) => e);
+    expect(error instanceof TicketValidationError ? error.issues : error).toEqual([
+      { key: "collaborators", message: "Unknown user 999999" },
+    ]);
+  });
+});
+
 describe("concurrency", () => {
   it("reuses the user a concurrent request created for the same new address", async () => {
     const results = await Promise.all(

@@ -37,7 +37,7 @@ import {
   storedBody,
   truncate,
 } from "../text/format.ts";
-import { type AttachmentLink, EntryFlag, insertThreadEntry } from "../thread/entries.ts";
+import { type AttachmentLink, EntryFlag, insertThreadEntry, ticketRecipients } from "../thread/entries.ts";
 import { actorAuthor, logEvents, type NewThreadEvent } from "../thread/events.ts";
 import { emailHost } from "../users/email.ts";
 import {
@@ -96,6 +96,11 @@ export interface CreateTicketInput {
   readonly alert?: boolean;
   readonly autorespond?: boolean;
   readonly attachments?: readonly AttachmentLink[];
+  /**
+   * Existing end users to add as collaborators (legacy `ccs`: user ids); the owner, duplicates and (in
+   * legacy mode) unknown ids are skipped.
+   */
+  readonly collaboratorUserIds?: readonly number[];
   /**
    * osTicket's exact legacy-API semantics: unknown topic/department/status ids and priority names are
    * handled as osTicket handles them (silently) instead of being reported.
@@ -416,6 +421,14 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     }
   }
 
+  // Collaborators must be existing users (typed requests are told about unknown ones).
+  const collaborators: { id: number; name: string }[] = [];
+  for (const id of new Set(input.collaboratorUserIds ?? [])) {
+    const found = await findUserById(tx, id);
+    if (found) collaborators.push({ id: found.id, name: found.name });
+    else if (!legacy) issues.set("collaborators", `Unknown user ${id}`);
+  }
+
   // --- Help topic forms (only for an active topic).
   const topicValues = new Map<FormInstance, Map<number, CleanValue>>();
   if (!topic) topicInstances.length = 0;
@@ -725,6 +738,22 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     topicId,
   });
   const events: NewThreadEvent[] = [{ ...snapshot(0, 0), state: "created", author: createdAuthor }];
+  // Collaborators (Ticket::addCollaborators): active + cc, role M, one `collab` event each.
+  for (const collaborator of collaborators) {
+    if (collaborator.id === userId) continue;
+    const added = await tx.run(
+      "INSERT IGNORE INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated)" +
+        " VALUES (3, ?, ?, 'M', NOW(), NOW())",
+      [threadId, collaborator.id],
+    );
+    if (!added.affectedRows) continue;
+    events.push({
+      ...snapshot(0, 0),
+      state: "collab",
+      data: { add: { [collaborator.id]: { name: collaborator.name } } },
+      author: actorAuthorRow,
+    });
+  }
   if (closing) {
     events.push({
       ...snapshot(closingStaffId, 0),
@@ -758,8 +787,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     );
   }
 
-  // First message (ORIGINAL_MESSAGE; poster = the stored user name).
+  // First message (ORIGINAL_MESSAGE; poster = the stored user name), listing the collaborators if any.
   const entry = await insertThreadEntry(tx, {
+    recipients: collaborators.length ? await ticketRecipients(tx, { threadId, userId }, "all", userId) : null,
     threadId,
     type: "M",
     pid: 0,
