@@ -4,7 +4,7 @@ import { Topology } from "@ostmesh/kit";
 import { type CapturedLogs, captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { loadGatewayConfig } from "../config.ts";
 import { startGateway } from "../server.ts";
-import { GATEWAY_SECRET, startUpstreams, type Upstreams } from "./upstreams.ts";
+import { GATEWAY_SECRET, startUpstreams, type UpstreamOptions, type Upstreams } from "./upstreams.ts";
 
 export interface TestGateway {
   process: ServiceProcess;
@@ -20,8 +20,9 @@ export interface TestGateway {
 export async function startTestGateway(
   databaseUrl: string,
   env: Readonly<Record<string, string>> = {},
+  upstreamOptions: UpstreamOptions = {},
 ): Promise<TestGateway> {
-  const upstreams = await startUpstreams(databaseUrl);
+  const upstreams = await startUpstreams(databaseUrl, upstreamOptions);
   const config = testConfig({
     DATABASE_URL: databaseUrl,
     TICKET_URL: upstreams.ticketUrl,

@@ -41,7 +41,7 @@ import {
   type IngestEmailRequest,
   TicketService,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
-import { exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
 import mysql from "mysql2/promise";
 
 export const GATEWAY_SECRET = "gateway-test-secret";
@@ -93,7 +93,12 @@ async function serve(
   };
 }
 
-export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
+export interface UpstreamOptions {
+  /** Verify callers' tokens with these keys (e.g. the real identity service's JWKS) instead of our own. */
+  verifyKeys?: JWTVerifyGetKey;
+}
+
+export async function startUpstreams(databaseUrl: string, options: UpstreamOptions = {}): Promise<Upstreams> {
   const pool = mysql.createPool({ uri: databaseUrl, connectionLimit: 4, dateStrings: true });
   const { privateKey, publicKey } = await generateKeyPair("ES256");
   const kid = "test-key-1";
@@ -127,10 +132,10 @@ export async function startUpstreams(databaseUrl: string): Promise<Upstreams> {
     const match = /^Bearer (.+)$/.exec(ctx.requestHeader.get("authorization") ?? "");
     if (!match?.[1]) return undefined;
     try {
-      const { payload } = await jwtVerify(match[1], publicKey, {
-        issuer: DEFAULT_ISSUER,
-        audience: DEFAULT_AUDIENCE,
-      });
+      const verification = { issuer: DEFAULT_ISSUER, audience: DEFAULT_AUDIENCE };
+      const { payload } = options.verifyKeys
+        ? await jwtVerify(match[1], options.verifyKeys, verification)
+        : await jwtVerify(match[1], publicKey, verification);
       return principalFromClaims(payload);
     } catch {
       throw new ConnectError("bad token", Code.Unauthenticated);

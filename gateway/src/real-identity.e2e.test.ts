@@ -1,0 +1,171 @@
+/**
+ * The gateway in front of the REAL identity service (its own process bootstrap, ORM, migrations, key store
+ * and the kit auth interceptor) on a scratch copy of the fresh osTicket install: osTicket's API-key rules
+ * on the legacy routes, the gateway's own service token, logins through the edge, and ostmesh tokens
+ * verified at the edge with the identity service's JWKS. The ticket service is still the stand-in here.
+ */
+import { randomBytes } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
+import { CachedJwks, createMeshAuth, jwksFromIdentity, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import { captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
+import { IdentityService } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "./testing/gateway.ts";
+
+const KEY = "9A8B7C6D5E4F30211203F4E5D6C7B8A9";
+const secret = randomBytes(32).toString("base64url");
+
+let db: ScratchDatabase;
+let conn: mysql.Connection;
+let identity: ServiceProcess;
+let auth: MeshAuth;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  db = await createScratchDatabase({ label: "gwrealid" });
+  conn = await mysql.createConnection({ uri: db.url });
+  await conn.query(
+    "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 0, notes = 'gw', updated = NOW(), created = NOW()",
+    [KEY],
+  );
+  // The identity service reads its settings from the environment at registration.
+  process.env.IDENTITY_SERVICE_CLIENTS = `gateway=${secret}`;
+  process.env.IDENTITY_KEY_ENCRYPTION_KEY = randomBytes(32).toString("base64");
+  const { name, register } = await import("@ostmesh/identity");
+  const config = testConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" });
+  const topology = new Topology(config, ["identity"]);
+  auth = createMeshAuth({
+    config: {
+      issuer: "urn:ostmesh:identity",
+      audience: "urn:ostmesh:api",
+      jwksUrl: undefined,
+      revalidate: true,
+      oidc: undefined,
+    },
+    identity: topology.client(IdentityService, "identity"),
+    databaseUrl: db.url,
+  });
+  identity = await startServiceProcess({
+    name: "identity-for-gateway",
+    config,
+    logger: captureLogs("identity", "silent").logger,
+    topology,
+    services: [{ name, register }],
+    interceptors: [auth.interceptor],
+    onShutdown: [() => auth.close()],
+    listen: { h2c: [0], admin: 0 },
+    handleSignals: false,
+  });
+  const identityUrl = `http://127.0.0.1:${identity.ports.h2c[0]}`;
+  const realKeys = new CachedJwks(
+    jwksFromIdentity(
+      createClient(IdentityService, createConnectTransport({ baseUrl: identityUrl, httpVersion: "2" })),
+    ),
+  ).getKey;
+  gw = await startTestGateway(
+    db.url,
+    { IDENTITY_URL: identityUrl, GATEWAY_SERVICE_SECRET: secret },
+    { verifyKeys: realKeys },
+  );
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await identity?.shutdown();
+  await conn?.end();
+  await db?.drop();
+});
+
+async function legacy(path: string, key: string | undefined, body?: string) {
+  const res = await fetch(`${gw.httpUrl}${path}`, {
+    method: "POST",
+    headers: key ? { "x-api-key": key } : {},
+    body,
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+const ticket = JSON.stringify({ email: "jane@example.com", name: "Jane", subject: "S", message: "M" });
+
+describe("legacy API keys checked by the real identity service", () => {
+  it("a valid osTicket key creates (the service token and the key's token both work)", async () => {
+    const res = await legacy("/api/tickets.json", KEY, ticket);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatch(/^\d+$/);
+    const req = gw.upstreams.created.at(-1);
+    expect(req?.requester?.email).toBe("jane@example.com");
+  });
+
+  it("the key is matched case-insensitively, and bound to the client IP", async () => {
+    expect((await legacy("/api/tickets.json", KEY.toLowerCase(), ticket)).status).toBe(201);
+    await conn.query("UPDATE ost_api_key SET ipaddr = '10.9.9.9' WHERE apikey = ?", [KEY]);
+    try {
+      expect(await legacy("/api/tickets.json", KEY, ticket)).toEqual({
+        status: 401,
+        body: "Valid API key required",
+      });
+    } finally {
+      await conn.query("UPDATE ost_api_key SET ipaddr = '127.0.0.1' WHERE apikey = ?", [KEY]);
+    }
+  });
+
+  it("inactive, unknown, and without permission give osTicket's three texts", async () => {
+    expect(await legacy("/api/tickets.json", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", ticket)).toEqual({
+      status: 401,
+      body: "Valid API key required",
+    });
+    expect(await legacy("/api/tasks/cron", KEY)).toEqual({ status: 401, body: "API key not authorized" });
+    await conn.query("UPDATE ost_api_key SET isactive = 0 WHERE apikey = ?", [KEY]);
+    try {
+      expect(await legacy("/api/tickets.json", KEY, ticket)).toEqual({
+        status: 401,
+        body: "API key not found/active or source IP not authorized",
+      });
+    } finally {
+      await conn.query("UPDATE ost_api_key SET isactive = 1 WHERE apikey = ?", [KEY]);
+    }
+  });
+
+  it("failures are written to ost_syslog through the gateway's service token, key masked", async () => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT title, log FROM ost_syslog WHERE title = 'API Error (401)' ORDER BY log_id DESC LIMIT 1",
+    );
+    expect(rows[0]?.log).toBe(
+      `API key not found/active or source IP not authorized [${KEY.slice(0, 4)}********${KEY.slice(-4)}] `,
+    );
+  });
+});
+
+describe("ostmesh tokens from the real identity service", () => {
+  it("logs in through the edge and uses the token on a forwarded call, verified at the edge", async () => {
+    const transport = createConnectTransport({ baseUrl: gw.httpUrl, httpVersion: "1.1" });
+    const login = await createClient(IdentityService, transport).login({
+      kind: PrincipalKind.AGENT,
+      username: "ostadmin",
+      password: "Adm1nPass!",
+    });
+    const token = login.tokens?.accessToken ?? "";
+    expect(token).not.toBe("");
+    const tickets = createClient(TicketService, transport);
+    const res = await tickets.getTicket(
+      { lookup: { case: "ticketId", value: 3 } },
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    expect(res.ticket?.id).toBe(3);
+    expect(gw.upstreams.lastGetTicket?.authorization).toBe(`Bearer ${token}`);
+    const who = await createClient(IdentityService, transport).whoAmI(
+      {},
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    expect(who.principal?.actor?.username).toBe("ostadmin");
+    await expect(tickets.getTicket({ lookup: { case: "ticketId", value: 3 } })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
+  });
+});
