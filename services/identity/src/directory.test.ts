@@ -479,6 +479,11 @@ describe("identity: directory of users, organizations, agents, teams and roles",
           (o) => o.id,
         ),
       ).toEqual([orgId]);
+      expect(
+        await codeOf(
+          h.client.listOrganizations({ query: "other", pageToken: list.nextPageToken }, { headers: admin }),
+        ),
+      ).toBe(Code.InvalidArgument);
       // Organizations are for agents and keys, not end users or anonymous callers.
       expect(await codeOf(h.client.getOrganization({ orgId }))).toBe(Code.Unauthenticated);
     });
@@ -536,6 +541,10 @@ describe("identity: directory of users, organizations, agents, teams and roles",
         { headers: admin },
       );
       expect(next.agents[0]?.id).not.toBe(page.agents[0]?.id);
+      expect(
+        await codeOf(h.client.listAgents({ pageToken: page.nextPageToken, deptId: 2 }, { headers: admin })),
+      ).toBe(Code.InvalidArgument);
+      expect(await codeOf(h.client.listAgents({}))).toBe(Code.Unauthenticated);
       await exec("UPDATE ost_staff SET isactive = 0 WHERE staff_id = ?", [plainAgentId]);
       expect((await h.client.listAgents({ query: "zeta" }, { headers: admin })).agents).toEqual([]);
       expect(
@@ -557,6 +566,10 @@ describe("identity: directory of users, organizations, agents, teams and roles",
       expect((await h.client.listTeams({}, { headers: admin })).teams).toEqual([]);
       expect((await h.client.listTeams({ includeDisabled: true }, { headers: admin })).teams).toHaveLength(1);
       await exec("UPDATE ost_team SET flags = 1 WHERE team_id = 1");
+      expect(await codeOf(h.client.listTeams({}))).toBe(Code.Unauthenticated);
+      expect(await codeOf(h.client.listTeams({ pageSize: -5 }, { headers: admin }))).toBe(
+        Code.InvalidArgument,
+      );
       const roles = await h.client.listRoles({}, { headers: admin });
       expect(roles.roles.map((r) => r.name)).toEqual([
         "All Access",
