@@ -13,9 +13,9 @@ import {
   type StoredMailFile,
 } from "./attachments.ts";
 import type { MailBody } from "./body.ts";
-import type { Addressing } from "./mailboxes.ts";
+import type { Addressing, SystemMailboxes } from "./mailboxes.ts";
 import type { ParsedEmail } from "./parse.ts";
-import { addRecipientCollaborators } from "./participants.ts";
+import { addRecipientCollaborators, referToMailboxDepartments, type TicketSnapshot } from "./participants.ts";
 import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
 
 export interface CreatedFromEmail {
@@ -33,6 +33,7 @@ export interface CreatedFromEmail {
 export interface CreateInput {
   readonly mail: ParsedEmail;
   readonly addressing: Addressing;
+  readonly mailboxes: SystemMailboxes;
   readonly body: MailBody;
   readonly files: readonly StoredMailFile[];
   readonly failures: readonly AttachmentFailure[];
@@ -61,6 +62,9 @@ export async function createFromEmail(
     ? await priorityForUrgency(em, mail.priorityUrgency)
     : 0;
   const { body, inline } = rewriteInlineImages(input.body.text, input.files);
+  // Loop control (Ticket::create): no auto-response to bounces, auto-replies or the help desk's own
+  // mailboxes, no staff alert for bounces.
+  const fromMailbox = mail.from ? input.mailboxes.find(mail.from.address) !== undefined : false;
   const created = await createTicket(
     tx,
     {
@@ -73,6 +77,8 @@ export async function createFromEmail(
       ipAddress: input.ip,
       emailId: input.addressing.emailId || input.fallbackEmailId || config.int("default_email_id"),
       ...(priorityId ? { priorityId } : {}),
+      alert: !mail.isBounce,
+      autorespond: !(mail.isBounce || mail.isAutoReply || fromMailbox),
       legacy: true,
     },
     SYSTEM_ACTOR,
@@ -87,21 +93,18 @@ export async function createFromEmail(
     await recordMessageHeaders(ctx.tx, created.messageEntryId, mail, input.addressing);
     await linkMailFiles(em, created.messageEntryId, input.files, inline);
     for (const failure of input.failures) await importErrorNote(ctx, created.threadId, failure);
-    const searchRows = await addRecipientCollaborators(
-      ctx,
-      {
-        ticketId: created.ticketId,
-        threadId: created.threadId,
-        ownerId: created.userId,
-        staffId: created.staffId,
-        teamId: created.teamId,
-        deptId: created.deptId,
-        topicId: created.topicId,
-      },
-      input.addressing,
-      created.userId,
-    );
+    const snapshot: TicketSnapshot = {
+      ticketId: created.ticketId,
+      threadId: created.threadId,
+      ownerId: created.userId,
+      staffId: created.staffId,
+      teamId: created.teamId,
+      deptId: created.deptId,
+      topicId: created.topicId,
+    };
+    const searchRows = await addRecipientCollaborators(ctx, snapshot, input.addressing, created.userId);
     await replaceSearchRows(ctx.tx, searchRows);
+    await referToMailboxDepartments(ctx, snapshot, input.addressing.systemEmailIds, input.mailboxes);
   });
 
   return {

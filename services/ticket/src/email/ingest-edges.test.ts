@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Ports, TicketDomainEvent } from "../domain/ports.ts";
 import { int, str } from "../domain/rows.ts";
 import { EmailDeniedError } from "./errors.ts";
 import { type IngestEmailResult, ingestEmail } from "./ingest.ts";
@@ -123,6 +124,34 @@ describe("atomicity", () => {
       "SELECT COUNT(*) AS n FROM ost_thread_entry_email WHERE mid = '<twice@mail.example.com>'",
     );
     expect(int(rows[0] ?? {}, "n")).toBe(1);
+  });
+});
+
+describe("loop control on new tickets", () => {
+  it("no auto-response to auto-replies or the help desk's own mailboxes, no alert for bounces", async () => {
+    const seen: TicketDomainEvent[] = [];
+    const ports: Ports = {
+      emit: async (event) => {
+        seen.push(event);
+      },
+    };
+    const send = (headers: string[], mid: string) =>
+      ingestEmail(
+        h.em,
+        { raw: mail([...headers, "To: support@example.com", `Message-ID: ${mid}`]), ip: "192.0.2.1" },
+        ports,
+      );
+    await send(["From: Ann <ann@example.com>", "Subject: normal"], "<loop1@x>");
+    await send(["From: Ann <ann@example.com>", "Subject: away", "Auto-Submitted: auto-replied"], "<loop2@x>");
+    await send(["From: MAILER-DAEMON@example.org", "Subject: Undeliverable: x"], "<loop3@x>");
+    await send(["From: osTicket Alerts <alerts@example.com>", "Subject: from ourselves"], "<loop4@x>");
+    const flags = seen.map((e) => (e.type === "ticket.created" ? [e.alert, e.autorespond] : undefined));
+    expect(flags).toEqual([
+      [true, true],
+      [true, false],
+      [false, false],
+      [true, false],
+    ]);
   });
 });
 
@@ -345,6 +374,22 @@ describe("where a mail lands", () => {
       const before = await h.counts();
       expect((await ingest(reply)).kind).toBe("redelivered");
       expect(countChanges(before, await h.counts())).toEqual({});
+      // A new ticket addressed to both mailboxes is referred at once (Ticket::create → systemReferral).
+      const both = created(
+        await ingest(
+          mail([
+            "From: Ref <ref@example.com>",
+            "To: support@example.com, alerts@example.com",
+            "Subject: both",
+            "Message-ID: <ref3@x>",
+          ]),
+        ),
+      );
+      expect(
+        await h.query("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [
+          both.threadId,
+        ]),
+      ).toEqual([{ object_id: 2, object_type: "D" }]);
     } finally {
       await h.query("UPDATE ost_email SET dept_id = 1 WHERE email_id = 2");
     }

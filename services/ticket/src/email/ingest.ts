@@ -153,6 +153,7 @@ async function route(
     {
       mail,
       addressing: addressed,
+      mailboxes,
       body,
       files: files.stored,
       failures: files.failures satisfies readonly AttachmentFailure[],
