@@ -38,6 +38,12 @@ export interface ServiceDeps {
   readonly logger: Logger;
   /** Clients for other services: `deps.topology.client(IdentityService, "identity")`. */
   readonly topology: Topology;
+  /**
+   * The process's Prometheus registry and RPC metrics: services add their own series to `metrics.registry`
+   * (DB pool: watchDbPool, outbox relay: relayPrometheusMetrics, consumer lag: watchConsumerLag, deliveries:
+   * deliveryMetrics), so they are served on the process's /metrics.
+   */
+  readonly metrics: ProcessMetrics;
   /** Runs at shutdown after in-flight calls drained (close the ORM, drain the bus); last added runs first. */
   onShutdown(close: Closer): void;
   /** One more dependency readiness depends on. */
@@ -196,6 +202,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       config,
       logger: logger.child({ component: service.name }),
       topology,
+      metrics,
       onShutdown: (close) => closers.push(close),
       addReadinessCheck: (check) => checks.push(check),
     });
