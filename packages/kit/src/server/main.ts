@@ -1,8 +1,10 @@
+import { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
+import { createMeshAuth } from "../auth/mesh.ts";
 import { configOrExit } from "../config/env.ts";
 import { loadMeshConfig, type MeshConfig } from "../config/mesh.ts";
 import { mysqlCheck, natsCheck } from "../health/checks.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
-import type { Topology } from "../rpc/topology.ts";
+import { Topology } from "../rpc/topology.ts";
 import { type HostedService, type ServiceProcess, startServiceProcess } from "./process.ts";
 
 export interface RunServicesOptions {
@@ -33,6 +35,18 @@ export async function runServices(options: RunServicesOptions): Promise<ServiceP
   installFatalHandlers(logger);
   const db = mysqlCheck(config.databaseUrl, { timeoutMs: config.timing.healthCheckTimeoutMs });
   const nats = natsCheck(config.natsUrl, { timeoutMs: config.timing.healthCheckTimeoutMs });
+  const topology =
+    options.topology ??
+    new Topology(
+      config,
+      options.services.map((s) => s.name),
+    );
+  // Every RPC is authenticated and authorized (ostmesh JWTs against identity's JWKS, API keys, OIDC).
+  const auth = createMeshAuth({
+    identity: topology.client(IdentityService, "identity"),
+    databaseUrl: config.databaseUrl,
+    logger,
+  });
   try {
     return await startServiceProcess({
       name: options.name,
@@ -40,17 +54,18 @@ export async function runServices(options: RunServicesOptions): Promise<ServiceP
       logger,
       services: options.services,
       checks: [db, nats],
-      onShutdown: [() => db.close(), () => nats.close()],
+      interceptors: [auth.interceptor],
+      onShutdown: [() => db.close(), () => nats.close(), () => auth.close()],
       listen: {
         h2c: options.services.map((s) => config.services[s.name].port),
         admin: config.services[first.name].adminPort,
       },
-      topology: options.topology,
+      topology,
       handleSignals: options.handleSignals,
     });
   } catch (error) {
     logger.fatal({ err: error }, "failed to start");
-    await Promise.allSettled([db.close(), nats.close()]);
+    await Promise.allSettled([db.close(), nats.close(), auth.close()]);
     logger.flush();
     process.exit(1);
   }
