@@ -1,0 +1,122 @@
+/**
+ * Legacy ticket creates per second through the gateway (POST /api/tickets.json) at 8 and 32 connections,
+ * and GetTicket through the gateway (Connect JSON), with p50/p99 latencies from autocannon.
+ *
+ *   npx node bench/gateway.ts                 stand-in mode: gateway + test upstreams in a child process,
+ *                                             on a scratch copy of the fresh install (the edge's own cost)
+ *   GATEWAY_URL=http://127.0.0.1:8080 DATABASE_URL=mysql://root@127.0.0.1:3306/osticket \
+ *   BENCH_TOKEN=<access token> npx node bench/gateway.ts
+ *                                             against a running mesh (npm start): real creates
+ *
+ * BENCH_DURATION (seconds per run, default 10). An API key for 127.0.0.1 is inserted into DATABASE_URL's
+ * ost_api_key (and removed at the end); GetTicket needs BENCH_TOKEN in mesh mode (e.g. from Login).
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { databaseUrl, loadDump, serverConnection } from "@ostmesh/db/testing/scratch.ts";
+import autocannon from "autocannon";
+import mysql from "mysql2/promise";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const apiKey = randomBytes(16).toString("hex").toUpperCase();
+
+interface Target {
+  url: string;
+  token: string | undefined;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+async function standIn(): Promise<Target> {
+  const name = `ostmesh_bench_gw_${randomBytes(3).toString("hex")}`;
+  await loadDump(name);
+  const url = databaseUrl(name);
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./gateway-standin.ts", import.meta.url))], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+  const ready: { url: string; token: string } = JSON.parse(line);
+  return {
+    url: ready.url,
+    token: ready.token,
+    databaseUrl: url,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+      const conn = await serverConnection();
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await conn.end();
+    },
+  };
+}
+
+async function run(title: string, options: autocannon.Options): Promise<void> {
+  const result = await autocannon({ duration: DURATION, ...options });
+  const ok = result["2xx"];
+  const bad = result.non2xx + result.errors + result.timeouts;
+  console.log(
+    `${title.padEnd(44)} ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms  (${ok} ok, ${bad} failed)`,
+  );
+}
+
+const target: Target = process.env.GATEWAY_URL
+  ? {
+      url: process.env.GATEWAY_URL,
+      token: process.env.BENCH_TOKEN,
+      databaseUrl: process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/osticket",
+      stop: async () => undefined,
+    }
+  : await standIn();
+
+const db = await mysql.createConnection({ uri: target.databaseUrl });
+await db.query(
+  "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 1, notes = 'bench', updated = NOW(), created = NOW()",
+  [apiKey],
+);
+try {
+  console.log(
+    `gateway ${target.url}, ${DURATION}s per run${process.env.GATEWAY_URL ? "" : " (stand-in upstreams)"}`,
+  );
+  const body = JSON.stringify({
+    email: "bench@example.com",
+    name: "Bench User",
+    subject: "Load test",
+    message: "data:text/plain;base64,SGVsbG8gZnJvbSB0aGUgYmVuY2g=",
+    alert: false,
+    autorespond: false,
+  });
+  for (const connections of [8, 32]) {
+    await run(`legacy POST /api/tickets.json, ${connections} conns`, {
+      url: `${target.url}/api/tickets.json`,
+      method: "POST",
+      connections,
+      headers: { "x-api-key": apiKey, "content-type": "application/json" },
+      body,
+    });
+  }
+  if (target.token) {
+    for (const connections of [8, 32]) {
+      await run(`GetTicket (Connect JSON), ${connections} conns`, {
+        url: `${target.url}/osticket.ticket.v1.TicketService/GetTicket`,
+        method: "POST",
+        connections,
+        headers: {
+          authorization: `Bearer ${target.token}`,
+          "content-type": "application/json",
+          "connect-protocol-version": "1",
+        },
+        body: JSON.stringify({ ticketId: 1 }),
+      });
+    }
+  } else {
+    console.log("GetTicket skipped: set BENCH_TOKEN to an access token");
+  }
+} finally {
+  await db.query("DELETE FROM ost_api_key WHERE apikey = ?", [apiKey]);
+  await db.end();
+  await target.stop();
+}
