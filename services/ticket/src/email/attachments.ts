@@ -19,18 +19,16 @@ export interface AttachmentFailure {
 
 /**
  * Stores the mail's files (ft 'T', deduplicated by content) through the attachment service's storage core,
- * in the caller's transaction. Inline images whose only reference was cut off with the quoted reply are
- * dropped, as osTicket drops them. E-mail attachments have no size or type limit in osTicket.
+ * in the caller's transaction. E-mail attachments have no size or type limit in osTicket; a file the
+ * storage core refuses is reported instead of failing the mail.
  */
 export async function storeMailFiles(
   em: EntityManager,
   files: readonly MailAttachment[],
-  strippedCids: ReadonlySet<string>,
 ): Promise<{ stored: StoredMailFile[]; failures: AttachmentFailure[] }> {
   const stored: StoredMailFile[] = [];
   const failures: AttachmentFailure[] = [];
   for (const file of files) {
-    if (file.cid && strippedCids.has(file.cid)) continue;
     try {
       const info = await storeFile(em, {
         name: file.name,

@@ -180,6 +180,56 @@ describe("attachments that cannot be stored", () => {
   });
 });
 
+describe("inline images", () => {
+  it("those referenced only below the reply separator are dropped; data: images are stored inline", async () => {
+    const gif = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+    const raw = rawMail(
+      [
+        "From: Ivy <ivy@example.com>",
+        "To: support@example.com",
+        "Subject: pictures",
+        "Message-ID: <pics@x>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/related; boundary="R"',
+      ],
+      [
+        "--R",
+        "Content-Type: text/html",
+        "",
+        `<p>new <img src="cid:new@x"> <img src="data:image/gif;base64,${gif}"></p>`,
+        `<p>-- reply above this line --</p><p>old <img src="cid:old@x"></p>`,
+        "--R",
+        "Content-Type: image/png",
+        "Content-ID: <new@x>",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+        "--R",
+        "Content-Type: image/jpeg",
+        "Content-ID: <old@x>",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHR8eHR0fHh0dJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==",
+        "--R--",
+        "",
+      ].join("\n"),
+    );
+    const r = created(await ingest(raw));
+    const files = await h.query(
+      "SELECT f.type, a.inline FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.object_id = ? AND a.type = 'H' ORDER BY f.type",
+      [r.entryId],
+    );
+    expect(files).toEqual([
+      { type: "image/gif", inline: 1 },
+      { type: "image/png", inline: 1 },
+    ]);
+    const body = str(await h.one("SELECT body FROM ost_thread_entry WHERE id = ?", [r.entryId]), "body");
+    expect(body).not.toContain("data:");
+    expect(body).not.toContain("old");
+    expect(body.match(/src="cid:[A-Za-z0-9_-]{32}"/g)).toHaveLength(2);
+  });
+});
+
 describe("where a mail lands", () => {
   it("a mailbox outside the system falls back to the fetching mailbox, else the default one", async () => {
     const a = created(

@@ -130,7 +130,10 @@ async function route(
     return redelivered(tx, match.entry, addressed.systemEmailIds, mailboxes, ports);
   }
 
-  const files = await storeMailFiles(em, mail.attachments, body.strippedCids);
+  // Inline images whose only reference went with the cut-off quote are dropped; images taken out of the
+  // html body are kept either way (osTicket adds them after that check).
+  const kept = mail.attachments.filter((a) => !(a.cid && body.strippedCids.has(a.cid)));
+  const files = await storeMailFiles(em, [...kept, ...body.embedded]);
   if (match) {
     const reply = await postEmailReply(
       em,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { mailBody, withReceivedFromBanner } from "./body.ts";
+import { extractEmbeddedImages, mailBody, withReceivedFromBanner } from "./body.ts";
 import { EmailParseError } from "./errors.ts";
 import {
   headerBlock,
@@ -279,11 +279,34 @@ describe("message body", () => {
     ).toBe("a -- reply above this line -- b");
   });
 
+  it("takes data: images out of html bodies as osTicket's parseRfc2397 reads them", () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+    const { html, images } = extractEmbeddedImages(
+      `<p><img src="data:image/png;base64,${png.toString("base64")}"><img src="data:image/gif;charset=x;base64,AAAA"></p>`,
+    );
+    expect(images).toHaveLength(2);
+    const [first, second] = images;
+    expect(first?.name).toMatch(/^image[A-Za-z0-9]{4}\.png$/);
+    expect(first?.type).toBe("image/png");
+    expect(first?.data.equals(png)).toBe(true);
+    expect(first?.cid).toMatch(/^img[A-Za-z0-9]{12}$/);
+    // Only a first parameter `base64` decodes (osTicket reads the whole parameter string as one).
+    expect(second?.data.toString("utf8")).toBe("AAAA");
+    expect(html).toBe(`<p><img src="cid:${first?.cid}"><img src="cid:${second?.cid}"></p>`);
+    expect(
+      mailBody(mailWith({ html: '<img src="data:image/png;base64,AA==">' }), rich).embedded,
+    ).toHaveLength(1);
+  });
+
   it("puts the Received From banner above text and html bodies", () => {
-    const text = withReceivedFromBanner({ text: "hi", format: "text", strippedCids: new Set() }, "N", "n@x");
+    const text = withReceivedFromBanner(
+      { text: "hi", format: "text", strippedCids: new Set(), embedded: [] },
+      "N",
+      "n@x",
+    );
     expect(text.text).toBe("Received From: N <n@x>\n\n\n\nhi");
     const html = withReceivedFromBanner(
-      { text: "<p>hi</p>", format: "html", strippedCids: new Set() },
+      { text: "<p>hi</p>", format: "html", strippedCids: new Set(), embedded: [] },
       "N",
       "n@x",
     );

@@ -1,6 +1,6 @@
-import { randomInt } from "node:crypto";
 import { type AddressObject, type Attachment, type EmailAddress, simpleParser } from "mailparser";
 import { isEmailAddress } from "../domain/users/email.ts";
+import { randCode } from "./body.ts";
 import { EmailParseError } from "./errors.ts";
 import {
   firstValue,
@@ -132,12 +132,6 @@ function addresses(value: unknown): MailAddress[] {
 
 function isAddressObject(value: unknown): value is AddressObject {
   return typeof value === "object" && value !== null && "value" in value && Array.isArray(value.value);
-}
-
-/** Misc::randCode: random letters and digits. */
-function randCode(length: number): string {
-  const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  return Array.from({ length }, () => chars.charAt(randomInt(chars.length))).join("");
 }
 
 /**
