@@ -75,7 +75,9 @@ export async function createFromEmail(
       source: "Email",
       origin: "email",
       ipAddress: input.ip,
-      emailId: input.addressing.emailId || input.fallbackEmailId || config.int("default_email_id"),
+      // No mailbox at all is osTicket's "Unknown system email" (a required field left empty).
+      emailId:
+        input.addressing.emailId || input.fallbackEmailId || config.int("default_email_id") || undefined,
       ...(priorityId ? { priorityId } : {}),
       alert: !mail.isBounce,
       autorespond: !(mail.isBounce || mail.isAutoReply || fromMailbox),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TicketValidationError } from "../domain/errors.ts";
 import type { Ports, TicketDomainEvent } from "../domain/ports.ts";
 import { int, str } from "../domain/rows.ts";
 import { EmailDeniedError } from "./errors.ts";
@@ -263,6 +264,28 @@ describe("where a mail lands", () => {
     expect(await h.query("SELECT id FROM ost_thread_collaborator WHERE thread_id = ?", [b.threadId])).toEqual(
       [],
     );
+  });
+
+  it("without any mailbox (none addressed, none fetching, no default) the mail is refused, nothing written", async () => {
+    await h.setConfig("default_email_id", "");
+    try {
+      const before = await h.counts();
+      const error = await ingest(
+        mail([
+          "From: Far <far@example.com>",
+          "To: help@elsewhere.example",
+          "Subject: c",
+          "Message-ID: <fb3@x>",
+        ]),
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TicketValidationError);
+      expect(error instanceof TicketValidationError && error.legacyText()).toBe(
+        "emailId\nUnknown system email\nerr\nMissing or invalid data — Correct any errors below and try again",
+      );
+      expect(countChanges(before, await h.counts())).toEqual({});
+    } finally {
+      await h.setConfig("default_email_id", "1");
+    }
   });
 
   it("an empty subject is stored as [No Subject]; X-Priority counts only with use_email_priority", async () => {
