@@ -1,4 +1,4 @@
-import { trace } from "@opentelemetry/api";
+import { SpanKind, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "./connect.ts";
@@ -102,14 +102,26 @@ describe("relay: outbox to consumer", () => {
     expect(first?.headers[AGGREGATE_ID_HEADER]).toBe(String(received[0]?.ticketId));
     await waitFor(async () => (await pending(d)) === 0, "all rows marked published");
 
-    // Each consumer span is a CONSUMER child of the span that wrote the outbox row.
+    // Each row's publish is a PRODUCER child of the span that wrote the row, and its consumer span a
+    // CONSUMER child of that PRODUCER span: one trace from the write to the handling.
     await provider.forceFlush();
-    const consumerSpans = exporter.getFinishedSpans().filter((s) => s.name.startsWith("process "));
+    const finished = exporter.getFinishedSpans();
+    const consumerSpans = finished.filter((s) => s.name.startsWith("process "));
     for (const [id, writer] of writerSpans) {
+      const producer = finished.find(
+        (s) => s.kind === SpanKind.PRODUCER && s.attributes["messaging.message.id"] === id,
+      );
+      expect(producer?.name).toBe(`send ${eventSubject(def, "ticket", "updated")}`);
+      expect(producer?.spanContext().traceId).toBe(writer.traceId);
+      expect(producer?.parentSpanContext?.spanId).toBe(writer.spanId);
+      expect(producer?.attributes).toMatchObject({
+        "messaging.system": "nats",
+        "messaging.nats.stream": def.name,
+      });
       const span = consumerSpans.find((s) => s.attributes["messaging.message.id"] === id);
       expect(span, `consumer span of ${id}`).toBeDefined();
       expect(span?.spanContext().traceId).toBe(writer.traceId);
-      expect(span?.parentSpanContext?.spanId).toBe(writer.spanId);
+      expect(span?.parentSpanContext?.spanId).toBe(producer?.spanContext().spanId);
       expect(span?.attributes).toMatchObject({
         "messaging.system": "nats",
         "messaging.destination.name": eventSubject(def, "ticket", "updated"),

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import mysql from "mysql2/promise";
 import { defaultLogger, describeError, type Logger } from "./log.ts";
 import { AGGREGATE_ID_HEADER, AGGREGATE_TYPE_HEADER, EVENT_TYPE_HEADER } from "./outbox.ts";
-import { headerProblem, toNatsHeaders } from "./trace.ts";
+import { busTracer, headerProblem, toNatsHeaders } from "./trace.ts";
 
 /** Plain callbacks the relay reports through (see `relayPrometheusMetrics` for a prom-client adapter). */
 export interface RelayMetricsHooks {
@@ -418,11 +419,41 @@ export class OutboxRelay {
     values[EVENT_TYPE_HEADER] = row.event_type;
     values[AGGREGATE_TYPE_HEADER] = row.aggregate_type;
     values[AGGREGATE_ID_HEADER] = row.aggregate_id;
-    await this.#options.js.publish(row.subject, row.payload, {
-      msgID: row.id,
-      headers: toNatsHeaders(values),
-      timeout: this.#opts.publishTimeoutMs,
-    });
+    // The PRODUCER span continues the trace of the request that wrote the row (its stored traceparent), and
+    // the published headers carry the PRODUCER span's context, so the consumers' spans hang below it.
+    const parent = propagation.extract(ROOT_CONTEXT, values);
+    const span = busTracer().startSpan(
+      `send ${row.subject}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.destination.name": row.subject,
+          "messaging.operation.type": "send",
+          "messaging.operation.name": "send",
+          "messaging.message.id": row.id,
+          "messaging.message.body.size": row.payload.byteLength,
+          "ostmesh.outbox.attempts": row.attempts,
+        },
+      },
+      parent,
+    );
+    propagation.inject(trace.setSpan(parent, span), values);
+    try {
+      const ack = await this.#options.js.publish(row.subject, row.payload, {
+        msgID: row.id,
+        headers: toNatsHeaders(values),
+        timeout: this.#opts.publishTimeoutMs,
+      });
+      span.setAttributes({ "messaging.nats.stream": ack.stream, "messaging.nats.stream_sequence": ack.seq });
+      if (ack.duplicate) span.setAttribute("messaging.nats.duplicate", true);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      if (error instanceof Error) span.recordException(error);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** The row's stored headers; unreadable ones are logged and dropped rather than blocking the event. */
