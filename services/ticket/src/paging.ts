@@ -1,5 +1,4 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { effectivePageSize } from "@ostmesh/proto";
 import { invalidArgument } from "./errors.ts";
 
@@ -111,9 +110,4 @@ export function pageSize(requested: number): number {
   const size = effectivePageSize(requested);
   if (size === undefined) throw invalidArgument("page_size", "page_size must not be negative");
   return size;
-}
-
-/** Thrown for a request that is well-formed but refers to an unsupported combination. */
-export function unsupported(message: string): ConnectError {
-  return new ConnectError(message, Code.InvalidArgument);
 }

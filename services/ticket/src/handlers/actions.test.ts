@@ -1,0 +1,401 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import { MessageFormat, TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
+
+let h: TicketHarness;
+let ownerId: number;
+
+beforeAll(async () => {
+  h = await ticketHarness("actions");
+  ownerId = await insertUser(h, { name: "Olive Owner", email: "olive@example.com" });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function failure(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}
+
+function violation(error: ConnectError) {
+  const v = error.findDetails(ValidationErrorsSchema)[0]?.violations[0];
+  return v ? { field: v.field, legacyKey: v.legacyKey, description: v.description } : undefined;
+}
+
+async function newTicket(subject = "Action ticket"): Promise<{ id: number; number: string }> {
+  const res = await h.client.createTicket(
+    { requester: { userId: ownerId }, subject, message: "Something is wrong" },
+    { headers: await h.service() },
+  );
+  return { id: res.ticket?.id ?? 0, number: res.ticket?.number ?? "" };
+}
+
+async function eventTypesSince(count: number): Promise<string[]> {
+  return (await h.events()).slice(count).map((e) => e.type);
+}
+
+describe("PostReply", () => {
+  it("posts an agent response, claims the ticket and writes ticket.entry_added", async () => {
+    const t = await newTicket();
+    const events = (await h.events()).length;
+    const res = await h.client.postReply(
+      { ticketId: t.id, body: "<p>On it</p>", format: MessageFormat.HTML },
+      { headers: await h.agent() },
+    );
+    expect(res.entry).toMatchObject({
+      type: ThreadEntryType.RESPONSE,
+      staffId: 1,
+      poster: "Admin User",
+      body: "<p>On it</p>",
+      format: MessageFormat.HTML,
+    });
+    expect(res.ticket).toMatchObject({ isAnswered: true, assigneeStaff: { id: 1, username: "ostadmin" } });
+    expect(await eventTypesSince(events)).toEqual(["ticket.entry_added"]);
+    const [event] = (await h.events()).slice(events);
+    if (event?.payload.case !== "threadEntryAdded") throw new Error("unexpected payload");
+    expect(event.payload.value.entry?.id).toBe(res.entry?.id);
+    expect(event.payload.value.notify).toBe(true);
+  });
+
+  it("needs the author agent from API keys and services", async () => {
+    const t = await newTicket();
+    const error = await failure(
+      h.client.postReply({ ticketId: t.id, body: "Hi" }, { headers: await h.service() }),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violation(error)?.field).toBe("staff_id");
+    const res = await h.client.postReply(
+      { ticketId: t.id, body: "Hi", staffId: 1, notify: false },
+      { headers: await h.service() },
+    );
+    expect(res.entry?.staffId).toBe(1);
+  });
+
+  it("refuses an empty body with osTicket's key, and an unknown ticket with NOT_FOUND", async () => {
+    const t = await newTicket();
+    const empty = await failure(
+      h.client.postReply({ ticketId: t.id, body: "   " }, { headers: await h.agent() }),
+    );
+    expect(empty.code).toBe(Code.InvalidArgument);
+    expect(violation(empty)).toEqual({
+      field: "body",
+      legacyKey: "response",
+      description: "Response content is required",
+    });
+    const unknown = await failure(
+      h.client.postReply({ ticketId: 999_999, body: "x" }, { headers: await h.agent() }),
+    );
+    expect(unknown.code).toBe(Code.NotFound);
+    const missing = await failure(
+      h.client.postReply({ ticketId: 0, body: "x" }, { headers: await h.agent() }),
+    );
+    expect(missing.code).toBe(Code.InvalidArgument);
+  });
+
+  it("rolls everything back, events included, when the use case fails half-way", async () => {
+    const t = await newTicket();
+    const before = await h.counts();
+    // The response entry is written before the unknown status is found: the whole transaction goes.
+    const error = await failure(
+      h.client.postReply(
+        { ticketId: t.id, body: "With a bad status", replyStatusId: 4242 },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violation(error)?.field).toBe("reply_status_id");
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it("closes the ticket with a reply status and reports the status change", async () => {
+    const t = await newTicket();
+    const events = (await h.events()).length;
+    const res = await h.client.postReply(
+      { ticketId: t.id, body: "Done", replyStatusId: 3 },
+      { headers: await h.agent() },
+    );
+    expect(res.ticket?.status).toMatchObject({ id: 3, state: TicketState.CLOSED });
+    expect(res.ticket?.closedAt).toBeDefined();
+    expect(await eventTypesSince(events)).toEqual(["ticket.entry_added", "ticket.status_changed"]);
+    const changed = (await h.events()).at(-1);
+    if (changed?.payload.case !== "ticketStatusChanged") throw new Error("unexpected payload");
+    expect(changed.payload.value).toMatchObject({
+      closed: true,
+      reopened: false,
+      previous: { id: 1 },
+      current: { id: 3 },
+    });
+  });
+});
+
+describe("PostMessage", () => {
+  it("lets the owner post a message that reopens a closed ticket", async () => {
+    const t = await newTicket();
+    await h.client.changeStatus({ ticketId: t.id, statusId: 3 }, { headers: await h.agent() });
+    const events = (await h.events()).length;
+    const res = await h.client.postMessage(
+      { ticketId: t.id, body: "Still broken", source: TicketSource.WEB, ipAddress: "198.51.100.7" },
+      { headers: await h.endUser(ownerId) },
+    );
+    expect(res.reopened).toBe(true);
+    expect(res.entry).toMatchObject({
+      type: ThreadEntryType.MESSAGE,
+      userId: ownerId,
+      poster: "Olive Owner",
+    });
+    // Portal callers never see agent-only details.
+    expect(res.entry?.ipAddress).toBe("");
+    expect(res.ticket?.status?.state).toBe(TicketState.OPEN);
+    expect(await eventTypesSince(events)).toEqual(["ticket.entry_added", "ticket.status_changed"]);
+    const changed = (await h.events()).at(-1);
+    if (changed?.payload.case !== "ticketStatusChanged") throw new Error("unexpected payload");
+    expect(changed.payload.value.reopened).toBe(true);
+  });
+
+  it("hides other people's tickets from end users", async () => {
+    const t = await newTicket();
+    const stranger = await insertUser(h, { name: "Stan Stranger", email: "stan@example.com" });
+    const error = await failure(
+      h.client.postMessage({ ticketId: t.id, body: "me too" }, { headers: await h.endUser(stranger) }),
+    );
+    expect(error.code).toBe(Code.NotFound);
+  });
+
+  it("posts for another user on behalf of a service, adding them as collaborator", async () => {
+    const t = await newTicket();
+    const helper = await insertUser(h, { name: "Helga Helper", email: "helga@example.com" });
+    const res = await h.client.postMessage(
+      { ticketId: t.id, body: "I see it too", userId: helper },
+      { headers: await h.service() },
+    );
+    expect(res.entry?.userId).toBe(helper);
+    expect(res.ticket?.collaborators.map((c) => c.user?.id)).toEqual([helper]);
+    const unknown = await failure(
+      h.client.postMessage({ ticketId: t.id, body: "x", userId: 777_777 }, { headers: await h.service() }),
+    );
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(violation(unknown)?.field).toBe("user_id");
+  });
+});
+
+describe("PostNote", () => {
+  it("posts internal notes by the agent or as SYSTEM", async () => {
+    const t = await newTicket();
+    const byAgent = await h.client.postNote(
+      { ticketId: t.id, title: "Internal", body: "secret" },
+      { headers: await h.agent() },
+    );
+    expect(byAgent.entry).toMatchObject({ type: ThreadEntryType.NOTE, staffId: 1, title: "Internal" });
+    const bySystem = await h.client.postNote(
+      { ticketId: t.id, title: "Bot", body: "automated" },
+      { headers: await h.service() },
+    );
+    expect(bySystem.entry).toMatchObject({ type: ThreadEntryType.NOTE, staffId: 0, poster: "SYSTEM" });
+    const empty = await failure(
+      h.client.postNote({ ticketId: t.id, title: "x", body: "" }, { headers: await h.agent() }),
+    );
+    expect(empty.code).toBe(Code.InvalidArgument);
+    expect(violation(empty)).toMatchObject({ field: "body", legacyKey: "note" });
+  });
+});
+
+describe("ChangeStatus", () => {
+  it("closes, reopens and deletes, with osTicket's side effects and events", async () => {
+    const t = await newTicket("Lifecycle");
+    const events = (await h.events()).length;
+    const closed = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 2, comment: "resolved by phone" },
+      { headers: await h.agent() },
+    );
+    expect(closed.ticket?.status).toMatchObject({ id: 2, name: "Resolved", state: TicketState.CLOSED });
+    expect(closed.noteEntryId).toBeGreaterThan(0);
+    const reopened = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 1 },
+      { headers: await h.agent() },
+    );
+    expect(reopened.ticket?.reopenedAt).toBeDefined();
+    expect(reopened.ticket?.closedAt).toBeUndefined();
+    const deleted = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 5 },
+      { headers: await h.agent() },
+    );
+    expect(deleted.deleted).toBe(true);
+    expect(deleted.ticket).toBeUndefined();
+    expect(await h.query("SELECT ticket_id FROM ost_ticket WHERE ticket_id = ?", [t.id])).toEqual([]);
+    expect(await eventTypesSince(events)).toEqual([
+      "ticket.status_changed",
+      "ticket.status_changed",
+      "ticket.deleted",
+    ]);
+    const all = (await h.events()).slice(events);
+    if (all[0]?.payload.case !== "ticketStatusChanged") throw new Error("unexpected payload");
+    expect(all[0].payload.value).toMatchObject({ closed: true, noteEntryId: closed.noteEntryId });
+    if (all[2]?.payload.case !== "ticketDeleted") throw new Error("unexpected payload");
+    expect(all[2].payload.value.subject).toBe("Lifecycle");
+    const gone = await failure(
+      h.client.getTicket({ lookup: { case: "ticketId", value: t.id } }, { headers: await h.agent() }),
+    );
+    expect(gone.code).toBe(Code.NotFound);
+  });
+
+  it("refuses transitions osTicket forbids and unknown statuses", async () => {
+    const t = await newTicket();
+    const before = await h.counts();
+    const archived = await failure(
+      h.client.changeStatus({ ticketId: t.id, statusId: 4 }, { headers: await h.agent() }),
+    );
+    expect(archived.code).toBe(Code.FailedPrecondition);
+    expect(violation(archived)?.legacyKey).toBe("err");
+    const unknown = await failure(
+      h.client.changeStatus({ ticketId: t.id, statusId: 99 }, { headers: await h.agent() }),
+    );
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(violation(unknown)?.field).toBe("status_id");
+    const none = await failure(
+      h.client.changeStatus({ ticketId: t.id, statusId: 0 }, { headers: await h.agent() }),
+    );
+    expect(none.code).toBe(Code.InvalidArgument);
+    expect(await h.counts()).toEqual(before);
+  });
+});
+
+describe("AssignTicket", () => {
+  it("assigns to an agent, to a team, and releases", async () => {
+    const t = await newTicket();
+    const team = await h.exec(
+      "INSERT INTO ost_team SET lead_id = 0, flags = 1, name = 'Level 2', created = NOW(), updated = NOW()",
+    );
+    const events = (await h.events()).length;
+    const claimed = await h.client.assignTicket(
+      { ticketId: t.id, assignee: { case: "staffId", value: 1 }, comment: "mine" },
+      { headers: await h.agent() },
+    );
+    expect(claimed.ticket?.assigneeStaff?.id).toBe(1);
+    expect(claimed.noteEntryId).toBeGreaterThan(0);
+    const teamed = await h.client.assignTicket(
+      { ticketId: t.id, assignee: { case: "teamId", value: team.insertId } },
+      { headers: await h.agent() },
+    );
+    expect(teamed.ticket?.assigneeTeam).toMatchObject({ id: team.insertId, name: "Level 2" });
+    const released = await h.client.assignTicket(
+      { ticketId: t.id, assignee: { case: "release", value: true } },
+      { headers: await h.agent() },
+    );
+    expect(released.ticket?.assigneeStaff).toBeUndefined();
+    expect(released.ticket?.assigneeTeam).toBeUndefined();
+    const all = (await h.events()).slice(events);
+    expect(all.map((e) => e.type)).toEqual(["ticket.assigned", "ticket.assigned", "ticket.assigned"]);
+    if (all[0]?.payload.case !== "ticketAssigned" || all[2]?.payload.case !== "ticketAssigned")
+      throw new Error("unexpected payload");
+    expect(all[0].payload.value).toMatchObject({
+      claim: true,
+      staff: { id: 1 },
+      noteEntryId: claimed.noteEntryId,
+    });
+    expect(all[2].payload.value).toMatchObject({
+      released: true,
+      previousStaff: { id: 1 },
+      previousTeam: { id: team.insertId },
+    });
+  });
+
+  it("refuses missing or impossible assignments", async () => {
+    const t = await newTicket();
+    const none = await failure(h.client.assignTicket({ ticketId: t.id }, { headers: await h.agent() }));
+    expect(none.code).toBe(Code.InvalidArgument);
+    expect(violation(none)?.field).toBe("assignee");
+    const noRelease = await failure(
+      h.client.assignTicket(
+        { ticketId: t.id, assignee: { case: "release", value: false } },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(noRelease.code).toBe(Code.InvalidArgument);
+    const notAssigned = await failure(
+      h.client.assignTicket(
+        { ticketId: t.id, assignee: { case: "release", value: true } },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(notAssigned.code).toBe(Code.FailedPrecondition);
+    const unknownAgent = await failure(
+      h.client.assignTicket(
+        { ticketId: t.id, assignee: { case: "staffId", value: 4040 } },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(unknownAgent.code).toBe(Code.InvalidArgument);
+    expect(violation(unknownAgent)?.field).toBe("staff_id");
+    const unknownTeam = await failure(
+      h.client.assignTicket(
+        { ticketId: t.id, assignee: { case: "teamId", value: 4040 } },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(violation(unknownTeam)?.field).toBe("team_id");
+  });
+});
+
+describe("TransferTicket", () => {
+  it("moves a ticket to another department with a note and an event", async () => {
+    const t = await newTicket();
+    const events = (await h.events()).length;
+    const res = await h.client.transferTicket(
+      { ticketId: t.id, deptId: 2, comment: "sales question" },
+      { headers: await h.agent() },
+    );
+    expect(res.ticket?.department).toMatchObject({ id: 2, name: "Sales" });
+    expect(res.noteEntryId).toBeGreaterThan(0);
+    const [event] = (await h.events()).slice(events);
+    if (event?.payload.case !== "ticketTransferred") throw new Error("unexpected payload");
+    expect(event.payload.value).toMatchObject({
+      previous: { id: 1, name: "Support" },
+      current: { id: 2, name: "Sales" },
+      noteEntryId: res.noteEntryId,
+    });
+    const same = await failure(
+      h.client.transferTicket({ ticketId: t.id, deptId: 2 }, { headers: await h.agent() }),
+    );
+    expect(same.code).toBe(Code.FailedPrecondition);
+    expect(violation(same)).toMatchObject({ field: "dept_id", legacyKey: "dept" });
+    const unknown = await failure(
+      h.client.transferTicket({ ticketId: t.id, deptId: 99 }, { headers: await h.agent() }),
+    );
+    expect(unknown.code).toBe(Code.FailedPrecondition);
+    const none = await failure(
+      h.client.transferTicket({ ticketId: t.id, deptId: 0 }, { headers: await h.agent() }),
+    );
+    expect(none.code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("idempotency of actions", () => {
+  it("does a retried reply once", async () => {
+    const t = await newTicket();
+    const headers = await h.agent();
+    const first = await h.client.postReply(
+      { idempotencyKey: "reply-1", ticketId: t.id, body: "once" },
+      { headers },
+    );
+    const counts = await h.counts();
+    const again = await h.client.postReply(
+      { idempotencyKey: "reply-1", ticketId: t.id, body: "once" },
+      { headers },
+    );
+    expect(again).toEqual(first);
+    expect(await h.counts()).toEqual(counts);
+    const tooLong = await failure(
+      h.client.postReply({ idempotencyKey: "k".repeat(129), ticketId: t.id, body: "x" }, { headers }),
+    );
+    expect(tooLong.code).toBe(Code.InvalidArgument);
+    expect(violation(tooLong)?.field).toBe("idempotency_key");
+  });
+});

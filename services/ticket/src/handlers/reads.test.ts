@@ -1,0 +1,547 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import {
+  MessageFormat,
+  SortDirection,
+  TicketSource,
+  TicketState,
+} from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { TicketSortField } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
+import { replayApiCreate, replayTicketActions } from "../testing/replay.ts";
+
+let h: TicketHarness;
+let admin: Headers;
+let service: Headers;
+
+beforeAll(async () => {
+  h = await ticketHarness("reads");
+  // osTicket's own rows first (they carry fixed ids), then ostmesh's.
+  await replayTicketActions(h);
+  await replayApiCreate(h);
+  admin = await h.agent();
+  service = await h.service();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function failure(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}
+
+function field(error: ConnectError): string | undefined {
+  return error.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field;
+}
+
+/** A DB-local DATETIME as the instant it stands for (the server's zone decides). */
+async function instant(datetime: string) {
+  const [row] = await h.query("SELECT UNIX_TIMESTAMP(?) AS s", [datetime]);
+  return timestampFromMs(Number(row?.s) * 1000);
+}
+
+describe("tickets osTicket's PHP wrote", () => {
+  it("reads the API-created ticket of the trace exactly", async () => {
+    const { ticket } = await h.client.getTicket(
+      { lookup: { case: "ticketId", value: 25 } },
+      { headers: admin },
+    );
+    expect(ticket).toMatchObject({
+      id: 25,
+      number: "771291",
+      subject: "Trace ticket",
+      status: { id: 1, name: "Open", state: TicketState.OPEN },
+      priority: { id: 2, name: "Normal" },
+      department: { id: 1, name: "Support" },
+      sla: { id: 1, name: "Default SLA" },
+      requester: { id: 28, name: "Trace User", email: "trace.user@example.net" },
+      source: TicketSource.API,
+      ipAddress: "203.0.113.7",
+      threadId: 25,
+      isAnswered: false,
+      answers: [],
+      collaborators: [],
+    });
+    expect(ticket?.estDueDate).toEqual(await instant("2026-12-01 13:00:00"));
+    expect(ticket?.helpTopic).toBeUndefined();
+    expect(ticket?.assigneeStaff).toBeUndefined();
+    const { entries } = await h.client.listThreadEntries({ ticketId: 25 }, { headers: admin });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      id: 31,
+      type: ThreadEntryType.MESSAGE,
+      flags: 65,
+      poster: "Trace User",
+      title: "Trace ticket",
+      body: "<p>Hello <b>trace</b></p>",
+      format: MessageFormat.HTML,
+      source: TicketSource.API,
+      userId: 28,
+      bodyInAttachment: false,
+      attachments: [
+        { attachmentId: 18, fileId: 9, name: "trace.txt", type: "text/plain", size: 28n, inline: false },
+      ],
+    });
+    // osTicket leaves `updated` at the zero date on entries never edited: absent, not 1970.
+    expect(entries[0]?.updatedAt).toBeUndefined();
+  });
+
+  it("reads the ticket after osTicket's own reply, note, close, reopen, assignment, transfer and resolve", async () => {
+    const { ticket } = await h.client.getTicket(
+      { lookup: { case: "number", value: "832810" } },
+      { headers: admin },
+    );
+    expect(ticket).toMatchObject({
+      id: 1,
+      status: { id: 2, name: "Resolved", state: TicketState.CLOSED },
+      department: { id: 2, name: "Sales" },
+      assigneeStaff: { id: 1, username: "ostadmin" },
+      assigneeTeam: { id: 1 },
+      isAnswered: false,
+      subject: "Testing API",
+    });
+    expect(ticket?.closedAt).toBeDefined();
+    expect(ticket?.reopenedAt).toBeDefined();
+    expect(ticket?.lastResponseAt).toBeDefined();
+    const { entries } = await h.client.listThreadEntries({ ticketId: 1 }, { headers: admin });
+    expect(entries.map((e) => [e.id, e.type, e.title, e.poster])).toEqual([
+      [1, ThreadEntryType.MESSAGE, "Testing API", "Angry User"],
+      [5, ThreadEntryType.RESPONSE, "", "Admin User"],
+      [6, ThreadEntryType.NOTE, "My note title", "Admin User"],
+      [7, ThreadEntryType.NOTE, "Ticket transferred from Support to Sales", "Admin User"],
+      [8, ThreadEntryType.MESSAGE, "", "Angry User"],
+      [9, ThreadEntryType.NOTE, "Status Changed", "Admin User"],
+    ]);
+    expect(entries[1]).toMatchObject({
+      pid: 1,
+      staffId: 1,
+      format: MessageFormat.HTML,
+      source: TicketSource.UNSPECIFIED,
+    });
+    expect(entries[4]).toMatchObject({
+      source: TicketSource.WEB,
+      ipAddress: "10.1.1.1",
+      body: "user follow-up",
+    });
+  });
+
+  it("lists and searches osTicket's tickets like ostmesh's own", async () => {
+    const list = await h.client.listTickets({ filter: { states: [TicketState.CLOSED] } }, { headers: admin });
+    expect(list.tickets.map((t) => t.number)).toContain("832810");
+    const search = await h.client.searchTickets({ query: "trace" }, { headers: admin });
+    expect(search.tickets.map((t) => t.id)).toEqual([25]);
+    const byNote = await h.client.searchTickets({ query: "closing comment" }, { headers: admin });
+    expect(byNote.tickets.map((t) => t.id)).toEqual([1]);
+  });
+});
+
+describe("GetTicket", () => {
+  it("refuses requests without a lookup and answers NOT_FOUND for unknown tickets", async () => {
+    expect((await failure(h.client.getTicket({}, { headers: admin }))).code).toBe(Code.InvalidArgument);
+    const zero = await failure(
+      h.client.getTicket({ lookup: { case: "ticketId", value: 0 } }, { headers: admin }),
+    );
+    expect(field(zero)).toBe("ticket_id");
+    const blank = await failure(
+      h.client.getTicket({ lookup: { case: "number", value: " " } }, { headers: admin }),
+    );
+    expect(field(blank)).toBe("number");
+    const unknown = await failure(
+      h.client.getTicket({ lookup: { case: "ticketId", value: 424242 } }, { headers: admin }),
+    );
+    expect(unknown.code).toBe(Code.NotFound);
+    const number = await failure(
+      h.client.getTicket({ lookup: { case: "number", value: "000000" } }, { headers: admin }),
+    );
+    expect(number.code).toBe(Code.NotFound);
+  });
+
+  it("shows end users their own tickets without agent-only details, and hides others'", async () => {
+    const owner = await h.endUser(28);
+    const { ticket } = await h.client.getTicket(
+      { lookup: { case: "ticketId", value: 25 } },
+      { headers: owner },
+    );
+    expect(ticket?.number).toBe("771291");
+    expect(ticket?.sla).toBeUndefined();
+    expect(ticket?.estDueDate).toBeUndefined();
+    expect(ticket?.ipAddress).toBe("");
+    const other = await failure(
+      h.client.getTicket({ lookup: { case: "ticketId", value: 1 } }, { headers: owner }),
+    );
+    expect(other.code).toBe(Code.NotFound);
+  });
+
+  it("returns custom answers and collaborators", async () => {
+    const form = await h.exec(
+      "INSERT INTO ost_form SET type = 'G', flags = 1, title = 'Extra', name = '', created = NOW(), updated = NOW()",
+    );
+    await h.exec(
+      "INSERT INTO ost_form_field SET form_id = ?, flags = 769, type = 'text', label = 'Asset tag', name = 'asset', sort = 1, created = NOW(), updated = NOW()",
+      [form.insertId],
+    );
+    await h.exec(
+      "INSERT INTO ost_help_topic_form SET topic_id = 1, form_id = ?, sort = 2, extra = '{\"disable\":[]}'",
+      [form.insertId],
+    );
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "answers@example.com", name: "Ann Answers" },
+        subject: "With an asset",
+        message: "see asset",
+        topicId: 1,
+        answers: { asset: "A-1234" },
+      },
+      { headers: service },
+    );
+    const ticketId = res.ticket?.id ?? 0;
+    const collaborator = await insertUser(h, { name: "Cole Collab", email: "cole@example.com" });
+    await h.exec(
+      "INSERT INTO ost_thread_collaborator SET flags = 3, thread_id = ?, user_id = ?, role = 'M', created = NOW(), updated = NOW()",
+      [res.ticket?.threadId, collaborator],
+    );
+    const { ticket } = await h.client.getTicket(
+      { lookup: { case: "ticketId", value: ticketId } },
+      { headers: admin },
+    );
+    expect(ticket?.answers.map((a) => [a.name, a.label, a.value])).toEqual([
+      ["asset", "Asset tag", "A-1234"],
+    ]);
+    expect(ticket?.collaborators).toMatchObject([
+      { user: { id: collaborator, name: "Cole Collab" }, active: true, cc: true },
+    ]);
+    // Lists leave answers and collaborators out.
+    const list = await h.client.listTickets(
+      { filter: { requesterUserId: res.ticket?.requester?.id } },
+      { headers: admin },
+    );
+    expect(list.tickets[0]?.answers).toEqual([]);
+    expect(list.tickets[0]?.subject).toBe("With an asset");
+  });
+});
+
+describe("ListThreadEntries", () => {
+  it("pages a thread oldest first and hides notes from end users", async () => {
+    const first = await h.client.listThreadEntries({ ticketId: 1, pageSize: 4 }, { headers: admin });
+    expect(first.entries.map((e) => e.id)).toEqual([1, 5, 6, 7]);
+    const second = await h.client.listThreadEntries(
+      { ticketId: 1, pageSize: 4, pageToken: first.nextPageToken },
+      { headers: admin },
+    );
+    expect(second.entries.map((e) => e.id)).toEqual([8, 9]);
+    expect(second.nextPageToken).toBe("");
+    const notes = await h.client.listThreadEntries(
+      { ticketId: 1, types: [ThreadEntryType.NOTE] },
+      { headers: admin },
+    );
+    expect(notes.entries.map((e) => e.id)).toEqual([6, 7, 9]);
+    const user = await h.endUser(1);
+    const seen = await h.client.listThreadEntries({ ticketId: 1 }, { headers: user });
+    expect(seen.entries.map((e) => e.id)).toEqual([1, 5, 8]);
+    const onlyNotes = await h.client.listThreadEntries(
+      { ticketId: 1, types: [ThreadEntryType.NOTE] },
+      { headers: user },
+    );
+    expect(onlyNotes.entries).toEqual([]);
+  });
+
+  it("refuses bad requests", async () => {
+    expect(field(await failure(h.client.listThreadEntries({ ticketId: 0 }, { headers: admin })))).toBe(
+      "ticket_id",
+    );
+    expect(
+      field(await failure(h.client.listThreadEntries({ ticketId: 1, pageSize: -1 }, { headers: admin }))),
+    ).toBe("page_size");
+    const other = await h.client.listThreadEntries({ ticketId: 1, pageSize: 1 }, { headers: admin });
+    const misused = await failure(
+      h.client.listThreadEntries({ ticketId: 25, pageToken: other.nextPageToken }, { headers: admin }),
+    );
+    expect(field(misused)).toBe("page_token");
+    const hidden = await failure(
+      h.client.listThreadEntries({ ticketId: 1, includeHidden: true }, { headers: await h.endUser(1) }),
+    );
+    expect(field(hidden)).toBe("include_hidden");
+    expect((await failure(h.client.listThreadEntries({ ticketId: 424242 }, { headers: admin }))).code).toBe(
+      Code.NotFound,
+    );
+  });
+});
+
+describe("ListTickets", () => {
+  let owner: number;
+  const created: number[] = [];
+
+  beforeAll(async () => {
+    owner = await insertUser(h, { name: "Lisa Lister", email: "lisa@example.com" });
+    for (let i = 0; i < 12; i++) {
+      const res = await h.client.createTicket(
+        {
+          requester: { userId: owner },
+          subject: `Listed ${i}`,
+          message: `body ${i}`,
+          priorityId: (i % 4) + 1,
+          deptId: i % 3 === 0 ? 2 : 1,
+        },
+        { headers: service },
+      );
+      created.push(res.ticket?.id ?? 0);
+    }
+  });
+
+  async function all(request: Parameters<TicketHarness["client"]["listTickets"]>[0], headers = admin) {
+    const ids: number[] = [];
+    let pageToken = "";
+    for (let pages = 0; pages < 100; pages++) {
+      const res = await h.client.listTickets({ ...request, pageToken }, { headers });
+      ids.push(...res.tickets.map((t) => t.id));
+      pageToken = res.nextPageToken;
+      if (!pageToken) return ids;
+    }
+    throw new Error("too many pages");
+  }
+
+  it("pages through every match exactly once in each order", async () => {
+    const filter = { requesterUserId: owner };
+    const byId = [...created].sort((a, b) => a - b);
+    expect(
+      await all({
+        filter,
+        pageSize: 5,
+        sortField: TicketSortField.CREATED_AT,
+        sortDirection: SortDirection.ASC,
+      }),
+    ).toEqual(byId);
+    expect(await all({ filter, pageSize: 5, sortField: TicketSortField.CREATED_AT })).toEqual(
+      [...byId].reverse(),
+    );
+    // Same-second tickets tie on lastupdate: the ticket id decides, in the same direction.
+    expect(await all({ filter, pageSize: 3 })).toEqual([...byId].reverse());
+    const byNumber = await all({
+      filter,
+      pageSize: 4,
+      sortField: TicketSortField.NUMBER,
+      sortDirection: SortDirection.ASC,
+    });
+    expect(new Set(byNumber)).toEqual(new Set(created));
+    const numbers = (
+      await h.client.listTickets(
+        { filter, pageSize: 50, sortField: TicketSortField.NUMBER, sortDirection: SortDirection.ASC },
+        { headers: admin },
+      )
+    ).tickets.map((t) => t.number);
+    expect(numbers).toEqual([...numbers].sort());
+    const byPriority = await h.client.listTickets(
+      { filter, pageSize: 50, sortField: TicketSortField.PRIORITY, sortDirection: SortDirection.ASC },
+      { headers: admin },
+    );
+    const urgencies = byPriority.tickets.map((t) => t.priority?.urgency ?? 99);
+    expect(urgencies).toEqual([...urgencies].sort((a, b) => a - b));
+    expect(await all({ filter, pageSize: 5, sortField: TicketSortField.PRIORITY })).toHaveLength(12);
+    expect(
+      await all({
+        filter,
+        pageSize: 5,
+        sortField: TicketSortField.DUE_DATE,
+        sortDirection: SortDirection.ASC,
+      }),
+    ).toHaveLength(12);
+    expect(await all({ filter, pageSize: 5, sortField: TicketSortField.UPDATED_AT })).toHaveLength(12);
+  });
+
+  it("orders tickets without a last update as MySQL does: last in DESC, first in ASC", async () => {
+    const filter = { requesterUserId: owner };
+    const nulls = created.slice(0, 3);
+    await h.exec(`UPDATE ost_ticket SET lastupdate = NULL WHERE ticket_id IN (${nulls.join(",")})`);
+    await h.exec(
+      `UPDATE ost_ticket SET lastupdate = lastupdate - INTERVAL ticket_id MINUTE WHERE ticket_id IN (${created.join(",")})`,
+    );
+    for (const desc of [true, false]) {
+      const expected = (
+        await h.query(
+          `SELECT ticket_id FROM ost_ticket WHERE user_id = ? ORDER BY lastupdate ${desc ? "DESC" : "ASC"}, ticket_id ${desc ? "DESC" : "ASC"}`,
+          [owner],
+        )
+      ).map((r) => Number(r.ticket_id));
+      const paged = await all({
+        filter,
+        pageSize: 2,
+        sortField: TicketSortField.LAST_UPDATE_AT,
+        sortDirection: desc ? SortDirection.DESC : SortDirection.ASC,
+      });
+      expect(paged).toEqual(expected);
+      expect(desc ? paged.slice(-3) : paged.slice(0, 3)).toEqual(desc ? [...nulls].reverse() : nulls);
+    }
+    await h.exec(`UPDATE ost_ticket SET lastupdate = created WHERE ticket_id IN (${created.join(",")})`);
+  });
+
+  it("applies every filter of the contract", async () => {
+    const count = async (filter: Record<string, unknown>) =>
+      Number(
+        (
+          await h.client.listTickets(
+            { filter: { requesterUserId: owner, ...filter }, includeTotalSize: true, pageSize: 1 },
+            { headers: admin },
+          )
+        ).totalSize,
+      );
+    expect(await count({})).toBe(12);
+    expect(await count({ deptIds: [2] })).toBe(4);
+    expect(await count({ deptIds: [1, 2] })).toBe(12);
+    expect(await count({ priorityIds: [4] })).toBe(3);
+    expect(await count({ statusIds: [1] })).toBe(12);
+    expect(await count({ states: [TicketState.CLOSED] })).toBe(0);
+    expect(await count({ states: [TicketState.UNSPECIFIED] })).toBe(0);
+    expect(await count({ assigneeStaffId: 0 })).toBe(12);
+    expect(await count({ assigneeTeamId: 0 })).toBe(12);
+    expect(await count({ topicIds: [0] })).toBe(12);
+    expect(await count({ overdue: false, answered: false })).toBe(12);
+    expect(await count({ answered: true })).toBe(0);
+    expect(await count({ sources: [TicketSource.API] })).toBe(12);
+    expect(await count({ sources: [TicketSource.EMAIL] })).toBe(0);
+    expect(await count({ created: { start: timestampFromMs(Date.now() + 3_600_000) } })).toBe(0);
+    expect(await count({ updated: { end: timestampFromMs(Date.now() + 3_600_000) } })).toBe(12);
+    expect(await count({ orgId: 0 })).toBe(12);
+    expect(await count({ orgId: 5 })).toBe(0);
+  });
+
+  it("stays correct while tickets are being created", async () => {
+    const filter = { requesterUserId: owner };
+    const before = await all({ filter, pageSize: 50 });
+    const seen: number[] = [];
+    let pageToken = "";
+    let extra = 0;
+    do {
+      const res = await h.client.listTickets({ filter, pageSize: 2, pageToken }, { headers: admin });
+      seen.push(...res.tickets.map((t) => t.id));
+      pageToken = res.nextPageToken;
+      // New tickets arrive between pages; they sort before the cursor and never shift what follows.
+      await h.client.createTicket(
+        { requester: { userId: owner }, subject: `Arrived ${extra++}`, message: "meanwhile" },
+        { headers: service },
+      );
+    } while (pageToken);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(before);
+  });
+
+  it("limits agents to their departments and end users to their own tickets", async () => {
+    const limited = await h.exec(
+      "INSERT INTO ost_staff SET dept_id = 2, role_id = 1, username = 'salesonly', firstname = 'Sal', lastname = 'Es'," +
+        " email = 'sal@example.com', signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+    );
+    const sales = await all(
+      { filter: { requesterUserId: owner }, pageSize: 50 },
+      await h.agent(limited.insertId),
+    );
+    expect(sales).toHaveLength(4);
+    const mine = await all({ pageSize: 50 }, await h.endUser(owner));
+    expect(new Set(mine)).toEqual(new Set(await all({ filter: { requesterUserId: owner }, pageSize: 50 })));
+  });
+
+  it("refuses bad page sizes, sorts and tokens", async () => {
+    expect(field(await failure(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
+      "page_size",
+    );
+    expect(
+      field(
+        await failure(h.client.listTickets({ sortField: TicketSortField.RELEVANCE }, { headers: admin })),
+      ),
+    ).toBe("sort_field");
+    const page = await h.client.listTickets({ pageSize: 1 }, { headers: admin });
+    expect(page.tickets).toHaveLength(1);
+    const tampered = `${page.nextPageToken.slice(0, -2)}xx`;
+    expect(
+      field(await failure(h.client.listTickets({ pageSize: 1, pageToken: tampered }, { headers: admin }))),
+    ).toBe("page_token");
+    const otherFilter = await failure(
+      h.client.listTickets(
+        { pageSize: 1, pageToken: page.nextPageToken, filter: { deptIds: [1] } },
+        { headers: admin },
+      ),
+    );
+    expect(field(otherFilter)).toBe("page_token");
+    expect(field(await failure(h.client.listTickets({ pageToken: "garbage" }, { headers: admin })))).toBe(
+      "page_token",
+    );
+    // page_size above the maximum is clamped, not refused.
+    expect(
+      (await h.client.listTickets({ pageSize: 100_000 }, { headers: admin })).tickets.length,
+    ).toBeLessThanOrEqual(200);
+  });
+});
+
+describe("SearchTickets", () => {
+  it("finds tickets by subject, thread text, requester and exact number, with filters", async () => {
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "zed@example.com", name: "Zed Zebra" },
+        subject: "Quasar malfunction",
+        message: "the flux capacitor hums",
+      },
+      { headers: service },
+    );
+    const id = res.ticket?.id ?? 0;
+    await h.client.postNote(
+      { ticketId: id, title: "Diagnosis", body: "gyroscope misaligned" },
+      { headers: admin },
+    );
+    const ids = async (query: string, filter = {}) =>
+      (await h.client.searchTickets({ query, filter }, { headers: admin })).tickets.map((t) => t.id);
+    expect(await ids("quasar")).toEqual([id]);
+    expect(await ids("capacitor")).toEqual([id]);
+    expect(await ids("gyroscope")).toEqual([id]);
+    expect(await ids("zebra")).toEqual([id]);
+    expect(await ids(res.ticket?.number ?? "")).toEqual([id]);
+    // Boolean operators apply per indexed row (subject row, each entry), as in osTicket's search.
+    expect(await ids("+quasar +malfunction")).toEqual([id]);
+    expect(await ids("+quasar -malfunction")).toEqual([]);
+    expect(await ids('"flux capacitor"')).toEqual([id]);
+    expect(await ids("zed@example.com")).toContain(id);
+    expect(await ids("quasar", { deptIds: [2] })).toEqual([]);
+    expect(await ids("quasar", { deptIds: [1] })).toEqual([id]);
+    expect(await ids("nothing-matches-this")).toEqual([]);
+    // End users find only their own tickets.
+    const stranger = await insertUser(h, { name: "Sam Searcher", email: "sam@example.com" });
+    const theirs = await h.client.searchTickets({ query: "quasar" }, { headers: await h.endUser(stranger) });
+    expect(theirs.tickets).toEqual([]);
+  });
+
+  it("pages by relevance and by other sorts, and refuses an empty query", async () => {
+    for (let i = 0; i < 5; i++)
+      await h.client.createTicket(
+        {
+          requester: { email: "pager@example.com", name: "Pat Pager" },
+          subject: `Nebula report ${i}`,
+          message: i % 2 ? "nebula nebula" : "calm",
+        },
+        { headers: service },
+      );
+    const seen: number[] = [];
+    let pageToken = "";
+    do {
+      const page = await h.client.searchTickets(
+        { query: "nebula", pageSize: 2, pageToken, includeTotalSize: true },
+        { headers: admin },
+      );
+      expect(page.totalSize).toBe(5n);
+      seen.push(...page.tickets.map((t) => t.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(new Set(seen).size).toBe(5);
+    const byCreated = await h.client.searchTickets(
+      { query: "nebula", sortField: TicketSortField.CREATED_AT, sortDirection: SortDirection.ASC },
+      { headers: admin },
+    );
+    const idsAsc = byCreated.tickets.map((t) => t.id);
+    expect(idsAsc).toEqual([...idsAsc].sort((a, b) => a - b));
+    expect(field(await failure(h.client.searchTickets({ query: "  " }, { headers: admin })))).toBe("query");
+  });
+});
