@@ -13,7 +13,10 @@ import type { ServiceCredentials } from "../auth/service-token.ts";
 import type { LegacyBackend } from "./handler.ts";
 import { isNumericString } from "./php.ts";
 
-/** Field names of a fresh install's contact and ticket forms: used while the ticket service cannot say. */
+/**
+ * Field names of the contact and ticket forms that osTicket does not let an admin delete: always accepted,
+ * also when the forms can only be read through the public (end-user) view or not at all.
+ */
 const BUILT_IN_FIELDS = ["email", "name", "phone", "notes", "subject", "message", "priority"];
 
 export interface ConnectLegacyBackendOptions {
@@ -92,7 +95,8 @@ export class ConnectLegacyBackend implements LegacyBackend {
         { topicId: topic },
         { signal, headers: authorization ? { authorization } : {} },
       );
-      return new Set(res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean));
+      const names = res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean);
+      return new Set([...BUILT_IN_FIELDS, ...names]);
     };
     let names: ReadonlySet<string>;
     try {
