@@ -57,7 +57,7 @@ export interface OtherRecipient {
 
 /** How the mail reached the help desk (Mail_Parse::getHeaderInfo, FACTS §1.1, §1.4). */
 export interface Addressing {
-  /** First system mailbox among To, Cc, Delivered-To, then Bcc; 0 when none (ost_ticket.email_id). */
+  /** First system mailbox among To, Cc and Delivered-To; 0 when none (ost_ticket.email_id). */
   readonly emailId: number;
   /** Every system mailbox the mail was addressed to. */
   readonly systemEmailIds: readonly number[];
@@ -115,13 +115,8 @@ export function addressing(mail: ParsedEmail, mailboxes: SystemMailboxes): Addre
   const flagged = recipients.map((r) =>
     delivered.includes(r.email.toLowerCase()) ? { ...r, source: "delivered-to" } : r,
   );
-  for (const addr of mail.bcc) {
-    const mailbox = mailboxes.find(addr.address);
-    if (mailbox) {
-      systemEmailIds.push(mailbox.id);
-      if (!emailId) emailId = mailbox.id;
-    }
-  }
+  // osTicket's Bcc check reads a recipient list that never holds Bcc addresses: a Bcc to a mailbox counts
+  // for nothing.
   let count = 0;
   for (const list of lists.values()) count += list.length;
   return {

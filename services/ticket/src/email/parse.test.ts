@@ -140,7 +140,7 @@ describe("addressing against the system mailboxes", () => {
     expect(a.recipientsJson).toBe('{"to":{"0":"Support <support@example.com>","2":"noreply@example.com"}}');
   });
 
-  it("always has a `to` list; a Bcc to a mailbox counts; Delivered-To addressees are never collaborators", async () => {
+  it("always has a `to` list; Bcc counts for nothing; Delivered-To addressees are never collaborators", async () => {
     const mail = await parse(
       [
         "From: a@example.com",
@@ -152,7 +152,9 @@ describe("addressing against the system mailboxes", () => {
       "b",
     );
     const a = addressing(mail, mailboxes);
-    expect(a.emailId).toBe(2);
+    // osTicket's Bcc check reads a list that never holds Bcc addresses (compared with its parser's output).
+    expect(a.emailId).toBe(0);
+    expect(a.systemEmailIds).toEqual([]);
     expect(a.recipientsJson).toBe('{"cc":[" <list@example.org>"],"to":[]}');
     expect(a.recipients).toEqual([{ source: "delivered-to", name: "", email: "list@example.org" }]);
   });
@@ -228,6 +230,116 @@ describe("parsing", () => {
     expect(names[1]).toBe("latin.txt");
     expect(mail.attachments[1]?.data.toString("utf8")).toBe("café");
     expect(mail.attachments[1]?.type).toBe("text/plain");
+  });
+});
+
+// Expected values below were read from osTicket 1.18.1's own parser (EmailDataParser) on the same bytes.
+describe("MIME structure as osTicket's parser walks it", () => {
+  const head = [
+    "From: Fwd <fwd@example.com>",
+    "To: support@example.com",
+    "Subject: fwd",
+    "Content-Type: multipart/mixed; boundary=Z",
+  ];
+
+  it("a forwarded message without a disposition joins the body and gives up its own files", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--Z",
+        "Content-Type: text/plain",
+        "",
+        "see below",
+        "--Z",
+        "Content-Type: message/rfc822",
+        "",
+        "From: x@example.com",
+        "Subject: Inner one",
+        'Content-Type: multipart/mixed; boundary="I"',
+        "",
+        "--I",
+        "Content-Type: text/plain",
+        "",
+        "inner body",
+        "--I",
+        'Content-Type: application/pdf; name="r.pdf"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "JVBERi0xLjQK",
+        "--I--",
+        "--Z--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.text).toBe("see below\ninner body");
+    expect(mail.attachments.map((a) => [a.name, a.type, a.data.length])).toEqual([
+      ["r.pdf", "application/pdf", 9],
+    ]);
+  });
+
+  it("an attached message with a disposition is one .eml file, and its html still becomes the body", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--Z",
+        "Content-Type: text/plain",
+        "",
+        "see below",
+        "--Z",
+        'Content-Type: message/rfc822; name="orig.eml"',
+        'Content-Disposition: attachment; filename="orig.eml"',
+        "",
+        "From: x@example.com",
+        "Subject: Inner one",
+        "Content-Type: text/html",
+        "",
+        "<p>inner body</p>",
+        "--Z--",
+        "",
+      ].join("\n"),
+    );
+    expect(mailBody(mail, { richText: true, replySeparator: null })).toMatchObject({
+      text: "<p>inner body</p>\n",
+      format: "html",
+    });
+    expect(mail.attachments.map((a) => [a.name, a.type, a.data.length])).toEqual([
+      ["orig.eml", "message/rfc822", 87],
+    ]);
+  });
+
+  it("parts not base64-encoded keep the line break before the next boundary", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--Z",
+        "Content-Type: text/plain",
+        "",
+        "body",
+        "--Z",
+        'Content-Type: text/plain; name="ok.txt"',
+        'Content-Disposition: attachment; filename="ok.txt"',
+        "",
+        "fine",
+        "--Z",
+        'Content-Type: text/plain; name="qp.txt"',
+        'Content-Disposition: attachment; filename="qp.txt"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        "x=3Dy",
+        "--Z",
+        'Content-Type: application/octet-stream; name="b.bin"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--Z--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.attachments.map((a) => [a.name, a.data.toString("latin1")])).toEqual([
+      ["ok.txt", "fine\r\n"],
+      ["qp.txt", "x=y\r\n"],
+      ["b.bin", "\x00\x01\x02"],
+    ]);
   });
 });
 

@@ -71,22 +71,12 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const fields = headerFields(header);
   if (fields.length < 2) throw new EmailParseError("fewer than two header fields");
 
-  let mail: Awaited<ReturnType<typeof simpleParser>>;
-  try {
-    mail = await simpleParser(bytes, {
-      skipHtmlToText: true,
-      skipTextToHtml: true,
-      skipTextLinks: true,
-      skipImageLinks: true,
-    });
-  } catch (error) {
-    throw new EmailParseError(error instanceof Error ? error.message : String(error));
-  }
-
+  const mail = await decode(bytes);
   const multipart = /^\s*multipart\//i.test(firstValue(fields, "content-type"));
+  const eol = header.includes("\r\n") ? "\r\n" : "\n";
+  const content = await contentOf(mail, multipart, eol, 0);
   const fromList = addresses(mail.from);
   const from = fromList.find((a) => isEmailAddress(a.address)) ?? fromList[0];
-  const html = typeof mail.html === "string" ? mail.html : undefined;
   const split = splitHeaders(header);
   return {
     header,
@@ -99,18 +89,74 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
     cc: addresses(mail.cc),
     deliveredTo: addresses(mail.headers.get("delivered-to")),
     bcc: addresses(mail.bcc),
-    // osTicket's MIME decoder keeps the line break before a part's closing boundary (mailparser drops it):
-    // it is what leaves the trailing space on stored html bodies.
-    html: html === undefined ? undefined : multipart && !html.endsWith("\n") ? `${html}\n` : html,
-    text: mail.text,
-    attachments: mail.attachments.flatMap((a) => {
-      const kept = attachment(a);
-      return kept ? [kept] : [];
-    }),
+    html: content.html.length ? content.html.join("") : undefined,
+    text: content.text.length ? content.text.join("\n") : undefined,
+    attachments: content.files,
     priorityUrgency: headerPriorityUrgency(header),
     isBounce: isBounce(split),
     isAutoReply: isAutoReply(split),
   };
+}
+
+type Decoded = Awaited<ReturnType<typeof simpleParser>>;
+
+async function decode(bytes: Buffer): Promise<Decoded> {
+  try {
+    return await simpleParser(bytes, {
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipTextLinks: true,
+      skipImageLinks: true,
+    });
+  } catch (error) {
+    throw new EmailParseError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Attached messages are opened this deep at most. */
+const MAX_NESTING = 5;
+
+/**
+ * Bodies and files the way osTicket's MIME walk finds them: its body lookup also descends into attached
+ * messages (so their text or html joins the body — with rich text, an attached message's html is taken
+ * even when the outer mail is plain text), an attached message with a Content-Disposition is kept as one
+ * `.eml` file, and one without is opened up instead: its own files become the mail's files.
+ */
+async function contentOf(
+  mail: Decoded,
+  multipart: boolean,
+  eol: string,
+  depth: number,
+): Promise<{ html: string[]; text: string[]; files: MailAttachment[] }> {
+  const html: string[] = [];
+  const text: string[] = [];
+  const files: MailAttachment[] = [];
+  if (typeof mail.html === "string") {
+    // osTicket's MIME decoder keeps the line break before a part's closing boundary (mailparser drops it):
+    // it is what leaves the trailing space on stored html bodies.
+    html.push(multipart && !mail.html.endsWith("\n") ? `${mail.html}\n` : mail.html);
+  }
+  if (mail.text !== undefined) text.push(mail.text);
+  for (const part of mail.attachments) {
+    const isMessage = part.contentType.toLowerCase() === "message/rfc822";
+    if (isMessage && depth < MAX_NESTING) {
+      const inner = await contentOf(await decode(part.content), true, eol, depth + 1);
+      html.push(...inner.html);
+      text.push(...inner.text);
+      const disposed = part.contentDisposition === "attachment" || part.contentDisposition === "inline";
+      if (!disposed) {
+        files.push(...inner.files);
+        continue;
+      }
+    }
+    const kept = attachment(part);
+    if (!kept) continue;
+    // Unless base64-decoded, a part's bytes keep the line break before the next boundary in osTicket.
+    const encoding = part.headers.get("content-transfer-encoding");
+    const base64 = typeof encoding === "string" && encoding.trim().toLowerCase() === "base64";
+    files.push(multipart && !base64 ? { ...kept, data: Buffer.concat([kept.data, Buffer.from(eol)]) } : kept);
+  }
+  return { html, text, files };
 }
 
 function addresses(value: unknown): MailAddress[] {
