@@ -97,8 +97,11 @@ export async function* watchEvents(
       );
     lastSeen = after;
   }
+  // One filter subject works on every server; several need NATS 2.10, so they fall back to the stream's
+  // wildcard (the types are matched below either way).
+  const subjects = subjectsFor(stream, request.eventTypes);
   const consumer = await bus.js.consumers.get(stream.name, {
-    filter_subjects: subjectsFor(stream, request.eventTypes),
+    filter_subjects: subjects.length === 1 && subjects[0] ? subjects[0] : `${stream.subjectPrefix}.>`,
     ...(after > 0
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 }
       : { deliver_policy: DeliverPolicy.New }),
@@ -140,7 +143,8 @@ export async function* watchEvents(
         if (finished) break;
         if (!freed) {
           watchStats.closedSlow++;
-          const resumeAfter = queue[0] ? queue[0].seq - 1 : m.seq - 1;
+          // Everything queued is still sent before the error: the first event left out is this one.
+          const resumeAfter = m.seq - 1;
           throw new ConnectError(
             `the client reads too slowly (${maxBuffered} events waited ${slowMs} ms); resume with after_sequence=${resumeAfter}`,
             Code.ResourceExhausted,
@@ -169,6 +173,8 @@ export async function* watchEvents(
     (error: unknown) => {
       failure = error;
       finished = true;
+      // Release the server-side consumer now; the client still gets what is queued, then the error.
+      void messages.close().catch(() => undefined);
       notify();
     },
   );
