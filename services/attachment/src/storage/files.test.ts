@@ -124,6 +124,28 @@ describe("chunk reads", () => {
   });
 });
 
+describe("chunk reads, aborted", () => {
+  it("report an abort on the next read, never as an unhandled rejection while the consumer holds a chunk", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      const chunks = (await readFile(store.em(), bigId)).chunks({ signal: controller.signal });
+      const first = await chunks.next();
+      expect(first.value?.byteLength).toBe(CHUNK_SIZE);
+      // The consumer is busy with the first chunk (as a stream writer waiting for its client) when the
+      // request is cancelled: the prefetch of the second fails meanwhile.
+      controller.abort(new Error("client went away"));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(unhandled).toEqual([]);
+      await expect(chunks.next()).rejects.toThrow("client went away");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
 describe("range reads", () => {
   const cases: Array<[string, number, number]> = [
     ["the first byte", 0, 1],

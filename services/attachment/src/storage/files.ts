@@ -162,13 +162,18 @@ async function* readChunks(
   signal?: AbortSignal,
 ): AsyncGenerator<Buffer, void, undefined> {
   // By cursor rather than by expected id, so a gap in chunk ids (never written by osTicket) is no end.
-  const fetchAfter = (chunkId: number) =>
-    selectBinaryRow(
+  const fetchAfter = (chunkId: number) => {
+    const fetching = selectBinaryRow(
       em,
       "SELECT `chunk_id`, `filedata` FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` > ? ORDER BY `chunk_id` LIMIT 1",
       [info.id, chunkId],
       signal,
     );
+    // It may fail (an abort) while the consumer still holds the previous chunk: that failure surfaces when
+    // the consumer asks for the next chunk, and is never an unhandled rejection meanwhile.
+    fetching.catch(() => undefined);
+    return fetching;
+  };
   let total = 0;
   // The next chunk is fetched while the consumer handles the current one (at most two chunks in memory).
   let next = fetchAfter(-1);
