@@ -188,6 +188,14 @@ describe("parsing", () => {
     expect(mail.references).toBe("<r1@x> <r2@x>");
   });
 
+  it("names a sender written as `address (Comment)` as osTicket does", async () => {
+    const mail = await parse(
+      ["From: john@example.com (John Smith)", "To: support@example.com", "Subject: x"],
+      "b",
+    );
+    expect(mail.from).toEqual({ name: " (John Smith)", address: "john@example.com" });
+  });
+
   it("names attachments as osTicket does and transcodes text files to UTF-8", async () => {
     const mail = await parse(
       [

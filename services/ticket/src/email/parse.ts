@@ -76,7 +76,13 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const eol = header.includes("\r\n") ? "\r\n" : "\n";
   const content = await contentOf(mail, multipart, eol, 0);
   const fromList = addresses(mail.from);
-  const from = fromList.find((a) => isEmailAddress(a.address)) ?? fromList[0];
+  const sender = fromList.find((a) => isEmailAddress(a.address)) ?? fromList[0];
+  // `addr (Comment)`: osTicket's name is the empty display name plus " (Comment)".
+  const rawFrom = firstValue(fields, "from");
+  const from =
+    sender?.name && !rawFrom.includes("<") && rawFrom.includes(`(${sender.name})`)
+      ? { ...sender, name: ` (${sender.name})` }
+      : sender;
   const split = splitHeaders(header);
   return {
     header,
