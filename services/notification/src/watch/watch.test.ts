@@ -2,7 +2,7 @@ import http from "node:http";
 import net from "node:net";
 import { clone, create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { type EventStreamDefinition, ensureStreams, publish } from "@ostmesh/bus";
 import { deleteStreams, testStream } from "@ostmesh/bus/testing/names.ts";
