@@ -1,5 +1,6 @@
 import { createOrm } from "@ostmesh/db";
 import type { EnvSource, RegisterService } from "@ostmesh/kit";
+import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { AttachmentService } from "@ostmesh/proto";
 import { loadAttachmentConfig } from "./config.ts";
 import { DownloadLinkSigner } from "./links/index.ts";
@@ -43,6 +44,7 @@ export function attachmentService(options: AttachmentServiceOptions = {}): Regis
       extra: { discovery: { warnWhenNoEntities: false } },
     });
     deps.onShutdown(() => orm.close());
+    deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource("attachment", orm)));
     const signer = new DownloadLinkSigner({
       secret: config.linkSecret,
       previousSecrets: config.previousLinkSecrets,

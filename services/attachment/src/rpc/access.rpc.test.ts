@@ -1,9 +1,11 @@
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { type BolaCase, runBolaMatrix } from "@ostmesh/kit/auth/testing/matrix.ts";
 import type { BolaCaller, BolaOutcome } from "@ostmesh/kit/auth/testing/world.ts";
+import { AttachmentService } from "@ostmesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../storage/sql.ts";
 import { type AttachmentHarness, attachmentHarness, bytesOf } from "../testing/harness.ts";
+import { AttachmentServiceImpl } from "./service.ts";
 
 /**
  * Who may reach which file (the BOLA matrix): every RPC, every kind of caller of the shared test world, with
@@ -198,5 +200,29 @@ describe("access to files follows osTicket's ticket rules", () => {
     // The message entry also got `toAttach` in the matrix above.
     expect(asOwner.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach]);
     expect(asAgent.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach, files.note]);
+  });
+
+  it("fails closed when a process serves the service without the auth interceptor", async () => {
+    const impl = new AttachmentServiceImpl({ orm: h.orm, signer: h.signer, config: { unaryMaxBytes: 1024 } });
+    const bare = createClient(
+      AttachmentService,
+      createRouterTransport((router) => router.service(AttachmentService, impl)),
+    );
+    const outcomes = await Promise.all(
+      [
+        () => bare.getFileInfo({ fileId: files.message }),
+        () => bare.uploadFile({ name: "x.txt", data: Buffer.from("x") }),
+        async () => {
+          for await (const _ of bare.downloadFile({ file: { case: "fileId", value: files.message } }));
+        },
+        () => bare.purgeOrphanFiles({}),
+      ].map((call) =>
+        call().then(
+          () => "ok",
+          (e: unknown) => `${Code[ConnectError.from(e).code]}: ${ConnectError.from(e).rawMessage}`,
+        ),
+      ),
+    );
+    expect(outcomes).toEqual(Array(4).fill("Internal: authorization is not configured on this server"));
   });
 });

@@ -11,6 +11,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { type EntityManager, query } from "@ostmesh/db";
 import {
   assertAllowed,
+  assertAuthorized,
   decideThreadEntryAccess,
   END_USER_ENTRY_TYPES,
   type EndUserOrgFacts,
@@ -60,6 +61,15 @@ function requireCaller(principal: Principal): void {
 
 async function endUserFacts(principal: Principal, q: SqlQuery): Promise<EndUserOrgFacts | undefined> {
   return kindOf(principal) === PrincipalKind.END_USER ? loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+}
+
+/**
+ * Every handler's first step: the auth interceptor must have run (a process wired without it fails closed
+ * with INTERNAL rather than serving files to anyone), and the caller must be someone.
+ */
+export function assertCaller(ctx: Ctx): void {
+  assertAuthorized(ctx);
+  requireCaller(principalOf(ctx));
 }
 
 /** The caller as idempotency records and logs name it: `agent:1`, `user:5`, `service:ticket`, ... */

@@ -52,6 +52,7 @@ import {
   storeFile,
 } from "../storage/index.ts";
 import {
+  assertCaller,
   assertCanReachEntry,
   assertCanReadFile,
   assertCanReadTicket,
@@ -117,6 +118,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
 
   async uploadFile(req: UploadFileRequest, ctx: HandlerContext): Promise<UploadFileResponse> {
     try {
+      assertCaller(ctx);
       checkIdempotencyKey(req.idempotencyKey);
       const name = requireName(req.name, "name");
       const legacySize = Number(req.legacySize);
@@ -169,6 +171,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
   ): Promise<UploadFileStreamResponse> {
     const messages = requests[Symbol.asyncIterator]();
     try {
+      assertCaller(ctx);
       const { metadata, idempotencyKey: key } = await openUploadStream(messages);
       checkIdempotencyKey(key);
       const name = requireName(metadata.name, "metadata.name");
@@ -232,6 +235,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
 
   async *downloadFile(req: DownloadFileRequest, ctx: HandlerContext): AsyncGenerator<DownloadFileResponse> {
     try {
+      assertCaller(ctx);
       let info: FileInfo;
       switch (req.file.case) {
         case "fileId": {
@@ -270,6 +274,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
 
   async getFileInfo(req: GetFileInfoRequest, ctx: HandlerContext): Promise<GetFileInfoResponse> {
     try {
+      assertCaller(ctx);
       const fileId = requireId(req.fileId, "file_id");
       const info = await this.#em().transactional(async (tx) => {
         await assertCanReadFile(ctx, tx, fileId);
@@ -286,6 +291,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
     ctx: HandlerContext,
   ): Promise<CreateDownloadLinkResponse> {
     try {
+      assertCaller(ctx);
       const fileId = requireId(req.fileId, "file_id");
       const ttlSeconds = linkTtl(req.ttl);
       const info = await this.#em().transactional(async (tx) => {
@@ -312,6 +318,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
 
   async listAttachments(req: ListAttachmentsRequest, ctx: HandlerContext): Promise<ListAttachmentsResponse> {
     try {
+      assertCaller(ctx);
       const limit = pageSize(req.pageSize);
       let target: AttachmentTarget;
       let listing: string;
@@ -349,6 +356,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
 
   async attachFiles(req: AttachFilesRequest, ctx: HandlerContext): Promise<AttachFilesResponse> {
     try {
+      assertCaller(ctx);
       checkIdempotencyKey(req.idempotencyKey);
       const entryId = requireId(req.threadEntryId, "thread_entry_id");
       if (req.files.length === 0) throw invalidArgument("files", "name at least one file");
@@ -404,6 +412,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
     ctx: HandlerContext,
   ): Promise<PurgeOrphanFilesResponse> {
     try {
+      assertCaller(ctx);
       checkIdempotencyKey(req.idempotencyKey);
       let minAgeSeconds = ORPHAN_MIN_AGE_SECONDS;
       if (req.minAge) {
