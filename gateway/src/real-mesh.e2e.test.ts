@@ -5,6 +5,12 @@
  * rows osTicket's tables end up with.
  */
 import { randomBytes } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { attachmentService } from "@ostmesh/attachment";
 import { connectBus, type EventStreamDefinition } from "@ostmesh/bus";
 import { deleteStreams, testStream } from "@ostmesh/bus/testing/names.ts";
@@ -12,7 +18,8 @@ import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
 import { createMeshAuth, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
 import { silentLogger, TEST_NATS_URL, testConfig } from "@ostmesh/kit/testing/harness.ts";
-import { IdentityService } from "@ostmesh/proto";
+import { IdentityService, TicketService } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { ticketService } from "@ostmesh/ticket";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -318,6 +325,43 @@ describe("tickets.json with the real services", () => {
       status: 403,
       body: "Unable to create new ticket :Ticket denied: banned@example.com\n\nThis help desk is for use by authorized users only",
     });
+  });
+});
+
+describe("the Connect edge with the real services", () => {
+  it("logs in and reads a legacy-created ticket in all three protocols", async () => {
+    const created = await post(
+      "/api/tickets.json",
+      JSON.stringify({ email: "rpc@example.com", name: "Rpc", subject: "Via RPC", message: "m" }),
+    );
+    expect(created.status).toBe(201);
+    const h2c = `http://127.0.0.1:${gateway.ports.h2c[0]}`;
+    const login = await createClient(
+      IdentityService,
+      createConnectTransport({ baseUrl: base, httpVersion: "1.1" }),
+    ).login({
+      kind: PrincipalKind.AGENT,
+      username: "ostadmin",
+      password: "Adm1nPass!",
+    });
+    const headers = { authorization: `Bearer ${login.tokens?.accessToken ?? ""}` };
+    for (const transport of [
+      createConnectTransport({ baseUrl: base, httpVersion: "1.1" }),
+      createGrpcWebTransport({ baseUrl: base, httpVersion: "1.1" }),
+      createGrpcTransport({ baseUrl: h2c }),
+    ]) {
+      const res = await createClient(TicketService, transport).getTicket(
+        { lookup: { case: "number", value: created.body } },
+        { headers },
+      );
+      expect(res.ticket?.number).toBe(created.body);
+      expect(res.ticket?.subject).toBe("Via RPC");
+    }
+    await expect(
+      createClient(TicketService, createGrpcTransport({ baseUrl: h2c })).getTicket({
+        lookup: { case: "number", value: created.body },
+      }),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 });
 
