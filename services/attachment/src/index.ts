@@ -1,7 +1,8 @@
-import { createOrm } from "@ostmesh/db";
+import { createOrm, runMigrations } from "@ostmesh/db";
 import type { EnvSource, RegisterService } from "@ostmesh/kit";
-import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
+import { mikroOrmPoolSource, mikroOrmPoolSource, watchDbPool, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { AttachmentService } from "@ostmesh/proto";
+import mysql from "mysql2/promise";
 import { loadAttachmentConfig } from "./config.ts";
 import { DownloadLinkSigner } from "./links/index.ts";
 import { AttachmentServiceImpl } from "./rpc/service.ts";
@@ -27,7 +28,8 @@ export interface AttachmentServiceOptions {
 
 /**
  * The attachment service's contribution to a process: its own connection pool on osTicket's database
- * (closed at shutdown), the download-link signer from ATTACHMENT_LINK_SECRET (a random one, with a
+ * (closed at shutdown, watched on /metrics), ostmesh's migrations (ATTACHMENT_MIGRATE=false skips them), the
+ * download-link signer from ATTACHMENT_LINK_SECRET (a random one, with a
  * warning, when unset) and the AttachmentService routes.
  */
 export function attachmentService(options: AttachmentServiceOptions = {}): RegisterService {
@@ -38,12 +40,17 @@ export function attachmentService(options: AttachmentServiceOptions = {}): Regis
         "ATTACHMENT_LINK_SECRET is not set: download links are signed with a random secret and stop working when this process restarts",
       );
     }
+    const env = options.env ?? process.env;
     const orm = await createOrm({
       url: deps.config.databaseUrl,
       entities: [],
+      pool: { max: config.dbPoolMax },
       extra: { discovery: { warnWhenNoEntities: false } },
     });
     deps.onShutdown(() => orm.close());
+    deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource(name, orm)));
+    // ostmesh's own tables (idempotency records) must exist; processes starting together migrate once.
+    if (env.ATTACHMENT_MIGRATE !== "false") await migrateLocked(deps.config.databaseUrl, () => runMigrations(orm));
     deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource("attachment", orm)));
     const signer = new DownloadLinkSigner({
       secret: config.linkSecret,
@@ -63,3 +70,14 @@ export function attachmentService(options: AttachmentServiceOptions = {}): Regis
  * grpc.health.v1 and checks MySQL and NATS.
  */
 export const register: RegisterService = attachmentService();
+
+async function migrateLocked(databaseUrl: string, migrate: () => Promise<unknown>): Promise<void> {
+  const conn = await mysql.createConnection({ uri: databaseUrl });
+  try {
+    await conn.query("SELECT GET_LOCK('ostmesh_migrations', 120)");
+    await migrate();
+  } finally {
+    await conn.query("SELECT RELEASE_LOCK('ostmesh_migrations')").catch(() => undefined);
+    await conn.end();
+  }
+}

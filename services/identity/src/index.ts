@@ -1,5 +1,6 @@
 import { allEntities, createOrm, runMigrations } from "@ostmesh/db";
 import { configOrExit, type RegisterService } from "@ostmesh/kit";
+import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { IdentityService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
 import { loadIdentityConfig } from "./config.ts";
@@ -33,6 +34,7 @@ export const register: RegisterService = async (router, deps) => {
     entities: allEntities,
   });
   deps.onShutdown(() => orm.close());
+  deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource("identity", orm)));
   if (process.env.IDENTITY_MIGRATE !== "false")
     await migrateLocked(deps.config.databaseUrl, () => runMigrations(orm));
   const identity = createIdentity({ orm, config, logger: deps.logger });

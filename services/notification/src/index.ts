@@ -1,6 +1,7 @@
 import { connectBus, ensureStreams, eventStreamFromEnv } from "@ostmesh/bus";
 import { createOrm, pendingMigrations } from "@ostmesh/db";
 import type { RegisterService } from "@ostmesh/kit";
+import { mikroOrmPoolSource, watchConsumerLag, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { NotificationService } from "@ostmesh/proto";
 import { loadNotificationConfig } from "./config.ts";
 import { startNotificationRuntime } from "./runtime.ts";
@@ -26,6 +27,7 @@ export const register: RegisterService = async (router, deps) => {
   const stream = eventStreamFromEnv();
   const orm = await createOrm({ url: deps.config.databaseUrl });
   deps.onShutdown(() => orm.close());
+  deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource("notification", orm)));
   const bus = await connectBus({
     url: deps.config.natsUrl,
     name: "ostmesh-notification",
@@ -50,5 +52,10 @@ export const register: RegisterService = async (router, deps) => {
     logger: deps.logger,
   });
   deps.onShutdown(() => runtime.close());
+  // Consumer lag of the runtime's durable consumers (default names: notification-webhooks, -email).
+  for (const durable of ["notification-webhooks", ...(config.smtpUrl ? ["notification-email"] : [])])
+    deps.onShutdown(
+      watchConsumerLag(deps.metrics.registry, bus.jsm.consumers, { stream: stream.name, consumer: durable }),
+    );
   router.service(NotificationService, runtime.service);
 };

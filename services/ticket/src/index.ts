@@ -5,10 +5,12 @@ import {
   eventStreamFromEnv,
   notifyRelay,
   type OutboxRelay,
+  relayPrometheusMetrics,
   startOutboxRelay,
 } from "@ostmesh/bus";
 import { createOrm, runMigrations } from "@ostmesh/db";
 import { configOrExit, type EnvSource, type RegisterService } from "@ostmesh/kit";
+import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { AttachmentService, IdentityService, TicketService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
 import { loadTicketServiceConfig } from "./config.ts";
@@ -58,6 +60,7 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
     const config = configOrExit(() => loadTicketServiceConfig(env), name);
     const orm = await createOrm({ url: deps.config.databaseUrl, pool: { max: config.dbPoolMax } });
     deps.onShutdown(() => orm.close());
+    deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource(name, orm)));
     if (env.TICKET_MIGRATE !== "false")
       await migrateLocked(deps.config.databaseUrl, () => runMigrations(orm));
 
@@ -73,6 +76,7 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
         nc: bus.nc,
         wakeSubject: OUTBOX_WAKE_SUBJECT,
         logger: deps.logger.child({ component: "outbox-relay" }),
+        metrics: relayPrometheusMetrics(deps.metrics.registry),
       });
       relay = running;
       deps.onShutdown(() => running.stop());
