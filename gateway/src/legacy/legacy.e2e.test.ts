@@ -113,6 +113,10 @@ beforeAll(async () => {
   await key(NO_CRON, "127.0.0.1", 1, 1, 0);
   await key(OTHER_IP, "10.0.0.9", 1, 1, 1);
   await key(PROXIED, "203.0.113.7", 1, 1, 1);
+  // A custom ticket form field: its variable name is an accepted key, answered through CreateTicket.
+  await conn.query(
+    "INSERT INTO ost_form_field SET form_id = 2, flags = 13057, type = 'text', label = 'Company', name = 'company', sort = 4, created = NOW(), updated = NOW()",
+  );
   gw = await startTestGateway(db.url, { GATEWAY_LEGACY_MAX_BODY: "64KiB" });
 });
 
@@ -388,6 +392,17 @@ describe("what the ticket service is asked (osTicket's request semantics)", () =
     await post("/api/tickets.json", valid({ priority: 3 }));
     expect(last().legacy?.priority).toBe("3");
     expect(last().ipAddress).toBe("127.0.0.1");
+  });
+});
+
+describe("custom form fields", () => {
+  it("a form field's variable name is an answer, not unexpected data", async () => {
+    const res = await post("/api/tickets.json", valid({ company: "ACME", other: "x" }));
+    expect(res.status).toBe(201);
+    expect(res.rows.map((r) => r.log)).toEqual([
+      `other: Unexpected data received in API request [${masked(KEY)}] `,
+    ]);
+    expect(gw.upstreams.created.at(-1)?.answers).toEqual({ company: "ACME" });
   });
 });
 

@@ -72,7 +72,12 @@ describe.each(transports)("%s", (_name, transport) => {
     const res = await client.getTicket(
       { lookup: { case: "ticketId", value: 42 } },
       {
-        headers: { ...auth(), "x-request-id": "req-1" },
+        headers: {
+          ...auth(),
+          "x-request-id": "req-1",
+          "idempotency-key": "idem-1",
+          traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        },
         onHeader: (h) => (header = h),
         onTrailer: (t) => (trailer = t),
       },
@@ -80,7 +85,9 @@ describe.each(transports)("%s", (_name, transport) => {
     expect(res.ticket?.id).toBe(42);
     expect(header?.get("x-served-by")).toBe("ticket");
     expect(trailer?.get("x-rows-read")).toBe("1");
+    expect(gw.upstreams.lastGetTicket?.traceparent).toContain("0af7651916cd43dd8448eb211c80319c");
     expect(gw.upstreams.lastGetTicket).toMatchObject({
+      idempotencyKey: "idem-1",
       authorization: `Bearer ${token}`,
       forwardedFor: "127.0.0.1",
       custom: "req-1",

@@ -31,7 +31,10 @@ export const forwardAuthorizationKey = createContextKey<string | undefined>(unde
 /** The caller's address after the trusted-proxy rules (set by the edge from the socket). */
 export const clientIpKey = createContextKey<string>("", { description: "client ip" });
 
-/** Request headers that belong to a hop, a protocol, or that the gateway sets itself. */
+/**
+ * Request headers that belong to a hop, a protocol, or that the gateway sets itself. Trace context is
+ * passed on; the client tracing interceptor replaces it with the gateway's own span when tracing is on.
+ */
 const NOT_FORWARDED = new Set([
   "authorization",
   "x-api-key",
@@ -53,9 +56,6 @@ const NOT_FORWARDED = new Set([
   "x-forwarded-proto",
   "x-forwarded-host",
   "forwarded",
-  "traceparent",
-  "tracestate",
-  "baggage",
   "x-grpc-web",
   "x-user-agent",
 ]);

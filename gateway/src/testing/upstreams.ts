@@ -59,6 +59,8 @@ export interface Upstreams {
   cronRuns: number;
   /** Headers of the last GetTicket call. */
   lastGetTicket?: {
+    traceparent: string | null;
+    idempotencyKey: string | null;
     authorization: string | null;
     forwardedFor: string | null;
     custom: string | null;
@@ -333,6 +335,8 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
         const caller = await callerOf(ctx);
         if (!caller) throw new ConnectError("authentication required", Code.Unauthenticated);
         state.lastGetTicket = {
+          traceparent: ctx.requestHeader.get("traceparent"),
+          idempotencyKey: ctx.requestHeader.get("idempotency-key"),
           authorization: ctx.requestHeader.get("authorization"),
           forwardedFor: ctx.requestHeader.get("x-forwarded-for"),
           custom: ctx.requestHeader.get("x-request-id"),
