@@ -18,6 +18,8 @@ export interface AttachmentConfig {
    * streamed with UploadFileStream); osTicket's max_file_size applies on top. At most the RPC message limit.
    */
   readonly unaryMaxBytes: number;
+  /** ATTACHMENT_DB_POOL_MAX: connections of the service's pool (default 10). */
+  readonly dbPoolMax: number;
 }
 
 export const DEFAULT_UNARY_MAX_BYTES = 8 * 1024 * 1024;
@@ -55,16 +57,19 @@ export function loadAttachmentConfig(
     }
   });
   let unaryMaxBytes = 0;
+  let dbPoolMax = 0;
   try {
-    unaryMaxBytes = loadConfig(
-      (read) =>
-        read(
+    ({ unaryMaxBytes, dbPoolMax } = loadConfig(
+      (read) => ({
+        unaryMaxBytes: read(
           env
             .bytes("ATTACHMENT_UNARY_MAX_BYTES", { min: 1, max: ceiling })
             .default(Math.min(DEFAULT_UNARY_MAX_BYTES, ceiling)),
         ),
+        dbPoolMax: read(env.int("ATTACHMENT_DB_POOL_MAX", { min: 1, max: 1000 }).default(10)),
+      }),
       source,
-    );
+    ));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
@@ -75,5 +80,6 @@ export function loadAttachmentConfig(
     previousLinkSecrets: previous,
     linkSecretGenerated: secret === undefined,
     unaryMaxBytes,
+    dbPoolMax,
   };
 }

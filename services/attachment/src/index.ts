@@ -1,6 +1,6 @@
 import { createOrm, runMigrations } from "@ostmesh/db";
 import type { EnvSource, RegisterService } from "@ostmesh/kit";
-import { mikroOrmPoolSource, mikroOrmPoolSource, watchDbPool, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
+import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { AttachmentService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
 import { loadAttachmentConfig } from "./config.ts";
@@ -50,8 +50,8 @@ export function attachmentService(options: AttachmentServiceOptions = {}): Regis
     deps.onShutdown(() => orm.close());
     deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource(name, orm)));
     // ostmesh's own tables (idempotency records) must exist; processes starting together migrate once.
-    if (env.ATTACHMENT_MIGRATE !== "false") await migrateLocked(deps.config.databaseUrl, () => runMigrations(orm));
-    deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource("attachment", orm)));
+    if (env.ATTACHMENT_MIGRATE !== "false")
+      await migrateLocked(deps.config.databaseUrl, () => runMigrations(orm));
     const signer = new DownloadLinkSigner({
       secret: config.linkSecret,
       previousSecrets: config.previousLinkSecrets,
