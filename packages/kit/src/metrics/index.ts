@@ -20,3 +20,4 @@ export {
   deliveryMetrics,
 } from "./delivery.ts";
 export { ProcessMetrics } from "./metrics.ts";
+export { watchReadiness } from "./readiness.ts";

@@ -2,11 +2,14 @@ import { randomBytes } from "node:crypto";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import mysql from "mysql2/promise";
+import pino from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HealthMonitor } from "../health/monitor.ts";
 import { watchConsumerLag } from "./consumer-lag.ts";
 import { mikroOrmPoolSource, mysql2PoolStats, watchDbPool } from "./db-pool.ts";
 import { DELIVERY_OUTCOMES, deliveryMetrics } from "./delivery.ts";
+import { watchReadiness } from "./readiness.ts";
 
 const MYSQL = process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306";
 const NATS = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -176,5 +179,41 @@ describe("delivery metrics", () => {
       ),
     ).toBe(1);
     expect(await sample(registry, 'ostmesh_delivery_queued{channel="webhook"}')).toBe(5);
+  });
+});
+
+describe("readiness metrics", () => {
+  it("reports readiness, each check, and counts flips", async () => {
+    let dbUp = true;
+    const health = new HealthMonitor({
+      checks: [
+        {
+          name: "mysql",
+          check: async () => {
+            if (!dbUp) throw new Error("down");
+          },
+        },
+      ],
+      services: ["ticket"],
+      intervalMs: 60_000,
+      checkTimeoutMs: 1000,
+      logger: pino({ enabled: false }),
+    });
+    const registry = new Registry();
+    const stop = watchReadiness(registry, health);
+    expect(await sample(registry, "ostmesh_ready")).toBe(0);
+    await health.evaluate();
+    expect(await sample(registry, "ostmesh_ready")).toBe(1);
+    expect(await sample(registry, 'ostmesh_readiness_check_ok{check="mysql"}')).toBe(1);
+    dbUp = false;
+    await health.evaluate();
+    expect(await sample(registry, "ostmesh_ready")).toBe(0);
+    expect(await sample(registry, 'ostmesh_readiness_check_ok{check="mysql"}')).toBe(0);
+    dbUp = true;
+    await health.evaluate();
+    expect(await sample(registry, "ostmesh_readiness_transitions_total")).toBe(2);
+    health.shutdown();
+    expect(await sample(registry, "ostmesh_ready")).toBe(0);
+    stop();
   });
 });

@@ -18,6 +18,7 @@ import { HealthMonitor, type ReadinessCheck } from "../health/monitor.ts";
 import { healthRoutes } from "../health/service.ts";
 import { createLogger } from "../log/logger.ts";
 import { ProcessMetrics } from "../metrics/metrics.ts";
+import { watchReadiness } from "../metrics/readiness.ts";
 import {
   errorMappingInterceptor,
   observeInterceptor,
@@ -216,6 +217,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     checkTimeoutMs: config.timing.healthCheckTimeoutMs,
     logger,
   });
+  closers.push(watchReadiness(metrics.registry, health));
 
   const shutdownController = new AbortController();
   const routerOptions: ConnectRouterOptions = {
