@@ -95,6 +95,8 @@ describe("operations on the real mesh", () => {
       ])
         expect(total(text, series), `${p.name} ${series}`).toBeGreaterThan(0);
       expect(text, p.name).toMatch(/process="ostmesh-[a-z]+"/);
+      expect(total(text, "ostmesh_ready"), `${p.name} ready`).toBe(1);
+      expect(total(text, "ostmesh_readiness_transitions_total"), p.name).toBeGreaterThanOrEqual(0);
     }
   });
 
@@ -132,13 +134,14 @@ describe("operations on the real mesh", () => {
     expect(total(notification, "ostmesh_consumer_info_errors_total", webhooks)).toBeUndefined();
   });
 
-  /**
-   * KNOWN GAP (expected to fail; drop `.fails` once it passes): deliveryMetrics (kit/metrics/delivery.ts) is
-   * not yet called by the notification service's webhook deliverer and e-mail sender.
-   */
-  it.fails("exports webhook delivery outcomes from the notification service", async () => {
+  it("exports webhook delivery outcomes from the notification service", async () => {
     const notification = (await scrape(mesh.process("notification").adminPort)).text;
-    expect(total(notification, "ostmesh_delivery_attempts_total", { channel: "webhook" })).toBeDefined();
+    for (const outcome of ["success", "http_error", "timeout", "network_error", "refused", "dead"])
+      expect(
+        total(notification, "ostmesh_delivery_attempts_total", { channel: "webhook", outcome }),
+        outcome,
+      ).toBe(0);
+    expect(total(notification, "ostmesh_delivery_queued", { channel: "webhook" })).toBe(0);
   });
 
   it("writes only JSON lines, with trace_id and span_id on lines written inside a span", () => {
