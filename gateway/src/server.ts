@@ -13,6 +13,7 @@ import {
 } from "@ostmesh/kit";
 import { Health } from "@ostmesh/proto/gen/grpc/health/v1/health_pb.js";
 import { type GatewayConfig, loadGatewayConfig } from "./config.ts";
+import { gatewayDownloads, withDownloads } from "./downloads/route.ts";
 import { GatewayEdge } from "./edge.ts";
 
 export interface GatewayOptions {
@@ -49,16 +50,20 @@ export async function startGateway(options: GatewayOptions): Promise<ServiceProc
     remoteHealthCheck(service, topology.client(Health, service), service, config.timing.healthCheckTimeoutMs),
   );
   const logger = options.logger ?? createLogger({ service: "ostmesh-gateway", level: config.logLevel });
-  const edge = options.fallback
-    ? undefined
-    : new GatewayEdge({ config, gateway: options.gateway ?? loadGatewayConfig(), logger, topology });
+  const gateway = options.fallback ? undefined : (options.gateway ?? loadGatewayConfig());
+  const edge = gateway ? new GatewayEdge({ config, gateway, logger, topology }) : undefined;
   const started = await startServiceProcess({
     name: "ostmesh-gateway",
     config,
     logger,
     topology,
     routes: options.routes,
-    fallback: options.fallback ?? edge?.handler,
+    // Signed file downloads (/files/<key>?…) in front of the edge: gateway/src/downloads.
+    fallback:
+      options.fallback ??
+      (edge && gateway
+        ? withDownloads(edge.handler, gatewayDownloads({ topology, gateway, logger }))
+        : undefined),
     checks,
     interceptors: options.interceptors,
     listen: {
