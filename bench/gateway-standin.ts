@@ -1,9 +1,10 @@
 /**
- * Child process of bench/gateway.ts (stand-in mode): the gateway as in production (startGateway) in front of
- * the test upstreams (osTicket key rules on a real database, a ticket service that answers without writing
- * tickets). Measures the edge's own cost. Prints one JSON line {url, token} when ready.
+ * Child processes of bench/gateway.ts (stand-in mode), so the gateway's own CPU can be measured apart:
  *
- *   DATABASE_URL=mysql://root@127.0.0.1:3306/<db> npx node bench/gateway-standin.ts
+ *   DATABASE_URL=… npx node bench/gateway-standin.ts upstreams   the test upstreams (osTicket key rules on a
+ *       real database; a ticket service that answers without writing tickets); prints {urls…, token}
+ *   DATABASE_URL=… UPSTREAMS='{…}' npx node bench/gateway-standin.ts gateway
+ *       the gateway as in production (startGateway) in front of them; prints {url}
  */
 
 import { loadGatewayConfig } from "@ostmesh/gateway/config.ts";
@@ -15,30 +16,42 @@ import { pino } from "pino";
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error("DATABASE_URL is required");
-const upstreams = await startUpstreams(databaseUrl);
-const config = testConfig({
-  DATABASE_URL: databaseUrl,
-  LOG_LEVEL: "silent",
-  TICKET_URL: upstreams.ticketUrl,
-  IDENTITY_URL: upstreams.identityUrl,
-  ATTACHMENT_URL: upstreams.attachmentUrl,
-  NOTIFICATION_URL: upstreams.notificationUrl,
-});
-const gateway = loadGatewayConfig({ GATEWAY_SERVICE_SECRET: GATEWAY_SECRET, GATEWAY_RATE_LIMIT: "0" });
-const started = await startGateway({
-  config,
-  gateway,
-  logger: pino({ enabled: false }),
-  topology: new Topology(config, []),
-  fronted: [],
-  listen: { http: 0, h2c: 0, admin: 0 },
-  handleSignals: false,
-});
-const token = await upstreams.token(agentPrincipal(), 3600);
-process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${started.ports.http1[0]}`, token })}\n`);
-process.on("SIGTERM", () => {
-  void started
-    .shutdown()
-    .then(() => upstreams.close())
-    .then(() => process.exit(0));
-});
+const say = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+if (process.argv[2] === "upstreams") {
+  const upstreams = await startUpstreams(databaseUrl);
+  say({
+    ticketUrl: upstreams.ticketUrl,
+    identityUrl: upstreams.identityUrl,
+    attachmentUrl: upstreams.attachmentUrl,
+    notificationUrl: upstreams.notificationUrl,
+    token: await upstreams.token(agentPrincipal(), 3600),
+  });
+  process.on("SIGTERM", () => {
+    void upstreams.close().then(() => process.exit(0));
+  });
+} else {
+  const urls: { ticketUrl: string; identityUrl: string; attachmentUrl: string; notificationUrl: string } =
+    JSON.parse(process.env.UPSTREAMS ?? "{}");
+  const config = testConfig({
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: "silent",
+    TICKET_URL: urls.ticketUrl,
+    IDENTITY_URL: urls.identityUrl,
+    ATTACHMENT_URL: urls.attachmentUrl,
+    NOTIFICATION_URL: urls.notificationUrl,
+  });
+  const started = await startGateway({
+    config,
+    gateway: loadGatewayConfig({ GATEWAY_SERVICE_SECRET: GATEWAY_SECRET, GATEWAY_RATE_LIMIT: "0" }),
+    logger: pino({ enabled: false }),
+    topology: new Topology(config, []),
+    fronted: [],
+    listen: { http: 0, h2c: 0, admin: 0 },
+    handleSignals: false,
+  });
+  say({ url: `http://127.0.0.1:${started.ports.http1[0]}` });
+  process.on("SIGTERM", () => {
+    void started.shutdown().then(() => process.exit(0));
+  });
+}
