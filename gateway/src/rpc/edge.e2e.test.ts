@@ -432,6 +432,24 @@ describe("OpenAPI and docs", () => {
     ).toEqual(["ticketId", "number"]);
   });
 
+  it("the documented GET form of a NO_SIDE_EFFECTS method works through the forwarder", async () => {
+    const query = new URLSearchParams({
+      connect: "v1",
+      encoding: "json",
+      message: JSON.stringify({ ticketId: 12 }),
+    });
+    const res = await fetch(`${gw.httpUrl}/osticket.ticket.v1.TicketService/GetTicket?${query}`, {
+      headers: auth(),
+    });
+    expect(res.status).toBe(200);
+    const body: { ticket?: { id?: number } } = await res.json();
+    expect(body.ticket?.id).toBe(12);
+    const post = await fetch(`${gw.httpUrl}/osticket.ticket.v1.TicketService/CreateTicket?${query}`, {
+      headers: auth(),
+    });
+    expect(post.status).toBe(405);
+  });
+
   it("serves the docs page", async () => {
     const res = await fetch(`${gw.httpUrl}/docs`);
     expect(res.status).toBe(200);
