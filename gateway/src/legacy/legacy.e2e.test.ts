@@ -496,7 +496,7 @@ describe("edge limits and client addresses", () => {
   });
 
   it("rate limits per key: 429 with Retry-After", async () => {
-    const limited = await startTestGateway(db.url, { GATEWAY_RATE_LIMIT: "1", GATEWAY_RATE_BURST: "2" });
+    const limited = await startTestGateway(db.url, { GATEWAY_RATE_LIMIT: "0.01", GATEWAY_RATE_BURST: "2" });
     try {
       const statuses: number[] = [];
       let retryAfter: string | null = null;

@@ -329,7 +329,7 @@ describe("CORS", () => {
 
 describe("limits and compression", () => {
   it("rate-limits a caller: RESOURCE_EXHAUSTED with Retry-After", async () => {
-    const limited = await startTestGateway(db.url, { GATEWAY_RATE_LIMIT: "1", GATEWAY_RATE_BURST: "1" });
+    const limited = await startTestGateway(db.url, { GATEWAY_RATE_LIMIT: "0.01", GATEWAY_RATE_BURST: "1" });
     try {
       const client = createClient(
         TicketService,
