@@ -226,8 +226,14 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 1, notes = 'e2e', updated = NOW(), created = NOW()",
     [apiKey],
   );
+  // osTicket's "verify e-mail addresses" (on by default) looks up the requester's mail domain in DNS,
+  // which a test machine may not reach: switch it off as an admin would.
+  await conn.query(
+    "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', 'verify_email_addrs', '0', NOW())",
+  );
 
   const serviceSecret = randomBytes(24).toString("hex");
+  const ticketSecret = randomBytes(24).toString("hex");
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     DATABASE_URL: db.url,
@@ -239,9 +245,13 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     OSTMESH_TRACE_RATIO: "1",
     NATS_EVENTS_STREAM: stream.name,
     NATS_EVENTS_SUBJECT_PREFIX: stream.subjectPrefix,
-    // The gateway calls the services with a service token it gets from identity with this secret.
-    IDENTITY_SERVICE_CLIENTS: `gateway=${serviceSecret}`,
+    // The gateway and the ticket service call other services with service tokens they get from identity
+    // with these secrets (the ticket service stores attachments as itself).
+    IDENTITY_SERVICE_CLIENTS: `gateway=${serviceSecret},ticket=${ticketSecret}`,
     GATEWAY_SERVICE_SECRET: serviceSecret,
+    TICKET_SERVICE_SECRET: ticketSecret,
+    IDENTITY_KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ATTACHMENT_LINK_SECRET: randomBytes(32).toString("hex"),
   };
   const admin = new Map<ProcessName, number>();
   for (const p of PROCESSES) {
