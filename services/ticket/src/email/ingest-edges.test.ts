@@ -111,20 +111,21 @@ describe("atomicity", () => {
     expect(countChanges(before, await h.counts())).toEqual({ ost_thread_entry_email: 1 });
   });
 
-  it("concurrent deliveries of one new message give one ticket and one re-delivery", async () => {
-    const raw = mail([
-      "From: Twice <twice@example.com>",
-      "To: support@example.com",
-      "Subject: twice",
-      "Message-ID: <twice@mail.example.com>",
-    ]);
-    const results = await Promise.all([ingest(raw), ingest(raw)]);
-    expect(results.map((r) => r.kind).sort()).toEqual(["created", "redelivered"]);
-    expect(new Set(results.map((r) => r.number)).size).toBe(1);
-    const rows = await h.query(
-      "SELECT COUNT(*) AS n FROM ost_thread_entry_email WHERE mid = '<twice@mail.example.com>'",
-    );
-    expect(int(rows[0] ?? {}, "n")).toBe(1);
+  it("concurrent deliveries of one new message give one ticket, the others are re-deliveries of it", async () => {
+    for (const n of [1, 2, 3]) {
+      const mid = `<twice${n}@mail.example.com>`;
+      const raw = mail([
+        "From: Twice <twice@example.com>",
+        "To: support@example.com",
+        "Subject: twice",
+        `Message-ID: ${mid}`,
+      ]);
+      const results = await Promise.all([ingest(raw), ingest(raw), ingest(raw)]);
+      expect(results.map((r) => r.kind).sort()).toEqual(["created", "redelivered", "redelivered"]);
+      expect(new Set(results.map((r) => `${r.ticketId}:${r.number}`)).size).toBe(1);
+      const rows = await h.query("SELECT COUNT(*) AS n FROM ost_thread_entry_email WHERE mid = ?", [mid]);
+      expect(int(rows[0] ?? {}, "n")).toBe(1);
+    }
   });
 });
 

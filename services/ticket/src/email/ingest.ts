@@ -69,16 +69,21 @@ export async function ingestEmail(
       throw new EmailDeniedError(error, mail.mid);
     }
   }
-  const outcome = await em.fork().transactional(async (txEm) => {
-    try {
-      return await ingestParsed(txEm, mail, input, ports);
-    } catch (error) {
-      if (!(error instanceof TicketDeniedError)) throw error;
-      // Committed on purpose: osTicket keeps the refused Message-ID on record.
-      await recordDeniedMessage(sqlFor(txEm), mail.mid);
-      return error;
-    }
-  });
+  // READ COMMITTED: once a concurrent delivery of the same message has committed, every read here sees it
+  // (the per-message lock is released before commit; see ingestParsed).
+  const outcome = await em.fork().transactional(
+    async (txEm) => {
+      try {
+        return await ingestParsed(txEm, mail, input, ports);
+      } catch (error) {
+        if (!(error instanceof TicketDeniedError)) throw error;
+        // Committed on purpose: osTicket keeps the refused Message-ID on record.
+        await recordDeniedMessage(sqlFor(txEm), mail.mid);
+        return error;
+      }
+    },
+    { isolationLevel: "read committed" },
+  );
   if (outcome instanceof TicketDeniedError) throw new EmailDeniedError(outcome, mail.mid);
   return outcome;
 }
@@ -90,7 +95,9 @@ async function ingestParsed(
   ports: Ports,
 ): Promise<IngestEmailResult> {
   const tx = sqlFor(em);
-  // Named per database and Message-ID (the collation compares Message-IDs case-insensitively).
+  // Deliveries of one Message-ID take turns. The lock is a session lock, so it is released before the
+  // commit; the first lookup in findThread is a locking read, which then waits for the other delivery's
+  // commit and sees its row. Named per database and Message-ID (compared case-insensitively, as stored).
   const key = createHash("sha1").update(mail.mid.toLowerCase()).digest("hex");
   const lock = "CONCAT('ostmesh.mid.', SHA1(CONCAT(DATABASE(), ?)))";
   await tx.first(`SELECT GET_LOCK(${lock}, ?) AS got`, [key, SAME_MESSAGE_WAIT_SECONDS]);
@@ -176,7 +183,7 @@ async function redelivered(
   ports: Ports,
 ): Promise<Redelivered> {
   const row = await tx.first(
-    "SELECT ticket_id, number, user_id, staff_id, team_id, dept_id, topic_id FROM ost_ticket WHERE ticket_id = ?",
+    "SELECT ticket_id, number, user_id, staff_id, team_id, dept_id, topic_id FROM ost_ticket WHERE ticket_id = ? LOCK IN SHARE MODE",
     [entry.ticketId],
   );
   if (row && systemEmailIds.length) {
