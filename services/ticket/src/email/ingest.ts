@@ -47,8 +47,10 @@ const SAME_MESSAGE_WAIT_SECONDS = 30;
  * written); one whose In-Reply-To / References name a stored Message-ID, or whose subject carries the
  * `[#number]` of a ticket of its sender, is threaded onto that ticket; anything else opens a new ticket.
  *
- * `em` may already be in a transaction (the work joins it), else a fork runs its own. Deliveries of the
- * same Message-ID are serialised, so a retried delivery racing the first one is seen as a re-delivery.
+ * `em` may already be in a transaction (the work joins it; start it READ COMMITTED, as ingestEmail's own
+ * transaction is, or a delivery racing another one of the same message may not see that one's ticket),
+ * else a fork runs its own. Deliveries of the same Message-ID are serialised, so a retried delivery racing
+ * the first one is seen as a re-delivery.
  *
  * Throws EmailParseError (not a mail message), EmailDeniedError (ban list / unregistered sender refused),
  * and the write core's TicketValidationError (e.g. no usable sender, no system mailbox configured); on
