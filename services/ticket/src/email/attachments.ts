@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/mysql";
 import { attachToEntry, StorageError, storeFile } from "@ostmesh/attachment/storage/index.ts";
+import { sqlFor } from "../domain/sql.ts";
 import type { MailAttachment } from "./parse.ts";
 
 /** A mail attachment stored in ost_file, ready to be linked to the entry. */
@@ -77,4 +79,31 @@ export async function linkMailFiles(
   for (const f of files) {
     await attachToEntry(em, { entryId, fileId: f.fileId, name: f.name, inline: inline.has(f.fileId) });
   }
+}
+
+/** Bodies this long (in characters) do not fit osTicket's TEXT column and are stored as a file instead. */
+export const MAX_BODY_CHARS = 65_000;
+
+/**
+ * ThreadEntry::create for a body of 65,000 characters or more: the body (as it would have been stored) goes
+ * into an inline `text/html` file named `<md5>.txt`. osTicket sets the body to NULL, which its ORM leaves
+ * out of the INSERT, so the NOT NULL column gets its implicit default: the stored body is ''.
+ */
+export async function moveOversizedBody(
+  em: EntityManager,
+  entryId: number,
+  storedBody: string,
+): Promise<boolean> {
+  if (Array.from(storedBody).length < MAX_BODY_CHARS) return false;
+  const data = Buffer.from(storedBody, "utf8");
+  const file = await storeFile(em, {
+    name: `${createHash("md5").update(data).digest("hex")}.txt`,
+    declaredType: "text/html",
+    source: data,
+    maxBytes: Number.MAX_SAFE_INTEGER,
+    purpose: "T",
+  });
+  await sqlFor(em).run("UPDATE ost_thread_entry SET body = '' WHERE id = ?", [entryId]);
+  await attachToEntry(em, { entryId, fileId: file.id, inline: true });
+  return true;
 }

@@ -5,10 +5,12 @@ import type { HelpdeskConfig } from "../domain/reference/config.ts";
 import { int } from "../domain/rows.ts";
 import { replaceSearchRows } from "../domain/search.ts";
 import { sqlFor } from "../domain/sql.ts";
+import { cleanBodyContent, storedBody } from "../domain/text/format.ts";
 import { createTicket } from "../domain/ticket/create-ticket.ts";
 import {
   type AttachmentFailure,
   linkMailFiles,
+  moveOversizedBody,
   rewriteInlineImages,
   type StoredMailFile,
 } from "./attachments.ts";
@@ -94,6 +96,10 @@ export async function createFromEmail(
     ]);
     await recordMessageHeaders(ctx.tx, created.messageEntryId, mail, input.addressing);
     await linkMailFiles(em, created.messageEntryId, input.files, inline);
+    const stored = storedBody(
+      cleanBodyContent(body, input.body.format, { editorSpacing: false, policy: ctx.htmlPolicy }),
+    );
+    await moveOversizedBody(em, created.messageEntryId, stored);
     for (const failure of input.failures) await importErrorNote(ctx, created.threadId, failure);
     const snapshot: TicketSnapshot = {
       ticketId: created.ticketId,

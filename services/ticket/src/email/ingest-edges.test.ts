@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TicketValidationError } from "../domain/errors.ts";
 import type { Ports, TicketDomainEvent } from "../domain/ports.ts";
@@ -229,6 +230,73 @@ describe("inline images", () => {
     expect(body).not.toContain("data:");
     expect(body).not.toContain("old");
     expect(body.match(/src="cid:[A-Za-z0-9_-]{32}"/g)).toHaveLength(2);
+  });
+});
+
+describe("bodies too long for the TEXT column", () => {
+  it("are stored as an inline text/html file named after their md5, the body left empty (new tickets and replies)", async () => {
+    const long = Array.from({ length: 3000 }, (_, i) => `line ${i + 1} of a long message`).join("\n");
+    const first = created(
+      await ingest(
+        mail(
+          [
+            "From: Long <long@example.com>",
+            "To: support@example.com",
+            "Subject: long",
+            "Message-ID: <long1@x>",
+          ],
+          long,
+        ),
+      ),
+    );
+    const reply = threaded(
+      await ingest(
+        mail(
+          [
+            "From: Long <long@example.com>",
+            "To: support@example.com",
+            "Subject: Re: long",
+            "Message-ID: <long2@x>",
+            "In-Reply-To: <long1@x>",
+          ],
+          long,
+        ),
+      ),
+    );
+    for (const entryId of [first.entryId, reply.entryId]) {
+      // NOT NULL column left out of osTicket's INSERT: its implicit default.
+      expect((await h.one("SELECT body FROM ost_thread_entry WHERE id = ?", [entryId])).body).toBe("");
+      const file = await h.one(
+        "SELECT f.name, f.type, f.size, a.inline, a.name AS alias, c.filedata FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+          " JOIN ost_file_chunk c ON c.file_id = f.id AND c.chunk_id = 0 WHERE a.object_id = ? AND a.type = 'H'",
+        [entryId],
+      );
+      const data = Buffer.isBuffer(file.filedata) ? file.filedata : Buffer.alloc(0);
+      expect(file).toMatchObject({ type: "text/html", inline: 1, alias: null, size: data.length });
+      expect(file.name).toBe(`${createHash("md5").update(data).digest("hex")}.txt`);
+      const text = data.toString("utf8");
+      expect(text.startsWith("line 1 of a long message\nline 2 of")).toBe(true);
+      expect(text.endsWith("line 3000 of a long message")).toBe(true);
+    }
+  });
+
+  it("shorter bodies stay in the entry", async () => {
+    const r = created(
+      await ingest(
+        mail(
+          [
+            "From: Long <long@example.com>",
+            "To: support@example.com",
+            "Subject: short",
+            "Message-ID: <long3@x>",
+          ],
+          "x".repeat(64_999),
+        ),
+      ),
+    );
+    expect(
+      str(await h.one("SELECT body FROM ost_thread_entry WHERE id = ?", [r.entryId]), "body"),
+    ).toHaveLength(64_999);
   });
 });
 

@@ -12,6 +12,7 @@ import { findUserById } from "../domain/users/requester.ts";
 import {
   type AttachmentFailure,
   linkMailFiles,
+  moveOversizedBody,
   rewriteInlineImages,
   type StoredMailFile,
 } from "./attachments.ts";
@@ -132,6 +133,7 @@ export function postEmailReply(
       editorSpacing: false,
       policy: ctx.htmlPolicy,
     });
+    const stored = storedBody(content);
     const entry = await insertThreadEntry(ctx.tx, {
       threadId: ticket.threadId,
       type: "M",
@@ -141,7 +143,7 @@ export function postEmailReply(
       poster: truncate(from?.name || from?.address || "", 128),
       source: "Email",
       title: null,
-      body: storedBody(content),
+      body: stored,
       format: body.format,
       ipAddress: "",
       flags: flags | replyFlag(input.addressing),
@@ -149,6 +151,7 @@ export function postEmailReply(
     change.index(entry.searchRow);
     await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
     await linkMailFiles(em, entry.id, input.files, inline);
+    await moveOversizedBody(em, entry.id, stored);
 
     await ctx.tx.run("UPDATE ost_thread SET lastmessage = NOW() WHERE id = ?", [ticket.threadId]);
     for (const row of await addRecipientCollaborators(ctx, snapshot(), input.addressing, userId))
