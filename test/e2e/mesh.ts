@@ -176,8 +176,6 @@ export interface Mesh {
   readonly apiKey: string;
   readonly stream: { readonly name: string; readonly subjectPrefix: string };
   process(name: ProcessName): MeshProcess;
-  /** Runs a query on the mesh's database. */
-  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
 }
 
@@ -335,10 +333,6 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
       const found = processes.find((p) => p.name === name);
       if (!found) throw new Error(`no process ${name}`);
       return found;
-    },
-    query: async <T>(sql: string, params: unknown[] = []) => {
-      const [rows] = await conn.query(sql, params);
-      return rows as T[];
     },
     stop,
   };
