@@ -90,10 +90,12 @@ export class GatewayEdge {
       perSecond: gateway.rateLimit.perSecond,
       burst: gateway.rateLimit.burst,
     });
+    const legacyLogger = logger.child({ component: "legacy-api" });
     const legacy = new LegacyApi(
-      options.legacyBackend ?? new ConnectLegacyBackend({ identity, ticket, credentials }),
+      options.legacyBackend ??
+        new ConnectLegacyBackend({ identity, ticket, credentials, logger: legacyLogger }),
       { maxBodyBytes: gateway.limits.legacyBodyBytes, maxEmailBytes: gateway.limits.emailBodyBytes },
-      logger.child({ component: "legacy-api" }),
+      legacyLogger,
     );
 
     const { auth: authConfig } = gateway;

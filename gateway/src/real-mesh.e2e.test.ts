@@ -87,6 +87,11 @@ beforeAll(async () => {
   await conn.query(
     "INSERT INTO ost_filter_rule SET filter_id = 1, what = 'email', how = 'equal', val = 'banned@example.com', isactive = 1, notes = '', created = NOW(), updated = NOW()",
   );
+  // An agent-only field on the ticket form (enabled, not visible to end users): only the agent view of the
+  // forms, which the gateway's service token reads, knows it.
+  await conn.query(
+    "INSERT INTO ost_form_field SET form_id = (SELECT id FROM ost_form WHERE type = 'T' ORDER BY id LIMIT 1), flags = 1, type = 'text', label = 'Internal reference', name = 'internal_ref', configuration = '{}', sort = 50, created = NOW(), updated = NOW()",
+  );
   process.env.IDENTITY_SERVICE_CLIENTS = `gateway=${gatewaySecret},ticket=${ticketSecret}`;
   process.env.IDENTITY_KEY_ENCRYPTION_KEY = randomBytes(32).toString("base64");
   const identity = await import("@ostmesh/identity");
@@ -313,6 +318,30 @@ describe("tickets.json with the real services", () => {
         "API Error (500)",
         `Unable to create new ticket :user Incomplete client information 20 Issue Summary is a required field 21 Issue Details is a required field ${masked}`,
       ],
+    ]);
+  });
+
+  it("knows agent-only custom fields (the gateway reads the forms with tickets:read): only unknown keys are logged", async () => {
+    const before = await lastLogId();
+    const res = await post(
+      "/api/tickets.json",
+      JSON.stringify({
+        email: "fields@example.com",
+        name: "F",
+        subject: "Custom fields",
+        message: "m",
+        internal_ref: "REF-42",
+        no_such_field: "x",
+      }),
+    );
+    expect(res.status).toBe(201);
+    const logged = await rows(
+      "SELECT log_type, title, log FROM ost_syslog WHERE log_id > ? AND title LIKE 'Unexpected Data%' ORDER BY log_id",
+      [before],
+    );
+    const masked = `[${KEY.slice(0, 4)}********${KEY.slice(-4)}] `;
+    expect(logged.map((r) => [r.log_type, r.title, r.log])).toEqual([
+      ["Error", "Unexpected Data (400)", `no_such_field: Unexpected data received in API request ${masked}`],
     ]);
   });
 

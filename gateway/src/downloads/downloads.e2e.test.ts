@@ -140,13 +140,8 @@ describe("downloads through the gateway's production wiring", () => {
     expect((await fetch(`${base}/openapi.json`)).status).toBe(200);
   });
 
-  /**
-   * KNOWN BROKEN in the mesh today (expected to fail; drop `.fails` once it passes): the gateway's SERVICE
-   * token carries only auth:check and syslog:write (services/identity/src/config.ts SERVICE_SCOPES), and
-   * DownloadFile's access rule needs files:read, so the attachment service refuses the gateway's own
-   * credential and the route answers 502. Adding files:read to the gateway's scopes fixes it.
-   */
-  it.fails("serve a file osTicket stored, intact, with its headers", async () => {
+  /** The gateway's SERVICE token holds files:read (services/identity/src/config.ts SERVICE_SCOPES). */
+  it("serve a file osTicket stored, intact, with its headers", async () => {
     const res = await fetch(`${base}${urlPath}`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("unique trace attachment 7f3a");

@@ -9,13 +9,14 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { ApiKeyCheckOutcome } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import type { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import type { Logger } from "pino";
 import type { ServiceCredentials } from "../auth/service-token.ts";
 import type { LegacyBackend } from "./handler.ts";
 import { isNumericString } from "./php.ts";
 
 /**
  * Field names of the contact and ticket forms that osTicket does not let an admin delete: always accepted,
- * also when the forms can only be read through the public (end-user) view or not at all.
+ * also when the forms cannot be read at all.
  */
 const BUILT_IN_FIELDS = ["email", "name", "phone", "notes", "subject", "message", "priority"];
 
@@ -23,6 +24,8 @@ export interface ConnectLegacyBackendOptions {
   identity: Client<typeof IdentityService>;
   ticket: Client<typeof TicketService>;
   credentials: ServiceCredentials;
+  /** Where a failure to read the forms is reported (the request then goes on with the built-in fields). */
+  logger?: Pick<Logger, "warn">;
   /** How long form field names are reused (default 5 s). */
   formCacheMs?: number;
   now?: () => number;
@@ -90,27 +93,21 @@ export class ConnectLegacyBackend implements LegacyBackend {
     const cached = this.#forms.get(id);
     if (cached && cached.expiresAt > now) return cached.names;
     const topic = id > 0xffffffff ? 0 : id;
-    const ask = async (authorization: string | undefined) => {
-      const res = await this.#o.ticket.getHelpTopicForm(
-        { topicId: topic },
-        { signal, headers: authorization ? { authorization } : {} },
-      );
-      const names = res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean);
-      return new Set([...BUILT_IN_FIELDS, ...names]);
-    };
     let names: ReadonlySet<string>;
     try {
-      try {
-        names = await ask(await this.#o.credentials.authorization(signal));
-      } catch (error) {
-        // Without tickets:read on the gateway's token, the public view of the forms is the next best.
-        if (!(error instanceof ConnectError) || error.code !== Code.PermissionDenied) throw error;
-        names = await ask(undefined);
-      }
+      // The gateway's own token (tickets:read) sees the forms as an agent does: every enabled field,
+      // including those end users never see, which the API may still fill.
+      const res = await this.#o.ticket.getHelpTopicForm(
+        { topicId: topic },
+        { signal, headers: { authorization: await this.#o.credentials.authorization(signal) } },
+      );
+      const fields = res.forms.flatMap((form) => form.fields.map((field) => field.name)).filter(Boolean);
+      names = new Set([...BUILT_IN_FIELDS, ...fields]);
     } catch (error) {
       if (id !== 0 && error instanceof ConnectError && error.code === Code.NotFound)
         return this.formFieldNames("0", signal);
       if (signal.aborted) throw error;
+      this.#o.logger?.warn({ err: error, topicId: topic }, "cannot read the help topic's forms");
       return cached?.names ?? new Set(BUILT_IN_FIELDS);
     }
     if (this.#forms.size > 1000) this.#forms.clear();

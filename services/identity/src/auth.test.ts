@@ -357,7 +357,7 @@ describe("identity: logins, tokens and sessions", () => {
     it("issues SERVICE tokens to configured services only", async () => {
       const res = await h.client.issueServiceToken({ serviceName: "gateway", secret: h.gatewaySecret });
       expect(res.principal?.actor).toMatchObject({ kind: PrincipalKind.SERVICE, username: "gateway" });
-      expect(res.principal?.scopes).toEqual(["auth:check", "syslog:write"]);
+      expect(res.principal?.scopes).toEqual(["auth:check", "syslog:write", "tickets:read", "files:read"]);
       expect(res.tokens?.refreshToken).toBe("");
       const who = await h.client.whoAmI(
         {},

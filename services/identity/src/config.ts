@@ -39,14 +39,17 @@ export interface IdentityConfig {
 }
 
 /**
- * Scopes each ostmesh process gets on its SERVICE tokens. The gateway acts on its callers' credentials, so
- * its own token only checks keys and writes the legacy API's system log; the others read what they show.
+ * Scopes each ostmesh process gets on its SERVICE tokens. The gateway acts on its callers' credentials for
+ * everything they ask; its own token checks keys (auth:check), writes the legacy API's system log
+ * (syslog:write), reads the help topics' forms the legacy API validates against (tickets:read, the agent
+ * view of GetHelpTopicForm) and fetches files for signed download links (files:read). The others read what
+ * they show.
  */
 export const SERVICE_SCOPES: ReadonlyMap<string, readonly string[]> = new Map<
   ServiceName | "gateway",
   readonly string[]
 >([
-  ["gateway", ["auth:check", "syslog:write"]],
+  ["gateway", ["auth:check", "syslog:write", "tickets:read", "files:read"]],
   ["ticket", ["users:read", "users:write", "organizations:read", "agents:read", "files:read", "files:write"]],
   ["identity", []],
   ["attachment", ["tickets:read"]],

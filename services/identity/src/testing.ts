@@ -24,7 +24,7 @@ export interface IdentityHarness {
   eventSubjectPrefix: string;
   /** Logs the fresh install's admin in (ostadmin / Adm1nPass!) and returns Authorization headers. */
   adminHeaders(): Promise<Headers>;
-  /** Authorization headers of a SERVICE token for the gateway (scopes auth:check, syslog:write). */
+  /** Authorization headers of a SERVICE token for the gateway (SERVICE_SCOPES: auth:check, syslog:write, …). */
   gatewayHeaders(): Promise<Headers>;
   close(): Promise<void>;
 }
