@@ -36,6 +36,15 @@ export const recommendedIndexes: readonly RecommendedIndex[] = [
   },
   {
     table: "ost_ticket",
+    name: "ostmesh_lastupdate",
+    columns: ["lastupdate"],
+    why:
+      "Ticket lists are ordered by last activity (osTicket's queues, ListTickets' default sort, newest first); " +
+      "with this index a page is read in index order and stops after the page, instead of sorting every " +
+      "ticket the caller may see.",
+  },
+  {
+    table: "ost_ticket",
     name: "ostmesh_updated",
     columns: ["updated"],
     why:
