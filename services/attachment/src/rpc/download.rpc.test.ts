@@ -218,3 +218,57 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
     );
   });
 });
+
+describe("the wire", () => {
+  it("never gzips file bytes, even for a client that accepts gzip", async () => {
+    const { toBinary, create } = await import("@bufbuild/protobuf");
+    const { DownloadFileRequestSchema } = await import(
+      "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js"
+    );
+    const http2 = await import("node:http2");
+    const request = Buffer.from(
+      toBinary(
+        DownloadFileRequestSchema,
+        create(DownloadFileRequestSchema, { file: { case: "fileId", value: big.id } }),
+      ),
+    );
+    const envelope = Buffer.alloc(5 + request.byteLength);
+    envelope.writeUInt32BE(request.byteLength, 1);
+    request.copy(envelope, 5);
+    const session = http2.connect(h.baseUrl);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/osticket.attachment.v1.AttachmentService/DownloadFile",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-accept-encoding": "gzip",
+        authorization: headers.get("authorization") ?? "",
+      });
+      stream.end(envelope);
+      const parts: Buffer[] = [];
+      stream.on("data", (part: Buffer) => parts.push(part));
+      await new Promise((resolve, reject) => {
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      const body = Buffer.concat(parts);
+      const messages: Array<{ compressed: boolean; length: number }> = [];
+      for (let offset = 0; offset < body.byteLength; ) {
+        const length = body.readUInt32BE(offset + 1);
+        messages.push({ compressed: body[offset] === 1, length });
+        offset += 5 + length;
+      }
+      // Metadata, then three chunks of at least 999 bytes each, none compressed.
+      expect(messages).toHaveLength(4);
+      expect(messages.every((m) => !m.compressed)).toBe(true);
+      // Each chunk message is its bytes plus a tag byte and a varint length: nothing was shrunk.
+      const varint = (n: number) => (n < 128 ? 1 : n < 16_384 ? 2 : 3);
+      expect(messages.slice(1).map((m) => m.length)).toEqual(
+        [CHUNK_SIZE, CHUNK_SIZE, 999].map((n) => 1 + varint(n) + n),
+      );
+    } finally {
+      session.close();
+    }
+  });
+});
