@@ -32,6 +32,7 @@ import { IssuedServiceToken, type ServiceCredentials } from "./auth/service-toke
 import { ClientAddressResolver } from "./client-ip.ts";
 import type { GatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";
+import { JWKS_PATH, JwksDocument, jwksHandler } from "./jwks.ts";
 import { ConnectLegacyBackend } from "./legacy/backend.ts";
 import { LegacyApi, type LegacyBackend } from "./legacy/handler.ts";
 import {
@@ -74,6 +75,8 @@ const DOCS_HTML = readFileSync(new URL("../public/docs.html", import.meta.url));
 export class GatewayEdge {
   readonly handler: NodeHandler;
   readonly openApi: string;
+  /** The JWKS document served at /.well-known/jwks.json. */
+  readonly jwks: JwksDocument;
   #metrics: ProcessMetrics | undefined;
 
   constructor(options: GatewayEdgeOptions) {
@@ -160,6 +163,12 @@ export class GatewayEdge {
       },
     });
     this.openApi = JSON.stringify(buildOpenApi(services));
+    // /.well-known/jwks.json: identity's public keys for verifiers outside the mesh (src/jwks.ts).
+    this.jwks = new JwksDocument({
+      load: jwksFromIdentity(identity),
+      logger: logger.child({ component: "jwks" }),
+    });
+    const jwks = jwksHandler(this.jwks);
 
     this.handler = (req, res) => {
       if (cors.handle(req, res)) return;
@@ -179,6 +188,10 @@ export class GatewayEdge {
             logger.error({ err: error }, "legacy handler failed");
             if (!res.headersSent) sendEdge(res, 500, "");
           });
+        return;
+      }
+      if (path === JWKS_PATH) {
+        jwks(req, res);
         return;
       }
       if (

@@ -9,11 +9,18 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import { CachedJwks, createMeshAuth, jwksFromIdentity, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import {
+  CachedJwks,
+  createMeshAuth,
+  jwksFromIdentity,
+  type MeshAuth,
+  parseJwks,
+} from "@ostmesh/kit/auth/index.ts";
 import { captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { IdentityService } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from "jose";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGateway, type TestGateway } from "./testing/gateway.ts";
@@ -167,5 +174,56 @@ describe("ostmesh tokens from the real identity service", () => {
     await expect(tickets.getTicket({ lookup: { case: "ticketId", value: 3 } })).rejects.toMatchObject({
       code: Code.Unauthenticated,
     });
+  });
+});
+
+describe("/.well-known/jwks.json on the gateway's public port", () => {
+  it("serves identity's keys: a Login token verifies with jose's createRemoteJWKSet pointed at the gateway", async () => {
+    const login = await createClient(
+      IdentityService,
+      createConnectTransport({ baseUrl: gw.httpUrl, httpVersion: "1.1" }),
+    ).login({ kind: PrincipalKind.AGENT, username: "ostadmin", password: "Adm1nPass!" });
+    const token = login.tokens?.accessToken ?? "";
+    const remote = createRemoteJWKSet(new URL(`${gw.httpUrl}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(token, remote, {
+      issuer: "urn:ostmesh:identity",
+      audience: "urn:ostmesh:api",
+      typ: "at+jwt",
+    });
+    expect(payload.sub).toBe("agent:1");
+    expect(protectedHeader.alg).toBe("ES256");
+
+    // A token of the same shape signed with a key identity never published is refused by the same set.
+    const { privateKey } = await generateKeyPair("ES256");
+    const forged = await new SignJWT({ sub: "agent:1" })
+      .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: protectedHeader.kid ?? "" })
+      .setIssuer("urn:ostmesh:identity")
+      .setAudience("urn:ostmesh:api")
+      .setExpirationTime("5m")
+      .sign(privateKey);
+    await expect(jwtVerify(forged, remote)).rejects.toThrow(/signature verification failed/);
+  });
+
+  it("answers with application/jwk-set+json, a short Cache-Control, public keys only; HEAD; 405 otherwise", async () => {
+    const url = `${gw.httpUrl}/.well-known/jwks.json`;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/jwk-set+json");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=30");
+    const body: unknown = await res.json();
+    const jwks = parseJwks(body);
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    for (const key of jwks.keys) {
+      expect(key).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+      expect(key.kid).toBeTruthy();
+    }
+    expect(JSON.stringify(body)).not.toContain('"d"');
+    const head = await fetch(url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("application/jwk-set+json");
+    expect(await head.text()).toBe("");
+    const post = await fetch(url, { method: "POST", body: "{}" });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD");
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The gateway's own credential: an access token of kind SERVICE (scopes auth:check, syslog:write,
- * tickets:read) obtained from IdentityService.IssueServiceToken with the gateway's service secret, kept
- * until shortly before it expires and renewed by one call however many requests need it at once.
+ * tickets:read, files:read) obtained from IdentityService.IssueServiceToken with the gateway's service
+ * secret, kept until shortly before it expires and renewed by one call however many requests need it at once.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
