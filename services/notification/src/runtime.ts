@@ -4,9 +4,14 @@ import {
   type ConsumerHandle,
   type EventStreamDefinition,
   type Logger,
+  notifyRelay,
   type OutboxRelay,
+  relayPrometheusMetrics,
   startOutboxRelay,
 } from "@ostmesh/bus";
+import { watchConsumerLag } from "@ostmesh/kit/metrics/consumer-lag.ts";
+import { deliveryMetrics } from "@ostmesh/kit/metrics/delivery.ts";
+import type { Registry } from "prom-client";
 import { ChangeCapture } from "./capture/capture.ts";
 import type { NotificationConfig } from "./config.ts";
 import { startEmailConsumer } from "./email/consumer.ts";
@@ -29,7 +34,12 @@ export interface NotificationRuntimeOptions {
   readonly durablePrefix?: string;
   /** Where new durables start (default "new": no mail or webhooks for events from before the first start). */
   readonly deliverPolicy?: "all" | "new";
+  /** The process's Prometheus registry: relay, delivery and consumer-lag series go there. */
+  readonly registry?: Registry;
 }
+
+/** Core NATS subject outbox writers publish to after a commit, so whichever relay leads wakes at once. */
+export const OUTBOX_WAKE_SUBJECT = "ostmesh.outbox.wake";
 
 export interface NotificationRuntime {
   /** The RPC implementation (router.service(NotificationService, runtime.service)). */
@@ -53,11 +63,21 @@ export async function startNotificationRuntime(
   const { orm, bus, stream, config, logger } = options;
   const prefix = options.durablePrefix ?? "notification";
   const consumers: ConsumerHandle[] = [];
+  const registry = options.registry;
+  const metrics = registry ? deliveryMetrics(registry) : undefined;
+  const stopWatching: (() => void)[] = [];
+  const watchLag = (consumer: string) => {
+    if (registry)
+      stopWatching.push(watchConsumerLag(registry, bus.jsm.consumers, { stream: stream.name, consumer }));
+  };
   const relay = config.outboxRelay
     ? startOutboxRelay({
         databaseUrl: options.databaseUrl,
         js: bus.js,
+        nc: bus.nc,
+        wakeSubject: OUTBOX_WAKE_SUBJECT,
         logger: logger.child({ component: "relay" }),
+        ...(registry ? { metrics: relayPrometheusMetrics(registry) } : {}),
       })
     : undefined;
   const capture = config.capture
@@ -65,7 +85,11 @@ export async function startNotificationRuntime(
         orm,
         stream,
         logger: logger.child({ component: "capture" }),
-        onPublished: () => relay?.notify(),
+        onPublished: () => {
+          relay?.notify();
+          // Another process's relay may hold the lease.
+          notifyRelay(bus.nc, OUTBOX_WAKE_SUBJECT);
+        },
       }).start()
     : undefined;
   const policy = targetPolicy({
@@ -82,6 +106,7 @@ export async function startNotificationRuntime(
       failures: config.webhooks.disableAfterFailures,
       periodMs: config.webhooks.disableAfterMs,
     },
+    ...(metrics ? { metrics } : {}),
   }).start();
   let emailSender: EmailSender | undefined;
   try {
@@ -96,11 +121,13 @@ export async function startNotificationRuntime(
         deliverPolicy: options.deliverPolicy ?? "new",
       }),
     );
+    watchLag(`${prefix}-webhooks`);
     if (config.smtpUrl) {
       const sender = new EmailSender({
         orm,
         transport: smtpTransport(config.smtpUrl),
         logger: logger.child({ component: "email" }),
+        ...(metrics ? { metrics } : {}),
       }).start();
       emailSender = sender;
       consumers.push(
@@ -114,6 +141,7 @@ export async function startNotificationRuntime(
           deliverPolicy: options.deliverPolicy ?? "new",
         }),
       );
+      watchLag(`${prefix}-email`);
     } else {
       logger.warn("SMTP_URL is not set: e-mail notifications are off");
     }
@@ -141,6 +169,7 @@ export async function startNotificationRuntime(
     emailSender,
     deliverer,
     async close() {
+      for (const stop of stopWatching) stop();
       await Promise.allSettled(consumers.map((c) => c.stop()));
       await Promise.allSettled([deliverer.stop(), emailSender?.stop(), capture?.stop()]);
       await relay?.stop();

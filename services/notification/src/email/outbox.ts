@@ -1,6 +1,7 @@
 import type { MikroORM } from "@mikro-orm/mysql";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
+import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
 import { num, str } from "../osticket/reads.ts";
 import type { Mailbox } from "./directory.ts";
 import type { PlannedEmail } from "./plan.ts";
@@ -76,6 +77,8 @@ export interface EmailSenderOptions {
   maxAttempts?: number;
   /** How long a claimed e-mail stays reserved for this sender (default 2 min). */
   leaseMs?: number;
+  /** Attempt outcomes and queue depth (kit's deliveryMetrics, channel "email"). */
+  metrics?: DeliveryMetrics;
 }
 
 /** Templates that answer an end user automatically (RFC 3834 Auto-Submitted: auto-replied). */
@@ -88,7 +91,12 @@ const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.aut
  * once); anything else is retried until `maxAttempts`.
  */
 export class EmailSender {
-  readonly #o: Required<Omit<EmailSenderOptions, "backoff">> & { backoffInitial: number; backoffMax: number };
+  readonly #o: Required<Omit<EmailSenderOptions, "backoff" | "metrics">> & {
+    backoffInitial: number;
+    backoffMax: number;
+    metrics: DeliveryMetrics | undefined;
+  };
+  #lastQueueCount = 0;
   #loop: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -104,6 +112,7 @@ export class EmailSender {
       ...options,
       backoffInitial: options.backoff?.initialMs ?? 30_000,
       backoffMax: options.backoff?.maxMs ?? 3_600_000,
+      metrics: options.metrics,
     };
   }
 
@@ -158,6 +167,7 @@ export class EmailSender {
   /** Claims due e-mails and sends them; returns how many were claimed. */
   async sendDue(): Promise<number> {
     const em = this.#o.orm.em.fork();
+    await this.#reportQueue(em);
     const rows = await this.#claim(em);
     let next = 0;
     const worker = async () => {
@@ -168,6 +178,16 @@ export class EmailSender {
     };
     await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, rows.length) }, worker));
     return rows.length;
+  }
+
+  async #reportQueue(em: EntityManager): Promise<void> {
+    if (!this.#o.metrics || Date.now() - this.#lastQueueCount < 5_000) return;
+    this.#lastQueueCount = Date.now();
+    const [row] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE status IN (?, ?)", [
+      EmailStatus.PENDING,
+      EmailStatus.RETRYING,
+    ]);
+    this.#o.metrics.queued("email", num(row?.n));
   }
 
   async #claim(em: EntityManager): Promise<Row[]> {
@@ -197,6 +217,9 @@ export class EmailSender {
     const html = str(row.body_html);
     const references = str(row.references_ids).split(/\s+/).filter(Boolean);
     const inReplyTo = str(row.in_reply_to);
+    const started = performance.now();
+    const observe = (outcome: DeliveryOutcome) =>
+      this.#o.metrics?.attempt("email", outcome, (performance.now() - started) / 1000);
     try {
       await this.#o.transport.sendMail({
         from: { address: str(row.from_address), name: str(row.from_name) },
@@ -219,10 +242,12 @@ export class EmailSender {
         "UPDATE ostmesh_email SET status = ?, attempts = ?, sent_at = NOW(6), lease_until = NULL, last_error = NULL WHERE id = ?",
         [EmailStatus.SENT, attempts, id],
       );
+      observe("success");
     } catch (error) {
       const message = describeError(error).slice(0, 1024);
       const permanent = smtpResponseCode(error) >= 500;
       if (permanent || attempts >= this.#o.maxAttempts) {
+        observe("dead");
         await execute(
           em,
           "UPDATE ostmesh_email SET status = ?, attempts = ?, lease_until = NULL, last_error = ? WHERE id = ?",
@@ -231,6 +256,7 @@ export class EmailSender {
         this.#o.logger.error({ emailId: id, template, attempts, error: message }, "e-mail failed for good");
         return;
       }
+      observe(emailFailureOutcome(error));
       const delay = this.retryDelayMs(attempts);
       await execute(
         em,
@@ -258,6 +284,13 @@ function parseCc(value: unknown): Mailbox[] {
   } catch {
     return [];
   }
+}
+
+/** An SMTP server's 4xx answer, a timeout, or a connection failure. */
+function emailFailureOutcome(error: unknown): DeliveryOutcome {
+  if (smtpResponseCode(error) >= 400) return "http_error";
+  const code = error && typeof error === "object" && "code" in error ? String(error.code) : "";
+  return code === "ETIMEDOUT" || code === "ETIMEOUT" ? "timeout" : "network_error";
 }
 
 /** nodemailer's SMTP errors carry the server's reply code. */

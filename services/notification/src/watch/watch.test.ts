@@ -118,6 +118,11 @@ describe("WatchEvents over HTTP/1.1 (Connect)", () => {
     );
   }
 
+  /** Waits until `count` more streams than `before` are open on the server (their consumers exist). */
+  async function opened(before: number, count: number): Promise<void> {
+    await waitForValue(() => watchStats.open >= before + count, `${count} streams open`, 15_000);
+  }
+
   function watch(
     client: NotificationClient,
     request: MessageInitShape<typeof WatchEventsRequestSchema>,
@@ -197,9 +202,10 @@ describe("WatchEvents over HTTP/1.1 (Connect)", () => {
 
   it("streams new events in order with their sequences, heartbeats while idle, filters by type and resumes", async () => {
     const client = await clientFor(service());
+    const before = watchStats.open;
     const all = watch(client, { heartbeatInterval: durationFromMs(300) });
     const notes = watch(client, { eventTypes: ["ticket.entry_added"] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await opened(before, 2);
     const published = [
       ticketEvent({ id: 1, dept: 1 }, { case: "ticketCreated", value: { ticket: { id: 1 } } }),
       ticketEvent({ id: 1, dept: 1 }, entry(ThreadEntryType.RESPONSE, "hello")),
@@ -244,9 +250,10 @@ describe("WatchEvents over HTTP/1.1 (Connect)", () => {
     const agent = await loadAgentPrincipal(q, 2);
     const admin = await loadAgentPrincipal(q, 1);
     if (!agent || !admin) throw new Error("agents missing");
+    const before = watchStats.open;
     const agentStream = watch(await clientFor(agent), {});
     const adminStream = watch(await clientFor(admin), { eventTypes: ["user.*"] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await opened(before, 2);
     const support = ticketEvent({ id: 3, dept: 1 }, entry(ThreadEntryType.NOTE, "support"));
     const maintenance = ticketEvent({ id: 4, dept: 3 }, entry(ThreadEntryType.NOTE, "maintenance"));
     const assigned = ticketEvent(
@@ -289,8 +296,9 @@ describe("WatchEvents over HTTP/1.1 (Connect)", () => {
     await expect(take(watch(await clientFor(other), { ticketId: 25 }), 1)).rejects.toMatchObject({
       code: Code.NotFound,
     });
+    const before = watchStats.open;
     const own = watch(client, { ticketId: 25 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await opened(before, 1);
     const created = ticketEvent(
       { id: 25, dept: 1, staff: 1 },
       {
@@ -342,7 +350,7 @@ describe("WatchEvents over HTTP/1.1 (Connect)", () => {
     // The kernel buffers take a few MB; then the server's buffer of 4 fills, waits 400 ms and gives up.
     await waitForValue(() => watchStats.closedSlow > closedBefore, "the slow stream closed", 10_000);
     const { events, end } = await socket.readAll();
-    expect(end.error?.code).toBe("resource_exhausted");
+    expect(end.error?.code, JSON.stringify(end)).toBe("resource_exhausted");
     const resumeAfter = /resume with after_sequence=(\d+)/.exec(end.error?.message ?? "")?.[1];
     expect(resumeAfter).toBeDefined();
     expect(events.length).toBeGreaterThan(0);

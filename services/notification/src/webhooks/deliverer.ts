@@ -1,6 +1,7 @@
 import type { MikroORM } from "@mikro-orm/mysql";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
+import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
 import { DeliveryStatus } from "@ostmesh/proto/gen/osticket/notification/v1/notification_service_pb.js";
 import { num, str } from "../osticket/reads.ts";
 import { type AttemptResult, postWebhook } from "./http.ts";
@@ -31,6 +32,8 @@ export interface WebhookDelivererOptions {
    */
   disableAfter?: { failures?: number; periodMs?: number };
   resolve?: (host: string) => Promise<{ address: string; family: number }[]>;
+  /** Attempt outcomes and queue depth (kit's deliveryMetrics, channel "webhook"). */
+  metrics?: DeliveryMetrics;
 }
 
 /**
@@ -41,7 +44,8 @@ export interface WebhookDelivererOptions {
  * Sustained failure disables the subscription.
  */
 export class WebhookDeliverer {
-  readonly #o: Required<Omit<WebhookDelivererOptions, "backoff" | "disableAfter" | "resolve">> & {
+  readonly #o: Required<Omit<WebhookDelivererOptions, "backoff" | "disableAfter" | "resolve" | "metrics">> & {
+    metrics: DeliveryMetrics | undefined;
     backoffInitial: number;
     backoffMax: number;
     disableFailures: number;
@@ -68,8 +72,10 @@ export class WebhookDeliverer {
       disableFailures: options.disableAfter?.failures ?? 50,
       disablePeriodMs: options.disableAfter?.periodMs ?? 24 * 3_600_000,
       resolve: options.resolve,
+      metrics: options.metrics,
     };
   }
+  #lastQueueCount = 0;
 
   start(): this {
     this.#loop ??= this.#run();
@@ -122,6 +128,15 @@ export class WebhookDeliverer {
   /** Claims due deliveries and attempts them; returns how many were claimed. */
   async deliverDue(): Promise<number> {
     const em = this.#o.orm.em.fork();
+    if (this.#o.metrics && Date.now() - this.#lastQueueCount >= 5_000) {
+      this.#lastQueueCount = Date.now();
+      const [waiting] = await query(
+        em,
+        "SELECT COUNT(*) AS n FROM ostmesh_webhook_delivery WHERE status IN (?, ?)",
+        [DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+      );
+      this.#o.metrics.queued("webhook", num(waiting?.n));
+    }
     const rows = await em.transactional(async (tx) => {
       const due = await query(
         tx,
@@ -217,9 +232,15 @@ export class WebhookDeliverer {
           "UPDATE ostmesh_webhook SET consecutive_failures = 0, failing_since = NULL WHERE id = ? AND consecutive_failures > 0",
           [webhookId],
         );
+        this.#o.metrics?.attempt("webhook", "success", result.durationMs / 1000);
         return;
       }
       const giveUp = result.refused || num(row.expired) === 1;
+      this.#o.metrics?.attempt(
+        "webhook",
+        giveUp && !result.refused ? "dead" : failureOutcome(result),
+        result.durationMs / 1000,
+      );
       const delay = this.retryDelayMs(attempts);
       await execute(
         tx,
@@ -262,4 +283,10 @@ export class WebhookDeliverer {
         "webhook delivery attempt failed",
       );
   }
+}
+
+function failureOutcome(result: AttemptResult): DeliveryOutcome {
+  if (result.refused) return "refused";
+  if (result.status > 0) return "http_error";
+  return /no answer within/.test(result.error) ? "timeout" : "network_error";
 }
