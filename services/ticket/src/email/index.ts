@@ -9,10 +9,12 @@ export type { CreatedFromEmail } from "./create.ts";
 export { EmailDeniedError, EmailParseError } from "./errors.ts";
 export {
   type IngestEmailInput,
+  type IngestEmailOptions,
   type IngestEmailResult,
   ingestEmail,
   type Redelivered,
 } from "./ingest.ts";
+export { decodeMessageId, encodeMessageId, type OsTicketMessageId, systemMessageIdCode } from "./loopback.ts";
 export { type MailAddress, type MailAttachment, type ParsedEmail, parseEmail } from "./parse.ts";
-export type { EmailReplyEvent, ThreadedReply } from "./reply.ts";
+export type { EmailNoteEvent, EmailReplyEvent, ThreadedReply } from "./reply.ts";
 export { subjectTicketNumber } from "./threading.ts";

@@ -5,6 +5,7 @@ import type { Ports, TicketDomainEvent } from "../domain/ports.ts";
 import { int, str } from "../domain/rows.ts";
 import { EmailDeniedError } from "./errors.ts";
 import { type IngestEmailResult, ingestEmail } from "./ingest.ts";
+import { encodeMessageId } from "./loopback.ts";
 import { countChanges, type MailHarness, openMailHarness, rawMail } from "./testing.ts";
 
 let h: MailHarness;
@@ -230,6 +231,126 @@ describe("inline images", () => {
     expect(body).not.toContain("data:");
     expect(body).not.toContain("old");
     expect(body.match(/src="cid:[A-Za-z0-9_-]{32}"/g)).toHaveLength(2);
+  });
+});
+
+describe("replies to mails osTicket's PHP side sent (Message-IDs signed with its SECRET_SALT)", () => {
+  const salt = "sAlT-Example-123";
+  const withSalt = (raw: Uint8Array) => ingestEmail(h.em, { raw, ip: "192.0.2.9" }, {}, { secretSalt: salt });
+
+  it("thread onto the entry the id names; an agent's reply becomes an internal note; loops stop", async () => {
+    const first = created(
+      await ingest(
+        mail([
+          "From: Lou <lou@example.com>",
+          "To: support@example.com",
+          "Subject: lb",
+          "Message-ID: <lb1@x>",
+        ]),
+      ),
+    );
+    const toOwner = encodeMessageId(salt, {
+      uid: first.userId,
+      entryId: first.entryId,
+      threadId: first.threadId,
+      userClass: "U",
+      random: "abcde",
+      sender: "support@example.com",
+    });
+    const byOwner = threaded(
+      await withSalt(
+        mail([
+          "From: Lou <lou@example.com>",
+          "To: support@example.com",
+          "Subject: no number",
+          "Message-ID: <lb2@x>",
+          `In-Reply-To: ${toOwner}`,
+        ]),
+      ),
+    );
+    expect(
+      await h.one("SELECT pid, user_id, type, flags FROM ost_thread_entry WHERE id = ?", [byOwner.entryId]),
+    ).toEqual({
+      pid: first.entryId,
+      user_id: first.userId,
+      type: "M",
+      flags: 512,
+    });
+
+    const toAgent = encodeMessageId(salt, {
+      uid: 1,
+      entryId: first.entryId,
+      threadId: first.threadId,
+      userClass: "S",
+      random: "fghij",
+      sender: "alerts@example.com",
+    });
+    const ticketBefore = await h.one(
+      "SELECT updated, lastupdate, isanswered FROM ost_ticket WHERE ticket_id = ?",
+      [first.ticketId],
+    );
+    const note = threaded(
+      await withSalt(
+        mail(
+          [
+            "From: Admin <admin@example.org>",
+            "To: alerts@example.com",
+            "Subject: Re: alert",
+            "Message-ID: <lb3@x>",
+            `In-Reply-To: ${toAgent}`,
+          ],
+          "Looking into it.",
+        ),
+      ),
+    );
+    expect(
+      await h.one(
+        "SELECT pid, staff_id, user_id, type, flags, poster, title, source, ip_address, body FROM ost_thread_entry WHERE id = ?",
+        [note.entryId],
+      ),
+    ).toEqual({
+      pid: first.entryId,
+      staff_id: 1,
+      user_id: 0,
+      type: "N",
+      flags: 512,
+      poster: "Admin User",
+      title: null,
+      source: "Email",
+      ip_address: "192.0.2.9",
+      body: "Looking into it.",
+    });
+    expect(
+      await h.one("SELECT updated, lastupdate, isanswered FROM ost_ticket WHERE ticket_id = ?", [
+        first.ticketId,
+      ]),
+    ).toEqual(ticketBefore);
+
+    // A mail carrying an id this help desk made, come back to it: nothing is written.
+    const before = await h.counts();
+    const loop = await withSalt(
+      mail([
+        "From: Support <support@example.com>",
+        "To: lou@example.com",
+        "Subject: Re: lb",
+        `Message-ID: ${toOwner}`,
+        "In-Reply-To: <lb1@x>",
+      ]),
+    );
+    expect(loop).toMatchObject({ kind: "redelivered", ticketId: first.ticketId, loop: true });
+    expect(countChanges(before, await h.counts())).toEqual({});
+
+    // Without the salt the same agent mail is not recognised: it opens a ticket of its own.
+    const unsalted = await ingest(
+      mail([
+        "From: Admin <admin@example.org>",
+        "To: alerts@example.com",
+        "Subject: Re: alert",
+        "Message-ID: <lb4@x>",
+        `In-Reply-To: ${toAgent}`,
+      ]),
+    );
+    expect(unsalted.kind).toBe("created");
   });
 });
 

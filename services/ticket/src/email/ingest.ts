@@ -10,6 +10,7 @@ import { type AttachmentFailure, storeMailFiles } from "./attachments.ts";
 import { mailBody } from "./body.ts";
 import { type CreatedFromEmail, createFromEmail } from "./create.ts";
 import { EmailDeniedError } from "./errors.ts";
+import { decodeMessageId } from "./loopback.ts";
 import { addressing, SystemMailboxes } from "./mailboxes.ts";
 import { type ParsedEmail, parseEmail } from "./parse.ts";
 import { referToMailboxDepartments } from "./participants.ts";
@@ -31,12 +32,23 @@ export interface Redelivered {
   readonly kind: "redelivered";
   readonly ticketId: number;
   readonly number: string;
-  /** The entry that came with the first delivery. */
+  /** The entry that came with the first delivery (or that a looped mail refers to). */
   readonly matchedEntryId: number;
   readonly entryId?: undefined;
+  /** The mail was sent by this help desk itself and came back (a mail loop); nothing was written. */
+  readonly loop?: true;
 }
 
 export type IngestEmailResult = CreatedFromEmail | ThreadedReply | Redelivered;
+
+export interface IngestEmailOptions {
+  /**
+   * osTicket's SECRET_SALT (include/ost-config.php). With it, Message-IDs that osTicket's PHP mailer put on
+   * its mails are trusted: replies to them thread onto the exact entry (an agent's reply becomes an internal
+   * note), and a mail carrying such an id itself is recognised as a mail loop.
+   */
+  readonly secretSalt?: string;
+}
 
 /** Seconds a delivery waits for a concurrent delivery of the same Message-ID to finish. */
 const SAME_MESSAGE_WAIT_SECONDS = 30;
@@ -60,11 +72,12 @@ export async function ingestEmail(
   em: EntityManager,
   input: IngestEmailInput,
   ports: Ports = {},
+  options: IngestEmailOptions = {},
 ): Promise<IngestEmailResult> {
   const mail = await parseEmail(input.raw);
   if (em.isInTransaction()) {
     try {
-      return await ingestParsed(em, mail, input, ports);
+      return await ingestParsed(em, mail, input, ports, options);
     } catch (error) {
       if (!(error instanceof TicketDeniedError)) throw error;
       await recordDeniedMessage(sqlFor(em), mail.mid);
@@ -76,7 +89,7 @@ export async function ingestEmail(
   const outcome = await em.fork().transactional(
     async (txEm) => {
       try {
-        return await ingestParsed(txEm, mail, input, ports);
+        return await ingestParsed(txEm, mail, input, ports, options);
       } catch (error) {
         if (!(error instanceof TicketDeniedError)) throw error;
         // Committed on purpose: osTicket keeps the refused Message-ID on record.
@@ -95,6 +108,7 @@ async function ingestParsed(
   mail: ParsedEmail,
   input: IngestEmailInput,
   ports: Ports,
+  options: IngestEmailOptions,
 ): Promise<IngestEmailResult> {
   const tx = sqlFor(em);
   // Deliveries of one Message-ID take turns. The lock is a session lock, so it is released before the
@@ -104,7 +118,7 @@ async function ingestParsed(
   const lock = "CONCAT('ostmesh.mid.', SHA1(CONCAT(DATABASE(), ?)))";
   await tx.first(`SELECT GET_LOCK(${lock}, ?) AS got`, [key, SAME_MESSAGE_WAIT_SECONDS]);
   try {
-    return await route(em, tx, mail, input, ports);
+    return await route(em, tx, mail, input, ports, options);
   } finally {
     await tx.first(`SELECT RELEASE_LOCK(${lock}) AS released`, [key]);
   }
@@ -116,6 +130,7 @@ async function route(
   mail: ParsedEmail,
   input: IngestEmailInput,
   ports: Ports,
+  options: IngestEmailOptions,
 ): Promise<IngestEmailResult> {
   const config = await loadConfig(tx);
   const mailboxes = await SystemMailboxes.load(tx);
@@ -124,19 +139,36 @@ async function route(
     richText: config.flag("enable_richtext"),
     replySeparator: config.flag("strip_quoted_reply") ? config.get("reply_separator") : null,
   });
-  const match = await findThread(tx, {
-    mid: mail.mid,
-    inReplyTo: mail.inReplyTo,
-    references: mail.references,
-    subject: mail.subject,
-    fromEmail: mail.from?.address ?? "",
-    body: body.text,
-  });
+  const match = await findThread(
+    tx,
+    {
+      mid: mail.mid,
+      inReplyTo: mail.inReplyTo,
+      references: mail.references,
+      subject: mail.subject,
+      fromEmail: mail.from?.address ?? "",
+      body: body.text,
+    },
+    options.secretSalt,
+  );
 
   // (1) Seen before. osTicket compares the stored Message-ID exactly: one that differs only in case was
   // found by the collation but is posted as a reply to that entry.
   if (match?.via === "message-id" && match.entry.mid === mail.mid) {
     return redelivered(tx, match.entry, addressed.systemEmailIds, mailboxes, ports);
+  }
+  // A mail whose own Message-ID this help desk made came back to it: osTicket stops the loop there.
+  if (match && options.secretSalt && decodeMessageId(mail.mid, options.secretSalt)?.loopback) {
+    const number = await tx.first("SELECT number FROM ost_ticket WHERE ticket_id = ? LOCK IN SHARE MODE", [
+      match.entry.ticketId,
+    ]);
+    return {
+      kind: "redelivered",
+      ticketId: match.entry.ticketId,
+      number: number ? str(number, "number") : "",
+      matchedEntryId: match.entry.entryId,
+      loop: true,
+    };
   }
 
   // Inline images whose only reference went with the cut-off quote are dropped; images taken out of the
@@ -155,6 +187,8 @@ async function route(
         failures: files.failures,
         entry: match.entry,
         subjectUserId: match.via === "subject" ? match.userId : 0,
+        ...(match.via === "loopback" ? { loopback: match.sender } : {}),
+        ip: input.ip,
       },
       ports,
     );

@@ -1,6 +1,7 @@
 import type { EntityManager } from "@mikro-orm/mysql";
 import { type UseCaseContext, withUseCase } from "../domain/context.ts";
 import { type Ports, SYSTEM_ACTOR, type TicketDomainEvent } from "../domain/ports.ts";
+import { staffDisplayName } from "../domain/reference/lookups.ts";
 import { int } from "../domain/rows.ts";
 import { sqlFor } from "../domain/sql.ts";
 import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
@@ -29,7 +30,7 @@ import {
   type TicketSnapshot,
 } from "./participants.ts";
 import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
-import type { MatchedEntry } from "./threading.ts";
+import type { LoopbackSender, MatchedEntry } from "./threading.ts";
 
 /** The ticket event a threaded e-mail reply emits (ThreadEntryAdded with via_email on the bus). */
 export type EmailReplyEvent = Extract<TicketDomainEvent, { type: "ticket.message.posted" }> & {
@@ -62,6 +63,10 @@ export interface ReplyInput {
   readonly entry: MatchedEntry;
   /** The sender as the `[#number]` subject match identified them (owner or collaborator), 0 otherwise. */
   readonly subjectUserId: number;
+  /** Who an osTicket-made Message-ID says the mail went to (loopback threading), if that is how it matched. */
+  readonly loopback?: LoopbackSender;
+  /** The caller's IP: agents' notes by e-mail record it (messages store ''). */
+  readonly ip: string;
 }
 
 /**
@@ -84,7 +89,9 @@ export function postEmailReply(
   return withUseCase(tx, SYSTEM_ACTOR, ports, async (ctx) => {
     const ticket = await loadTicketForUpdate(ctx.tx, ctx.lookups, input.entry.ticketId);
     const change = new TicketChange(ctx, ticket);
-    if (ticket.state === "closed" && !(await isReopenable(change))) return undefined;
+    // Only a mail known to come from an agent may still be added to a closed ticket that cannot reopen.
+    const agentMail = (input.loopback?.staffId ?? 0) !== 0;
+    if (!agentMail && ticket.state === "closed" && !(await isReopenable(change))) return undefined;
 
     const author = await resolveAuthor(ctx, input, ticket);
     if (author === "refuse") return undefined;
@@ -98,6 +105,9 @@ export function postEmailReply(
       topicId: change.view.topicId,
     });
     const from = input.mail.from;
+    await referToMailboxDepartments(ctx, snapshot(), input.addressing.systemEmailIds, input.mailboxes);
+    if (author?.type === "note") return postAgentNote(em, ctx, change, input, author.staffId);
+
     let body = input.body;
     let userId = 0;
     let flags = 0;
@@ -107,7 +117,6 @@ export function postEmailReply(
     } else {
       body = withReceivedFromBanner(body, from?.name ?? "", from?.address ?? "");
     }
-    await referToMailboxDepartments(ctx, snapshot(), input.addressing.systemEmailIds, input.mailboxes);
 
     // A known user who is not the owner joins the thread first (Thread::addCollaborator).
     if (userId && userId !== ticket.userId && !(await isCollaborator(ctx, ticket.threadId, userId))) {
@@ -195,17 +204,23 @@ export function postEmailReply(
   });
 }
 
+type Author =
+  | { readonly type: "message"; readonly userId: number; readonly flags: number }
+  | { readonly type: "note"; readonly staffId: number };
+
 /**
  * Who posts the reply (Thread::postEmail). Undefined means nobody the ticket knows (banner, no author);
- * "refuse" a mail from the help desk's own mailbox.
+ * "refuse" a mail from the help desk's own mailbox. A known user who is neither the owner nor (sic) the
+ * assignee's staff id counts as a collaborator; a loopback id addressed to an agent makes an internal note.
  */
 async function resolveAuthor(
   ctx: UseCaseContext,
   input: ReplyInput,
   ticket: { readonly userId: number; readonly staffId: number; readonly threadId: number },
-): Promise<{ userId: number; flags: number } | undefined | "refuse"> {
+): Promise<Author | undefined | "refuse"> {
   const address = input.mail.from?.address ?? "";
-  let senderId = input.subjectUserId;
+  let userId = input.subjectUserId || (input.loopback?.userId ?? 0);
+  let userClass = input.loopback?.userClass ?? "";
   if (address) {
     const staff = await ctx.tx.first("SELECT staff_id FROM ost_staff WHERE email = ? LIMIT 1", [address]);
     if (!staff) {
@@ -213,23 +228,107 @@ async function resolveAuthor(
         address,
       ]);
       if (user) {
-        senderId = int(user, "user_id");
-        // osTicket compares the sender's user id with the owner's and (sic) the assignee's staff id.
-        if (senderId !== ticket.userId && senderId !== ticket.staffId) {
-          return { userId: senderId, flags: EntryFlag.COLLABORATOR };
-        }
+        userId = int(user, "user_id");
+        if (userId !== ticket.userId && userId !== ticket.staffId) userClass = "C";
       }
     }
   }
+  switch (userClass) {
+    case "C":
+      return { type: "message", userId, flags: EntryFlag.COLLABORATOR };
+    case "U":
+      return { type: "message", userId, flags: 0 };
+    case "A":
+    case "S":
+      return { type: "note", staffId: input.loopback?.staffId ?? 0 };
+  }
   const owner = await ownerEmail(ctx, ticket.userId);
-  if (owner && address.toLowerCase() === owner.toLowerCase()) return { userId: ticket.userId, flags: 0 };
+  if (owner && address.toLowerCase() === owner.toLowerCase())
+    return { type: "message", userId: ticket.userId, flags: 0 };
   const collaborator = await ctx.tx.first(
     "SELECT c.user_id FROM ost_thread_collaborator c JOIN ost_user_email e ON e.user_id = c.user_id" +
       " WHERE c.thread_id = ? AND e.address = ? ORDER BY c.id LIMIT 1",
     [ticket.threadId, address],
   );
   if (collaborator)
-    return { userId: senderId || int(collaborator, "user_id"), flags: EntryFlag.COLLABORATOR };
+    return { type: "message", userId: userId || int(collaborator, "user_id"), flags: EntryFlag.COLLABORATOR };
   if (address && input.mailboxes.find(address)) return "refuse";
   return undefined;
+}
+
+/** The event an agent's note by e-mail emits (ThreadEntryAdded with via_email on the bus). */
+export type EmailNoteEvent = Extract<TicketDomainEvent, { type: "ticket.note.posted" }> & {
+  readonly viaEmail: true;
+  readonly threadId: number;
+  readonly pid: number;
+  readonly mid: string;
+};
+
+/**
+ * Ticket::postNote for a mail an agent sent in reply to one of osTicket's own mails: an `N` entry by the
+ * agent (poster = their name, title NULL, the caller's IP, REPLY_* flag, recipients, e-mail headers) under
+ * the matched entry. The ticket itself is not touched.
+ */
+async function postAgentNote(
+  em: EntityManager,
+  ctx: UseCaseContext,
+  change: TicketChange,
+  input: ReplyInput,
+  staffId: number,
+): Promise<ThreadedReply> {
+  const { ticket } = change;
+  const staff = staffId ? await ctx.lookups.staff(staffId) : undefined;
+  for (const failure of input.failures) await importErrorNote(ctx, ticket.threadId, failure);
+  const { body: rewritten, inline } = rewriteInlineImages(input.body.text, input.files);
+  const stored = storedBody(
+    cleanBodyContent(rewritten, input.body.format, { editorSpacing: false, policy: ctx.htmlPolicy }),
+  );
+  const entry = await insertThreadEntry(ctx.tx, {
+    threadId: ticket.threadId,
+    type: "N",
+    pid: input.entry.entryId,
+    staffId: staff?.id ?? 0,
+    userId: 0,
+    poster: truncate(
+      staff
+        ? staffDisplayName(staff, ctx.config.agentNameFormat)
+        : input.mail.from?.name || input.mail.from?.address || "",
+      128,
+    ),
+    source: "Email",
+    title: null,
+    body: stored,
+    format: input.body.format,
+    ipAddress: truncate(input.ip, 64),
+    flags: replyFlag(input.addressing),
+  });
+  change.index(entry.searchRow);
+  await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
+  await linkMailFiles(em, entry.id, input.files, inline);
+  await moveOversizedBody(em, entry.id, stored);
+  await change.finish();
+  const event: EmailNoteEvent = {
+    type: "ticket.note.posted",
+    ticketId: ticket.id,
+    number: ticket.number,
+    actor: staff ? { kind: "staff", staffId: staff.id } : SYSTEM_ACTOR,
+    entryId: entry.id,
+    staffId: staff?.id ?? 0,
+    title: "",
+    viaEmail: true,
+    threadId: ticket.threadId,
+    pid: input.entry.entryId,
+    mid: input.mail.mid,
+  };
+  await ctx.emit(event);
+  return {
+    kind: "threaded",
+    ticketId: ticket.id,
+    number: ticket.number,
+    threadId: ticket.threadId,
+    entryId: entry.id,
+    userId: 0,
+    reopened: false,
+    attachmentFailures: input.failures,
+  };
 }

@@ -1,6 +1,7 @@
 import { int, str } from "../domain/rows.ts";
 import type { Sql } from "../domain/sql.ts";
 import { listedMessageIds } from "./headers.ts";
+import { decodeMessageId } from "./loopback.ts";
 
 /** A thread entry of a ticket that a mail refers to. */
 export interface MatchedEntry {
@@ -16,8 +17,18 @@ export type ThreadMatch =
   | { readonly via: "message-id"; readonly entry: MatchedEntry }
   /** (2) In-Reply-To / References (or a `Ref-Mid` in the body) name a stored Message-ID. */
   | { readonly via: "references"; readonly entry: MatchedEntry }
+  /** (2a) A referenced id is one of osTicket's own, naming the entry and who the mail was sent to. */
+  | { readonly via: "loopback"; readonly entry: MatchedEntry; readonly sender: LoopbackSender }
   /** (3) `[#number]` in the subject, from the ticket's owner or a collaborator (`userId`). */
   | { readonly via: "subject"; readonly entry: MatchedEntry; readonly userId: number };
+
+/** Who a loopback Message-ID says the mail was sent to, corrected by the actual sender's address. */
+export interface LoopbackSender {
+  readonly userId: number;
+  readonly staffId: number;
+  /** U owner, C collaborator, S / A staff, M / ? unknown. */
+  readonly userClass: string;
+}
 
 const ENTRY_OF_TICKET =
   "SELECT te.id, te.thread_id, th.object_id, e.mid FROM ost_thread_entry_email e" +
@@ -48,6 +59,8 @@ export async function findThread(
     readonly fromEmail: string;
     readonly body: string;
   },
+  /** osTicket's SECRET_SALT: when known, Message-IDs its PHP mailer made are decoded and trusted. */
+  secretSalt?: string,
 ): Promise<ThreadMatch | undefined> {
   if (mail.mid) {
     const seen = await tx.first(
@@ -64,6 +77,12 @@ export async function findThread(
   }
   const embedded = /(?:class="mid-|Ref-Mid: )([^"\s]*)(?:$|")/.exec(mail.body)?.[1];
   if (embedded !== undefined && !possibles.includes(embedded)) possibles.push(embedded);
+  if (secretSalt) {
+    for (const possible of possibles) {
+      const found = await loopbackEntry(tx, possible, secretSalt, mail.fromEmail);
+      if (found) return found;
+    }
+  }
   if (possibles.length) {
     const referenced = await tx.first(
       `${ENTRY_OF_TICKET} WHERE e.mid IN (${possibles.map(() => "?").join(", ")}) ORDER BY te.created, te.id LIMIT 1`,
@@ -104,4 +123,44 @@ export async function findThread(
  */
 export function subjectTicketNumber(subject: string): string | undefined {
   return /#((\p{P}*[^\p{C}\p{Z}\p{P}]+)+)/u.exec(subject)?.[1];
+}
+
+/**
+ * The entry an osTicket-made Message-ID names (its thread must match too). The recipient it was sent to is
+ * replaced by the user or agent owning the sender's address when that is someone else.
+ */
+async function loopbackEntry(
+  tx: Sql,
+  mid: string,
+  salt: string,
+  fromEmail: string,
+): Promise<ThreadMatch | undefined> {
+  const info = decodeMessageId(mid, salt);
+  if (!info?.loopback || info.uid === undefined || !info.entryId) return undefined;
+  const row = await tx.first(
+    "SELECT te.id, te.thread_id, th.object_id, COALESCE((SELECT e.mid FROM ost_thread_entry_email e" +
+      " WHERE e.thread_entry_id = te.id ORDER BY e.id LIMIT 1), '') AS mid FROM ost_thread_entry te" +
+      " JOIN ost_thread th ON th.id = te.thread_id AND th.object_type IN ('T', 'C') WHERE te.id = ?",
+    [info.entryId],
+  );
+  if (!row || int(row, "thread_id") !== info.threadId) return undefined;
+  let userId = info.userId ?? 0;
+  let staffId = 0;
+  if (userId) {
+    const user = fromEmail
+      ? await tx.first("SELECT user_id FROM ost_user_email WHERE address = ? LIMIT 1", [fromEmail])
+      : undefined;
+    if (user && int(user, "user_id") !== userId) userId = int(user, "user_id");
+  } else if (info.staffId) {
+    staffId = info.staffId;
+    const staff = fromEmail
+      ? await tx.first("SELECT staff_id FROM ost_staff WHERE email = ? LIMIT 1", [fromEmail])
+      : undefined;
+    if (staff && int(staff, "staff_id") !== staffId) staffId = int(staff, "staff_id");
+  }
+  return {
+    via: "loopback",
+    entry: toEntry(row),
+    sender: { userId, staffId, userClass: info.userClass ?? "" },
+  };
 }
