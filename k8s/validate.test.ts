@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { loadGatewayConfig } from "@ostmesh/gateway/config.ts";
+import { loadIdentityConfig } from "@ostmesh/identity/config.ts";
+import { loadNotificationConfig } from "@ostmesh/notification/config.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   checkBudgetsAndAutoscalers,
@@ -30,9 +33,9 @@ const SECRET_KEYS = [
   "DATABASE_URL",
   "IDENTITY_KEY_ENCRYPTION_KEY",
   "ATTACHMENT_LINK_SECRET",
-  "WEBHOOK_SIGNING_SECRET",
-  "SMTP_USERNAME",
-  "SMTP_PASSWORD",
+  "GATEWAY_SERVICE_SECRET",
+  "TICKET_SERVICE_SECRET",
+  "SMTP_URL",
 ];
 /** How long an ostmesh process drains on SIGTERM when OSTMESH_SHUTDOWN_GRACE is unset (the kit's default). */
 const DEFAULT_DRAIN_SECONDS = 10;
@@ -209,6 +212,58 @@ describe("dev overlay", () => {
     expect(value("DATABASE_URL")).toMatch(/^mysql:\/\//);
     const readme = readFileSync(join(K8S, "README.md"), "utf8");
     for (const key of SECRET_KEYS) expect(readme, key).toContain(key);
+  });
+});
+
+describe("service credentials and settings in dev, as the processes read them", () => {
+  /** The dev Secret's values and a container's env resolved the way the kubelet does ($(VAR) expansion). */
+  const resolvedEnv = (workload: string): Record<string, string> => {
+    const secret = secrets(renders.dev)[0];
+    const data = secret?.data ?? {};
+    const pod = workloads(renders.dev).find((w) => w.name === workload)?.pod;
+    const env: Record<string, string> = {};
+    for (const variable of pod?.containers[0]?.env ?? []) {
+      const key = variable.valueFrom?.secretKeyRef?.key;
+      if (key !== undefined) {
+        const encoded = data[key];
+        if (encoded !== undefined) env[variable.name] = Buffer.from(encoded, "base64").toString("utf8");
+      } else if (variable.value !== undefined) {
+        env[variable.name] = variable.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name: string) =>
+          Object.hasOwn(env, name) ? (env[name] ?? "") : all,
+        );
+      }
+    }
+    return env;
+  };
+
+  it("identity lists the gateway and the ticket service with the secrets those processes get", () => {
+    const identity = loadIdentityConfig(resolvedEnv("identity"));
+    const clients = new Map(identity.serviceClients.map((c) => [c.name, c]));
+    const gateway = loadGatewayConfig(resolvedEnv("gateway"));
+    expect(gateway.service.name).toBe("gateway");
+    expect(gateway.service.secret).toBeTruthy();
+    expect(clients.get("gateway")?.secret).toBe(gateway.service.secret);
+    expect(clients.get("gateway")?.scopes).toEqual(
+      expect.arrayContaining(["auth:check", "syslog:write", "tickets:read", "files:read"]),
+    );
+    const ticketSecret = resolvedEnv("ticket").TICKET_SERVICE_SECRET;
+    expect(ticketSecret).toBeTruthy();
+    expect(clients.get("ticket")?.secret).toBe(ticketSecret);
+  });
+
+  it("gives the notification service the SMTP_URL it reads (and no variables it does not)", () => {
+    const env = resolvedEnv("notification");
+    expect(loadNotificationConfig(env).smtpUrl).toBe("smtp://mailpit:1025");
+    for (const unread of [
+      "SMTP_HOST",
+      "SMTP_PORT",
+      "SMTP_USERNAME",
+      "SMTP_PASSWORD",
+      "WEBHOOK_SIGNING_SECRET",
+    ]) {
+      expect(env[unread], unread).toBeUndefined();
+      for (const map of configMaps(renders.dev)) expect(map.data?.[unread], unread).toBeUndefined();
+    }
   });
 });
 

@@ -36,9 +36,9 @@ const EXTERNAL = {
     "DATABASE_URL",
     "IDENTITY_KEY_ENCRYPTION_KEY",
     "ATTACHMENT_LINK_SECRET",
-    "WEBHOOK_SIGNING_SECRET",
-    "SMTP_USERNAME",
-    "SMTP_PASSWORD",
+    "GATEWAY_SERVICE_SECRET",
+    "TICKET_SERVICE_SECRET",
+    "SMTP_URL",
   ],
 };
 let base: KubeObject[] = [];
@@ -607,7 +607,7 @@ describe("references", () => {
       "Deployment/ticket: container ticket env DATABASE_URL names Secret ostmesh-secrets, which is not rendered",
     );
     // An optional key may be absent.
-    expect(problems.some((p) => p.includes("IDENTITY_SERVICE_CLIENTS"))).toBe(false);
+    expect(problems.some((p) => p.includes("ATTACHMENT_LINK_PREVIOUS_SECRETS"))).toBe(false);
     const short = checkReferences(base, { externalSecrets: { "ostmesh-secrets": ["DATABASE_URL"] } });
     expect(short).toContain(
       "Deployment/identity: container identity env IDENTITY_KEY_ENCRYPTION_KEY needs key IDENTITY_KEY_ENCRYPTION_KEY of Secret ostmesh-secrets, which it lacks",
