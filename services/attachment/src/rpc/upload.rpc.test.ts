@@ -311,30 +311,32 @@ describe("refused uploads leave nothing behind", () => {
   });
 
   it("refuses malformed requests, naming the field", async () => {
-    const cases: Array<[Promise<unknown>, string]> = [
-      [h.client.uploadFile({ name: " ", data: Buffer.from("x") }, { headers }), "name"],
+    // Each call starts only when its turn comes, so no refusal is left unobserved meanwhile.
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => h.client.uploadFile({ name: " ", data: Buffer.from("x") }, { headers }), "name"],
       [
-        h.client.uploadFile({ name: "x", data: Buffer.from("x"), legacySize: -1n }, { headers }),
+        () => h.client.uploadFile({ name: "x", data: Buffer.from("x"), legacySize: -1n }, { headers }),
         "legacy_size",
       ],
       [
-        h.client.uploadFile(
-          { name: "x", data: Buffer.from("x"), idempotencyKey: "k".repeat(129) },
-          { headers },
-        ),
+        () =>
+          h.client.uploadFile(
+            { name: "x", data: Buffer.from("x"), idempotencyKey: "k".repeat(129) },
+            { headers },
+          ),
         "idempotency_key",
       ],
       [
-        h.client.uploadFileStream(streamOf({ name: "", size: 1 }, Buffer.from("x")), { headers }),
+        () => h.client.uploadFileStream(streamOf({ name: "", size: 1 }, Buffer.from("x")), { headers }),
         "metadata.name",
       ],
       [
-        h.client.uploadFileStream(streamOf({ name: "x", size: -1 }, Buffer.alloc(0)), { headers }),
+        () => h.client.uploadFileStream(streamOf({ name: "x", size: -1 }, Buffer.alloc(0)), { headers }),
         "metadata.size",
       ],
     ];
     for (const [call, field] of cases) {
-      const error = await rejection(call);
+      const error = await rejection(call());
       expect(error.code, field).toBe(Code.InvalidArgument);
       expect(violation(error)?.field, field).toBe(field);
     }
