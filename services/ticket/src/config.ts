@@ -19,6 +19,12 @@ export interface TicketServiceConfig {
   readonly dbPoolMax: number;
   /** TICKET_METADATA_TTL: how long forms, fields and reference rows are reused across requests (default 5s). */
   readonly metadataTtlMs: number;
+  /**
+   * OSTICKET_SECRET_SALT: osTicket's SECRET_SALT (include/ost-config.php). With it, replies to mails that
+   * osTicket's PHP sent are threaded by the Message-IDs it made, and its own mails coming back are
+   * recognised as loops.
+   */
+  readonly secretSalt: string | undefined;
 }
 
 const DEFAULT_PAGE_TOKEN_SECRET = "ostmesh-ticket-page-token-v1";
@@ -36,6 +42,7 @@ export function loadTicketServiceConfig(source: EnvSource = process.env): Ticket
       overdueMaxBatches: read(env.int("TICKET_OVERDUE_MAX_BATCHES", { min: 1, max: 1000 }).default(10)),
       dbPoolMax: read(env.int("TICKET_DB_POOL_MAX", { min: 1, max: 500 }).default(20)),
       metadataTtlMs: read(env.duration("TICKET_METADATA_TTL", { min: 0 }).default(5_000)),
+      secretSalt: read(env.string("OSTICKET_SECRET_SALT").optional()),
     }),
     source,
   );

@@ -22,7 +22,17 @@ export interface IdempotentCall<Req extends DescMessage, Res extends DescMessage
   readonly requestSchema: Req;
   readonly request: MessageShape<Req>;
   readonly responseSchema: Res;
+  /** Isolation level of the transaction (default: the server's, REPEATABLE READ). */
+  readonly isolationLevel?: TransactionOptions["isolationLevel"];
+  /**
+   * Called in the transaction after the work failed and its writes were rolled back to a savepoint: it may
+   * write what must survive the failure and return true, then the transaction commits and the error is
+   * thrown after the commit.
+   */
+  readonly recover?: (tx: EntityManager, error: unknown) => Promise<boolean>;
 }
+
+type TransactionOptions = NonNullable<Parameters<EntityManager["transactional"]>[1]>;
 
 const DEADLOCK = 1213;
 const LOCK_WAIT_TIMEOUT = 1205;
@@ -59,27 +69,57 @@ export async function runIdempotent<Req extends DescMessage, Res extends DescMes
   work: (tx: EntityManager) => Promise<MessageShape<Res>>,
 ): Promise<{ response: MessageShape<Res>; replayed: boolean }> {
   checkIdempotencyKey(call.key);
+  const guarded = (tx: EntityManager) =>
+    withIdempotency(
+      tx,
+      {
+        scope: `ticket.${call.rpc}:${call.caller}`.slice(0, 191),
+        key: call.key,
+        requestHash: requestHash(call.requestSchema, call.request),
+        ttl: Math.floor(IDEMPOTENCY_WINDOW_MS / 1000),
+      },
+      work,
+      {
+        encode: (value) => toBinary(call.responseSchema, value),
+        decode: (bytes) => fromBinary(call.responseSchema, bytes),
+      },
+    );
   for (let attempt = 1; ; attempt++) {
     try {
-      if (!call.key) return { response: await em.fork().transactional((tx) => work(tx)), replayed: false };
-      return await withIdempotency(
-        em.fork(),
-        {
-          scope: `ticket.${call.rpc}:${call.caller}`.slice(0, 191),
-          key: call.key,
-          requestHash: requestHash(call.requestSchema, call.request),
-          ttl: Math.floor(IDEMPOTENCY_WINDOW_MS / 1000),
+      if (!call.recover && !call.isolationLevel) {
+        if (!call.key) return { response: await em.fork().transactional((tx) => work(tx)), replayed: false };
+        return await guarded(em.fork());
+      }
+      const { recover } = call;
+      const outcome = await em.fork().transactional(
+        async (tx): Promise<{ response: MessageShape<Res>; replayed: boolean } | { failed: unknown }> => {
+          try {
+            // A savepoint (nested transaction) around the work, so a recovery starts from a clean slate.
+            if (!call.key)
+              return { response: await tx.transactional((inner) => work(inner)), replayed: false };
+            return await guarded(tx);
+          } catch (error) {
+            if (recover && (await recover(tx, error))) return { failed: error };
+            throw error;
+          }
         },
-        work,
-        {
-          encode: (value) => toBinary(call.responseSchema, value),
-          decode: (bytes) => fromBinary(call.responseSchema, bytes),
-        },
+        call.isolationLevel ? { isolationLevel: call.isolationLevel } : {},
       );
+      if ("failed" in outcome) throw new Recovered(outcome.failed);
+      return outcome;
     } catch (error) {
+      if (error instanceof Recovered) throw error.error;
       const code = errno(error);
       if ((code === DEADLOCK || code === LOCK_WAIT_TIMEOUT) && attempt < MAX_ATTEMPTS) continue;
       throw error;
     }
+  }
+}
+
+/** A failure whose transaction committed its recovery: thrown on as it is, never retried. */
+class Recovered {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
   }
 }

@@ -17,14 +17,14 @@ import { loadTicketServiceConfig } from "./config.ts";
 import type { Clock, MailDomainVerifier } from "./domain/index.ts";
 import { TicketEventWriter } from "./events.ts";
 import { AttachmentServiceFileStore } from "./files.ts";
-import { type IngestEmailHandler, TicketServiceImpl } from "./service.ts";
+import { TicketServiceImpl } from "./service.ts";
 import { IssuedServiceToken } from "./service-token.ts";
 
 export { loadTicketServiceConfig, type TicketServiceConfig } from "./config.ts";
 export { TicketEventWriter } from "./events.ts";
 export { AttachmentServiceFileStore, type FileStore } from "./files.ts";
 export type { TicketServiceDeps } from "./runtime.ts";
-export { type IngestEmailHandler, TicketServiceImpl } from "./service.ts";
+export { TicketServiceImpl } from "./service.ts";
 
 /** The ticket service's name in the mesh (OSTMESH_SERVICES, TICKET_URL, health checks). */
 export const name = "ticket";
@@ -43,8 +43,6 @@ export interface TicketServiceOptions {
   readonly verifyMailDomain?: MailDomainVerifier;
   /** The service's own credential for calls to the attachment service (default: TICKET_SERVICE_SECRET). */
   readonly authorization?: (signal: AbortSignal) => Promise<string | undefined>;
-  /** Serves IngestEmail (the e-mail channel). */
-  readonly ingestEmail?: IngestEmailHandler;
 }
 
 /**
@@ -95,29 +93,26 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
             return (signal: AbortSignal) => token.authorization(signal);
           })()
         : undefined);
-    const service = new TicketServiceImpl(
-      {
-        orm,
-        outbox: {
-          events: new TicketEventWriter(stream.subjectPrefix),
-          notify: () => {
-            relay?.notify();
-            // The leader may be another replica.
-            if (!bus.nc.isClosed()) notifyRelay(bus.nc, OUTBOX_WAKE_SUBJECT);
-          },
+    const service = new TicketServiceImpl({
+      orm,
+      outbox: {
+        events: new TicketEventWriter(stream.subjectPrefix),
+        notify: () => {
+          relay?.notify();
+          // The leader may be another replica.
+          if (!bus.nc.isClosed()) notifyRelay(bus.nc, OUTBOX_WAKE_SUBJECT);
         },
-        config,
-        clients: {
-          files: new AttachmentServiceFileStore(deps.topology.client(AttachmentService, "attachment")),
-          authorization,
-        },
-        clock: options.clock,
-        random: options.random,
-        verifyMailDomain: options.verifyMailDomain,
-        logger: deps.logger,
       },
-      { ingestEmail: options.ingestEmail },
-    );
+      config,
+      clients: {
+        files: new AttachmentServiceFileStore(deps.topology.client(AttachmentService, "attachment")),
+        authorization,
+      },
+      clock: options.clock,
+      random: options.random,
+      verifyMailDomain: options.verifyMailDomain,
+      logger: deps.logger,
+    });
     router.service(TicketService, service);
   };
 }

@@ -1,4 +1,3 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { TicketService } from "@ostmesh/proto";
 import type {
@@ -8,7 +7,6 @@ import type {
   GetHelpTopicFormRequest,
   GetTicketRequest,
   IngestEmailRequest,
-  IngestEmailResponseSchema,
   ListDepartmentsRequest,
   ListHelpTopicsRequest,
   ListPrioritiesRequest,
@@ -34,6 +32,7 @@ import {
   handleTransferTicket,
 } from "./handlers/actions.ts";
 import { handleCreateTicket } from "./handlers/create.ts";
+import { handleIngestEmail } from "./handlers/email.ts";
 import {
   handleGetTicket,
   handleListThreadEntries,
@@ -51,12 +50,6 @@ import {
 import { handleRecordSystemLog, handleRunScheduledTasks } from "./handlers/system.ts";
 import { Runtime, type TicketServiceDeps } from "./runtime.ts";
 
-/** IngestEmail is served by the e-mail channel (services/ticket/src/email) when the process wires it in. */
-export type IngestEmailHandler = (
-  req: IngestEmailRequest,
-  ctx: HandlerContext,
-) => Promise<MessageInitShape<typeof IngestEmailResponseSchema>>;
-
 /**
  * osticket.ticket.v1.TicketService over osTicket's own tables. Reads go straight to SQL (batched, keyset
  * paged); every write is one transaction of a domain use case, its outbox events and its idempotency
@@ -64,11 +57,9 @@ export type IngestEmailHandler = (
  */
 export class TicketServiceImpl implements ServiceImpl<typeof TicketService> {
   readonly #rt: Runtime;
-  readonly #ingestEmail: IngestEmailHandler | undefined;
 
-  constructor(deps: TicketServiceDeps, options: { ingestEmail?: IngestEmailHandler } = {}) {
+  constructor(deps: TicketServiceDeps) {
     this.#rt = new Runtime(deps);
-    this.#ingestEmail = options.ingestEmail;
   }
 
   /** The service's shared state (reference cache, page tokens), for the process wiring and tests. */
@@ -81,9 +72,7 @@ export class TicketServiceImpl implements ServiceImpl<typeof TicketService> {
   }
 
   ingestEmail(req: IngestEmailRequest, ctx: HandlerContext) {
-    if (!this.#ingestEmail)
-      throw new ConnectError("IngestEmail is not served by this process", Code.Unimplemented);
-    return this.#ingestEmail(req, ctx);
+    return handleIngestEmail(this.#rt, req, ctx);
   }
 
   getTicket(req: GetTicketRequest, ctx: HandlerContext) {

@@ -133,7 +133,7 @@ export async function handleCreateTicket(
         );
       }
       const ticket = await m.ticket(created.ticketId);
-      await publishDomainEvents(m, { after: ticket, alert: input.alert, autorespond: input.autorespond });
+      await publishDomainEvents(m, { after: ticket });
       // End users get their ticket as the portal shows it (the event above carries the whole ticket).
       const view = await EndUserView.for(principal, m.tx);
       return {

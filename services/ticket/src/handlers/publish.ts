@@ -27,9 +27,8 @@ export interface PublishOptions {
   readonly noteEntryId?: number;
   /** PostReply: the requester and collaborators are to be e-mailed. */
   readonly notify?: boolean;
-  /** CreateTicket flags. */
-  readonly alert?: boolean;
-  readonly autorespond?: boolean;
+  /** The entries came in by e-mail (IngestEmail). */
+  readonly viaEmail?: boolean;
 }
 
 function statusRef(ticket: Ticket | undefined): TicketStatusRef | undefined {
@@ -48,6 +47,7 @@ function teamRef(ticket: Ticket | undefined): TeamRef | undefined {
 export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promise<void> {
   const { before, after } = o;
   let statusEvent = false;
+  let reopened = false;
   for (const e of m.domainEvents) {
     switch (e.type) {
       case "ticket.created": {
@@ -58,8 +58,8 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
           value: {
             ticket: after,
             message,
-            alert: o.alert ?? true,
-            autorespond: o.autorespond ?? true,
+            alert: e.alert,
+            autorespond: e.autorespond,
             newUser: e.userCreated,
           },
         });
@@ -70,12 +70,13 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
       case "ticket.note.posted": {
         if (!after) break;
         const entry = await m.entry(e.entryId);
+        if (e.type === "ticket.message.posted" && e.reopened) reopened = true;
         await m.event(EventTypes.TICKET_ENTRY_ADDED, after, {
           case: "threadEntryAdded",
           value: {
             entry,
             notify: e.type === "ticket.response.posted" ? (o.notify ?? true) : false,
-            viaEmail: false,
+            viaEmail: o.viaEmail ?? false,
           },
         });
         break;
@@ -135,7 +136,8 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
     }
   }
   // A status changed as a side effect (reply/note status, reopen by message, assignment or transfer).
-  if (!statusEvent && before && after && before.status?.id !== after.status?.id)
+  if (statusEvent || !after) return;
+  if (before ? before.status?.id !== after.status?.id : reopened)
     await writeStatusChange(m, before, after, 0);
 }
 
@@ -153,7 +155,8 @@ async function writeStatusChange(
       previous: statusRef(before),
       current: statusRef(after),
       closed: now === TicketState.CLOSED && was !== TicketState.CLOSED,
-      reopened: was === TicketState.CLOSED && now === TicketState.OPEN,
+      // Without the state before (a reply by e-mail), only a reopening is reported, so it was closed.
+      reopened: (before ? was === TicketState.CLOSED : true) && now === TicketState.OPEN,
       noteEntryId,
     },
   });

@@ -66,7 +66,7 @@ export interface TicketHarness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends Pick<TicketServiceOptions, "clock" | "random" | "ingestEmail"> {
+export interface HarnessOptions extends Pick<TicketServiceOptions, "clock" | "random"> {
   /** TICKET_* variables (the relay is off unless TICKET_OUTBOX_RELAY is given). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -104,7 +104,6 @@ export async function ticketHarness(label: string, options: HarnessOptions = {})
           stream,
           clock: options.clock,
           random: options.random,
-          ingestEmail: options.ingestEmail,
           authorization: async () => `Bearer ${ownToken}`,
         }),
       },

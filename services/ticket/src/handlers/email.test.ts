@@ -1,0 +1,172 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { DeniedSchema, ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import { TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type TicketHarness, ticketHarness } from "../testing/harness.ts";
+
+let h: TicketHarness;
+
+beforeAll(async () => {
+  h = await ticketHarness("email");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function failure(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}
+
+function mail(o: {
+  from: string;
+  subject: string;
+  mid: string;
+  body?: string;
+  extra?: string[];
+}): Uint8Array {
+  return Buffer.from(
+    [
+      `From: ${o.from}`,
+      "To: Support <support@example.com>",
+      `Subject: ${o.subject}`,
+      `Message-ID: ${o.mid}`,
+      "Date: Mon, 02 Mar 2026 09:00:00 +0000",
+      ...(o.extra ?? []),
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=utf-8",
+      "",
+      o.body ?? "Hello, my printer is broken.",
+      "",
+    ].join("\r\n"),
+  );
+}
+
+describe("IngestEmail", () => {
+  it("opens a ticket, threads a reply onto it, and ignores a re-delivery, with events for each write", async () => {
+    const headers = await h.service();
+    const events = (await h.events()).length;
+    const first = await h.client.ingestEmail(
+      {
+        rawMessage: mail({
+          from: "Mel Mailer <mel@example.com>",
+          subject: "Printer jam",
+          mid: "<m1@example.com>",
+        }),
+        ipAddress: "10.0.0.7",
+      },
+      { headers },
+    );
+    expect(first.outcome).toBe(IngestOutcome.NEW_TICKET);
+    expect(first.ticket).toMatchObject({ subject: "Printer jam", source: TicketSource.EMAIL, emailId: 1 });
+    expect(first.threadEntryId).toBeGreaterThan(0);
+
+    await h.client.changeStatus(
+      { ticketId: first.ticket?.id ?? 0, statusId: 3 },
+      { headers: await h.agent() },
+    );
+    const reply = await h.client.ingestEmail(
+      {
+        rawMessage: mail({
+          from: "Mel Mailer <mel@example.com>",
+          subject: "Re: Printer jam",
+          mid: "<m2@example.com>",
+          extra: ["In-Reply-To: <m1@example.com>"],
+          body: "Still jammed.",
+        }),
+      },
+      { headers },
+    );
+    expect(reply.outcome).toBe(IngestOutcome.THREADED_REPLY);
+    expect(reply.ticket?.id).toBe(first.ticket?.id);
+    expect(reply.ticket?.status?.state).toBe(TicketState.OPEN);
+
+    const counts = await h.counts();
+    const again = await h.client.ingestEmail(
+      {
+        rawMessage: mail({
+          from: "Mel Mailer <mel@example.com>",
+          subject: "Re: Printer jam",
+          mid: "<m2@example.com>",
+        }),
+      },
+      { headers },
+    );
+    expect(again).toMatchObject({
+      outcome: IngestOutcome.REDELIVERY,
+      threadEntryId: 0,
+      ticket: { id: first.ticket?.id },
+    });
+    expect(await h.counts()).toEqual(counts);
+
+    const all = (await h.events()).slice(events);
+    expect(all.map((e) => e.type)).toEqual([
+      "ticket.created",
+      "ticket.status_changed",
+      "ticket.entry_added",
+      "ticket.status_changed",
+    ]);
+    const added = all[2];
+    if (added?.payload.case !== "threadEntryAdded") throw new Error("unexpected payload");
+    expect(added.payload.value).toMatchObject({ viaEmail: true, entry: { id: reply.threadEntryId } });
+    const reopened = all[3];
+    if (reopened?.payload.case !== "ticketStatusChanged") throw new Error("unexpected payload");
+    expect(reopened.payload.value.reopened).toBe(true);
+  });
+
+  it("replays a retried call with the same key", async () => {
+    const headers = await h.service();
+    const request = {
+      idempotencyKey: "mail-1",
+      rawMessage: mail({ from: "kay@example.com", subject: "Keyed", mid: "<k1@example.com>" }),
+    };
+    const first = await h.client.ingestEmail(request, { headers });
+    const again = await h.client.ingestEmail(request, { headers });
+    expect(again).toEqual(first);
+    expect(again.outcome).toBe(IngestOutcome.NEW_TICKET);
+  });
+
+  it("refuses what is not a message, a banned sender (keeping its Message-ID), and callers without rights", async () => {
+    const headers = await h.service();
+    const empty = await failure(h.client.ingestEmail({ rawMessage: new Uint8Array() }, { headers }));
+    expect(empty.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field).toBe("raw_message");
+    const garbage = await failure(
+      h.client.ingestEmail({ rawMessage: Buffer.from("not a mail at all") }, { headers }),
+    );
+    expect(garbage.code).toBe(Code.InvalidArgument);
+    expect(garbage.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.description).toMatch(
+      /^Email parse failed/,
+    );
+
+    await h.exec(
+      "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +
+        " SELECT id, 'email', 'equal', 'spam@example.com', 1, NOW(), NOW() FROM ost_filter WHERE name = 'SYSTEM BAN LIST'",
+    );
+    const tickets = await h.query("SELECT COUNT(*) AS n FROM ost_ticket");
+    const denied = await failure(
+      h.client.ingestEmail(
+        { rawMessage: mail({ from: "spam@example.com", subject: "Buy", mid: "<spam1@example.com>" }) },
+        { headers },
+      ),
+    );
+    expect(denied.code).toBe(Code.PermissionDenied);
+    expect(denied.findDetails(DeniedSchema)[0]?.email).toBe("spam@example.com");
+    expect(await h.query("SELECT COUNT(*) AS n FROM ost_ticket")).toEqual(tickets);
+    expect(
+      await h.query("SELECT thread_entry_id FROM ost_thread_entry_email WHERE mid = '<spam1@example.com>'"),
+    ).toEqual([{ thread_entry_id: 0 }]);
+
+    const agent = await failure(
+      h.client.ingestEmail(
+        { rawMessage: mail({ from: "a@example.com", subject: "x", mid: "<a1@example.com>" }) },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(agent.code).toBe(Code.PermissionDenied);
+  });
+});

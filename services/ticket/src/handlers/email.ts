@@ -1,0 +1,92 @@
+/**
+ * TicketService.IngestEmail over the e-mail channel (../email): the message is parsed and routed (new
+ * ticket, threaded reply, re-delivery) in one READ COMMITTED transaction that also holds the idempotency
+ * record and the outbox events. A denied sender's Message-ID stays on record, as osTicket keeps it: that
+ * transaction commits and the call then fails with PERMISSION_DENIED.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { DenialReason, DeniedSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import {
+  type IngestEmailRequest,
+  IngestEmailRequestSchema,
+  type IngestEmailResponse,
+  IngestEmailResponseSchema,
+  IngestOutcome,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import { callerOf, subjectOf } from "../access.ts";
+import { sqlFor } from "../domain/index.ts";
+import { EmailDeniedError, EmailParseError, ingestEmail } from "../email/index.ts";
+import { recordDeniedMessage } from "../email/records.ts";
+import { domainFailure, invalidArgument } from "../errors.ts";
+import { runIdempotent } from "../idempotency.ts";
+import type { Runtime } from "../runtime.ts";
+import { Mutation } from "./mutation.ts";
+import { publishDomainEvents } from "./publish.ts";
+
+export async function handleIngestEmail(
+  rt: Runtime,
+  req: IngestEmailRequest,
+  ctx: HandlerContext,
+): Promise<IngestEmailResponse> {
+  if (req.rawMessage.length === 0) throw invalidArgument("raw_message", "raw_message is required");
+  const principal = callerOf(ctx);
+  try {
+    const em = rt.em();
+    const ref = await rt.refs.get(em);
+    const { response, replayed } = await runIdempotent(
+      em,
+      {
+        rpc: "IngestEmail",
+        caller: subjectOf(principal),
+        key: req.idempotencyKey,
+        requestSchema: IngestEmailRequestSchema,
+        request: req,
+        responseSchema: IngestEmailResponseSchema,
+        // Concurrent deliveries of one message must see each other's commits (see ingestEmail).
+        isolationLevel: "read committed",
+        recover: async (tx, error) => {
+          if (!(error instanceof EmailDeniedError)) return false;
+          // Kept on purpose, as osTicket keeps the refused Message-ID; the call fails after the commit.
+          await recordDeniedMessage(sqlFor(tx), error.mid);
+          return true;
+        },
+      },
+      async (tx) => {
+        const m = new Mutation(rt, tx, principal, ref);
+        const result = await ingestEmail(
+          tx,
+          { raw: req.rawMessage, ip: req.ipAddress, emailId: req.emailId || undefined },
+          m.ports,
+          { secretSalt: rt.deps.config.secretSalt },
+        );
+        const ticket = await m.ticket(result.ticketId);
+        await publishDomainEvents(m, { after: ticket, viaEmail: true });
+        const failures = result.kind === "redelivered" ? [] : result.attachmentFailures;
+        return create(IngestEmailResponseSchema, {
+          ticket,
+          outcome:
+            result.kind === "created"
+              ? IngestOutcome.NEW_TICKET
+              : result.kind === "threaded"
+                ? IngestOutcome.THREADED_REPLY
+                : IngestOutcome.REDELIVERY,
+          threadEntryId: result.entryId ?? 0,
+          attachmentErrors: failures.map((f) => ({ name: f.name, description: f.message })),
+        });
+      },
+    );
+    if (!replayed) rt.deps.outbox.notify();
+    return response;
+  } catch (error) {
+    if (error instanceof EmailDeniedError) {
+      const refused = error;
+      const message = `Ticket denied: ${refused.email}`;
+      throw new ConnectError(message, Code.PermissionDenied, undefined, [
+        { desc: DeniedSchema, value: { reason: DenialReason.BANNED_EMAIL, email: refused.email, message } },
+      ]);
+    }
+    if (error instanceof EmailParseError) throw invalidArgument("raw_message", error.legacyText());
+    throw (await domainFailure(error)) ?? error;
+  }
+}
