@@ -20,8 +20,9 @@ export class EmailParseError extends Error {
 
 /**
  * A new ticket from this mail was refused (ban list, or unregistered senders not accepted). As osTicket
- * does, the Message-ID was recorded (an ost_thread_entry_email row with thread_entry_id 0) when ingestEmail
- * ran the transaction itself; nothing else was written.
+ * does, the Message-ID is recorded (an ost_thread_entry_email row with thread_entry_id 0, see
+ * recordDeniedMessage): committed when ingestEmail ran the transaction itself, else written in the caller's
+ * transaction before the throw (kept only if the caller commits). Nothing else is written.
  */
 export class EmailDeniedError extends Error {
   readonly email: string;

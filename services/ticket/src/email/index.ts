@@ -16,5 +16,6 @@ export {
 } from "./ingest.ts";
 export { decodeMessageId, encodeMessageId, type OsTicketMessageId, systemMessageIdCode } from "./loopback.ts";
 export { type MailAddress, type MailAttachment, type ParsedEmail, parseEmail } from "./parse.ts";
+export { recordDeniedMessage } from "./records.ts";
 export type { EmailNoteEvent, EmailReplyEvent, ThreadedReply } from "./reply.ts";
 export { subjectTicketNumber } from "./threading.ts";
