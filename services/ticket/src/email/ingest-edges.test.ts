@@ -340,6 +340,35 @@ describe("replies to mails osTicket's PHP side sent (Message-IDs signed with its
     expect(loop).toMatchObject({ kind: "redelivered", ticketId: first.ticketId, loop: true });
     expect(countChanges(before, await h.counts())).toEqual({});
 
+    // An id naming only the thread (a mail osTicket sent without an entry): the reply has no parent.
+    const threadOnly = encodeMessageId(salt, {
+      uid: first.userId,
+      entryId: 0,
+      threadId: first.threadId,
+      userClass: "U",
+      random: "klmno",
+      sender: "support@example.com",
+    });
+    const unparented = threaded(
+      await withSalt(
+        mail([
+          "From: Lou <lou@example.com>",
+          "To: support@example.com",
+          "Subject: notice reply",
+          "Message-ID: <lb5@x>",
+          `In-Reply-To: ${threadOnly}`,
+        ]),
+      ),
+    );
+    expect(unparented.ticketId).toBe(first.ticketId);
+    expect(
+      await h.one("SELECT pid, user_id, type FROM ost_thread_entry WHERE id = ?", [unparented.entryId]),
+    ).toEqual({
+      pid: 0,
+      user_id: first.userId,
+      type: "M",
+    });
+
     // Without the salt the same agent mail is not recognised: it opens a ticket of its own.
     const unsalted = await ingest(
       mail([

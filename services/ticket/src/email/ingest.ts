@@ -16,7 +16,7 @@ import { type ParsedEmail, parseEmail } from "./parse.ts";
 import { referToMailboxDepartments } from "./participants.ts";
 import { recordDeniedMessage } from "./records.ts";
 import { postEmailReply, type ThreadedReply } from "./reply.ts";
-import { findThread } from "./threading.ts";
+import { findLoopbackThread, findThread } from "./threading.ts";
 
 export interface IngestEmailInput {
   /** The whole message as received (RFC 822 headers and body). */
@@ -188,6 +188,28 @@ async function route(
         entry: match.entry,
         subjectUserId: match.via === "subject" ? match.userId : 0,
         ...(match.via === "loopback" ? { loopback: match.sender } : {}),
+        ip: input.ip,
+      },
+      ports,
+    );
+    if (reply) return reply;
+  }
+  const loopbackThread = options.secretSalt
+    ? await findLoopbackThread(tx, { ...mail, body: body.text }, options.secretSalt)
+    : undefined;
+  if (loopbackThread) {
+    const reply = await postEmailReply(
+      em,
+      {
+        mail,
+        addressing: addressed,
+        mailboxes,
+        body,
+        files: files.stored,
+        failures: files.failures,
+        entry: loopbackThread.entry,
+        subjectUserId: 0,
+        loopback: loopbackThread.sender,
         ip: input.ip,
       },
       ports,

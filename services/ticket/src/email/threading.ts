@@ -70,13 +70,7 @@ export async function findThread(
     if (seen) return { via: "message-id", entry: toEntry(seen) };
   }
 
-  // Most recent reference first: References lists the parent on the far right.
-  const possibles: string[] = [];
-  for (const value of [mail.mid, mail.inReplyTo, mail.references]) {
-    if (value) possibles.push(...listedMessageIds(value).reverse());
-  }
-  const embedded = /(?:class="mid-|Ref-Mid: )([^"\s]*)(?:$|")/.exec(mail.body)?.[1];
-  if (embedded !== undefined && !possibles.includes(embedded)) possibles.push(embedded);
+  const possibles = referencedIds(mail);
   if (secretSalt) {
     for (const possible of possibles) {
       const found = await loopbackEntry(tx, possible, secretSalt, mail.fromEmail);
@@ -115,6 +109,53 @@ export async function findThread(
     [int(row, "ticket_id"), lastMessage],
   );
   return entry ? { via: "subject", entry: toEntry(entry), userId: sender } : undefined;
+}
+
+/** Message ids a mail refers to, most recent reference first (References lists the parent last). */
+function referencedIds(mail: {
+  readonly mid: string;
+  readonly inReplyTo: string;
+  readonly references: string;
+  readonly body: string;
+}): string[] {
+  const possibles: string[] = [];
+  for (const value of [mail.mid, mail.inReplyTo, mail.references]) {
+    if (value) possibles.push(...listedMessageIds(value).reverse());
+  }
+  const embedded = /(?:class="mid-|Ref-Mid: )([^"\s]*)(?:$|")/.exec(mail.body)?.[1];
+  if (embedded !== undefined && !possibles.includes(embedded)) possibles.push(embedded);
+  return possibles;
+}
+
+/**
+ * Thread::lookupByEmailHeaders, tried when no entry took the mail: an osTicket-made id naming a ticket's
+ * thread (a mail osTicket sent without a thread entry). The reply then has no parent entry (pid 0); the
+ * recipient the id names is taken as it is.
+ */
+export async function findLoopbackThread(
+  tx: Sql,
+  mail: {
+    readonly mid: string;
+    readonly inReplyTo: string;
+    readonly references: string;
+    readonly body: string;
+  },
+  secretSalt: string,
+): Promise<{ entry: MatchedEntry; sender: LoopbackSender } | undefined> {
+  for (const possible of referencedIds(mail)) {
+    const info = decodeMessageId(possible, secretSalt);
+    if (!info?.loopback || info.uid === undefined || !info.threadId) continue;
+    const thread = await tx.first(
+      "SELECT id, object_id FROM ost_thread WHERE id = ? AND object_type IN ('T', 'C')",
+      [info.threadId],
+    );
+    if (!thread) continue;
+    return {
+      entry: { entryId: 0, threadId: int(thread, "id"), ticketId: int(thread, "object_id"), mid: "" },
+      sender: { userId: info.userId ?? 0, staffId: info.staffId ?? 0, userClass: info.userClass ?? "" },
+    };
+  }
+  return undefined;
 }
 
 /**
