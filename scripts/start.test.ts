@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -118,6 +119,46 @@ async function readyz(port: number): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
+/**
+ * POST /api/tickets.json with `key` and a small attachment; returns the status and the files stored for
+ * the new ticket. New requesters' domains are not looked up (the test machine has no DNS).
+ */
+async function legacyCreate(
+  gatewayPort: string,
+  key: string,
+  databaseUrl: string,
+): Promise<{ status: number; body: string; files: { name: string; size: number }[] }> {
+  const conn = await mysql.createConnection({ uri: databaseUrl });
+  try {
+    await conn.query(
+      "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', 'verify_email_addrs', '0', NOW()) ON DUPLICATE KEY UPDATE value = '0'",
+    );
+    const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/tickets.json`, {
+      method: "POST",
+      headers: { "x-api-key": key },
+      body: JSON.stringify({
+        email: "start@example.com",
+        name: "Start Test",
+        subject: "npm start",
+        message: "created through the launcher's mesh",
+        attachments: [{ "hello.txt": "data:text/plain;base64,aGVsbG8=" }],
+      }),
+    });
+    const body = await res.text();
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT f.name, f.size FROM ost_ticket t JOIN ost_thread th ON th.object_type = 'T' AND th.object_id = t.ticket_id JOIN ost_thread_entry e ON e.thread_id = th.id JOIN ost_attachment a ON a.type = 'H' AND a.object_id = e.id JOIN ost_file f ON f.id = a.file_id WHERE t.number = ?",
+      [body],
+    );
+    return {
+      status: res.status,
+      body,
+      files: rows.map((r) => ({ name: String(r.name), size: Number(r.size) })),
+    };
+  } finally {
+    await conn.end();
+  }
+}
+
 describe("npm start", () => {
   let db: ScratchDatabase;
 
@@ -145,6 +186,15 @@ describe("npm start", () => {
         expect(gateway.body).toContain(`"name":"${name}","ok":true`);
       }
       for (const port of ports.serviceAdmin) expect((await readyz(port)).status).toBe(200);
+
+      // The service credentials the launcher wired: the printed key creates a ticket through the legacy API
+      // (the gateway's token checks the key and reads the forms), with a file the ticket service stores
+      // through the attachment service with its own token.
+      const key = /demo API key {3}([0-9A-F]{32})/.exec(out)?.[1] ?? "";
+      expect(await legacyCreate(ports.env.GATEWAY_PORT ?? "", key, db.url)).toMatchObject({
+        status: 201,
+        files: [{ name: "hello.txt", size: 5 }],
+      });
 
       // Five processes (four services and the gateway), each the leader of its own process group.
       const pid = mesh.child.pid ?? 0;
@@ -196,6 +246,8 @@ describe("npm start", () => {
       expect(gateway.status).toBe(200);
       expect(gateway.body).toContain('"name":"notification","ok":true');
       expect((await readyz(ports.serviceAdmin[0] ?? 0)).status).toBe(200);
+      const key = /demo API key {3}([0-9A-F]{32})/.exec(mesh.output())?.[1] ?? "";
+      expect((await legacyCreate(ports.env.GATEWAY_PORT ?? "", key, db.url)).status).toBe(201);
       mesh.child.kill("SIGINT");
       expect(await mesh.exited).toEqual({ code: 0, signal: null });
       for (const port of ports.all) expect(await listening(port), `port ${port}`).toBe(false);

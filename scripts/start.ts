@@ -6,14 +6,16 @@
  *   node --import @ostmesh/kit/telemetry/preload.ts scripts/start.ts --services=ticket,identity
  *                                  only these services, in this process (same as OSTMESH_SERVICES=...)
  *
- * The first two bootstrap the database when it is empty (creating it when missing), wait until every
- * /readyz is green, then print the URLs, the admin login and a demo API key. Ctrl-C / SIGTERM stops every
+ * The first two bootstrap the database when it is empty (creating it when missing), give the gateway and the
+ * ticket service their service secrets and identity the matching IDENTITY_SERVICE_CLIENTS (unless that is
+ * set), wait until every /readyz is green, then print the URLs, the admin login and a demo API key. Ctrl-C / SIGTERM stops every
  * process cleanly; a process that dies takes the mesh down with its exit reason.
  *
  * Only pure modules are imported statically: in --single mode the OpenTelemetry loader hook has to be in
  * place before node:http and mysql2 load (see @ostmesh/kit/telemetry/preload.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -59,6 +61,25 @@ function parseCommandLine(): { single: boolean; services: ServiceName[] | undefi
   }
   if (services.length === 0) fail("--services needs at least one service", 64);
   return { single, services };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Service credentials
+
+/**
+ * The processes that call others on their own behalf (the gateway: API-key checks, the legacy API's system
+ * log and forms, downloads; the ticket service: storing attachments) need a service secret that identity
+ * lists in IDENTITY_SERVICE_CLIENTS. When the mesh runs from this launcher and the operator has not set
+ * IDENTITY_SERVICE_CLIENTS, both sides are filled in here: a secret already in the environment is used, a
+ * missing one is generated for this run (tokens are short-lived, so nothing needs to survive a restart).
+ */
+function provideServiceCredentials(env: NodeJS.ProcessEnv): void {
+  if (env.IDENTITY_SERVICE_CLIENTS) return;
+  const secret = () => randomBytes(32).toString("base64url");
+  env.GATEWAY_SERVICE_SECRET ||= secret();
+  env.TICKET_SERVICE_SECRET ||= secret();
+  const gateway = env.GATEWAY_SERVICE_NAME || "gateway";
+  env.IDENTITY_SERVICE_CLIENTS = `${gateway}=${env.GATEWAY_SERVICE_SECRET},ticket=${env.TICKET_SERVICE_SECRET}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -379,6 +400,8 @@ const config = configOrExit(() => loadMeshConfig(), "ostmesh");
 const hostOnly = args.services ?? config.hostedServices;
 if (args.single && hostOnly)
   fail("--single runs every service; do not combine it with --services / OSTMESH_SERVICES", 64);
+// The whole mesh from this launcher: it can give both sides of each service credential the same value.
+if (args.single || !hostOnly) provideServiceCredentials(process.env);
 try {
   if (args.single) await runInProcess(config, SERVICE_NAMES, true);
   else if (hostOnly) await runInProcess(config, hostOnly, false);
