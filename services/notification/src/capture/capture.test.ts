@@ -319,6 +319,28 @@ describe("telling ostmesh's own writes apart", () => {
     expect(result).toMatchObject({ published: 0, ostmesh: 2, ignored: 1 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await osticketEvents(env)).length).toBe(before);
+    // The staff panel closes that ticket at once: osTicket's change, published although the ticket is new.
+    const [ticket] = await query(
+      env.orm.em.fork(),
+      "SELECT ticket_id FROM ost_ticket WHERE number = '100200'",
+    );
+    const [thread] = await query(
+      env.orm.em.fork(),
+      "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = ?",
+      [Number(ticket?.ticket_id)],
+    );
+    const closed = await execute(
+      env.orm.em.fork(),
+      "INSERT INTO ost_thread_event SET thread_type = 'T', staff_id = 1, dept_id = 1, timestamp = NOW(), uid_type = 'S'," +
+        " uid = 1, username = 'ostadmin', event_id = 2, data = '{\"status\":[3,\"Closed\"]}', thread_id = ?",
+      [Number(thread?.id)],
+    );
+    expect(await capture.runCycle()).toMatchObject({ published: 1, ostmesh: 0 });
+    const published = await waitFor(
+      async () => (await osticketEvents(env)).find((e) => e.id === `osticket-${closed.insertId}`),
+      "the staff panel's close",
+    );
+    expect(published.type).toBe(EventTypes.TICKET_STATUS_CHANGED);
     await capture.stop();
   });
 

@@ -54,7 +54,7 @@ export interface ChangeCaptureOptions {
   gapTimeoutMs?: number;
   /** How long a new ticket's `created` event waits for its first message (default 10 s). */
   createdWaitMs?: number;
-  /** Rows of a ticket ostmesh created, within this much of its creation, are ostmesh's (default 2 s). */
+  /** A created ticket's `created` thread event within this much of its creation is ostmesh's (default 2 s). */
   creationWindowMs?: number;
   /** See `touch` claims (default 2 s). */
   touchWindowMs?: number;
@@ -219,7 +219,7 @@ export class ChangeCapture {
         cursorOf[candidate.source].handle(candidate.id);
         continue;
       }
-      if (this.#isOstmesh(candidate, claims)) {
+      if (await this.#isOstmesh(em, candidate, claims)) {
         decisions.push({ candidate, outcome: "ostmesh" });
         continue;
       }
@@ -449,18 +449,27 @@ export class ChangeCapture {
     return claims;
   }
 
-  #isOstmesh(candidate: Candidate, claims: ReadonlySet<string>): boolean {
+  async #isOstmesh(em: EntityManager, candidate: Candidate, claims: ReadonlySet<string>): Promise<boolean> {
     if (claims.has(`${candidate.source}:${candidate.id}`)) return true;
     const row = candidate.row;
     if (str(row.object_type) !== "T") return false;
     const ticketId = num(row.object_id);
-    const created = num(row.ticket_created);
-    if (
-      claims.has(`created:${ticketId}`) &&
-      created > 0 &&
-      candidate.ts - created <= this.#o.creationWindowMs / 1000
-    )
-      return true;
+    if (claims.has(`created:${ticketId}`)) {
+      // A ticket ostmesh created: its `created` thread event, and entries written before its first message
+      // (osTicket's "File Import Error" notes) belong to the creation; later rows are judged on their own.
+      if (candidate.source === "event" && str(row.event_name) === "created") {
+        const created = num(row.ticket_created);
+        if (created > 0 && candidate.ts - created <= this.#o.creationWindowMs / 1000) return true;
+      }
+      if (candidate.source === "entry") {
+        const [first] = await query(
+          em,
+          "SELECT MIN(id) AS id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M'",
+          [num(row.thread_id)],
+        );
+        if (num(first?.id) > candidate.id) return true;
+      }
+    }
     if (candidate.source === "event") {
       const window = this.#o.touchWindowMs / 1000;
       return (this.#touches.get(ticketId) ?? []).some((t) => Math.abs(t - candidate.ts) <= window);
