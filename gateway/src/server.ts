@@ -12,6 +12,7 @@ import {
   Topology,
 } from "@ostmesh/kit";
 import { Health } from "@ostmesh/proto/gen/grpc/health/v1/health_pb.js";
+import { withBoard } from "./board/serve.ts";
 import { type GatewayConfig, loadGatewayConfig } from "./config.ts";
 import { gatewayDownloads, withDownloads } from "./downloads/route.ts";
 import { GatewayEdge } from "./edge.ts";
@@ -58,11 +59,14 @@ export async function startGateway(options: GatewayOptions): Promise<ServiceProc
     logger,
     topology,
     routes: options.routes,
-    // Signed file downloads (/files/<key>?…) in front of the edge: gateway/src/downloads.
+    // Signed file downloads (/files/<key>?…) in front of the edge: gateway/src/downloads; the live ticket
+    // board (/board/): gateway/src/board.
     fallback:
       options.fallback ??
       (edge && gateway
-        ? withDownloads(edge.handler, gatewayDownloads({ topology, gateway, logger }))
+        ? withBoard(withDownloads(edge.handler, gatewayDownloads({ topology, gateway, logger })), {
+            onError: (err) => logger.error({ err }, "cannot build the ticket board"),
+          })
         : undefined),
     checks,
     interceptors: options.interceptors,
