@@ -544,4 +544,44 @@ describe("SearchTickets", () => {
     expect(idsAsc).toEqual([...idsAsc].sort((a, b) => a - b));
     expect(field(await failure(h.client.searchTickets({ query: "  " }, { headers: admin })))).toBe("query");
   });
+
+  it("ranks the first page from the index's best rows and agrees with the complete ranking", async () => {
+    // Enough matching rows that the first page is served from the best index rows only (page size 2 reads
+    // 24 of them), with relevance varying by how often the word occurs.
+    for (let i = 0; i < 30; i++)
+      await h.client.createTicket(
+        {
+          requester: { email: "walrus@example.com", name: "Wally Walrus" },
+          subject: `Walrus sighting ${i}`,
+          message: `${"walrus ".repeat(1 + (i % 7))}seen near dock ${i}`,
+          deptId: i % 7 === 0 ? 2 : 1,
+        },
+        { headers: service },
+      );
+    const pages = async (
+      request: { filter?: { deptIds: number[] }; sortDirection?: SortDirection },
+      pageSize: number,
+    ) => {
+      const ids: number[] = [];
+      let pageToken = "";
+      do {
+        const res = await h.client.searchTickets(
+          { query: "walrus", pageSize, pageToken, ...request },
+          { headers: admin },
+        );
+        ids.push(...res.tickets.map((t) => t.id));
+        pageToken = res.nextPageToken;
+      } while (pageToken);
+      return ids;
+    };
+    // Ascending relevance always takes the complete query; reversed, it is the descending order.
+    const complete = (await pages({ sortDirection: SortDirection.ASC }, 50)).reverse();
+    expect(complete).toHaveLength(30);
+    expect(await pages({}, 2)).toEqual(complete);
+    expect(await pages({}, 50)).toEqual(complete);
+    // Filters that leave few of the best rows' tickets fall back to the complete query.
+    const sales = (await pages({ filter: { deptIds: [2] }, sortDirection: SortDirection.ASC }, 50)).reverse();
+    expect(sales).toHaveLength(5);
+    expect(await pages({ filter: { deptIds: [2] } }, 2)).toEqual(sales);
+  });
 });

@@ -258,11 +258,108 @@ function searchTable(search: NonNullable<TicketPageQuery["search"]>): Condition 
   };
 }
 
+/** How many index rows the relevance fast path looks at per row it needs. */
+const FAST_PATH_ROWS_PER_TICKET = 8;
+
+/**
+ * The first page of a relevance-ordered search without mapping every matching index row to its ticket:
+ * the top rows by relevance come from the FULLTEXT index alone (one sort over the index's own scores), only
+ * those are mapped to tickets, filtered and checked for visibility. Any ticket whose best row is above the
+ * lowest score read has that row among them, so its relevance is exact and every ticket left out ranks
+ * below; the page is only returned when all of it (and the row telling whether there is a next one) ranks
+ * strictly above that score — otherwise, or when filters leave too few tickets, undefined sends the
+ * caller to the complete query. Scores are the same DECIMAL values the complete query computes, so page
+ * tokens from either path continue in the other.
+ */
+async function relevanceFirstPage(
+  em: EntityManager,
+  q: TicketPageQuery,
+): Promise<{ id: number; keys: KeyValue[] }[] | undefined> {
+  const search = q.search;
+  if (!search || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc) return undefined;
+  const scores = new Map<number, number>();
+  const better = (ticketId: number, score: number) => {
+    if (score > (scores.get(ticketId) ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
+  };
+  let threshold = Number.NEGATIVE_INFINITY;
+  if (search.match) {
+    const budget = q.limit * FAST_PATH_ROWS_PER_TICKET;
+    // No ORDER BY and no other condition: InnoDB's FULLTEXT search hands its matches over best first and
+    // stops at the LIMIT, without reading every matching row (with ORDER BY it would sort them all). That
+    // order is checked below rather than trusted: rows out of order send the caller to the complete query.
+    const all = await query(
+      em,
+      "SELECT s.object_type, s.object_id," +
+        " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
+        " FROM ost__search s WHERE MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE) LIMIT ?",
+      [search.match, search.match, budget],
+    );
+    for (let i = 1; i < all.length; i++)
+      if (Number(all[i]?.relevance) > Number(all[i - 1]?.relevance)) return undefined;
+    // Fewer rows than asked for: every matching row is here, nothing ranks below unseen.
+    if (all.length === budget) threshold = Number(all[all.length - 1]?.relevance ?? 0);
+    const rows = all.filter((r) => r.object_type === "T" || r.object_type === "H" || r.object_type === "U");
+    const byType = (type: string) => rows.filter((r) => r.object_type === type);
+    for (const r of byType("T")) better(num(r, "object_id"), Number(r.relevance));
+    const entries = byType("H");
+    if (entries.length) {
+      const mapped = await query(
+        em,
+        "SELECT e.id, th.object_id AS ticket_id FROM ost_thread_entry e" +
+          ` JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T' WHERE e.id IN (${marks(entries.length)})`,
+        entries.map((r) => num(r, "object_id")),
+      );
+      const ticketOf = new Map(mapped.map((r) => [num(r, "id"), num(r, "ticket_id")]));
+      for (const r of entries) {
+        const ticketId = ticketOf.get(num(r, "object_id"));
+        if (ticketId) better(ticketId, Number(r.relevance));
+      }
+    }
+    const users = byType("U");
+    if (users.length) {
+      const owned = await query(
+        em,
+        `SELECT user_id, ticket_id FROM ost_ticket WHERE user_id IN (${marks(users.length)})`,
+        users.map((r) => num(r, "object_id")),
+      );
+      const score = new Map(users.map((r) => [num(r, "object_id"), Number(r.relevance)]));
+      for (const r of owned) better(num(r, "ticket_id"), score.get(num(r, "user_id")) ?? 0);
+    }
+  }
+  if (search.number) {
+    const exact = await query(em, "SELECT ticket_id FROM ost_ticket WHERE number = ?", [search.number]);
+    for (const r of exact) better(num(r, "ticket_id"), 1_000_000);
+  }
+  if (scores.size === 0) return threshold === Number.NEGATIVE_INFINITY ? [] : undefined;
+  const candidates = [...scores.keys()];
+  const where: Condition[] = [
+    q.visibility,
+    ...q.filters,
+    { sql: `t.ticket_id IN (${marks(candidates.length)})`, params: candidates },
+  ];
+  const kept = await query(
+    em,
+    `SELECT t.ticket_id FROM ost_ticket t WHERE ${where.map((c) => `(${c.sql})`).join(" AND ")}`,
+    where.flatMap((c) => c.params),
+  );
+  const ranked = kept
+    .map((r) => ({ id: num(r, "ticket_id"), score: scores.get(num(r, "ticket_id")) ?? 0 }))
+    .sort((a, b) => b.score - a.score || b.id - a.id)
+    .slice(0, q.limit);
+  const last = ranked[ranked.length - 1];
+  const complete =
+    ranked.length === q.limit ? (last?.score ?? 0) > threshold : threshold === Number.NEGATIVE_INFINITY;
+  if (!complete) return undefined;
+  return ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] }));
+}
+
 /** The ids of one page, with the sort keys of each row (for the next page token). */
 export async function ticketPage(
   em: EntityManager,
   q: TicketPageQuery,
 ): Promise<{ id: number; keys: KeyValue[] }[]> {
+  const fast = await relevanceFirstPage(em, q);
+  if (fast) return fast;
   const params: unknown[] = [];
   let from = "ost_ticket t";
   if (q.search) {
