@@ -234,6 +234,15 @@ export class LegacyApi {
         "Ticket denied",
       );
     const validation = error.findDetails(ValidationErrorsSchema)[0];
+    // A request osTicket could not even read (an e-mail its parser refuses): violations without an osTicket
+    // error key are its parser's 400 with the bare text, not the create form's error map.
+    if (
+      validation &&
+      validation.violations.length > 0 &&
+      error.code === Code.InvalidArgument &&
+      validation.violations.every((v) => v.legacyKey === "")
+    )
+      return fail(400, validation.violations.map((v) => v.description).join("\n"));
     if (validation && validation.violations.length > 0) {
       const map = validation.violations.map((v) => `${v.legacyKey}\n${v.description}`).join("\n");
       return fail(500, `${CREATE_FAILED}${map}`);
