@@ -1,4 +1,4 @@
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { TicketService } from "@ostmesh/proto";
 import type {
   AssignTicketRequest,
@@ -30,6 +30,7 @@ import {
   handlePostNote,
   handlePostReply,
   handleTransferTicket,
+  handleUpdateTicket,
 } from "./handlers/actions.ts";
 import { handleCreateTicket } from "./handlers/create.ts";
 import { handleIngestEmail } from "./handlers/email.ts";
@@ -115,8 +116,8 @@ export class TicketServiceImpl implements ServiceImpl<typeof TicketService> {
     return handleTransferTicket(this.#rt, req, ctx);
   }
 
-  async updateTicket(_req: UpdateTicketRequest, _ctx: HandlerContext): Promise<never> {
-    throw new ConnectError("UpdateTicket is not available yet", Code.Unimplemented);
+  updateTicket(req: UpdateTicketRequest, ctx: HandlerContext) {
+    return handleUpdateTicket(this.#rt, req, ctx);
   }
 
   runScheduledTasks(req: RunScheduledTasksRequest, ctx: HandlerContext) {

@@ -1,5 +1,8 @@
 /** The RPCs that change an existing ticket: replies, messages, notes, status, assignment, transfer. */
+
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
+import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type { Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
@@ -28,6 +31,10 @@ import {
   TransferTicketRequestSchema,
   type TransferTicketResponse,
   TransferTicketResponseSchema,
+  type UpdateTicketRequest,
+  UpdateTicketRequestSchema,
+  type UpdateTicketResponse,
+  UpdateTicketResponseSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { authorizeTicket, callerOf, domainActor, EndUserView, idOf, kindOf } from "../access.ts";
 import {
@@ -43,7 +50,13 @@ import { invalidArgument } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
-import { type Mutation, mutate } from "./mutation.ts";
+import {
+  PATCH_PATHS,
+  type PatchPath,
+  type UpdateTicketInput,
+  updateTicket,
+} from "../writes/update-ticket.ts";
+import { formFieldResolver, type Mutation, mutate } from "./mutation.ts";
 import { publishDomainEvents } from "./publish.ts";
 
 function requireTicketId(ticketId: number): void {
@@ -331,6 +344,66 @@ export async function handleTransferTicket(
       const after = await m.ticket(req.ticketId);
       await publishDomainEvents(m, { before, after, noteEntryId: result.entryId });
       return { ticket: after, noteEntryId: result.entryId };
+    },
+  );
+}
+
+/** UpdateTicket's fields for the write core's error keys. */
+const PATCH_FIELDS: Readonly<Record<string, string>> = {
+  subject: "patch.subject",
+  priorityId: "patch.priority_id",
+  slaId: "patch.sla_id",
+  topicId: "patch.help_topic_id",
+  duedate: "patch.due_date",
+};
+
+export async function handleUpdateTicket(
+  rt: Runtime,
+  req: UpdateTicketRequest,
+  ctx: HandlerContext,
+): Promise<UpdateTicketResponse> {
+  requireTicketId(req.ticketId);
+  const paths = req.updateMask?.paths ?? [];
+  if (paths.length === 0) throw invalidArgument("update_mask", "update_mask must name at least one field");
+  const unknown = paths.find((p) => !PATCH_PATHS.some((known) => known === p));
+  if (unknown !== undefined) throw invalidArgument("update_mask", `unknown field ${unknown} in update_mask`);
+  const patch = req.patch;
+  const has = (path: PatchPath) => paths.includes(path);
+  const input: UpdateTicketInput = {
+    ticketId: req.ticketId,
+    subject: has("subject") ? (patch?.subject ?? "") : undefined,
+    priorityId: has("priority_id") ? (patch?.priorityId ?? 0) : undefined,
+    slaId: has("sla_id") ? (patch?.slaId ?? 0) : undefined,
+    dueDate: has("due_date") ? (patch?.dueDate ? timestampDate(patch.dueDate) : null) : undefined,
+    topicId: has("help_topic_id") ? (patch?.helpTopicId ?? 0) : undefined,
+    answers: has("answers") ? { ...patch?.answers } : undefined,
+  };
+  return mutate(
+    rt,
+    ctx,
+    {
+      rpc: "UpdateTicket",
+      requestSchema: UpdateTicketRequestSchema,
+      request: req,
+      responseSchema: UpdateTicketResponseSchema,
+      fields: {
+        key: (k) => (k.startsWith("answers.") ? `patch.${k}` : PATCH_FIELDS[k]),
+        formField: async (fieldId) => {
+          const field = await formFieldResolver(rt)?.(fieldId);
+          return field === undefined ? undefined : `patch.${field}`;
+        },
+      },
+    },
+    async (m) => {
+      await beforeAction(m, ctx, req.ticketId, "ticket.edit");
+      const result = await updateTicket(m.sql, input, domainActor(callerOf(ctx)), m.ports);
+      const after = await m.ticket(req.ticketId);
+      if (result.changed.length > 0)
+        await m.event(EventTypes.TICKET_UPDATED, after, {
+          case: "ticketUpdated",
+          value: { changed: { paths: result.changed }, ticket: after },
+        });
+      return { ticket: after };
     },
   );
 }
