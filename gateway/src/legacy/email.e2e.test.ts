@@ -375,13 +375,9 @@ describe("tickets.email with the real services: refusals", () => {
     const before = await ostCounts();
     const logId = await mesh.lastLogId();
     const res = await email("not an e-mail");
-    // osTicket's EmailDataParser words this 'Email parse failed [<decoder error>]'; the ticket service's
-    // EmailParseError adds a colon and its own reason (see the report of this test's commit).
-    expect(res).toEqual({
-      status: 400,
-      body: "Email parse failed: [no header section followed by a body]",
-      contentType: HTML,
-    });
+    expect(res.status).toBe(400);
+    expect(res.contentType).toBe(HTML);
+    expect(res.body).toMatch(/^Email parse failed:? \[.*\]$/);
     const logged = await mesh.rows(
       "SELECT log_type, title, log, logger, ip_address FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
       [logId],
@@ -390,12 +386,49 @@ describe("tickets.email with the real services: refusals", () => {
       {
         log_type: "Warning",
         title: "API Error (400)",
-        log: `Email parse failed: [no header section followed by a body] ${MASKED}`,
+        log: `${res.body} ${MASKED}`,
         logger: "",
         ip_address: "127.0.0.1",
       },
     ]);
     expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1 });
+  });
+
+  // Ticket-side: osTicket's EmailDataParser answers 'Email parse failed [' . Mail_Parse::getError() . ']', and
+  // getError() is '' when the decoder merely finds fewer than two header fields (no PEAR error), so "not an
+  // e-mail" gets `400 Email parse failed []` (read from osTicket's class.mailparse.php, not observed on
+  // 1.18.1). The ticket service's EmailParseError (services/ticket/src/email/errors.ts) writes
+  // `Email parse failed: [no header section followed by a body]`: an extra colon and its own reason.
+  it.fails("input that is not an e-mail → osTicket's exact text `Email parse failed []`", async () => {
+    const res = await email("not an e-mail either");
+    expect(res).toEqual({ status: 400, body: "Email parse failed []", contentType: HTML });
+  });
+
+  it("a banned sender → 403 Ticket denied, its ost_syslog row, only the Message-ID kept on record", async () => {
+    const before = await ostCounts();
+    const logId = await mesh.lastLogId();
+    const res = await email(
+      plain({ from: "Tester <test@example.com>", subject: "Spam", mid: mid("banned") }).raw,
+    );
+    const body =
+      "Unable to create new ticket :Ticket denied: test@example.com\n\nThis help desk is for use by authorized users only";
+    expect(res).toEqual({ status: 403, body, contentType: HTML });
+    const logged = await mesh.rows(
+      "SELECT log_type, title, log FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
+      [logId],
+    );
+    expect(logged).toEqual([
+      {
+        log_type: "Warning",
+        title: "Ticket denied (403)",
+        log: `${body.replace(/\n/g, " ")} ${MASKED}`,
+      },
+    ]);
+    const [record] = await mesh.rows("SELECT thread_entry_id FROM ost_thread_entry_email WHERE mid = ?", [
+      mid("banned"),
+    ]);
+    expect(record).toEqual({ thread_entry_id: 0 });
+    expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1, ost_thread_entry_email: 1 });
   });
 
   it("an e-mail without a sender → 500 with osTicket's validation body and its ost_syslog row", async () => {
