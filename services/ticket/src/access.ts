@@ -22,6 +22,7 @@ import {
   redactTicketForEndUser,
   type SqlQuery,
   systemPrincipal,
+  type TicketAccessFacts,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
 import {
@@ -30,6 +31,7 @@ import {
   PrincipalKind,
   type Actor as ProtoActor,
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import type { Actor } from "./domain/index.ts";
 
@@ -144,6 +146,40 @@ export async function authorizeTicket(
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
   if (!facts) throw new ConnectError("ticket not found", Code.NotFound);
   return { ticketId: facts.ticketId, threadId: facts.threadId, deptId: facts.deptId };
+}
+
+/**
+ * The same check for a ticket already read in full (GetTicket): the facts come from the ticket itself, only
+ * its thread's referrals are read.
+ */
+export async function authorizeLoadedTicket(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+  ticket: Ticket,
+  permission?: string,
+): Promise<void> {
+  const principal = callerOf(ctx);
+  if (seesEveryTicket(principal)) return;
+  const q = sqlQuery(em);
+  const referrals = ticket.threadId
+    ? await q("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [ticket.threadId])
+    : [];
+  const referred = (type: string) =>
+    referrals.filter((r) => String(r.object_type) === type).map((r) => Number(r.object_id));
+  const facts: TicketAccessFacts = {
+    ticketId: ticket.id,
+    threadId: ticket.threadId,
+    deptId: ticket.department?.id ?? 0,
+    staffId: ticket.assigneeStaff?.id ?? 0,
+    teamId: ticket.assigneeTeam?.id ?? 0,
+    userId: ticket.requester?.id ?? 0,
+    ownerOrgId: ticket.requester?.orgId ?? 0,
+    isOpen: ticket.status?.state === TicketState.OPEN,
+    collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
+    referrals: { staffIds: referred("S"), teamIds: referred("T"), deptIds: referred("D") },
+  };
+  const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
 }
 
 /**

@@ -23,11 +23,11 @@ import {
   type TicketSortField,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import {
+  authorizeLoadedTicket,
   authorizeTicket,
   callerOf,
   EndUserView,
   kindOf,
-  seesEveryTicket,
   visibleTickets,
 } from "../access.ts";
 import { invalidArgument, notFound } from "../errors.ts";
@@ -60,11 +60,11 @@ export async function handleGetTicket(
     default:
       throw invalidArgument("lookup", "ticket_id or number is required");
   }
-  // Callers that see every ticket need no access facts: a missing ticket is NOT_FOUND below.
-  if (!seesEveryTicket(callerOf(ctx))) await authorizeTicket(ctx, em, ticketId);
   const ref = await rt.refs.get(em);
   const ticket = (await loadTickets(em, ref, [ticketId], { full: true })).get(ticketId);
   if (!ticket) throw notFound();
+  // The access facts come from the ticket just read (a ticket the caller may not see is NOT_FOUND too).
+  await authorizeLoadedTicket(ctx, em, ticket);
   const view = await EndUserView.for(callerOf(ctx), em);
   return create(GetTicketResponseSchema, { ticket: view.ticket(ticket) });
 }
