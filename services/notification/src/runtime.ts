@@ -17,6 +17,7 @@ import type { NotificationConfig } from "./config.ts";
 import { startEmailConsumer } from "./email/consumer.ts";
 import { EmailSender } from "./email/outbox.ts";
 import { smtpTransport } from "./email/transport.ts";
+import { startHousekeeping } from "./housekeeping.ts";
 import { NotificationServiceImpl } from "./service.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 import { startWebhookFanout } from "./webhooks/fanout.ts";
@@ -154,6 +155,7 @@ export async function startNotificationRuntime(
     ]);
     throw error;
   }
+  const stopHousekeeping = startHousekeeping({ orm, logger: logger.child({ component: "housekeeping" }) });
   const service = new NotificationServiceImpl({
     orm,
     bus,
@@ -169,6 +171,7 @@ export async function startNotificationRuntime(
     emailSender,
     deliverer,
     async close() {
+      stopHousekeeping();
       for (const stop of stopWatching) stop();
       await Promise.allSettled(consumers.map((c) => c.stop()));
       await Promise.allSettled([deliverer.stop(), emailSender?.stop(), capture?.stop()]);
