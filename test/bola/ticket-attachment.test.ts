@@ -8,6 +8,10 @@
  *   private  Support, owned by another end user in an organization that shares nothing
  *   primary  Sales (another department), owned by another end user whose organization shares with primary
  *            contacts, assigned to the team of agentTeamMember
+ *   shared   Support, owned by another end user whose organization shares with every member, assigned to
+ *            agentAssignedOnly
+ *   closed   Sales, closed, owned by endUserOther, assigned to agentAssignedOnly (a closed ticket no longer
+ *            counts as assigned); only reads, messages and notes are run against it
  *
  * Rules (packages/kit/src/auth, the access options of the contracts): a caller who may not see a ticket
  * gets NOT_FOUND; a caller who may see it but whose kind or role may not do the action gets
@@ -46,8 +50,10 @@ const SUPPORT = 1;
 const SALES = 2;
 const CLOSED = 3;
 
-type Target = "plain" | "private" | "primary";
-const TARGETS: readonly Target[] = ["plain", "private", "primary"];
+type Target = "plain" | "private" | "primary" | "shared" | "closed";
+const TARGETS: readonly Target[] = ["plain", "private", "primary", "shared", "closed"];
+/** Open tickets, where status, assignment and department changes are run too. */
+const OPEN_TARGETS: readonly Target[] = ["plain", "private", "primary", "shared"];
 
 const AGENTS = [
   "agentWithAccess",
@@ -73,6 +79,15 @@ const SEES: Record<Target, readonly BolaCaller[]> = {
   private: ["agentWithAccess", "agentViewOnly", "agentLimitedExtraDept"],
   // Sales agents, the team the ticket is assigned to, the primary contact of the owner's organization.
   primary: ["agentLimitedExtraDept", "agentWithoutAccess", "agentTeamMember", "orgPrimaryContact"],
+  // Support agents (the assigned-only agent because it is assigned), every member of the owner's organization.
+  shared: [
+    "agentWithAccess",
+    "agentViewOnly",
+    "agentLimitedExtraDept",
+    "agentAssignedOnly",
+    "orgMemberShared",
+  ],
+  closed: ["agentLimitedExtraDept", "agentWithoutAccess", "endUserOther"],
 };
 
 /** The osTicket role that applies to an agent who sees the ticket (role 1 All Access, 3 Limited, 4 View only). */
@@ -82,6 +97,14 @@ const ROLE: Record<Target, Partial<Record<Agent, "all" | "limited" | "view">>> =
   // Limited's and Without's primary department is Sales (All Access); the team member's ticket is assigned
   // to its team, so its primary role (All Access) applies.
   primary: { agentLimitedExtraDept: "all", agentWithoutAccess: "all", agentTeamMember: "all" },
+  // The assigned-only agent's primary department is Support, with All Access.
+  shared: {
+    agentWithAccess: "all",
+    agentViewOnly: "view",
+    agentLimitedExtraDept: "limited",
+    agentAssignedOnly: "all",
+  },
+  closed: { agentLimitedExtraDept: "all", agentWithoutAccess: "all" },
 };
 const ROLE_PERMISSIONS: Record<"all" | "limited" | "view", readonly string[]> = {
   all: ["ticket.assign", "ticket.close", "ticket.edit", "ticket.reply", "ticket.transfer", "ticket.release"],
@@ -149,12 +172,14 @@ beforeAll(async () => {
   ticketIds.plain = world.tickets.plain;
   ticketIds.private = world.tickets.privateOrg;
   ticketIds.primary = world.tickets.primaryOrg;
+  ticketIds.shared = world.tickets.sharedOrg;
+  ticketIds.closed = world.tickets.closedAssigned;
   for (const t of TARGETS) {
     const [row] = await h.query("SELECT number FROM ost_ticket WHERE ticket_id = ?", [ticketIds[t]]);
     numbers[t] = String(row?.number);
   }
   messages.plain = world.entries.message;
-  for (const t of ["private", "primary"] as const) {
+  for (const t of ["private", "primary", "shared", "closed"] as const) {
     const { insertId } = await h.exec(
       "INSERT INTO ost_thread_entry SET thread_id = (SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = ?)," +
         " staff_id = 0, user_id = (SELECT user_id FROM ost_ticket WHERE ticket_id = ?), type = 'M', poster = 'Bola'," +
@@ -277,15 +302,20 @@ function write(
 /** API keys and services name the agent they act for; agents act as themselves. */
 function staffFor(target: Target, caller: BolaCaller): number {
   if (isAgent(caller)) return 0;
-  return target === "primary" ? world.staff.withoutAccess : world.staff.withAccess;
+  return inSales(target) ? world.staff.withoutAccess : world.staff.withAccess;
+}
+
+function inSales(target: Target): boolean {
+  return target === "primary" || target === "closed";
 }
 
 function ticketCases(t: Target): BolaCase[] {
   const id = ticketIds[t];
   const c = h.client;
-  const otherDept = t === "primary" ? SUPPORT : SALES;
-  const assignee = t === "primary" ? world.staff.withoutAccess : world.staff.withAccess;
-  return [
+  const otherDept = inSales(t) ? SUPPORT : SALES;
+  const assignee = inSales(t) ? world.staff.withoutAccess : world.staff.withAccess;
+  const open = OPEN_TARGETS.includes(t);
+  const cases: BolaCase[] = [
     {
       name: `GetTicket by id (${t})`,
       call: (headers) => c.getTicket({ lookup: { case: "ticketId", value: id } }, { headers }),
@@ -330,6 +360,10 @@ function ticketCases(t: Target): BolaCase[] {
         ),
       async (marker) => (await entriesWith(id, "N", marker)) === 1,
     ),
+  ];
+  if (!open) return cases;
+  return [
+    ...cases,
     write(
       `ChangeStatus to closed (${t})`,
       id,
@@ -443,7 +477,7 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
   // PERMISSION_DENIED, and allowed callers cannot change the subject. Remove `.fails` once it is implemented.
   it.fails("UpdateTicket gives every caller the outcome the access rules say", async () => {
     effectFailures.length = 0;
-    const failures = await runBolaMatrix(world, h.issuer, TARGETS.flatMap(updateCases));
+    const failures = await runBolaMatrix(world, h.issuer, OPEN_TARGETS.flatMap(updateCases));
     expect({ failures, effectFailures }).toEqual({ failures: [], effectFailures: [] });
   });
 
@@ -474,6 +508,62 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
       }
     }
     expect(mismatches).toEqual([]);
+  });
+
+  it("list nothing but their own tickets to end users", async () => {
+    for (const caller of END_USERS) {
+      const headers = await bolaHeaders(world, h.issuer, caller);
+      const listed = (await h.client.listTickets({ pageSize: 200 }, { headers })).tickets.map((t) => t.id);
+      const own = TARGETS.filter((t) => SEES[t].includes(caller)).map((t) => ticketIds[t]);
+      expect({ caller, listed: listed.sort((a, b) => a - b) }).toEqual({
+        caller,
+        listed: [...own].sort((a, b) => a - b),
+      });
+    }
+  });
+
+  it("answer NOT_FOUND for a ticket, entry or file that does not exist, as for one the caller may not see", async () => {
+    const missing = (allowed: BolaOutcome): Record<BolaCaller, BolaOutcome> => {
+      const out = read("plain");
+      for (const caller of [...AGENTS, ...END_USERS]) out[caller] = NF;
+      out.apiKeyWithScope = NF;
+      for (const caller of END_USERS) out[caller] = allowed;
+      return out;
+    };
+    const c = h.client;
+    const failures = await runBolaMatrix(world, h.issuer, [
+      {
+        name: "GetTicket (missing id)",
+        call: (headers) => c.getTicket({ lookup: { case: "ticketId", value: 99_999_999 } }, { headers }),
+        expect: missing(NF),
+      },
+      {
+        name: "GetTicket (missing number)",
+        call: (headers) => c.getTicket({ lookup: { case: "number", value: "no-such-number" } }, { headers }),
+        expect: missing(NF),
+      },
+      {
+        name: "PostNote (missing ticket)",
+        call: (headers, caller) =>
+          c.postNote(
+            { ticketId: 99_999_999, title: "n", body: "n", staffId: staffFor("plain", caller) },
+            { headers },
+          ),
+        expect: missing(PD),
+      },
+      {
+        name: "GetFileInfo (missing file)",
+        call: (headers) => files.getFileInfo({ fileId: 2_000_000_000 }, { headers }),
+        expect: missing(NF),
+      },
+      {
+        name: "ListAttachments (missing entry)",
+        call: (headers) =>
+          files.listAttachments({ target: { case: "threadEntryId", value: 99_999_999 } }, { headers }),
+        expect: missing(NF),
+      },
+    ]);
+    expect(failures).toEqual([]);
   });
 
   it("never show internal notes or their files to end users", async () => {
