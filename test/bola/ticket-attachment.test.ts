@@ -566,6 +566,104 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
     expect(failures).toEqual([]);
   });
 
+  /** Calls once as `caller`; returns the outcome and the tables whose row counts changed. */
+  async function probe(
+    caller: BolaCaller,
+    call: (headers: Headers) => Promise<unknown>,
+  ): Promise<{ outcome: string; wrote: string[] }> {
+    const headers = await bolaHeaders(world, h.issuer, caller);
+    const before = await h.counts();
+    const outcome = await call(headers).then(
+      () => "ok",
+      (e: unknown) => Code[ConnectError.from(e).code],
+    );
+    const after = await h.counts();
+    return { outcome, wrote: [...after].filter(([t, n]) => before.get(t) !== n).map(([t]) => t) };
+  }
+
+  // Breaks the file rule of the contracts ("callers may read files attached to tickets they may see"): the
+  // ticket service links an attachments[].file_id to the new entry without checking that the caller may read
+  // that file (it links through the attachment service with its own service credential), so an end user or
+  // agent who names the id of a file on a ticket they may not see gets it linked to their own ticket (entry,
+  // ost_attachment, outbox and search rows written) and can then read it there (GetFileInfo/DownloadFile
+  // answer "ok"). File ids are sequential. Expected: NOT_FOUND and nothing written. Remove `.fails` once fixed.
+  it.fails("let nobody attach a file of a ticket they may not see to an entry they may write", async () => {
+    // The file of the Sales ticket, which neither the Support agent nor the plain ticket's owner may see.
+    const foreign = fileOn.primary;
+    const refused = { outcome: "NotFound", wrote: [] };
+    expect
+      .soft(
+        await probe("endUserOwner", (headers) =>
+          h.client.postMessage(
+            {
+              ticketId: ticketIds.plain,
+              body: "steal",
+              attachments: [{ source: { case: "fileId", value: foreign } }],
+            },
+            { headers },
+          ),
+        ),
+      )
+      .toEqual(refused);
+    expect
+      .soft(
+        await probe("agentWithAccess", (headers) =>
+          h.client.postReply(
+            {
+              ticketId: ticketIds.plain,
+              body: "steal",
+              notify: false,
+              attachments: [{ source: { case: "fileId", value: foreign } }],
+            },
+            { headers },
+          ),
+        ),
+      )
+      .toEqual(refused);
+    expect
+      .soft(
+        await probe("agentWithAccess", (headers) =>
+          h.client.postNote(
+            {
+              ticketId: ticketIds.plain,
+              title: "n",
+              body: "steal",
+              attachments: [{ source: { case: "fileId", value: foreign } }],
+            },
+            { headers },
+          ),
+        ),
+      )
+      .toEqual(refused);
+    // Linked to their own ticket, the foreign file would be theirs to read.
+    const owner = await bolaHeaders(world, h.issuer, "endUserOwner");
+    expect
+      .soft(
+        await files.getFileInfo({ fileId: foreign }, { headers: owner }).then(
+          () => "ok",
+          (e: unknown) => Code[ConnectError.from(e).code],
+        ),
+      )
+      .toBe("NotFound");
+  });
+
+  // Breaks the same rule in the attachment service: AttachFiles checks the caller's access to the target entry
+  // (agent_department_check) but not to the files it links, so a Support agent links a Sales ticket's file to
+  // a Support entry (ost_attachment row written) and reads it from there. Expected: NOT_FOUND, nothing written.
+  // Remove `.fails` once fixed.
+  it.fails("let nobody link a file of a ticket they may not see through AttachFiles", async () => {
+    expect
+      .soft(
+        await probe("agentWithAccess", (headers) =>
+          files.attachFiles(
+            { threadEntryId: messages.plain, files: [{ fileId: fileOn.primary }] },
+            { headers },
+          ),
+        ),
+      )
+      .toEqual({ outcome: "NotFound", wrote: [] });
+  });
+
   it("never show internal notes or their files to end users", async () => {
     for (const caller of ["endUserOwner", "endUserCollaborator"] as const) {
       const headers = await bolaHeaders(world, h.issuer, caller);
