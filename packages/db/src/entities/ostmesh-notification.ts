@@ -156,6 +156,8 @@ export const OstmeshWebhookDelivery = defineEntity({
     nextAttemptAt: time("next_attempt_at").nullable(),
     leaseUntil: time("lease_until").nullable(),
     replayOf: p.integer().unsigned().name("replay_of").default(0),
+    /** JSON object of W3C trace headers (traceparent, tracestate) of the event's consumer span. */
+    traceContext: p.string().length(1024).name("trace_context").nullable(),
   },
   uniques: [{ name: "ux_delivery_once", properties: ["webhookId", "dedupeKey"] }],
   indexes: [

@@ -2,6 +2,7 @@ import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20250101000000_foundation } from "./Migration20250101000000_foundation.ts";
 import { Migration20250301000000_identity } from "./Migration20250301000000_identity.ts";
 import { Migration20260501000000_notification } from "./Migration20260501000000_notification.ts";
+import { Migration20260502000000_notification_trace } from "./Migration20260502000000_notification_trace.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -14,4 +15,8 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20250101000000_foundation", class: Migration20250101000000_foundation },
   { name: "Migration20250301000000_identity", class: Migration20250301000000_identity },
   { name: "Migration20260501000000_notification", class: Migration20260501000000_notification },
+  {
+    name: "Migration20260502000000_notification_trace",
+    class: Migration20260502000000_notification_trace,
+  },
 ];

@@ -1,4 +1,5 @@
 import type { MikroORM } from "@mikro-orm/mysql";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
@@ -155,7 +156,7 @@ export class WebhookDeliverer {
       );
       return query(
         tx,
-        "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.attempts, w.url," +
+        "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.attempts, d.trace_context, w.url," +
           " d.created_at <= NOW(6) - INTERVAL ? MICROSECOND AS expired" +
           ` FROM ostmesh_webhook_delivery d JOIN ostmesh_webhook w ON w.id = d.webhook_id WHERE d.id IN (${marks}) ORDER BY d.id`,
         [this.#o.retryPeriodMs * 1000, ...ids],
@@ -191,24 +192,47 @@ export class WebhookDeliverer {
         [webhookId],
       )
     ).map((r) => str(r.secret));
-    const timestamp = Math.floor(Date.now() / 1000);
-    const result = await postWebhook(
-      str(row.url),
-      body,
+    const parent = propagation.extract(ROOT_CONTEXT, parseTraceContext(row.trace_context));
+    const tracer = trace.getTracer("@ostmesh/notification");
+    const result = await tracer.startActiveSpan(
+      `webhook ${str(row.event_type)}`,
       {
-        "webhook-id": eventId,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signatureHeader(secrets, eventId, timestamp, body),
-        "ostmesh-event-id": eventId,
-        "ostmesh-event-type": str(row.event_type),
-        "ostmesh-delivery-id": String(deliveryId),
-        "ostmesh-signature": ostmeshSignatureHeader(secrets, timestamp, body),
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": "POST",
+          "ostmesh.webhook.id": webhookId,
+          "ostmesh.webhook.delivery_id": deliveryId,
+          "ostmesh.event.id": eventId,
+          "ostmesh.webhook.attempt": num(row.attempts) + 1,
+        },
       },
-      {
-        policy: this.#o.policy,
-        timeoutMs: this.#o.timeoutMs,
-        maxResponseBytes: this.#o.maxResponseBytes,
-        ...(this.#o.resolve ? { resolve: this.#o.resolve } : {}),
+      parent,
+      async (span) => {
+        try {
+          const timestamp = Math.floor(Date.now() / 1000);
+          const headers: Record<string, string> = {
+            "webhook-id": eventId,
+            "webhook-timestamp": String(timestamp),
+            "webhook-signature": signatureHeader(secrets, eventId, timestamp, body),
+            "ostmesh-event-id": eventId,
+            "ostmesh-event-type": str(row.event_type),
+            "ostmesh-delivery-id": String(deliveryId),
+            "ostmesh-signature": ostmeshSignatureHeader(secrets, timestamp, body),
+          };
+          // The receiver continues the trace of the change (instrumented HTTP clients do this too).
+          propagation.inject(context.active(), headers);
+          const attempt = await postWebhook(str(row.url), body, headers, {
+            policy: this.#o.policy,
+            timeoutMs: this.#o.timeoutMs,
+            maxResponseBytes: this.#o.maxResponseBytes,
+            ...(this.#o.resolve ? { resolve: this.#o.resolve } : {}),
+          });
+          if (attempt.status) span.setAttribute("http.response.status_code", attempt.status);
+          if (attempt.error) span.setStatus({ code: SpanStatusCode.ERROR, message: attempt.error });
+          return attempt;
+        } finally {
+          span.end();
+        }
       },
     );
     await this.#record(em, row, result);
@@ -289,4 +313,17 @@ function failureOutcome(result: AttemptResult): DeliveryOutcome {
   if (result.refused) return "refused";
   if (result.status > 0) return "http_error";
   return /no answer within/.test(result.error) ? "timeout" : "network_error";
+}
+
+function parseTraceContext(value: unknown): Record<string, string> {
+  if (typeof value !== "string" || value === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    const out: Record<string, string> = {};
+    if (parsed && typeof parsed === "object")
+      for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") out[k] = v;
+    return out;
+  } catch {
+    return {};
+  }
 }

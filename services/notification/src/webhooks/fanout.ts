@@ -8,6 +8,7 @@ import {
   type Logger,
   processOnce,
   streamWildcard,
+  traceHeaders,
 } from "@ostmesh/bus";
 import { registry } from "@ostmesh/proto";
 import { EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
@@ -52,6 +53,9 @@ export async function startWebhookFanout(options: WebhookFanoutOptions): Promise
         );
         if (matching.length === 0) return 0;
         const body = toJsonString(EventSchema, event, { registry });
+        // The consumer's span: each delivery's request continues this trace.
+        const trace = traceHeaders();
+        const traceContext = Object.keys(trace).length > 0 ? JSON.stringify(trace) : null;
         let added = 0;
         for (const webhook of matching) {
           const id = await insertDelivery(tx, {
@@ -61,6 +65,7 @@ export async function startWebhookFanout(options: WebhookFanoutOptions): Promise
             body,
             dedupeKey: event.id.slice(0, 128),
             replayOf: 0,
+            traceContext,
           });
           if (id !== undefined) added++;
         }

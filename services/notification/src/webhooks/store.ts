@@ -269,6 +269,8 @@ export interface NewDelivery {
   /** The event id for an original delivery; null for a replay. */
   readonly dedupeKey: string | null;
   readonly replayOf: number;
+  /** W3C trace headers to continue (JSON), or null. */
+  readonly traceContext?: string | null;
 }
 
 /** Adds a PENDING delivery; an original delivery of an event already delivered to the webhook is skipped. */
@@ -276,7 +278,7 @@ export async function insertDelivery(tx: EntityManager, d: NewDelivery): Promise
   const { affectedRows, insertId } = await execute(
     tx,
     "INSERT IGNORE INTO ostmesh_webhook_delivery (webhook_id, event_id, event_type, dedupe_key, body, status," +
-      " next_attempt_at, replay_of) VALUES (?, ?, ?, ?, ?, ?, NOW(6), ?)",
+      " next_attempt_at, replay_of, trace_context) VALUES (?, ?, ?, ?, ?, ?, NOW(6), ?, ?)",
     [
       d.webhookId,
       d.eventId.slice(0, 128),
@@ -285,6 +287,7 @@ export async function insertDelivery(tx: EntityManager, d: NewDelivery): Promise
       d.body,
       DeliveryStatus.PENDING,
       d.replayOf,
+      d.traceContext ?? null,
     ],
   );
   return affectedRows > 0 ? insertId : undefined;
