@@ -664,6 +664,75 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
       .toEqual({ outcome: "NotFound", wrote: [] });
   });
 
+  it("let no agent or end user post in another person's name", async () => {
+    // Either refused with nothing written, or posted under the caller's own id: never as the named person.
+    const posted = async (type: string, marker: string) =>
+      h.query(
+        "SELECT e.staff_id, e.user_id FROM ost_thread_entry e JOIN ost_thread th ON th.id = e.thread_id" +
+          " WHERE th.object_type = 'T' AND th.object_id = ? AND e.type = ? AND e.body LIKE ?",
+        [ticketIds.plain, type, `%${marker}%`],
+      );
+    const [state] = await h.query(`SELECT ${TICKET_STATE} FROM ost_ticket WHERE ticket_id = ?`, [
+      ticketIds.plain,
+    ]);
+    const cases = [
+      {
+        caller: "agentWithAccess" as const,
+        type: "R",
+        own: { staff_id: world.staff.withAccess, user_id: 0 },
+        call: (headers: Headers, marker: string) =>
+          h.client.postReply(
+            { ticketId: ticketIds.plain, body: marker, staffId: world.staff.viewOnly, notify: false },
+            { headers },
+          ),
+      },
+      {
+        caller: "agentWithAccess" as const,
+        type: "N",
+        own: { staff_id: world.staff.withAccess, user_id: 0 },
+        call: (headers: Headers, marker: string) =>
+          h.client.postNote(
+            { ticketId: ticketIds.plain, title: "n", body: marker, staffId: world.staff.viewOnly },
+            { headers },
+          ),
+      },
+      {
+        caller: "endUserCollaborator" as const,
+        type: "M",
+        own: { staff_id: 0, user_id: world.users.collaborator },
+        call: (headers: Headers, marker: string) =>
+          h.client.postMessage(
+            { ticketId: ticketIds.plain, body: marker, userId: world.users.owner },
+            { headers },
+          ),
+      },
+    ];
+    for (const c of cases) {
+      const marker = `imp${randomBytes(6).toString("hex")}`;
+      const result = await probe(c.caller, (headers) => c.call(headers, marker));
+      const rows = (await posted(c.type, marker)).map((r) => ({
+        staff_id: Number(r.staff_id),
+        user_id: Number(r.user_id),
+      }));
+      if (result.outcome === "ok")
+        expect({ caller: c.caller, rows }).toEqual({ caller: c.caller, rows: [c.own] });
+      else
+        expect({ caller: c.caller, ...result, rows }).toEqual({
+          caller: c.caller,
+          outcome: "PermissionDenied",
+          wrote: [],
+          rows: [],
+        });
+    }
+    if (state)
+      await h.exec(
+        `UPDATE ost_ticket SET ${TICKET_STATE.split(", ")
+          .map((c) => `${c} = ?`)
+          .join(", ")} WHERE ticket_id = ?`,
+        [...TICKET_STATE.split(", ").map((c) => state[c]), ticketIds.plain],
+      );
+  });
+
   it("never show internal notes or their files to end users", async () => {
     for (const caller of ["endUserOwner", "endUserCollaborator"] as const) {
       const headers = await bolaHeaders(world, h.issuer, caller);
