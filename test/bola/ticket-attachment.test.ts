@@ -2,7 +2,7 @@
  * The BOLA matrix over the real ticket and attachment services (issue 6): both services hosted in one kit
  * process on a scratch copy of the fresh osTicket install, behind the real auth interceptor with a verifier
  * that trusts the test issuer's JWKS, called over h2c by every kind of caller of the shared BOLA world with
- * real credentials. Every RPC that acts on a ticket, a thread entry or a file is run against three tickets:
+ * real credentials. Every RPC that acts on a ticket, a thread entry or a file is run against five tickets:
  *
  *   plain    Support, owned by endUserOwner (+ endUserCollaborator), open, unassigned
  *   private  Support, owned by another end user in an organization that shares nothing
@@ -11,7 +11,7 @@
  *   shared   Support, owned by another end user whose organization shares with every member, assigned to
  *            agentAssignedOnly
  *   closed   Sales, closed, owned by endUserOther, assigned to agentAssignedOnly (a closed ticket no longer
- *            counts as assigned); only reads, messages and notes are run against it
+ *            counts as assigned); everything but status, assignment, transfer and update calls
  *
  * Rules (packages/kit/src/auth, the access options of the contracts): a caller who may not see a ticket
  * gets NOT_FOUND; a caller who may see it but whose kind or role may not do the action gets
@@ -22,7 +22,7 @@
  * Every write is checked for its effect: an allowed call must leave its row (entry, status, assignee,
  * department, subject, attachment), a refused call must leave every table's row count and the ticket row
  * as they were. State changed by an allowed call is put back before the next caller, so each caller meets
- * the same ticket.
+ * the same ticket. Type-checked with `npx tsc -p test/bola/tsconfig.json` (the root config leaves test/ out).
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
