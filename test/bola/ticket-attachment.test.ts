@@ -22,7 +22,7 @@
  * Every write is checked for its effect: an allowed call must leave its row (entry, status, assignee,
  * department, subject, attachment), a refused call must leave every table's row count and the ticket row
  * as they were. State changed by an allowed call is put back before the next caller, so each caller meets
- * the same ticket. Type-checked with `npx tsc -p test/bola/tsconfig.json` (the root config leaves test/ out).
+ * the same ticket.
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
