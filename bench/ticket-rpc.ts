@@ -4,6 +4,7 @@
  *   npx node bench/seed-tickets.ts 100000 --url=mysql://root@127.0.0.1:3306/ostmesh_bench --fresh --indexes
  *   npx node bench/ticket-rpc.ts [--url=mysql://root@127.0.0.1:3306/ostmesh_bench] [--seconds=10]
  *                                [--concurrency=16] [--only=get,list,search,create] [--no-relay]
+ *                                [--queries=word,"a phrase",+both +words]
  *
  * The service runs in this process exactly as in production — its own pool, the outbox relay publishing to a
  * private in-memory JetStream stream (deleted at the end), behind the real auth interceptor — and is called
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "16" },
     only: { type: "string", default: "get,list,search,create" },
     "no-relay": { type: "boolean", default: false },
+    /** Comma-separated search texts instead of the default mix. */
+    queries: { type: "string" },
   },
 });
 const seconds = Number(args.seconds);
@@ -52,18 +55,20 @@ if (!ticketCount) {
   console.error(`no tickets in ${args.url}: run bench/seed-tickets.ts first`);
   process.exit(1);
 }
-const searchWords = [
+// Helpdesk terms (each in 1-3 % of the indexed rows), rare codes (well under 1 %), a phrase and a conjunction.
+const defaultQueries = [
   "printer",
-  "password",
   "invoice",
   "vpn",
-  "laptop",
-  "refund",
-  "zeta12",
-  "nova77",
-  "kilo450",
-  "quix9",
+  "toner",
+  "zeta2400",
+  "kilo4201",
+  "quix1234",
+  "nova3001",
+  '"password reset"',
+  "+printer +toner",
 ];
+const searchWords = args.queries ? args.queries.split(",") : defaultQueries;
 const admin = await loadAgentPrincipal(q, 1);
 if (!admin) throw new Error("agent 1 is not active");
 

@@ -258,8 +258,9 @@ function searchTable(search: NonNullable<TicketPageQuery["search"]>): Condition 
   };
 }
 
-/** How many index rows the relevance fast path looks at per row it needs. */
+/** How many index rows the relevance fast path first looks at per row it needs, and at most in all. */
 const FAST_PATH_ROWS_PER_TICKET = 8;
+const FAST_PATH_MAX_ROWS = 8192;
 
 /**
  * The first page of a relevance-ordered search without mapping every matching index row to its ticket:
@@ -277,13 +278,28 @@ async function relevanceFirstPage(
 ): Promise<{ id: number; keys: KeyValue[] }[] | undefined> {
   const search = q.search;
   if (!search || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc) return undefined;
+  // Scores of the same quality tie (InnoDB ranks by term counts), so a page may end inside a run of equal
+  // scores that continues past the rows read: then four times as many are read, up to a bound.
+  for (let budget = q.limit * FAST_PATH_ROWS_PER_TICKET; budget <= FAST_PATH_MAX_ROWS; budget *= 4) {
+    const page = await bestRowsPage(em, q, search, budget);
+    if (page !== "incomplete") return page;
+  }
+  return undefined;
+}
+
+/** One attempt of the fast path with `budget` index rows; "incomplete" when they do not settle the page. */
+async function bestRowsPage(
+  em: EntityManager,
+  q: TicketPageQuery,
+  search: NonNullable<TicketPageQuery["search"]>,
+  budget: number,
+): Promise<{ id: number; keys: KeyValue[] }[] | "incomplete" | undefined> {
   const scores = new Map<number, number>();
   const better = (ticketId: number, score: number) => {
     if (score > (scores.get(ticketId) ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
   };
   let threshold = Number.NEGATIVE_INFINITY;
   if (search.match) {
-    const budget = q.limit * FAST_PATH_ROWS_PER_TICKET;
     // No ORDER BY and no other condition: InnoDB's FULLTEXT search hands its matches over best first and
     // stops at the LIMIT, without reading every matching row (with ORDER BY it would sort them all). That
     // order is checked below rather than trusted: rows out of order send the caller to the complete query.
@@ -298,8 +314,7 @@ async function relevanceFirstPage(
       if (Number(all[i]?.relevance) > Number(all[i - 1]?.relevance)) return undefined;
     // Fewer rows than asked for: every matching row is here, nothing ranks below unseen.
     if (all.length === budget) threshold = Number(all[all.length - 1]?.relevance ?? 0);
-    const rows = all.filter((r) => r.object_type === "T" || r.object_type === "H" || r.object_type === "U");
-    const byType = (type: string) => rows.filter((r) => r.object_type === type);
+    const byType = (type: string) => all.filter((r) => r.object_type === type);
     for (const r of byType("T")) better(num(r, "object_id"), Number(r.relevance));
     const entries = byType("H");
     if (entries.length) {
@@ -330,7 +345,8 @@ async function relevanceFirstPage(
     const exact = await query(em, "SELECT ticket_id FROM ost_ticket WHERE number = ?", [search.number]);
     for (const r of exact) better(num(r, "ticket_id"), 1_000_000);
   }
-  if (scores.size === 0) return threshold === Number.NEGATIVE_INFINITY ? [] : undefined;
+  const everything = threshold === Number.NEGATIVE_INFINITY;
+  if (scores.size === 0) return everything ? [] : "incomplete";
   const candidates = [...scores.keys()];
   const where: Condition[] = [
     q.visibility,
@@ -347,9 +363,8 @@ async function relevanceFirstPage(
     .sort((a, b) => b.score - a.score || b.id - a.id)
     .slice(0, q.limit);
   const last = ranked[ranked.length - 1];
-  const complete =
-    ranked.length === q.limit ? (last?.score ?? 0) > threshold : threshold === Number.NEGATIVE_INFINITY;
-  if (!complete) return undefined;
+  const complete = ranked.length === q.limit ? (last?.score ?? 0) > threshold : everything;
+  if (!complete) return "incomplete";
   return ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] }));
 }
 
