@@ -89,11 +89,19 @@ export async function handleCreateTicket(
 ): Promise<CreateTicketResponse> {
   const principal = callerOf(ctx);
   const legacy = req.legacy !== undefined;
-  if (req.collaborators.length > 0 && !legacy)
-    throw invalidArgument(
-      "collaborators",
-      "collaborators cannot be added on create yet; add them afterwards",
+  if (req.collaborators.length > 0) {
+    // The write core does not add collaborators on create yet. Legacy requests keep going (osTicket does not
+    // fail a ticket over its Cc list); typed ones are told.
+    if (!legacy)
+      throw invalidArgument(
+        "collaborators",
+        "collaborators cannot be added on create yet; add them afterwards",
+      );
+    rt.deps.logger?.warn(
+      { count: req.collaborators.length },
+      "legacy ccs are not added as collaborators yet",
     );
+  }
   const input = createInput(req, principal);
   const files = await prepareFiles(
     rt.deps.clients?.files,
