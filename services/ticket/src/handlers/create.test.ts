@@ -336,4 +336,32 @@ describe("CreateTicket", () => {
     expect(violations(error)?.[0]?.field).toBe("attachments[0].file_id");
     expect(await h.counts()).toEqual(before);
   });
+
+  it("refuses collaborators on typed requests and creates legacy tickets with a Cc list anyway", async () => {
+    const headers = await h.service();
+    const typed = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "cc@example.com", name: "Cee Cee" },
+          subject: "With Cc",
+          message: "hello",
+          collaborators: [{ email: "other@example.com", name: "Other" }],
+        },
+        { headers },
+      ),
+    );
+    expect(typed.code).toBe(Code.InvalidArgument);
+    expect(violations(typed)?.[0]?.field).toBe("collaborators");
+    const legacy = await h.client.createTicket(
+      {
+        requester: { email: "cc@example.com", name: "Cee Cee" },
+        subject: "With Cc",
+        message: "hello",
+        legacy: { source: "API" },
+        collaborators: [{ email: "other@example.com" }],
+      },
+      { headers },
+    );
+    expect(legacy.ticket?.number).toMatch(/^\d{6}$/);
+  });
 });
