@@ -337,31 +337,43 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
 
-  it("refuses collaborators on typed requests and creates legacy tickets with a Cc list anyway", async () => {
+  it("adds existing end users of the Cc list as collaborators", async () => {
     const headers = await h.service();
-    const typed = await failure(
+    const cc = await insertUser(h, { name: "Cee Cee", email: "cc@example.com" });
+    const typed = await h.client.createTicket(
+      {
+        requester: { email: "owner.cc@example.com", name: "Owen Cc" },
+        subject: "With Cc",
+        message: "hello",
+        collaborators: [{ email: "cc@example.com" }],
+      },
+      { headers },
+    );
+    expect(typed.ticket?.collaborators.map((c) => c.user?.id)).toEqual([cc]);
+    const unknown = await failure(
       h.client.createTicket(
         {
-          requester: { email: "cc@example.com", name: "Cee Cee" },
+          requester: { email: "owner.cc@example.com" },
           subject: "With Cc",
           message: "hello",
-          collaborators: [{ email: "other@example.com", name: "Other" }],
+          collaborators: [{ email: "nobody@example.com" }],
         },
         { headers },
       ),
     );
-    expect(typed.code).toBe(Code.InvalidArgument);
-    expect(violations(typed)?.[0]?.field).toBe("collaborators");
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(violations(unknown)?.[0]?.field).toBe("collaborators[0].email");
+    // Legacy ccs are user ids; unknown ones are skipped.
     const legacy = await h.client.createTicket(
       {
-        requester: { email: "cc@example.com", name: "Cee Cee" },
-        subject: "With Cc",
+        requester: { email: "owner.cc@example.com" },
+        subject: "Legacy Cc",
         message: "hello",
         legacy: { source: "API" },
-        collaborators: [{ email: "other@example.com" }],
+        collaborators: [{ email: String(cc) }, { email: "999999" }, { email: "nobody@example.com" }],
       },
       { headers },
     );
-    expect(legacy.ticket?.number).toMatch(/^\d{6}$/);
+    expect(legacy.ticket?.collaborators.map((c) => c.user?.id)).toEqual([cc]);
   });
 });

@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
+import { query } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
@@ -14,7 +15,7 @@ import { invalidArgument } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
-import { formFieldResolver, mutate } from "./mutation.ts";
+import { formFieldResolver, type Mutation, mutate } from "./mutation.ts";
 import { publishDomainEvents } from "./publish.ts";
 
 const nonEmpty = (s: string): string | undefined => (s === "" ? undefined : s);
@@ -81,6 +82,26 @@ export function createInput(
   };
 }
 
+/**
+ * The end users of the request's Cc list: legacy `ccs` carry user ids, typed requests addresses of
+ * existing end users (an unknown address is INVALID_ARGUMENT for them, skipped for legacy requests).
+ */
+async function collaboratorIds(m: Mutation, req: CreateTicketRequest, legacy: boolean): Promise<number[]> {
+  const ids: number[] = [];
+  for (const [i, c] of req.collaborators.entries()) {
+    const given = c.email.trim();
+    if (/^\d+$/.test(given)) {
+      ids.push(Number(given));
+      continue;
+    }
+    const [row] = await query(m.tx, "SELECT user_id FROM ost_user_email WHERE address = ?", [given]);
+    if (row) ids.push(Number(row.user_id));
+    else if (!legacy)
+      throw invalidArgument(`collaborators[${i}].email`, `no end user has the address ${given}`);
+  }
+  return ids;
+}
+
 /** TicketService.CreateTicket. */
 export async function handleCreateTicket(
   rt: Runtime,
@@ -89,19 +110,6 @@ export async function handleCreateTicket(
 ): Promise<CreateTicketResponse> {
   const principal = callerOf(ctx);
   const legacy = req.legacy !== undefined;
-  if (req.collaborators.length > 0) {
-    // The write core does not add collaborators on create yet. Legacy requests keep going (osTicket does not
-    // fail a ticket over its Cc list); typed ones are told.
-    if (!legacy)
-      throw invalidArgument(
-        "collaborators",
-        "collaborators cannot be added on create yet; add them afterwards",
-      );
-    rt.deps.logger?.warn(
-      { count: req.collaborators.length },
-      "legacy ccs are not added as collaborators yet",
-    );
-  }
   const input = createInput(req, principal);
   const files = await prepareFiles(
     rt.deps.clients?.files,
@@ -120,9 +128,10 @@ export async function handleCreateTicket(
       fields: { formField: formFieldResolver(rt) },
     },
     async (m) => {
+      const collaboratorUserIds = await collaboratorIds(m, req, legacy);
       const created = await createTicket(
         m.sql,
-        { ...input, attachments: files.links },
+        { ...input, attachments: files.links, collaboratorUserIds },
         domainActor(principal),
         m.ports,
       );
