@@ -3,7 +3,7 @@ import { type BolaCase, runBolaMatrix } from "@ostmesh/kit/auth/testing/matrix.t
 import type { BolaCaller, BolaOutcome } from "@ostmesh/kit/auth/testing/world.ts";
 import { AttachmentService } from "@ostmesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../storage/sql.ts";
+import { run, selectRow } from "../storage/sql.ts";
 import { type AttachmentHarness, attachmentHarness, bytesOf } from "../testing/harness.ts";
 import { AttachmentServiceImpl } from "./service.ts";
 
@@ -200,6 +200,74 @@ describe("access to files follows osTicket's ticket rules", () => {
     // The message entry also got `toAttach` in the matrix above.
     expect(asOwner.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach]);
     expect(asAgent.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach, files.note]);
+  });
+
+  it("links only files the caller may see: attached to a visible ticket, or attached nowhere yet", async () => {
+    const service = await h.serviceHeaders();
+    const upload = async (seed: number) =>
+      (
+        await h.client.uploadFile(
+          { name: `l${seed}.txt`, type: "text/plain", data: bytesOf(90, seed) },
+          { headers: service },
+        )
+      ).file?.id ?? 0;
+    const fresh = await upload(31);
+    const onFaqOnly = await upload(32);
+    await run(
+      h.em(),
+      "INSERT INTO `ost_attachment` SET `object_id` = 1, `type` = 'F', `file_id` = ?, `inline` = 0",
+      [onFaqOnly],
+    );
+    const count = async () =>
+      Number((await selectRow(h.em(), "SELECT COUNT(*) AS n FROM `ost_attachment`"))?.n ?? -1);
+    const link = async (caller: BolaCaller, fileIds: number[]) => {
+      const before = await count();
+      const outcome = await h.client
+        .attachFiles(
+          { threadEntryId: h.world.entries.note, files: fileIds.map((fileId) => ({ fileId })) },
+          { headers: await h.headersOf(caller) },
+        )
+        .then(
+          (res) => `ok ${res.attachments.map((a) => a.file?.id).join(",")}`,
+          (e: unknown) => `${Code[ConnectError.from(e).code]}: ${ConnectError.from(e).rawMessage}`,
+        );
+      return { outcome, added: (await count()) - before };
+    };
+    // A Sales ticket's file, out of the Support agent's sight: as missing as a file that does not exist, and
+    // nothing is linked even when the other file of the call is fine.
+    expect(await link("agentWithAccess", [files.primaryOrg])).toEqual({
+      outcome: `NotFound: files[0].file_id: file ${files.primaryOrg} not found`,
+      added: 0,
+    });
+    expect(await link("agentWithAccess", [files.message, files.primaryOrg])).toEqual({
+      outcome: `NotFound: files[1].file_id: file ${files.primaryOrg} not found`,
+      added: 0,
+    });
+    expect(await link("agentWithAccess", [2_000_000_000])).toEqual({
+      outcome: "NotFound: files[0].file_id: file 2000000000 not found",
+      added: 0,
+    });
+    // Attached elsewhere than to a ticket (a FAQ): no ticket makes it visible, so it is not linkable either.
+    expect(await link("agentWithAccess", [onFaqOnly])).toEqual({
+      outcome: `NotFound: files[0].file_id: file ${onFaqOnly} not found`,
+      added: 0,
+    });
+    // A file of a ticket the agent sees, and a fresh upload attached nowhere yet.
+    expect(await link("agentWithAccess", [files.message, fresh])).toEqual({
+      outcome: `ok ${files.message},${fresh}`,
+      added: 2,
+    });
+    // The agent who may see the Sales ticket (an extra department) links its file; so may a scoped key.
+    expect(await link("agentLimitedExtraDept", [files.primaryOrg])).toEqual({
+      outcome: `ok ${files.primaryOrg}`,
+      added: 1,
+    });
+    expect(await link("apiKeyWithScope", [onFaqOnly])).toEqual({ outcome: `ok ${onFaqOnly}`, added: 1 });
+    await run(
+      h.em(),
+      "DELETE FROM `ost_attachment` WHERE `object_id` = ? AND `type` = 'H' AND `file_id` IN (?, ?, ?, ?)",
+      [h.world.entries.note, files.message, fresh, files.primaryOrg, onFaqOnly],
+    );
   });
 
   it("fails closed when a process serves the service without the auth interceptor", async () => {

@@ -77,16 +77,8 @@ export function callerSubject(ctx: Ctx): string {
   return subjectOf(principalOf(ctx));
 }
 
-/**
- * May the caller read this file (metadata, bytes, a download link)? Agents and end users only through an
- * attachment of it (`ost_attachment` type H) on an entry of a ticket they may see — one is enough, since
- * identical bytes are stored once and may be attached to many tickets.
- */
-export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: number): Promise<void> {
-  const principal = principalOf(ctx);
-  requireCaller(principal);
-  if (!isTicketBound(principal)) return;
-  const q = sql(em);
+/** Whether an agent or end user sees the file through an attachment of it on an entry of a visible ticket. */
+async function seesFileThroughTicket(principal: Principal, q: SqlQuery, fileId: number): Promise<boolean> {
   const visible = ticketVisibilityFilter(principal, await endUserFacts(principal, q), "t");
   const endUser = kindOf(principal) === PrincipalKind.END_USER;
   const rows = await q(
@@ -100,7 +92,43 @@ export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: num
       " LIMIT 1",
     [fileId, ...visible.params, ...(endUser ? [...END_USER_ENTRY_TYPES, THREAD_ENTRY_HIDDEN] : [])],
   );
-  if (rows.length === 0) throw new ConnectError("file not found", Code.NotFound);
+  return rows.length > 0;
+}
+
+/**
+ * May the caller read this file (metadata, bytes, a download link)? Agents and end users only through an
+ * attachment of it (`ost_attachment` type H) on an entry of a ticket they may see — one is enough, since
+ * identical bytes are stored once and may be attached to many tickets.
+ */
+export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: number): Promise<void> {
+  const principal = principalOf(ctx);
+  requireCaller(principal);
+  if (!isTicketBound(principal)) return;
+  if (!(await seesFileThroughTicket(principal, sql(em), fileId)))
+    throw new ConnectError("file not found", Code.NotFound);
+}
+
+/**
+ * May the caller link this file to an entry (AttachFiles)? Only a file the caller may see: one they may
+ * read (see assertCanReadFile), or one not attached to anything yet (a fresh upload, in osTicket's orphan
+ * window until PurgeOrphanFiles). A file attached only elsewhere — another ticket's entry, a FAQ, a canned
+ * response, a task — is NOT_FOUND, exactly like a missing one; otherwise a guessed id would hand any file
+ * to whoever links it to an entry of their own. API keys and services by scope, as for reading.
+ * `field` names the request field in the error.
+ */
+export async function assertCanLinkFile(
+  ctx: Ctx,
+  em: EntityManager,
+  fileId: number,
+  field: string,
+): Promise<void> {
+  const principal = principalOf(ctx);
+  requireCaller(principal);
+  if (!isTicketBound(principal)) return;
+  const q = sql(em);
+  if (await seesFileThroughTicket(principal, q, fileId)) return;
+  const linked = await q("SELECT 1 AS ok FROM `ost_attachment` WHERE `file_id` = ? LIMIT 1", [fileId]);
+  if (linked.length > 0) throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
 }
 
 /** May the caller list a ticket's attachments? Returns which of its entries the listing may show. */

@@ -53,6 +53,7 @@ import {
 } from "../storage/index.ts";
 import {
   assertCaller,
+  assertCanLinkFile,
   assertCanReachEntry,
   assertCanReadFile,
   assertCanReadTicket,
@@ -370,6 +371,8 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
       }));
       const link = async (tx: EntityManager) => {
         await assertCanReachEntry(ctx, tx, entryId);
+        // Every file is checked before any is linked: a refused call writes nothing.
+        for (const spec of specs) await assertCanLinkFile(ctx, tx, spec.fileId, spec.field);
         for (const spec of specs) {
           try {
             await attachToEntry(tx, {
