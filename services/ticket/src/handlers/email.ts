@@ -6,7 +6,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { DenialReason, DeniedSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import {
+  DenialReason,
+  DeniedSchema,
+  ValidationErrorsSchema,
+} from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import {
   type IngestEmailRequest,
   IngestEmailRequestSchema,
@@ -86,7 +90,16 @@ export async function handleIngestEmail(
         { desc: DeniedSchema, value: { reason: DenialReason.BANNED_EMAIL, email: refused.email, message } },
       ]);
     }
-    if (error instanceof EmailParseError) throw invalidArgument("raw_message", error.legacyText());
+    if (error instanceof EmailParseError) {
+      // The message is osTicket's own text alone: the legacy route answers with it verbatim.
+      const text = error.legacyText();
+      throw new ConnectError(text, Code.InvalidArgument, undefined, [
+        {
+          desc: ValidationErrorsSchema,
+          value: { violations: [{ field: "raw_message", description: text }] },
+        },
+      ]);
+    }
     throw (await domainFailure(error)) ?? error;
   }
 }
