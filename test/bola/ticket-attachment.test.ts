@@ -581,13 +581,11 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
     return { outcome, wrote: [...after].filter(([t, n]) => before.get(t) !== n).map(([t]) => t) };
   }
 
-  // Breaks the file rule of the contracts ("callers may read files attached to tickets they may see"): the
-  // ticket service links an attachments[].file_id to the new entry without checking that the caller may read
-  // that file (it links through the attachment service with its own service credential), so an end user or
-  // agent who names the id of a file on a ticket they may not see gets it linked to their own ticket (entry,
-  // ost_attachment, outbox and search rows written) and can then read it there (GetFileInfo/DownloadFile
-  // answer "ok"). File ids are sequential. Expected: NOT_FOUND and nothing written. Remove `.fails` once fixed.
-  it.fails("let nobody attach a file of a ticket they may not see to an entry they may write", async () => {
+  // The file rule of the contracts ("callers may read files attached to tickets they may see") on the ticket
+  // service: an attachments[].file_id of a file on a ticket the caller may not see is NOT_FOUND and nothing is
+  // written (no entry, ost_attachment, outbox or search row), so the caller cannot get it linked to their own
+  // ticket and read it there. File ids are sequential.
+  it("let nobody attach a file of a ticket they may not see to an entry they may write", async () => {
     // The file of the Sales ticket, which neither the Support agent nor the plain ticket's owner may see.
     const foreign = fileOn.primary;
     const refused = { outcome: "NotFound", wrote: [] };
@@ -647,11 +645,10 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
       .toBe("NotFound");
   });
 
-  // Breaks the same rule in the attachment service: AttachFiles checks the caller's access to the target entry
-  // (agent_department_check) but not to the files it links, so a Support agent links a Sales ticket's file to
-  // a Support entry (ost_attachment row written) and reads it from there. Expected: NOT_FOUND, nothing written.
-  // Remove `.fails` once fixed.
-  it.fails("let nobody link a file of a ticket they may not see through AttachFiles", async () => {
+  // The same rule in the attachment service: AttachFiles checks the caller's access to the files it links, not
+  // only to the target entry, so a Support agent cannot link a Sales ticket's file to a Support entry (and
+  // read it from there). NOT_FOUND, nothing written.
+  it("let nobody link a file of a ticket they may not see through AttachFiles", async () => {
     expect
       .soft(
         await probe("agentWithAccess", (headers) =>

@@ -13,6 +13,7 @@ import {
   assertAllowed,
   type ClientVisibleFields,
   decideTicketAccess,
+  END_USER_ENTRY_TYPES,
   type EndUserOrgFacts,
   loadClientVisibleFields,
   loadEndUserOrgFacts,
@@ -22,6 +23,7 @@ import {
   redactTicketForEndUser,
   type SqlQuery,
   systemPrincipal,
+  THREAD_ENTRY_HIDDEN,
   type TicketAccessFacts,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
@@ -194,6 +196,50 @@ export async function visibleTickets(
   let endUser: EndUserOrgFacts | undefined;
   if (isEndUser(principal)) endUser = await loadEndUserOrgFacts(sqlQuery(em), idOf(principal));
   return ticketVisibilityFilter(principal, endUser, "t");
+}
+
+/**
+ * May the caller link these stored files (`attachments[].file_id`) to a new entry? Only files the caller may
+ * see: attached to at least one entry of a ticket they may see (end users: messages and responses, never
+ * internal notes), or attached nowhere yet (a fresh upload, osTicket's orphan window). Anything else is
+ * NOT_FOUND naming the field, as if the file did not exist. API keys, services and the system by scope.
+ *
+ * Why here and not in the attachment service: the ticket service writes the ost_attachment rows itself,
+ * inside the entry's transaction (see files.ts), and checks the files' existence beforehand with its own
+ * service credential, which may see every file. So the caller's own access is checked here, against the
+ * caller's principal, in the same transaction (one snapshot with the link) and after the ticket's own check,
+ * by the rule AttachFiles applies (services/attachment/README.md).
+ */
+export async function assertMayLinkFiles(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+  files: readonly { readonly fileId: number; readonly field: string }[],
+): Promise<void> {
+  const principal = callerOf(ctx);
+  if (files.length === 0 || seesEveryTicket(principal)) return;
+  const q = sqlQuery(em);
+  const endUser = isEndUser(principal);
+  const visible = ticketVisibilityFilter(
+    principal,
+    endUser ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined,
+    "t",
+  );
+  const entryRule = endUser
+    ? ` AND e.type IN (${END_USER_ENTRY_TYPES.map(() => "?").join(", ")}) AND (e.flags & ?) = 0`
+    : "";
+  const entryParams = endUser ? [...END_USER_ENTRY_TYPES, THREAD_ENTRY_HIDDEN] : [];
+  for (const { fileId, field } of files) {
+    const seen = await q(
+      "SELECT 1 AS ok FROM ost_attachment a JOIN ost_thread_entry e ON e.id = a.object_id" +
+        " JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T'" +
+        ` JOIN ost_ticket t ON t.ticket_id = th.object_id WHERE a.file_id = ? AND a.type = 'H' AND ${visible.sql}` +
+        `${entryRule} LIMIT 1`,
+      [fileId, ...visible.params, ...entryParams],
+    );
+    if (seen.length > 0) continue;
+    const linked = await q("SELECT 1 AS ok FROM ost_attachment WHERE file_id = ? LIMIT 1", [fileId]);
+    if (linked.length > 0) throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
+  }
 }
 
 /** What end users may see of tickets and threads; a no-op for every other caller. */

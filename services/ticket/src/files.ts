@@ -83,6 +83,12 @@ export interface ImportError {
 export interface PreparedFiles {
   readonly links: AttachmentLink[];
   readonly importErrors: ImportError[];
+  /**
+   * The stored files the request names by id (`attachments[i].file_id`): existence is checked here with the
+   * service's credential, so the handler must still check the CALLER may link them (access.ts
+   * assertMayLinkFiles) inside its transaction before linking.
+   */
+  readonly named: { readonly fileId: number; readonly field: string }[];
 }
 
 /** Failures a legacy request forgives: the file is dropped (too large) or noted (anything else). */
@@ -108,7 +114,8 @@ export async function prepareFiles(
 ): Promise<PreparedFiles> {
   const links: AttachmentLink[] = [];
   const importErrors: ImportError[] = [];
-  if (attachments.length === 0) return { links, importErrors };
+  const named: { fileId: number; field: string }[] = [];
+  if (attachments.length === 0) return { links, importErrors, named };
   if (!store)
     throw new ConnectError("attachments are not available: no attachment service", Code.Unavailable);
   for (const [i, a] of attachments.entries()) {
@@ -136,11 +143,12 @@ export async function prepareFiles(
         if (!(await store.exists(a.source.value, call)))
           throw invalidArgument(`${field}.file_id`, `file ${a.source.value} does not exist`);
         links.push({ fileId: a.source.value, name: name ?? null, inline: a.inline });
+        named.push({ fileId: a.source.value, field: `${field}.file_id` });
         break;
       }
       default:
         throw invalidArgument(field, "an attachment needs a file or a file_id");
     }
   }
-  return { links, importErrors };
+  return { links, importErrors, named };
 }

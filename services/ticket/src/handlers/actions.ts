@@ -36,7 +36,15 @@ import {
   type UpdateTicketResponse,
   UpdateTicketResponseSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
-import { authorizeTicket, callerOf, domainActor, EndUserView, idOf, kindOf } from "../access.ts";
+import {
+  assertMayLinkFiles,
+  authorizeTicket,
+  callerOf,
+  domainActor,
+  EndUserView,
+  idOf,
+  kindOf,
+} from "../access.ts";
 import {
   assignTicket,
   changeStatus,
@@ -107,6 +115,7 @@ export async function handlePostReply(
     },
     async (m) => {
       const before = await beforeAction(m, ctx, req.ticketId, "ticket.reply");
+      await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postReply(
         m.sql,
         {
@@ -148,6 +157,7 @@ export async function handlePostMessage(
     },
     async (m) => {
       const before = await beforeAction(m, ctx, req.ticketId);
+      await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postMessage(
         m.sql,
         {
@@ -195,6 +205,7 @@ export async function handlePostNote(
     },
     async (m) => {
       const before = await beforeAction(m, ctx, req.ticketId);
+      await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postNote(
         m.sql,
         {

@@ -9,7 +9,15 @@ import {
   type CreateTicketResponse,
   CreateTicketResponseSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
-import { callerOf, domainActor, EndUserView, idOf, kindOf, type Principal } from "../access.ts";
+import {
+  assertMayLinkFiles,
+  callerOf,
+  domainActor,
+  EndUserView,
+  idOf,
+  kindOf,
+  type Principal,
+} from "../access.ts";
 import { type CreateTicketInput, createTicket, postNote, SYSTEM_ACTOR } from "../domain/index.ts";
 import { invalidArgument } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
@@ -128,6 +136,7 @@ export async function handleCreateTicket(
       fields: { formField: formFieldResolver(rt) },
     },
     async (m) => {
+      await assertMayLinkFiles(ctx, m.tx, files.named);
       const collaboratorUserIds = await collaboratorIds(m, req, legacy);
       const created = await createTicket(
         m.sql,
