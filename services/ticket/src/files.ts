@@ -140,8 +140,9 @@ export async function prepareFiles(
         break;
       }
       case "fileId": {
+        // Same answer as a file the caller may not see (access.ts assertMayLinkFiles): existence never leaks.
         if (!(await store.exists(a.source.value, call)))
-          throw invalidArgument(`${field}.file_id`, `file ${a.source.value} does not exist`);
+          throw new ConnectError(`${field}.file_id: file ${a.source.value} not found`, Code.NotFound);
         links.push({ fileId: a.source.value, name: name ?? null, inline: a.inline });
         named.push({ fileId: a.source.value, field: `${field}.file_id` });
         break;

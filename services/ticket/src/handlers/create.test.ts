@@ -332,8 +332,9 @@ describe("CreateTicket", () => {
         { headers: await h.service() },
       ),
     );
-    expect(error.code).toBe(Code.InvalidArgument);
-    expect(violations(error)?.[0]?.field).toBe("attachments[0].file_id");
+    // NOT_FOUND like a file the caller may not see, so ids cannot be probed for existence.
+    expect(error.code).toBe(Code.NotFound);
+    expect(error.rawMessage).toBe("attachments[0].file_id: file 987654 not found");
     expect(await h.counts()).toEqual(before);
   });
 
