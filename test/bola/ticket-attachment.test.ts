@@ -389,7 +389,7 @@ function ticketCases(t: Target): BolaCase[] {
   ];
 }
 
-/** UpdateTicket (ticket.edit), checked apart: see the it.fails below. */
+/** UpdateTicket (ticket.edit): the subject change is read back through GetTicket. */
 function updateCases(t: Target): BolaCase[] {
   const id = ticketIds[t];
   const c = h.client;
@@ -471,11 +471,7 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
     expect({ failures, effectFailures }).toEqual({ failures: [], effectFailures: [] });
   });
 
-  // Breaks the contract's UpdateTicket access rule (agent_department_check, agent_permission "ticket.edit"):
-  // the service answers UNIMPLEMENTED to every authenticated agent and API key, so agents who may not see the
-  // ticket get UNIMPLEMENTED instead of NOT_FOUND, agents without ticket.edit get UNIMPLEMENTED instead of
-  // PERMISSION_DENIED, and allowed callers cannot change the subject. Remove `.fails` once it is implemented.
-  it.fails("UpdateTicket gives every caller the outcome the access rules say", async () => {
+  it("UpdateTicket gives every caller the outcome the access rules say", async () => {
     effectFailures.length = 0;
     const failures = await runBolaMatrix(world, h.issuer, OPEN_TARGETS.flatMap(updateCases));
     expect({ failures, effectFailures }).toEqual({ failures: [], effectFailures: [] });

@@ -109,6 +109,15 @@ export async function createBolaWorld(
     return rows;
   };
   const suffix = Math.random().toString(36).slice(2, 8);
+  // The ticket form and its subject field, by form type and field name (ids differ per install).
+  const ticketSubjectField = async () => {
+    const [row] = await q(
+      "SELECT f.id AS formId, ff.id AS subjectFieldId FROM ost_form f JOIN ost_form_field ff ON ff.form_id = f.id" +
+        " WHERE f.type = 'T' AND ff.name = 'subject' ORDER BY f.id LIMIT 1",
+    );
+    if (!row) throw new Error("the database has no ticket form with a subject field");
+    return { formId: Number(row.formId), subjectFieldId: Number(row.subjectFieldId) };
+  };
 
   const agent = async (
     username: string,
@@ -180,6 +189,7 @@ export async function createBolaWorld(
     primaryContact: await user("primaryContact", orgs.primaryOnly, 1),
   };
 
+  const ticketForm = await ticketSubjectField();
   const ticket = async (o: {
     userId: number;
     deptId: number;
@@ -202,6 +212,22 @@ export async function createBolaWorld(
     const threadId = await insert(
       "INSERT INTO ost_thread SET object_id = ?, object_type = 'T', created = NOW()",
       [id],
+    );
+    // Every osTicket ticket has its ticket-form entry (the subject lives there, not on ost_ticket).
+    const entryId = await insert(
+      "INSERT INTO ost_form_entry SET form_id = ?, object_id = ?, object_type = 'T', sort = 1, created = NOW()," +
+        " updated = NOW()",
+      [ticketForm.formId, id],
+    );
+    const subject = `BOLA ticket ${id}`;
+    await insert("INSERT INTO ost_form_entry_values SET entry_id = ?, field_id = ?, value = ?", [
+      entryId,
+      ticketForm.subjectFieldId,
+      subject,
+    ]);
+    await insert(
+      "INSERT INTO ost_ticket__cdata SET ticket_id = ?, subject = ? ON DUPLICATE KEY UPDATE subject = VALUES(subject)",
+      [id, subject],
     );
     return { id, threadId };
   };
