@@ -9,6 +9,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CachedJwks, jwksFromIdentity, jwksFromUrl } from "@ostmesh/kit/auth/jwks.ts";
+import { IssuedServiceToken, type ServiceCredentials } from "@ostmesh/kit/auth/service-token.ts";
 import { AccessTokenVerifier } from "@ostmesh/kit/auth/verify.ts";
 import type { MeshConfig, ServiceName } from "@ostmesh/kit/config/mesh.ts";
 import { isServiceName } from "@ostmesh/kit/config/mesh.ts";
@@ -28,7 +29,6 @@ import {
 import { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { Logger } from "pino";
 import { edgeAuthInterceptor } from "./auth/edge-auth.ts";
-import { IssuedServiceToken, type ServiceCredentials } from "./auth/service-token.ts";
 import { ClientAddressResolver } from "./client-ip.ts";
 import type { GatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";

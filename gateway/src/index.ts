@@ -2,8 +2,9 @@
  * @ostmesh/gateway: the public edge. `GatewayEdge` is the request handler the gateway process serves on its
  * public ports (legacy osTicket API, OpenAPI + docs, Connect/gRPC/gRPC-Web forwarding).
  */
+
+export { IssuedServiceToken, type ServiceCredentials } from "@ostmesh/kit/auth/service-token.ts";
 export { type ApiKeyExchange, type EdgeAuthOptions, edgeAuthInterceptor } from "./auth/edge-auth.ts";
-export { IssuedServiceToken, type ServiceCredentials } from "./auth/service-token.ts";
 export { ClientAddressResolver } from "./client-ip.ts";
 export { type GatewayConfig, loadGatewayConfig } from "./config.ts";
 export { CorsPolicy } from "./cors.ts";

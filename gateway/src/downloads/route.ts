@@ -15,11 +15,11 @@ import { once } from "node:events";
 import type { OutgoingHttpHeaders } from "node:http";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import { IssuedServiceToken } from "@ostmesh/kit/auth/service-token.ts";
 import type { Topology } from "@ostmesh/kit/rpc/topology.ts";
 import { AttachmentService } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
 import { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import type { Logger } from "pino";
-import { IssuedServiceToken } from "../auth/service-token.ts";
 import type { GatewayConfig } from "../config.ts";
 import {
   contentDisposition,

@@ -6,11 +6,11 @@
  * decide which keys are logged as unexpected).
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { ServiceCredentials } from "@ostmesh/kit/auth/service-token.ts";
 import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { ApiKeyCheckOutcome } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import type { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { Logger } from "pino";
-import type { ServiceCredentials } from "../auth/service-token.ts";
 import type { LegacyBackend } from "./handler.ts";
 import { isNumericString } from "./php.ts";
 

@@ -10,6 +10,7 @@ import {
 } from "@ostmesh/bus";
 import { createOrm, runMigrations } from "@ostmesh/db";
 import { configOrExit, type EnvSource, type RegisterService } from "@ostmesh/kit";
+import { IssuedServiceToken } from "@ostmesh/kit/auth/service-token.ts";
 import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
 import { AttachmentService, IdentityService, TicketService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
@@ -18,7 +19,6 @@ import type { Clock, MailDomainVerifier } from "./domain/index.ts";
 import { TicketEventWriter } from "./events.ts";
 import { AttachmentServiceFileStore } from "./files.ts";
 import { TicketServiceImpl } from "./service.ts";
-import { IssuedServiceToken } from "./service-token.ts";
 
 export { loadTicketServiceConfig, type TicketServiceConfig } from "./config.ts";
 export { TicketEventWriter } from "./events.ts";

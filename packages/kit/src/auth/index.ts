@@ -72,6 +72,7 @@ export {
   subjectOf,
   systemPrincipal,
 } from "./principal.ts";
+export { IssuedServiceToken, type ServiceCredentials } from "./service-token.ts";
 export { looksLikeEmail, mysqlQuery, num, permissionKeys, type SqlQuery, type SqlRow, str } from "./sql.ts";
 export {
   agentTicketView,

@@ -1,15 +1,22 @@
 /**
- * The ticket service's own credential for the calls it makes on its own behalf (storing attachments): an
- * access token of kind SERVICE from IdentityService.IssueServiceToken with TICKET_SERVICE_SECRET, kept until
- * shortly before it expires; concurrent callers share one renewal.
+ * A process's own credential for the calls it makes on its own behalf (the gateway's legacy API and
+ * downloads, the ticket service storing attachments): an access token of kind SERVICE obtained from
+ * IdentityService.IssueServiceToken with the process's service secret, kept until shortly before it expires
+ * and renewed by one call however many requests need it at once.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import type { IdentityService } from "@ostmesh/proto";
+import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 
+export interface ServiceCredentials {
+  /** `Bearer <token>` for calls the process makes on its own behalf. */
+  authorization(signal?: AbortSignal): Promise<string>;
+}
+
+/** Renew this long before expiry. */
 const RENEW_BEFORE_MS = 30_000;
 
-export class IssuedServiceToken {
+export class IssuedServiceToken implements ServiceCredentials {
   readonly #identity: Client<typeof IdentityService>;
   readonly #serviceName: string;
   readonly #secret: string;
@@ -29,7 +36,6 @@ export class IssuedServiceToken {
     this.#now = now;
   }
 
-  /** `Bearer <token>`, renewed when it is about to expire. */
   authorization(signal?: AbortSignal): Promise<string> {
     const current = this.#current;
     if (current && current.expiresAt - RENEW_BEFORE_MS > this.#now()) return Promise.resolve(current.header);
@@ -37,6 +43,11 @@ export class IssuedServiceToken {
       this.#pending = undefined;
     });
     return this.#pending;
+  }
+
+  /** Forgets the token (e.g. after a service answered UNAUTHENTICATED), so the next call gets a new one. */
+  invalidate(): void {
+    this.#current = undefined;
   }
 
   async #issue(signal?: AbortSignal): Promise<string> {
