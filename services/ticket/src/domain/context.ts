@@ -4,6 +4,7 @@ import { MetadataCache } from "./reference/forms.ts";
 import { Lookups, type Staff } from "./reference/lookups.ts";
 import type { Sql } from "./sql.ts";
 import type { HtmlPolicy } from "./text/format.ts";
+import type { LoggedThreadEvent } from "./thread/events.ts";
 import { dnsMailDomainVerifier } from "./users/email.ts";
 
 /** What every use case works with: its transaction, config, reference lookups and ports. */
@@ -21,6 +22,8 @@ export interface UseCaseContext {
   readonly htmlPolicy: HtmlPolicy;
   readonly verifyMailDomain: MailDomainVerifier;
   emit(event: TicketDomainEvent): Promise<void>;
+  /** Reports a thread event the use case wrote (the `threadEventLogged` port). */
+  threadEventLogged(event: LoggedThreadEvent): void;
 }
 
 /**
@@ -76,6 +79,7 @@ async function run<T>(
     emit: async (event) => {
       if (ports.emit) await ports.emit(event, tx);
     },
+    threadEventLogged: (event) => ports.threadEventLogged?.(event),
   });
 }
 

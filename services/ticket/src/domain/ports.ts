@@ -1,5 +1,6 @@
 import type { MetadataCache } from "./reference/forms.ts";
 import type { Sql } from "./sql.ts";
+import type { LoggedThreadEvent } from "./thread/events.ts";
 
 /**
  * Who performs a use case. `staff` is an agent (osTicket's `$thisstaff`), `user` an end user signed in to
@@ -102,4 +103,9 @@ export interface Ports {
   readonly verifyMailDomain?: MailDomainVerifier;
   /** Random source for ticket numbers and lock codes (tests pass a seeded one); Math.random otherwise. */
   readonly random?: () => number;
+  /**
+   * Told of every ost_thread_event row the use case writes, so its outbox events can name them (change
+   * capture tells ostmesh's writes from osTicket's by those ids).
+   */
+  readonly threadEventLogged?: (event: LoggedThreadEvent) => void;
 }

@@ -47,7 +47,7 @@ export async function logTicketEvent(
     topicId: ticket.topicId,
     author,
   };
-  await logEvents(ctx.tx, ctx.lookups, [event]);
+  await logEvents(ctx.tx, ctx.lookups, [event], ctx.threadEventLogged);
 }
 
 export async function isCollaborator(

@@ -51,8 +51,24 @@ export interface NewThreadEvent {
   readonly author: EventAuthor;
 }
 
-/** INSERTs thread events of a ticket (`thread_type` T) in order, in one statement. */
-export async function logEvents(tx: Sql, lookups: Lookups, events: readonly NewThreadEvent[]): Promise<void> {
+/** A thread event a use case wrote (ports' `threadEventLogged`). */
+export interface LoggedThreadEvent {
+  readonly id: number;
+  /** ost_event name. */
+  readonly state: string;
+}
+
+/**
+ * INSERTs thread events of a ticket (`thread_type` T) in order, in one statement, and reports each row's id
+ * to `logged`. InnoDB reserves one consecutive block of ids for a multi-row INSERT ... VALUES (its row count
+ * is known up front), so the ids are the first id onwards.
+ */
+export async function logEvents(
+  tx: Sql,
+  lookups: Lookups,
+  events: readonly NewThreadEvent[],
+  logged?: (event: LoggedThreadEvent) => void,
+): Promise<void> {
   if (!events.length) return;
   const params: SqlValue[] = [];
   for (const e of events) {
@@ -70,11 +86,13 @@ export async function logEvents(tx: Sql, lookups: Lookups, events: readonly NewT
     );
   }
   const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'T', NOW())";
-  await tx.run(
+  const { insertId } = await tx.run(
     "INSERT INTO ost_thread_event (thread_id, event_id, staff_id, team_id, dept_id, topic_id, data, username," +
       ` uid, uid_type, thread_type, timestamp) VALUES ${events.map(() => row).join(", ")}`,
     params,
   );
+  if (!logged || insertId <= 0) return;
+  for (const [i, e] of events.entries()) logged({ id: insertId + i, state: e.state });
 }
 
 /** Marks earlier events of a state as superseded (e.g. every `closed` event on reopen / re-close). */

@@ -109,18 +109,23 @@ export class TicketChange {
   ): Promise<void> {
     if (options.annul) await annulEvents(this.ctx.tx, this.ctx.lookups, this.ticket.threadId, options.annul);
     const actingStaff = this.ctx.actor.kind === "staff" ? this.ctx.actor.staffId : 0;
-    await logEvents(this.ctx.tx, this.ctx.lookups, [
-      {
-        threadId: this.ticket.threadId,
-        state,
-        data: data ?? null,
-        staffId: actingStaff && !this.view.staffId ? actingStaff : this.view.staffId,
-        teamId: this.view.teamId,
-        deptId: this.view.deptId,
-        topicId: this.view.topicId,
-        author: options.author ?? (await this.author()),
-      },
-    ]);
+    await logEvents(
+      this.ctx.tx,
+      this.ctx.lookups,
+      [
+        {
+          threadId: this.ticket.threadId,
+          state,
+          data: data ?? null,
+          staffId: actingStaff && !this.view.staffId ? actingStaff : this.view.staffId,
+          teamId: this.view.teamId,
+          deptId: this.view.deptId,
+          topicId: this.view.topicId,
+          author: options.author ?? (await this.author()),
+        },
+      ],
+      this.ctx.threadEventLogged,
+    );
   }
 
   /**

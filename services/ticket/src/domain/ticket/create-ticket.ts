@@ -779,7 +779,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       author: await actorAuthor(lookups, tx, ctx.actor, "Ticket Filter"),
     });
   }
-  await logEvents(tx, lookups, events);
+  await logEvents(tx, lookups, events, ctx.threadEventLogged);
   if (closing && actorStaff && config.autoReferClosed) {
     await tx.run(
       "INSERT IGNORE INTO ost_thread_referral (thread_id, object_id, object_type, created) VALUES (?, ?, 'S', NOW())",
