@@ -89,6 +89,15 @@ export declare type Event = Message<"osticket.events.v1.Event"> & {
   threadEventId: number;
 
   /**
+   * OSTMESH origin: the other ost_thread_event rows written in the same transaction (e.g. the second
+   * `edited` event of an update that changed columns and custom answers, a `collab` event, the events a
+   * new ticket was created with), so that every thread row ostmesh wrote is named by its events.
+   *
+   * @generated from field: repeated uint32 related_thread_event_ids = 10;
+   */
+  relatedThreadEventIds: number[];
+
+  /**
    * What happened.
    *
    * @generated from oneof osticket.events.v1.Event.payload
