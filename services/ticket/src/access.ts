@@ -13,8 +13,8 @@ import {
   assertAllowed,
   type ClientVisibleFields,
   decideTicketAccess,
-  END_USER_ENTRY_TYPES,
   type EndUserOrgFacts,
+  fileVisibility,
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadTicketAccessFacts,
@@ -23,7 +23,6 @@ import {
   redactTicketForEndUser,
   type SqlQuery,
   systemPrincipal,
-  THREAD_ENTRY_HIDDEN,
   type TicketAccessFacts,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
@@ -208,7 +207,7 @@ export async function visibleTickets(
  * inside the entry's transaction (see files.ts), and checks the files' existence beforehand with its own
  * service credential, which may see every file. So the caller's own access is checked here, against the
  * caller's principal, in the same transaction (one snapshot with the link) and after the ticket's own check,
- * by the rule AttachFiles applies (services/attachment/README.md).
+ * by the rule AttachFiles applies (fileVisibility of the auth module; services/attachment/README.md).
  */
 export async function assertMayLinkFiles(
   ctx: Pick<HandlerContext, "values">,
@@ -218,27 +217,10 @@ export async function assertMayLinkFiles(
   const principal = callerOf(ctx);
   if (files.length === 0 || seesEveryTicket(principal)) return;
   const q = sqlQuery(em);
-  const endUser = isEndUser(principal);
-  const visible = ticketVisibilityFilter(
-    principal,
-    endUser ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined,
-    "t",
-  );
-  const entryRule = endUser
-    ? ` AND e.type IN (${END_USER_ENTRY_TYPES.map(() => "?").join(", ")}) AND (e.flags & ?) = 0`
-    : "";
-  const entryParams = endUser ? [...END_USER_ENTRY_TYPES, THREAD_ENTRY_HIDDEN] : [];
+  const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   for (const { fileId, field } of files) {
-    const seen = await q(
-      "SELECT 1 AS ok FROM ost_attachment a JOIN ost_thread_entry e ON e.id = a.object_id" +
-        " JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T'" +
-        ` JOIN ost_ticket t ON t.ticket_id = th.object_id WHERE a.file_id = ? AND a.type = 'H' AND ${visible.sql}` +
-        `${entryRule} LIMIT 1`,
-      [fileId, ...visible.params, ...entryParams],
-    );
-    if (seen.length > 0) continue;
-    const linked = await q("SELECT 1 AS ok FROM ost_attachment WHERE file_id = ? LIMIT 1", [fileId]);
-    if (linked.length > 0) throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
+    if ((await fileVisibility(q, principal, fileId, endUser)) === "hidden")
+      throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
   }
 }
 

@@ -42,6 +42,7 @@ export {
   USER_PRIMARY_ORG_CONTACT,
   UserAccountStatus,
 } from "./directory.ts";
+export { type FileVisibility, fileVisibility } from "./files.ts";
 export {
   API_KEY_HEADER,
   type AuthInterceptorOptions,

@@ -15,6 +15,7 @@ import {
   decideThreadEntryAccess,
   END_USER_ENTRY_TYPES,
   type EndUserOrgFacts,
+  fileVisibility,
   idOf,
   kindOf,
   loadEndUserOrgFacts,
@@ -25,7 +26,6 @@ import {
   THREAD_ENTRY_HIDDEN,
   threadEntryType,
   authorizeTicket as ticketRules,
-  ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
 import { type Principal, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 
@@ -77,24 +77,6 @@ export function callerSubject(ctx: Ctx): string {
   return subjectOf(principalOf(ctx));
 }
 
-/** Whether an agent or end user sees the file through an attachment of it on an entry of a visible ticket. */
-async function seesFileThroughTicket(principal: Principal, q: SqlQuery, fileId: number): Promise<boolean> {
-  const visible = ticketVisibilityFilter(principal, await endUserFacts(principal, q), "t");
-  const endUser = kindOf(principal) === PrincipalKind.END_USER;
-  const rows = await q(
-    "SELECT 1 AS ok FROM `ost_attachment` a JOIN `ost_thread_entry` e ON e.`id` = a.`object_id`" +
-      " JOIN `ost_thread` th ON th.`id` = e.`thread_id` AND th.`object_type` = 'T'" +
-      " JOIN `ost_ticket` t ON t.`ticket_id` = th.`object_id`" +
-      ` WHERE a.\`file_id\` = ? AND a.\`type\` = 'H' AND ${visible.sql}` +
-      (endUser
-        ? ` AND e.\`type\` IN (${END_USER_ENTRY_TYPES.map(() => "?").join(", ")}) AND (e.\`flags\` & ?) = 0`
-        : "") +
-      " LIMIT 1",
-    [fileId, ...visible.params, ...(endUser ? [...END_USER_ENTRY_TYPES, THREAD_ENTRY_HIDDEN] : [])],
-  );
-  return rows.length > 0;
-}
-
 /**
  * May the caller read this file (metadata, bytes, a download link)? Agents and end users only through an
  * attachment of it (`ost_attachment` type H) on an entry of a ticket they may see — one is enough, since
@@ -104,7 +86,7 @@ export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: num
   const principal = principalOf(ctx);
   requireCaller(principal);
   if (!isTicketBound(principal)) return;
-  if (!(await seesFileThroughTicket(principal, sql(em), fileId)))
+  if ((await fileVisibility(sql(em), principal, fileId)) !== "visible")
     throw new ConnectError("file not found", Code.NotFound);
 }
 
@@ -125,10 +107,8 @@ export async function assertCanLinkFile(
   const principal = principalOf(ctx);
   requireCaller(principal);
   if (!isTicketBound(principal)) return;
-  const q = sql(em);
-  if (await seesFileThroughTicket(principal, q, fileId)) return;
-  const linked = await q("SELECT 1 AS ok FROM `ost_attachment` WHERE `file_id` = ? LIMIT 1", [fileId]);
-  if (linked.length > 0) throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
+  if ((await fileVisibility(sql(em), principal, fileId)) === "hidden")
+    throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
 }
 
 /** May the caller list a ticket's attachments? Returns which of its entries the listing may show. */
