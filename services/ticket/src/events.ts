@@ -24,6 +24,10 @@ export interface TicketEvent {
   readonly actor: Actor;
   readonly occurredAt: Timestamp;
   readonly payload: EventPayload;
+  /** The ost_thread_event row the change wrote for this event, 0 for none. */
+  readonly threadEventId?: number;
+  /** The other ost_thread_event rows written in the same transaction. */
+  readonly relatedThreadEventIds?: readonly number[];
 }
 
 /** Writes ticket events under a subject prefix (`osticket.events` in production; per test run in tests). */
@@ -57,6 +61,8 @@ export class TicketEventWriter {
         state: t.status?.state ?? 0,
       },
       payload: e.payload,
+      threadEventId: e.threadEventId ?? 0,
+      relatedThreadEventIds: [...(e.relatedThreadEventIds ?? [])],
     });
     const [aggregate = "ticket", name = ""] = e.type.split(".");
     const { id } = await writeOutbox(em, {

@@ -410,10 +410,15 @@ export async function handleUpdateTicket(
       const result = await updateTicket(m.sql, input, domainActor(callerOf(ctx)), m.ports);
       const after = await m.ticket(req.ticketId);
       if (result.changed.length > 0)
-        await m.event(EventTypes.TICKET_UPDATED, after, {
-          case: "ticketUpdated",
-          value: { changed: { paths: result.changed }, ticket: after },
-        });
+        await m.event(
+          EventTypes.TICKET_UPDATED,
+          after,
+          {
+            case: "ticketUpdated",
+            value: { changed: { paths: result.changed }, ticket: after },
+          },
+          m.threadEventOf("edited"),
+        );
       return { ticket: after };
     },
   );

@@ -13,6 +13,7 @@ import type { EventType } from "@ostmesh/proto";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
 import { type Ports, type Sql, sqlFor, type TicketDomainEvent } from "../domain/index.ts";
+import type { LoggedThreadEvent } from "../domain/thread/events.ts";
 import { domainFailure, type FieldResolver, notFound } from "../errors.ts";
 import type { EventPayload } from "../events.ts";
 import { runIdempotent } from "../idempotency.ts";
@@ -31,6 +32,9 @@ export class Mutation {
   readonly ref: ReferenceSnapshot;
   /** Events the domain reported, in order. */
   readonly domainEvents: TicketDomainEvent[] = [];
+  /** Thread events the domain wrote, in order (every outbox event of the change names them). */
+  readonly threadEvents: LoggedThreadEvent[] = [];
+  readonly #namedThreadEvents = new Set<number>();
   #occurredAt: Timestamp | undefined;
 
   constructor(rt: Runtime, tx: EntityManager, principal: Principal, ref: ReferenceSnapshot) {
@@ -52,7 +56,23 @@ export class Mutation {
       metadata: this.rt.metadata,
       verifyMailDomain: deps.verifyMailDomain,
       random: deps.random,
+      threadEventLogged: (event) => {
+        this.threadEvents.push(event);
+      },
     };
+  }
+
+  /**
+   * The first thread event of one of `states` the domain wrote that no event of this change names yet (0 for
+   * none): the row an outbox event was written with (Event.thread_event_id).
+   */
+  threadEventOf(...states: string[]): number {
+    const found = this.threadEvents.find(
+      (e) => states.includes(e.state) && !this.#namedThreadEvents.has(e.id),
+    );
+    if (!found) return 0;
+    this.#namedThreadEvents.add(found.id);
+    return found.id;
   }
 
   /** A ticket as it is now inside the transaction (with answers and collaborators). */
@@ -77,14 +97,20 @@ export class Mutation {
     return this.#occurredAt;
   }
 
-  /** Adds one event to the outbox in this transaction. */
-  async event(type: EventType, ticket: Ticket, payload: EventPayload): Promise<void> {
+  /**
+   * Adds one event to the outbox in this transaction, naming the thread event it was written with
+   * (`threadEventOf`) and every other thread event of the transaction, so change capture can tell all of
+   * them from osTicket's own.
+   */
+  async event(type: EventType, ticket: Ticket, payload: EventPayload, threadEventId = 0): Promise<void> {
     await this.rt.deps.outbox.events.write(this.tx, {
       type,
       ticket,
       actor: eventActor(this.principal),
       occurredAt: await this.occurredAt(),
       payload,
+      threadEventId,
+      relatedThreadEventIds: this.threadEvents.map((e) => e.id).filter((id) => id !== threadEventId),
     });
   }
 }

@@ -2,7 +2,9 @@
  * The domain's events (what a use case did, in its own words) as the contract's Event payloads, written to
  * the outbox in the use case's transaction. Status changes the domain makes on the side (a reply or note
  * with a status, a message that reopens, an assignment or transfer that reopens a closed ticket) are found
- * by comparing the ticket before and after, so every change has its event.
+ * by comparing the ticket before and after, so every change has its event. Each event names the thread event
+ * it was written with (`Mutation.threadEventOf`) and the transaction's other thread events, so change capture
+ * recognises every thread row ostmesh wrote by id.
  */
 import { create } from "@bufbuild/protobuf";
 import { EventTypes } from "@ostmesh/proto";
@@ -53,16 +55,21 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
       case "ticket.created": {
         if (!after) break;
         const message = await m.entry(e.messageEntryId);
-        await m.event(EventTypes.TICKET_CREATED, after, {
-          case: "ticketCreated",
-          value: {
-            ticket: after,
-            message,
-            alert: e.alert,
-            autorespond: e.autorespond,
-            newUser: e.userCreated,
+        await m.event(
+          EventTypes.TICKET_CREATED,
+          after,
+          {
+            case: "ticketCreated",
+            value: {
+              ticket: after,
+              message,
+              alert: e.alert,
+              autorespond: e.autorespond,
+              newUser: e.userCreated,
+            },
           },
-        });
+          m.threadEventOf("created"),
+        );
         break;
       }
       case "ticket.response.posted":
@@ -85,10 +92,15 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
         statusEvent = true;
         if (e.state === "deleted") {
           if (!before) break;
-          await m.event(EventTypes.TICKET_DELETED, before, {
-            case: "ticketDeleted",
-            value: { subject: before.subject },
-          });
+          await m.event(
+            EventTypes.TICKET_DELETED,
+            before,
+            {
+              case: "ticketDeleted",
+              value: { subject: before.subject },
+            },
+            m.threadEventOf("deleted"),
+          );
           break;
         }
         if (!after) break;
@@ -98,39 +110,54 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
       case "ticket.assigned":
       case "ticket.released": {
         if (!after) break;
-        await m.event(EventTypes.TICKET_ASSIGNED, after, {
-          case: "ticketAssigned",
-          value: {
-            previousStaff: agentRef(before),
-            previousTeam: teamRef(before),
-            staff: agentRef(after),
-            team: teamRef(after),
-            claim: e.type === "ticket.assigned" && e.claim,
-            released: e.type === "ticket.released",
-            noteEntryId: o.noteEntryId ?? 0,
+        await m.event(
+          EventTypes.TICKET_ASSIGNED,
+          after,
+          {
+            case: "ticketAssigned",
+            value: {
+              previousStaff: agentRef(before),
+              previousTeam: teamRef(before),
+              staff: agentRef(after),
+              team: teamRef(after),
+              claim: e.type === "ticket.assigned" && e.claim,
+              released: e.type === "ticket.released",
+              noteEntryId: o.noteEntryId ?? 0,
+            },
           },
-        });
+          m.threadEventOf(e.type === "ticket.released" ? "released" : "assigned"),
+        );
         break;
       }
       case "ticket.transferred": {
         if (!after) break;
         const from = m.ref.departments.get(e.fromDeptId);
-        await m.event(EventTypes.TICKET_TRANSFERRED, after, {
-          case: "ticketTransferred",
-          value: {
-            previous: { id: e.fromDeptId, name: from?.name ?? before?.department?.name ?? "" },
-            current: after.department,
-            noteEntryId: o.noteEntryId ?? 0,
+        await m.event(
+          EventTypes.TICKET_TRANSFERRED,
+          after,
+          {
+            case: "ticketTransferred",
+            value: {
+              previous: { id: e.fromDeptId, name: from?.name ?? before?.department?.name ?? "" },
+              current: after.department,
+              noteEntryId: o.noteEntryId ?? 0,
+            },
           },
-        });
+          m.threadEventOf("transferred"),
+        );
         break;
       }
       case "ticket.overdue": {
         if (!after) break;
-        await m.event(EventTypes.TICKET_OVERDUE, after, {
-          case: "ticketOverdue",
-          value: { dueDate: after.dueDate, estDueDate: after.estDueDate },
-        });
+        await m.event(
+          EventTypes.TICKET_OVERDUE,
+          after,
+          {
+            case: "ticketOverdue",
+            value: { dueDate: after.dueDate, estDueDate: after.estDueDate },
+          },
+          m.threadEventOf("overdue"),
+        );
         break;
       }
     }
@@ -149,15 +176,20 @@ async function writeStatusChange(
 ) {
   const was = before?.status?.state;
   const now = after.status?.state;
-  await m.event(EventTypes.TICKET_STATUS_CHANGED, after, {
-    case: "ticketStatusChanged",
-    value: {
-      previous: statusRef(before),
-      current: statusRef(after),
-      closed: now === TicketState.CLOSED && was !== TicketState.CLOSED,
-      // Without the state before (a reply by e-mail), only a reopening is reported, so it was closed.
-      reopened: (before ? was === TicketState.CLOSED : true) && now === TicketState.OPEN,
-      noteEntryId,
+  await m.event(
+    EventTypes.TICKET_STATUS_CHANGED,
+    after,
+    {
+      case: "ticketStatusChanged",
+      value: {
+        previous: statusRef(before),
+        current: statusRef(after),
+        closed: now === TicketState.CLOSED && was !== TicketState.CLOSED,
+        // Without the state before (a reply by e-mail), only a reopening is reported, so it was closed.
+        reopened: (before ? was === TicketState.CLOSED : true) && now === TicketState.OPEN,
+        noteEntryId,
+      },
     },
-  });
+    m.threadEventOf("closed", "reopened", "edited"),
+  );
 }
