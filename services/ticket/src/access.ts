@@ -24,6 +24,7 @@ import {
   type SqlQuery,
   systemPrincipal,
   type TicketAccessFacts,
+  threadEntryType,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
 import {
@@ -37,7 +38,8 @@ import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/
 import type { Actor } from "./domain/index.ts";
 
 export type { Principal };
-export { systemPrincipal };
+// threadEntryType: ost_thread_entry.type letter → ThreadEntryType, which mapping.ts uses as entryTypeOf.
+export { systemPrincipal, threadEntryType };
 
 /** The caller of the RPC being handled (ANONYMOUS when no auth interceptor ran). */
 export function callerOf(ctx: Pick<HandlerContext, "values">): Principal {

@@ -1,6 +1,7 @@
 /** osTicket's column values ↔ the contract's enums. */
 import { MessageFormat, TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { CollaboratorRole, ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { threadEntryType } from "./access.ts";
 
 const SOURCES: ReadonlyArray<readonly [string, TicketSource]> = [
   ["web", TicketSource.WEB],
@@ -65,18 +66,11 @@ export function stateColumn(state: TicketState): string | undefined {
   }
 }
 
-export function entryTypeOf(letter: string): ThreadEntryType {
-  switch (letter) {
-    case "M":
-      return ThreadEntryType.MESSAGE;
-    case "R":
-      return ThreadEntryType.RESPONSE;
-    case "N":
-      return ThreadEntryType.NOTE;
-    default:
-      return ThreadEntryType.UNSPECIFIED;
-  }
-}
+/**
+ * ost_thread_entry.type letter → ThreadEntryType. The access rules map entry types too (end users never
+ * see notes), so there is one mapping, the auth module's, and the reads use it through access.ts.
+ */
+export const entryTypeOf: (letter: string) => ThreadEntryType = threadEntryType;
 
 export function entryTypeColumn(type: ThreadEntryType): string | undefined {
   switch (type) {
