@@ -3,7 +3,7 @@ import { clone, create, type DescMessage, fromBinary, type MessageShape, toBinar
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/mysql";
-import { type Bus, type EventStreamDefinition, traceHeaders } from "@ostmesh/bus";
+import type { Bus, EventStreamDefinition } from "@ostmesh/bus";
 import { type EntityManager, IdempotencyConflictError, query, withIdempotency } from "@ostmesh/db";
 import { principalOf, subjectOf } from "@ostmesh/kit/auth/principal.ts";
 import type { SqlQuery } from "@ostmesh/kit/auth/sql.ts";
@@ -33,6 +33,7 @@ import {
 } from "@ostmesh/proto/gen/osticket/notification/v1/notification_service_pb.js";
 import { type EventFilterSpec, filterSpec, isEventTypePattern } from "./events/event.ts";
 import { num } from "./osticket/reads.ts";
+import { storedTraceContext } from "./trace-context.ts";
 import { watchScope } from "./watch/visibility.ts";
 import { type WatchOptions, watchEvents } from "./watch/watch.ts";
 import { generateSecret, normalizeSecret } from "./webhooks/signing.ts";
@@ -312,7 +313,8 @@ export class NotificationServiceImpl implements ServiceImpl<typeof NotificationS
           body: original.body,
           dedupeKey: null,
           replayOf: num(original.id),
-          traceContext: currentTraceContext(),
+          // A replay continues the trace of the RPC that asked for it.
+          traceContext: storedTraceContext(),
         });
         const replay = id === undefined ? undefined : await loadDelivery(tx, id);
         if (!replay) throw new Error("the replay was not recorded");
@@ -332,12 +334,6 @@ export class NotificationServiceImpl implements ServiceImpl<typeof NotificationS
       ...this.#d.watch,
     });
   }
-}
-
-/** The W3C trace headers of the RPC being served (a replay continues the caller's trace). */
-function currentTraceContext(): string | null {
-  const headers = traceHeaders();
-  return Object.keys(headers).length > 0 ? JSON.stringify(headers) : null;
 }
 
 function encodeToken(kind: string, values: readonly number[]): string {

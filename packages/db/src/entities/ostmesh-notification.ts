@@ -85,6 +85,8 @@ export const OstmeshEmail = defineEntity({
     lastError: p.string().length(1024).name("last_error").nullable(),
     createdAt: createdAt(),
     sentAt: time("sent_at").nullable(),
+    /** JSON object of W3C trace headers (traceparent, tracestate) of the event's consumer span. */
+    traceContext: p.string().length(1024).name("trace_context").nullable(),
   },
   uniques: [{ name: "ux_email_once", properties: ["eventId", "template", "recipient"] }],
   indexes: [{ name: "ix_email_due", properties: ["status", "nextAttemptAt"] }],

@@ -3,6 +3,7 @@ import { Migration20250101000000_foundation } from "./Migration20250101000000_fo
 import { Migration20250301000000_identity } from "./Migration20250301000000_identity.ts";
 import { Migration20260501000000_notification } from "./Migration20260501000000_notification.ts";
 import { Migration20260502000000_notification_trace } from "./Migration20260502000000_notification_trace.ts";
+import { Migration20260503000000_email_trace } from "./Migration20260503000000_email_trace.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
     name: "Migration20260502000000_notification_trace",
     class: Migration20260502000000_notification_trace,
   },
+  { name: "Migration20260503000000_email_trace", class: Migration20260503000000_email_trace },
 ];

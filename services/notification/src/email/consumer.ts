@@ -9,6 +9,7 @@ import {
 } from "@ostmesh/bus";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { decodeEvent, dedupeId } from "../events/event.ts";
+import { storedTraceContext } from "../trace-context.ts";
 import { enqueueEmails } from "./outbox.ts";
 import { planEmails } from "./plan.ts";
 
@@ -45,8 +46,10 @@ export async function startEmailConsumer(options: EmailConsumerOptions): Promise
       const event = decodeEvent(message);
       // osTicket's PHP side e-mails about its own changes; ostmesh e-mails about the ones it makes.
       if (!event || event.origin === EventOrigin.OSTICKET) return;
+      // The consumer's span: each e-mail's SMTP send continues this trace.
+      const traceContext = storedTraceContext();
       const result = await processOnce(options.orm.em.fork(), durable, dedupeId(event), async (tx) =>
-        enqueueEmails(tx, event.id, await planEmails(tx, event)),
+        enqueueEmails(tx, event.id, await planEmails(tx, event), traceContext),
       );
       if (result.processed && result.value > 0) options.onQueued?.();
     },

@@ -1,8 +1,10 @@
 import type { MikroORM } from "@mikro-orm/mysql";
+import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
 import { num, str } from "../osticket/reads.ts";
+import { restoredTraceContext } from "../trace-context.ts";
 import type { Mailbox } from "./directory.ts";
 import type { PlannedEmail } from "./plan.ts";
 import { stripTags } from "./templates.ts";
@@ -12,18 +14,22 @@ export const EmailStatus = { PENDING: 1, RETRYING: 2, SENT: 3, FAILED: 4 } as co
 /**
  * Queues planned e-mails inside the caller's transaction (the consumer's processOnce). The unique key
  * (event, template, recipient) makes a second queueing of the same e-mail a no-op. Returns how many were new.
+ * `traceContext` (storedTraceContext() of the consumer's span) is kept with each e-mail, so its SMTP send
+ * continues the trace of the change.
  */
 export async function enqueueEmails(
   tx: EntityManager,
   eventId: string,
   emails: readonly PlannedEmail[],
+  traceContext: string | null = null,
 ): Promise<number> {
   let added = 0;
   for (const e of emails) {
     const result = await execute(
       tx,
       "INSERT IGNORE INTO ostmesh_email (event_id, template, recipient, recipient_name, cc, from_address, from_name," +
-        " subject, body_html, message_id, in_reply_to, references_ids, ticket_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " subject, body_html, message_id, in_reply_to, references_ids, ticket_id, trace_context)" +
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [
         eventId,
         e.template,
@@ -38,6 +44,7 @@ export async function enqueueEmails(
         e.inReplyTo ?? null,
         e.references.length > 0 ? e.references.join(" ") : null,
         e.ticketId,
+        traceContext,
       ],
     );
     added += result.affectedRows;
@@ -47,6 +54,8 @@ export async function enqueueEmails(
 
 /** What the sender needs from a mail transport (nodemailer's Mail object fits). */
 export interface MailTransport {
+  /** The SMTP server it talks to (server.address / server.port of the send spans). */
+  readonly server?: { readonly address: string; readonly port: number };
   sendMail(message: {
     from: Mailbox;
     to: Mailbox;
@@ -81,6 +90,8 @@ export interface EmailSenderOptions {
   metrics?: DeliveryMetrics;
 }
 
+type MailMessage = Parameters<MailTransport["sendMail"]>[0];
+
 /** Templates that answer an end user automatically (RFC 3834 Auto-Submitted: auto-replied). */
 const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.autoreply"]);
 
@@ -88,7 +99,8 @@ const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.aut
  * Sends queued e-mails over SMTP with retries (exponential backoff with jitter). Each e-mail is claimed with
  * a lease (SELECT ... FOR UPDATE SKIP LOCKED), so replicas share the queue without sending one twice; a
  * failure never touches the ticket, which committed long before. A 5xx answer is permanent (FAILED at
- * once); anything else is retried until `maxAttempts`.
+ * once); anything else is retried until `maxAttempts`. Each attempt is a CLIENT span `SMTP send` in the trace
+ * of the change that queued the e-mail (its stored W3C context), however late and wherever it runs.
  */
 export class EmailSender {
   readonly #o: Required<Omit<EmailSenderOptions, "backoff" | "metrics">> & {
@@ -220,11 +232,12 @@ export class EmailSender {
     const started = performance.now();
     const observe = (outcome: DeliveryOutcome) =>
       this.#o.metrics?.attempt("email", outcome, (performance.now() - started) / 1000);
+    const cc = row.cc ? parseCc(row.cc) : [];
     try {
-      await this.#o.transport.sendMail({
+      await this.#traced(row, attempts, {
         from: { address: str(row.from_address), name: str(row.from_name) },
         to: { address: str(row.recipient), name: str(row.recipient_name) },
-        ...(row.cc ? { cc: parseCc(row.cc) } : {}),
+        ...(row.cc ? { cc } : {}),
         subject: str(row.subject),
         html,
         text: stripTags(html.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|h\d|tr)>/gi, "\n"))
@@ -237,6 +250,7 @@ export class EmailSender {
           ? { "Auto-Submitted": "auto-replied", "X-Autoreply": "yes" }
           : { "Auto-Submitted": "auto-generated" },
       });
+      // The row's bookkeeping is the sender's own, outside the send span (and the change's trace).
       await execute(
         em,
         "UPDATE ostmesh_email SET status = ?, attempts = ?, sent_at = NOW(6), lease_until = NULL, last_error = NULL WHERE id = ?",
@@ -270,6 +284,59 @@ export class EmailSender {
       );
     }
   }
+
+  /** One SMTP send inside its CLIENT span, a child of the stored context of the change; rethrows failures. */
+  async #traced(row: Row, attempt: number, message: MailMessage): Promise<void> {
+    const server = this.#o.transport.server;
+    await trace.getTracer("@ostmesh/notification").startActiveSpan(
+      "SMTP send",
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "network.protocol.name": "smtp",
+          ...(server ? { "server.address": server.address, "server.port": server.port } : {}),
+          "ostmesh.email.id": num(row.id),
+          "ostmesh.email.template": str(row.template),
+          "ostmesh.email.attempt": attempt,
+          // How many, never who: addresses stay out of telemetry as they stay out of the logs.
+          "ostmesh.email.recipient_count": 1 + (message.cc?.length ?? 0),
+          "ostmesh.event.id": str(row.event_id),
+        },
+      },
+      restoredTraceContext(row.trace_context),
+      async (span) => {
+        try {
+          await this.#o.transport.sendMail(message);
+        } catch (error) {
+          recordSendError(span, error);
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+}
+
+/** Status ERROR, `error.type` (the SMTP reply code, else the error's code or name) and an exception event. */
+function recordSendError(span: Span, error: unknown): void {
+  const reply = smtpResponseCode(error);
+  const code = error && typeof error === "object" && "code" in error ? String(error.code) : "";
+  const name = error instanceof Error ? error.name : "Error";
+  span.setAttribute("error.type", reply > 0 ? String(reply) : code || name);
+  const message = withoutAddresses(error instanceof Error ? error.message : String(error));
+  span.recordException({
+    name,
+    message,
+    ...(code ? { code } : {}),
+    ...(error instanceof Error && error.stack ? { stack: withoutAddresses(error.stack) } : {}),
+  });
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+/** SMTP replies often quote the refused recipient; telemetry keeps no e-mail address. */
+function withoutAddresses(text: string): string {
+  return text.replace(/[^\s<>"'(),;:@/[\]]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+/g, "REDACTED");
 }
 
 function parseCc(value: unknown): Mailbox[] {

@@ -13,7 +13,13 @@ export function smtpTransport(url: string): MailTransport {
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
+  const target = new URL(url);
   return {
+    // nodemailer's defaults when the URL names no port.
+    server: {
+      address: target.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(target.port) || (target.protocol === "smtps:" ? 465 : 587),
+    },
     async sendMail(message) {
       const info = await mail.sendMail(message);
       return { response: info.response };

@@ -14,8 +14,8 @@ export interface ReceivedMail {
 export interface TestSmtpServer {
   readonly url: string;
   readonly received: ReceivedMail[];
-  /** The next `count` messages are refused with `code` (e.g. 451 temporary, 550 permanent). */
-  refuseNext(count: number, code: number): void;
+  /** The next `count` messages are refused with `code` (e.g. 451 temporary, 550 permanent) and `text`. */
+  refuseNext(count: number, code: number, text?: string): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +24,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   let refusals = 0;
   let refusalCode = 451;
+  let refusalText = "refused by the test server";
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
@@ -34,7 +35,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       stream.on("end", () => {
         if (refusals > 0) {
           refusals--;
-          const error: Error & { responseCode?: number } = new Error("refused by the test server");
+          const error: Error & { responseCode?: number } = new Error(refusalText);
           error.responseCode = refusalCode;
           callback(error);
           return;
@@ -64,9 +65,10 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   return {
     url: `smtp://127.0.0.1:${address.port}`,
     received,
-    refuseNext(count, code) {
+    refuseNext(count, code, text = "refused by the test server") {
       refusals = count;
       refusalCode = code;
+      refusalText = text;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

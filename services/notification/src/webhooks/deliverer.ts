@@ -1,10 +1,11 @@
 import type { MikroORM } from "@mikro-orm/mysql";
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Attributes, context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
 import { DeliveryStatus } from "@ostmesh/proto/gen/osticket/notification/v1/notification_service_pb.js";
 import { num, str } from "../osticket/reads.ts";
+import { restoredTraceContext, withoutAutoInstrumentation } from "../trace-context.ts";
 import { type AttemptResult, postWebhook } from "./http.ts";
 import { ostmeshSignatureHeader, signatureHeader } from "./signing.ts";
 import type { TargetPolicy } from "./ssrf.ts";
@@ -192,21 +193,24 @@ export class WebhookDeliverer {
         [webhookId],
       )
     ).map((r) => str(r.secret));
-    const parent = propagation.extract(ROOT_CONTEXT, parseTraceContext(row.trace_context));
     const tracer = trace.getTracer("@ostmesh/notification");
+    // The HTTP client span of the request (OTel HTTP semantic conventions: named by the method alone), in
+    // the trace of the change that queued the delivery.
     const result = await tracer.startActiveSpan(
-      `webhook ${str(row.event_type)}`,
+      "POST",
       {
         kind: SpanKind.CLIENT,
         attributes: {
           "http.request.method": "POST",
+          ...targetAttributes(str(row.url)),
           "ostmesh.webhook.id": webhookId,
           "ostmesh.webhook.delivery_id": deliveryId,
-          "ostmesh.event.id": eventId,
           "ostmesh.webhook.attempt": num(row.attempts) + 1,
+          "ostmesh.event.id": eventId,
+          "ostmesh.event.type": str(row.event_type),
         },
       },
-      parent,
+      restoredTraceContext(row.trace_context),
       async (span) => {
         try {
           const timestamp = Math.floor(Date.now() / 1000);
@@ -219,17 +223,35 @@ export class WebhookDeliverer {
             "ostmesh-delivery-id": String(deliveryId),
             "ostmesh-signature": ostmeshSignatureHeader(secrets, timestamp, body),
           };
-          // The receiver continues the trace of the change (instrumented HTTP clients do this too).
+          // The receiver continues the trace of the change, as a child of this span.
           propagation.inject(context.active(), headers);
-          const attempt = await postWebhook(str(row.url), body, headers, {
-            policy: this.#o.policy,
-            timeoutMs: this.#o.timeoutMs,
-            maxResponseBytes: this.#o.maxResponseBytes,
-            ...(this.#o.resolve ? { resolve: this.#o.resolve } : {}),
-          });
+          const attempt = await withoutAutoInstrumentation(() =>
+            postWebhook(str(row.url), body, headers, {
+              policy: this.#o.policy,
+              timeoutMs: this.#o.timeoutMs,
+              maxResponseBytes: this.#o.maxResponseBytes,
+              ...(this.#o.resolve ? { resolve: this.#o.resolve } : {}),
+            }),
+          );
           if (attempt.status) span.setAttribute("http.response.status_code", attempt.status);
-          if (attempt.error) span.setStatus({ code: SpanStatusCode.ERROR, message: attempt.error });
+          const ok = attempt.status >= 200 && attempt.status < 300 && attempt.error === "";
+          if (!ok) {
+            // error.type: the status code of an HTTP error, else the kind of failure (timeout, refused, ...).
+            span.setAttribute(
+              "error.type",
+              attempt.status > 0 ? String(attempt.status) : failureOutcome(attempt),
+            );
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: attempt.error || `HTTP ${attempt.status}`,
+            });
+          }
           return attempt;
+        } catch (error) {
+          // Not an attempt's outcome (those are returned) but a fault of this process.
+          span.recordException(error instanceof Error ? error : new Error(String(error)));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+          throw error;
         } finally {
           span.end();
         }
@@ -315,15 +337,29 @@ function failureOutcome(result: AttemptResult): DeliveryOutcome {
   return /no answer within/.test(result.error) ? "timeout" : "network_error";
 }
 
-function parseTraceContext(value: unknown): Record<string, string> {
-  if (typeof value !== "string" || value === "") return {};
+/**
+ * url.full, server.address and server.port of a webhook target. Webhook URLs often carry a token in the query
+ * string, so every query value is REDACTED (and credentials, which subscriptions refuse anyway).
+ */
+export function targetAttributes(target: string): Attributes {
+  let url: URL;
   try {
-    const parsed: unknown = JSON.parse(value);
-    const out: Record<string, string> = {};
-    if (parsed && typeof parsed === "object")
-      for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") out[k] = v;
-    return out;
+    url = new URL(target);
   } catch {
     return {};
   }
+  if (url.username || url.password) {
+    url.username = "REDACTED";
+    url.password = "REDACTED";
+  }
+  if (url.search) {
+    const query = new URLSearchParams();
+    for (const key of url.searchParams.keys()) query.append(key, "REDACTED");
+    url.search = query.toString();
+  }
+  return {
+    "url.full": url.toString(),
+    "server.address": url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    "server.port": Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+  };
 }

@@ -8,11 +8,11 @@ import {
   type Logger,
   processOnce,
   streamWildcard,
-  traceHeaders,
 } from "@ostmesh/bus";
 import { registry } from "@ostmesh/proto";
 import { EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { decodeEvent, dedupeId, matchesEventTypes, matchesFilter } from "../events/event.ts";
+import { storedTraceContext } from "../trace-context.ts";
 import { activeWebhooks, insertDelivery } from "./store.ts";
 
 export interface WebhookFanoutOptions {
@@ -54,8 +54,7 @@ export async function startWebhookFanout(options: WebhookFanoutOptions): Promise
         if (matching.length === 0) return 0;
         const body = toJsonString(EventSchema, event, { registry });
         // The consumer's span: each delivery's request continues this trace.
-        const trace = traceHeaders();
-        const traceContext = Object.keys(trace).length > 0 ? JSON.stringify(trace) : null;
+        const traceContext = storedTraceContext();
         let added = 0;
         for (const webhook of matching) {
           const id = await insertDelivery(tx, {
