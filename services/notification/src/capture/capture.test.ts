@@ -261,6 +261,77 @@ describe("telling ostmesh's own writes apart", () => {
     await capture.stop();
   });
 
+  it("publishes an osTicket change made right after an ostmesh change of the same ticket (exact claims, no window)", async () => {
+    const capture = newCapture(env);
+    await capture.runCycle();
+    const before = (await osticketEvents(env)).length;
+    // A ticket of its own, so that no earlier test's ostmesh event touches it.
+    const em = env.orm.em.fork();
+    const ticket = await execute(
+      em,
+      "INSERT INTO ost_ticket SET created = NOW(), lastupdate = NOW(), number = '500600', user_id = 28, dept_id = 1," +
+        " status_id = 1, team_id = 1, ip_address = '', source = 'Web', updated = NOW()",
+    );
+    const thread = await execute(
+      em,
+      "INSERT INTO ost_thread SET object_id = ?, object_type = 'T', created = NOW()",
+      [ticket.insertId],
+    );
+    // ostmesh's UpdateTicket changes a column and an answer of the ticket: two `edited` thread events, one
+    // ticket.updated naming the first (thread_event_id) and the second (related_thread_event_ids).
+    const ostmeshRows: number[] = [];
+    await env.orm.em.fork().transactional(async (tx) => {
+      for (const data of ['{"sla_id":[1,0]}', '{"fields":{"20":["a","b"]}}']) {
+        const r = await execute(
+          tx,
+          "INSERT INTO ost_thread_event SET thread_type = 'T', staff_id = 1, dept_id = 1, timestamp = NOW(), uid_type = 'S'," +
+            " uid = 1, username = 'ostadmin', event_id = 9, data = ?, thread_id = ?",
+          [data, thread.insertId],
+        );
+        ostmeshRows.push(r.insertId);
+      }
+      const [first = 0, second = 0] = ostmeshRows;
+      const event = create(EventSchema, {
+        type: EventTypes.TICKET_UPDATED,
+        origin: EventOrigin.OSTMESH,
+        aggregate: { type: AggregateType.TICKET, id: ticket.insertId },
+        ticket: { ticketId: ticket.insertId, number: "500600", deptId: 1, teamId: 1 },
+        threadEventId: first,
+        relatedThreadEventIds: [second],
+        payload: { case: "ticketUpdated", value: { changed: { paths: ["sla_id", "answers"] } } },
+      });
+      await writeOutbox(tx, outboxEventOf(event, env.stream));
+    });
+    // The same second, an agent releases the ticket in the staff panel.
+    const released = await execute(
+      em,
+      "INSERT INTO ost_thread_event SET thread_type = 'T', staff_id = 0, dept_id = 1, timestamp = NOW(), uid_type = 'S'," +
+        " uid = 1, username = 'ostadmin', event_id = 5, data = '{\"team\":1}', thread_id = ?",
+      [thread.insertId],
+    );
+    expect(await capture.runCycle()).toMatchObject({ ostmesh: 2, published: 1 });
+    const event = await waitFor(
+      async () => (await osticketEvents(env)).find((e) => e.id === `osticket-${released.insertId}`),
+      "the staff panel's release",
+    );
+    expect(event.type).toBe(EventTypes.TICKET_ASSIGNED);
+    if (event.payload.case !== "ticketAssigned") throw new Error("not a ticket.assigned payload");
+    expect(event.payload.value.released).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await osticketEvents(env)).length).toBe(before + 1);
+    const decisions = await query(
+      env.orm.em.fork(),
+      "SELECT row_id, outcome FROM ostmesh_capture_published WHERE source = 'event' AND row_id IN (?, ?, ?) ORDER BY row_id",
+      [...ostmeshRows, released.insertId],
+    );
+    expect(decisions.map((d) => `${d.row_id}:${d.outcome}`)).toEqual([
+      `${ostmeshRows[0]}:ostmesh`,
+      `${ostmeshRows[1]}:ostmesh`,
+      `${released.insertId}:published`,
+    ]);
+    await capture.stop();
+  });
+
   it("skips the rows of a ticket ostmesh created, and ignores task threads", async () => {
     const capture = newCapture(env);
     await capture.runCycle();

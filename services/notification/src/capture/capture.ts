@@ -31,9 +31,12 @@ import {
  * event names the thread rows it wrote (Event.thread_event_id, the entry ids in its payload) or the ticket
  * it created. Capture reads the outbox (its own cursor) *after* reading the candidate rows: a candidate that
  * is visible was committed, and the outbox row committed in the same transaction is then visible too. The
- * claims are recorded in ostmesh_capture_claim; candidates they cover are ostmesh's. Ticket events that name
- * no thread row (a writer that leaves thread_event_id empty) claim thread events of their ticket within
- * `touchWindowMs`, and a created ticket claims the rows written with its creation.
+ * claims are recorded in ostmesh_capture_claim; candidates they cover are ostmesh's. The ticket service names
+ * every thread event of a change (thread_event_id, related_thread_event_ids), so claims are exact and an
+ * osTicket change made a moment after an ostmesh change of the same ticket is still published. Only as a
+ * fallback, ticket events that name no thread event at all (older outbox rows, a writer that leaves them
+ * empty) claim thread events of their ticket within `touchWindowMs`, and a created ticket claims the rows
+ * written with its creation.
  *
  * Exactly once: the decision on each row is an INSERT into ostmesh_capture_published (primary key = source
  * table + row id) in the same transaction as its outbox row. A row read twice (a restart, two replicas, a

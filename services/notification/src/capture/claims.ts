@@ -4,10 +4,12 @@ import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 /**
  * What an ostmesh outbox event says about the osTicket rows written in its transaction. Change capture uses
  * these claims to tell ostmesh's own writes from osTicket's (see capture.ts):
- * - `event` / `entry`: the ost_thread_event / ost_thread_entry ids the event names;
+ * - `event` / `entry`: the ost_thread_event / ost_thread_entry ids the event names (thread_event_id and
+ *   related_thread_event_ids: every thread event the ticket service wrote in the event's transaction);
  * - `created`: a ticket ostmesh created — every thread row of that ticket written with the creation;
- * - `touch`: a ticket event that names no thread row — thread events of that ticket written within a
- *   couple of seconds of it are ostmesh's.
+ * - `touch`: a ticket event that names no thread event at all (an older writer, or one that wrote none) —
+ *   thread events of that ticket written within a couple of seconds of it are ostmesh's. Only a fallback: it
+ *   can swallow an osTicket change made in that window, which exact ids never do.
  */
 export type ClaimKind = "event" | "entry" | "created" | "touch";
 
@@ -24,6 +26,7 @@ export function claimsOf(event: Event): Claim[] {
     if (rowId && rowId > 0) claims.push({ kind, rowId });
   };
   add("event", event.threadEventId);
+  for (const id of event.relatedThreadEventIds) add("event", id);
   const p = event.payload;
   switch (p.case) {
     case "ticketCreated":
@@ -46,7 +49,7 @@ export function claimsOf(event: Event): Claim[] {
       break;
   }
   const ticketId = event.ticket?.ticketId ?? 0;
-  const namesThreadEvent = event.threadEventId > 0;
+  const namesThreadEvent = event.threadEventId > 0 || event.relatedThreadEventIds.length > 0;
   const isTicketChange =
     p.case === "ticketStatusChanged" ||
     p.case === "ticketAssigned" ||
