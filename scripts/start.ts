@@ -3,6 +3,8 @@
  *
  *   npm start                      each service and the gateway in its own process (own process group)
  *   npm start -- --single          everything in this one process (in-process transports between services)
+ *   OSTMESH_NODE_FLAGS="--cpu-prof" npm start
+ *                                  extra node flags for every process of the mesh (profiling, heap limits)
  *   node --import @ostmesh/kit/telemetry/preload.ts scripts/start.ts --services=ticket,identity
  *                                  only these services, in this process (same as OSTMESH_SERVICES=...)
  *
@@ -202,13 +204,16 @@ function describeExit(child: Child): string {
 
 async function runMultiProcess(config: MeshConfig): Promise<void> {
   const startedAt = performance.now();
+  // Extra node flags for every process, e.g. OSTMESH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // (flags NODE_OPTIONS refuses).
+  const nodeFlags = (process.env.OSTMESH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
   const credentials = await bootstrap(config);
   const entries: { name: string; entry: string }[] = [
     ...SERVICE_NAMES.map((name) => ({ name, entry: `services/${name}/src/main.ts` })),
     { name: "gateway", entry: "gateway/src/main.ts" },
   ];
   const children: Child[] = entries.map(({ name, entry }) => {
-    const proc = spawn(process.execPath, ["--import", PRELOAD, entry], {
+    const proc = spawn(process.execPath, [...nodeFlags, "--import", PRELOAD, entry], {
       cwd: ROOT,
       // Own process group: the terminal's Ctrl-C reaches only this launcher, which stops the mesh in order,
       // and stopping kills the whole group (whatever a service may have spawned).

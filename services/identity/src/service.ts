@@ -71,7 +71,7 @@ import {
 import { recordEvent } from "./events.ts";
 import type { SigningKeys } from "./keys.ts";
 import { type AccountKind, type Authenticator, sqlOf } from "./login.ts";
-import { type Sessions, type TokenIssuer, tokenPair } from "./tokens.ts";
+import { ReusableTokens, type Sessions, type TokenIssuer, tokenPair } from "./tokens.ts";
 
 export interface IdentityServiceDeps {
   orm: Orm;
@@ -106,6 +106,13 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
   constructor(deps: IdentityServiceDeps) {
     this.#d = deps;
   }
+
+  /**
+   * Tokens CheckApiKey issued, by the principal they carry. The key is checked against the database on
+   * every call; only the signed carrier of an unchanged principal is reused (while more than half of its
+   * lifetime is left), so services see the same token again and need not verify a new signature each time.
+   */
+  readonly #apiKeyTokens = new ReusableTokens();
 
   #em(): EntityManager {
     return this.#d.orm.em.fork();
@@ -309,9 +316,9 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
         message: API_KEY_MESSAGES[result.outcome] ?? "",
         apiKey: result.apiKey,
       };
-    const access = await this.#d.issuer.accessToken(em, result.principal, {
-      ttlMs: this.#d.config.apiKeyTokenTtlMs,
-    });
+    const access = await this.#apiKeyTokens.get(result.principal, () =>
+      this.#d.issuer.accessToken(em, result.principal, { ttlMs: this.#d.config.apiKeyTokenTtlMs }),
+    );
     result.principal.credentialId = access.jti;
     return {
       outcome: result.outcome,

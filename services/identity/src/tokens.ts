@@ -1,9 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
 import { ACCESS_TOKEN_TYPE, num, principalClaims, str } from "@ostmesh/kit/auth/index.ts";
-import type { Principal } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { type Principal, PrincipalSchema } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   type TokenPair,
   TokenPairSchema,
@@ -16,6 +16,7 @@ import type { AccountKind } from "./login.ts";
 export interface AccessToken {
   token: string;
   jti: string;
+  issuedAtMs: number;
   expiresAtMs: number;
 }
 
@@ -51,7 +52,7 @@ export class TokenIssuer {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(key.privateKey);
-    return { token, jti, expiresAtMs: exp * 1000 };
+    return { token, jti, issuedAtMs: nowSec * 1000, expiresAtMs: exp * 1000 };
   }
 }
 
@@ -200,4 +201,34 @@ export function tokenPair(access: AccessToken, refresh?: RefreshToken): TokenPai
     refreshTokenExpiresAt: refresh ? timestampFromMs(refresh.expiresAtMs) : undefined,
     tokenType: "Bearer",
   });
+}
+
+/** Issued access tokens by the exact principal they carry (credential id aside), reused while fresh. */
+export class ReusableTokens {
+  readonly #tokens = new Map<string, Promise<AccessToken>>();
+  readonly #limit: number;
+  readonly #now: () => number;
+
+  constructor(options: { limit?: number; now?: () => number } = {}) {
+    this.#limit = options.limit ?? 1000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async get(principal: Principal, issue: () => Promise<AccessToken>): Promise<AccessToken> {
+    const carried = clone(PrincipalSchema, principal);
+    carried.credentialId = "";
+    const key = Buffer.from(toBinary(PrincipalSchema, carried)).toString("base64");
+    const held = this.#tokens.get(key);
+    if (held) {
+      const token = await held.catch(() => undefined);
+      // Reused only with more than half its lifetime left: callers always get a token that outlives them.
+      if (token && token.expiresAtMs - this.#now() > (token.expiresAtMs - token.issuedAtMs) / 2) return token;
+      if (this.#tokens.get(key) === held) this.#tokens.delete(key);
+    }
+    if (this.#tokens.size >= this.#limit) this.#tokens.clear();
+    const issued = issue();
+    this.#tokens.set(key, issued);
+    issued.catch(() => this.#tokens.delete(key));
+    return issued;
+  }
 }

@@ -207,6 +207,94 @@ describe("ostmesh access-token verification", () => {
   });
 });
 
+describe("remembered tokens", () => {
+  /** A verifier over a key set the test can change, counting how often a signature is really checked. */
+  async function world(now: () => Date = () => new Date()) {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const published: { keys: JWK[] } = {
+      keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" }],
+    };
+    let lookups = 0;
+    const jwks = new CachedJwks(async () => ({ keys: [...published.keys] }), { cooldownMs: 0 });
+    const verifier = new AccessTokenVerifier({
+      issuer: "https://id.example",
+      audience: "ostmesh",
+      now,
+      keys: async (header, token) => {
+        lookups++;
+        return jwks.getKey(header, token);
+      },
+    });
+    const sign = (expSec: number) => {
+      const c = principalClaims(agent);
+      return new SignJWT({ ost: c.ost })
+        .setProtectedHeader({ alg: "ES256", kid: "k1", typ: ACCESS_TOKEN_TYPE })
+        .setIssuer("https://id.example")
+        .setAudience("ostmesh")
+        .setSubject(c.sub)
+        .setIssuedAt(expSec - 300)
+        .setNotBefore(expSec - 300)
+        .setExpirationTime(expSec)
+        .setJti("r1")
+        .sign(pair.privateKey);
+    };
+    return { verifier, published, jwks, sign, lookups: () => lookups };
+  }
+
+  it("answers a token seen before from memory, each caller with its own copy of the principal", async () => {
+    const w = await world();
+    const token = await w.sign(Math.floor(Date.now() / 1000) + 300);
+    const first = await w.verifier.verify(token);
+    first.principal.scopes.push("narrowed-by-a-caller");
+    first.principal.credentialId = "changed";
+    const second = await w.verifier.verify(token);
+    expect(second.principal.actor?.id).toBe(7);
+    expect(second.principal.scopes).toEqual([]);
+    expect(second.principal.credentialId).toBe("r1");
+    expect(second.payload.jti).toBe("r1");
+    // A forged variant of the same token (one byte of the signature changed) is not the same bytes.
+    const forged = `${token.slice(0, -2)}${token.endsWith("AA") ? "AB" : "AA"}`;
+    await expect(w.verifier.verify(forged)).rejects.toBeInstanceOf(CredentialError);
+  });
+
+  it("stops answering from memory when the token expires", async () => {
+    let clock = Date.now();
+    const w = await world(() => new Date(clock));
+    const exp = Math.floor(clock / 1000) + 60;
+    const token = await w.sign(exp);
+    await w.verifier.verify(token);
+    await w.verifier.verify(token);
+    clock = exp * 1000 + 31_000; // past exp and the 30 s tolerance
+    await expect(w.verifier.verify(token)).rejects.toThrow(/exp/);
+  });
+
+  it("ends remembered tokens whose key was withdrawn from the key set", async () => {
+    const w = await world();
+    const token = await w.sign(Math.floor(Date.now() / 1000) + 300);
+    await w.verifier.verify(token);
+    const before = w.lookups();
+    await w.verifier.verify(token);
+    expect(w.lookups()).toBe(before + 1); // the key is looked up on every use
+    w.published.keys = [];
+    w.jwks.invalidate();
+    await expect(w.verifier.verify(token)).rejects.toBeInstanceOf(CredentialError);
+  });
+
+  it("keeps at most cacheSize tokens", async () => {
+    const w = await world();
+    const small = new AccessTokenVerifier({
+      issuer: "https://id.example",
+      audience: "ostmesh",
+      keys: w.jwks.getKey,
+      cacheSize: 2,
+    });
+    const base = Math.floor(Date.now() / 1000) + 300;
+    const tokens = await Promise.all([w.sign(base), w.sign(base + 1), w.sign(base + 2)]);
+    for (const t of tokens) await small.verify(t);
+    for (const t of tokens) expect((await small.verify(t)).principal.actor?.id).toBe(7);
+  });
+});
+
 describe("cached JWKS", () => {
   it("refetches on an unknown kid (key rotation) but at most once per cooldown", async () => {
     const keys: { keys: JWK[] } = { keys: [] };

@@ -1,5 +1,13 @@
-import type { Principal } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { clone } from "@bufbuild/protobuf";
+import { type Principal, PrincipalSchema } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import {
+  type CompactJWSHeaderParameters,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
 import { ACCESS_TOKEN_TYPE, OSTMESH_TOKEN_ALGORITHMS, principalFromClaims } from "./claims.ts";
 
 /** A credential was presented but is not acceptable; `reason` is for logs only, never for the client. */
@@ -24,6 +32,21 @@ export interface AccessTokenVerifierOptions {
   /** Allowed clock skew in seconds (default 30). */
   clockToleranceSec?: number;
   now?: () => Date;
+  /**
+   * How many verified tokens are remembered (default 10,000; 0 = none). A token seen again is accepted
+   * without a second signature check until it expires: the same bytes can only verify the same way. Its key
+   * is still looked up each time, so a key withdrawn from the key set ends its tokens here too.
+   */
+  cacheSize?: number;
+}
+
+interface RememberedToken {
+  header: CompactJWSHeaderParameters;
+  principal: Principal;
+  payload: JWTPayload;
+  sessionId: string | undefined;
+  /** exp in ms; the token is not served from memory from this instant on. */
+  expiresAtMs: number;
 }
 
 /**
@@ -40,11 +63,63 @@ export class AccessTokenVerifier {
     this.#options = options;
   }
 
+  readonly #remembered = new Map<string, RememberedToken>();
+
   async verify(token: string): Promise<VerifiedToken> {
     const o = this.#options;
-    let payload: JWTPayload;
+    const nowMs = o.now ? o.now().getTime() : Date.now();
+    const remembered = this.#remembered.get(token);
+    if (remembered) {
+      if (nowMs < remembered.expiresAtMs && (await this.#keyStillPublished(token, remembered.header)))
+        // Callers may narrow or annotate the principal they get: each gets its own copy.
+        return {
+          principal: clone(PrincipalSchema, remembered.principal),
+          payload: remembered.payload,
+          sessionId: remembered.sessionId,
+        };
+      this.#remembered.delete(token);
+    }
+    const { header, ...verified } = await this.#verifySignedToken(token);
+    const limit = o.cacheSize ?? 10_000;
+    if (limit > 0 && typeof verified.payload.exp === "number") {
+      if (this.#remembered.size >= limit) this.#forgetExpired(nowMs, limit);
+      this.#remembered.set(token, {
+        header,
+        principal: clone(PrincipalSchema, verified.principal),
+        payload: verified.payload,
+        sessionId: verified.sessionId,
+        expiresAtMs: verified.payload.exp * 1000,
+      });
+    }
+    return verified;
+  }
+
+  async #keyStillPublished(token: string, header: CompactJWSHeaderParameters): Promise<boolean> {
+    const [protectedHeader = "", payload = "", signature = ""] = token.split(".");
     try {
-      ({ payload } = await jwtVerify(token, o.keys, {
+      await this.#options.keys(header, { protected: protectedHeader, payload, signature });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Drops expired entries, then the oldest ones, until there is room for one more. */
+  #forgetExpired(nowMs: number, limit: number): void {
+    for (const [token, entry] of this.#remembered)
+      if (entry.expiresAtMs <= nowMs) this.#remembered.delete(token);
+    for (const token of this.#remembered.keys()) {
+      if (this.#remembered.size < limit) break;
+      this.#remembered.delete(token);
+    }
+  }
+
+  async #verifySignedToken(token: string): Promise<VerifiedToken & { header: CompactJWSHeaderParameters }> {
+    const o = this.#options;
+    let payload: JWTPayload;
+    let header: CompactJWSHeaderParameters;
+    try {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, o.keys, {
         algorithms: [...OSTMESH_TOKEN_ALGORITHMS],
         issuer: o.issuer,
         audience: o.audience,
@@ -58,7 +133,8 @@ export class AccessTokenVerifier {
     }
     try {
       const principal = principalFromClaims(payload);
-      return { principal, payload, sessionId: typeof payload.sid === "string" ? payload.sid : undefined };
+      const sessionId = typeof payload.sid === "string" ? payload.sid : undefined;
+      return { principal, payload, sessionId, header };
     } catch (error) {
       throw new CredentialError(`access token rejected: ${error instanceof Error ? error.message : "bad"}`);
     }
