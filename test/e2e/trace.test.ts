@@ -1,16 +1,41 @@
 /**
  * One user action, one trace: a legacy `POST /api/tickets.json` with an attachment, sent to the real mesh
  * (five processes, each exporting OTLP/HTTP JSON to a receiver in this test), must come back as one trace
- * whose spans cover the gateway, the ticket and attachment services, their SQL, the outbox relay's publish
- * and the notification service's handling of the event, with correct parent links and OTel attributes.
+ * whose spans cover the gateway, the ticket and attachment services, their SQL, the outbox relay's publish,
+ * the notification service's handling of the event and its deliveries — the webhook POST to a receiver in
+ * this test and the SMTP sends of osTicket's alerts to an SMTP server in this test — with correct parent
+ * links and OTel attributes.
  */
+import { startReceiver, type TestReceiver } from "@ostmesh/notification/testing/receiver.ts";
+import { startSmtpServer, type TestSmtpServer } from "@ostmesh/notification/testing/smtp.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, OTLP_KIND, poll, type ReceivedSpan, startMesh } from "./mesh.ts";
 
 const ATTACHMENT_BYTES = Buffer.from("printer log: paper jam in tray 2\n");
+/** The webhook URL's query carries a token, as many do: spans must not. */
+const WEBHOOK_TOKEN = "e2e-webhook-token-1234";
+
+/** A Connect JSON call through the gateway's HTTP/1.1 port; throws unless it answers 200. */
+async function connectCall(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text);
+}
 
 describe("one trace for one legacy ticket create", () => {
   let mesh: Mesh;
+  let smtp: TestSmtpServer;
+  let receiver: TestReceiver;
   let status = 0;
   let body = "";
   let trace: ReceivedSpan[] = [];
@@ -40,7 +65,28 @@ describe("one trace for one legacy ticket create", () => {
   };
 
   beforeAll(async () => {
-    mesh = await startMesh({ label: "trace" });
+    smtp = await startSmtpServer();
+    receiver = await startReceiver(`/hook?token=${WEBHOOK_TOKEN}`);
+    mesh = await startMesh({
+      label: "trace",
+      // The notification service mails through the test's SMTP server and may POST to loopback.
+      env: { SMTP_URL: smtp.url, WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32" },
+    });
+    // An admin subscribes the test's receiver to ticket events, through the gateway (in traces of their own).
+    const login = await connectCall(mesh.gatewayUrl, "osticket.identity.v1.IdentityService/Login", {
+      kind: "PRINCIPAL_KIND_AGENT",
+      username: "ostadmin",
+      password: "Adm1nPass!",
+    });
+    const tokens = login.tokens;
+    const accessToken =
+      tokens && typeof tokens === "object" && "accessToken" in tokens ? String(tokens.accessToken) : "";
+    await connectCall(
+      mesh.gatewayUrl,
+      "osticket.notification.v1.NotificationService/CreateWebhook",
+      { url: receiver.url, eventTypes: ["ticket.*"] },
+      { authorization: `Bearer ${accessToken}` },
+    );
     const res = await fetch(`${mesh.gatewayUrl}/api/tickets.json`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": mesh.apiKey },
@@ -61,7 +107,9 @@ describe("one trace for one legacy ticket create", () => {
       spans.some((sp) => sp.service === "ostmesh-ticket" && sp.kind === OTLP_KIND.SERVER) &&
       spans.some((sp) => sp.service === "ostmesh-attachment" && sp.kind === OTLP_KIND.SERVER) &&
       (status !== 201 ||
-        spans.some((sp) => sp.service === "ostmesh-notification" && sp.kind === OTLP_KIND.CONSUMER));
+        (spans.some((sp) => sp.service === "ostmesh-notification" && sp.kind === OTLP_KIND.CONSUMER) &&
+          spans.some((sp) => sp.service === "ostmesh-notification" && sp.name === "POST") &&
+          spans.some((sp) => sp.service === "ostmesh-notification" && sp.name === "SMTP send")));
     await poll(
       "every hop's span in the request's trace",
       () => (hops(inTrace()) ? true : undefined),
@@ -73,6 +121,8 @@ describe("one trace for one legacy ticket create", () => {
 
   afterAll(async () => {
     await mesh?.stop();
+    await receiver?.close();
+    await smtp?.close();
   }, 60_000);
 
   it("starts at the gateway's HTTP server span with HTTP semantic-convention attributes", () => {
@@ -233,5 +283,85 @@ describe("one trace for one legacy ticket create", () => {
         (s) => s.service === "ostmesh-notification" && s.spanId !== consumer.spanId && under(s, consumer),
       ),
     ).toBe(true);
+  });
+
+  /** The notification CONSUMER span of durable `group` for the create's event, below the relay's PRODUCER. */
+  const consumerOf = (group: string): ReceivedSpan => {
+    const producer = one(
+      "outbox relay PRODUCER span",
+      (s) =>
+        s.kind === OTLP_KIND.PRODUCER &&
+        String(s.attributes["messaging.destination.name"]).startsWith(`${mesh.stream.subjectPrefix}.ticket.`),
+    );
+    const consumer = one(
+      `${group} CONSUMER span`,
+      (s) =>
+        s.service === "ostmesh-notification" &&
+        s.kind === OTLP_KIND.CONSUMER &&
+        s.attributes["messaging.consumer.group.name"] === group,
+    );
+    expect(consumer.parentSpanId).toBe(producer.spanId);
+    return consumer;
+  };
+  const root = () =>
+    one("gateway HTTP server span", (s) => s.service === "ostmesh-gateway" && s.kind === OTLP_KIND.SERVER);
+
+  it("continues into the webhook delivery: a CLIENT span below the webhook consumer, its traceparent sent", () => {
+    expect(status).toBe(201);
+    const consumer = consumerOf("notification-webhooks");
+    const delivery = one(
+      "webhook delivery CLIENT span",
+      (s) => s.service === "ostmesh-notification" && s.kind === OTLP_KIND.CLIENT && s.name === "POST",
+    );
+    expect(delivery.parentSpanId).toBe(consumer.spanId);
+    expect(under(delivery, root())).toBe(true);
+    const port = new URL(receiver.url).port;
+    expect(delivery.attributes).toMatchObject({
+      "http.request.method": "POST",
+      "http.response.status_code": 200,
+      "url.full": `http://127.0.0.1:${port}/hook?token=REDACTED`,
+      "server.address": "127.0.0.1",
+      "server.port": Number(port),
+      "ostmesh.event.type": "ticket.created",
+      "ostmesh.webhook.attempt": 1,
+    });
+    expect(delivery.status.code ?? 0).not.toBe(2); // STATUS_CODE_ERROR
+    expect(JSON.stringify(trace.map((s) => s.attributes))).not.toContain(WEBHOOK_TOKEN);
+    // One CLIENT span for the request (node:http's own is suppressed below it); the receiver's parent is it.
+    expect(trace.filter((s) => s.parentSpanId === delivery.spanId)).toEqual([]);
+    const request = receiver.received.find(
+      (r) => r.headers["ostmesh-event-id"] === delivery.attributes["ostmesh.event.id"],
+    );
+    expect(request?.headers.traceparent).toBe(`00-${delivery.traceId}-${delivery.spanId}-01`);
+  });
+
+  it("continues into the e-mail sends: one SMTP CLIENT span per mail, below the e-mail consumer", () => {
+    expect(status).toBe(201);
+    const consumer = consumerOf("notification-email");
+    const sends = trace.filter((s) => s.service === "ostmesh-notification" && s.name === "SMTP send");
+    // osTicket's new-ticket alert (and the auto-response, when on): each one sent once, at the first attempt.
+    expect(smtp.received.length).toBeGreaterThanOrEqual(1);
+    expect(sends).toHaveLength(smtp.received.length);
+    const port = Number(new URL(smtp.url).port);
+    for (const send of sends) {
+      expect(send.kind).toBe(OTLP_KIND.CLIENT);
+      expect(send.parentSpanId).toBe(consumer.spanId);
+      expect(under(send, root())).toBe(true);
+      expect(send.attributes).toMatchObject({
+        "network.protocol.name": "smtp",
+        "server.address": "127.0.0.1",
+        "server.port": port,
+        "ostmesh.email.attempt": 1,
+        "ostmesh.email.recipient_count": 1,
+        "ostmesh.event.id": consumer.attributes["messaging.message.id"],
+      });
+      expect(typeof send.attributes["ostmesh.email.id"]).toBe("number");
+      expect(send.status.code ?? 0).not.toBe(2);
+    }
+    expect(new Set(sends.map((s) => s.attributes["ostmesh.email.template"]))).toContain("ticket.alert");
+    // Recipients are counted, never named.
+    for (const mail of smtp.received)
+      for (const address of mail.rcptTo)
+        expect(JSON.stringify(sends.map((s) => s.attributes))).not.toContain(address);
   });
 });
