@@ -117,6 +117,16 @@ export async function teamAlertMembers(em: EntityManager, teamId: number): Promi
   return rows.map(agentOf).filter((a) => a.available);
 }
 
+/** A team's lead (Team::getTeamLead), unless the team has alerts off (Team::alertsEnabled). */
+export async function teamLead(em: EntityManager, teamId: number): Promise<Agent | undefined> {
+  if (!teamId) return undefined;
+  const [row] = await query(em, "SELECT lead_id FROM ost_team WHERE team_id = ? AND flags & ? = 0", [
+    teamId,
+    TEAM_NOALERTS,
+  ]);
+  return row ? (await agentsById(em, [num(row.lead_id)]))[0] : undefined;
+}
+
 /** The agent who last responded on a thread, if any. */
 export async function lastRespondent(em: EntityManager, threadId: number): Promise<Agent | undefined> {
   const [row] = await query(

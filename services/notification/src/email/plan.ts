@@ -2,7 +2,11 @@ import { createHash } from "node:crypto";
 import { type EntityManager, query, type Row } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin, MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
-import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type {
+  Event,
+  TicketAssigned,
+  TicketTransferred,
+} from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { type ThreadEntry, ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { loadEntry, loadTicketRow, num, str } from "../osticket/reads.ts";
 import {
@@ -22,6 +26,7 @@ import {
   slaFlags,
   systemEmail,
   teamAlertMembers,
+  teamLead,
   topicNoAutoResponse,
 } from "./directory.ts";
 import { type AlertSettings, loadAlertSettings } from "./settings.ts";
@@ -36,7 +41,7 @@ import {
 
 /**
  * What osTicket would e-mail for an event, decided with osTicket's own rules (Ticket::onNewTicket,
- * postMessage, postReply, postNote, onOverdue) and settings, rendered from its templates. Only changes made
+ * postMessage, postReply, postNote, onOverdue, onAssign, transfer) and settings, rendered from its templates. Only changes made
  * through ostmesh are e-mailed: osTicket's PHP side sends its own for the changes it makes.
  */
 export interface PlannedEmail {
@@ -115,6 +120,10 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
     }
     case "ticketOverdue":
       return await overdueAlerts(ctx);
+    case "ticketAssigned":
+      return await assignedAlerts(ctx, p.value);
+    case "ticketTransferred":
+      return await transferAlerts(ctx, p.value);
     default:
       return [];
   }
@@ -473,4 +482,99 @@ async function overdueAlerts(ctx: Context): Promise<PlannedEmail[]> {
   if (settings.flag("overdue_alert_dept_manager"))
     recipients.push(...(await agentsById(em, [dept.managerId])));
   return alertsTo(ctx, tpl, from, recipients, { comments: "" });
+}
+
+/** The agent who made the change (osTicket's `$thisstaff`); undefined for API keys, services, the system. */
+async function actingAgent(ctx: Context): Promise<Agent | undefined> {
+  const actor = ctx.event.actor;
+  if (actor?.kind !== PrincipalKind.AGENT || !actor.id) return undefined;
+  return (await agentsById(ctx.em, [actor.id]))[0];
+}
+
+/** `%{<prefix>.name}` and its parts as osTicket's PersonsName prints them (short = "First L."). */
+function personVariables(prefix: string, agent: Agent): Record<string, TemplateValue> {
+  const initial = agent.lastName.trim().charAt(0);
+  return {
+    [`${prefix}.name`]: agent.name,
+    [`${prefix}.name.first`]: agent.firstName,
+    [`${prefix}.name.last`]: agent.lastName,
+    [`${prefix}.name.full`]: agent.name,
+    [`${prefix}.name.short`]: initial ? `${agent.firstName} ${initial}.` : agent.firstName,
+    [`${prefix}.email`]: agent.address,
+  };
+}
+
+/** The comment note an action posted, for `%{comments}` ("" without one). */
+async function commentsVariable(ctx: Context, noteEntryId: number): Promise<TemplateValue> {
+  return noteEntryId ? entryVariable(await loadEntry(ctx.em, noteEntryId)) : "";
+}
+
+/**
+ * Ticket Assignment Alert (Ticket::onAssign): to the assigned agent (assigned_alert_staff), or to a team's
+ * members (assigned_alert_team_members), else its lead (assigned_alert_team_lead), when the team has alerts
+ * on; never to the agent who assigned (a claim alerts nobody). Releases alert nobody.
+ */
+async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<PlannedEmail[]> {
+  const { em, settings } = ctx;
+  if (assigned.released || !settings.flag("assigned_alert_active")) return [];
+  const recipients: (Agent | undefined)[] = [];
+  let assignee: Record<string, TemplateValue>;
+  const staff = assigned.staff;
+  const team = assigned.team;
+  if (staff?.id && staff.id !== assigned.previousStaff?.id) {
+    const [agent] = await agentsById(em, [staff.id]);
+    if (!agent) return [];
+    assignee = personVariables("assignee", agent);
+    if (settings.flag("assigned_alert_staff")) recipients.push(agent);
+  } else if (team?.id) {
+    assignee = { "assignee.name": team.name || str(ctx.ticket.team_name) };
+    const members = settings.flag("assigned_alert_team_members") ? await teamAlertMembers(em, team.id) : [];
+    if (members.length > 0) recipients.push(...members);
+    else if (settings.flag("assigned_alert_team_lead")) recipients.push(await teamLead(em, team.id));
+  } else {
+    return [];
+  }
+  const assigner = await actingAgent(ctx);
+  const wanted = recipients.filter((a) => a && a.id !== assigner?.id);
+  if (wanted.length === 0) return [];
+  const tpl = await template(ctx, "assigned.alert");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  const system = "SYSTEM (Auto Assignment)";
+  return alertsTo(ctx, tpl, from, wanted, {
+    ...assignee,
+    ...(assigner
+      ? personVariables("assigner", assigner)
+      : { "assigner.name": system, "assigner.name.short": system }),
+    comments: await commentsVariable(ctx, assigned.noteEntryId),
+  });
+}
+
+/**
+ * Ticket Transfer Alert (Ticket::transfer), when the new department has members for alerts: to the assignee
+ * or the assigned team's members (transfer_alert_assigned), else, unassigned, to the department's members
+ * (transfer_alert_dept_members); and to its manager (transfer_alert_dept_manager); never to the agent who
+ * transferred.
+ */
+async function transferAlerts(ctx: Context, transferred: TicketTransferred): Promise<PlannedEmail[]> {
+  const { em, settings, dept, ticket } = ctx;
+  if (!settings.flag("transfer_alert_active")) return [];
+  const members = await departmentAlertMembers(em, dept);
+  if (members.length === 0) return [];
+  const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
+  const recipients: (Agent | undefined)[] = [];
+  if (assigned && settings.flag("transfer_alert_assigned")) recipients.push(...(await assignees(ctx)));
+  else if (!assigned && settings.flag("transfer_alert_dept_members")) recipients.push(...members);
+  if (settings.flag("transfer_alert_dept_manager"))
+    recipients.push(...(await agentsById(em, [dept.managerId])));
+  const staff = await actingAgent(ctx);
+  const wanted = recipients.filter((a) => a && a.id !== staff?.id);
+  if (wanted.length === 0) return [];
+  const tpl = await template(ctx, "transfer.alert");
+  const from = await fromMailbox(ctx, settings.alertEmailId);
+  if (!tpl || !from) return [];
+  return alertsTo(ctx, tpl, from, wanted, {
+    ...(staff ? personVariables("staff", staff) : {}),
+    comments: await commentsVariable(ctx, transferred.noteEntryId),
+  });
 }

@@ -37,7 +37,15 @@ export type AlertFlag =
   | "overdue_alert_active"
   | "overdue_alert_assigned"
   | "overdue_alert_dept_manager"
-  | "overdue_alert_dept_members";
+  | "overdue_alert_dept_members"
+  | "assigned_alert_active"
+  | "assigned_alert_staff"
+  | "assigned_alert_team_lead"
+  | "assigned_alert_team_members"
+  | "transfer_alert_active"
+  | "transfer_alert_assigned"
+  | "transfer_alert_dept_manager"
+  | "transfer_alert_dept_members";
 
 /** Values of keys absent from ost_config (osTicket's OsticketConfig::$defaults and installer seed). */
 const DEFAULTS: Readonly<Record<string, string>> = {

@@ -1,0 +1,250 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type ConsumerHandle, writeOutbox } from "@ostmesh/bus";
+import { testDurable } from "@ostmesh/bus/testing/names.ts";
+import { type EntityManager, execute, query } from "@ostmesh/db";
+import { EventTypes } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { outboxEventOf } from "../capture/capture.ts";
+import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
+import { replayApiCreateTicket } from "../testing/osticket-php.ts";
+import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import { startEmailConsumer } from "./consumer.ts";
+import { EmailSender, EmailStatus } from "./outbox.ts";
+import { smtpTransport } from "./transport.ts";
+
+type EventInit = MessageInitShape<typeof EventSchema>;
+type Payload = NonNullable<EventInit["payload"]>;
+
+let seq = 0;
+/** An ostmesh event on ticket 25 by agent `agentId` (0: an API key). */
+function ticketEvent(payload: Payload, agentId: number): Event {
+  seq++;
+  return create(EventSchema, {
+    id: `alert-${Date.now()}-${seq}`,
+    type: payload.case === "ticketAssigned" ? EventTypes.TICKET_ASSIGNED : EventTypes.TICKET_TRANSFERRED,
+    origin: EventOrigin.OSTMESH,
+    actor: agentId ? { kind: PrincipalKind.AGENT, id: agentId } : { kind: PrincipalKind.API_KEY, id: 1 },
+    aggregate: { type: AggregateType.TICKET, id: 25 },
+    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
+    payload,
+  });
+}
+
+describe("assignment and transfer alerts (osTicket's assigned.alert and transfer.alert)", () => {
+  let env: TestEnv;
+  let smtp: TestSmtpServer;
+  let sender: EmailSender;
+  let consumer: ConsumerHandle;
+  let em: EntityManager;
+  let noteId = 0;
+
+  async function setConfig(values: Record<string, string>): Promise<void> {
+    for (const [key, value] of Object.entries(values))
+      await execute(em, "UPDATE ost_config SET value = ? WHERE namespace = 'core' AND `key` = ?", [
+        value,
+        key,
+      ]);
+  }
+
+  /** Publishes the event and waits until it was handled; returns the e-mails it sent. */
+  async function alertsOf(event: Event, expected: number): Promise<ReceivedMail[]> {
+    const since = smtp.received.length;
+    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
+    env.relay.notify();
+    await waitFor(
+      async () =>
+        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
+      `event ${event.id} handled`,
+    );
+    await waitFor(async () => {
+      const [row] = await query(
+        em,
+        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND status IN (?, ?)",
+        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
+      );
+      return Number(row?.n) >= expected;
+    }, `${expected} e-mails of ${event.id}`);
+    const [queued] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ?", [
+      event.id,
+    ]);
+    expect(Number(queued?.n)).toBe(expected);
+    await waitFor(async () => smtp.received.length - since >= expected, `${expected} e-mails received`);
+    return smtp.received.slice(since);
+  }
+
+  const recipients = (mails: ReceivedMail[]) => mails.flatMap((m) => m.rcptTo).sort();
+
+  beforeAll(async () => {
+    env = await createTestEnv("alerts");
+    em = env.orm.em.fork();
+    smtp = await startSmtpServer();
+    await replayApiCreateTicket(em);
+    // Support: Jane (2), Vic (4, on vacation), Tina (5, the team's lead); Sales: Sam (3).
+    await execute(
+      em,
+      "INSERT INTO ost_staff (staff_id, dept_id, role_id, username, firstname, lastname, passwd, email, isactive," +
+        " isadmin, onvacation, created, updated) VALUES (2, 1, 1, 'agent2', 'Jane', 'Agent', '', 'jane@example.org', 1, 0, 0, NOW(), NOW())," +
+        " (3, 2, 1, 'agent3', 'Sam', 'Sales', '', 'sam@example.org', 1, 0, 0, NOW(), NOW())," +
+        " (4, 1, 1, 'agent4', 'Vic', 'Vacation', '', 'vic@example.org', 1, 0, 1, NOW(), NOW())," +
+        " (5, 1, 1, 'agent5', 'Tina', 'Lead', '', 'tina@example.org', 1, 0, 0, NOW(), NOW())",
+    );
+    // Team 1: Jane and Vic with alerts, Sam without.
+    await execute(
+      em,
+      "INSERT INTO ost_team_member (team_id, staff_id, flags) VALUES (1, 2, 1), (1, 4, 1), (1, 3, 0)",
+    );
+    await execute(em, "UPDATE ost_team SET lead_id = 5 WHERE team_id = 1");
+    const note = await execute(
+      em,
+      "INSERT INTO ost_thread_entry SET created = NOW(), type = 'N', thread_id = 25, format = 'html', staff_id = 1," +
+        " poster = 'Admin User', title = 'Ticket Assigned', flags = 64, pid = 0, body = '<p>Please call the customer</p>'",
+    );
+    noteId = note.insertId;
+    sender = new EmailSender({
+      orm: env.orm,
+      transport: smtpTransport(smtp.url),
+      logger: env.logger,
+      pollIntervalMs: 50,
+      backoff: { initialMs: 100, maxMs: 200 },
+      maxAttempts: 4,
+    }).start();
+    consumer = await startEmailConsumer({
+      bus: env.bus,
+      orm: env.orm,
+      stream: env.stream,
+      durable: testDurable("alerts"),
+      logger: env.logger,
+      onQueued: () => sender.notify(),
+      deliverPolicy: "all",
+    });
+  });
+  afterAll(async () => {
+    await consumer?.stop();
+    await sender?.stop();
+    await smtp?.close();
+    await env?.close();
+  });
+  beforeEach(async () => {
+    // The fresh install's switches: assigned alerts to the agent only; transfer alerts to the manager only.
+    await setConfig({
+      assigned_alert_active: "1",
+      assigned_alert_staff: "1",
+      assigned_alert_team_lead: "",
+      assigned_alert_team_members: "",
+      transfer_alert_active: "",
+      transfer_alert_assigned: "",
+      transfer_alert_dept_manager: "1",
+      transfer_alert_dept_members: "",
+    });
+    await execute(em, "UPDATE ost_department SET manager_id = 0, group_membership = 1 WHERE id IN (1, 2)");
+    await execute(em, "UPDATE ost_ticket SET staff_id = 0, team_id = 0, dept_id = 1 WHERE ticket_id = 25");
+  });
+
+  it("alerts the agent a ticket was assigned to, with the assigner and the comment; never a claim or a release", async () => {
+    await execute(em, "UPDATE ost_ticket SET staff_id = 2 WHERE ticket_id = 25");
+    const assigned = ticketEvent(
+      { case: "ticketAssigned", value: { staff: { id: 2, name: "Jane Agent" }, noteEntryId: noteId } },
+      1,
+    );
+    const [mail, ...more] = await alertsOf(assigned, 1);
+    expect(more).toEqual([]);
+    expect(mail?.rcptTo).toEqual(["jane@example.org"]);
+    expect(mail?.parsed.subject).toBe("Ticket Assigned to you");
+    expect(mail?.parsed.html).toContain("Hi Jane,");
+    expect(mail?.parsed.html).toContain("#771291</a> has been assigned to you by Admin U.");
+    expect(mail?.parsed.html).toContain("Trace User &lt;trace.user@example.net&gt;");
+    expect(mail?.parsed.html).toContain("<p>Please call the customer</p>");
+    expect(mail?.parsed.html).toContain('href="http://127.0.0.1/scp/tickets.php?id=25"');
+
+    // An API key assigns: the assigner is osTicket's SYSTEM.
+    const byKey = ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 0);
+    const [system] = await alertsOf(byKey, 1);
+    expect(system?.parsed.html).toContain("has been assigned to you by SYSTEM (Auto Assignment)");
+
+    // Jane claims it herself: nobody to alert. A release alerts nobody either.
+    const claim = ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 }, claim: true } }, 2);
+    expect(await alertsOf(claim, 0)).toEqual([]);
+    const released = ticketEvent(
+      { case: "ticketAssigned", value: { previousStaff: { id: 2 }, released: true } },
+      1,
+    );
+    expect(await alertsOf(released, 0)).toEqual([]);
+
+    // The switches: the agent's own, then the whole alert.
+    await setConfig({ assigned_alert_staff: "" });
+    expect(
+      await alertsOf(ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 1), 0),
+    ).toEqual([]);
+    await setConfig({ assigned_alert_staff: "1", assigned_alert_active: "" });
+    expect(
+      await alertsOf(ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 1), 0),
+    ).toEqual([]);
+  });
+
+  it("alerts a team's members with alerts on, else its lead, never the assigning agent", async () => {
+    await execute(em, "UPDATE ost_ticket SET team_id = 1 WHERE ticket_id = 25");
+    const toTeam = () =>
+      ticketEvent({ case: "ticketAssigned", value: { team: { id: 1, name: "Level I Support" } } }, 1);
+    // Neither team switch: nobody.
+    expect(await alertsOf(toTeam(), 0)).toEqual([]);
+    // Members: Jane (Vic is on vacation, Sam has the team's alerts off).
+    await setConfig({ assigned_alert_team_members: "1", assigned_alert_team_lead: "1" });
+    const members = await alertsOf(toTeam(), 1);
+    expect(recipients(members)).toEqual(["jane@example.org"]);
+    expect(members[0]?.parsed.subject).toBe("Ticket Assigned to you");
+    // Without the members switch, the lead.
+    await setConfig({ assigned_alert_team_members: "" });
+    expect(recipients(await alertsOf(toTeam(), 1))).toEqual(["tina@example.org"]);
+    // The lead assigns the ticket to her own team: not alerted about her own change.
+    const byLead = ticketEvent({ case: "ticketAssigned", value: { team: { id: 1 } } }, 5);
+    expect(await alertsOf(byLead, 0)).toEqual([]);
+    // A team with alerts off alerts nobody.
+    await execute(em, "UPDATE ost_team SET flags = flags | 2 WHERE team_id = 1");
+    expect(await alertsOf(toTeam(), 0)).toEqual([]);
+    await execute(em, "UPDATE ost_team SET flags = flags & ~2 WHERE team_id = 1");
+  });
+
+  it("alerts the new department's manager, its members (unassigned) or the assignee (assigned) about a transfer", async () => {
+    await execute(em, "UPDATE ost_ticket SET dept_id = 2 WHERE ticket_id = 25");
+    await execute(em, "UPDATE ost_department SET manager_id = 2 WHERE id = 2");
+    const transfer = (agentId: number) =>
+      ticketEvent(
+        {
+          case: "ticketTransferred",
+          value: {
+            previous: { id: 1, name: "Support" },
+            current: { id: 2, name: "Sales" },
+            noteEntryId: noteId,
+          },
+        },
+        agentId,
+      );
+    // Off by default (transfer_alert_active is empty in a fresh install).
+    expect(await alertsOf(transfer(1), 0)).toEqual([]);
+
+    await setConfig({ transfer_alert_active: "1", transfer_alert_dept_members: "1" });
+    const mails = await alertsOf(transfer(1), 2);
+    // Sales' members Sam and the admin (extended access with alerts; he made the change) and its manager Jane.
+    expect(recipients(mails)).toEqual(["jane@example.org", "sam@example.org"]);
+    const sam = mails.find((m) => m.rcptTo.includes("sam@example.org"));
+    expect(sam?.parsed.subject).toBe("Ticket #771291 transfer - Sales");
+    expect(sam?.parsed.html).toContain("Hi Sam Sales,");
+    expect(sam?.parsed.html).toContain("transferred to the Sales department by <strong>Admin U.</strong>");
+    expect(sam?.parsed.html).toContain("<blockquote><p>Please call the customer</p> </blockquote>");
+
+    // Sam transfers it: the admin and the manager, not Sam.
+    expect(recipients(await alertsOf(transfer(3), 2))).toEqual(["admin@example.org", "jane@example.org"]);
+
+    // Assigned to Tina: the assignee (with transfer_alert_assigned), not the department's members.
+    await execute(em, "UPDATE ost_ticket SET staff_id = 5 WHERE ticket_id = 25");
+    await setConfig({ transfer_alert_assigned: "1", transfer_alert_dept_manager: "" });
+    expect(recipients(await alertsOf(transfer(1), 1))).toEqual(["tina@example.org"]);
+
+    // A department whose alerts are disabled alerts nobody.
+    await execute(em, "UPDATE ost_department SET group_membership = 2 WHERE id = 2");
+    expect(await alertsOf(transfer(1), 0)).toEqual([]);
+  });
+});
