@@ -3,6 +3,7 @@ import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
+import { backoffMs, claimLeased, DeliveryLoop, forEachConcurrently, QueueDepth } from "../delivery-loop.ts";
 import { num, str } from "../osticket/reads.ts";
 import { restoredTraceContext } from "../trace-context.ts";
 import type { Mailbox } from "./directory.ts";
@@ -108,11 +109,8 @@ export class EmailSender {
     backoffMax: number;
     metrics: DeliveryMetrics | undefined;
   };
-  #lastQueueCount = 0;
-  #loop: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
-  #woken = false;
+  readonly #loop: DeliveryLoop;
+  readonly #queue: QueueDepth;
 
   constructor(options: EmailSenderOptions) {
     this.#o = {
@@ -126,100 +124,56 @@ export class EmailSender {
       backoffMax: options.backoff?.maxMs ?? 3_600_000,
       metrics: options.metrics,
     };
+    this.#loop = new DeliveryLoop({
+      logger: this.#o.logger,
+      roundFailedMessage: "e-mail sender round failed",
+      pollIntervalMs: this.#o.pollIntervalMs,
+      batchSize: this.#o.batchSize,
+      round: () => this.sendDue(),
+    });
+    this.#queue = new QueueDepth(
+      this.#o.metrics,
+      "email",
+      "SELECT COUNT(*) AS n FROM ostmesh_email WHERE status IN (?, ?)",
+      [EmailStatus.PENDING, EmailStatus.RETRYING],
+    );
   }
 
   start(): this {
-    this.#loop ??= this.#run();
+    this.#loop.start();
     return this;
   }
 
   notify(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#loop.notify();
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#loop;
+    await this.#loop.stop();
   }
 
-  /** Delay before attempt `attempt + 1` after `attempt` failures. */
+  /** Delay before attempt `attempt + 1` after `attempt` failures (±20 % jitter). */
   retryDelayMs(attempt: number): number {
-    const base = Math.min(this.#o.backoffMax, this.#o.backoffInitial * 2 ** Math.max(0, attempt - 1));
+    const base = backoffMs(attempt, this.#o.backoffInitial, this.#o.backoffMax);
     return Math.round(base * (0.8 + Math.random() * 0.4));
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopping) {
-      let claimed = 0;
-      try {
-        claimed = await this.sendDue();
-      } catch (error) {
-        this.#o.logger.error({ error: describeError(error) }, "e-mail sender round failed");
-      }
-      if (claimed >= this.#o.batchSize || this.#stopping) continue;
-      if (this.#woken) {
-        this.#woken = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#o.pollIntervalMs);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
-      this.#woken = false;
-    }
   }
 
   /** Claims due e-mails and sends them; returns how many were claimed. */
   async sendDue(): Promise<number> {
     const em = this.#o.orm.em.fork();
-    await this.#reportQueue(em);
-    const rows = await this.#claim(em);
-    let next = 0;
-    const worker = async () => {
-      while (next < rows.length) {
-        const row = rows[next++];
-        if (row) await this.#send(em.fork(), row);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, rows.length) }, worker));
-    return rows.length;
-  }
-
-  async #reportQueue(em: EntityManager): Promise<void> {
-    if (!this.#o.metrics || Date.now() - this.#lastQueueCount < 5_000) return;
-    this.#lastQueueCount = Date.now();
-    const [row] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE status IN (?, ?)", [
-      EmailStatus.PENDING,
-      EmailStatus.RETRYING,
-    ]);
-    this.#o.metrics.queued("email", num(row?.n));
-  }
-
-  async #claim(em: EntityManager): Promise<Row[]> {
-    return em.transactional(async (tx) => {
-      const due = await query(
-        tx,
+    await this.#queue.report(em);
+    const rows = await claimLeased(em, {
+      table: "ostmesh_email",
+      dueSql:
         "SELECT id FROM ostmesh_email WHERE status IN (?, ?) AND next_attempt_at <= NOW(6)" +
-          " AND (lease_until IS NULL OR lease_until < NOW(6)) ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
-        [EmailStatus.PENDING, EmailStatus.RETRYING, this.#o.batchSize],
-      );
-      if (due.length === 0) return [];
-      const ids = due.map((r) => num(r.id));
-      const marks = ids.map(() => "?").join(",");
-      await execute(
-        tx,
-        `UPDATE ostmesh_email SET lease_until = NOW(6) + INTERVAL ? MICROSECOND WHERE id IN (${marks})`,
-        [this.#o.leaseMs * 1000, ...ids],
-      );
-      return query(tx, `SELECT * FROM ostmesh_email WHERE id IN (${marks}) ORDER BY id`, ids);
+        " AND (lease_until IS NULL OR lease_until < NOW(6)) ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
+      dueParams: [EmailStatus.PENDING, EmailStatus.RETRYING, this.#o.batchSize],
+      leaseMs: this.#o.leaseMs,
+      load: (tx, ids, marks) =>
+        query(tx, `SELECT * FROM ostmesh_email WHERE id IN (${marks}) ORDER BY id`, ids),
     });
+    await forEachConcurrently(rows, this.#o.concurrency, (row) => this.#send(em.fork(), row));
+    return rows.length;
   }
 
   async #send(em: EntityManager, row: Row): Promise<void> {

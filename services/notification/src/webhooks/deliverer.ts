@@ -4,6 +4,7 @@ import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
 import { DeliveryStatus } from "@ostmesh/proto/gen/osticket/notification/v1/notification_service_pb.js";
+import { backoffMs, claimLeased, DeliveryLoop, forEachConcurrently, QueueDepth } from "../delivery-loop.ts";
 import { num, str } from "../osticket/reads.ts";
 import { restoredTraceContext, withoutAutoInstrumentation } from "../trace-context.ts";
 import { type AttemptResult, postWebhook } from "./http.ts";
@@ -54,10 +55,8 @@ export class WebhookDeliverer {
     disablePeriodMs: number;
     resolve: WebhookDelivererOptions["resolve"];
   };
-  #loop: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
-  #woken = false;
+  readonly #loop: DeliveryLoop;
+  readonly #queue: QueueDepth;
 
   constructor(options: WebhookDelivererOptions) {
     this.#o = {
@@ -76,107 +75,70 @@ export class WebhookDeliverer {
       resolve: options.resolve,
       metrics: options.metrics,
     };
+    this.#loop = new DeliveryLoop({
+      logger: this.#o.logger,
+      roundFailedMessage: "webhook delivery round failed",
+      pollIntervalMs: this.#o.pollIntervalMs,
+      batchSize: this.#o.batchSize,
+      round: () => this.deliverDue(),
+    });
+    this.#queue = new QueueDepth(
+      this.#o.metrics,
+      "webhook",
+      "SELECT COUNT(*) AS n FROM ostmesh_webhook_delivery WHERE status IN (?, ?)",
+      [DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+    );
   }
-  #lastQueueCount = 0;
 
   start(): this {
-    this.#loop ??= this.#run();
+    this.#loop.start();
     return this;
   }
 
   notify(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#loop.notify();
   }
 
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#loop;
+    await this.#loop.stop();
   }
 
   /** Delay before the next attempt after `attempts` failed ones: exponential, capped, "equal jitter". */
   retryDelayMs(attempts: number): number {
-    const base = Math.min(this.#o.backoffMax, this.#o.backoffInitial * 2 ** Math.max(0, attempts - 1));
+    const base = backoffMs(attempts, this.#o.backoffInitial, this.#o.backoffMax);
     return Math.round(base / 2 + Math.random() * (base / 2));
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopping) {
-      let claimed = 0;
-      try {
-        claimed = await this.deliverDue();
-      } catch (error) {
-        this.#o.logger.error({ error: describeError(error) }, "webhook delivery round failed");
-      }
-      if (claimed >= this.#o.batchSize || this.#stopping) continue;
-      if (this.#woken) {
-        this.#woken = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#o.pollIntervalMs);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#wake = done;
-      });
-      this.#wake = undefined;
-      this.#woken = false;
-    }
   }
 
   /** Claims due deliveries and attempts them; returns how many were claimed. */
   async deliverDue(): Promise<number> {
     const em = this.#o.orm.em.fork();
-    if (this.#o.metrics && Date.now() - this.#lastQueueCount >= 5_000) {
-      this.#lastQueueCount = Date.now();
-      const [waiting] = await query(
-        em,
-        "SELECT COUNT(*) AS n FROM ostmesh_webhook_delivery WHERE status IN (?, ?)",
-        [DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
-      );
-      this.#o.metrics.queued("webhook", num(waiting?.n));
-    }
-    const rows = await em.transactional(async (tx) => {
-      const due = await query(
-        tx,
+    await this.#queue.report(em);
+    const rows = await claimLeased(em, {
+      table: "ostmesh_webhook_delivery",
+      dueSql:
         "SELECT d.id FROM ostmesh_webhook_delivery d JOIN ostmesh_webhook w ON w.id = d.webhook_id" +
-          " WHERE d.status IN (?, ?) AND d.next_attempt_at <= NOW(6) AND (d.lease_until IS NULL OR d.lease_until < NOW(6))" +
-          " AND w.active = 1 AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED",
-        [DeliveryStatus.PENDING, DeliveryStatus.RETRYING, this.#o.batchSize],
-      );
-      if (due.length === 0) return [];
-      const ids = due.map((r) => num(r.id));
-      const marks = ids.map(() => "?").join(",");
-      await execute(
-        tx,
-        `UPDATE ostmesh_webhook_delivery SET lease_until = NOW(6) + INTERVAL ? MICROSECOND WHERE id IN (${marks})`,
-        [this.#o.leaseMs * 1000, ...ids],
-      );
-      return query(
-        tx,
-        "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.attempts, d.trace_context, w.url," +
-          " d.created_at <= NOW(6) - INTERVAL ? MICROSECOND AS expired" +
-          ` FROM ostmesh_webhook_delivery d JOIN ostmesh_webhook w ON w.id = d.webhook_id WHERE d.id IN (${marks}) ORDER BY d.id`,
-        [this.#o.retryPeriodMs * 1000, ...ids],
-      );
+        " WHERE d.status IN (?, ?) AND d.next_attempt_at <= NOW(6) AND (d.lease_until IS NULL OR d.lease_until < NOW(6))" +
+        " AND w.active = 1 AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED",
+      dueParams: [DeliveryStatus.PENDING, DeliveryStatus.RETRYING, this.#o.batchSize],
+      leaseMs: this.#o.leaseMs,
+      load: (tx, ids, marks) =>
+        query(
+          tx,
+          "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.attempts, d.trace_context, w.url," +
+            " d.created_at <= NOW(6) - INTERVAL ? MICROSECOND AS expired" +
+            ` FROM ostmesh_webhook_delivery d JOIN ostmesh_webhook w ON w.id = d.webhook_id WHERE d.id IN (${marks}) ORDER BY d.id`,
+          [this.#o.retryPeriodMs * 1000, ...ids],
+        ),
     });
-    let next = 0;
-    const worker = async () => {
-      while (next < rows.length) {
-        const row = rows[next++];
-        if (row)
-          await this.#attempt(em.fork(), row).catch((error: unknown) =>
-            this.#o.logger.error(
-              { deliveryId: num(row.id), error: describeError(error) },
-              "webhook attempt failed",
-            ),
-          );
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, rows.length) }, worker));
+    // One failed attempt (its bookkeeping) never stops the others.
+    await forEachConcurrently(rows, this.#o.concurrency, (row) =>
+      this.#attempt(em.fork(), row).catch((error: unknown) =>
+        this.#o.logger.error(
+          { deliveryId: num(row.id), error: describeError(error) },
+          "webhook attempt failed",
+        ),
+      ),
+    );
     return rows.length;
   }
 
