@@ -6,7 +6,7 @@ import { query } from "../sql.ts";
 import { allEntities } from "./index.ts";
 
 const TABLES =
-  /ostmesh_(capture_cursor|capture_claim|capture_published|email|webhook|webhook_secret|webhook_delivery)\b/;
+  /ostmesh_(capture_cursor|capture_claim|capture_published|capture_ticket|email|webhook|webhook_secret|webhook_delivery)\b/;
 
 describe("notification tables", () => {
   let db: ScratchDatabase;
@@ -21,7 +21,7 @@ describe("notification tables", () => {
     await db?.drop();
   });
 
-  it("creates the seven notification tables as InnoDB utf8mb4_bin", async () => {
+  it("creates the eight notification tables as InnoDB utf8mb4_bin", async () => {
     const rows = await query(
       orm.em.fork(),
       "SELECT TABLE_NAME t, ENGINE e, TABLE_COLLATION c FROM information_schema.TABLES" +
@@ -31,6 +31,7 @@ describe("notification tables", () => {
       "ostmesh_capture_claim InnoDB utf8mb4_bin",
       "ostmesh_capture_cursor InnoDB utf8mb4_bin",
       "ostmesh_capture_published InnoDB utf8mb4_bin",
+      "ostmesh_capture_ticket InnoDB utf8mb4_bin",
       "ostmesh_email InnoDB utf8mb4_bin",
       "ostmesh_webhook InnoDB utf8mb4_bin",
       "ostmesh_webhook_delivery InnoDB utf8mb4_bin",

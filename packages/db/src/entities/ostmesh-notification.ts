@@ -55,6 +55,35 @@ export const OstmeshCapturePublished = defineEntity({
 });
 export type OstmeshCapturePublished = InferEntity<typeof OstmeshCapturePublished>;
 
+/** Change capture's snapshot of the ost_ticket fields it publishes (see capture/tickets.ts). */
+export const OstmeshCaptureTicket = defineEntity({
+  name: "OstmeshCaptureTicket",
+  tableName: "ostmesh_capture_ticket",
+  properties: {
+    ticketId: p.integer().unsigned().name("ticket_id").primary().autoincrement(false),
+    statusId: p.integer().unsigned().name("status_id").default(0),
+    deptId: p.integer().unsigned().name("dept_id").default(0),
+    staffId: p.integer().unsigned().name("staff_id").default(0),
+    teamId: p.integer().unsigned().name("team_id").default(0),
+    topicId: p.integer().unsigned().name("topic_id").default(0),
+    slaId: p.integer().unsigned().name("sla_id").default(0),
+    userId: p.integer().unsigned().name("user_id").default(0),
+    /** UNIX time of the agent-set due date, 0 for none. */
+    duedate: p.bigint("number").unsigned().defaultRaw("0"),
+    priorityId: p.integer().unsigned().name("priority_id").default(0),
+    /** SHA-256 (hex) of the watched values. */
+    hash: p.string().columnType("char(64)"),
+    /** Snapshots taken so far; with the ticket id, the exactly-once key of a published change. */
+    version: p.integer().unsigned().default(0),
+    /** UNIX time of the ost_ticket.updated the snapshot was taken at. */
+    ticketUpdated: p.bigint("number").unsigned().name("ticket_updated").defaultRaw("0"),
+    /** The ticket's highest thread event at or before that time. */
+    threadEventId: p.bigint("number").unsigned().name("thread_event_id").defaultRaw("0"),
+    updatedAt: time("updated_at").defaultRaw("current_timestamp(6)"),
+  },
+});
+export type OstmeshCaptureTicket = InferEntity<typeof OstmeshCaptureTicket>;
+
 /** One e-mail to send: unique per (event, template, recipient), so a redelivered event sends nothing new. */
 export const OstmeshEmail = defineEntity({
   name: "OstmeshEmail",
@@ -173,6 +202,7 @@ export const notificationEntities = [
   OstmeshCaptureCursor,
   OstmeshCaptureClaim,
   OstmeshCapturePublished,
+  OstmeshCaptureTicket,
   OstmeshEmail,
   OstmeshWebhook,
   OstmeshWebhookSecret,

@@ -4,6 +4,7 @@ import { Migration20250301000000_identity } from "./Migration20250301000000_iden
 import { Migration20260501000000_notification } from "./Migration20260501000000_notification.ts";
 import { Migration20260502000000_notification_trace } from "./Migration20260502000000_notification_trace.ts";
 import { Migration20260503000000_email_trace } from "./Migration20260503000000_email_trace.ts";
+import { Migration20260504000000_capture_ticket } from "./Migration20260504000000_capture_ticket.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -21,4 +22,5 @@ export const migrationsList: MigrationObject[] = [
     class: Migration20260502000000_notification_trace,
   },
   { name: "Migration20260503000000_email_trace", class: Migration20260503000000_email_trace },
+  { name: "Migration20260504000000_capture_ticket", class: Migration20260504000000_capture_ticket },
 ];
