@@ -18,6 +18,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -32,6 +33,8 @@ import {
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PRELOAD = "@ostmesh/kit/telemetry/preload.ts";
+/** Where Debian's and Ubuntu's MySQL and MariaDB servers listen locally. */
+const LOCAL_MYSQL_SOCKET = "/run/mysqld/mysqld.sock";
 /** How long start-up may take before the mesh gives up (bootstrapping an empty database included). */
 const READY_TIMEOUT_MS = 90_000;
 
@@ -401,6 +404,9 @@ async function runInProcess(
 // ---------------------------------------------------------------------------------------------------------
 
 const args = parseCommandLine();
+// The whole mesh on one machine with MySQL beside it: its Unix socket costs less per statement than TCP.
+if (process.env.DATABASE_URL === undefined && existsSync(LOCAL_MYSQL_SOCKET))
+  process.env.DATABASE_URL = `mysql://root@localhost/osticket?socketPath=${LOCAL_MYSQL_SOCKET}`;
 const config = configOrExit(() => loadMeshConfig(), "ostmesh");
 const hostOnly = args.services ?? config.hostedServices;
 if (args.single && hostOnly)

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOrm, detectFlavor, type Orm } from "./orm.ts";
@@ -84,6 +85,26 @@ describe("createOrm", () => {
   it("detects the server flavor", async () => {
     const [row] = await query<{ v: string }>(orm.em.fork(), "SELECT VERSION() AS v");
     expect(await detectFlavor(db.url)).toBe(row?.v.includes("MariaDB") ? "mariadb" : "mysql");
+  });
+
+  it("connects through the server's Unix socket when the URL names one (socketPath)", async (ctx) => {
+    const [row] = await query<{ socket: string }>(orm.em.fork(), "SELECT @@socket AS socket");
+    const socket = row?.socket ?? "";
+    if (!socket || !existsSync(socket)) ctx.skip(); // a server on another machine
+    const url = new URL(db.url);
+    url.hostname = "localhost";
+    url.port = "";
+    url.searchParams.set("socketPath", socket);
+    const local = await createOrm({ url: url.toString() });
+    try {
+      const [who] = await query<{ host: string; db: string }>(
+        local.em.fork(),
+        "SELECT SUBSTRING_INDEX(USER(), '@', -1) AS host, DATABASE() AS db, @@session.time_zone AS tz",
+      );
+      expect(who).toMatchObject({ host: "localhost", db: new URL(db.url).pathname.slice(1), tz: "SYSTEM" });
+    } finally {
+      await local.close();
+    }
   });
 
   it("fails clearly when the database is unreachable", async () => {

@@ -50,9 +50,13 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
   const logger = options.logger;
   const flavor =
     options.flavor && options.flavor !== "auto" ? options.flavor : await detectFlavor(options.url);
+  // `?socketPath=/run/mysqld/mysqld.sock` (mysql2's own URL option, which its other users here read from
+  // the URL themselves): a server on this machine over its Unix socket, cheaper per statement than TCP.
+  const socketPath = new URL(options.url).searchParams.get("socketPath");
   return MikroORM.init({
     driver: flavor === "mariadb" ? MariaDbDriver : MySqlDriver,
     clientUrl: options.url,
+    ...(socketPath ? { driverOptions: { socketPath } } : {}),
     entities: options.entities ?? allEntities,
     extensions: [Migrator],
     charset: "utf8",
