@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { addWorkingHours, type BusinessSchedule, type ScheduleEntryDef } from "./business-hours.ts";
+import { toNaive } from "./zoned-time.ts";
 
 const weekday = (day: number, name: string): ScheduleEntryDef => ({
   name,
@@ -133,5 +134,40 @@ describe("addWorkingHours (osTicket's BusinessHours)", () => {
     expect(due).not.toBeNull();
     expect((due ?? 0) - at("2026-03-07T10:00:00Z")).toBeGreaterThanOrEqual(48 * 3600);
     expect(iso(due)).toBe("2026-03-09T10:00:02.000Z");
+  });
+});
+
+describe("toNaive", () => {
+  it("reads the wall clock exactly as Intl does, also around DST transitions and in odd offsets", () => {
+    const intl = (epoch: number, zone: string) => {
+      const parts = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      }).formatToParts(new Date(epoch * 1000));
+      const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+      return (
+        Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second")) / 1000
+      );
+    };
+    // Around the 2026 transitions of New York and Berlin, Lord Howe's 30-minute DST, Kathmandu's +05:45.
+    const spans: [string, number][] = [
+      ["America/New_York", Date.UTC(2026, 2, 8, 6, 0) / 1000],
+      ["America/New_York", Date.UTC(2026, 10, 1, 5, 0) / 1000],
+      ["Europe/Berlin", Date.UTC(2026, 2, 29, 0, 0) / 1000],
+      ["Australia/Lord_Howe", Date.UTC(2026, 3, 4, 14, 0) / 1000],
+      ["Asia/Kathmandu", Date.UTC(2026, 0, 1, 0, 0) / 1000],
+      ["UTC", 0],
+    ];
+    for (const [zone, around] of spans)
+      for (let t = around - 7200; t <= around + 7200; t += 277) {
+        expect(toNaive(t, zone)).toBe(intl(t, zone));
+        expect(toNaive(t + 0.75, zone)).toBe(intl(t + 0.75, zone));
+      }
   });
 });

@@ -34,13 +34,35 @@ export function isValidTimeZone(zone: string): boolean {
   }
 }
 
-/** Wall-clock seconds (naive timeline) of a real instant in `zone`. */
-export function toNaive(epochSeconds: number, zone: string): number {
+/** Wall-clock seconds (naive timeline) of a real instant in `zone`, formatted by Intl (the slow path). */
+function formatNaive(epochSeconds: number, zone: string): number {
   const parts = formatter(zone).formatToParts(new Date(epochSeconds * 1000));
   const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return (
     Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second")) / 1000
   );
+}
+
+/** Offsets change only at transitions, which fall on quarter hours: one offset per quarter hour and zone. */
+const OFFSET_BUCKET = 900;
+const offsets = new Map<string, number | null>();
+
+/** Wall-clock seconds (naive timeline) of a real instant in `zone`. */
+export function toNaive(epochSeconds: number, zone: string): number {
+  const bucket = Math.floor(epochSeconds / OFFSET_BUCKET) * OFFSET_BUCKET;
+  const key = `${zone} ${bucket}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    // The same offset at both ends of the quarter hour: it holds throughout (no zone changes twice in 15 min).
+    const start = formatNaive(bucket, zone) - bucket;
+    const end = formatNaive(bucket + OFFSET_BUCKET - 1, zone) - (bucket + OFFSET_BUCKET - 1);
+    offset = start === end ? start : null;
+    if (offsets.size >= 50_000) offsets.clear();
+    offsets.set(key, offset);
+  }
+  // Whole seconds, as the wall clock reads them.
+  const whole = Math.floor(epochSeconds);
+  return offset === null ? formatNaive(whole, zone) : whole + offset;
 }
 
 /** The real instant whose wall clock in `zone` reads `naive` (the earlier one when it is ambiguous). */
