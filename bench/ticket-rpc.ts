@@ -124,6 +124,8 @@ interface Result {
   perSecond: number;
   p50: number;
   p99: number;
+  /** This process's CPU (service, client and relay together) per call, in ms: contention-independent. */
+  cpuMs: number;
 }
 
 async function phase(name: string, call: (i: number) => Promise<unknown>): Promise<Result> {
@@ -135,6 +137,7 @@ async function phase(name: string, call: (i: number) => Promise<unknown>): Promi
   let firstError: unknown;
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
@@ -151,6 +154,7 @@ async function phase(name: string, call: (i: number) => Promise<unknown>): Promi
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   if (firstError) console.error(`${name}: first error: ${String(firstError)}`);
   latencies.sort((a, b) => a - b);
   const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
@@ -161,6 +165,7 @@ async function phase(name: string, call: (i: number) => Promise<unknown>): Promi
     perSecond: latencies.length / elapsed,
     p50: at(0.5),
     p99: at(0.99),
+    cpuMs: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length + errors),
   };
 }
 
@@ -236,8 +241,8 @@ try {
 console.log(
   `\n${ticketCount} tickets in ${new URL(args.url).pathname.slice(1)}; ${concurrency} calls in flight, ${seconds} s per RPC`,
 );
-console.log("RPC              calls/s      p50 ms     p99 ms   calls  errors");
+console.log("RPC              calls/s      p50 ms     p99 ms   calls  errors  CPU ms/call");
 for (const r of results)
   console.log(
-    `${r.name.padEnd(15)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(1).padStart(10)} ${r.p99.toFixed(1).padStart(10)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)}`,
+    `${r.name.padEnd(15)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(1).padStart(10)} ${r.p99.toFixed(1).padStart(10)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.cpuMs.toFixed(2).padStart(12)}`,
   );

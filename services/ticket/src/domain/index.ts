@@ -3,7 +3,7 @@
  * of (transaction, input, actor, ports). The RPC layer runs one per transaction (`inTransaction`, or the
  * `TicketWriteCore` facade) and serialises the emitted events into the outbox.
  */
-import type { EntityManager } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/mysql";
 import type { Actor, Ports } from "./ports.ts";
 import { inTransaction } from "./sql.ts";
 import {

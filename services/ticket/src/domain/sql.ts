@@ -1,4 +1,5 @@
-import type { EntityManager } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/mysql";
+import { execute as executeOn, query as queryOn } from "@ostmesh/db";
 
 /** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -21,22 +22,13 @@ export interface Sql {
 
 /** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
 export function sqlFor(em: EntityManager): Sql {
-  const execute = (sql: string, params: readonly SqlValue[], method: "all" | "run") =>
-    em.getConnection().execute(sql, [...params], method, em.getTransactionContext());
   return {
-    async all(sql, params = []) {
-      const rows: unknown = await execute(sql, params, "all");
-      return Array.isArray(rows) ? rows.filter(isRow) : [];
-    },
+    all: (sql, params = []) => queryOn(em, sql, params),
     async first(sql, params = []) {
-      const rows: unknown = await execute(sql, params, "all");
-      return Array.isArray(rows) && isRow(rows[0]) ? rows[0] : undefined;
+      const rows = await queryOn(em, sql, params);
+      return rows[0];
     },
-    async run(sql, params = []) {
-      const result: unknown = await execute(sql, params, "run");
-      if (!isRow(result)) return { affectedRows: 0, insertId: 0 };
-      return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
-    },
+    run: (sql, params = []) => executeOn(em, sql, params),
   };
 }
 
