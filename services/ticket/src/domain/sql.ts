@@ -37,10 +37,6 @@ export async function inTransaction<T>(em: EntityManager, work: (tx: Sql) => Pro
   return em.fork().transactional((txEm) => work(sqlFor(txEm)));
 }
 
-function isRow(value: unknown): value is Row {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** `(?, ?, ?), (?, ?, ?)` for a multi-row INSERT. */
 export function placeholders(rows: number, columns: number): string {
   const one = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
