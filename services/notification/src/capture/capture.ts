@@ -8,6 +8,7 @@ import {
   writeOutbox,
 } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import type { ThreadEntry } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { ENTRY_COLUMNS, entryFromRow, loadTicketRow, num, str, ticketState } from "../osticket/reads.ts";
@@ -20,6 +21,7 @@ import {
   threadEntryEventId,
   threadEventId,
 } from "./mapping.ts";
+import { type OstmeshTicketState, ostmeshTicketValues, TicketChangeTail } from "./tickets.ts";
 
 /**
  * Change capture of osTicket's PHP side. Every cycle it reads new ost_thread_event and ost_thread_entry rows
@@ -37,6 +39,10 @@ import {
  * fallback, ticket events that name no thread event at all (older outbox rows, a writer that leaves them
  * empty) claim thread events of their ticket within `touchWindowMs`, and a created ticket claims the rows
  * written with its creation.
+ *
+ * Changes osTicket makes to ost_ticket without any thread row (a reply's auto-claim, an unassign, a due date
+ * set in the staff panel, ...) are found by the ticket tail (tickets.ts), which compares ost_ticket with a
+ * snapshot of the published fields.
  *
  * Exactly once: the decision on each row is an INSERT into ostmesh_capture_published (primary key = source
  * table + row id) in the same transaction as its outbox row. A row read twice (a restart, two replicas, a
@@ -67,6 +73,12 @@ export interface ChangeCaptureOptions {
   outboxLookbackMs?: number;
   /** Decisions and claims older than this are deleted (default 7 days). */
   retentionMs?: number;
+  /** ost_ticket changes without a thread event (tickets.ts): how often the ticket table is read (default 2 s). */
+  ticketPollMs?: number;
+  /** A ticket change is judged once its `updated` is this old (default 5 s). */
+  ticketSettleMs?: number;
+  /** How far behind the ticket cursor rows are re-read (default 60 s). */
+  ticketOverlapMs?: number;
 }
 
 type Source = "event" | "entry";
@@ -89,6 +101,8 @@ export interface CycleResult {
   ignored: number;
   /** Rows waiting (a new ticket's first message not written yet). */
   deferred: number;
+  /** Ticket rows read for changes without a thread event, and the events published for them. */
+  tickets: { read: number; published: number };
 }
 
 const CURSOR_EVENT = "ost_thread_event";
@@ -120,6 +134,10 @@ export class ChangeCapture {
   readonly #touches = new Map<number, number[]>();
   /** Row key -> when it was first deferred. */
   readonly #deferredSince = new Map<string, number>();
+  /** Ticket id -> what ostmesh's recent events said its fields are (see tickets.ts). */
+  readonly #ostmeshStates = new Map<number, OstmeshTicketState[]>();
+  readonly #tickets: TicketChangeTail;
+  #lastTicketRead = 0;
   #loop: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -136,8 +154,21 @@ export class ChangeCapture {
       startFrom: "now",
       outboxLookbackMs: 10 * 60_000,
       retentionMs: 7 * 24 * 3_600_000,
+      ticketPollMs: 2_000,
+      ticketSettleMs: 5_000,
+      ticketOverlapMs: 60_000,
       ...options,
     };
+    this.#tickets = new TicketChangeTail({
+      stream: this.#o.stream,
+      logger: this.#o.logger,
+      settleMs: this.#o.ticketSettleMs,
+      overlapMs: this.#o.ticketOverlapMs,
+      batchSize: this.#o.batchSize,
+      ostmeshStates: (ticketId) => this.#ostmeshStates.get(ticketId) ?? [],
+      statuses: (em) => this.#statuses(em),
+      outboxEventOf: (event) => outboxEventOf(event, this.#o.stream),
+    });
   }
 
   /** Starts polling. */
@@ -164,7 +195,7 @@ export class ChangeCapture {
       try {
         const result = await this.runCycle();
         delay = this.#o.pollIntervalMs;
-        if (result.read >= this.#o.batchSize) continue;
+        if (result.read >= this.#o.batchSize || this.#tickets.scanning) continue;
       } catch (error) {
         this.#o.logger.error({ error: describeError(error) }, "change capture cycle failed");
         delay = Math.min(delay * 2, 10_000);
@@ -190,6 +221,9 @@ export class ChangeCapture {
     if (!eventCursor || !entryCursor) throw new Error("capture cursors missing");
     const events = await this.#tail(em, eventCursor, EVENTS_SQL, "te.id");
     const entries = await this.#tail(em, entryCursor, ENTRIES_SQL, "e.id");
+    const ticketsDue = this.#tickets.scanning || Date.now() - this.#lastTicketRead >= this.#o.ticketPollMs;
+    if (ticketsDue) this.#lastTicketRead = Date.now();
+    const ticketRows = ticketsDue ? await this.#tickets.read(em) : [];
     // After the candidates: every outbox row committed with one of them is visible now.
     await this.#scanOutbox(em);
 
@@ -211,6 +245,7 @@ export class ChangeCapture {
       ostmesh: 0,
       ignored: 0,
       deferred: 0,
+      tickets: { read: ticketRows.length, published: 0 },
     };
     let statuses: Map<number, StatusInfo> | undefined;
 
@@ -296,6 +331,11 @@ export class ChangeCapture {
         else if (outcome === "ignored") result.ignored++;
       }
       if (published > 0) this.#o.onPublished?.();
+    }
+
+    if (ticketsDue) {
+      result.tickets.published = await this.#tickets.judge(em, ticketRows);
+      if (result.tickets.published > 0) this.#o.onPublished?.();
     }
 
     const before = [eventCursor.position, entryCursor.position];
@@ -391,6 +431,8 @@ export class ChangeCapture {
         cursor.handle(id);
         const event = decodeOutboxPayload(row.payload);
         if (!event) continue;
+        if (event.origin !== EventOrigin.OSTICKET && event.ticket?.ticketId)
+          this.#ostmeshState(event.ticket.ticketId, num(row.ts), event);
         for (const claim of claimsOf(event)) {
           if (claim.kind === "touch") this.#touch(claim.rowId, num(row.ts));
           else claims.push({ ...claim, outboxId: id });
@@ -416,6 +458,13 @@ export class ChangeCapture {
       ticketId,
       list.filter((t) => t >= horizon),
     );
+  }
+
+  #ostmeshState(ticketId: number, ts: number, event: Event): void {
+    const horizon = Date.now() / 1000 - this.#o.outboxLookbackMs / 1000;
+    const list = (this.#ostmeshStates.get(ticketId) ?? []).filter((s) => s.ts >= horizon);
+    list.push({ ts, values: ostmeshTicketValues(event) });
+    this.#ostmeshStates.set(ticketId, list);
   }
 
   async #decidedIds(em: EntityManager, candidates: readonly Candidate[]): Promise<Set<string>> {
@@ -523,6 +572,7 @@ export class ChangeCapture {
       "DELETE FROM ostmesh_capture_claim WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND LIMIT 10000",
       [age],
     );
+    await this.#tickets.housekeeping(em);
     await this.#saveCursors(em);
   }
 }
