@@ -18,7 +18,7 @@ import type { MailBody } from "./body.ts";
 import type { Addressing, SystemMailboxes } from "./mailboxes.ts";
 import type { ParsedEmail } from "./parse.ts";
 import { addRecipientCollaborators, referToMailboxDepartments, type TicketSnapshot } from "./participants.ts";
-import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
+import { recordMessageHeaders, replyFlag } from "./records.ts";
 
 export interface CreatedFromEmail {
   readonly kind: "created";
@@ -84,6 +84,7 @@ export async function createFromEmail(
       alert: !mail.isBounce,
       autorespond: !(mail.isBounce || mail.isAutoReply || fromMailbox),
       legacy: true,
+      fileImportErrors: input.failures,
     },
     SYSTEM_ACTOR,
     ports,
@@ -100,7 +101,6 @@ export async function createFromEmail(
       cleanBodyContent(body, input.body.format, { editorSpacing: false, policy: ctx.htmlPolicy }),
     );
     await moveOversizedBody(em, created.messageEntryId, stored);
-    for (const failure of input.failures) await importErrorNote(ctx, created.threadId, failure);
     const snapshot: TicketSnapshot = {
       ticketId: created.ticketId,
       threadId: created.threadId,

@@ -172,6 +172,11 @@ describe("attachments that cannot be stored", () => {
       "SELECT type, flags, poster, title, body, staff_id, user_id FROM ost_thread_entry WHERE thread_id = ? AND type = 'N'",
       [r.threadId],
     );
+    // Logged while the message was being created: the note comes first in the thread.
+    const order = await h.query("SELECT type FROM ost_thread_entry WHERE thread_id = ? ORDER BY id", [
+      r.threadId,
+    ]);
+    expect(order).toEqual([{ type: "N" }, { type: "M" }]);
     expect(note).toEqual({
       type: "N",
       flags: 0x80,

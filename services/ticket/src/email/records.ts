@@ -1,8 +1,6 @@
-import type { UseCaseContext } from "../domain/context.ts";
 import type { Sql } from "../domain/sql.ts";
-import { cleanBody, phpTrim } from "../domain/text/format.ts";
-import { EntryFlag, insertThreadEntry } from "../domain/thread/entries.ts";
-import type { AttachmentFailure } from "./attachments.ts";
+import { phpTrim } from "../domain/text/format.ts";
+import { EntryFlag } from "../domain/thread/entries.ts";
 import type { Addressing } from "./mailboxes.ts";
 import type { ParsedEmail } from "./parse.ts";
 
@@ -43,26 +41,4 @@ export async function recordMessageHeaders(
  */
 export async function recordDeniedMessage(tx: Sql, mid: string): Promise<void> {
   await tx.run("INSERT INTO ost_thread_entry_email (thread_entry_id, mid) VALUES (0, ?)", [mid]);
-}
-
-/** The SYSTEM note osTicket posts for an attachment it could not store. */
-export async function importErrorNote(
-  ctx: UseCaseContext,
-  threadId: number,
-  failure: AttachmentFailure,
-): Promise<number> {
-  const entry = await insertThreadEntry(ctx.tx, {
-    threadId,
-    type: "N",
-    pid: 0,
-    staffId: 0,
-    userId: 0,
-    poster: "SYSTEM",
-    source: "",
-    title: "File Import Error",
-    body: cleanBody(`${failure.name}: ${failure.message}`, "text"),
-    format: "text",
-    ipAddress: "",
-  });
-  return entry.id;
 }

@@ -5,7 +5,7 @@ import { staffDisplayName } from "../domain/reference/lookups.ts";
 import { int } from "../domain/rows.ts";
 import { sqlFor } from "../domain/sql.ts";
 import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
-import { EntryFlag, insertThreadEntry } from "../domain/thread/entries.ts";
+import { EntryFlag, insertFileImportErrorNote, insertThreadEntry } from "../domain/thread/entries.ts";
 import { NOW, TicketChange } from "../domain/ticket/change.ts";
 import { loadTicketForUpdate } from "../domain/ticket/state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "../domain/ticket/status.ts";
@@ -29,7 +29,7 @@ import {
   systemAuthor,
   type TicketSnapshot,
 } from "./participants.ts";
-import { importErrorNote, recordMessageHeaders, replyFlag } from "./records.ts";
+import { recordMessageHeaders, replyFlag } from "./records.ts";
 import type { LoopbackSender, MatchedEntry } from "./threading.ts";
 
 /** The ticket event a threaded e-mail reply emits (ThreadEntryAdded with via_email on the bus). */
@@ -136,7 +136,7 @@ export function postEmailReply(
     if (userId && (await isCollaborator(ctx, ticket.threadId, userId))) flags |= EntryFlag.COLLABORATOR;
 
     // osTicket logs attachment failures while it creates the entry, so their notes come first.
-    for (const failure of input.failures) await importErrorNote(ctx, ticket.threadId, failure);
+    for (const failure of input.failures) await insertFileImportErrorNote(ctx.tx, ticket.threadId, failure);
     const { body: rewritten, inline } = rewriteInlineImages(body.text, input.files);
     const content = cleanBodyContent(rewritten, body.format, {
       editorSpacing: false,
@@ -278,7 +278,7 @@ async function postAgentNote(
 ): Promise<ThreadedReply> {
   const { ticket } = change;
   const staff = staffId ? await ctx.lookups.staff(staffId) : undefined;
-  for (const failure of input.failures) await importErrorNote(ctx, ticket.threadId, failure);
+  for (const failure of input.failures) await insertFileImportErrorNote(ctx.tx, ticket.threadId, failure);
   const { body: rewritten, inline } = rewriteInlineImages(input.body.text, input.files);
   const stored = storedBody(
     cleanBodyContent(rewritten, input.body.format, { editorSpacing: false, policy: ctx.htmlPolicy }),

@@ -319,6 +319,60 @@ describe("CreateTicket", () => {
     await h.setConfig("max_file_size", "1048576");
   });
 
+  it("posts a SYSTEM 'File Import Error' note before the first message for a legacy file it cannot store", async () => {
+    const field =
+      "(SELECT id FROM (SELECT ff.id FROM ost_form_field ff JOIN ost_form f ON f.id = ff.form_id" +
+      " WHERE f.type = 'T' AND ff.name = 'message') x)";
+    const [before] = await h.query(`SELECT configuration FROM ost_form_field WHERE id = ${field}`);
+    await h.exec(`UPDATE ost_form_field SET configuration = '{"extensions": ".txt"}' WHERE id = ${field}`);
+    try {
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "import.error@example.com", name: "Import Error" },
+          subject: "Legacy refused file",
+          message: "attached",
+          legacy: { source: "API" },
+          attachments: [
+            { source: { case: "file", value: { name: "x.bin", data: Buffer.from("MZ") } } },
+            { source: { case: "file", value: { name: "ok.txt", data: Buffer.from("fine") } } },
+          ],
+        },
+        { headers: await h.service() },
+      );
+      expect(res.attachmentErrors).toEqual([
+        expect.objectContaining({ name: "x.bin", description: "Unable to save file" }),
+      ]);
+      const entries = await h.query(
+        "SELECT id, type, flags, poster, title, body, staff_id, user_id FROM ost_thread_entry" +
+          " WHERE thread_id = (SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = ?) ORDER BY id",
+        [res.ticket?.id ?? 0],
+      );
+      expect(entries.map((e) => [e.type, e.poster, e.title, e.body, e.flags, e.staff_id, e.user_id])).toEqual(
+        [
+          ["N", "SYSTEM", "File Import Error", "x.bin: Unable to save file", 0x80, 0, 0],
+          ["M", "Import Error", "Legacy refused file", "attached", 0x01, 0, expect.any(Number)],
+        ],
+      );
+      expect(entries[1]?.id).toBe(res.messageEntryId);
+      const files = await h.query(
+        "SELECT f.name FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+        [res.messageEntryId],
+      );
+      expect(files).toEqual([{ name: "ok.txt" }]);
+      // The note reaches subscribers too, after the ticket's creation.
+      const events = (await h.events()).filter((e) => e.ticket?.ticketId === res.ticket?.id);
+      expect(events.map((e) => e.type)).toEqual(["ticket.created", "ticket.entry_added"]);
+      const note = events[1];
+      if (note?.payload.case !== "threadEntryAdded")
+        throw new Error(`unexpected payload ${note?.payload.case}`);
+      expect(note.payload.value.entry?.id).toBe(entries[0]?.id);
+    } finally {
+      await h.exec(`UPDATE ost_form_field SET configuration = ? WHERE id = ${field}`, [
+        String(before?.configuration ?? ""),
+      ]);
+    }
+  });
+
   it("refuses an attachment naming a file that does not exist", async () => {
     const before = await h.counts();
     const error = await failure(

@@ -18,7 +18,7 @@ import {
   kindOf,
   type Principal,
 } from "../access.ts";
-import { type CreateTicketInput, createTicket, postNote, SYSTEM_ACTOR } from "../domain/index.ts";
+import { type CreateTicketInput, createTicket } from "../domain/index.ts";
 import { invalidArgument } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
@@ -140,24 +140,16 @@ export async function handleCreateTicket(
       const collaboratorUserIds = await collaboratorIds(m, req, legacy);
       const created = await createTicket(
         m.sql,
-        { ...input, attachments: files.links, collaboratorUserIds },
+        {
+          ...input,
+          attachments: files.links,
+          collaboratorUserIds,
+          // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
+          fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
+        },
         domainActor(principal),
         m.ports,
       );
-      // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
-      for (const problem of files.importErrors) {
-        await postNote(
-          m.sql,
-          {
-            ticketId: created.ticketId,
-            title: "File Import Error",
-            body: `${problem.name}: ${problem.description}`,
-            format: "text",
-          },
-          SYSTEM_ACTOR,
-          m.ports,
-        );
-      }
       const ticket = await m.ticket(created.ticketId);
       await publishDomainEvents(m, { after: ticket });
       // End users get their ticket as the portal shows it (the event above carries the whole ticket).

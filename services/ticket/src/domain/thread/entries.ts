@@ -1,7 +1,7 @@
 import { int, phpJsonEncode, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
 import type { Sql, SqlValue } from "../sql.ts";
-import { type BodyFormat, bodySearchable } from "../text/format.ts";
+import { type BodyFormat, bodySearchable, cleanBody } from "../text/format.ts";
 
 /** `ost_thread_entry.flags` bits (include/class.thread.php L839-850). */
 export const EntryFlag = {
@@ -163,4 +163,36 @@ export async function ticketRecipients(
     list[kind] = { ...list[kind], [String(int(r, "id"))]: `${name} <${address}>` };
   }
   return list;
+}
+
+/** A file that could not be stored for a new entry (its name, and why). */
+export interface FileImportError {
+  readonly name: string;
+  readonly message: string;
+}
+
+/**
+ * The SYSTEM internal note osTicket posts for each file it could not store, titled "File Import Error"
+ * with `<name>: <why>` as its text. osTicket logs it while it creates the entry the file came with, so the
+ * note comes before that entry in the thread (FACTS §2.4).
+ */
+export async function insertFileImportErrorNote(
+  tx: Sql,
+  threadId: number,
+  failure: FileImportError,
+): Promise<number> {
+  const entry = await insertThreadEntry(tx, {
+    threadId,
+    type: "N",
+    pid: 0,
+    staffId: 0,
+    userId: 0,
+    poster: "SYSTEM",
+    source: "",
+    title: "File Import Error",
+    body: cleanBody(`${failure.name}: ${failure.message}`, "text"),
+    format: "text",
+    ipAddress: "",
+  });
+  return entry.id;
 }

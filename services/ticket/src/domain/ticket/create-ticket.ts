@@ -9,7 +9,7 @@ import {
 } from "../forms/answers.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { nextTicketNumber } from "../numbers.ts";
-import type { Actor, Ports } from "../ports.ts";
+import { type Actor, type Ports, SYSTEM_ACTOR } from "../ports.ts";
 import {
   cdataColumn,
   type FormDefinition,
@@ -37,7 +37,14 @@ import {
   storedBody,
   truncate,
 } from "../text/format.ts";
-import { type AttachmentLink, EntryFlag, insertThreadEntry, ticketRecipients } from "../thread/entries.ts";
+import {
+  type AttachmentLink,
+  EntryFlag,
+  type FileImportError,
+  insertFileImportErrorNote,
+  insertThreadEntry,
+  ticketRecipients,
+} from "../thread/entries.ts";
 import { actorAuthor, logEvents, type NewThreadEvent } from "../thread/events.ts";
 import { emailHost } from "../users/email.ts";
 import {
@@ -101,6 +108,8 @@ export interface CreateTicketInput {
    * legacy mode) unknown ids are skipped.
    */
   readonly collaboratorUserIds?: readonly number[];
+  /** Files of the request that could not be stored: a "File Import Error" note each, before the message. */
+  readonly fileImportErrors?: readonly FileImportError[];
   /**
    * osTicket's exact legacy-API semantics: unknown topic/department/status ids and priority names are
    * handled as osTicket handles them (silently) instead of being reported.
@@ -787,6 +796,10 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     );
   }
 
+  const importErrorNotes: number[] = [];
+  for (const failure of input.fileImportErrors ?? [])
+    importErrorNotes.push(await insertFileImportErrorNote(tx, threadId, failure));
+
   // First message (ORIGINAL_MESSAGE; poster = the stored user name), listing the collaborators if any.
   const entry = await insertThreadEntry(tx, {
     recipients: collaborators.length ? await ticketRecipients(tx, { threadId, userId }, "all", userId) : null,
@@ -841,6 +854,16 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     alert: input.alert ?? true,
     autorespond: input.autorespond ?? true,
   });
+  for (const entryId of importErrorNotes)
+    await ctx.emit({
+      type: "ticket.note.posted",
+      ticketId,
+      number,
+      actor: SYSTEM_ACTOR,
+      entryId,
+      staffId: 0,
+      title: "File Import Error",
+    });
   return result;
 }
 
