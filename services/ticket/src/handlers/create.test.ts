@@ -430,5 +430,273 @@ describe("CreateTicket", () => {
       { headers },
     );
     expect(legacy.ticket?.collaborators.map((c) => c.user?.id)).toEqual([cc]);
+    // API callers name existing users only, by any of their addresses and in any case; the requester's own
+    // address and repeated entries are skipped.
+    const many = await h.client.createTicket(
+      {
+        requester: { email: "owner.cc@example.com" },
+        subject: "Cc by address",
+        message: "hello",
+        collaborators: [
+          { email: "CC@example.com" },
+          { email: "owner.cc@example.com" },
+          { email: "cc@example.com" },
+        ],
+      },
+      { headers },
+    );
+    expect(many.ticket?.collaborators.map((c) => c.user?.id)).toEqual([cc]);
+  });
+
+  it("adds an agent's address inactive without an agent signed in when agent collaborators are disabled", async () => {
+    const agentUser = await insertUser(h, { name: "Admin As User", email: "admin@example.org" });
+    await h.setConfig("disable_agent_collabs", "1");
+    try {
+      const request = {
+        requester: { email: "owner.cc@example.com" },
+        subject: "Agent as Cc",
+        message: "hello",
+        topicId: 1,
+        collaborators: [{ email: "admin@example.org" }, { email: "cc@example.com" }],
+      };
+      const api = await h.client.createTicket(request, { headers: await h.service() });
+      expect(api.ticket?.collaborators.map((c) => [c.user?.id, c.active, c.cc])).toEqual([
+        [agentUser, false, true],
+        [expect.any(Number), true, true],
+      ]);
+      // An agent's own ticket (osTicket's $thisstaff) keeps every collaborator active.
+      const staff = await h.client.createTicket(request, { headers: await h.agent() });
+      expect(staff.ticket?.collaborators.map((c) => c.active)).toEqual([true, true]);
+    } finally {
+      await h.setConfig("disable_agent_collabs", "0");
+    }
+  });
+
+  /** A user's rows as osTicket stores a new end user, with their address and name as placeholders. */
+  async function newUserRows(userId: number, email: string, name: string) {
+    const swap = (v: unknown) =>
+      typeof v === "string" ? v.split(email).join("<email>").split(name).join("<name>") : v;
+    const scrub = (rows: Record<string, unknown>[]) =>
+      rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, swap(v)])));
+    return {
+      user: scrub(
+        await h.query(
+          "SELECT u.org_id, u.status, u.name, u.created = u.updated AS stamped, e.address, e.flags," +
+            " (SELECT COUNT(*) FROM ost_user_email m WHERE m.user_id = u.id) AS addresses," +
+            " (SELECT COUNT(*) FROM ost_user_account a WHERE a.user_id = u.id) AS accounts" +
+            " FROM ost_user u JOIN ost_user_email e ON e.id = u.default_email_id AND e.user_id = u.id WHERE u.id = ?",
+          [userId],
+        ),
+      ),
+      formEntries: await h.query(
+        "SELECT form_id, sort, extra FROM ost_form_entry WHERE object_type = 'U' AND object_id = ?",
+        [userId],
+      ),
+      values: await h.query(
+        "SELECT v.field_id, v.value, v.value_id FROM ost_form_entry_values v JOIN ost_form_entry e ON e.id = v.entry_id" +
+          " WHERE e.object_type = 'U' AND e.object_id = ? ORDER BY v.field_id",
+        [userId],
+      ),
+      cdata: (await h.query("SELECT * FROM ost_user__cdata WHERE user_id = ?", [userId])).map(
+        ({ user_id, ...rest }) => rest,
+      ),
+      search: scrub(
+        await h.query("SELECT title, content FROM ost__search WHERE object_type = 'U' AND object_id = ?", [
+          userId,
+        ]),
+      ),
+    };
+  }
+
+  it("creates an agent's unknown Cc addresses as end users, with the rows a new requester gets", async () => {
+    const known = await insertUser(h, { name: "Kim Known", email: "kim.known@example.com" });
+    const before = (await h.events()).length;
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "rita.req@example.com", name: "Req, Rita" },
+        subject: "Agent Cc",
+        message: "hello",
+        topicId: 1,
+        collaborators: [
+          { email: " Carl.Cc@Example.com ", name: "Cc, Carl" },
+          { email: "kim.known@example.com", name: "Ignored Name" },
+          { email: "carl.cc@example.com", name: "Carl Again" },
+          { email: "RITA.REQ@example.com", name: "Rita Again" },
+        ],
+      },
+      { headers: await h.agent() },
+    );
+    const requesterId = res.ticket?.requester?.id ?? 0;
+    const [carl] = await h.query("SELECT user_id FROM ost_user_email WHERE address = 'carl.cc@example.com'");
+    const carlId = Number(carl?.user_id);
+    expect(res.ticket?.collaborators.map((c) => [c.user?.id, c.user?.name, c.active, c.cc])).toEqual([
+      [carlId, "Carl Cc", true, true],
+      [known, "Kim Known", true, true],
+    ]);
+    // One user per address, stored as given (trimmed), named as the contact form names a requester.
+    expect(
+      await h.query(
+        "SELECT address FROM ost_user_email WHERE address IN ('carl.cc@example.com', 'rita.req@example.com') ORDER BY id",
+      ),
+    ).toEqual([{ address: "rita.req@example.com" }, { address: "Carl.Cc@Example.com" }]);
+    const carlRows = await newUserRows(carlId, "Carl.Cc@Example.com", "Carl Cc");
+    expect(carlRows.user).toEqual([
+      expect.objectContaining({ name: "<name>", address: "<email>", accounts: 0 }),
+    ]);
+    expect(carlRows.search).toHaveLength(1);
+    expect(carlRows).toEqual(await newUserRows(requesterId, "rita.req@example.com", "Rita Req"));
+
+    const threadId = res.ticket?.threadId ?? 0;
+    expect(
+      await h.query(
+        "SELECT user_id, flags, role FROM ost_thread_collaborator WHERE thread_id = ? ORDER BY id",
+        [threadId],
+      ),
+    ).toEqual([
+      { user_id: carlId, flags: 3, role: "M" },
+      { user_id: known, flags: 3, role: "M" },
+    ]);
+    expect(
+      await h.query(
+        "SELECT e.name, t.data, t.uid_type FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id" +
+          " WHERE t.thread_id = ? ORDER BY t.id",
+        [threadId],
+      ),
+    ).toEqual([
+      { name: "created", data: null, uid_type: "S" },
+      { name: "collab", data: `{"add":{"${carlId}":{"name":"Carl Cc"}}}`, uid_type: "S" },
+      { name: "collab", data: `{"add":{"${known}":{"name":"Kim Known"}}}`, uid_type: "S" },
+    ]);
+    const events = (await h.events()).slice(before);
+    expect(events.map((e) => e.type)).toEqual(["ticket.created"]);
+    const [event] = events;
+    if (event?.payload.case !== "ticketCreated") throw new Error("unexpected payload");
+    expect(event.payload.value.newUser).toBe(true);
+    expect(event.payload.value.ticket?.collaborators.map((c) => c.user?.id)).toEqual([carlId, known]);
+  });
+
+  it("names an agent's invalid or incomplete Cc entries and writes nothing", async () => {
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "rita.req@example.com" },
+          subject: "Bad Cc",
+          message: "hello",
+          topicId: 1,
+          collaborators: [
+            { email: "new.but.nameless@example.com" },
+            { email: "ok.cc@example.com", name: "Okay Cc" },
+            { email: "not-an-email", name: "Not Mail" },
+            { email: "someone@localhost", name: "Local Host" },
+          ],
+        },
+        { headers: await h.agent() },
+      ),
+    );
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(violations(error)).toEqual([
+      {
+        field: "collaborators[0].name",
+        legacyKey: "collaborators[0].name",
+        description: "Full Name is a required field",
+      },
+      {
+        field: "collaborators[2].email",
+        legacyKey: "collaborators[2].email",
+        description: "Enter a valid email address",
+      },
+      {
+        field: "collaborators[3].email",
+        legacyKey: "collaborators[3].email",
+        description: "Enter a valid email address",
+      },
+    ]);
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it("adds a banned address as an agent's Cc, as osTicket checks the ban list for requesters only", async () => {
+    await h.exec(
+      "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +
+        " SELECT id, 'email', 'equal', 'banned.cc@example.com', 1, NOW(), NOW() FROM ost_filter WHERE name = 'SYSTEM BAN LIST'",
+    );
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "rita.req@example.com" },
+        subject: "Banned Cc",
+        message: "hello",
+        topicId: 1,
+        collaborators: [{ email: "banned.cc@example.com", name: "Banned Cc" }],
+      },
+      { headers: await h.agent() },
+    );
+    expect(res.ticket?.collaborators.map((c) => c.user?.name)).toEqual(["Banned Cc"]);
+  });
+
+  it("takes user.create for an agent's new Cc users and refuses Cc lists from end users", async () => {
+    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
+    const permissions = String(staff?.permissions ?? "");
+    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
+      permissions.replace('"user.create":1', '"user.create":0'),
+    ]);
+    try {
+      const headers = await h.agent();
+      const before = await h.counts();
+      const error = await failure(
+        h.client.createTicket(
+          {
+            requester: { email: "rita.req@example.com" },
+            subject: "No user.create",
+            message: "hello",
+            topicId: 1,
+            collaborators: [
+              { email: "kim.known@example.com" },
+              { email: "fresh.cc@example.com", name: "Fresh Cc" },
+            ],
+          },
+          { headers },
+        ),
+      );
+      expect(error.code).toBe(Code.PermissionDenied);
+      expect(violations(error)).toEqual([
+        {
+          field: "collaborators[1].email",
+          legacyKey: "",
+          description: "You do not have permission to create users.",
+        },
+      ]);
+      expect(await h.counts()).toEqual(before);
+      // Existing users are still theirs to add.
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "rita.req@example.com" },
+          subject: "Known Cc",
+          message: "hello",
+          topicId: 1,
+          collaborators: [{ email: "kim.known@example.com" }],
+        },
+        { headers },
+      );
+      expect(res.ticket?.collaborators.map((c) => c.user?.name)).toEqual(["Kim Known"]);
+    } finally {
+      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
+    }
+
+    const userId = await insertUser(h, { name: "Portal Cc", email: "portal.cc@example.com" });
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        {
+          subject: "Portal Cc",
+          message: "hi",
+          topicId: 1,
+          collaborators: [{ email: "kim.known@example.com" }],
+        },
+        { headers: await h.endUser(userId) },
+      ),
+    );
+    expect(error.code).toBe(Code.PermissionDenied);
+    expect(violations(error)?.[0]?.field).toBe("collaborators");
+    expect(await h.counts()).toEqual(before);
   });
 });

@@ -1,5 +1,5 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, type HandlerContext } from "@connectrpc/connect";
 import { query } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
@@ -15,11 +15,14 @@ import {
   domainActor,
   EndUserView,
   idOf,
+  isAgent,
+  isEndUser,
   kindOf,
   type Principal,
 } from "../access.ts";
-import { type CreateTicketInput, createTicket } from "../domain/index.ts";
-import { invalidArgument } from "../errors.ts";
+import { type CollaboratorAddress, type CreateTicketInput, createTicket } from "../domain/index.ts";
+import { isEmailAddress } from "../domain/users/email.ts";
+import { validationFailure } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
@@ -91,12 +94,12 @@ export function createInput(
 }
 
 /**
- * The end users of the request's Cc list: legacy `ccs` carry user ids, typed requests addresses of
- * existing end users (an unknown address is INVALID_ARGUMENT for them, skipped for legacy requests).
+ * Legacy `ccs`: user ids (an address finds its user); unknown ones are skipped, as Ticket::addCollaborators
+ * skips ids User::lookup does not find.
  */
-async function collaboratorIds(m: Mutation, req: CreateTicketRequest, legacy: boolean): Promise<number[]> {
+async function legacyCollaboratorIds(m: Mutation, req: CreateTicketRequest): Promise<number[]> {
   const ids: number[] = [];
-  for (const [i, c] of req.collaborators.entries()) {
+  for (const c of req.collaborators) {
     const given = c.email.trim();
     if (/^\d+$/.test(given)) {
       ids.push(Number(given));
@@ -104,11 +107,41 @@ async function collaboratorIds(m: Mutation, req: CreateTicketRequest, legacy: bo
     }
     const [row] = await query(m.tx, "SELECT user_id FROM ost_user_email WHERE address = ?", [given]);
     if (row) ids.push(Number(row.user_id));
-    else if (!legacy)
-      throw invalidArgument(`collaborators[${i}].email`, `no end user has the address ${given}`);
   }
   return ids;
 }
+
+/** The typed Cc list for the domain: addresses, with the name a new end user gets. */
+function collaboratorAddresses(req: CreateTicketRequest): CollaboratorAddress[] {
+  return req.collaborators.map((c) => ({ email: c.email, name: nonEmpty(c.name.trim()) }));
+}
+
+/**
+ * Who may name whom on a typed Cc list (osTicket 1.18): an agent may add anyone and creates unknown
+ * addresses as end users, which takes the user.create permission (the staff panel's "Add New" user dialog
+ * answers 403 without it); the client portal offers no Cc list on a new ticket; the API adds existing users
+ * only. Throws PERMISSION_DENIED naming the first entry the caller may not add.
+ */
+async function assertMayAddCollaborators(
+  m: Mutation,
+  req: CreateTicketRequest,
+  principal: Principal,
+): Promise<void> {
+  if (!req.collaborators.length || !isAgent(principal)) return;
+  if (principal.agent?.permissions.includes(USER_CREATE)) return;
+  for (const [i, c] of req.collaborators.entries()) {
+    // Invalid addresses are left to the domain, which names them as invalid.
+    const address = c.email.trim();
+    if (!isEmailAddress(address)) continue;
+    const [known] = await query(m.tx, "SELECT id FROM ost_user_email WHERE address = ?", [address]);
+    if (!known)
+      throw validationFailure(Code.PermissionDenied, [
+        { field: `collaborators[${i}].email`, description: "You do not have permission to create users." },
+      ]);
+  }
+}
+
+const USER_CREATE = "user.create";
 
 /** TicketService.CreateTicket. */
 export async function handleCreateTicket(
@@ -118,6 +151,10 @@ export async function handleCreateTicket(
 ): Promise<CreateTicketResponse> {
   const principal = callerOf(ctx);
   const legacy = req.legacy !== undefined;
+  if (isEndUser(principal) && req.collaborators.length)
+    throw validationFailure(Code.PermissionDenied, [
+      { field: "collaborators", description: "end users cannot add collaborators to a new ticket" },
+    ]);
   const input = createInput(req, principal);
   const files = await prepareFiles(
     rt.deps.clients?.files,
@@ -133,17 +170,25 @@ export async function handleCreateTicket(
       requestSchema: CreateTicketRequestSchema,
       request: req,
       responseSchema: CreateTicketResponseSchema,
-      fields: { formField: formFieldResolver(rt) },
+      fields: {
+        formField: formFieldResolver(rt),
+        key: (key) => (key.startsWith("collaborators[") ? key : undefined),
+      },
     },
     async (m) => {
       await assertMayLinkFiles(ctx, m.tx, files.named);
-      const collaboratorUserIds = await collaboratorIds(m, req, legacy);
+      if (!legacy) await assertMayAddCollaborators(m, req, principal);
       const created = await createTicket(
         m.sql,
         {
           ...input,
           attachments: files.links,
-          collaboratorUserIds,
+          ...(legacy
+            ? { collaboratorUserIds: await legacyCollaboratorIds(m, req) }
+            : {
+                collaboratorAddresses: collaboratorAddresses(req),
+                createCollaborators: isAgent(principal),
+              }),
           // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
           fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
         },

@@ -68,6 +68,13 @@ export interface RequesterInput {
   readonly notes?: string;
 }
 
+/** One Cc entry of a typed request. */
+export interface CollaboratorAddress {
+  readonly email: string;
+  /** Name for a new end user (the contact form's `name`). */
+  readonly name?: string;
+}
+
 export interface CreateTicketInput {
   readonly requester: RequesterInput;
   /** Subject as sent (ticket form field `subject`). */
@@ -108,6 +115,18 @@ export interface CreateTicketInput {
    * legacy mode) unknown ids are skipped.
    */
   readonly collaboratorUserIds?: readonly number[];
+  /**
+   * Cc addresses of a typed request, in request order. A known address adds its user (whatever the case);
+   * an unknown one is an issue keyed `collaborators[<i>].email` unless `createCollaborators`. The owner's
+   * own address and repeated addresses are skipped.
+   */
+  readonly collaboratorAddresses?: readonly CollaboratorAddress[];
+  /**
+   * Unknown Cc addresses become end users, as the staff panel's "Add New" user dialog creates them
+   * (User::fromForm: the contact form checked with the agent's rules, then User::fromVars — the rows a new
+   * requester gets), created after the requester and before the ticket. osTicket checks no ban list there.
+   */
+  readonly createCollaborators?: boolean;
   /** Files of the request that could not be stored: a "File Import Error" note each, before the message. */
   readonly fileImportErrors?: readonly FileImportError[];
   /**
@@ -431,12 +450,15 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   }
 
   // Collaborators must be existing users (typed requests are told about unknown ones).
-  const collaborators: { id: number; name: string }[] = [];
+  const collaborators: CollaboratorSlot[] = [];
   for (const id of new Set(input.collaboratorUserIds ?? [])) {
     const found = await findUserById(tx, id);
-    if (found) collaborators.push({ id: found.id, name: found.name });
+    if (found) collaborators.push({ id: found.id, name: found.name, email: found.email });
     else if (!legacy) issues.set("collaborators", `Unknown user ${id}`);
   }
+  collaborators.push(
+    ...(await resolveCollaboratorAddresses(ctx, input, contactForm, issues, newUser?.email ?? "")),
+  );
 
   // --- Help topic forms (only for an active topic).
   const topicValues = new Map<FormInstance, Map<number, CleanValue>>();
@@ -627,6 +649,18 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   } else {
     throw new Error("ticket owner unresolved after validation");
   }
+  // The Cc list's new end users, in request order (the staff panel creates them before the ticket).
+  const collaboratorUsers: { id: number; name: string; email: string }[] = [];
+  for (const slot of collaborators) {
+    if (!("newUser" in slot)) {
+      collaboratorUsers.push(slot);
+      continue;
+    }
+    const user = { ...slot.newUser, orgId: await organizationForEmail(tx, slot.newUser.email) };
+    const created = await createUserOrReuse(ctx, contactForm, user);
+    if (created.searchRow) searchRows.push(created.searchRow);
+    collaboratorUsers.push(created);
+  }
 
   const dueDateEpoch =
     origin === "staff" && input.dueDate ? Math.floor(input.dueDate.getTime() / 60_000) * 60 : null;
@@ -747,15 +781,23 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     topicId,
   });
   const events: NewThreadEvent[] = [{ ...snapshot(0, 0), state: "created", author: createdAuthor }];
-  // Collaborators (Ticket::addCollaborators): active + cc, role M, one `collab` event each.
-  for (const collaborator of collaborators) {
+  // Collaborators (Ticket::addCollaborators): active + cc, role M, one `collab` event each. Without an
+  // agent signed in, an agent's address joins inactive when the help desk disables agent collaborators.
+  const agentsInactive = ctx.actor.kind !== "staff" && config.flag("disable_agent_collabs");
+  let collaboratorsAdded = 0;
+  for (const collaborator of collaboratorUsers) {
     if (collaborator.id === userId) continue;
+    const inactive =
+      agentsInactive &&
+      (await tx.first("SELECT staff_id FROM ost_staff WHERE email = ? LIMIT 1", [collaborator.email])) !==
+        undefined;
     const added = await tx.run(
       "INSERT IGNORE INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated)" +
-        " VALUES (3, ?, ?, 'M', NOW(), NOW())",
-      [threadId, collaborator.id],
+        " VALUES (?, ?, ?, 'M', NOW(), NOW())",
+      [inactive ? 2 : 3, threadId, collaborator.id],
     );
     if (!added.affectedRows) continue;
+    collaboratorsAdded++;
     events.push({
       ...snapshot(0, 0),
       state: "collab",
@@ -802,7 +844,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 
   // First message (ORIGINAL_MESSAGE; poster = the stored user name), listing the collaborators if any.
   const entry = await insertThreadEntry(tx, {
-    recipients: collaborators.length ? await ticketRecipients(tx, { threadId, userId }, "all", userId) : null,
+    recipients: collaboratorsAdded ? await ticketRecipients(tx, { threadId, userId }, "all", userId) : null,
     threadId,
     type: "M",
     pid: 0,
@@ -875,18 +917,74 @@ async function createUserOrReuse(
   ctx: UseCaseContext,
   contactForm: FormDefinition | undefined,
   user: Parameters<typeof createUser>[2],
-): Promise<{ id: number; name: string; created: boolean; searchRow?: SearchRow }> {
+): Promise<{ id: number; name: string; email: string; created: boolean; searchRow?: SearchRow }> {
   try {
     return { ...(await createUser(ctx.tx, contactForm, user)), created: true };
   } catch (error) {
     if (!isRecord(error) || error.errno !== ER_DUP_ENTRY) throw error;
     const existing = await findUserByEmail(ctx.tx, user.email, { locking: true });
     if (!existing) throw error;
-    return { id: existing.id, name: existing.name, created: false };
+    return { id: existing.id, name: existing.name, email: existing.email, created: false };
   }
 }
 
 const ER_DUP_ENTRY = 1062;
+
+/** A collaborator of the new ticket: an existing user, or an end user to create with it. */
+type CollaboratorSlot =
+  | { readonly id: number; readonly name: string; readonly email: string }
+  | { readonly newUser: NewUserCandidate };
+
+/**
+ * The typed Cc list (CreateTicketInput.collaboratorAddresses) as collaborators, in request order; problems
+ * are added to `issues` under `collaborators[<i>].<field>`. `requesterEmail` is the address of a requester
+ * created with the ticket (an existing owner is skipped by id when the collaborators are added).
+ */
+async function resolveCollaboratorAddresses(
+  ctx: UseCaseContext,
+  input: CreateTicketInput,
+  contactForm: FormDefinition | undefined,
+  issues: Issues,
+  requesterEmail: string,
+): Promise<CollaboratorSlot[]> {
+  const slots: CollaboratorSlot[] = [];
+  const seen = new Set<string>();
+  const fold = (address: string) => address.toLowerCase();
+  if (requesterEmail) seen.add(fold(requesterEmail));
+  for (const [i, given] of (input.collaboratorAddresses ?? []).entries()) {
+    const key = `collaborators[${i}]`;
+    const address = phpTrim(given.email);
+    const existing = address ? await findUserByEmail(ctx.tx, address) : undefined;
+    if (existing) {
+      slots.push({ id: existing.id, name: existing.name, email: existing.email });
+      continue;
+    }
+    if (seen.has(fold(address))) continue;
+    if (!input.createCollaborators) {
+      issues.set(
+        `${key}.email`,
+        address ? `no end user has the address ${address}` : "an address is required",
+      );
+      continue;
+    }
+    // User::fromForm as the staff panel runs it: fields visible to or required for agents are checked.
+    const checked = await checkContactForm(
+      ctx,
+      contactForm,
+      { email: address, name: given.name },
+      (f) => isVisibleToStaff(f) || isRequiredForStaff(f),
+      isRequiredForStaff,
+    );
+    for (const error of checked.errors) {
+      const field = error.field === "email" || error.field === "name" ? `${key}.${error.field}` : key;
+      if (!issues.has(field)) issues.set(field, error.message);
+    }
+    if (checked.errors.length) continue;
+    seen.add(fold(checked.user.email));
+    slots.push({ newUser: checked.user });
+  }
+  return slots;
+}
 
 async function openTicketCount(ctx: UseCaseContext, userId: number): Promise<number> {
   const row = await ctx.tx.first(
@@ -906,30 +1004,57 @@ async function validateNewUser(
   vars: Readonly<Record<string, string | undefined>>,
   validates: (f: FormField) => boolean,
   required: (f: FormField) => boolean,
-): Promise<{ email: string; name: string; answers: Map<string, string | null> } | undefined> {
-  const rawEmail = vars.email;
-  if (rawEmail === undefined) return undefined;
-  const email = phpTrim(cleanTextAnswer(rawEmail));
+): Promise<NewUserCandidate | undefined> {
+  if (vars.email === undefined) return undefined;
+  const checked = await checkContactForm(ctx, contactForm, vars, validates, required);
+  return checked.errors.length ? undefined : checked.user;
+}
+
+interface NewUserCandidate {
+  readonly email: string;
+  readonly name: string;
+  readonly answers: Map<string, string | null>;
+}
+
+/**
+ * The contact form (UserForm) over `vars` as User::fromForm / User::fromVars check it: each validated
+ * field's messages by field name, an address that is not one valid mailbox (Validator::is_email) or whose
+ * domain fails `verify_email_addrs` under `email`; and the user those values make.
+ */
+async function checkContactForm(
+  ctx: UseCaseContext,
+  contactForm: FormDefinition | undefined,
+  vars: Readonly<Record<string, string | undefined>>,
+  validates: (f: FormField) => boolean,
+  required: (f: FormField) => boolean,
+): Promise<{ user: NewUserCandidate; errors: { field: string; message: string }[] }> {
+  const email = phpTrim(cleanTextAnswer(vars.email ?? ""));
   const answers = new Map<string, string | null>();
-  let valid = true;
+  const errors: { field: string; message: string }[] = [];
   let mustVerify = false;
   for (const field of contactForm?.fields ?? []) {
     if (!isEnabled(field) || !hasData(field)) continue;
     const value = parseAnswer(field, field.name ? vars[field.name] : undefined);
     if (field.name) answers.set(field.name, value);
     if (!validates(field)) continue;
-    const errors = validateAnswer(field, value, {
+    for (const message of validateAnswer(field, value, {
       required: required(field),
       isEmail: (a) => !!emailHost(a),
-    });
-    if (errors.length) valid = false;
+    })) {
+      errors.push({ field: field.name, message });
+    }
     if (field.type === "text" && field.configuration.validator === "email" && value) mustVerify = true;
   }
   // User::fromVars creates a user only for a syntactically valid address.
   const host = emailHost(email);
-  if (!valid || !host) return undefined;
-  if (mustVerify && ctx.config.verifyEmailAddresses) {
-    if (!(await ctx.verifyMailDomain(host))) return undefined;
+  const INVALID = "Enter a valid email address";
+  const emailInvalid = () => {
+    if (!errors.some((e) => e.field === "email" && e.message === INVALID))
+      errors.push({ field: "email", message: INVALID });
+  };
+  if (!host) emailInvalid();
+  else if (!errors.length && mustVerify && ctx.config.verifyEmailAddresses) {
+    if (!(await ctx.verifyMailDomain(host))) emailInvalid();
   }
-  return { email, name: normalizeUserName(vars.name, email), answers };
+  return { user: { email, name: normalizeUserName(vars.name, email), answers }, errors };
 }

@@ -191,20 +191,23 @@ export declare type AttachmentError = Message<"osticket.ticket.v1.AttachmentErro
 export declare const AttachmentErrorSchema: GenMessage<AttachmentError>;
 
 /**
- * A collaborator to add to a new ticket (legacy "ccs").
+ * A collaborator (Cc) to add to a new ticket: an end user named by e-mail address, or, in a legacy request,
+ * one of osTicket's `ccs` user ids.
  *
  * @generated from message osticket.ticket.v1.CollaboratorInput
  */
 export declare type CollaboratorInput = Message<"osticket.ticket.v1.CollaboratorInput"> & {
   /**
-   * E-mail address; an unknown address creates the end user.
+   * The end user's address (any of their addresses, compared case-insensitively); in a legacy request a
+   * user id. What an unknown address does depends on the caller (see CreateTicketRequest.collaborators).
    *
    * @generated from field: string email = 1;
    */
   email: string;
 
   /**
-   * Name for a new end user.
+   * Name for a new end user (the contact form's "name": tags stripped, "Last, First" stored as
+   * "First Last"); ignored for existing users.
    *
    * @generated from field: string name = 2;
    */
@@ -420,7 +423,20 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   attachments: AttachmentInput[];
 
   /**
-   * Collaborators to add (Cc).
+   * Collaborators to add (Cc), active and Cc'd (an agent's address joins inactive when osTicket's
+   * disable_agent_collabs is set and the caller is no agent), one "collab" thread event each, listed on the
+   * first message. The requester's own address and repeated entries are skipped. Per caller, as osTicket
+   * 1.18:
+   * - AGENT: an unknown address creates the end user with the ticket, exactly as a new requester is created
+   *   (the staff panel's "Add New" user dialog): needs the agent permission user.create (PERMISSION_DENIED
+   *   naming `collaborators[i].email` without it), and the contact form is checked with the agents' rules —
+   *   an invalid address (or one failing verify_email_addrs) is INVALID_ARGUMENT on
+   *   `collaborators[i].email`, a missing name on a stock install (Full Name is required for agents) on
+   *   `collaborators[i].name`. As in osTicket, the ban list does not apply to collaborators.
+   * - API_KEY, SERVICE: existing end users only (osTicket's API `ccs` are ids of existing users); an
+   *   unknown address is INVALID_ARGUMENT on `collaborators[i].email`.
+   * - END_USER: none; the client portal has no Cc list on a new ticket (PERMISSION_DENIED on `collaborators`).
+   * - Legacy requests: user ids (an address finds its user); unknown ones are skipped silently.
    *
    * @generated from field: repeated osticket.ticket.v1.CollaboratorInput collaborators = 21;
    */
