@@ -148,6 +148,64 @@ describe("collaborators", () => {
   });
 });
 
+describe("collaborators by address", () => {
+  it("creates an agent's unknown Cc addresses after checking them like the contact form (DNS, org by domain)", async () => {
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_organization (id, name, manager, status, domain, created) VALUES (8, 'Cc Org', '', 0, 'ccorg.example', NOW())",
+      ),
+    );
+    await h.setConfig("verify_email_addrs", "1");
+    const agent: Actor = { kind: "staff", staffId: 1 };
+    const run = (addresses: CreateTicketInput["collaboratorAddresses"], create = true) =>
+      h.tx((tx) =>
+        createTicket(
+          tx,
+          input("owner.dns@mail.example", {
+            legacy: false,
+            origin: "staff",
+            source: "Phone",
+            topicId: 1,
+            collaboratorAddresses: addresses,
+            createCollaborators: create,
+          }),
+          agent,
+          {
+            clock: fixedClock("2026-06-01T12:00:00Z"),
+            metadata: h.metadata(),
+            verifyMailDomain: async (domain) => domain !== "nomail.example",
+          },
+        ),
+      );
+    try {
+      const before = await h.counts();
+      const error = await run([
+        { email: "someone@nomail.example", name: "No Mail" },
+        { email: "x@ccorg.example", name: "Fine" },
+      ]).catch((e: unknown) => e);
+      expect(error instanceof TicketValidationError ? error.issues : error).toEqual([
+        { key: "collaborators[0].email", message: "Enter a valid email address" },
+      ]);
+      expect(await h.counts()).toEqual(before);
+
+      // Without createCollaborators (API callers) an unknown address is refused, however valid.
+      const refused = await run([{ email: "x@ccorg.example", name: "Fine" }], false).catch((e: unknown) => e);
+      expect(refused instanceof TicketValidationError ? refused.issues : refused).toEqual([
+        { key: "collaborators[0].email", message: "no end user has the address x@ccorg.example" },
+      ]);
+
+      const r = await run([{ email: "x@ccorg.example", name: "<b>Fine</b>, Fay" }]);
+      const [user] = await h.query(
+        "SELECT u.name, u.org_id FROM ost_thread_collaborator c JOIN ost_user u ON u.id = c.user_id WHERE c.thread_id = ?",
+        [r.threadId],
+      );
+      expect(user).toEqual({ name: "Fay Fine", org_id: 8 });
+    } finally {
+      await h.setConfig("verify_email_addrs", "0");
+    }
+  });
+});
+
 describe("concurrency", () => {
   it("reuses the user a concurrent request created for the same new address", async () => {
     const results = await Promise.all(
