@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { attachmentService } from "@ostmesh/attachment";
+import { digestOf, fileSignature } from "@ostmesh/attachment/storage/index.ts";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
 import { createMeshAuth } from "@ostmesh/kit/auth/index.ts";
@@ -25,6 +26,9 @@ let services: ServiceProcess;
 let gateway: ServiceProcess;
 let base: string;
 let urlPath: string;
+let twiceDecodedId: number;
+let twiceDecodedPath: string;
+const TWICE_DECODED = Buffer.from([0x1d, 0xe9, 0x65]);
 
 beforeAll(async () => {
   db = await createScratchDatabase({ label: "gwdl" });
@@ -42,6 +46,18 @@ beforeAll(async () => {
     await conn.query(
       `UPDATE \`ost_file\` SET \`bk\` = 'D' WHERE \`ost_file\`.\`id\` = ${file.insertId} LIMIT 1`,
     );
+    // What osTicket's XML API stores for <file encoding="base64">SGVsbG8=</file> (FACTS §2.4): the size of
+    // the once-decoded "Hello", the twice-decoded bytes 1D E9 65 and their signature.
+    const [twice] = await conn.query<mysql.ResultSetHeader>(
+      "INSERT INTO `ost_file` SET `type` = 'text/plain', `name` = 'hello.txt', `key` = 'xmlTwiceDecodedKey0123456789abcd', `ft` = 'T', `signature` = ?, `created` = NOW(), `size` = 5",
+      [fileSignature(digestOf(TWICE_DECODED))],
+    );
+    await conn.query("INSERT INTO `ost_file_chunk` SET `file_id` = ?, `filedata` = ?", [
+      twice.insertId,
+      TWICE_DECODED,
+    ]);
+    await conn.query("UPDATE `ost_file` SET `bk` = 'D' WHERE `id` = ? LIMIT 1", [twice.insertId]);
+    twiceDecodedId = twice.insertId;
   } finally {
     await conn.end();
   }
@@ -94,6 +110,7 @@ beforeAll(async () => {
     { headers },
   );
   urlPath = link.urlPath;
+  twiceDecodedPath = (await attachment.createDownloadLink({ fileId: twiceDecodedId }, { headers })).urlPath;
   gateway = await startGateway({
     config: testConfig({
       DATABASE_URL: db.url,
@@ -152,5 +169,16 @@ describe("downloads through the gateway's production wiring", () => {
     const range = await fetch(`${base}${urlPath}`, { headers: { range: "bytes=7-11" } });
     expect(range.status).toBe(206);
     expect(await range.text()).toBe("trace");
+  });
+
+  it("serve a file osTicket's XML API stored decoded twice: its stored bytes, with their length", async () => {
+    const res = await fetch(`${base}${twiceDecodedPath}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-length")).toBe("3");
+    expect(Buffer.from(await res.arrayBuffer()).equals(TWICE_DECODED)).toBe(true);
+    const range = await fetch(`${base}${twiceDecodedPath}`, { headers: { range: "bytes=-2" } });
+    expect(range.status).toBe(206);
+    expect(range.headers.get("content-range")).toBe("bytes 1-2/3");
+    expect(Buffer.from(await range.arrayBuffer()).equals(TWICE_DECODED.subarray(1))).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import {
   isRiskyType,
   noneMatch,
   parseRange,
+  rangeRequest,
 } from "./headers.ts";
 
 describe("parseRange", () => {
@@ -41,6 +42,47 @@ describe("parseRange", () => {
   it("treats every range of an empty file as unsatisfiable", () => {
     expect(parseRange("bytes=0-", 0)).toBe("unsatisfiable");
     expect(parseRange("bytes=-1", 0)).toBe("unsatisfiable");
+  });
+});
+
+describe("rangeRequest", () => {
+  it.each([
+    ["bytes=0-99", { offset: 0, length: 100 }],
+    ["bytes=500-", { offset: 500, length: 0 }],
+    ["bytes=-100", { suffix: 100 }],
+    ["BYTES = 10 - 20", { offset: 10, length: 11 }],
+    ["bytes=1000-2000", { offset: 1000, length: 1001 }],
+  ])("%s asks for %o", (header, expected) => {
+    expect(rangeRequest(header)).toEqual(expected);
+  });
+
+  it.each([[undefined], ["bytes=-0"], ["bytes=0-1,5-6"], ["bytes=5-1"], ["bytes=abc"]])(
+    "%s asks for the whole file",
+    (header) => {
+      expect(rangeRequest(header)).toBeUndefined();
+    },
+  );
+
+  it("asks for exactly what parseRange serves, at any size", () => {
+    const headers = ["bytes=0-0", "bytes=0-", "bytes=-1", "bytes=-7", "bytes=3-5", "bytes=9-", "bytes=4-100"];
+    for (const size of [0, 1, 5, 10]) {
+      for (const header of headers) {
+        const asked = rangeRequest(header);
+        const served = parseRange(header, size);
+        if (asked === undefined || served === undefined) throw new Error(header);
+        // What the attachment service streams for `asked` (DownloadFileRequest.range).
+        let streamed: { start: number; end: number } | "unsatisfiable";
+        if ("suffix" in asked)
+          streamed = size > 0 ? { start: Math.max(0, size - asked.suffix), end: size - 1 } : "unsatisfiable";
+        else if (asked.offset >= size) streamed = "unsatisfiable";
+        else
+          streamed = {
+            start: asked.offset,
+            end: (asked.length === 0 ? size : Math.min(size, asked.offset + asked.length)) - 1,
+          };
+        expect(streamed, `${header} of ${size} bytes`).toEqual(served);
+      }
+    }
   });
 });
 

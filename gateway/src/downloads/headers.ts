@@ -9,6 +9,28 @@ export interface ByteRange {
   end: number;
 }
 
+/** A Range header's one range as written: from `start` to `last` (inclusive; undefined = the end), or a suffix. */
+type RangeSpec = { start: number; last: number | undefined } | { suffix: number };
+
+/** The single byte range a Range header names; undefined when it names none this server supports. */
+function rangeSpec(header: string | undefined): RangeSpec | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const [, first = "", last = ""] = match;
+  if (first === "" && last === "") return undefined;
+  if (first === "") {
+    const suffix = Number(last);
+    return Number.isSafeInteger(suffix) ? { suffix } : undefined;
+  }
+  const start = Number(first);
+  const lastByte = last === "" ? undefined : Number(last);
+  if (!Number.isSafeInteger(start) || (lastByte !== undefined && !Number.isSafeInteger(lastByte)))
+    return undefined;
+  if (lastByte !== undefined && lastByte < start) return undefined;
+  return { start, last: lastByte };
+}
+
 /**
  * Reads a Range header against a representation of `size` bytes:
  * - `undefined`: no usable range (absent, not `bytes`, malformed, or several ranges) — serve everything
@@ -20,24 +42,31 @@ export function parseRange(
   header: string | undefined,
   size: number,
 ): ByteRange | "unsatisfiable" | undefined {
-  if (header === undefined) return undefined;
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const [, first = "", last = ""] = match;
-  if (first === "" && last === "") return undefined;
-  if (first === "") {
+  const spec = rangeSpec(header);
+  if (spec === undefined) return undefined;
+  if ("suffix" in spec) {
     // Suffix range: the last N bytes.
-    const length = Number(last);
-    if (!Number.isSafeInteger(length)) return undefined;
-    if (length === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - length), end: size - 1 };
+    if (spec.suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - spec.suffix), end: size - 1 };
   }
-  const start = Number(first);
-  const lastByte = last === "" ? Number.POSITIVE_INFINITY : Number(last);
-  if (!Number.isSafeInteger(start) || (last !== "" && !Number.isSafeInteger(lastByte))) return undefined;
-  if (lastByte < start) return undefined;
-  if (start >= size) return "unsatisfiable";
-  return { start, end: Math.min(lastByte, size - 1) };
+  if (spec.start >= size) return "unsatisfiable";
+  return { start: spec.start, end: Math.min(spec.last ?? Number.POSITIVE_INFINITY, size - 1) };
+}
+
+/**
+ * The part of the file to ask the attachment service for before its size is known, so that it reads only
+ * the chunks a Range header needs: bytes from `offset` (`length` 0 = to the end), or the last `suffix`
+ * bytes — exactly what parseRange serves once the size is known, or nothing at all when parseRange
+ * answers 416. Undefined when the header asks for no range this server serves (or for none at any size:
+ * `bytes=-0`): ask for the whole file.
+ */
+export function rangeRequest(
+  header: string | undefined,
+): { offset: number; length: number } | { suffix: number } | undefined {
+  const spec = rangeSpec(header);
+  if (spec === undefined) return undefined;
+  if ("suffix" in spec) return spec.suffix > 0 ? { suffix: spec.suffix } : undefined;
+  return { offset: spec.start, length: spec.last === undefined ? 0 : spec.last - spec.start + 1 };
 }
 
 /** The strong entity tag of a stored file: its content signature. */

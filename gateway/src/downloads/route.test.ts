@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createClient } from "@connectrpc/connect";
-import { CHUNK_SIZE } from "@ostmesh/attachment/storage/index.ts";
+import { type Client, createClient } from "@connectrpc/connect";
+import { CHUNK_SIZE, digestOf, fileSignature } from "@ostmesh/attachment/storage/index.ts";
 import { run } from "@ostmesh/attachment/storage/sql.ts";
 import { type AttachmentHarness, attachmentHarness, bytesOf } from "@ostmesh/attachment/testing/harness.ts";
 import { AttachmentService } from "@ostmesh/proto";
@@ -44,11 +44,28 @@ beforeAll(async () => {
   );
   big = { id: res.file?.id ?? 0, data, signature: res.file?.signature ?? "" };
   ({ server, base } = await startRoute({
-    attachment: createClient(AttachmentService, h.transport),
+    attachment: countingClient(createClient(AttachmentService, h.transport)),
     authorization: async () => authorization,
     now: h.now,
   }));
 });
+
+/** Bytes of file content the route received from DownloadFile streams so far (every call counted). */
+let bytesStreamed = 0;
+
+/** The real client, counting the content bytes each DownloadFile stream brings. */
+function countingClient(client: Client<typeof AttachmentService>): Client<typeof AttachmentService> {
+  return {
+    ...client,
+    downloadFile: (request, options) =>
+      (async function* () {
+        for await (const message of client.downloadFile(request, options)) {
+          if (message.part.case === "chunk") bytesStreamed += message.part.value.byteLength;
+          yield message;
+        }
+      })(),
+  };
+}
 
 afterAll(async () => {
   server?.closeAllConnections();
@@ -194,6 +211,37 @@ describe("Range requests", () => {
     });
   }
 
+  it("has the attachment service stream only the bytes of the range", async () => {
+    // A file of three chunks; ranges inside the last one.
+    const path = await linkFor(big.id);
+    const size = big.data.byteLength;
+    const cases: Array<[Record<string, string>, number, number]> = [
+      [
+        { range: `bytes=${2 * CHUNK_SIZE + 100}-${2 * CHUNK_SIZE + 199}` },
+        2 * CHUNK_SIZE + 100,
+        2 * CHUNK_SIZE + 199,
+      ],
+      [{ range: "bytes=-1" }, size - 1, size - 1],
+      [{ range: `bytes=${2 * CHUNK_SIZE}-` }, 2 * CHUNK_SIZE, size - 1],
+      // A resumed download: If-Range with the current tag keeps the range.
+      [{ range: `bytes=${size - 10}-`, "if-range": `"${big.signature}"` }, size - 10, size - 1],
+    ];
+    for (const [headers, start, end] of cases) {
+      const before = bytesStreamed;
+      const res = await request(path, { headers });
+      expect(res.status, JSON.stringify(headers)).toBe(206);
+      expect(res.headers["content-range"]).toBe(`bytes ${start}-${end}/${size}`);
+      expect(res.body.equals(big.data.subarray(start, end + 1))).toBe(true);
+      expect(bytesStreamed - before, JSON.stringify(headers)).toBe(end - start + 1);
+    }
+    // If-Range naming another version: the whole file, read whole.
+    const before = bytesStreamed;
+    const stale = await request(path, { headers: { range: "bytes=-1", "if-range": '"another-version"' } });
+    expect(stale.status).toBe(200);
+    expect(stale.body.equals(big.data)).toBe(true);
+    expect(bytesStreamed - before).toBeGreaterThanOrEqual(size);
+  });
+
   it("answers 416 to a range outside the file", async () => {
     const path = await linkFor(big.id);
     for (const header of [`bytes=${big.data.byteLength}-`, "bytes=-0"]) {
@@ -250,6 +298,47 @@ describe("Range requests", () => {
       session.close();
       await new Promise((resolve) => h2.close(resolve));
     }
+  });
+});
+
+describe("files osTicket's legacy XML API stored decoded twice (FACTS §2.4)", () => {
+  it("are served as stored, with the length stored, whole and by range", async () => {
+    // <file encoding="base64">SGVsbG8=</file>: size 5 recorded, 3 bytes stored — the way the ticket service
+    // stores a legacy XML attachment (UploadFile with legacy_size).
+    const stored = Buffer.from([0x1d, 0xe9, 0x65]);
+    const up = await h.client.uploadFile(
+      { name: "hello.bin", type: "application/octet-stream", data: stored, legacySize: 5n },
+      { headers: await h.serviceHeaders() },
+    );
+    expect(up.file?.size).toBe(5n);
+    const path = await linkFor(up.file?.id ?? 0);
+    const res = await request(path);
+    expect(res.status).toBe(200);
+    expect(res.headers["content-length"]).toBe("3");
+    expect(res.headers.etag).toBe(`"${fileSignature(digestOf(stored))}"`);
+    expect(res.body.equals(stored)).toBe(true);
+    const head = await request(path, { method: "HEAD" });
+    expect(head.headers["content-length"]).toBe("3");
+    const tail = await request(path, { headers: { range: "bytes=1-" } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers["content-range"]).toBe("bytes 1-2/3");
+    expect(tail.body.equals(stored.subarray(1))).toBe(true);
+    const past = await request(path, { headers: { range: "bytes=3-" } });
+    expect(past.status).toBe(416);
+    expect(past.headers["content-range"]).toBe("bytes */3");
+  });
+
+  it("are told apart from damaged files, which stay unservable (502, nothing announced)", async () => {
+    const data = Buffer.from(big.data);
+    data.writeUInt32BE(77, 0);
+    const up = await h.client.uploadFile(
+      { name: "damaged.bin", data },
+      { headers: await h.serviceHeaders() },
+    );
+    await run(h.em(), "DELETE FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` = 2", [up.file?.id]);
+    const res = await request(await linkFor(up.file?.id ?? 0));
+    expect(res.status).toBe(502);
+    expect(res.headers["content-length"]).toBe(String("Bad Gateway\n".length));
   });
 });
 

@@ -4,8 +4,9 @@
  * link secret nor database access: it passes the link's parts to AttachmentService.DownloadFile over h2c,
  * which checks them, and streams the answer with the HTTP a browser and a download manager expect —
  * Content-Type, a safe Content-Disposition, Content-Length, ETag (the file's content signature) with
- * If-None-Match → 304, single byte ranges (206, 416), HEAD, nosniff. Memory stays at about one stored chunk
- * per download: the body is written as the chunks arrive, waiting for the client to drain.
+ * If-None-Match → 304, single byte ranges (206, 416, If-Range), HEAD, nosniff. A range is passed to the
+ * service, which reads only the stored chunks covering it. Memory stays at about one stored chunk per
+ * download: the body is written as the chunks arrive, waiting for the client to drain.
  *
  * Refusals: a link whose signature does not verify (changed, truncated, another secret) is 403; a genuine
  * link past its expiry is 410 Gone — the service tells the two apart, tampering first, so a forged expiry
@@ -28,6 +29,7 @@ import {
   isRiskyType,
   noneMatch,
   parseRange,
+  rangeRequest,
 } from "./headers.ts";
 
 type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -151,32 +153,53 @@ async function serveDownload(
   try {
     const headers = new Headers();
     if (options.authorization) headers.set("authorization", await options.authorization(controller.signal));
-    const stream = options.attachment.downloadFile(
-      {
-        file: {
-          case: "link",
-          value: {
-            key: link.key,
-            expires: BigInt(link.expires),
-            signature: link.signature,
-            asAttachment: link.disposition === "attachment",
-          },
+    const linkValue = {
+      key: link.key,
+      expires: BigInt(link.expires),
+      signature: link.signature,
+      asAttachment: link.disposition === "attachment",
+    };
+    /** One DownloadFile call (of the whole file, or of a range), its first message read; undefined once refused. */
+    const open = async (range: ReturnType<typeof rangeRequest>) => {
+      const call = new AbortController();
+      const stream = options.attachment.downloadFile(
+        {
+          file: { case: "link", value: linkValue },
+          ...(range
+            ? {
+                range:
+                  "suffix" in range
+                    ? { suffixLength: BigInt(range.suffix) }
+                    : { offset: BigInt(range.offset), length: BigInt(range.length) },
+              }
+            : {}),
         },
-      },
-      { signal: controller.signal, headers },
-    );
-    const messages = stream[Symbol.asyncIterator]();
-    let first: Awaited<ReturnType<typeof messages.next>>;
-    try {
-      first = await messages.next();
-    } catch (error) {
-      refuse(res, error, options.logger);
-      return;
-    }
-    if (first.done || first.value.part.case !== "info")
-      throw new Error("DownloadFile sent no file metadata first");
-    const info = first.value.part.value;
-    const size = Number(info.size);
+        { signal: AbortSignal.any([controller.signal, call.signal]), headers },
+      );
+      const messages = stream[Symbol.asyncIterator]();
+      let first: Awaited<ReturnType<typeof messages.next>>;
+      try {
+        first = await messages.next();
+      } catch (error) {
+        refuse(res, error, options.logger);
+        return undefined;
+      }
+      if (first.done || first.value.part.case !== "info")
+        throw new Error("DownloadFile sent no file metadata first");
+      return { messages, first: first.value, info: first.value.part.value, cancel: () => call.abort() };
+    };
+
+    const rangeHeader = header(req, "range");
+    const ifRange = header(req, "if-range");
+    // Only the chunks the range needs are read, unless If-Range names something that is no entity tag
+    // (a date never matches ours: the whole file is served then).
+    const wanted = ifRange === undefined || /^\s*"/.test(ifRange) ? rangeRequest(rangeHeader) : undefined;
+    let call = await open(wanted);
+    if (!call) return;
+    const { info } = call;
+    // What the whole file streams: the stored bytes (a legacy double-decoded file holds fewer than its
+    // recorded size); an attachment service predating content_length sends only the size.
+    const size = Number(call.first.contentLength ?? info.size);
     const tag = entityTag(info.signature);
     const now = options.now?.() ?? Date.now();
     const common: OutgoingHttpHeaders = {
@@ -200,9 +223,7 @@ async function serveDownload(
       "content-type": type,
       "content-disposition": contentDisposition(disposition, info.name),
     };
-    const range = ifRangeHolds(header(req, "if-range"), tag)
-      ? parseRange(header(req, "range"), size)
-      : undefined;
+    const range = ifRangeHolds(ifRange, tag) ? parseRange(rangeHeader, size) : undefined;
     if (range === "unsatisfiable") {
       res.writeHead(416, { ...common, "content-range": `bytes */${size}`, "content-length": "0" });
       res.end();
@@ -210,6 +231,17 @@ async function serveDownload(
     }
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : size;
+    // Where the stream starts: the range the service resolved, or byte 0 of the whole file (also from a
+    // service that does not read ranges; the prefix is skipped below then).
+    const served = call.first.range;
+    let position = served ? Number(served.offset) : 0;
+    if (served && (position !== start || Number(served.length) !== end - start)) {
+      // The stream holds another part than the answer needs (If-Range named another version): whole file.
+      call.cancel();
+      call = await open(undefined);
+      if (!call) return;
+      position = 0;
+    }
     res.writeHead(range ? 206 : 200, {
       ...representation,
       "content-length": String(end - start),
@@ -220,7 +252,7 @@ async function serveDownload(
       return;
     }
 
-    let position = 0;
+    const { messages } = call;
     while (position < end) {
       const next = await messages.next();
       if (next.done) break;

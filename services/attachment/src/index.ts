@@ -59,7 +59,13 @@ export function attachmentService(options: AttachmentServiceOptions = {}): Regis
     });
     router.service(
       AttachmentService,
-      new AttachmentServiceImpl({ orm, signer, config, ...(options.clock ? { clock: options.clock } : {}) }),
+      new AttachmentServiceImpl({
+        orm,
+        signer,
+        config,
+        logger: deps.logger,
+        ...(options.clock ? { clock: options.clock } : {}),
+      }),
       // File bytes are never compressed on the way out: most are compressed already (images, PDFs,
       // archives), and gzip over 500 KiB chunks would cost more CPU than the whole rest of a download.
       // Compressed requests are still accepted.

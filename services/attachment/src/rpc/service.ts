@@ -3,12 +3,14 @@ import { create, type DescMessage, fromBinary, type MessageShape, toBinary } fro
 import { type Duration, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type EntityManager, type IdempotencyCodec, type Orm, withIdempotency } from "@ostmesh/db";
+import type { Logger } from "@ostmesh/kit";
 import {
   type AttachFilesRequest,
   AttachFilesRequestSchema,
   type AttachFilesResponse,
   AttachFilesResponseSchema,
   type AttachmentService,
+  type ByteRange,
   type CreateDownloadLinkRequest,
   type CreateDownloadLinkResponse,
   CreateDownloadLinkResponseSchema,
@@ -45,6 +47,7 @@ import {
   getMessageFieldAttachmentPolicy,
   listAttachmentsPage,
   listEntryAttachments,
+  measureContent,
   ORPHAN_MIN_AGE_SECONDS,
   openFileContent,
   purgeOrphanFiles,
@@ -82,6 +85,8 @@ export interface AttachmentServiceDeps {
   config: Pick<AttachmentConfig, "unaryMaxBytes">;
   /** Milliseconds since the epoch (link expiries); injectable for tests. */
   clock?: () => number;
+  /** Where files served other than as recorded are reported (osTicket's double-decoded XML attachments). */
+  logger?: Logger;
 }
 
 /** Thrown out of a transaction to roll back a retried stream upload whose first response is replayed. */
@@ -103,12 +108,14 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
   readonly #signer: DownloadLinkSigner;
   readonly #config: Pick<AttachmentConfig, "unaryMaxBytes">;
   readonly #clock: () => number;
+  readonly #logger: Logger | undefined;
 
   constructor(deps: AttachmentServiceDeps) {
     this.#orm = deps.orm;
     this.#signer = deps.signer;
     this.#config = deps.config;
     this.#clock = deps.clock ?? Date.now;
+    this.#logger = deps.logger;
   }
 
   #em(): EntityManager {
@@ -237,6 +244,8 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
   async *downloadFile(req: DownloadFileRequest, ctx: HandlerContext): AsyncGenerator<DownloadFileResponse> {
     try {
       assertCaller(ctx);
+      // Its shape only: whether it fits the file is told after access is settled and the metadata sent.
+      const requested = req.range ? requestedRange(req.range) : undefined;
       let info: FileInfo;
       switch (req.file.case) {
         case "fileId": {
@@ -263,9 +272,33 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
           throw invalidArgument("file", "give file_id or link");
       }
       // Outside any transaction: one short query per chunk, the next fetched while this one is sent.
-      const content = openFileContent(this.#em(), info);
-      yield create(DownloadFileResponseSchema, { part: { case: "info", value: fileInfoMessage(info) } });
-      for await (const chunk of content.chunks({ signal: ctx.signal })) {
+      const em = this.#em();
+      const { length, doubleDecoded } = await measureContent(em, info, { signal: ctx.signal });
+      if (doubleDecoded) {
+        // osTicket itself announces `size` as Content-Length and then sends fewer bytes; ostmesh serves
+        // what is stored, with its real length.
+        this.#logger?.warn(
+          { fileId: info.id, size: info.size, storedBytes: length },
+          `file ${info.id} was stored by osTicket's legacy XML API decoded twice: serving its ${length} stored bytes instead of the recorded size of ${info.size}`,
+        );
+      }
+      const content = openFileContent(em, info, length);
+      const range = requested ? resolveRange(requested, length) : undefined;
+      yield create(DownloadFileResponseSchema, {
+        part: { case: "info", value: fileInfoMessage(info) },
+        contentLength: BigInt(length),
+        ...(range ? { range: { offset: BigInt(range.start), length: BigInt(range.end - range.start) } } : {}),
+      });
+      if (requested && !range) {
+        throw new ConnectError(
+          `range: no byte of it lies within the file's ${length} bytes`,
+          Code.OutOfRange,
+        );
+      }
+      const bytes = range
+        ? content.range(range.start, range.end, { signal: ctx.signal })
+        : content.chunks({ signal: ctx.signal });
+      for await (const chunk of bytes) {
         yield create(DownloadFileResponseSchema, { part: { case: "chunk", value: chunk } });
       }
     } catch (error) {
@@ -528,6 +561,40 @@ function protoCodec<S extends DescMessage>(schema: S): IdempotencyCodec<MessageS
 function requireId(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) throw invalidArgument(field, "must be a positive id");
   return value;
+}
+
+/** A download's range as asked: bytes from `offset` (`length` 0 = to the end), or the last `suffix` bytes. */
+type RequestedRange = { offset: number; length: number } | { suffix: number };
+
+function requestedRange(range: ByteRange): RequestedRange {
+  for (const [field, value] of [
+    ["offset", range.offset],
+    ["length", range.length],
+    ["suffix_length", range.suffixLength],
+  ] as const) {
+    if (value < 0n) throw invalidArgument(`range.${field}`, "must not be negative");
+  }
+  // Beyond 2^53 bytes every value means "past any file": capped, they keep their meaning.
+  const capped = (value: bigint) => Number(value > MAX_SAFE ? MAX_SAFE : value);
+  if (range.suffixLength > 0n) {
+    if (range.offset !== 0n || range.length !== 0n)
+      throw invalidArgument("range.suffix_length", "cannot be combined with offset or length");
+    return { suffix: capped(range.suffixLength) };
+  }
+  return { offset: capped(range.offset), length: capped(range.length) };
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Bytes `[start, end)` of content `length` bytes long; undefined when no byte of the range is in it (HTTP's 416). */
+function resolveRange(range: RequestedRange, length: number): { start: number; end: number } | undefined {
+  if ("suffix" in range)
+    return length > 0 ? { start: Math.max(0, length - range.suffix), end: length } : undefined;
+  if (range.offset >= length) return undefined;
+  return {
+    start: range.offset,
+    end: range.length === 0 ? length : Math.min(length, range.offset + range.length),
+  };
 }
 
 function requireName(name: string, field: string): string {

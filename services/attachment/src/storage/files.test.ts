@@ -7,7 +7,15 @@ import {
   InvalidRangeError,
   UnsupportedBackendError,
 } from "./errors.ts";
-import { CHUNK_SIZE, findFile, getFileInfo, getFileInfoByKey, readFile } from "./files.ts";
+import {
+  CHUNK_SIZE,
+  findFile,
+  getFileInfo,
+  getFileInfoByKey,
+  measureContent,
+  openFileContent,
+  readFile,
+} from "./files.ts";
 import { digestOf, fileSignature } from "./identity.ts";
 import { run } from "./sql.ts";
 import { storeFile } from "./store.ts";
@@ -244,7 +252,8 @@ describe("errors", () => {
 
   it("reports chunks that do not match the recorded size", async () => {
     const em = store.em();
-    // What osTicket's XML double base64 decode leaves: size 5, three bytes stored (FACTS §2.4).
+    // Size 5, three bytes stored, as osTicket's XML double base64 decode leaves (FACTS §2.4) — but with a
+    // signature the bytes do not have: damage (measureContent below tells a genuine one apart).
     const { insertId: short } = await run(
       em,
       "INSERT INTO `ost_file` SET `type` = 'text/plain', `name` = 'x.txt', `key` = 'kx', `ft` = 'T', `signature` = 'sx', `created` = NOW(), `size` = 5, `bk` = 'D'",
@@ -261,7 +270,8 @@ describe("errors", () => {
     expect(error).toBeInstanceOf(CorruptFileError);
     expect(Buffer.concat(seen)).toEqual(Buffer.from([0x1d, 0xe9, 0x65]));
     await expect(collect(content.range(0, 5))).rejects.toThrow(CorruptFileError);
-    expect((await collect(content.range(0, 3))).equals(Buffer.from([0x1d, 0xe9, 0x65]))).toBe(true);
+    // Chunks that do not add up to the size place no byte reliably: no range of them is served either.
+    await expect(collect(content.range(0, 3))).rejects.toThrow(CorruptFileError);
 
     const { insertId: long } = await run(
       em,
@@ -271,5 +281,61 @@ describe("errors", () => {
       long,
     ]);
     await expect(collect((await readFile(store.em(), long)).chunks())).rejects.toThrow(CorruptFileError);
+  });
+});
+
+describe("measureContent", () => {
+  async function fileWith(size: number, signature: string, chunks: Buffer[]): Promise<number> {
+    const em = store.em();
+    const { insertId } = await run(
+      em,
+      "INSERT INTO `ost_file` SET `type` = 'text/plain', `name` = 'm.txt', `key` = ?, `ft` = 'T', `signature` = ?, `created` = NOW(), `size` = ?, `bk` = 'D'",
+      [`m${randomBytes(6).toString("hex")}`, signature, size],
+    );
+    for (const [chunkId, data] of chunks.entries()) {
+      await run(em, "INSERT INTO `ost_file_chunk` SET `file_id` = ?, `chunk_id` = ?, `filedata` = ?", [
+        insertId,
+        chunkId,
+        data,
+      ]);
+    }
+    return insertId;
+  }
+  const measure = async (id: number) => measureContent(store.em(), await getFileInfo(store.em(), id));
+
+  it("takes the recorded size of a file in osTicket's layout, and measures any other complete layout", async () => {
+    expect(await measure(bigId)).toEqual({ length: big.byteLength, doubleDecoded: false });
+    const uneven = await fileWith(1000, "x", [randomBytes(300), randomBytes(700)]);
+    expect(await measure(uneven)).toEqual({ length: 1000, doubleDecoded: false });
+    expect(await measure(await fileWith(0, "x", []))).toEqual({ length: 0, doubleDecoded: false });
+  });
+
+  it("serves the stored length of a double-decoded file, whose stored bytes hash to its signature", async () => {
+    const stored = Buffer.from([0x1d, 0xe9, 0x65]);
+    const genuine = await fileWith(5, fileSignature(digestOf(stored)), [stored]);
+    expect(await measure(genuine)).toEqual({ length: 3, doubleDecoded: true });
+    const content = openFileContent(store.em(), await getFileInfo(store.em(), genuine), 3);
+    expect(await collect(content.chunks())).toEqual(stored);
+    expect(await collect(content.range(1, 3))).toEqual(stored.subarray(1));
+  });
+
+  it("reports damage: bytes missing, bytes changed, bytes too many", async () => {
+    const data = randomBytes(2 * CHUNK_SIZE + 10);
+    const signature = fileSignature(digestOf(data));
+    const missingLast = await fileWith(data.byteLength, signature, [
+      data.subarray(0, CHUNK_SIZE),
+      data.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE),
+    ]);
+    await expect(measure(missingLast)).rejects.toThrow(CorruptFileError);
+    const stored = Buffer.from([0x1d, 0xe9, 0x65]);
+    await expect(measure(await fileWith(5, "sx", [stored]))).rejects.toThrow(CorruptFileError);
+    await expect(measure(await fileWith(2, fileSignature(digestOf(stored)), [stored]))).rejects.toThrow(
+      CorruptFileError,
+    );
+    // More than 3/4 of the size stored cannot come from a base64 decode, whatever the signature says.
+    const seven = Buffer.from("7 bytes");
+    await expect(measure(await fileWith(9, fileSignature(digestOf(seven)), [seven]))).rejects.toThrow(
+      "its chunks hold 7 bytes, its size is 9",
+    );
   });
 });

@@ -5,6 +5,7 @@ import {
   InvalidRangeError,
   UnsupportedBackendError,
 } from "./errors.ts";
+import { ContentHasher, fileSignature } from "./identity.ts";
 import {
   bytes,
   type Db,
@@ -113,6 +114,83 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** How many bytes a file's download streams. */
+export interface ContentLength {
+  /** Bytes its chunks hold, which a download streams and ranges refer to. */
+  length: number;
+  /**
+   * A file osTicket's legacy XML API stored decoded twice (FACTS §2.4): `size` is the once-decoded length
+   * while the chunks hold the twice-decoded bytes — fewer of them, and the ones its signature was made of.
+   */
+  doubleDecoded: boolean;
+}
+
+/**
+ * The length of a stored file's content, settled before any byte is sent so that a download can announce it.
+ * One query for osTicket's layout (chunks 0…n-1, all 500 KiB but the last, together `size` bytes: the
+ * middle chunks are checked as they are read); any other layout is measured. Chunks holding fewer bytes
+ * than `size` are served as they are when they still hash to the file's signature, which osTicket computes
+ * over the bytes it stores: that is the legacy XML double decode, not damage. Anything else (missing or
+ * truncated chunks, more bytes than `size`) is CorruptFileError.
+ */
+export async function measureContent(
+  em: Db,
+  info: FileInfo,
+  options: ReadOptions = {},
+): Promise<ContentLength> {
+  if (info.backend !== "D") throw new UnsupportedBackendError(info.id, info.backend);
+  const { signal } = options;
+  const layout = await selectRow(
+    em,
+    "SELECT COUNT(*) AS `chunks`, MIN(`chunk_id`) AS `first_id`, MAX(`chunk_id`) AS `last_id`," +
+      " (SELECT LENGTH(c.`filedata`) FROM `ost_file_chunk` c WHERE c.`file_id` = ? ORDER BY c.`chunk_id` DESC LIMIT 1) AS `last_length`" +
+      " FROM `ost_file_chunk` WHERE `file_id` = ?",
+    [info.id, info.id],
+    signal,
+  );
+  const chunks = layout ? int(layout.chunks, "chunks") : 0;
+  if (chunks === 0) {
+    if (info.size === 0) return { length: 0, doubleDecoded: false };
+  } else if (
+    int(layout?.first_id, "first_id") === 0 &&
+    int(layout?.last_id, "last_id") === chunks - 1 &&
+    (chunks - 1) * CHUNK_SIZE + int(layout?.last_length, "last_length") === info.size
+  ) {
+    return { length: info.size, doubleDecoded: false };
+  }
+  const measured = await selectRow(
+    em,
+    "SELECT COALESCE(SUM(LENGTH(`filedata`)), 0) AS `total` FROM `ost_file_chunk` WHERE `file_id` = ?",
+    [info.id],
+    signal,
+  );
+  const total = measured ? int(measured.total, "total") : 0;
+  if (total === info.size) return { length: total, doubleDecoded: false };
+  // Base64 decoding yields at most 3 bytes per 4 characters: more than that cannot be a double decode.
+  if (total < info.size && total <= Math.floor((info.size * 3) / 4)) {
+    const hasher = new ContentHasher();
+    for await (const chunk of scanChunks(em, info.id, signal)) hasher.update(chunk);
+    if (hasher.size === total && fileSignature(hasher.digest()) === info.signature)
+      return { length: total, doubleDecoded: true };
+  }
+  throw new CorruptFileError(info.id, `its chunks hold ${total} bytes, its size is ${info.size}`);
+}
+
+/** Every chunk of a file in `chunk_id` order, unchecked, one query each. */
+async function* scanChunks(em: Db, fileId: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for (let chunkId = -1; ; ) {
+    const row = await selectBinaryRow(
+      em,
+      "SELECT `chunk_id`, `filedata` FROM `ost_file_chunk` WHERE `file_id` = ? AND `chunk_id` > ? ORDER BY `chunk_id` LIMIT 1",
+      [fileId, chunkId],
+      signal,
+    );
+    if (!row) return;
+    chunkId = int(row.chunk_id, "ost_file_chunk.chunk_id");
+    yield bytes(row.filedata, "ost_file_chunk.filedata");
+  }
+}
+
 /**
  * A stored file's metadata and readers of its bytes. Each reader fetches one chunk per query (a prepared
  * statement: the bytes arrive as they are stored), the next while the caller handles the current one, so
@@ -121,12 +199,17 @@ export interface ReadOptions {
  */
 export interface FileContent {
   info: FileInfo;
+  /** The bytes the content holds: `info.size`, unless the file was opened with a measured length. */
+  length: number;
   /**
    * The whole file, chunk by chunk in `chunk_id` order. Throws CorruptFileError at the end when the chunks
-   * hold a different number of bytes than `info.size`.
+   * hold a different number of bytes than `length`.
    */
   chunks(options?: ReadOptions): AsyncGenerator<Buffer, void, undefined>;
-  /** Bytes `[start, end)` (end exclusive; `0 ≤ start ≤ end ≤ size`), fetching only the chunks covering them. */
+  /**
+   * Bytes `[start, end)` (end exclusive; `0 ≤ start ≤ end ≤ length`), fetching only the chunks covering them
+   * (InvalidRangeError otherwise, before any query).
+   */
   range(start: number, end: number, options?: ReadOptions): AsyncGenerator<Buffer, void, undefined>;
 }
 
@@ -136,26 +219,33 @@ export async function readFile(em: Db, fileId: number): Promise<FileContent> {
   return openFileContent(em, info);
 }
 
-export function openFileContent(em: Db, info: FileInfo): FileContent {
+/**
+ * Readers of a file's bytes; `length` (from measureContent) is what they hold, `info.size` when not given.
+ * UnsupportedBackendError for files outside the database.
+ */
+export function openFileContent(em: Db, info: FileInfo, length: number = info.size): FileContent {
   if (info.backend !== "D") throw new UnsupportedBackendError(info.id, info.backend);
+  const content = { ...info, size: length };
   return {
     info,
-    chunks: (options = {}) => readChunks(em, info, options.signal),
+    length,
+    chunks: (options = {}) => readChunks(em, content, options.signal),
     range: (start, end, options = {}) => {
       if (
         !Number.isSafeInteger(start) ||
         !Number.isSafeInteger(end) ||
         start < 0 ||
         start > end ||
-        end > info.size
+        end > length
       ) {
-        throw new InvalidRangeError(start, end, info.size);
+        throw new InvalidRangeError(start, end, length);
       }
-      return readRange(em, info, start, end, options.signal);
+      return readRange(em, content, start, end, options.signal);
     },
   };
 }
 
+/** The readers below take `info.size` as the length of the content they read. */
 async function* readChunks(
   em: Db,
   info: FileInfo,
@@ -244,6 +334,10 @@ async function* readRangeByLayout(
     [info.id],
     signal,
   );
+  // Bytes at shifted positions are no answer: a layout that does not add up to the content is damage.
+  const total = layout.reduce((sum, chunk) => sum + int(chunk.length, "length"), 0);
+  if (total !== info.size)
+    throw new CorruptFileError(info.id, `its chunks hold ${total} bytes, its size is ${info.size}`);
   let position = start;
   let chunkStart = 0;
   for (const chunk of layout) {

@@ -4,7 +4,8 @@
  * MikroORM EntityManager and runs inside its transaction when it has one.
  *
  * - storeFile: stream a file in (limits, type checks, dedupe) → StoredFile
- * - readFile / openFileContent: metadata + chunk and byte-range readers; getFileInfo, getFileInfoByKey
+ * - readFile / openFileContent: metadata + chunk and byte-range readers; measureContent: the length a
+ *   download serves; getFileInfo, getFileInfoByKey
  * - attachToEntry, listEntryAttachments, listAttachmentsOfEntries, listTicketAttachments, listAttachmentsPage
  * - purgeOrphanFiles: osTicket's cron rule for unattached files
  * - getMaxFileSize, getMessageFieldAttachmentPolicy, isFileTypeAllowed: osTicket's upload limits
@@ -27,12 +28,14 @@ export * from "./errors.ts";
 export { fileExtension, MAX_FILE_NAME_LENGTH, sanitizeFileName } from "./filename.ts";
 export {
   CHUNK_SIZE,
+  type ContentLength,
   type FileContent,
   type FileInfo,
   findFile,
   getFileInfo,
   getFileInfoByExactKey,
   getFileInfoByKey,
+  measureContent,
   openFileContent,
   type ReadOptions,
   readFile,

@@ -11,7 +11,7 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createOrm, type EntityManager, type Orm, query, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { type ServiceProcess, startServiceProcess } from "@ostmesh/kit";
+import { type Logger, type ServiceProcess, startServiceProcess } from "@ostmesh/kit";
 import { authInterceptor, type SqlQuery } from "@ostmesh/kit/auth/index.ts";
 import { createTestIssuer, type TestIssuer } from "@ostmesh/kit/auth/testing/issuer.ts";
 import { bolaHeaders } from "@ostmesh/kit/auth/testing/matrix.ts";
@@ -51,7 +51,10 @@ export interface AttachmentHarness {
   close(): Promise<void>;
 }
 
-export async function attachmentHarness(label: string): Promise<AttachmentHarness> {
+export async function attachmentHarness(
+  label: string,
+  options: { /** The service process's logger (default: silent). */ logger?: Logger } = {},
+): Promise<AttachmentHarness> {
   const db = await createScratchDatabase({ label });
   const orm = await createOrm({
     url: db.url,
@@ -70,7 +73,7 @@ export async function attachmentHarness(label: string): Promise<AttachmentHarnes
   const service = await startServiceProcess({
     name: "ostmesh-attachment-test",
     config: testConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" }),
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     services: [
       {
         name: "attachment",

@@ -352,6 +352,14 @@ export declare type DownloadFileRequest = Message<"osticket.attachment.v1.Downlo
     value: SignedLink;
     case: "link";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Only this part of the file; absent = the whole file. A range reads only the stored chunks that
+   * overlap it. Negative values or a suffix combined with an offset or length are INVALID_ARGUMENT.
+   *
+   * @generated from field: osticket.attachment.v1.ByteRange range = 3;
+   */
+  range?: ByteRange | undefined;
 };
 
 /**
@@ -359,6 +367,43 @@ export declare type DownloadFileRequest = Message<"osticket.attachment.v1.Downlo
  * Use `create(DownloadFileRequestSchema)` to create a new message.
  */
 export declare const DownloadFileRequestSchema: GenMessage<DownloadFileRequest>;
+
+/**
+ * A part of a file's bytes, the way an HTTP Range header names one ("bytes=10-19", "bytes=10-",
+ * "bytes=-5"), against the bytes the download streams (DownloadFileResponse.content_length).
+ *
+ * @generated from message osticket.attachment.v1.ByteRange
+ */
+export declare type ByteRange = Message<"osticket.attachment.v1.ByteRange"> & {
+  /**
+   * First byte, counted from 0. It must lie inside the file: OUT_OF_RANGE otherwise (so any range of
+   * an empty file is OUT_OF_RANGE).
+   *
+   * @generated from field: int64 offset = 1;
+   */
+  offset: bigint;
+
+  /**
+   * Bytes from offset; 0 = up to the end of the file. A range running past the end stops at the end.
+   *
+   * @generated from field: int64 length = 2;
+   */
+  length: bigint;
+
+  /**
+   * When above 0: the last suffix_length bytes instead (all of them when the file is shorter);
+   * offset and length must then be 0.
+   *
+   * @generated from field: int64 suffix_length = 3;
+   */
+  suffixLength: bigint;
+};
+
+/**
+ * Describes the message osticket.attachment.v1.ByteRange.
+ * Use `create(ByteRangeSchema)` to create a new message.
+ */
+export declare const ByteRangeSchema: GenMessage<ByteRange>;
 
 /**
  * The parts of a signed download link as they arrive in the link's path and query.
@@ -429,6 +474,24 @@ export declare type DownloadFileResponse = Message<"osticket.attachment.v1.Downl
     value: Uint8Array;
     case: "chunk";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * First message only: how many bytes the whole file streams. Equal to info.size, except for a file
+   * osTicket's legacy XML API stored decoded twice (its size is the once-decoded length while its
+   * chunks hold the twice-decoded bytes, which still match its signature): then the bytes stored,
+   * which are what is streamed. Ranges and their OUT_OF_RANGE refer to this length.
+   *
+   * @generated from field: optional int64 content_length = 3;
+   */
+  contentLength?: bigint | undefined;
+
+  /**
+   * First message only, when the request named a range: the bytes that follow, resolved against
+   * content_length (offset and length exact, suffix_length 0).
+   *
+   * @generated from field: osticket.attachment.v1.ByteRange range = 4;
+   */
+  range?: ByteRange | undefined;
 };
 
 /**
@@ -796,7 +859,9 @@ export declare const AttachmentService: GenService<{
   },
   /**
    * Streams a file: first message its metadata, then its bytes in chunks. Callers may read files
-   * attached to tickets they may see (agents: department access; end users: their own tickets).
+   * attached to tickets they may see (agents: department access; end users: their own tickets). With a
+   * range, only the stored chunks covering it are read; access is checked first, then the metadata is
+   * sent, then a range outside the file ends the stream with OUT_OF_RANGE (as HTTP's 416).
    *
    * @generated from rpc osticket.attachment.v1.AttachmentService.DownloadFile
    */
