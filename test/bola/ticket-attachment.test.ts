@@ -23,6 +23,11 @@
  * department, subject, attachment), a refused call must leave every table's row count and the ticket row
  * as they were. State changed by an allowed call is put back before the next caller, so each caller meets
  * the same ticket.
+ *
+ * Fresh uploads (attached nowhere yet) belong to their uploader: every RPC that links stored files by id
+ * (CreateTicket, PostReply, PostMessage, PostNote with attachments[].file_id; AttachFiles) is also run with
+ * the caller's own fresh upload (the outcome of the RPC) and with another caller's (NOT_FOUND wherever the
+ * RPC itself would be allowed, nothing written).
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
@@ -163,11 +168,12 @@ const messages = {} as Record<Target, number>;
 const fileOn = {} as Record<Target, number>;
 const toAttach = {} as Record<Target, number>;
 let noteFile = 0;
+let serviceHeaders: Headers;
 
 beforeAll(async () => {
   h = await ticketHarness("bolamatrix");
   world = await createBolaWorld(h.db.url, {
-    apiKeyScopes: ["tickets:read", "tickets:write", "files:read", "files:write"],
+    apiKeyScopes: ["tickets:read", "tickets:write", "tickets:create", "files:read", "files:write"],
   });
   ticketIds.plain = world.tickets.plain;
   ticketIds.private = world.tickets.privateOrg;
@@ -198,10 +204,11 @@ beforeAll(async () => {
       scopes: ["files:read", "files:write"],
     }),
   );
-  const upload = async (name: string) => {
+  serviceHeaders = service;
+  const upload = async (name: string, headers = service) => {
     const res = await files.uploadFile(
       { name: `${name}.txt`, type: "text/plain", data: randomBytes(64) },
-      { headers: service },
+      { headers },
     );
     if (!res.file?.id) throw new Error("upload returned no file");
     return res.file.id;
@@ -212,7 +219,12 @@ beforeAll(async () => {
       { threadEntryId: messages[t], files: [{ fileId: fileOn[t] }] },
       { headers: service },
     );
-    toAttach[t] = await upload(`attach-${t}`);
+    // A fresh upload may be linked by its uploader only: the matrix's first caller allowed to attach to the
+    // ticket uploads it, and once it is linked to the ticket's message, every later caller who sees the
+    // ticket may link it again.
+    const first = BOLA_CALLERS.find((caller) => agentAction(t)[caller] === "ok");
+    if (!first) throw new Error(`nobody may attach to ${t}`);
+    toAttach[t] = await upload(`attach-${t}`, await bolaHeaders(world, h.issuer, first));
   }
   noteFile = await upload("note");
   await files.attachFiles(
@@ -462,6 +474,172 @@ function fileCases(t: Target): BolaCase[] {
         )) === 1,
     ),
   ];
+}
+
+/** Who may upload a file (UploadFile: agents, end users, keys with files:write, services). */
+function mayUpload(caller: BolaCaller): boolean {
+  return caller !== "anonymous" && caller !== "apiKeyWithoutScope";
+}
+
+/** The same outcomes, with every allowed call refused as NOT_FOUND (a file the caller may not link). */
+function refusedFile(expect: Record<BolaCaller, BolaOutcome>): Record<BolaCaller, BolaOutcome> {
+  const out = { ...expect };
+  for (const caller of BOLA_CALLERS) if (out[caller] === "ok") out[caller] = NF;
+  return out;
+}
+
+/** A new file attached nowhere, uploaded through the attachment service with `headers`. */
+async function freshUpload(headers: Headers): Promise<number> {
+  const res = await files.uploadFile(
+    // Unique text: random bytes could look like another type's magic number and be refused as such.
+    {
+      name: "fresh.txt",
+      type: "text/plain",
+      data: Buffer.from(`fresh ${randomBytes(16).toString("hex")}\n`),
+    },
+    { headers },
+  );
+  if (!res.file?.id) throw new Error("upload returned no file");
+  return res.file.id;
+}
+
+/** Whether the file is attached to the entry whose body carries the marker. */
+async function linkedTo(fileId: number, marker: string): Promise<boolean> {
+  return (
+    (await countOf(
+      "SELECT COUNT(*) AS n FROM ost_attachment a JOIN ost_thread_entry e ON e.id = a.object_id" +
+        " WHERE a.type = 'H' AND a.file_id = ? AND e.body LIKE ?",
+      [fileId, `%${marker}%`],
+    )) === 1
+  );
+}
+
+type FileLink = (headers: Headers, caller: BolaCaller, marker: string, fileId: number) => Promise<unknown>;
+
+/**
+ * One linking RPC, twice: with a fresh upload of the caller's own (callers who cannot upload get a service's
+ * upload: the RPC refuses them before it looks at files) and with one of osTicket's admin agent, who may see
+ * every ticket. The upload happens before the write case takes its row counts.
+ */
+function freshUploadCases(
+  name: string,
+  ticketId: number,
+  expect: Record<BolaCaller, BolaOutcome>,
+  call: FileLink,
+  linked: (marker: string, fileId: number) => Promise<boolean> = async (marker, fileId) =>
+    linkedTo(fileId, marker),
+): BolaCase[] {
+  const withUpload = (
+    label: string,
+    outcomes: Record<BolaCaller, BolaOutcome>,
+    uploader: (caller: BolaCaller, headers: Headers) => Promise<Headers>,
+  ): BolaCase => ({
+    name: `${name} with ${label}`,
+    expect: outcomes,
+    call: async (headers, caller) => {
+      const fileId = await freshUpload(await uploader(caller, headers));
+      return write(
+        `${name} with ${label}`,
+        ticketId,
+        outcomes,
+        (h2, c2, marker) => call(h2, c2, marker, fileId),
+        (marker) => linked(marker, fileId),
+      ).call(headers, caller);
+    },
+  });
+  return [
+    withUpload("the caller's own fresh upload", expect, async (caller, headers) =>
+      mayUpload(caller) ? headers : serviceHeaders,
+    ),
+    withUpload("another caller's fresh upload", refusedFile(expect), () => h.agent()),
+  ];
+}
+
+const byId = (fileId: number) => [{ source: { case: "fileId" as const, value: fileId } }];
+
+function freshUploadTicketCases(t: Target): BolaCase[] {
+  const id = ticketIds[t];
+  const c = h.client;
+  return [
+    ...freshUploadCases(
+      `PostReply (${t})`,
+      id,
+      agentAction(t, "ticket.reply"),
+      (headers, caller, marker, fileId) =>
+        c.postReply(
+          {
+            ticketId: id,
+            body: `reply ${marker}`,
+            staffId: staffFor(t, caller),
+            notify: false,
+            attachments: byId(fileId),
+          },
+          { headers },
+        ),
+    ),
+    ...freshUploadCases(`PostMessage (${t})`, id, endUserAction(t), (headers, _caller, marker, fileId) =>
+      c.postMessage({ ticketId: id, body: `message ${marker}`, attachments: byId(fileId) }, { headers }),
+    ),
+    ...freshUploadCases(`PostNote (${t})`, id, agentAction(t), (headers, caller, marker, fileId) =>
+      c.postNote(
+        {
+          ticketId: id,
+          title: "note",
+          body: `note ${marker}`,
+          staffId: staffFor(t, caller),
+          attachments: byId(fileId),
+        },
+        { headers },
+      ),
+    ),
+    ...freshUploadCases(
+      `AttachFiles (${t})`,
+      id,
+      agentAction(t),
+      (headers, _caller, _marker, fileId) =>
+        files.attachFiles({ threadEntryId: messages[t], files: [{ fileId }] }, { headers }),
+      async (_marker, fileId) =>
+        (await countOf(
+          "SELECT COUNT(*) AS n FROM ost_attachment WHERE object_id = ? AND type = 'H' AND file_id = ?",
+          [messages[t], fileId],
+        )) === 1,
+    ),
+  ];
+}
+
+/**
+ * CreateTicket: agents whose role holds ticket.create somewhere (all but the view-only agent), end users,
+ * the key with tickets:create; a new requester for everyone but end users (who create for themselves).
+ */
+function createExpect(): Record<BolaCaller, BolaOutcome> {
+  const out = {} as Record<BolaCaller, BolaOutcome>;
+  for (const caller of BOLA_CALLERS) out[caller] = "ok";
+  out.agentViewOnly = PD;
+  out.apiKeyWithoutScope = PD;
+  out.anonymous = UA;
+  return out;
+}
+
+function freshUploadCreateCases(): BolaCase[] {
+  return freshUploadCases(
+    "CreateTicket",
+    ticketIds.plain,
+    createExpect(),
+    (headers, caller, marker, fileId) =>
+      h.client.createTicket(
+        {
+          ...(isEndUser(caller)
+            ? {}
+            : { requester: { email: `${marker}@example.com`, name: "Fresh Upload" } }),
+          // The portal and the staff panel ask for a help topic.
+          topicId: 1,
+          subject: `create ${marker}`,
+          message: `message ${marker}`,
+          attachments: byId(fileId),
+        },
+        { headers },
+      ),
+  );
 }
 
 describe("BOLA: ticket, thread and attachment RPCs", () => {
@@ -764,5 +942,15 @@ describe("BOLA: ticket, thread and attachment RPCs", () => {
     expect(thread.entries.map((e) => e.id)).toContain(world.entries.note);
     const info = await files.getFileInfo({ fileId: noteFile }, { headers: agent });
     expect(info.file?.id).toBe(noteFile);
+  });
+
+  // Last: the allowed CreateTicket calls leave new tickets behind (end users' own among them).
+  it("let nobody link another caller's fresh upload, and every uploader link their own", {
+    timeout: 240_000,
+  }, async () => {
+    effectFailures.length = 0;
+    const cases = [...TARGETS.flatMap(freshUploadTicketCases), ...freshUploadCreateCases()];
+    const failures = await runBolaMatrix(world, h.issuer, cases);
+    expect({ failures, effectFailures }).toEqual({ failures: [], effectFailures: [] });
   });
 });

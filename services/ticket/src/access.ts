@@ -14,10 +14,10 @@ import {
   type ClientVisibleFields,
   decideTicketAccess,
   type EndUserOrgFacts,
-  fileVisibility,
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadTicketAccessFacts,
+  mayLinkFile,
   principalOf,
   redactThreadForEndUser,
   redactTicketForEndUser,
@@ -200,16 +200,18 @@ export async function visibleTickets(
 }
 
 /**
- * May the caller link these stored files (`attachments[].file_id`) to a new entry? Only files the caller may
- * see: attached to at least one entry of a ticket they may see (end users: messages and responses, never
- * internal notes), or attached nowhere yet (a fresh upload, osTicket's orphan window). Anything else is
- * NOT_FOUND naming the field, as if the file did not exist. API keys, services and the system by scope.
+ * May the caller link these stored files (`attachments[].file_id`) to a new entry? The auth module's
+ * mayLinkFile, the rule AttachFiles applies too (services/attachment/README.md): agents and end users files
+ * attached to at least one entry of a ticket they may see (end users: messages and responses, never internal
+ * notes), API keys files attached anywhere (by scope); and each of them their own fresh uploads, attached
+ * nowhere yet (osTicket's orphan window) — never another caller's fresh upload, nor an unattached file
+ * osTicket's PHP stored. Services and the system link any file. Anything else is NOT_FOUND naming the field,
+ * as if the file did not exist.
  *
  * Why here and not in the attachment service: the ticket service writes the ost_attachment rows itself,
  * inside the entry's transaction (see files.ts), and checks the files' existence beforehand with its own
  * service credential, which may see every file. So the caller's own access is checked here, against the
- * caller's principal, in the same transaction (one snapshot with the link) and after the ticket's own check,
- * by the rule AttachFiles applies (fileVisibility of the auth module; services/attachment/README.md).
+ * caller's principal, in the same transaction (one snapshot with the link) and after the ticket's own check.
  */
 export async function assertMayLinkFiles(
   ctx: Pick<HandlerContext, "values">,
@@ -217,11 +219,11 @@ export async function assertMayLinkFiles(
   files: readonly { readonly fileId: number; readonly field: string }[],
 ): Promise<void> {
   const principal = callerOf(ctx);
-  if (files.length === 0 || seesEveryTicket(principal)) return;
+  if (files.length === 0) return;
   const q = sqlQuery(em);
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   for (const { fileId, field } of files) {
-    if ((await fileVisibility(q, principal, fileId, endUser)) === "hidden")
+    if (!(await mayLinkFile(q, principal, fileId, endUser)))
       throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
   }
 }

@@ -1,13 +1,20 @@
+import { create } from "@bufbuild/protobuf";
 import { createOrm, execute, type Orm, query, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import {
+  ApiKeyKind,
+  type Principal,
+  PrincipalKind,
+  PrincipalSchema,
+} from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileVisibility, fileVisibility } from "./files.ts";
-import { idOf } from "./principal.ts";
+import { type FileVisibility, fileVisibility, mayLinkFile, uploaderOf } from "./files.ts";
+import { ANONYMOUS, idOf, systemPrincipal } from "./principal.ts";
 import type { SqlQuery } from "./sql.ts";
 import { type BolaCaller, type BolaWorld, createBolaWorld } from "./testing/world.ts";
 import { loadEndUserOrgFacts, THREAD_ENTRY_HIDDEN } from "./tickets.ts";
 
-/** The callers the rules bind to tickets (API keys and services are decided by scope before asking). */
+/** The callers the rules bind to tickets (API keys and services see every ticket). */
 const TICKET_BOUND: readonly BolaCaller[] = [
   "agentWithAccess",
   "agentViewOnly",
@@ -31,7 +38,16 @@ type FileName =
   | "twoTickets"
   | "faqOnly"
   | "fresh"
+  | "ownUpload"
+  | "staleUpload"
+  | "attachedUpload"
   | "missing";
+
+/** Fresh uploads (attached nowhere) and who uploaded them through ostmesh (ostmesh_upload rows). */
+const UPLOADED_BY: Partial<Record<FileName, readonly BolaCaller[]>> = {
+  // The same bytes uploaded twice (deduplicated to one ost_file row): both uploaders are recorded.
+  ownUpload: ["endUserOwner", "agentViewOnly"],
+};
 
 /** Who sees which file: the BOLA world's ticket visibility, narrowed to messages and responses for end users. */
 const VISIBLE: Record<FileName, readonly BolaCaller[]> = {
@@ -64,6 +80,11 @@ const VISIBLE: Record<FileName, readonly BolaCaller[]> = {
   ],
   faqOnly: [],
   fresh: [],
+  ownUpload: [],
+  staleUpload: [],
+  // Uploaded by an end user who may not see it, then attached to an internal note: the upload row no longer
+  // counts once the file is attached somewhere.
+  attachedUpload: ["agentWithAccess", "agentViewOnly", "agentLimitedExtraDept"],
   missing: [],
 };
 
@@ -124,6 +145,24 @@ describe("fileVisibility: may this caller see this stored file (real rows of the
     files.faqOnly = await file("faqOnly");
     await attach(files.faqOnly, 1, "F");
     files.fresh = await file("fresh");
+    const uploaded = (fileId: number, caller: BolaCaller, key: string) => {
+      const uploader = uploaderOf(world.principal(caller));
+      return execute(
+        em,
+        "INSERT INTO ostmesh_upload (file_id, principal_kind, principal_id, file_key) VALUES (?, ?, ?, ?)",
+        [fileId, uploader.kind, uploader.id, key],
+      );
+    };
+    files.ownUpload = await file("ownUpload");
+    await uploaded(files.ownUpload, "endUserOwner", "ownUpload");
+    await uploaded(files.ownUpload, "agentViewOnly", "ownUpload");
+    // A row left behind for an earlier file of the same id (osTicket's cron purged it, the id was reused):
+    // another key, so it is not this file's upload.
+    files.staleUpload = await file("staleUpload");
+    await uploaded(files.staleUpload, "endUserOwner", "someEarlierFile");
+    files.attachedUpload = await file("attachedUpload");
+    await uploaded(files.attachedUpload, "endUserOther", "attachedUpload");
+    await attach(files.attachedUpload, world.entries.note);
     files.missing = 999_999_999;
   });
   afterAll(async () => {
@@ -132,15 +171,17 @@ describe("fileVisibility: may this caller see this stored file (real rows of the
     await db?.drop();
   });
 
-  it("visible through a visible ticket's entry, hidden when attached only elsewhere, unattached when nowhere", async () => {
+  it("visible through a visible ticket's entry, hidden when attached only elsewhere, uploaded or unattached when nowhere", async () => {
     const mismatches: string[] = [];
     for (const [name, visibleTo] of Object.entries(VISIBLE) as [FileName, readonly BolaCaller[]][]) {
-      const unattached = name === "fresh" || name === "missing";
+      const unattached = ["fresh", "ownUpload", "staleUpload", "missing"].includes(name);
       for (const caller of TICKET_BOUND) {
         const expected: FileVisibility = visibleTo.includes(caller)
           ? "visible"
           : unattached
-            ? "unattached"
+            ? UPLOADED_BY[name]?.includes(caller)
+              ? "uploaded"
+              : "unattached"
             : "hidden";
         const actual = await fileVisibility(q, world.principal(caller), files[name]);
         if (actual !== expected) mismatches.push(`${caller} / ${name}: expected ${expected}, got ${actual}`);
@@ -158,5 +199,102 @@ describe("fileVisibility: may this caller see this stored file (real rows of the
     expect(
       await fileVisibility(q, member, files.sharedOrgMessage, { ...notSharing, userId: idOf(member) }),
     ).toBe("hidden");
+  });
+
+  it("lets only the uploader link a fresh upload (same kind and id), services any file, and the rest what they see", async () => {
+    const apiKey = world.principal("apiKeyWithScope");
+    const keyId = idOf(apiKey);
+    const service = create(PrincipalSchema, {
+      actor: { kind: PrincipalKind.SERVICE, username: "gateway", displayName: "gateway" },
+      scopes: ["files:write"],
+    });
+    // An osTicket key and an end user with the API key's id, and an agent with the end user's id: other
+    // uploaders, however their ids compare.
+    const osticketKey = create(PrincipalSchema, {
+      actor: { kind: PrincipalKind.API_KEY, id: keyId, apiKeyKind: ApiKeyKind.OSTICKET },
+    });
+    const sameIdUser = create(PrincipalSchema, { actor: { kind: PrincipalKind.END_USER, id: keyId } });
+    const sameIdAgent = create(PrincipalSchema, {
+      actor: { kind: PrincipalKind.AGENT, id: idOf(world.principal("endUserOwner")) },
+      agent: { departments: [] },
+    });
+    const em = orm.em.fork();
+    const keyUpload = (
+      await execute(
+        em,
+        "INSERT INTO ost_file SET ft = 'T', bk = 'D', type = 'text/plain', size = 1, `key` = 'keyUpload'," +
+          " signature = 'keyUpload', name = 'k.txt', created = NOW()",
+      )
+    ).insertId;
+    await execute(
+      em,
+      "INSERT INTO ostmesh_upload (file_id, principal_kind, principal_id, file_key) VALUES (?, 'apikey:ostmesh', ?, 'keyUpload')",
+      [keyUpload, keyId],
+    );
+    const cases: [string, Principal, number, boolean][] = [
+      ["key / own upload", apiKey, keyUpload, true],
+      ["key / end user's upload", apiKey, files.ownUpload, false],
+      ["key / osTicket's unattached file", apiKey, files.fresh, false],
+      ["key / file on a ticket", apiKey, files.sharedOrgMessage, true],
+      ["key / file on a FAQ only (by scope)", apiKey, files.faqOnly, true],
+      ["key / missing file", apiKey, files.missing, false],
+      ["osTicket key with the same id / ostmesh key's upload", osticketKey, keyUpload, false],
+      ["end user with the key's id / key's upload", sameIdUser, keyUpload, false],
+      ["agent with the end user's id / end user's upload", sameIdAgent, files.ownUpload, false],
+      ["end user / own upload", world.principal("endUserOwner"), files.ownUpload, true],
+      [
+        "end user / another end user's upload",
+        world.principal("endUserCollaborator"),
+        files.ownUpload,
+        false,
+      ],
+      [
+        "end user / upload of a file id reused since",
+        world.principal("endUserOwner"),
+        files.staleUpload,
+        false,
+      ],
+      ["end user / visible file", world.principal("endUserOwner"), files.message, true],
+      [
+        "end user / own upload, attached where they may not see it",
+        world.principal("endUserOther"),
+        files.attachedUpload,
+        false,
+      ],
+      ["agent / own upload", world.principal("agentViewOnly"), files.ownUpload, true],
+      ["agent / another caller's upload", world.principal("agentWithAccess"), files.ownUpload, false],
+      ["agent / osTicket's unattached file", world.principal("agentWithAccess"), files.fresh, false],
+      ["agent / file of a ticket out of sight", world.principal("agentWithoutAccess"), files.message, false],
+      ["service / anyone's upload", service, files.ownUpload, true],
+      ["service / osTicket's unattached file", service, files.fresh, true],
+      ["system / osTicket's unattached file", systemPrincipal(), files.fresh, true],
+      ["anonymous / visible everywhere", ANONYMOUS, files.twoTickets, false],
+    ];
+    const mismatches: string[] = [];
+    for (const [name, principal, fileId, expected] of cases)
+      if ((await mayLinkFile(q, principal, fileId)) !== expected)
+        mismatches.push(`${name}: expected ${expected}`);
+    expect(mismatches).toEqual([]);
+    expect(await fileVisibility(q, apiKey, keyUpload)).toBe("uploaded");
+  });
+
+  it("names uploaders by kind (with the key's table) and id", () => {
+    expect(uploaderOf(world.principal("agentWithAccess"))).toEqual({
+      kind: "agent",
+      id: world.staff.withAccess,
+    });
+    expect(uploaderOf(world.principal("endUserOwner"))).toEqual({ kind: "user", id: world.users.owner });
+    expect(uploaderOf(world.principal("apiKeyWithScope"))).toEqual({
+      kind: "apikey:ostmesh",
+      id: world.apiKeys.withScope.id,
+    });
+    expect(
+      uploaderOf(
+        create(PrincipalSchema, {
+          actor: { kind: PrincipalKind.API_KEY, id: 3, apiKeyKind: ApiKeyKind.OSTICKET },
+        }),
+      ),
+    ).toEqual({ kind: "apikey:osticket", id: 3 });
+    expect(uploaderOf(systemPrincipal())).toEqual({ kind: "system", id: 0 });
   });
 });

@@ -42,7 +42,13 @@ export {
   USER_PRIMARY_ORG_CONTACT,
   UserAccountStatus,
 } from "./directory.ts";
-export { type FileVisibility, fileVisibility } from "./files.ts";
+export {
+  type FileVisibility,
+  fileVisibility,
+  mayLinkFile,
+  type Uploader,
+  uploaderOf,
+} from "./files.ts";
 export {
   API_KEY_HEADER,
   type AuthInterceptorOptions,

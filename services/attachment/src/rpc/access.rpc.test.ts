@@ -47,11 +47,11 @@ function outcomes(
 beforeAll(async () => {
   h = await attachmentHarness("attrpcacl");
   const headers = await h.serviceHeaders();
-  const upload = async (seed: number) =>
+  const upload = async (seed: number, as = headers) =>
     (
       await h.client.uploadFile(
         { name: `f${seed}.txt`, type: "text/plain", data: bytesOf(100, seed) },
-        { headers },
+        { headers: as },
       )
     ).file?.id ?? 0;
   const entryOn = async (ticketId: number) => {
@@ -69,7 +69,9 @@ beforeAll(async () => {
   files.orphan = await upload(3);
   files.sharedOrg = await upload(4);
   files.primaryOrg = await upload(5);
-  files.toAttach = await upload(6);
+  // Uploaded by the matrix's first caller that may link it: a fresh upload may be linked by its uploader only,
+  // and once linked to the plain ticket's message everyone who sees that ticket may link it again.
+  files.toAttach = await upload(6, await h.headersOf("agentWithAccess"));
   await attach(h.world.entries.message, files.message);
   await attach(h.world.entries.note, files.note);
   await attach(await entryOn(h.world.tickets.sharedOrg), files.sharedOrg);
@@ -202,17 +204,27 @@ describe("access to files follows osTicket's ticket rules", () => {
     expect(asAgent.attachments.map((a) => a.file?.id)).toEqual([files.message, files.toAttach, files.note]);
   });
 
-  it("links only files the caller may see: attached to a visible ticket, or attached nowhere yet", async () => {
+  it("links only files the caller may see: attached to a visible ticket, or their own fresh upload", async () => {
     const service = await h.serviceHeaders();
-    const upload = async (seed: number) =>
+    const upload = async (seed: number, as: Headers = service) =>
       (
         await h.client.uploadFile(
           { name: `l${seed}.txt`, type: "text/plain", data: bytesOf(90, seed) },
-          { headers: service },
+          { headers: as },
         )
       ).file?.id ?? 0;
-    const fresh = await upload(31);
+    const fresh = await upload(31, await h.headersOf("agentWithAccess"));
     const onFaqOnly = await upload(32);
+    // Fresh uploads of other callers: another agent's, the service's, and a key's.
+    const othersFresh = await upload(33, await h.headersOf("agentViewOnly"));
+    const servicesFresh = await upload(34);
+    const keysFresh = await upload(35, await h.headersOf("apiKeyWithScope"));
+    // An unattached file osTicket's PHP stored: no ostmesh uploader at all.
+    const { insertId: phpOrphan } = await run(
+      h.em(),
+      "INSERT INTO `ost_file` SET `ft` = 'T', `bk` = 'D', `type` = 'text/plain', `size` = 1, `key` = 'phporphan'," +
+        " `signature` = 'phporphan', `name` = 'php.txt', `created` = NOW()",
+    );
     await run(
       h.em(),
       "INSERT INTO `ost_attachment` SET `object_id` = 1, `type` = 'F', `file_id` = ?, `inline` = 0",
@@ -252,11 +264,32 @@ describe("access to files follows osTicket's ticket rules", () => {
       outcome: `NotFound: files[0].file_id: file ${onFaqOnly} not found`,
       added: 0,
     });
-    // A file of a ticket the agent sees, and a fresh upload attached nowhere yet.
+    // Someone else's fresh upload, or osTicket's own unattached file: as missing as a file that does not exist.
+    for (const [caller, fileId] of [
+      ["agentWithAccess", othersFresh],
+      ["agentWithAccess", servicesFresh],
+      ["agentWithAccess", keysFresh],
+      ["agentWithAccess", phpOrphan],
+      ["apiKeyWithScope", fresh],
+      ["apiKeyWithScope", phpOrphan],
+    ] as const)
+      expect({ caller, ...(await link(caller, [fileId])) }).toEqual({
+        caller,
+        outcome: `NotFound: files[0].file_id: file ${fileId} not found`,
+        added: 0,
+      });
+    // A file of a ticket the agent sees, and the agent's own fresh upload attached nowhere yet.
     expect(await link("agentWithAccess", [files.message, fresh])).toEqual({
       outcome: `ok ${files.message},${fresh}`,
       added: 2,
     });
+    // The key's own fresh upload; a service links any unattached file, osTicket's own included.
+    expect(await link("apiKeyWithScope", [keysFresh])).toEqual({ outcome: `ok ${keysFresh}`, added: 1 });
+    const byService = await h.client.attachFiles(
+      { threadEntryId: h.world.entries.note, files: [{ fileId: servicesFresh }, { fileId: phpOrphan }] },
+      { headers: service },
+    );
+    expect(byService.attachments.map((a) => a.file?.id)).toEqual([servicesFresh, phpOrphan]);
     // The agent who may see the Sales ticket (an extra department) links its file; so may a scoped key.
     expect(await link("agentLimitedExtraDept", [files.primaryOrg])).toEqual({
       outcome: `ok ${files.primaryOrg}`,
@@ -265,8 +298,17 @@ describe("access to files follows osTicket's ticket rules", () => {
     expect(await link("apiKeyWithScope", [onFaqOnly])).toEqual({ outcome: `ok ${onFaqOnly}`, added: 1 });
     await run(
       h.em(),
-      "DELETE FROM `ost_attachment` WHERE `object_id` = ? AND `type` = 'H' AND `file_id` IN (?, ?, ?, ?)",
-      [h.world.entries.note, files.message, fresh, files.primaryOrg, onFaqOnly],
+      "DELETE FROM `ost_attachment` WHERE `object_id` = ? AND `type` = 'H' AND `file_id` IN (?, ?, ?, ?, ?, ?, ?)",
+      [
+        h.world.entries.note,
+        files.message,
+        fresh,
+        files.primaryOrg,
+        onFaqOnly,
+        keysFresh,
+        servicesFresh,
+        phpOrphan,
+      ],
     );
   });
 

@@ -20,12 +20,15 @@ import {
   kindOf,
   loadEndUserOrgFacts,
   loadTicketAccessFacts,
+  mayLinkFile,
   principalOf,
   type SqlQuery,
   subjectOf,
   THREAD_ENTRY_HIDDEN,
   threadEntryType,
   authorizeTicket as ticketRules,
+  type Uploader,
+  uploaderOf,
 } from "@ostmesh/kit/auth/index.ts";
 import { type Principal, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 
@@ -91,12 +94,12 @@ export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: num
 }
 
 /**
- * May the caller link this file to an entry (AttachFiles)? Only a file the caller may see: one they may
- * read (see assertCanReadFile), or one not attached to anything yet (a fresh upload, in osTicket's orphan
- * window until PurgeOrphanFiles). A file attached only elsewhere — another ticket's entry, a FAQ, a canned
- * response, a task — is NOT_FOUND, exactly like a missing one; otherwise a guessed id would hand any file
- * to whoever links it to an entry of their own. API keys and services by scope, as for reading.
- * `field` names the request field in the error.
+ * May the caller link this file to an entry (AttachFiles)? The auth module's mayLinkFile: agents a file they
+ * may read (see assertCanReadFile) or their own fresh upload — one attached to nothing yet, in osTicket's
+ * orphan window until PurgeOrphanFiles, that they uploaded themselves; API keys any attached file (by scope)
+ * or their own fresh upload; services anything. A file attached only elsewhere, someone else's fresh upload,
+ * or an unattached file osTicket's PHP stored is NOT_FOUND, exactly like a missing one: otherwise a guessed id
+ * would hand any file to whoever links it to an entry of their own. `field` names the request field.
  */
 export async function assertCanLinkFile(
   ctx: Ctx,
@@ -106,9 +109,14 @@ export async function assertCanLinkFile(
 ): Promise<void> {
   const principal = principalOf(ctx);
   requireCaller(principal);
-  if (!isTicketBound(principal)) return;
-  if ((await fileVisibility(sql(em), principal, fileId)) === "hidden")
+  if (!(await mayLinkFile(sql(em), principal, fileId)))
     throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
+}
+
+/** Who is uploading, as ostmesh_upload records it (kind and id, and the credential for audits). */
+export function uploaderOfCall(ctx: Ctx): Uploader & { credentialId: string } {
+  const principal = principalOf(ctx);
+  return { ...uploaderOf(principal), credentialId: principal.credentialId };
 }
 
 /** May the caller list a ticket's attachments? Returns which of its entries the listing may show. */

@@ -51,6 +51,7 @@ import {
   ORPHAN_MIN_AGE_SECONDS,
   openFileContent,
   purgeOrphanFiles,
+  recordUploader,
   type StoredFile,
   storeFile,
 } from "../storage/index.ts";
@@ -62,6 +63,7 @@ import {
   assertCanReadTicket,
   callerSubject,
   type EntryFilter,
+  uploaderOfCall,
 } from "./access.ts";
 import { invalidArgument, STREAM_FIELDS, toConnectError, UNARY_FIELDS } from "./errors.ts";
 import { attachmentMessage, fileInfoMessage } from "./messages.ts";
@@ -150,6 +152,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
           ...(legacySize > 0 ? { recordedSize: legacySize } : {}),
           signal: ctx.signal,
         });
+        await recordUploader(tx, stored.id, stored.key, uploaderOfCall(ctx), ctx.signal);
         return uploadResponse(stored);
       };
       const key = req.idempotencyKey;
@@ -205,6 +208,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
             allowedTypes: policy,
             signal: ctx.signal,
           });
+          await recordUploader(tx, stored.id, stored.key, uploaderOfCall(ctx), ctx.signal);
           const response = streamUploadResponse(stored);
           if (key === "") return response;
           // The request is known only now: its metadata and the hash of the bytes that arrived.

@@ -166,6 +166,71 @@ describe("bytes in = bytes out over the real RPC", () => {
   });
 });
 
+describe("uploaders are recorded with the file (ostmesh_upload)", () => {
+  async function uploaders(fileId: number | undefined): Promise<string[]> {
+    const rows = await h
+      .em()
+      .execute(
+        "SELECT u.`principal_kind` k, u.`principal_id` i, u.`file_key` = f.`key` AS same_key FROM `ostmesh_upload` u" +
+          " JOIN `ost_file` f ON f.`id` = u.`file_id` WHERE u.`file_id` = ? ORDER BY k, i",
+        [fileId ?? 0],
+      );
+    return rows.map((r) => `${r.k}:${r.i}${Number(r.same_key) === 1 ? "" : " (other key)"}`);
+  }
+
+  it("records every uploader of the same bytes once, unary and streamed, retries included", async () => {
+    const data = bytesOf(200, 777);
+    const owner = await h.headersOf("endUserOwner");
+    const agent = await h.headersOf("agentViewOnly");
+    const key = await h.headersOf("apiKeyWithScope");
+    const first = await h.client.uploadFile({ name: "mine.txt", data }, { headers: owner });
+    expect(await uploaders(first.file?.id)).toEqual([`user:${h.world.users.owner}`]);
+    // The same bytes again: the same ost_file row, and each new uploader recorded on it.
+    const byAgent = await h.client.uploadFileStream(
+      streamOf({ name: "a.txt", size: data.byteLength }, data),
+      {
+        headers: agent,
+      },
+    );
+    const byKey = await h.client.uploadFile({ name: "k.txt", data }, { headers: key });
+    const again = await h.client.uploadFile({ name: "mine.txt", data }, { headers: owner });
+    for (const res of [byAgent, byKey, again])
+      expect(res).toMatchObject({ deduplicated: true, file: { id: first.file?.id } });
+    const idempotencyKey = randomName("up");
+    for (let i = 0; i < 2; i++)
+      await h.client.uploadFileStream(
+        streamOf({ name: "s.txt", size: data.byteLength }, data, { idempotencyKey }),
+        {
+          headers: owner,
+        },
+      );
+    expect(await uploaders(first.file?.id)).toEqual(
+      [
+        `agent:${h.world.staff.viewOnly}`,
+        `apikey:ostmesh:${h.world.apiKeys.withScope.id}`,
+        `user:${h.world.users.owner}`,
+      ].sort(),
+    );
+    // A service's upload is recorded as the service.
+    const bySvc = await h.client.uploadFile({ name: "svc.txt", data: bytesOf(50, 778) }, { headers });
+    expect(await uploaders(bySvc.file?.id)).toEqual(["service:0"]);
+  });
+
+  it("records nothing for a refused upload", async () => {
+    const before = await countRows(h.em(), "ostmesh_upload");
+    const owner = await h.headersOf("endUserOwner");
+    const error = await rejection(
+      h.client.uploadFile({ name: "big.bin", data: bytesOf(LIMIT + 1) }, { headers: owner }),
+    );
+    expect(error.code).toBe(Code.ResourceExhausted);
+    const liar = await rejection(
+      h.client.uploadFileStream(streamOf({ name: "liar.bin", size: 10 }, bytesOf(20, 5)), { headers: owner }),
+    );
+    expect(liar.code).toBe(Code.InvalidArgument);
+    expect(await countRows(h.em(), "ostmesh_upload")).toBe(before);
+  });
+});
+
 describe("refused uploads leave nothing behind", () => {
   it("refuses a unary file over max_file_size with the limit in the message and osTicket's wording", async () => {
     const before = await fileRows();

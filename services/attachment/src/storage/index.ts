@@ -7,7 +7,8 @@
  * - readFile / openFileContent: metadata + chunk and byte-range readers; measureContent: the length a
  *   download serves; getFileInfo, getFileInfoByKey
  * - attachToEntry, listEntryAttachments, listAttachmentsOfEntries, listTicketAttachments, listAttachmentsPage
- * - purgeOrphanFiles: osTicket's cron rule for unattached files
+ * - purgeOrphanFiles: osTicket's cron rule for unattached files (and their uploaders)
+ * - recordUploader: who uploaded a file (ostmesh_upload), which decides who may link it while unattached
  * - getMaxFileSize, getMessageFieldAttachmentPolicy, isFileTypeAllowed: osTicket's upload limits
  * - StorageError subclasses, each with a `code` and osTicket's wording in `osTicketMessage`
  */
@@ -69,3 +70,4 @@ export {
   type StoreFileInput,
   storeFile,
 } from "./store.ts";
+export { recordUploader, type UploaderRecord } from "./uploads.ts";

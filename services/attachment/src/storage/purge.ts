@@ -14,9 +14,10 @@ export interface PurgeOrphanFilesOptions {
 
 /**
  * Deletes attachment files (`ft = 'T'`) that no `ost_attachment` row references and that are older than
- * the minimum age, with their chunks — osTicket's cron rule (FACTS §1.7). Logos and backdrops are kept.
- * Each batch rechecks the rule while deleting, so a file attached meanwhile is never removed. Returns the
- * number of files deleted.
+ * the minimum age, with their chunks and their uploaders (ostmesh_upload) — osTicket's cron rule
+ * (FACTS §1.7). Logos and backdrops are kept. Each batch rechecks the rule while deleting, so a file attached
+ * meanwhile is never removed. Uploader rows of files that are gone anyway (osTicket's own cron deletes
+ * orphans without knowing ostmesh_upload) are swept at the end. Returns the number of files deleted.
  */
 export async function purgeOrphanFiles(em: Db, options: PurgeOrphanFilesOptions = {}): Promise<number> {
   const minAge = options.minAgeSeconds ?? ORPHAN_MIN_AGE_SECONDS;
@@ -38,7 +39,7 @@ export async function purgeOrphanFiles(em: Db, options: PurgeOrphanFilesOptions 
       [minAge, afterId],
       signal,
     );
-    if (rows.length === 0) return deleted;
+    if (rows.length === 0) break;
     const ids = rows.map((row) => int(row.id, "ost_file.id"));
     afterId = ids[ids.length - 1] ?? afterId;
     await em.transactional(async (tx) => {
@@ -59,8 +60,50 @@ export async function purgeOrphanFiles(em: Db, options: PurgeOrphanFilesOptions 
         ids,
         signal,
       );
+      // Likewise the uploaders of the files deleted just now.
+      await run(
+        tx,
+        `DELETE u FROM \`ostmesh_upload\` u LEFT JOIN \`ost_file\` f ON f.\`id\` = u.\`file_id\`` +
+          ` WHERE u.\`file_id\` IN (${marks}) AND f.\`id\` IS NULL`,
+        ids,
+        signal,
+      );
       deleted += affectedRows;
     });
-    if (rows.length < batchSize) return deleted;
+    if (rows.length < batchSize) break;
+  }
+  await sweepUploaders(em, batchSize, signal);
+  return deleted;
+}
+
+/**
+ * Deletes ostmesh_upload rows whose file is gone (osTicket's own cron deletes orphans without knowing the
+ * table), found by a plain read and deleted by key in batches, so uploads are never blocked for long.
+ * Returns the number of rows deleted.
+ */
+async function sweepUploaders(em: Db, batchSize: number, signal?: AbortSignal): Promise<number> {
+  let swept = 0;
+  let afterId = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const rows = await selectRows(
+      em,
+      "SELECT DISTINCT u.`file_id` FROM `ostmesh_upload` u LEFT JOIN `ost_file` f ON f.`id` = u.`file_id`" +
+        ` WHERE f.\`id\` IS NULL AND u.\`file_id\` > ? ORDER BY u.\`file_id\` LIMIT ${batchSize}`,
+      [afterId],
+      signal,
+    );
+    if (rows.length === 0) return swept;
+    const ids = rows.map((row) => int(row.file_id, "ostmesh_upload.file_id"));
+    afterId = ids[ids.length - 1] ?? afterId;
+    const { affectedRows } = await run(
+      em,
+      `DELETE u FROM \`ostmesh_upload\` u LEFT JOIN \`ost_file\` f ON f.\`id\` = u.\`file_id\`` +
+        ` WHERE u.\`file_id\` IN (${ids.map(() => "?").join(", ")}) AND f.\`id\` IS NULL`,
+      ids,
+      signal,
+    );
+    swept += affectedRows;
+    if (rows.length < batchSize) return swept;
   }
 }
