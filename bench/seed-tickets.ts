@@ -230,9 +230,22 @@ const PRIORITIES = [
   { id: 4, label: "Emergency", weight: 1 },
 ];
 
+// osTicket's default `######` format has 900,000 numbers; random numbers need room to stay quick to draw,
+// so a helpdesk seeded past a quarter of that gets a longer format (ticket_number_format), as an admin
+// of a helpdesk that size would set it. Creates made afterwards follow the same format.
+const digits = Math.max(6, Math.ceil(Math.log10((takenNumbers.size + total) * 4)));
+if (digits > 6) {
+  await execute(
+    em(),
+    "UPDATE ost_config SET value = ? WHERE namespace = 'core' AND `key` = 'ticket_number_format'",
+    ["#".repeat(digits)],
+  );
+  console.log(`ticket numbers: ${digits} digits (ticket_number_format ${"#".repeat(digits)})`);
+}
+
 function ticketNumber(): string {
   for (;;) {
-    const n = String(between(100000, 999999));
+    const n = String(between(10 ** (digits - 1), 10 ** digits - 1));
     if (!takenNumbers.has(n)) {
       takenNumbers.add(n);
       return n;

@@ -260,7 +260,7 @@ function searchTable(search: NonNullable<TicketPageQuery["search"]>): Condition 
 
 /** How many index rows the relevance fast path first looks at per row it needs, and at most in all. */
 const FAST_PATH_ROWS_PER_TICKET = 8;
-const FAST_PATH_MAX_ROWS = 8192;
+const FAST_PATH_MAX_ROWS = 32_768;
 
 /**
  * The first page of a relevance-ordered search without mapping every matching index row to its ticket:
@@ -279,8 +279,10 @@ async function relevanceFirstPage(
   const search = q.search;
   if (!search || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc) return undefined;
   // Scores of the same quality tie (InnoDB ranks by term counts), so a page may end inside a run of equal
-  // scores that continues past the rows read: then four times as many are read, up to a bound.
-  for (let budget = q.limit * FAST_PATH_ROWS_PER_TICKET; budget <= FAST_PATH_MAX_ROWS; budget *= 4) {
+  // scores that continues past the rows read: then the bound is read at once (every read ranks all of
+  // the term's matches again, so a few big reads cost less than many growing ones).
+  const first = Math.min(q.limit * FAST_PATH_ROWS_PER_TICKET, FAST_PATH_MAX_ROWS);
+  for (const budget of first < FAST_PATH_MAX_ROWS ? [first, FAST_PATH_MAX_ROWS] : [first]) {
     const page = await bestRowsPage(em, q, search, budget);
     if (page !== "incomplete") return page;
   }
@@ -314,7 +316,10 @@ async function bestRowsPage(
       if (Number(all[i]?.relevance) > Number(all[i - 1]?.relevance)) return undefined;
     // Fewer rows than asked for: every matching row is here, nothing ranks below unseen.
     if (all.length === budget) threshold = Number(all[all.length - 1]?.relevance ?? 0);
-    const byType = (type: string) => all.filter((r) => r.object_type === type);
+    // A ticket whose best row scores only the threshold ranks below every page this attempt can settle,
+    // so rows at the threshold (often most of them: scores of one term tie) need not be mapped to tickets.
+    const above = all.filter((r) => Number(r.relevance) > threshold);
+    const byType = (type: string) => above.filter((r) => r.object_type === type);
     for (const r of byType("T")) better(num(r, "object_id"), Number(r.relevance));
     const entries = byType("H");
     if (entries.length) {
