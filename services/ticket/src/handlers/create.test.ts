@@ -699,4 +699,168 @@ describe("CreateTicket", () => {
     expect(violations(error)?.[0]?.field).toBe("collaborators");
     expect(await h.counts()).toEqual(before);
   });
+  it("takes user.create for an agent's new requester: PERMISSION_DENIED naming requester.email, nothing written", async () => {
+    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
+    const permissions = String(staff?.permissions ?? "");
+    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
+      permissions.replace('"user.create":1', '"user.create":0'),
+    ]);
+    try {
+      const headers = await h.agent();
+      const before = await h.counts();
+      const error = await failure(
+        h.client.createTicket(
+          {
+            requester: { email: " New.Requester@example.com ", name: "New Requester" },
+            subject: "No user.create",
+            message: "hello",
+            topicId: 1,
+            collaborators: [{ email: "another.new@example.com", name: "Another New" }],
+          },
+          { headers },
+        ),
+      );
+      expect(error.code).toBe(Code.PermissionDenied);
+      expect(violations(error)).toEqual([
+        {
+          field: "requester.email",
+          legacyKey: "",
+          description: "You do not have permission to create users.",
+        },
+      ]);
+      // An unknown user id is no existing requester either.
+      const byId = await failure(
+        h.client.createTicket(
+          {
+            requester: { userId: 999_999, email: "new.requester@example.com", name: "New Requester" },
+            subject: "No user.create",
+            message: "hello",
+            topicId: 1,
+          },
+          { headers },
+        ),
+      );
+      expect(violations(byId)?.[0]?.field).toBe("requester.email");
+      expect(await h.counts()).toEqual(before);
+      // Existing requesters, by address (any case) or by id, are still theirs to open tickets for.
+      const known = await insertUser(h, { name: "Known Requester", email: "known.requester@example.com" });
+      for (const requester of [{ email: "KNOWN.requester@example.com" }, { userId: known }]) {
+        const res = await h.client.createTicket(
+          { requester, subject: "Known requester", message: "hello", topicId: 1 },
+          { headers },
+        );
+        expect(res.ticket?.requester?.id).toBe(known);
+      }
+    } finally {
+      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
+    }
+    // API callers create requesters without any agent permission.
+    const api = await h.client.createTicket(
+      {
+        requester: { email: "new.requester@example.com", name: "New Requester" },
+        subject: "x",
+        message: "y",
+      },
+      { headers: await h.service() },
+    );
+    expect(api.ticket?.requester?.name).toBe("New Requester");
+  });
+
+  it("records the requester (and the Cc list) as the first message's recipients of an agent's ticket", async () => {
+    // A fresh install has ticket_notice_active on: the staff panel offers "Ticket Notice", "Alert All" first.
+    expect(await h.query("SELECT value FROM ost_config WHERE `key` = 'ticket_notice_active'")).toEqual([
+      { value: "1" },
+    ]);
+    const headers = await h.agent();
+    const ask = (extra: object = {}) =>
+      h.client.createTicket(
+        {
+          requester: { email: "walk.in@example.com", name: "Walk In" },
+          subject: "At the desk",
+          message: "Came by the desk",
+          source: TicketSource.PHONE,
+          topicId: 1,
+          ...extra,
+        },
+        { headers },
+      );
+    const entry = (id: number) =>
+      h.query(
+        "SELECT user_id, staff_id, flags, poster, source, recipients FROM ost_thread_entry WHERE id = ?",
+        [id],
+      );
+
+    const alone = await ask();
+    const owner = alone.ticket?.requester?.id;
+    expect(await entry(alone.messageEntryId)).toEqual([
+      {
+        user_id: owner,
+        staff_id: 0,
+        flags: 0x201,
+        poster: "Walk In",
+        source: "Phone",
+        recipients: `{"to":{"${owner}":"Walk In <walk.in@example.com>"}}`,
+      },
+    ]);
+
+    const cc = await insertUser(h, { name: "Desk Colleague", email: "desk.colleague@example.com" });
+    const withCc = await ask({ collaborators: [{ email: "desk.colleague@example.com" }] });
+    const [collab] = await h.query(
+      "SELECT id FROM ost_thread_collaborator WHERE thread_id = ? AND user_id = ?",
+      [withCc.ticket?.threadId ?? 0, cc],
+    );
+    expect(await entry(withCc.messageEntryId)).toEqual([
+      expect.objectContaining({
+        flags: 0x101,
+        recipients:
+          `{"to":{"${owner}":"Walk In <walk.in@example.com>"},` +
+          `"cc":{"${collab?.id}":"Desk Colleague <desk.colleague@example.com>"}}`,
+      }),
+    ]);
+    // autorespond: false is the panel's "Do Not Send Alert": no recipients.
+    const quiet = await ask({ autorespond: false });
+    expect(await entry(quiet.messageEntryId)).toEqual([
+      expect.objectContaining({ flags: 1, recipients: null }),
+    ]);
+    // Other callers keep the API's record: nobody without collaborators.
+    const api = await h.client.createTicket(
+      { requester: { email: "walk.in@example.com" }, subject: "By API", message: "hello" },
+      { headers: await h.service() },
+    );
+    expect(await entry(api.messageEntryId)).toEqual([
+      expect.objectContaining({ flags: 1, recipients: null }),
+    ]);
+  });
+
+  it("adds an organization's members as collaborators when one of them opens a ticket (auto-collab)", async () => {
+    const org = await h.exec(
+      "INSERT INTO ost_organization (name, manager, status, domain, created) VALUES ('Team Org', '', 1, '', NOW())",
+    );
+    const orgId = org.insertId;
+    const lead = await insertUser(h, { name: "Lee Lead", email: "lee@team-org.example", orgId });
+    const member = await insertUser(h, { name: "Max Member", email: "max@team-org.example", orgId });
+    const before = (await h.events()).length;
+    const res = await h.client.createTicket(
+      { requester: { email: "max@team-org.example" }, subject: "Team ticket", message: "hello" },
+      { headers: await h.service() },
+    );
+    expect(res.ticket?.requester?.id).toBe(member);
+    expect(res.ticket?.collaborators.map((c) => [c.user?.id, c.active, c.cc])).toEqual([[lead, true, true]]);
+    expect(
+      await h.query(
+        "SELECT e.name, t.data FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id = ? ORDER BY t.id",
+        [res.ticket?.threadId ?? 0],
+      ),
+    ).toEqual([
+      { name: "created", data: null },
+      { name: "collab", data: `{"add":{"${lead}":{"name":"Lee Lead"}}}` },
+      { name: "collab", data: `{"org":${orgId}}` },
+    ]);
+    // One event for the whole create, carrying the collaborators.
+    const events = (await h.events()).slice(before);
+    expect(events.map((e) => e.type)).toEqual(["ticket.created"]);
+    if (events[0]?.payload.case !== "ticketCreated") throw new Error("unexpected payload");
+    expect(events[0].payload.value.ticket?.collaborators.map((c) => c.user?.id)).toEqual([lead]);
+    await h.exec("UPDATE ost_organization SET status = 0 WHERE id = ?", [orgId]);
+  });
 });

@@ -117,26 +117,35 @@ function collaboratorAddresses(req: CreateTicketRequest): CollaboratorAddress[] 
 }
 
 /**
- * Who may name whom on a typed Cc list (osTicket 1.18): an agent may add anyone and creates unknown
- * addresses as end users, which takes the user.create permission (the staff panel's "Add New" user dialog
- * answers 403 without it); the client portal offers no Cc list on a new ticket; the API adds existing users
- * only. Throws PERMISSION_DENIED naming the first entry the caller may not add.
+ * An agent creates end users only with the user.create permission (osTicket 1.18): a requester who is not a
+ * user yet is refused in Ticket::create ("You do not have permission to create users." where the staff
+ * panel reports the user), and unknown Cc addresses would be created as the staff panel's "Add New" user
+ * dialog creates them, which answers 403 without it. Other callers are not limited here: the API creates
+ * requesters freely and adds existing Cc users only, the client portal has no Cc list on a new ticket.
+ * Throws PERMISSION_DENIED naming the requester's address, else the first Cc entry, that would be a new user.
  */
-async function assertMayAddCollaborators(
+async function assertMayCreateUsers(
   m: Mutation,
   req: CreateTicketRequest,
   principal: Principal,
 ): Promise<void> {
-  if (!req.collaborators.length || !isAgent(principal)) return;
-  if (principal.agent?.permissions.includes(USER_CREATE)) return;
-  for (const [i, c] of req.collaborators.entries()) {
+  if (!isAgent(principal) || principal.agent?.permissions.includes(USER_CREATE)) return;
+  const candidates: { field: string; address: string }[] = [];
+  const requesterId = req.requester?.userId ?? 0;
+  const [requester] = requesterId
+    ? await query(m.tx, "SELECT id FROM ost_user WHERE id = ?", [requesterId])
+    : [];
+  if (!requester) candidates.push({ field: "requester.email", address: req.requester?.email ?? "" });
+  for (const [i, c] of req.collaborators.entries())
+    candidates.push({ field: `collaborators[${i}].email`, address: c.email });
+  for (const { field, address } of candidates) {
     // Invalid addresses are left to the domain, which names them as invalid.
-    const address = c.email.trim();
-    if (!isEmailAddress(address)) continue;
-    const [known] = await query(m.tx, "SELECT id FROM ost_user_email WHERE address = ?", [address]);
+    const trimmed = address.trim();
+    if (!isEmailAddress(trimmed)) continue;
+    const [known] = await query(m.tx, "SELECT id FROM ost_user_email WHERE address = ?", [trimmed]);
     if (!known)
       throw validationFailure(Code.PermissionDenied, [
-        { field: `collaborators[${i}].email`, description: "You do not have permission to create users." },
+        { field, description: "You do not have permission to create users." },
       ]);
   }
 }
@@ -177,7 +186,7 @@ export async function handleCreateTicket(
     },
     async (m) => {
       await assertMayLinkFiles(ctx, m.tx, files.named);
-      if (!legacy) await assertMayAddCollaborators(m, req, principal);
+      if (!legacy) await assertMayCreateUsers(m, req, principal);
       const created = await createTicket(
         m.sql,
         {

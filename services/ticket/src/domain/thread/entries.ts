@@ -48,7 +48,7 @@ export interface NewThreadEntry {
    * `thread_entry_recipients`: e.g. {"to":{"5":"Name <a@b>"},"cc":{...}}; stored as JSON, and REPLY_ALL
    * (more than one address) or REPLY_USER is flagged. Null or empty: none.
    */
-  readonly recipients?: Readonly<Record<string, Readonly<Record<string, string>>>> | null;
+  readonly recipients?: RecipientList | null;
   readonly attachments?: readonly AttachmentLink[];
 }
 
@@ -66,12 +66,9 @@ export interface InsertedEntry {
  */
 export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise<InsertedEntry> {
   let flags = entry.flags ?? 0;
-  const recipientCount = Object.values(entry.recipients ?? {}).reduce(
-    (n, list) => n + Object.keys(list).length,
-    0,
-  );
+  const recipientCount = Object.values(entry.recipients ?? {}).reduce((n, list) => n + list.length, 0);
   const recipients =
-    entry.recipients && Object.keys(entry.recipients).length ? phpJsonEncode(entry.recipients) : null;
+    entry.recipients && Object.keys(entry.recipients).length ? encodeRecipients(entry.recipients) : null;
   if (recipients) flags |= recipientCount > 1 ? EntryFlag.REPLY_ALL : EntryFlag.REPLY_USER;
   if (entry.format === "html") flags |= EntryFlag.BALANCED;
   if (!entry.staffId && !entry.userId) flags |= EntryFlag.SYSTEM;
@@ -125,18 +122,33 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
   };
 }
 
-type RecipientList = Record<string, Record<string, string>>;
+/**
+ * Recipients by kind (`to`, `cc`): [key, "Name <address>"] pairs in MailingList order. Pairs rather than
+ * an object because JavaScript objects reorder integer keys, and osTicket's JSON keeps the list's order.
+ */
+export type RecipientList = Readonly<Record<string, ReadonlyArray<readonly [key: string, address: string]>>>;
+
+/** The recipients as PHP's json_encode writes MailingList::getEmailAddresses (keys in list order). */
+function encodeRecipients(list: RecipientList): string {
+  const kinds = Object.entries(list).map(
+    ([kind, pairs]) =>
+      `${phpJsonEncode(kind)}:{${pairs.map(([key, address]) => `${phpJsonEncode(key)}:${phpJsonEncode(address)}`).join(",")}}`,
+  );
+  return `{${kinds.join(",")}}`;
+}
 
 /**
  * Ticket::getRecipients as MailingList::getEmailAddresses lists them: the owner under `to` (keyed by user
  * id), active collaborators under `cc` (keyed by collaborator id), as "Name <address>"; `exceptUserId`
- * leaves the poster out (end-user messages).
+ * leaves the poster out (end-user messages); a non-empty `ccUserIds` (getRecipients' whitelist) lists
+ * only those users' collaborators.
  */
 export async function ticketRecipients(
   tx: Sql,
   ticket: { threadId: number; userId: number },
   who: "all" | "user",
   exceptUserId = 0,
+  ccUserIds: readonly number[] = [],
 ): Promise<RecipientList> {
   const rows = await tx.all(
     "SELECT 'to' AS kind, u.id AS id, u.id AS user_id, u.name, e.address FROM ost_user u" +
@@ -147,7 +159,7 @@ export async function ticketRecipients(
         : ""),
     who === "all" ? [ticket.userId, ticket.threadId] : [ticket.userId],
   );
-  const list: RecipientList = {};
+  const list: Record<string, Array<readonly [string, string]>> = {};
   const ordered = [...rows].sort((a, b) =>
     str(a, "kind") === str(b, "kind")
       ? str(a, "name").localeCompare(str(b, "name"))
@@ -157,10 +169,11 @@ export async function ticketRecipients(
   );
   for (const r of ordered) {
     if (exceptUserId && int(r, "user_id") === exceptUserId) continue;
+    if (ccUserIds.length && str(r, "kind") === "cc" && !ccUserIds.includes(int(r, "user_id"))) continue;
     const address = str(r, "address");
     const name = str(r, "name") || address.split("@")[0] || "";
     const kind = str(r, "kind");
-    list[kind] = { ...list[kind], [String(int(r, "id"))]: `${name} <${address}>` };
+    list[kind] = [...(list[kind] ?? []), [String(int(r, "id")), `${name} <${address}>`]];
   }
   return list;
 }

@@ -206,6 +206,253 @@ describe("collaborators by address", () => {
   });
 });
 
+/** The first message's recipients and flags, and the thread's collaborators and events. */
+async function threadRows(r: { threadId: number; messageEntryId: number }) {
+  return {
+    entry: (
+      await h.query("SELECT flags, recipients FROM ost_thread_entry WHERE id = ?", [r.messageEntryId])
+    )[0],
+    collaborators: await h.query(
+      "SELECT id, user_id, flags, role FROM ost_thread_collaborator WHERE thread_id = ? ORDER BY id",
+      [r.threadId],
+    ),
+    events: await h.query(
+      "SELECT e.name, t.data, t.username, t.uid, t.uid_type FROM ost_thread_event t" +
+        " JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id = ? ORDER BY t.id",
+      [r.threadId],
+    ),
+  };
+}
+
+describe("organization auto-collaboration (Ticket::create, every origin)", () => {
+  it("adds all members, or only primary contacts, a collab event each and one naming the organization", async () => {
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_organization (id, name, manager, status, domain, created) VALUES (9, 'Collab Org', '', 0, 'collab.example', NOW())",
+      ),
+    );
+    const member = (email: string, name: string) => create(input(email, { requester: { email, name } }));
+    const ann = await member("ann@collab.example", "Ann Member");
+    const bob = await member("bob@collab.example", "Bob Member");
+    const cat = await member("cat@collab.example", "Cat Owner");
+    await h.tx((tx) => tx.run("UPDATE ost_user SET status = 1 WHERE id = ?", [bob.userId]));
+    const system = { username: "SYSTEM", uid: null, uid_type: "S" };
+
+    // COLLAB_ALL_MEMBERS: everyone but the owner, by user id; the legacy API's first message lists them.
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET status = 1 WHERE id = 9"));
+    const all = await threadRows(await create(input("cat@collab.example")));
+    expect(all.collaborators.map(({ id, ...c }) => c)).toEqual([
+      { user_id: ann.userId, flags: 3, role: "M" },
+      { user_id: bob.userId, flags: 3, role: "M" },
+    ]);
+    expect(all.events).toEqual([
+      { name: "created", data: null, username: "SYSTEM", uid: cat.userId, uid_type: "U" },
+      { name: "collab", data: `{"add":{"${ann.userId}":{"name":"Ann Member"}}}`, ...system },
+      { name: "collab", data: `{"add":{"${bob.userId}":{"name":"Bob Member"}}}`, ...system },
+      { name: "collab", data: '{"org":9}', ...system },
+    ]);
+    const [annCollab, bobCollab] = all.collaborators.map((c) => c.id);
+    expect(all.entry).toEqual({
+      flags: 0x101,
+      recipients:
+        `{"cc":{"${annCollab}":"Ann Member <ann@collab.example>",` +
+        `"${bobCollab}":"Bob Member <bob@collab.example>"}}`,
+    });
+
+    // COLLAB_PRIMARY_CONTACT: primary contacts only; a Cc already on the thread is not added twice.
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET status = 2 WHERE id = 9"));
+    const primary = await threadRows(
+      await create(input("cat@collab.example", { collaboratorUserIds: [bob.userId] })),
+    );
+    expect(primary.collaborators.map((c) => c.user_id)).toEqual([bob.userId]);
+    expect(primary.events.map((e) => e.data)).toEqual([
+      null,
+      `{"add":{"${bob.userId}":{"name":"Bob Member"}}}`,
+    ]);
+    const onlyPrimary = await threadRows(await create(input("ann@collab.example")));
+    expect(onlyPrimary.collaborators.map((c) => c.user_id)).toEqual([bob.userId]);
+    expect(onlyPrimary.events.map((e) => e.data)).toEqual([
+      null,
+      `{"add":{"${bob.userId}":{"name":"Bob Member"}}}`,
+      '{"org":9}',
+    ]);
+
+    // The primary contact's own ticket: nobody joins, no organization event, nothing to list.
+    const own = await threadRows(await create(input("bob@collab.example")));
+    expect(own.collaborators).toEqual([]);
+    expect(own.events.map((e) => e.name)).toEqual(["created"]);
+    expect(own.entry).toEqual({ flags: 1, recipients: null });
+
+    // The client portal: events by the signed-in user (no account: their address).
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET status = 1 WHERE id = 9"));
+    const portal = await threadRows(
+      await create(
+        input("", {
+          requester: { userId: cat.userId },
+          legacy: false,
+          origin: "web",
+          source: "Web",
+          topicId: 1,
+        }),
+        { kind: "user", userId: cat.userId },
+      ),
+    );
+    expect(portal.collaborators.map((c) => c.user_id)).toEqual([ann.userId, bob.userId]);
+    const user = { username: "cat@collab.example", uid: cat.userId, uid_type: "U" };
+    expect(portal.events.slice(1)).toEqual([
+      { name: "collab", data: `{"add":{"${ann.userId}":{"name":"Ann Member"}}}`, ...user },
+      { name: "collab", data: `{"add":{"${bob.userId}":{"name":"Bob Member"}}}`, ...user },
+      { name: "collab", data: '{"org":9}', ...user },
+    ]);
+
+    // E-mail: the members join, the message lists the mail's own addressees (the e-mail channel's).
+    const mail = await threadRows(await create(input("cat@collab.example", { source: "Email", emailId: 1 })));
+    expect(mail.collaborators.map((c) => c.user_id)).toEqual([ann.userId, bob.userId]);
+    expect(mail.entry).toEqual({ flags: 1, recipients: null });
+
+    // Without an agent signed in, a member with an agent's address joins inactive (disable_agent_collabs).
+    const [admin] = await h.query("SELECT email FROM ost_staff WHERE staff_id = 1");
+    await h.tx((tx) => tx.run("UPDATE ost_staff SET email = 'ann@collab.example' WHERE staff_id = 1"));
+    await h.setConfig("disable_agent_collabs", "1");
+    try {
+      const api = await threadRows(await create(input("cat@collab.example")));
+      expect(api.collaborators.map((c) => [c.user_id, c.flags])).toEqual([
+        [ann.userId, 2],
+        [bob.userId, 3],
+      ]);
+      expect(api.entry?.recipients).toBe(
+        `{"cc":{"${api.collaborators[1]?.id}":"Bob Member <bob@collab.example>"}}`,
+      );
+    } finally {
+      await h.setConfig("disable_agent_collabs", "");
+      await h.tx((tx) => tx.run("UPDATE ost_staff SET email = ? WHERE staff_id = 1", [String(admin?.email)]));
+    }
+    // Everything in the create's transaction: a refused create adds nobody.
+    const before = await h.counts();
+    await expect(create(input("cat@collab.example", { subject: "" }))).rejects.toBeInstanceOf(
+      TicketValidationError,
+    );
+    expect(await h.counts()).toEqual(before);
+  });
+});
+
+describe("first message of an agent's ticket (Ticket::open with the Ticket Notice choice)", () => {
+  const agent: Actor = { kind: "staff", staffId: 1 };
+  const staff = (email: string, extra: Partial<CreateTicketInput> = {}) =>
+    input(email, {
+      requester: { email, name: "Walk In" },
+      legacy: false,
+      origin: "staff",
+      source: "Phone",
+      topicId: 1,
+      ...extra,
+    });
+
+  it("lists the requester under to and the Cc list under cc while ticket_notice_active is on", async () => {
+    await h.setConfig("ticket_notice_active", "1");
+    const alone = await create(staff("walk.in@example.com"), agent);
+    expect((await threadRows(alone)).entry).toEqual({
+      flags: 0x201,
+      recipients: `{"to":{"${alone.userId}":"Walk In <walk.in@example.com>"}}`,
+    });
+
+    const friend = await create(
+      input("friend.cc@example.com", { requester: { email: "friend.cc@example.com", name: "Fred Friend" } }),
+    );
+    const html = await create(
+      staff("walk.in@example.com", {
+        collaboratorAddresses: [{ email: "friend.cc@example.com" }],
+        message: "<p>hi</p>",
+        messageFormat: "html",
+      }),
+      agent,
+    );
+    const rows = await threadRows(html);
+    expect(rows.entry).toEqual({
+      flags: 0x141,
+      recipients:
+        `{"to":{"${alone.userId}":"Walk In <walk.in@example.com>"},` +
+        `"cc":{"${rows.collaborators[0]?.id}":"Fred Friend <friend.cc@example.com>"}}`,
+    });
+    expect(rows.collaborators.map((c) => c.user_id)).toEqual([friend.userId]);
+
+    // "Do Not Send Alert" (autorespond false): no recipients at all.
+    const quiet = await create(
+      staff("walk.in@example.com", {
+        collaboratorAddresses: [{ email: "friend.cc@example.com" }],
+        autorespond: false,
+      }),
+      agent,
+    );
+    expect((await threadRows(quiet)).entry).toEqual({ flags: 1, recipients: null });
+  });
+
+  it("lists only the Cc list's collaborators, not the organization's others (getRecipients' whitelist)", async () => {
+    await h.setConfig("ticket_notice_active", "1");
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_organization (id, name, manager, status, domain, created) VALUES (10, 'Listed Org', '', 0, 'listed.example', NOW())",
+      ),
+    );
+    const mate = await create(
+      input("mate@listed.example", { requester: { email: "mate@listed.example", name: "Mo Mate" } }),
+    );
+    const boss = await create(
+      input("boss@listed.example", { requester: { email: "boss@listed.example", name: "Bo Boss" } }),
+    );
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET status = 1 WHERE id = 10"));
+    const withCc = await create(
+      staff("owner@listed.example", { collaboratorAddresses: [{ email: "boss@listed.example" }] }),
+      agent,
+    );
+    const rows = await threadRows(withCc);
+    expect(rows.collaborators.map((c) => c.user_id)).toEqual([boss.userId, mate.userId]);
+    expect(rows.events.map((e) => [e.name, e.username, e.uid_type])).toEqual([
+      ["created", "ostadmin", "S"],
+      ["collab", "ostadmin", "S"],
+      ["collab", "ostadmin", "S"],
+      ["collab", "ostadmin", "S"],
+    ]);
+    expect(rows.entry).toEqual({
+      flags: 0x101,
+      recipients:
+        `{"to":{"${withCc.userId}":"Walk In <owner@listed.example>"},` +
+        `"cc":{"${rows.collaborators[0]?.id}":"Bo Boss <boss@listed.example>"}}`,
+    });
+    // Without a Cc list every active collaborator is listed (by name).
+    const noCc = await create(staff("owner@listed.example"), agent);
+    const all = await threadRows(noCc);
+    const byUser = new Map(all.collaborators.map((c) => [c.user_id, c.id]));
+    expect(all.entry).toEqual({
+      flags: 0x101,
+      recipients:
+        `{"to":{"${noCc.userId}":"Walk In <owner@listed.example>"},` +
+        `"cc":{"${byUser.get(boss.userId)}":"Bo Boss <boss@listed.example>",` +
+        `"${byUser.get(mate.userId)}":"Mo Mate <mate@listed.example>"}}`,
+    });
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET status = 0 WHERE id = 10"));
+  });
+
+  it("lists the Cc list without the requester while ticket_notice_active is off", async () => {
+    await h.setConfig("ticket_notice_active", "0");
+    try {
+      const alone = await create(staff("walk.in@example.com"), agent);
+      expect((await threadRows(alone)).entry).toEqual({ flags: 1, recipients: null });
+      const withCc = await create(
+        staff("walk.in@example.com", { collaboratorAddresses: [{ email: "friend.cc@example.com" }] }),
+        agent,
+      );
+      const rows = await threadRows(withCc);
+      expect(rows.entry).toEqual({
+        flags: 0x201,
+        recipients: `{"cc":{"${rows.collaborators[0]?.id}":"Fred Friend <friend.cc@example.com>"}}`,
+      });
+    } finally {
+      await h.setConfig("ticket_notice_active", "1");
+    }
+  });
+});
+
 describe("concurrency", () => {
   it("reuses the user a concurrent request created for the same new address", async () => {
     const results = await Promise.all(

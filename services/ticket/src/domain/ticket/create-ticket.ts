@@ -43,6 +43,7 @@ import {
   type FileImportError,
   insertFileImportErrorNote,
   insertThreadEntry,
+  type RecipientList,
   ticketRecipients,
 } from "../thread/entries.ts";
 import { actorAuthor, logEvents, type NewThreadEvent } from "../thread/events.ts";
@@ -54,7 +55,9 @@ import {
   findUserById,
   lookupRequester,
   normalizeUserName,
+  OrgFlag,
   organizationForEmail,
+  PRIMARY_ORG_CONTACT,
 } from "../users/requester.ts";
 import { ticketSearchRow } from "./state.ts";
 
@@ -108,6 +111,10 @@ export interface CreateTicketInput {
   /** Custom field answers by variable name (ticket, contact and help-topic forms). */
   readonly answers?: Readonly<Record<string, string>>;
   readonly alert?: boolean;
+  /**
+   * The requester's notice (auto-response, or for an agent's ticket the new-ticket notice). False on an
+   * agent's ticket is the staff panel's "Do Not Send Alert": its first message then names no recipients.
+   */
   readonly autorespond?: boolean;
   readonly attachments?: readonly AttachmentLink[];
   /**
@@ -538,10 +545,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   }
   const owner = user;
   const orgId = owner ? owner.orgId : newUser ? await organizationForEmail(tx, newUser.email) : 0;
-  if (orgId) {
-    const org = await tx.first("SELECT status, manager FROM ost_organization WHERE id = ?", [orgId]);
-    const manager = org ? str(org, "manager") : "";
-    if (org && (int(org, "status") & 0x04) !== 0 && manager) {
+  // The owner's organization: its account manager may take the ticket, its members may join it.
+  const org = orgId
+    ? await tx.first("SELECT id, status, manager FROM ost_organization WHERE id = ?", [orgId])
+    : undefined;
+  if (org) {
+    const manager = str(org, "manager");
+    if ((int(org, "status") & OrgFlag.ASSIGN_AGENT_MANAGER) !== 0 && manager) {
       const managerId = phpInt(manager.slice(1));
       if (!staffSet && manager.startsWith("s")) staffId = managerId;
       else if (!teamSet && manager.startsWith("t")) teamId = managerId;
@@ -781,12 +791,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     topicId,
   });
   const events: NewThreadEvent[] = [{ ...snapshot(0, 0), state: "created", author: createdAuthor }];
-  // Collaborators (Ticket::addCollaborators): active + cc, role M, one `collab` event each. Without an
-  // agent signed in, an agent's address joins inactive when the help desk disables agent collaborators.
+  // Collaborators (Ticket::addCollaborator): active + cc, role M, one `collab` event each; the owner and
+  // users already on the thread are skipped. Without an agent signed in, an agent's address joins inactive
+  // when the help desk disables agent collaborators.
   const agentsInactive = ctx.actor.kind !== "staff" && config.flag("disable_agent_collabs");
   let collaboratorsAdded = 0;
-  for (const collaborator of collaboratorUsers) {
-    if (collaborator.id === userId) continue;
+  const addCollaborator = async (collaborator: { id: number; name: string; email: string }) => {
+    if (collaborator.id === userId) return false;
     const inactive =
       agentsInactive &&
       (await tx.first("SELECT staff_id FROM ost_staff WHERE email = ? LIMIT 1", [collaborator.email])) !==
@@ -796,7 +807,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         " VALUES (?, ?, ?, 'M', NOW(), NOW())",
       [inactive ? 2 : 3, threadId, collaborator.id],
     );
-    if (!added.affectedRows) continue;
+    if (!added.affectedRows) return false;
     collaboratorsAdded++;
     events.push({
       ...snapshot(0, 0),
@@ -804,6 +815,26 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       data: { add: { [collaborator.id]: { name: collaborator.name } } },
       author: actorAuthorRow,
     });
+    return true;
+  };
+  for (const collaborator of collaboratorUsers) await addCollaborator(collaborator);
+  // The organization's auto-collaboration (Ticket::create, every origin): all its members, or its primary
+  // contacts, then one `collab` event naming the organization when anyone joined.
+  const orgStatus = org ? int(org, "status") : 0;
+  if (org && (orgStatus & (OrgFlag.COLLAB_ALL_MEMBERS | OrgFlag.COLLAB_PRIMARY_CONTACT)) !== 0) {
+    const everyone = (orgStatus & OrgFlag.COLLAB_ALL_MEMBERS) !== 0;
+    let joined = false;
+    for (const member of await organizationMembers(tx, int(org, "id"))) {
+      if (!everyone && (member.status & PRIMARY_ORG_CONTACT) === 0) continue;
+      if (await addCollaborator(member)) joined = true;
+    }
+    if (joined)
+      events.push({
+        ...snapshot(0, 0),
+        state: "collab",
+        data: { org: int(org, "id") },
+        author: actorAuthorRow,
+      });
   }
   if (closing) {
     events.push({
@@ -842,9 +873,16 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   for (const failure of input.fileImportErrors ?? [])
     importErrorNotes.push(await insertFileImportErrorNote(tx, threadId, failure));
 
-  // First message (ORIGINAL_MESSAGE; poster = the stored user name), listing the collaborators if any.
+  // First message (ORIGINAL_MESSAGE; poster = the stored user name) with the recipients it names.
   const entry = await insertThreadEntry(tx, {
-    recipients: collaboratorsAdded ? await ticketRecipients(tx, { threadId, userId }, "all", userId) : null,
+    recipients: await firstMessageRecipients(ctx, {
+      origin,
+      threadId,
+      userId,
+      ccUserIds: collaboratorUsers.map((c) => c.id),
+      collaboratorsAdded,
+      autorespond: input.autorespond ?? true,
+    }),
     threadId,
     type: "M",
     pid: 0,
@@ -907,6 +945,56 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       title: "File Import Error",
     });
   return result;
+}
+
+/**
+ * The recipients Ticket::postMessage records on the first message. An agent's ticket from the staff panel
+ * names them with its "Ticket Notice" choice (offered only while `ticket_notice_active` is on): "Alert All"
+ * is the owner under `to` and the active collaborators of its Cc list (all of them without one) under
+ * `cc`; "Do Not Send Alert" records none — ostmesh's `autorespond: false`, which withholds that notice.
+ * Without the choice every origin but e-mail lists the active collaborators, the poster (the owner) left
+ * out. E-mail records the mail's own addressees (the e-mail channel writes them).
+ */
+async function firstMessageRecipients(
+  ctx: UseCaseContext,
+  message: {
+    origin: string;
+    threadId: number;
+    userId: number;
+    ccUserIds: readonly number[];
+    /** Collaborators the ticket got (a new thread has no others to list). */
+    collaboratorsAdded: number;
+    autorespond: boolean;
+  },
+): Promise<RecipientList | null> {
+  const { origin, threadId, userId } = message;
+  if (origin === "email") return null;
+  const noticeChoice =
+    origin === "staff" && ctx.actor.kind === "staff" && ctx.config.flag("ticket_notice_active");
+  if (noticeChoice && !message.autorespond) return null;
+  if (!noticeChoice && !message.collaboratorsAdded) return null;
+  const list = noticeChoice
+    ? await ticketRecipients(ctx.tx, { threadId, userId }, "all", 0, message.ccUserIds)
+    : await ticketRecipients(ctx.tx, { threadId, userId }, "all", userId);
+  return Object.keys(list).length ? list : null;
+}
+
+/** An organization's members (Organization::allMembers), by id, with what collaborators need. */
+async function organizationMembers(
+  tx: UseCaseContext["tx"],
+  orgId: number,
+): Promise<{ id: number; name: string; email: string; status: number }[]> {
+  const rows = await tx.all(
+    "SELECT u.id, u.name, u.status, e.address FROM ost_user u" +
+      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.org_id = ? ORDER BY u.id",
+    [orgId],
+  );
+  return rows.map((r) => ({
+    id: int(r, "id"),
+    name: str(r, "name"),
+    email: str(r, "address"),
+    status: int(r, "status"),
+  }));
 }
 
 /**

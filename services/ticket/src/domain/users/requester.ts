@@ -109,6 +109,18 @@ export function normalizeUserName(rawName: string | undefined, email: string): s
   return truncate(name, 128);
 }
 
+/** `ost_organization.status` bits (include/class.organization.php L42-47). */
+export const OrgFlag = {
+  COLLAB_ALL_MEMBERS: 0x01,
+  COLLAB_PRIMARY_CONTACT: 0x02,
+  ASSIGN_AGENT_MANAGER: 0x04,
+  SHARE_PRIMARY_CONTACT: 0x08,
+  SHARE_EVERYBODY: 0x10,
+} as const;
+
+/** `ost_user.status` bit of an organization's primary contact (include/class.user.php L88). */
+export const PRIMARY_ORG_CONTACT = 0x01;
+
 /** Organization whose `domain` list maps the e-mail's domain (`.example.com` covers subdomains). */
 export async function organizationForEmail(tx: Sql, email: string): Promise<number> {
   const domain = email.split("@")[1] ?? "";
