@@ -289,7 +289,9 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   idempotencyKey: string;
 
   /**
-   * Who the ticket is for (ignored for END_USER callers).
+   * Who the ticket is for (ignored for END_USER callers). An AGENT opening a ticket for an address that is
+   * no end user yet needs the agent permission user.create, as in osTicket's staff panel (PERMISSION_DENIED
+   * naming `requester.email` without it, nothing written).
    *
    * @generated from field: osticket.ticket.v1.Requester requester = 2;
    */
@@ -401,7 +403,10 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   alert?: boolean | undefined;
 
   /**
-   * Send the new-ticket auto-response to the requester; absent = true.
+   * Send the new-ticket auto-response to the requester; absent = true. For an AGENT caller it is the staff
+   * panel's "Ticket Notice" (offered while osTicket's ticket_notice_active is on): true ("Alert All")
+   * records the requester (`to`) and the Cc list's collaborators (`cc`) as the first message's recipients,
+   * false ("Do Not Send Alert") records none.
    *
    * @generated from field: optional bool autorespond = 18;
    */
@@ -437,6 +442,8 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
    *   unknown address is INVALID_ARGUMENT on `collaborators[i].email`.
    * - END_USER: none; the client portal has no Cc list on a new ticket (PERMISSION_DENIED on `collaborators`).
    * - Legacy requests: user ids (an address finds its user); unknown ones are skipped silently.
+   * Whoever the caller, when the requester's organization auto-adds collaborators (all members, or its
+   * primary contacts) they join too, after this list, with one more "collab" event naming the organization.
    *
    * @generated from field: repeated osticket.ticket.v1.CollaboratorInput collaborators = 21;
    */
