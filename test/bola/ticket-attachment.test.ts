@@ -609,7 +609,7 @@ function freshUploadTicketCases(t: Target): BolaCase[] {
 
 /**
  * CreateTicket: agents whose role holds ticket.create somewhere (all but the view-only agent), end users,
- * the key with tickets:create; a new requester for everyone but end users (who create for themselves).
+ * the key with tickets:create (see freshUploadCreateCases for whose ticket each opens).
  */
 function createExpect(): Record<BolaCaller, BolaOutcome> {
   const out = {} as Record<BolaCaller, BolaOutcome>;
@@ -628,9 +628,14 @@ function freshUploadCreateCases(): BolaCase[] {
     (headers, caller, marker, fileId) =>
       h.client.createTicket(
         {
+          // Agents open it for an existing end user (creating users takes user.create, which these
+          // agents' roles do not hold); keys and services name a new requester; end users create for
+          // themselves.
           ...(isEndUser(caller)
             ? {}
-            : { requester: { email: `${marker}@example.com`, name: "Fresh Upload" } }),
+            : isAgent(caller)
+              ? { requester: { userId: world.users.owner } }
+              : { requester: { email: `${marker}@example.com`, name: "Fresh Upload" } }),
           // The portal and the staff panel ask for a help topic.
           topicId: 1,
           subject: `create ${marker}`,
