@@ -335,7 +335,7 @@ async function loadServices(names: readonly ServiceName[]) {
   return Promise.all(
     names.map(async (name) => {
       const module = await modules[name]();
-      return { name, register: module.register };
+      return { name, register: module.register, needsBus: "needsBus" in module && module.needsBus === true };
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { mysqlCheck, type ServiceProcess, startServiceProcess } from "@ostmesh/kit";
+import { mysqlCheck, type ServiceName, type ServiceProcess, startServiceProcess } from "@ostmesh/kit";
 import { captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import {
   Health,
@@ -43,7 +43,7 @@ describe("gateway readiness", () => {
     await db?.drop();
   });
 
-  const gateway = (env: Record<string, string>, fronted: ("ticket" | "identity")[]) =>
+  const gateway = (env: Record<string, string>, fronted: ServiceName[]) =>
     startGateway({
       config: testConfig(env),
       logger: captureLogs("gateway").logger,
@@ -66,6 +66,25 @@ describe("gateway readiness", () => {
       // Requests no route serves get a 404 on the public HTTP/1.1 port.
       const missing = await fetch(`http://127.0.0.1:${gw.ports.http1[0]}/no/such/route`);
       expect(missing.status).toBe(404);
+    } finally {
+      await gw.shutdown();
+    }
+  });
+
+  it("stays ready while only attachment or notification is unreachable, and names them", async () => {
+    const gw = await gateway(
+      {
+        TICKET_URL: `http://127.0.0.1:${ticket.ports.h2c[0]}`,
+        NOTIFICATION_URL: "http://127.0.0.1:1",
+      },
+      ["ticket", "notification"],
+    );
+    try {
+      const res = await readyz(gw.ports.admin);
+      expect(res.status).toBe(200);
+      expect(res.body.failing).toEqual([
+        { check: "notification", error: expect.stringContaining("ECONNREFUSED") },
+      ]);
     } finally {
       await gw.shutdown();
     }

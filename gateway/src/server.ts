@@ -47,9 +47,18 @@ export async function startGateway(options: GatewayOptions): Promise<ServiceProc
   const { config } = options;
   const topology = options.topology ?? new Topology(config, []);
   const fronted = options.fronted ?? SERVICE_NAMES;
-  const checks = fronted.map((service) =>
-    remoteHealthCheck(service, topology.client(Health, service), service, config.timing.healthCheckTimeoutMs),
-  );
+  // The gateway serves as long as the write path (ticket, identity: the legacy API and every login) does;
+  // attachment and notification being down fails only their own RPCs, so they are reported, not required
+  // (notification is down whenever NATS is, while tickets keep being written through the outbox).
+  const checks = fronted.map((service) => ({
+    ...remoteHealthCheck(
+      service,
+      topology.client(Health, service),
+      service,
+      config.timing.healthCheckTimeoutMs,
+    ),
+    required: service === "ticket" || service === "identity",
+  }));
   const logger = options.logger ?? createLogger({ service: "ostmesh-gateway", level: config.logLevel });
   const gateway = options.fallback ? undefined : (options.gateway ?? loadGatewayConfig());
   const edge = gateway ? new GatewayEdge({ config, gateway, logger, topology }) : undefined;

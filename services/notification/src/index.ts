@@ -72,3 +72,6 @@ export function notificationService(options: NotificationServiceOptions = {}): R
 
 /** The notification service as configured by the environment. */
 export const register: RegisterService = notificationService();
+
+/** It consumes and streams events: without NATS it cannot serve (see HostedService.needsBus). */
+export const needsBus = true;

@@ -4,6 +4,6 @@
  * RPC on NOTIFICATION_PORT (h2c), /healthz /readyz /metrics on NOTIFICATION_ADMIN_PORT; SIGTERM drains and exits.
  */
 import { runServices } from "@ostmesh/kit";
-import { name, register } from "./index.ts";
+import { name, needsBus, register } from "./index.ts";
 
-await runServices({ name: `ostmesh-${name}`, services: [{ name, register }] });
+await runServices({ name: `ostmesh-${name}`, services: [{ name, register, needsBus }] });

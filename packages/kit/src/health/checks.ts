@@ -54,7 +54,10 @@ export function mysqlCheck(
  * NATS answers a round trip (PING/PONG flush) on NATS_URL. Keeps one connection of its own that reconnects
  * by itself; while it is reconnecting the flush does not return and the check fails on its timeout.
  */
-export function natsCheck(natsUrl: string, options: { name?: string; timeoutMs?: number } = {}): OwnedCheck {
+export function natsCheck(
+  natsUrl: string,
+  options: { name?: string; timeoutMs?: number; required?: boolean } = {},
+): OwnedCheck {
   const timeoutMs = options.timeoutMs ?? 2000;
   let connection: Promise<NatsConnection> | undefined;
   const open = () =>
@@ -67,6 +70,7 @@ export function natsCheck(natsUrl: string, options: { name?: string; timeoutMs?:
     });
   return {
     name: options.name ?? "nats",
+    required: options.required ?? true,
     async check(signal) {
       connection ??= open();
       let nc: NatsConnection;

@@ -12,17 +12,26 @@ export interface ReadinessCheck {
   readonly name: string;
   check(signal: AbortSignal): Promise<void>;
   readonly services?: readonly string[];
+  /**
+   * Default true. A check that is not required is still run and reported (/readyz, the readiness metric),
+   * but its failure never makes the process as a whole ("" and /readyz) unready — only the health names
+   * in `services`, when given: for a dependency the process can serve without (NATS for a service whose
+   * events wait in the outbox).
+   */
+  readonly required?: boolean;
 }
 
 export interface CheckResult {
   readonly name: string;
   readonly ok: boolean;
+  /** False for a check that is only reported (see ReadinessCheck.required). */
+  readonly required: boolean;
   readonly error?: string;
   readonly durationMs: number;
 }
 
 export interface HealthReport {
-  /** Every check passed and the process is not shutting down. */
+  /** Every required check passed and the process is not shutting down. */
   readonly ready: boolean;
   readonly shuttingDown: boolean;
   readonly checks: readonly CheckResult[];
@@ -140,15 +149,17 @@ export class HealthMonitor {
     for (const [i, result] of checks.entries()) {
       if (result.ok) continue;
       const scope = this.#checks[i]?.services;
+      const required = this.#checks[i]?.required ?? true;
       for (const name of this.#names) {
-        if (name === "" || scope === undefined || scope.includes(name)) failing.add(name);
+        if (required && (name === "" || scope === undefined)) failing.add(name);
+        else if (scope?.includes(name)) failing.add(name);
       }
     }
     if (this.#shuttingDown) for (const name of this.#names) failing.add(name);
     const previous = this.#last;
     this.#apply(failing);
     const report: HealthReport = {
-      ready: failing.size === 0,
+      ready: !failing.has(""),
       shuttingDown: this.#shuttingDown,
       checks,
       statuses: this.#report(),
@@ -174,10 +185,16 @@ export class HealthMonitor {
         timeout.addEventListener("abort", onTimeout, { once: true });
         check.check(timeout).then(resolve, reject);
       });
-      return { name: check.name, ok: true, durationMs: elapsed() };
+      return { name: check.name, ok: true, required: check.required ?? true, durationMs: elapsed() };
     } catch (error) {
       const message = error instanceof Error ? error.message || error.name : String(error);
-      return { name: check.name, ok: false, error: message, durationMs: elapsed() };
+      return {
+        name: check.name,
+        ok: false,
+        required: check.required ?? true,
+        error: message,
+        durationMs: elapsed(),
+      };
     }
   }
 

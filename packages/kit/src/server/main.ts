@@ -21,7 +21,8 @@ export interface RunServicesOptions {
 
 /**
  * Runs one or more services in this process, the way every entry point does: validated config, a logger,
- * readiness backed by real MySQL (`SELECT 1`) and NATS (round trip) checks, each hosted service's RPC port
+ * readiness backed by real MySQL (`SELECT 1`) and NATS (round trip; required only when a hosted service
+ * `needsBus`) checks, each hosted service's RPC port
  * (every port serves all hosted services, so <SVC>_URL is right in every topology), the admin port of the
  * first hosted service. A start-up failure is logged and exits 1.
  */
@@ -34,7 +35,12 @@ export async function runServices(options: RunServicesOptions): Promise<ServiceP
   if (!first) throw new Error("runServices needs at least one service");
   installFatalHandlers(logger);
   const db = mysqlCheck(config.databaseUrl, { timeoutMs: config.timing.healthCheckTimeoutMs });
-  const nats = natsCheck(config.natsUrl, { timeoutMs: config.timing.healthCheckTimeoutMs });
+  // Writes commit with their events in MySQL (the outbox): only services that consume or stream events
+  // need NATS to be ready; for the others an outage is reported, not a reason to stop routing to them.
+  const nats = natsCheck(config.natsUrl, {
+    timeoutMs: config.timing.healthCheckTimeoutMs,
+    required: options.services.some((s) => s.needsBus === true),
+  });
   const topology =
     options.topology ??
     new Topology(

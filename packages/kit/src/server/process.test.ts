@@ -372,6 +372,65 @@ describe("a process whose database is down", () => {
   });
 });
 
+describe("a check that is reported, not required", () => {
+  it("keeps the process SERVING while NATS is down, and says so on /readyz", async () => {
+    const proc = await startServiceProcess({
+      name: "kit-test-nats-optional",
+      config: testConfig(),
+      logger: captureLogs().logger,
+      services: [{ name: "ticket", register: () => undefined }],
+      checks: [natsCheck("nats://127.0.0.1:1", { timeoutMs: 500, required: false })],
+      listen: { h2c: [0], admin: 0 },
+      handleSignals: false,
+    });
+    try {
+      const health = createClient(Health, grpc(proc.ports.h2c[0] ?? 0));
+      expect((await health.check({ service: "" })).status).toBe(Status.SERVING);
+      expect((await health.check({ service: "ticket" })).status).toBe(Status.SERVING);
+      const readyz = await getJson(proc.ports.admin, "/readyz");
+      expect(readyz.status).toBe(200);
+      expect(readyz.body.failing).toEqual([{ check: "nats", error: expect.any(String) }]);
+      expect(readyz.body.checks).toContainEqual(
+        expect.objectContaining({ name: "nats", ok: false, required: false }),
+      );
+    } finally {
+      await proc.shutdown();
+    }
+  });
+
+  it("still takes down the health names it is scoped to", async () => {
+    const proc = await startServiceProcess({
+      name: "kit-test-scoped-optional",
+      config: testConfig(),
+      logger: captureLogs().logger,
+      services: [
+        { name: "ticket", register: () => undefined },
+        { name: "notification", register: () => undefined },
+      ],
+      checks: [
+        {
+          name: "bus",
+          required: false,
+          services: ["notification"],
+          check: async () => {
+            throw new Error("bus unreachable");
+          },
+        },
+      ],
+      listen: { h2c: [0], admin: 0 },
+      handleSignals: false,
+    });
+    try {
+      const health = createClient(Health, grpc(proc.ports.h2c[0] ?? 0));
+      expect((await health.check({ service: "" })).status).toBe(Status.SERVING);
+      expect((await health.check({ service: "ticket" })).status).toBe(Status.SERVING);
+      expect((await health.check({ service: "notification" })).status).toBe(Status.NOT_SERVING);
+    } finally {
+      await proc.shutdown();
+    }
+  });
+});
+
 describe("auth slot", () => {
   it("runs extra interceptors inside error mapping, before the handler", async () => {
     const seenByAuth: string[] = [];

@@ -60,6 +60,12 @@ export type RegisterService = (router: ConnectRouter, deps: ServiceDeps) => void
 export interface HostedService {
   readonly name: ServiceName;
   readonly register: RegisterService;
+  /**
+   * The service cannot serve without NATS (it consumes or streams events): NATS is then a required
+   * readiness check of its process. Services whose events wait in the outbox keep serving through a NATS
+   * outage, and NATS is only reported for them.
+   */
+  readonly needsBus?: boolean;
 }
 
 export interface ServiceProcessOptions {
