@@ -261,3 +261,77 @@ export async function replaceSearchRow(
     title,
   ]);
 }
+
+/**
+ * An osTicket object with a base form entry and a cdata mirror: a user (contact form U, ost_user__cdata)
+ * or an organization (form O, ost_organization__cdata).
+ */
+export interface FormObject {
+  type: "U" | "O";
+  /** Fields stored in the object's own row (its name, a user's e-mail), never set as answers. */
+  ownFields: ReadonlySet<string>;
+  cdata: Omit<CdataTarget, "objectId">;
+  /** What errors call one of its fields: `unknown <noun> field "x"`. */
+  noun: string;
+}
+
+/** Maps answers by field name to field ids, validating each; unknown, own or ext-stored names are rejected. */
+export function answerValues(
+  object: FormObject,
+  fields: readonly FormField[],
+  answers: Readonly<Record<string, string>>,
+): Map<number, AnswerValue> {
+  const values = new Map<number, AnswerValue>();
+  for (const [name, raw] of Object.entries(answers)) {
+    const field = fields.find((f) => f.name === name);
+    if (!field || object.ownFields.has(name) || (field.flags & FieldFlags.EXT_STORED) !== 0)
+      throw new ConnectError(`unknown ${object.noun} field "${name}"`, Code.InvalidArgument);
+    values.set(field.id, normalizeAnswer(field, raw));
+  }
+  return values;
+}
+
+/**
+ * Writes an object's answers into its base form entry. A "new" object, or one whose entry has to be created,
+ * gets a value row (and cdata) for every stored field, empty unless given, as osTicket writes a new entry;
+ * "changed" answers write only the given fields (nothing without any) and bump an existing entry's `updated`.
+ */
+export async function writeAnswers(
+  em: EntityManager,
+  object: FormObject,
+  form: BaseForm,
+  objectId: number,
+  values: ReadonlyMap<number, AnswerValue>,
+  mode: "new" | "changed",
+): Promise<void> {
+  if (mode === "changed" && values.size === 0) return;
+  const { entryId, created } = await ensureFormEntry(em, form.formId, object.type, objectId);
+  const columns = await cdataColumns(em, object.cdata.table);
+  const cdata = { ...object.cdata, objectId };
+  for (const field of storedFields(form)) {
+    const value = values.get(field.id);
+    if (value !== undefined || mode === "new" || created)
+      await writeAnswer(em, entryId, field, value ?? { value: null }, cdata, columns);
+  }
+  if (mode === "changed" && !created)
+    await execute(em, "UPDATE ost_form_entry SET updated = NOW() WHERE id = ?", [entryId]);
+}
+
+/** The search texts of an object's stored answers, in the form's field order, empty ones left out. */
+export async function searchableAnswers(
+  em: EntityManager,
+  objectType: "U" | "O",
+  objectId: number,
+): Promise<string[]> {
+  const form = await baseForm(em, objectType);
+  const values = await query(
+    em,
+    "SELECT v.field_id, v.value FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+      " WHERE e.object_type = ? AND e.object_id = ?",
+    [objectType, objectId],
+  );
+  const stored = new Map(values.map((v) => [num(v.field_id), str(v.value)]));
+  return storedFields(form)
+    .map((f) => searchText(f, stored.get(f.id) || null))
+    .filter((t) => t !== "");
+}

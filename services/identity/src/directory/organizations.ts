@@ -7,22 +7,17 @@ import {
   type Organization,
   OrganizationSchema,
 } from "@ostmesh/proto/gen/osticket/identity/v1/identity_pb.js";
-import { decodePageToken, pageOf, pageSize } from "../paging.ts";
 import { fromUnixSeconds } from "../times.ts";
+import { Conditions, cleanName, inOrderOf, maskPaths, pageByName, searchWords } from "./common.ts";
 import {
   type AnswerValue,
   answersOf,
+  answerValues,
   baseForm,
-  cdataColumns,
-  ensureFormEntry,
-  FieldFlags,
-  type FormField,
-  normalizeAnswer,
+  type FormObject,
   replaceSearchRow,
-  searchText,
-  storedFields,
-  stripAstral,
-  writeAnswer,
+  searchableAnswers,
+  writeAnswers,
 } from "./forms.ts";
 
 /**
@@ -31,8 +26,13 @@ import {
  * with values and ost_organization__cdata, and the `O` row of ost__search.
  */
 
-const ORG_EXT_FIELDS = new Set(["name"]);
-const ORG_CDATA = { table: "ost_organization__cdata", key: "org_id" } as const;
+/** The organization form (O): its own name column, the rest in the form entry and ost_organization__cdata. */
+export const ORG_FORM: FormObject = {
+  type: "O",
+  ownFields: new Set(["name"]),
+  cdata: { table: "ost_organization__cdata", key: "org_id" },
+  noun: "organization",
+};
 /** Every defined ost_organization.status bit. */
 const ORG_STATUS_MASK = 0x1f;
 
@@ -44,7 +44,7 @@ export async function loadOrganizations(em: EntityManager, ids: readonly number[
       ` UNIX_TIMESTAMP(updated) AS updated_s FROM ost_organization WHERE id IN (${ids.map(() => "?").join(",")})`,
     ids,
   );
-  const answers = await answersOf(em, "O", ids, ORG_EXT_FIELDS);
+  const answers = await answersOf(em, ORG_FORM.type, ids, ORG_FORM.ownFields);
   const byId = new Map(
     rows.map((r) => [
       num(r.id),
@@ -60,10 +60,7 @@ export async function loadOrganizations(em: EntityManager, ids: readonly number[
       }),
     ]),
   );
-  return ids.flatMap((id) => {
-    const org = byId.get(id);
-    return org ? [org] : [];
-  });
+  return inOrderOf(ids, byId);
 }
 
 export async function getOrganization(em: EntityManager, id: number): Promise<Organization | undefined> {
@@ -99,38 +96,16 @@ export async function listOrganizations(
   em: EntityManager,
   request: { query: string; pageSize: number; pageToken: string },
 ): Promise<{ organizations: Organization[]; nextPageToken: string }> {
-  const size = pageSize(request.pageSize);
-  const words = request.query.trim().split(/\s+/).filter(Boolean);
-  const filters = { q: words };
-  const after = decodePageToken(request.pageToken, filters);
-  const where: string[] = [];
-  const params: unknown[] = [];
-  for (const word of words) {
-    const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push("(o.name LIKE ? OR o.domain LIKE ?)");
-    params.push(like, like);
-  }
-  if (after) {
-    const [name, id] = after;
-    if (typeof name !== "string" || typeof id !== "number")
-      throw new ConnectError("page_token is invalid for this request", Code.InvalidArgument);
-    where.push("(o.name > ? OR (o.name = ? AND o.id > ?))");
-    params.push(name, name, id);
-  }
-  const rows = await query(
+  const words = searchWords(request.query);
+  const conditions = new Conditions().containsEveryWord(words, "(o.name LIKE ? OR o.domain LIKE ?)");
+  const page = await pageByName(
     em,
-    `SELECT o.id, o.name FROM ost_organization o${where.length ? ` WHERE ${where.join(" AND ")}` : ""}` +
-      " ORDER BY o.name, o.id LIMIT ?",
-    [...params, size + 1],
+    { table: "ost_organization", alias: "o" },
+    conditions,
+    { q: words },
+    request,
   );
-  const page = pageOf(rows, size, filters, (r) => [str(r.name), num(r.id)]);
-  return {
-    organizations: await loadOrganizations(
-      em,
-      page.items.map((r) => num(r.id)),
-    ),
-    nextPageToken: page.nextPageToken,
-  };
+  return { organizations: await loadOrganizations(em, page.ids), nextPageToken: page.nextPageToken };
 }
 
 export interface OrganizationInput {
@@ -139,13 +114,6 @@ export interface OrganizationInput {
   manager: string;
   status: number;
   answers: Readonly<Record<string, string>>;
-}
-
-function cleanName(raw: string): string {
-  return stripAstral(raw)
-    .replace(/<[^>]*>/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
 }
 
 async function checkName(em: EntityManager, raw: string, exceptId: number): Promise<string> {
@@ -192,20 +160,6 @@ function checkStatus(status: number): number {
   return status;
 }
 
-function answerValues(
-  fields: readonly FormField[],
-  answers: Readonly<Record<string, string>>,
-): Map<number, AnswerValue> {
-  const values = new Map<number, AnswerValue>();
-  for (const [name, raw] of Object.entries(answers)) {
-    const field = fields.find((f) => f.name === name);
-    if (!field || ORG_EXT_FIELDS.has(name) || (field.flags & FieldFlags.EXT_STORED) !== 0)
-      throw new ConnectError(`unknown organization field "${name}"`, Code.InvalidArgument);
-    values.set(field.id, normalizeAnswer(field, raw));
-  }
-  return values;
-}
-
 /** Creates an organization: the row, the O form entry with one value per stored field, cdata, search. */
 export async function createOrganization(em: EntityManager, input: OrganizationInput): Promise<number> {
   const name = await checkName(em, input.name, 0);
@@ -213,24 +167,13 @@ export async function createOrganization(em: EntityManager, input: OrganizationI
   const manager = await checkManager(em, input.manager);
   const status = checkStatus(input.status);
   const form = await baseForm(em, "O");
-  const values = answerValues(form.fields, input.answers);
+  const values = answerValues(ORG_FORM, form.fields, input.answers);
   const { insertId: orgId } = await execute(
     em,
     "INSERT INTO ost_organization SET name = ?, manager = ?, status = ?, domain = ?, created = NOW(), updated = NOW()",
     [name, manager, status, domain],
   );
-  const { entryId } = await ensureFormEntry(em, form.formId, "O", orgId);
-  const columns = await cdataColumns(em, ORG_CDATA.table);
-  for (const field of storedFields(form)) {
-    await writeAnswer(
-      em,
-      entryId,
-      field,
-      values.get(field.id) ?? { value: null },
-      { ...ORG_CDATA, objectId: orgId },
-      columns,
-    );
-  }
+  await writeAnswers(em, ORG_FORM, form, orgId, values, "new");
   await refreshOrganizationSearch(em, orgId);
   return orgId;
 }
@@ -239,15 +182,7 @@ export type OrganizationPatchPath = "name" | "domains" | "manager" | "status" | 
 const ORG_PATHS: readonly OrganizationPatchPath[] = ["name", "domains", "manager", "status", "answers"];
 
 export function organizationPatchPaths(paths: readonly string[]): OrganizationPatchPath[] {
-  if (paths.length === 0)
-    throw new ConnectError("update_mask must name at least one field", Code.InvalidArgument);
-  const out: OrganizationPatchPath[] = [];
-  for (const path of paths) {
-    const known = ORG_PATHS.find((p) => p === path);
-    if (!known) throw new ConnectError(`update_mask: unknown path "${path}"`, Code.InvalidArgument);
-    if (!out.includes(known)) out.push(known);
-  }
-  return out;
+  return maskPaths(ORG_PATHS, paths);
 }
 
 export async function updateOrganization(
@@ -278,28 +213,12 @@ export async function updateOrganization(
   }
   const form = await baseForm(em, "O");
   const values = paths.includes("answers")
-    ? answerValues(form.fields, patch.answers)
+    ? answerValues(ORG_FORM, form.fields, patch.answers)
     : new Map<number, AnswerValue>();
   // updated is a TIMESTAMP ... ON UPDATE column; set it explicitly so answer-only changes bump it too.
   sets.push("updated = NOW()");
   await execute(em, `UPDATE ost_organization SET ${sets.join(", ")} WHERE id = ?`, [...params, orgId]);
-  if (values.size > 0) {
-    const { entryId, created } = await ensureFormEntry(em, form.formId, "O", orgId);
-    const columns = await cdataColumns(em, ORG_CDATA.table);
-    for (const field of storedFields(form)) {
-      const value = values.get(field.id);
-      if (value !== undefined || created)
-        await writeAnswer(
-          em,
-          entryId,
-          field,
-          value ?? { value: null },
-          { ...ORG_CDATA, objectId: orgId },
-          columns,
-        );
-    }
-    if (!created) await execute(em, "UPDATE ost_form_entry SET updated = NOW() WHERE id = ?", [entryId]);
-  }
+  await writeAnswers(em, ORG_FORM, form, orgId, values, "changed");
   await refreshOrganizationSearch(em, orgId);
 }
 
@@ -307,17 +226,6 @@ export async function updateOrganization(
 export async function refreshOrganizationSearch(em: EntityManager, orgId: number): Promise<void> {
   const [org] = await query(em, "SELECT name FROM ost_organization WHERE id = ?", [orgId]);
   if (!org) return;
-  const form = await baseForm(em, "O");
-  const values = await query(
-    em,
-    "SELECT v.field_id, v.value FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
-      " WHERE e.object_type = 'O' AND e.object_id = ?",
-    [orgId],
-  );
-  const stored = new Map(values.map((v) => [num(v.field_id), str(v.value)]));
-  const content = storedFields(form)
-    .map((f) => searchText(f, stored.get(f.id) || null))
-    .filter((t) => t !== "")
-    .join(" ");
+  const content = (await searchableAnswers(em, "O", orgId)).join(" ");
   await replaceSearchRow(em, "O", orgId, str(org.name), content);
 }

@@ -13,7 +13,7 @@ import {
 } from "@ostmesh/proto/gen/osticket/identity/v1/identity_pb.js";
 import { type CursorKey, decodePageToken, pageOf, pageSize } from "../paging.ts";
 import { fromUnixSeconds } from "../times.ts";
-import { escapeLike } from "./users.ts";
+import { escapeLike } from "./common.ts";
 
 /** Agents, teams and roles, read-only (osTicket's admin panel manages them). Never the password hash. */
 

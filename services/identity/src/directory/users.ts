@@ -4,22 +4,18 @@ import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
 import { looksLikeEmail, num, str, UserAccountStatus } from "@ostmesh/kit/auth/index.ts";
 import { type User, UserSchema } from "@ostmesh/proto/gen/osticket/identity/v1/identity_pb.js";
-import { decodePageToken, pageOf, pageSize } from "../paging.ts";
 import { fromUnixSeconds } from "../times.ts";
+import { Conditions, cleanName, inOrderOf, maskPaths, pageByName, searchWords } from "./common.ts";
 import {
-  type AnswerValue,
   answersOf,
+  answerValues,
   baseForm,
-  cdataColumns,
-  ensureFormEntry,
   FieldFlags,
-  type FormField,
-  normalizeAnswer,
+  type FormObject,
   replaceSearchRow,
-  searchText,
-  storedFields,
+  searchableAnswers,
   stripAstral,
-  writeAnswer,
+  writeAnswers,
 } from "./forms.ts";
 import { organizationForEmail } from "./organizations.ts";
 
@@ -29,8 +25,12 @@ import { organizationForEmail } from "./organizations.ts";
  * values and ost_user__cdata, and the `U` row of ost__search.
  */
 
-const CONTACT_EXT_FIELDS = new Set(["name", "email"]);
-const USER_CDATA = { table: "ost_user__cdata", key: "user_id" } as const;
+const USER_FORM: FormObject = {
+  type: "U",
+  ownFields: new Set(["name", "email"]),
+  cdata: { table: "ost_user__cdata", key: "user_id" },
+  noun: "contact",
+};
 
 export async function loadUsers(em: EntityManager, ids: readonly number[]): Promise<User[]> {
   if (ids.length === 0) return [];
@@ -49,7 +49,7 @@ export async function loadUsers(em: EntityManager, ids: readonly number[]): Prom
     `SELECT user_id, address FROM ost_user_email WHERE user_id IN (${marks}) ORDER BY id`,
     ids,
   );
-  const answers = await answersOf(em, "U", ids, CONTACT_EXT_FIELDS);
+  const answers = await answersOf(em, USER_FORM.type, ids, USER_FORM.ownFields);
   const byId = new Map<number, User>();
   for (const r of rows) {
     const id = num(r.id);
@@ -84,10 +84,7 @@ export async function loadUsers(em: EntityManager, ids: readonly number[]): Prom
       }),
     );
   }
-  return ids.flatMap((id) => {
-    const user = byId.get(id);
-    return user ? [user] : [];
-  });
+  return inOrderOf(ids, byId);
 }
 
 export async function getUser(em: EntityManager, id: number): Promise<User | undefined> {
@@ -103,53 +100,26 @@ export async function userIdByEmail(em: EntityManager, email: string): Promise<n
   return row ? num(row.user_id) : undefined;
 }
 
-export function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** Users by name (then id), optionally searching names and addresses word by word and by organization. */
 export async function listUsers(
   em: EntityManager,
   request: { query: string; orgId: number | undefined; pageSize: number; pageToken: string },
 ): Promise<{ users: User[]; nextPageToken: string }> {
-  const size = pageSize(request.pageSize);
-  const words = request.query.trim().split(/\s+/).filter(Boolean);
-  const filters = { q: words, org: request.orgId ?? null };
-  const after = decodePageToken(request.pageToken, filters);
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (request.orgId !== undefined) {
-    where.push("u.org_id = ?");
-    params.push(request.orgId);
-  }
-  for (const word of words) {
-    const like = `%${escapeLike(word)}%`;
-    where.push(
-      "(u.name LIKE ? OR EXISTS (SELECT 1 FROM ost_user_email e WHERE e.user_id = u.id AND e.address LIKE ?))",
-    );
-    params.push(like, like);
-  }
-  if (after) {
-    const [name, id] = after;
-    if (typeof name !== "string" || typeof id !== "number")
-      throw new ConnectError("page_token is invalid for this request", Code.InvalidArgument);
-    where.push("(u.name > ? OR (u.name = ? AND u.id > ?))");
-    params.push(name, name, id);
-  }
-  const rows = await query(
-    em,
-    `SELECT u.id, u.name FROM ost_user u${where.length ? ` WHERE ${where.join(" AND ")}` : ""}` +
-      " ORDER BY u.name, u.id LIMIT ?",
-    [...params, size + 1],
+  const words = searchWords(request.query);
+  const conditions = new Conditions();
+  if (request.orgId !== undefined) conditions.add("u.org_id = ?", request.orgId);
+  conditions.containsEveryWord(
+    words,
+    "(u.name LIKE ? OR EXISTS (SELECT 1 FROM ost_user_email e WHERE e.user_id = u.id AND e.address LIKE ?))",
   );
-  const page = pageOf(rows, size, filters, (r) => [str(r.name), num(r.id)]);
-  return {
-    users: await loadUsers(
-      em,
-      page.items.map((r) => num(r.id)),
-    ),
-    nextPageToken: page.nextPageToken,
-  };
+  const page = await pageByName(
+    em,
+    { table: "ost_user", alias: "u" },
+    conditions,
+    { q: words, org: request.orgId ?? null },
+    request,
+  );
+  return { users: await loadUsers(em, page.ids), nextPageToken: page.nextPageToken };
 }
 
 /**
@@ -158,10 +128,7 @@ export async function listUsers(
  * spaces, in Title Case.
  */
 export function cleanUserName(raw: string): string {
-  let name = stripAstral(raw)
-    .replace(/<[^>]*>/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+  let name = cleanName(raw);
   if (looksLikeEmail(name)) {
     name = (name.split("@")[0] ?? "")
       .replace(/\./g, " ")
@@ -176,13 +143,8 @@ export function cleanUserName(raw: string): string {
   return name.slice(0, 128);
 }
 
-export interface NewUserInput {
+export interface NewUserInput extends UserPatchInput {
   email: string;
-  name: string;
-  phone: string;
-  notes: string;
-  orgId: number;
-  answers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -198,18 +160,14 @@ export async function createUser(em: EntityManager, input: NewUserInput): Promis
   const name = cleanUserName(input.name);
   if (name === "") throw new ConnectError("name is required", Code.InvalidArgument);
   const form = await baseForm(em, "U");
-  const values = answerValues(form.fields, {
+  const values = answerValues(USER_FORM, form.fields, {
     ...input.answers,
     ...(input.phone ? { phone: input.phone } : {}),
     ...(input.notes ? { notes: input.notes } : {}),
   });
   let orgId = input.orgId;
-  if (orgId !== 0) {
-    const [org] = await query(em, "SELECT id FROM ost_organization WHERE id = ?", [orgId]);
-    if (!org) throw new ConnectError(`organization ${orgId} does not exist`, Code.InvalidArgument);
-  } else {
-    orgId = (await organizationForEmail(em, email)) ?? 0;
-  }
+  if (orgId !== 0) await checkOrganization(em, orgId);
+  else orgId = (await organizationForEmail(em, email)) ?? 0;
   if ((await userIdByEmail(em, email)) !== undefined || (await addressTaken(em, email)))
     throw new ConnectError("a user with this e-mail address already exists", Code.AlreadyExists);
   let emailId: number;
@@ -228,13 +186,14 @@ export async function createUser(em: EntityManager, input: NewUserInput): Promis
     [orgId, name, emailId],
   );
   await execute(em, "UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, emailId]);
-  const { entryId } = await ensureFormEntry(em, form.formId, "U", userId);
-  const columns = await cdataColumns(em, USER_CDATA.table);
-  for (const field of storedFields(form)) {
-    await writeAnswerOf(em, entryId, field, values.get(field.id) ?? { value: null }, userId, columns);
-  }
+  await writeAnswers(em, USER_FORM, form, userId, values, "new");
   await refreshUserSearch(em, userId);
   return userId;
+}
+
+async function checkOrganization(em: EntityManager, orgId: number): Promise<void> {
+  const [org] = await query(em, "SELECT id FROM ost_organization WHERE id = ?", [orgId]);
+  if (!org) throw new ConnectError(`organization ${orgId} does not exist`, Code.InvalidArgument);
 }
 
 async function addressTaken(em: EntityManager, email: string): Promise<boolean> {
@@ -255,15 +214,7 @@ export interface UserPatchInput {
 
 /** Validates a field mask for UpdateUser. */
 export function userPatchPaths(paths: readonly string[]): UserPatchPath[] {
-  if (paths.length === 0)
-    throw new ConnectError("update_mask must name at least one field", Code.InvalidArgument);
-  const out: UserPatchPath[] = [];
-  for (const path of paths) {
-    const known = USER_PATHS.find((p) => p === path);
-    if (!known) throw new ConnectError(`update_mask: unknown path "${path}"`, Code.InvalidArgument);
-    if (!out.includes(known)) out.push(known);
-  }
-  return out;
+  return maskPaths(USER_PATHS, paths);
 }
 
 /**
@@ -287,7 +238,7 @@ export async function updateUser(
   if (paths.includes("answers")) Object.assign(answers, patch.answers);
   if (paths.includes("phone")) answers.phone = patch.phone;
   if (paths.includes("notes")) answers.notes = patch.notes;
-  const values = answerValues(form.fields, answers);
+  const values = answerValues(USER_FORM, form.fields, answers);
   if (asEndUser) {
     for (const field of form.fields) {
       if (values.has(field.id) && (field.flags & FieldFlags.CLIENT_EDIT) === 0)
@@ -300,51 +251,12 @@ export async function updateUser(
     await execute(em, "UPDATE ost_user SET name = ? WHERE id = ?", [name, userId]);
   }
   if (paths.includes("org_id")) {
-    if (patch.orgId !== 0) {
-      const [org] = await query(em, "SELECT id FROM ost_organization WHERE id = ?", [patch.orgId]);
-      if (!org) throw new ConnectError(`organization ${patch.orgId} does not exist`, Code.InvalidArgument);
-    }
+    if (patch.orgId !== 0) await checkOrganization(em, patch.orgId);
     await execute(em, "UPDATE ost_user SET org_id = ? WHERE id = ?", [patch.orgId, userId]);
   }
-  if (values.size > 0) {
-    const { entryId, created } = await ensureFormEntry(em, form.formId, "U", userId);
-    const columns = await cdataColumns(em, USER_CDATA.table);
-    for (const field of storedFields(form)) {
-      const value = values.get(field.id);
-      // A new entry gets a row for every stored field, as osTicket writes them.
-      if (value !== undefined || created)
-        await writeAnswerOf(em, entryId, field, value ?? { value: null }, userId, columns);
-    }
-    if (!created) await execute(em, "UPDATE ost_form_entry SET updated = NOW() WHERE id = ?", [entryId]);
-  }
+  await writeAnswers(em, USER_FORM, form, userId, values, "changed");
   await execute(em, "UPDATE ost_user SET updated = NOW() WHERE id = ?", [userId]);
   await refreshUserSearch(em, userId);
-}
-
-/** Maps answers by field name to field ids, validating each; unknown or ext-stored names are rejected. */
-function answerValues(
-  fields: readonly FormField[],
-  answers: Readonly<Record<string, string>>,
-): Map<number, AnswerValue> {
-  const values = new Map<number, AnswerValue>();
-  for (const [name, raw] of Object.entries(answers)) {
-    const field = fields.find((f) => f.name === name);
-    if (!field || CONTACT_EXT_FIELDS.has(name) || (field.flags & FieldFlags.EXT_STORED) !== 0)
-      throw new ConnectError(`unknown contact field "${name}"`, Code.InvalidArgument);
-    values.set(field.id, normalizeAnswer(field, raw));
-  }
-  return values;
-}
-
-async function writeAnswerOf(
-  em: EntityManager,
-  entryId: number,
-  field: FormField,
-  value: AnswerValue,
-  userId: number,
-  columns: ReadonlySet<string>,
-): Promise<void> {
-  await writeAnswer(em, entryId, field, value, { ...USER_CDATA, objectId: userId }, columns);
 }
 
 /**
@@ -358,17 +270,7 @@ export async function refreshUserSearch(em: EntityManager, userId: number): Prom
     [userId],
   );
   if (!user) return;
-  const form = await baseForm(em, "U");
-  const values = await query(
-    em,
-    "SELECT v.field_id, v.value FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
-      " WHERE e.object_type = 'U' AND e.object_id = ?",
-    [userId],
-  );
-  const stored = new Map(values.map((v) => [num(v.field_id), str(v.value)]));
-  const searchable = storedFields(form)
-    .map((f) => searchText(f, stored.get(f.id) || null))
-    .filter((t) => t !== "");
+  const searchable = await searchableAnswers(em, "U", userId);
   const emails = await query(em, "SELECT address FROM ost_user_email WHERE user_id = ? ORDER BY id", [
     userId,
   ]);
