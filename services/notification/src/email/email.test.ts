@@ -3,10 +3,10 @@ import { type ConsumerHandle, writeOutbox } from "@ostmesh/bus";
 import { testDurable } from "@ostmesh/bus/testing/names.ts";
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
-import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { ActorSchema, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
-import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { ThreadEntryType, TicketNotice } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { outboxEventOf } from "../capture/capture.ts";
@@ -257,6 +257,78 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
     ]);
     expect(queued).toEqual([]);
     expect(smtp.received.length - since).toBe(1);
+  });
+
+  it("sends an agent's Ticket Notice to the requester, with the active collaborators on Cc for Alert All only", async () => {
+    await execute(em, "INSERT INTO ost_user_email (user_id, address) VALUES (0, 'notice.cc@example.net')");
+    const [mail] = await query(em, "SELECT id FROM ost_user_email WHERE address = 'notice.cc@example.net'");
+    const user = await execute(
+      em,
+      "INSERT INTO ost_user (org_id, default_email_id, name, created, updated) VALUES (0, ?, 'Notice Cc', NOW(), NOW())",
+      [Number(mail?.id)],
+    );
+    await execute(em, "UPDATE ost_user_email SET user_id = ? WHERE id = ?", [
+      user.insertId,
+      Number(mail?.id),
+    ]);
+    const collab = await execute(
+      em,
+      "INSERT INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated) VALUES (3, 25, ?, 'M', NOW(), NOW())",
+      [user.insertId],
+    );
+    /** The notices an agent's ticket.created event sends (no staff alerts asked for). */
+    const noticesOf = async (
+      value: { autorespond: boolean; ticketNotice?: TicketNotice },
+      expected: number,
+    ) => {
+      const since = smtp.received.length;
+      const event = ticketEvent({
+        case: "ticketCreated",
+        value: { ticket: { id: 25 }, message: { id: 31 }, alert: false, ...value },
+      });
+      event.actor = create(ActorSchema, { kind: PrincipalKind.AGENT, id: 1 });
+      await publish(event);
+      await handled(event);
+      await settled(event.id, expected);
+      return smtp.received.slice(since);
+    };
+    try {
+      // Alert All, and an agent's autorespond from before the choice existed: one e-mail, collaborators on Cc.
+      for (const value of [{ autorespond: true, ticketNotice: TicketNotice.ALL }, { autorespond: true }]) {
+        const [all, ...more] = await noticesOf(value, 1);
+        expect(more).toEqual([]);
+        expect(all?.parsed.subject).toBe("Trace ticket [#771291]");
+        expect(all?.parsed.html).toContain("Our customer care team has created a ticket");
+        expect(addresses(all?.parsed.to)).toEqual(["trace.user@example.net"]);
+        expect(addresses(all?.parsed.cc)).toEqual(["notice.cc@example.net"]);
+        expect(all?.rcptTo.sort()).toEqual(["notice.cc@example.net", "trace.user@example.net"]);
+      }
+      // Alert to User: the requester alone.
+      const [user, ...others] = await noticesOf({ autorespond: true, ticketNotice: TicketNotice.USER }, 1);
+      expect(others).toEqual([]);
+      expect(user?.parsed.subject).toBe("Trace ticket [#771291]");
+      expect(addresses(user?.parsed.cc)).toEqual([]);
+      expect(user?.rcptTo).toEqual(["trace.user@example.net"]);
+      // Do Not Send Alert: nothing queued at all.
+      const since = smtp.received.length;
+      const none = ticketEvent({
+        case: "ticketCreated",
+        value: {
+          ticket: { id: 25 },
+          message: { id: 31 },
+          alert: false,
+          autorespond: false,
+          ticketNotice: TicketNotice.NONE,
+        },
+      });
+      none.actor = create(ActorSchema, { kind: PrincipalKind.AGENT, id: 1 });
+      await publish(none);
+      await handled(none);
+      expect(await query(em, "SELECT id FROM ostmesh_email WHERE event_id = ?", [none.id])).toEqual([]);
+      expect(smtp.received.length).toBe(since);
+    } finally {
+      await execute(em, "DELETE FROM ost_thread_collaborator WHERE id = ?", [collab.insertId]);
+    }
   });
 
   it("e-mails an agent's reply to the requester with collaborators on Cc, threaded onto the e-mail that opened the ticket", async () => {

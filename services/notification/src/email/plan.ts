@@ -7,7 +7,11 @@ import type {
   TicketAssigned,
   TicketTransferred,
 } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
-import { type ThreadEntry, ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import {
+  type ThreadEntry,
+  ThreadEntryType,
+  TicketNotice,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { loadEntry, loadTicketRow, num, str } from "../osticket/reads.ts";
 import {
   type Agent,
@@ -97,8 +101,12 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
     case "ticketCreated": {
       const message = await fullEntry(em, p.value.message, firstId);
       const staffOpened = event.actor?.kind === PrincipalKind.AGENT;
+      // An agent's "Ticket Notice": "Alert to User" leaves the collaborators out; "Alert All" (also what an
+      // agent's autorespond meant in events without the choice) copies them. "Do Not Send Alert" comes
+      // with autorespond false.
+      const copyCollaborators = staffOpened && p.value.ticketNotice !== TicketNotice.USER;
       return [
-        ...(p.value.autorespond ? await newTicketNotice(ctx, message, staffOpened) : []),
+        ...(p.value.autorespond ? await newTicketNotice(ctx, message, staffOpened, copyCollaborators) : []),
         ...(p.value.alert ? await newTicketAlerts(ctx, message) : []),
       ];
     }
@@ -304,11 +312,15 @@ function owner(ctx: Context): Mailbox {
   return { address: str(ctx.ticket.user_email), name: str(ctx.ticket.user_name) };
 }
 
-/** New-ticket auto-response to the requester, or the notice of a ticket an agent opened for them. */
+/**
+ * New-ticket auto-response to the requester, or the notice of a ticket an agent opened for them (Ticket::open
+ * mails Ticket::getRecipients(reply-to): the owner, with every active collaborator on Cc for "Alert All").
+ */
 async function newTicketNotice(
   ctx: Context,
   message: ThreadEntry | undefined,
   staffOpened: boolean,
+  copyCollaborators: boolean,
 ): Promise<PlannedEmail[]> {
   const { em, settings, dept, ticket } = ctx;
   const to = owner(ctx);
@@ -326,11 +338,23 @@ async function newTicketNotice(
   const tpl = await template(ctx, staffOpened ? "ticket.notice" : "ticket.autoresp");
   const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
   if (!tpl || !from) return [];
+  const cc = copyCollaborators
+    ? (await activeCollaborators(em, num(ticket.thread_id))).filter(
+        (c) => c.address && c.address.toLowerCase() !== to.address.toLowerCase(),
+      )
+    : [];
   return [
-    compose(ctx, tpl, to, from, {
-      message: entryVariable(message),
-      ...recipientVariables(ctx, to, "user"),
-    }),
+    compose(
+      ctx,
+      tpl,
+      to,
+      from,
+      {
+        message: entryVariable(message),
+        ...recipientVariables(ctx, to, "user"),
+      },
+      cc,
+    ),
   ];
 }
 

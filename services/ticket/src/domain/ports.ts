@@ -13,6 +13,12 @@ export type Actor =
 
 export const SYSTEM_ACTOR: Actor = { kind: "system" };
 
+/**
+ * The staff panel's "Ticket Notice" (`reply-to`): "Alert All", "Alert to User", "Do Not Send Alert" — whom
+ * the first message of an agent's ticket is addressed to and who gets the new-ticket notice.
+ */
+export type TicketNotice = "all" | "user" | "none";
+
 interface TicketEventBase {
   readonly ticketId: number;
   readonly number: string;
@@ -35,6 +41,8 @@ export type TicketDomainEvent =
       readonly source: string;
       readonly alert: boolean;
       readonly autorespond: boolean;
+      /** The staff panel's "Ticket Notice" in effect on an agent's ticket (absent: not offered). */
+      readonly ticketNotice?: TicketNotice;
     })
   | (TicketEventBase & {
       readonly type: "ticket.response.posted";

@@ -13,6 +13,7 @@ import {
   TicketSource,
   TicketState,
 } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { TicketNotice } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { CreateTicketRequestSchema } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
@@ -830,6 +831,114 @@ describe("CreateTicket", () => {
     expect(await entry(api.messageEntryId)).toEqual([
       expect.objectContaining({ flags: 1, recipients: null }),
     ]);
+  });
+
+  it("writes the first message of an agent's ticket as each Ticket Notice choice does, and tells the notice in the event", async () => {
+    const headers = await h.agent();
+    const owner = await insertUser(h, { name: "Notice Owner", email: "notice.owner@example.com" });
+    const cc = await insertUser(h, { name: "Notice Colleague", email: "notice.colleague@example.com" });
+    const ask = (extra: object, as: Headers = headers) =>
+      h.client.createTicket(
+        {
+          requester: { userId: owner },
+          subject: "Ticket Notice",
+          message: "Opened at the desk",
+          source: TicketSource.PHONE,
+          topicId: 1,
+          collaborators: [{ email: "notice.colleague@example.com" }],
+          ...extra,
+        },
+        { headers: as },
+      );
+    /** The first message's flags and recipients, the Cc list's collaborator, and the ticket.created event. */
+    const written = async (res: { messageEntryId: number; ticket?: { id: number; threadId: number } }) => {
+      const [entry] = await h.query("SELECT flags, recipients FROM ost_thread_entry WHERE id = ?", [
+        res.messageEntryId,
+      ]);
+      const [collab] = await h.query(
+        "SELECT id, flags FROM ost_thread_collaborator WHERE thread_id = ? AND user_id = ?",
+        [res.ticket?.threadId ?? 0, cc],
+      );
+      const created = (await h.events()).find(
+        (e) => e.payload.case === "ticketCreated" && e.payload.value.ticket?.id === res.ticket?.id,
+      );
+      if (created?.payload.case !== "ticketCreated") throw new Error("no ticket.created event");
+      const { autorespond, ticketNotice } = created.payload.value;
+      return { entry, collab, autorespond, ticketNotice };
+    };
+    const to = `"to":{"${owner}":"Notice Owner <notice.owner@example.com>"}`;
+
+    // Alert All (also what an unset choice means): the requester under to, the Cc list under cc.
+    for (const extra of [
+      { ticketNotice: TicketNotice.ALL },
+      {},
+      { ticketNotice: TicketNotice.ALL, autorespond: true },
+    ]) {
+      const all = await written(await ask(extra));
+      expect(all).toEqual({
+        entry: {
+          flags: 0x101,
+          recipients: `{${to},"cc":{"${all.collab?.id}":"Notice Colleague <notice.colleague@example.com>"}}`,
+        },
+        collab: { id: all.collab?.id, flags: 3 },
+        autorespond: true,
+        ticketNotice: TicketNotice.ALL,
+      });
+    }
+    // Alert to User: the requester alone (REPLY_USER), though the collaborator joins the ticket all the same.
+    const user = await written(await ask({ ticketNotice: TicketNotice.USER }));
+    expect(user).toEqual({
+      entry: { flags: 0x201, recipients: `{${to}}` },
+      collab: { id: user.collab?.id, flags: 3 },
+      autorespond: true,
+      ticketNotice: TicketNotice.USER,
+    });
+    // Do Not Send Alert (or autorespond false): nobody, no REPLY_* flag, and no notice.
+    for (const extra of [{ ticketNotice: TicketNotice.NONE }, { autorespond: false }]) {
+      const none = await written(await ask(extra));
+      expect(none).toEqual({
+        entry: { flags: 1, recipients: null },
+        collab: { id: none.collab?.id, flags: 3 },
+        autorespond: false,
+        ticketNotice: TicketNotice.NONE,
+      });
+    }
+
+    // Without ticket_notice_active the staff panel offers no choice and sends no notice: the choice is
+    // ignored, the first message lists the collaborators without the requester.
+    await h.setConfig("ticket_notice_active", "0");
+    try {
+      const off = await written(await ask({ ticketNotice: TicketNotice.USER }));
+      expect(off).toEqual({
+        entry: {
+          flags: 0x201,
+          recipients: `{"cc":{"${off.collab?.id}":"Notice Colleague <notice.colleague@example.com>"}}`,
+        },
+        collab: { id: off.collab?.id, flags: 3 },
+        autorespond: true,
+        ticketNotice: TicketNotice.UNSPECIFIED,
+      });
+    } finally {
+      await h.setConfig("ticket_notice_active", "1");
+    }
+
+    // Only agents choose; a choice must agree with an autorespond given with it; nothing written otherwise.
+    const before = await h.counts();
+    const service = await h.service();
+    const endUser = await h.endUser(owner);
+    const refusals: [object, Headers?][] = [
+      [{ ticketNotice: TicketNotice.USER, collaborators: [] }, service],
+      [{ ticketNotice: TicketNotice.NONE, collaborators: [] }, endUser],
+      [{ ticketNotice: TicketNotice.USER, autorespond: false }],
+      [{ ticketNotice: TicketNotice.NONE, autorespond: true }],
+      [{ ticketNotice: 7 as TicketNotice }],
+    ];
+    for (const [extra, as] of refusals) {
+      const error = await failure(ask(extra, as));
+      expect(error.code).toBe(Code.InvalidArgument);
+      expect(violations(error)?.map((v) => v.field)).toEqual(["ticket_notice"]);
+    }
+    expect(await h.counts()).toEqual(before);
   });
 
   it("adds an organization's members as collaborators when one of them opens a ticket (auto-collab)", async () => {

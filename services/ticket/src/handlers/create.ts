@@ -3,6 +3,7 @@ import { Code, type HandlerContext } from "@connectrpc/connect";
 import { query } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { TicketNotice } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import {
   type CreateTicketRequest,
   CreateTicketRequestSchema,
@@ -20,7 +21,12 @@ import {
   kindOf,
   type Principal,
 } from "../access.ts";
-import { type CollaboratorAddress, type CreateTicketInput, createTicket } from "../domain/index.ts";
+import {
+  type CollaboratorAddress,
+  type CreateTicketInput,
+  createTicket,
+  type TicketNotice as TicketNoticeChoice,
+} from "../domain/index.ts";
 import { isEmailAddress } from "../domain/users/email.ts";
 import { validationFailure } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
@@ -53,6 +59,7 @@ export function createInput(
   const requester = req.requester;
   const endUser = kindOf(principal) === PrincipalKind.END_USER;
   const agent = kindOf(principal) === PrincipalKind.AGENT;
+  const notice = agent ? noticeChoice(req.ticketNotice) : undefined;
   const typedSource =
     req.source === TicketSource.UNSPECIFIED
       ? kindOf(principal) === PrincipalKind.API_KEY || kindOf(principal) === PrincipalKind.SERVICE
@@ -89,8 +96,40 @@ export function createInput(
     answers: { ...req.answers },
     alert: req.alert ?? true,
     autorespond: req.autorespond ?? true,
+    ...(notice ? { ticketNotice: notice } : {}),
     legacy: legacy !== undefined,
   };
+}
+
+function noticeChoice(notice: TicketNotice): TicketNoticeChoice | undefined {
+  switch (notice) {
+    case TicketNotice.ALL:
+      return "all";
+    case TicketNotice.USER:
+      return "user";
+    case TicketNotice.NONE:
+      return "none";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The staff panel's "Ticket Notice" is an agent's choice: osTicket's API refuses `reply-to` ("Unexpected
+ * data received in API request") and the client portal offers none, so another caller's choice is
+ * INVALID_ARGUMENT rather than a notice sent (or withheld) against it. An agent's choice must agree with an
+ * `autorespond` also given (false is "Do Not Send Alert").
+ */
+function assertTicketNotice(req: CreateTicketRequest, principal: Principal): void {
+  if (req.ticketNotice === TicketNotice.UNSPECIFIED) return;
+  const refuse = (description: string) =>
+    validationFailure(Code.InvalidArgument, [{ field: "ticket_notice", description }]);
+  if (!isAgent(principal))
+    throw refuse("only agents choose the Ticket Notice (the staff panel's Alert All / Alert to User / none)");
+  const notice = noticeChoice(req.ticketNotice);
+  if (!notice) throw refuse(`unknown Ticket Notice ${req.ticketNotice}`);
+  if (req.autorespond !== undefined && req.autorespond !== (notice !== "none"))
+    throw refuse(`autorespond ${req.autorespond} contradicts the Ticket Notice chosen`);
 }
 
 /**
@@ -164,6 +203,7 @@ export async function handleCreateTicket(
     throw validationFailure(Code.PermissionDenied, [
       { field: "collaborators", description: "end users cannot add collaborators to a new ticket" },
     ]);
+  assertTicketNotice(req, principal);
   const input = createInput(req, principal);
   const files = await prepareFiles(
     rt.deps.clients?.files,

@@ -15,9 +15,11 @@ import {
   type TeamRef,
   TeamRefSchema,
   type Ticket,
+  TicketNotice,
   type TicketStatusRef,
   TicketStatusRefSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import type { TicketNotice as TicketNoticeChoice } from "../domain/index.ts";
 import type { Mutation } from "./mutation.ts";
 
 export interface PublishOptions {
@@ -31,6 +33,20 @@ export interface PublishOptions {
   readonly notify?: boolean;
   /** The entries came in by e-mail (IngestEmail). */
   readonly viaEmail?: boolean;
+}
+
+/** The domain's "Ticket Notice" as the contract's enum (UNSPECIFIED where none was offered). */
+function ticketNoticeEnum(notice: TicketNoticeChoice | undefined): TicketNotice {
+  switch (notice) {
+    case "all":
+      return TicketNotice.ALL;
+    case "user":
+      return TicketNotice.USER;
+    case "none":
+      return TicketNotice.NONE;
+    default:
+      return TicketNotice.UNSPECIFIED;
+  }
 }
 
 function statusRef(ticket: Ticket | undefined): TicketStatusRef | undefined {
@@ -66,6 +82,7 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
               alert: e.alert,
               autorespond: e.autorespond,
               newUser: e.userCreated,
+              ticketNotice: ticketNoticeEnum(e.ticketNotice),
             },
           },
           m.threadEventOf("created"),

@@ -9,7 +9,7 @@ import {
 } from "../forms/answers.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { nextTicketNumber } from "../numbers.ts";
-import { type Actor, type Ports, SYSTEM_ACTOR } from "../ports.ts";
+import { type Actor, type Ports, SYSTEM_ACTOR, type TicketNotice } from "../ports.ts";
 import {
   cdataColumn,
   type FormDefinition,
@@ -116,6 +116,11 @@ export interface CreateTicketInput {
    * agent's ticket is the staff panel's "Do Not Send Alert": its first message then names no recipients.
    */
   readonly autorespond?: boolean;
+  /**
+   * An agent's "Ticket Notice" choice; absent = from `autorespond` ("all" or "none"). Honoured only where the
+   * staff panel offers it (see `ticketNoticeOf`).
+   */
+  readonly ticketNotice?: TicketNotice;
   readonly attachments?: readonly AttachmentLink[];
   /**
    * Existing end users to add as collaborators (legacy `ccs`: user ids); the owner, duplicates and (in
@@ -874,14 +879,15 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     importErrorNotes.push(await insertFileImportErrorNote(tx, threadId, failure));
 
   // First message (ORIGINAL_MESSAGE; poster = the stored user name) with the recipients it names.
+  const notice = ticketNoticeOf(ctx, origin, input);
   const entry = await insertThreadEntry(tx, {
     recipients: await firstMessageRecipients(ctx, {
       origin,
+      notice,
       threadId,
       userId,
       ccUserIds: collaboratorUsers.map((c) => c.id),
       collaboratorsAdded,
-      autorespond: input.autorespond ?? true,
     }),
     threadId,
     type: "M",
@@ -932,7 +938,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     teamId: result.teamId,
     source: ticketSourceEnum(ticketSource) || ticketSource,
     alert: input.alert ?? true,
-    autorespond: input.autorespond ?? true,
+    // An agent's notice is the requester's notice: "Do Not Send Alert" withholds it.
+    autorespond: notice ? notice !== "none" : (input.autorespond ?? true),
+    ...(notice ? { ticketNotice: notice } : {}),
   });
   for (const entryId of importErrorNotes)
     await ctx.emit({
@@ -948,33 +956,45 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 }
 
 /**
+ * The "Ticket Notice" in effect: only an agent's ticket from the staff panel has one, and only while
+ * `ticket_notice_active` is on (the panel offers the choice then; Ticket::open sends no notice otherwise).
+ * Without an explicit choice, `autorespond` false is "Do Not Send Alert", anything else "Alert All".
+ */
+function ticketNoticeOf(
+  ctx: UseCaseContext,
+  origin: string,
+  input: CreateTicketInput,
+): TicketNotice | undefined {
+  if (origin !== "staff" || ctx.actor.kind !== "staff" || !ctx.config.flag("ticket_notice_active"))
+    return undefined;
+  return input.ticketNotice ?? ((input.autorespond ?? true) ? "all" : "none");
+}
+
+/**
  * The recipients Ticket::postMessage records on the first message. An agent's ticket from the staff panel
- * names them with its "Ticket Notice" choice (offered only while `ticket_notice_active` is on): "Alert All"
- * is the owner under `to` and the active collaborators of its Cc list (all of them without one) under
- * `cc`; "Do Not Send Alert" records none — ostmesh's `autorespond: false`, which withholds that notice.
- * Without the choice every origin but e-mail lists the active collaborators, the poster (the owner) left
- * out. E-mail records the mail's own addressees (the e-mail channel writes them).
+ * names them with its "Ticket Notice" (Ticket::getRecipients(reply-to, ccs)): "Alert All" is the owner
+ * under `to` and the active collaborators of its Cc list (all of them without one) under `cc`; "Alert to
+ * User" the owner alone; "Do Not Send Alert" records none. Without a notice every origin but e-mail lists
+ * the active collaborators, the poster (the owner) left out. E-mail records the mail's own addressees (the
+ * e-mail channel writes them).
  */
 async function firstMessageRecipients(
   ctx: UseCaseContext,
   message: {
     origin: string;
+    notice: TicketNotice | undefined;
     threadId: number;
     userId: number;
     ccUserIds: readonly number[];
     /** Collaborators the ticket got (a new thread has no others to list). */
     collaboratorsAdded: number;
-    autorespond: boolean;
   },
 ): Promise<RecipientList | null> {
-  const { origin, threadId, userId } = message;
-  if (origin === "email") return null;
-  const noticeChoice =
-    origin === "staff" && ctx.actor.kind === "staff" && ctx.config.flag("ticket_notice_active");
-  if (noticeChoice && !message.autorespond) return null;
-  if (!noticeChoice && !message.collaboratorsAdded) return null;
-  const list = noticeChoice
-    ? await ticketRecipients(ctx.tx, { threadId, userId }, "all", 0, message.ccUserIds)
+  const { origin, notice, threadId, userId } = message;
+  if (origin === "email" || notice === "none") return null;
+  if (!notice && !message.collaboratorsAdded) return null;
+  const list = notice
+    ? await ticketRecipients(ctx.tx, { threadId, userId }, notice, 0, message.ccUserIds)
     : await ticketRecipients(ctx.tx, { threadId, userId }, "all", userId);
   return Object.keys(list).length ? list : null;
 }

@@ -7,7 +7,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { FieldMask, MessageOptions, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { EventOrigin, TicketState } from "../../common/v1/types_pb.js";
 import type { Actor } from "../../common/v1/principal_pb.js";
-import type { AgentRef, DepartmentRef, TeamRef, ThreadEntry, Ticket, TicketStatusRef } from "../../ticket/v1/ticket_pb.js";
+import type { AgentRef, DepartmentRef, TeamRef, ThreadEntry, Ticket, TicketNotice, TicketStatusRef } from "../../ticket/v1/ticket_pb.js";
 import type { Organization, User } from "../../identity/v1/identity_pb.js";
 
 /**
@@ -350,6 +350,16 @@ export declare type TicketCreated = Message<"osticket.events.v1.TicketCreated"> 
    * @generated from field: bool new_user = 5;
    */
   newUser: boolean;
+
+  /**
+   * For a ticket an agent opened while osTicket's ticket_notice_active was on: the staff panel's "Ticket
+   * Notice" choice in effect (ALL: the requester with the active collaborators on Cc; USER: the requester
+   * only; NONE: nobody, and `autorespond` is false). UNSPECIFIED for every other create (and for events
+   * written before this field, where an agent's `autorespond` true meant ALL).
+   *
+   * @generated from field: osticket.ticket.v1.TicketNotice ticket_notice = 6;
+   */
+  ticketNotice: TicketNotice;
 };
 
 /**

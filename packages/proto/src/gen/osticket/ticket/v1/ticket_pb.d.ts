@@ -825,6 +825,48 @@ export enum CollaboratorRole {
 export declare const CollaboratorRoleSchema: GenEnum<CollaboratorRole>;
 
 /**
+ * The staff panel's "Ticket Notice" choice on a ticket an agent opens (osTicket's `reply-to`, offered while
+ * ost_config ticket_notice_active is on): whom the first message is addressed to and who gets the
+ * new-ticket notice (template ticket.notice).
+ *
+ * @generated from enum osticket.ticket.v1.TicketNotice
+ */
+export enum TicketNotice {
+  /**
+   * Not chosen.
+   *
+   * @generated from enum value: TICKET_NOTICE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * "Alert All": the requester under `to` and the active collaborators under `cc`.
+   *
+   * @generated from enum value: TICKET_NOTICE_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * "Alert to User": the requester alone.
+   *
+   * @generated from enum value: TICKET_NOTICE_USER = 2;
+   */
+  USER = 2,
+
+  /**
+   * "Do Not Send Alert": nobody.
+   *
+   * @generated from enum value: TICKET_NOTICE_NONE = 3;
+   */
+  NONE = 3,
+}
+
+/**
+ * Describes the enum osticket.ticket.v1.TicketNotice.
+ */
+export declare const TicketNoticeSchema: GenEnum<TicketNotice>;
+
+/**
  * Type of a thread entry (ost_thread_entry.type).
  *
  * @generated from enum osticket.ticket.v1.ThreadEntryType

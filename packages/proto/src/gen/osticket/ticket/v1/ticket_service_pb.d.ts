@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { Message } from "@bufbuild/protobuf";
 import type { MessageFormat, SortDirection, TicketSource, TicketState, TimeRange } from "../../common/v1/types_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { ThreadEntry, ThreadEntryType, Ticket } from "./ticket_pb.js";
+import type { ThreadEntry, ThreadEntryType, Ticket, TicketNotice } from "./ticket_pb.js";
 import type { Department, Form, HelpTopic, Priority, Sla, TicketStatus } from "./reference_pb.js";
 
 /**
@@ -406,7 +406,7 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
    * Send the new-ticket auto-response to the requester; absent = true. For an AGENT caller it is the staff
    * panel's "Ticket Notice" (offered while osTicket's ticket_notice_active is on): true ("Alert All")
    * records the requester (`to`) and the Cc list's collaborators (`cc`) as the first message's recipients,
-   * false ("Do Not Send Alert") records none.
+   * false ("Do Not Send Alert") records none; `ticket_notice` chooses among all three, "Alert to User" too.
    *
    * @generated from field: optional bool autorespond = 18;
    */
@@ -455,6 +455,26 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
    * @generated from field: osticket.ticket.v1.LegacyOptions legacy = 22;
    */
   legacy?: LegacyOptions | undefined;
+
+  /**
+   * The staff panel's "Ticket Notice" for an AGENT caller, while osTicket's ticket_notice_active is on (the
+   * panel offers the choice only then; otherwise it is ignored: no notice is sent and the first message
+   * lists the collaborators without the requester). UNSPECIFIED = `autorespond` decides: true or absent is
+   * ALL, false is NONE. The first message records, as osTicket does:
+   * - ALL: the requester under `to` and the Cc list's active collaborators under `cc` (every active one,
+   *   e.g. an organization's, without a Cc list), REPLY_ALL with more than one address, else REPLY_USER;
+   *   the ticket.notice e-mail goes to the requester with every active collaborator on Cc.
+   * - USER: the requester alone under `to` (REPLY_USER); the ticket.notice e-mail goes to the requester only.
+   * - NONE: no recipients and no REPLY_* flag; no ticket.notice e-mail.
+   * A set value must agree with an `autorespond` that is also given (true for ALL and USER, false for NONE):
+   * INVALID_ARGUMENT on `ticket_notice` otherwise. Other callers cannot choose it — osTicket's API answers
+   * "reply-to" with 400 "Unexpected data received in API request" and the client portal offers no such
+   * choice (their requester gets the auto-response, see `autorespond`): any value but UNSPECIFIED from an
+   * END_USER, API_KEY or SERVICE caller is INVALID_ARGUMENT on `ticket_notice`, nothing written.
+   *
+   * @generated from field: osticket.ticket.v1.TicketNotice ticket_notice = 23;
+   */
+  ticketNotice: TicketNotice;
 };
 
 /**
