@@ -624,7 +624,8 @@ export declare const ListAttachmentsResponseSchema: GenMessage<ListAttachmentsRe
  */
 export declare type AttachFileSpec = Message<"osticket.attachment.v1.AttachFileSpec"> & {
   /**
-   * ost_file.id.
+   * ost_file.id: a file the caller may link (see AttachmentService.AttachFiles), else NOT_FOUND like a
+   * missing file.
    *
    * @generated from field: int32 file_id = 1;
    */
@@ -892,7 +893,15 @@ export declare const AttachmentService: GenService<{
   },
   /**
    * Links stored files to a thread entry (ost_attachment rows of type 'H'). Linking a file that is
-   * already linked to the entry returns the existing attachment.
+   * already linked to the entry returns the existing attachment. Which files a caller may link (the rule of
+   * TicketService's attachments[].file_id too):
+   * - AGENT: a file attached to an entry of a ticket the agent may see, or the agent's own fresh upload — a
+   *   file the agent uploaded (UploadFile, UploadFileStream) that is attached to nothing yet;
+   * - API_KEY: a file attached to anything (keys are not bound to tickets), or the key's own fresh upload;
+   * - SERVICE: any file (a service links on someone's behalf and checks that someone's access itself).
+   * Anything else — another caller's fresh upload, an unattached file osTicket's PHP stored, a file attached
+   * only where the caller may not see — is NOT_FOUND ("files[i].file_id: file <id> not found"), exactly like
+   * a file that does not exist, and nothing is linked.
    *
    * @generated from rpc osticket.attachment.v1.AttachmentService.AttachFiles
    */

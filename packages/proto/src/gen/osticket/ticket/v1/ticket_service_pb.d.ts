@@ -126,7 +126,17 @@ export declare type AttachmentInput = Message<"osticket.ticket.v1.AttachmentInpu
     case: "file";
   } | {
     /**
-     * A file already stored through AttachmentService (ost_file.id).
+     * A file already stored (ost_file.id), e.g. through AttachmentService.UploadFile. Which files a caller
+     * may link (the rule of AttachmentService.AttachFiles too):
+     * - AGENT, END_USER: a file attached to an entry of a ticket the caller may see (as GetTicket decides;
+     *   for end users a message or response, never an internal note or a hidden entry), or the caller's own
+     *   fresh upload — a file the caller uploaded (UploadFile, UploadFileStream) that is attached to nothing
+     *   yet;
+     * - API_KEY: a file attached to anything (keys are not bound to tickets), or the key's own fresh upload;
+     * - SERVICE: any file (a service links on someone's behalf and checks that someone's access itself).
+     * Anything else — another caller's fresh upload, an unattached file osTicket's PHP stored, a file
+     * attached only where the caller may not see — is NOT_FOUND ("<field>.file_id: file <id> not found"),
+     * exactly like a file that does not exist, and nothing is written.
      *
      * @generated from field: int32 file_id = 2;
      */
@@ -421,7 +431,8 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   answers: { [key: string]: string };
 
   /**
-   * Files to attach to the first message.
+   * Files to attach to the first message (stored files: only those the caller may link, see
+   * AttachmentInput.file_id).
    *
    * @generated from field: repeated osticket.ticket.v1.AttachmentInput attachments = 20;
    */
@@ -1069,7 +1080,7 @@ export declare type PostReplyRequest = Message<"osticket.ticket.v1.PostReplyRequ
   format: MessageFormat;
 
   /**
-   * Files to attach.
+   * Files to attach (stored files: only those the caller may link, see AttachmentInput.file_id).
    *
    * @generated from field: repeated osticket.ticket.v1.AttachmentInput attachments = 5;
    */
@@ -1166,7 +1177,7 @@ export declare type PostMessageRequest = Message<"osticket.ticket.v1.PostMessage
   format: MessageFormat;
 
   /**
-   * Files to attach.
+   * Files to attach (stored files: only those the caller may link, see AttachmentInput.file_id).
    *
    * @generated from field: repeated osticket.ticket.v1.AttachmentInput attachments = 5;
    */
@@ -1277,7 +1288,7 @@ export declare type PostNoteRequest = Message<"osticket.ticket.v1.PostNoteReques
   format: MessageFormat;
 
   /**
-   * Files to attach.
+   * Files to attach (stored files: only those the caller may link, see AttachmentInput.file_id).
    *
    * @generated from field: repeated osticket.ticket.v1.AttachmentInput attachments = 6;
    */
