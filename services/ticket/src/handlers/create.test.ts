@@ -767,6 +767,99 @@ describe("CreateTicket", () => {
     expect(api.ticket?.requester?.name).toBe("New Requester");
   });
 
+  it("answers an agent without user.create with osTicket's first error when the request is also invalid", async () => {
+    await h.exec(
+      "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +
+        " SELECT id, 'email', 'equal', 'banned.newcomer@example.com', 1, NOW(), NOW() FROM ost_filter WHERE name = 'SYSTEM BAN LIST'",
+    );
+    const owner = await insertUser(h, { name: "Olga Owner", email: "olga.owner@example.com" });
+    const [subjectField] = await h.query("SELECT label FROM ost_form_field WHERE id = 20");
+    const subjectRequired = `${String(subjectField?.label)} is a required field`;
+    const MISSING = "Missing or invalid data — Correct any errors below and try again";
+    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
+    const permissions = String(staff?.permissions ?? "");
+    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
+      permissions.replace('"user.create":1', '"user.create":0'),
+    ]);
+    try {
+      const headers = await h.agent();
+      const before = await h.counts();
+      const ask = (extra: object) =>
+        failure(
+          h.client.createTicket(
+            {
+              requester: { email: "newcomer@example.com", name: "New Comer" },
+              subject: "Mixed",
+              message: "hello",
+              topicId: 1,
+              ...extra,
+            },
+            { headers },
+          ),
+        );
+
+      // Ticket::create: Validator::process over the staff origin's fields fails before the requester is looked at.
+      const noTopic = await ask({ topicId: 0 });
+      expect(noTopic.code).toBe(Code.InvalidArgument);
+      expect(violations(noTopic)).toEqual([
+        { field: "topic_id", legacyKey: "topicId", description: "Help topic selection is required" },
+        { field: "", legacyKey: "err", description: MISSING },
+      ]);
+
+      // Ticket::open: a new requester's address and name are checked before Ticket::create runs.
+      const invalid = await ask({ requester: { email: "newcomer.example.com", name: "New Comer" } });
+      expect(invalid.code).toBe(Code.InvalidArgument);
+      expect(violations(invalid)).toEqual([
+        { field: "requester.email", legacyKey: "email", description: "Valid email address is required" },
+        { field: "", legacyKey: "err", description: MISSING },
+      ]);
+      const nameless = await ask({ requester: { email: "newcomer@example.com" } });
+      expect(violations(nameless)?.[0]).toEqual({
+        field: "requester.name",
+        legacyKey: "name",
+        description: "Name is required",
+      });
+
+      // Ticket::filterTicketData: the ban list comes before the user.create refusal.
+      const banned = await ask({ requester: { email: "banned.newcomer@example.com", name: "Banned" } });
+      expect(banned.code).toBe(Code.PermissionDenied);
+      expect(banned.findDetails(DeniedSchema)[0]).toMatchObject({
+        reason: DenialReason.BANNED_EMAIL,
+        email: "banned.newcomer@example.com",
+      });
+
+      // Ticket::create: `errors['user']` precedes the ticket form's errors, so the refusal is named first.
+      const denied = await ask({ subject: "" });
+      expect(denied.code).toBe(Code.PermissionDenied);
+      expect(violations(denied)).toEqual([
+        {
+          field: "requester.email",
+          legacyKey: "",
+          description: "You do not have permission to create users.",
+        },
+      ]);
+
+      // The Add New user dialog's refusal sits where a new Cc user's checks sit: after the ticket form.
+      const cc = await ask({
+        requester: { userId: owner },
+        subject: "",
+        collaborators: [{ email: "newcomer.cc@example.com", name: "New Cc" }],
+      });
+      expect(cc.code).toBe(Code.InvalidArgument);
+      expect(violations(cc)).toEqual([
+        { field: "subject", legacyKey: "20", description: subjectRequired },
+        {
+          field: "collaborators[0].email",
+          legacyKey: "collaborators[0].email",
+          description: "You do not have permission to create users.",
+        },
+      ]);
+      expect(await h.counts()).toEqual(before);
+    } finally {
+      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
+    }
+  });
+
   it("records the requester (and the Cc list) as the first message's recipients of an agent's ticket", async () => {
     // A fresh install has ticket_notice_active on: the staff panel offers "Ticket Notice", "Alert All" first.
     expect(await h.query("SELECT value FROM ost_config WHERE `key` = 'ticket_notice_active'")).toEqual([

@@ -26,8 +26,9 @@ import {
   type CreateTicketInput,
   createTicket,
   type TicketNotice as TicketNoticeChoice,
+  TicketValidationError,
+  USER_CREATE_DENIED,
 } from "../domain/index.ts";
-import { isEmailAddress } from "../domain/users/email.ts";
 import { validationFailure } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
@@ -156,37 +157,40 @@ function collaboratorAddresses(req: CreateTicketRequest): CollaboratorAddress[] 
 }
 
 /**
- * An agent creates end users only with the user.create permission (osTicket 1.18): a requester who is not a
- * user yet is refused in Ticket::create ("You do not have permission to create users." where the staff
- * panel reports the user), and unknown Cc addresses would be created as the staff panel's "Add New" user
- * dialog creates them, which answers 403 without it. Other callers are not limited here: the API creates
- * requesters freely and adds existing Cc users only, the client portal has no Cc list on a new ticket.
- * Throws PERMISSION_DENIED naming the requester's address, else the first Cc entry, that would be a new user.
+ * osTicket's `$can_create` for a typed request: an agent creates end users (a new requester, new Cc
+ * addresses) only with the user.create permission (osTicket 1.18). Other callers are not limited here: the
+ * API creates requesters freely and adds existing Cc users only, the client portal has no Cc list on a new
+ * ticket. The domain reports the refusal where osTicket does (see `permissionFirst`).
  */
-async function assertMayCreateUsers(
-  m: Mutation,
-  req: CreateTicketRequest,
-  principal: Principal,
-): Promise<void> {
-  if (!isAgent(principal) || principal.agent?.permissions.includes(USER_CREATE)) return;
-  const candidates: { field: string; address: string }[] = [];
-  const requesterId = req.requester?.userId ?? 0;
-  const [requester] = requesterId
-    ? await query(m.tx, "SELECT id FROM ost_user WHERE id = ?", [requesterId])
-    : [];
-  if (!requester) candidates.push({ field: "requester.email", address: req.requester?.email ?? "" });
-  for (const [i, c] of req.collaborators.entries())
-    candidates.push({ field: `collaborators[${i}].email`, address: c.email });
-  for (const { field, address } of candidates) {
-    // Invalid addresses are left to the domain, which names them as invalid.
-    const trimmed = address.trim();
-    if (!isEmailAddress(trimmed)) continue;
-    const [known] = await query(m.tx, "SELECT id FROM ost_user_email WHERE address = ?", [trimmed]);
-    if (!known)
-      throw validationFailure(Code.PermissionDenied, [
-        { field, description: "You do not have permission to create users." },
-      ]);
-  }
+function mayCreateUsers(principal: Principal, legacy: boolean): boolean {
+  return legacy || !isAgent(principal) || (principal.agent?.permissions.includes(USER_CREATE) ?? false);
+}
+
+/** Request fields of the domain keys only CreateTicket has (Ticket::open's requester checks, the Cc list). */
+function createField(key: string): string | undefined {
+  if (key.startsWith("collaborators[")) return key;
+  if (key === "email") return "requester.email";
+  if (key === "name") return "requester.name";
+  return undefined;
+}
+
+/**
+ * One Connect error carries one code, so it follows the first error of osTicket's error map: when that is
+ * the user.create refusal (Ticket::create's `user` error, or a Cc address's "Add New" dialog), nothing before
+ * it in Ticket::open / Ticket::create failed and the call is PERMISSION_DENIED naming that request field
+ * alone (what the caller may not do, whatever else the request would need). Otherwise the error map stays an
+ * INVALID_ARGUMENT with every violation, a refusal further down included.
+ */
+function permissionFirst(error: unknown): unknown {
+  if (!(error instanceof TicketValidationError)) return error;
+  const first = error.issues[0];
+  if (first?.message !== USER_CREATE_DENIED) return error;
+  return validationFailure(Code.PermissionDenied, [
+    {
+      field: first.key === "user" ? "requester.email" : (createField(first.key) ?? ""),
+      description: first.message,
+    },
+  ]);
 }
 
 const USER_CREATE = "user.create";
@@ -221,12 +225,11 @@ export async function handleCreateTicket(
       responseSchema: CreateTicketResponseSchema,
       fields: {
         formField: formFieldResolver(rt),
-        key: (key) => (key.startsWith("collaborators[") ? key : undefined),
+        key: createField,
       },
     },
     async (m) => {
       await assertMayLinkFiles(ctx, m.tx, files.named);
-      if (!legacy) await assertMayCreateUsers(m, req, principal);
       const created = await createTicket(
         m.sql,
         {
@@ -240,10 +243,13 @@ export async function handleCreateTicket(
               }),
           // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
           fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
+          mayCreateUsers: mayCreateUsers(principal, legacy),
         },
         domainActor(principal),
         m.ports,
-      );
+      ).catch((error: unknown) => {
+        throw permissionFirst(error);
+      });
       const ticket = await m.ticket(created.ticketId);
       await publishDomainEvents(m, { after: ticket });
       // End users get their ticket as the portal shows it (the event above carries the whole ticket).

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TicketValidationError } from "../errors.ts";
+import { TicketDeniedError, TicketValidationError } from "../errors.ts";
 import { type Actor, SYSTEM_ACTOR } from "../ports.ts";
 import { MetadataCache } from "../reference/forms.ts";
 import { int } from "../rows.ts";
 import { fixedClock, type Harness, openHarness } from "../testing/harness.ts";
-import { type CreateTicketInput, createTicket } from "./create-ticket.ts";
+import { type CreateTicketInput, createTicket, USER_CREATE_DENIED } from "./create-ticket.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -523,5 +523,123 @@ describe("round trips", () => {
     await run("fresh@example.com");
     const knownUser = statements.length;
     expect({ newUser, knownUser }).toEqual({ newUser: 21, knownUser: 14 });
+  });
+});
+
+describe("an agent without user.create: osTicket's first error (Ticket::open, then Ticket::create)", () => {
+  const agent: Actor = { kind: "staff", staffId: 1 };
+  const MISSING = "Missing or invalid data — Correct any errors below and try again";
+  const DENIED = { key: "user", message: USER_CREATE_DENIED };
+  const staff = (extra: Partial<CreateTicketInput> = {}): CreateTicketInput => ({
+    requester: { email: "brand.new@example.com", name: "Brand New" },
+    subject: "At the desk",
+    message: "Came by",
+    legacy: false,
+    origin: "staff",
+    source: "Phone",
+    topicId: 1,
+    createCollaborators: true,
+    mayCreateUsers: false,
+    ...extra,
+  });
+  // An earlier test relabels the subject field (osTicket's error names the label).
+  const subjectRequired = async () => {
+    const [field] = await h.query("SELECT label FROM ost_form_field WHERE id = 20");
+    return { key: "20", message: `${String(field?.label)} is a required field` };
+  };
+  /** The refusal's issues (or the error itself), after checking that nothing was written. */
+  const refused = async (request: CreateTicketInput) => {
+    const before = await h.counts();
+    const error = await create(request, agent).catch((e: unknown) => e);
+    expect(await h.counts()).toEqual(before);
+    return error instanceof TicketDeniedError
+      ? { denied: error.email }
+      : error instanceof TicketValidationError
+        ? error.issues
+        : error;
+  };
+
+  it("reports Ticket::create's origin checks (Validator::process) and the due date, never reaching the requester", async () => {
+    expect(await refused(staff({ topicId: undefined }))).toEqual([
+      { key: "topicId", message: "Help topic selection is required" },
+      { key: "err", message: MISSING },
+    ]);
+    expect(await refused(staff({ dueDate: new Date("2026-05-31T12:00:00Z") }))).toEqual([
+      { key: "duedate", message: "Due date must be in the future" },
+    ]);
+    // ostmesh's own check of a typed topic id sits with them, before the requester too.
+    expect(await refused(staff({ topicId: 999 }))).toEqual([
+      { key: "topicId", message: "Unknown or inactive help topic" },
+    ]);
+  });
+
+  it("reports Ticket::open's requester checks first: an invalid address or no name is bad input, not a refusal", async () => {
+    expect(await refused(staff({ requester: { email: "not-an-email", name: "X" }, subject: "" }))).toEqual([
+      { key: "email", message: "Valid email address is required" },
+      { key: "err", message: MISSING },
+      await subjectRequired(),
+    ]);
+    expect(
+      await refused(staff({ requester: { email: "nameless@example.com" }, topicId: undefined })),
+    ).toEqual([
+      { key: "name", message: "Name is required" },
+      { key: "topicId", message: "Help topic selection is required" },
+      { key: "err", message: MISSING },
+    ]);
+    // Agents with user.create get the same (Ticket::open checks before any permission).
+    expect(
+      await refused(staff({ requester: { email: "user@localhost", name: "X" }, mayCreateUsers: true })),
+    ).toEqual([
+      { key: "email", message: "Valid email address is required" },
+      { key: "err", message: MISSING },
+    ]);
+  });
+
+  it("denies a banned new address before refusing to create it (Ticket::filterTicketData runs first)", async () => {
+    expect(await refused(staff({ requester: { email: "test@example.com", name: "Banned" } }))).toEqual({
+      denied: "test@example.com",
+    });
+  });
+
+  it("puts Ticket::create's `user` refusal before the ticket form's errors, whatever the contact form says", async () => {
+    expect(await refused(staff({ subject: "", message: "" }))).toEqual([
+      DENIED,
+      await subjectRequired(),
+      { key: "21", message: "Issue Details is a required field" },
+    ]);
+    // An invalid phone number would be "Incomplete client information" with the permission.
+    expect(
+      await refused(staff({ requester: { email: "brand.new@example.com", name: "Brand New", phone: "12" } })),
+    ).toEqual([DENIED]);
+    expect(
+      await refused(
+        staff({
+          requester: { email: "brand.new@example.com", name: "Brand New", phone: "12" },
+          mayCreateUsers: true,
+        }),
+      ),
+    ).toEqual([{ key: "user", message: "Incomplete client information" }]);
+  });
+
+  it("refuses an unknown Cc address as the Add New user dialog does (ajax.users.php addUser), in the Cc list's place", async () => {
+    const known = await create(
+      input("known.owner@example.com", {
+        requester: { email: "known.owner@example.com", name: "Known Owner" },
+      }),
+    );
+    // A requester found by address needs no name (the staff panel posts the selected user's id).
+    const owner = { email: "KNOWN.owner@example.com" };
+    expect(
+      await refused(
+        staff({
+          requester: owner,
+          subject: "",
+          collaboratorAddresses: [{ email: "known.owner@example.com" }, { email: "not-an-address" }],
+        }),
+      ),
+    ).toEqual([await subjectRequired(), { key: "collaborators[1].email", message: USER_CREATE_DENIED }]);
+    const r = await create(staff({ requester: owner }), agent);
+    expect(r.userId).toBe(known.userId);
+    expect(r.userCreated).toBe(false);
   });
 });

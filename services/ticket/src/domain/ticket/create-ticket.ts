@@ -34,6 +34,7 @@ import {
   cleanTextAnswer,
   cleanTitle,
   phpTrim,
+  phpTruthyString,
   storedBody,
   truncate,
 } from "../text/format.ts";
@@ -47,7 +48,7 @@ import {
   ticketRecipients,
 } from "../thread/entries.ts";
 import { actorAuthor, logEvents, type NewThreadEvent } from "../thread/events.ts";
-import { emailHost } from "../users/email.ts";
+import { emailHost, isEmailAddress } from "../users/email.ts";
 import {
   createUser,
   type ExistingUser,
@@ -139,6 +140,14 @@ export interface CreateTicketInput {
    * requester gets), created after the requester and before the ticket. osTicket checks no ban list there.
    */
   readonly createCollaborators?: boolean;
+  /**
+   * osTicket's `$can_create` (`!$thisstaff || $thisstaff->hasPerm(User::PERM_CREATE)`): false for an agent
+   * without user.create. A requester who is no user yet is then Ticket::create's `user` error
+   * USER_CREATE_DENIED at its place among the other errors, and an unknown Cc address is the "Add New" user
+   * dialog's refusal (USER_CREATE_DENIED under `collaborators[<i>].email`, before its form is checked).
+   * Default true.
+   */
+  readonly mayCreateUsers?: boolean;
   /** Files of the request that could not be stored: a "File Import Error" note each, before the message. */
   readonly fileImportErrors?: readonly FileImportError[];
   /**
@@ -185,6 +194,9 @@ class Issues {
 }
 
 const MISSING_DATA = "Missing or invalid data — Correct any errors below and try again";
+
+/** Ticket::create's `user` error (and the "Add New" user dialog's refusal) for an agent without user.create. */
+export const USER_CREATE_DENIED = "You do not have permission to create users.";
 
 /** A form instantiated for the new ticket. */
 interface FormInstance {
@@ -234,6 +246,14 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         return true;
     }
   };
+
+  // The requester given by id (Ticket::create: `User::lookup($vars['uid'])`).
+  const byId = input.requester.userId ? await findUserById(tx, input.requester.userId) : undefined;
+
+  // --- The staff panel's own checks before Ticket::create (Ticket::open): a requester who is no user yet
+  // needs a valid address and a name. Their errors come first and, like every error before the ban list,
+  // keep Ticket::create from looking at the requester at all (so no user.create refusal follows them).
+  if (origin === "staff" && isStaffActor && !byId) await staffPanelRequesterChecks(ctx, input, issues);
 
   // --- Origin checks (Validator::process over the origin's required fields).
   const rawTopic = input.topicId;
@@ -305,7 +325,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       fieldFailed = true;
     }
   }
-  if (fieldFailed && !issues.has("err")) issues.set("err", MISSING_DATA);
+  // Validator::process fails whenever the error map is not empty, Ticket::open's errors included.
+  if ((fieldFailed || issues.size > 0) && !issues.has("err")) issues.set("err", MISSING_DATA);
   if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
     issues.set("duedate", "Due date must be in the future");
 
@@ -365,7 +386,6 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     }
 
     // Ban list (filterTicketData → Banlist::isBanned) and the requester, in one round trip.
-    const byId = input.requester.userId ? await findUserById(tx, input.requester.userId) : undefined;
     const email = byId?.email ?? phpTrim(input.requester.email ?? "");
     const requester = email ? await lookupRequester(tx, email) : { banned: false, user: undefined };
     if (requester.banned) throw new TicketDeniedError(email);
@@ -388,9 +408,14 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       ) {
         throw new TicketDeniedError(email);
       }
-      const candidate = await validateNewUser(ctx, contactForm, vars, validates, required);
-      if (candidate) newUser = candidate;
-      else issues.set("user", "Incomplete client information");
+      // User::fromVars($clean, $can_create) creates nobody without the permission: the refusal then stands
+      // in for whatever the contact form says, before the ticket form's errors.
+      if (input.mayCreateUsers === false) issues.set("user", USER_CREATE_DENIED);
+      else {
+        const candidate = await validateNewUser(ctx, contactForm, vars, validates, required);
+        if (candidate) newUser = candidate;
+        else issues.set("user", "Incomplete client information");
+      }
     }
   }
 
@@ -1075,6 +1100,13 @@ async function resolveCollaboratorAddresses(
       );
       continue;
     }
+    // The "Add New" user dialog (ajax.users.php addUser) refuses an agent without user.create before it
+    // looks at the form.
+    if (input.mayCreateUsers === false) {
+      issues.set(`${key}.email`, USER_CREATE_DENIED);
+      seen.add(fold(address));
+      continue;
+    }
     // User::fromForm as the staff panel runs it: fields visible to or required for agents are checked.
     const checked = await checkContactForm(
       ctx,
@@ -1092,6 +1124,23 @@ async function resolveCollaboratorAddresses(
     slots.push({ newUser: checked.user });
   }
   return slots;
+}
+
+/**
+ * Ticket::open's requester checks (the staff panel posts no `uid` for a requester who is no user yet): an
+ * address Validator::is_email accepts ("Valid email address is required") and a name ("Name is required").
+ * A requester found by address counts as selected, as the panel posts the selected user's id.
+ */
+async function staffPanelRequesterChecks(
+  ctx: UseCaseContext,
+  input: CreateTicketInput,
+  issues: Issues,
+): Promise<void> {
+  const email = phpTrim(input.requester.email ?? "");
+  const valid = isEmailAddress(email);
+  if (valid && (await findUserByEmail(ctx.tx, email))) return;
+  if (!valid) issues.set("email", "Valid email address is required");
+  if (!phpTruthyString(input.requester.name)) issues.set("name", "Name is required");
 }
 
 async function openTicketCount(ctx: UseCaseContext, userId: number): Promise<number> {
