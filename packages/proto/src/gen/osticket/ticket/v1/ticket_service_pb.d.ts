@@ -300,8 +300,12 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
 
   /**
    * Who the ticket is for (ignored for END_USER callers). An AGENT opening a ticket for an address that is
-   * no end user yet needs the agent permission user.create, as in osTicket's staff panel (PERMISSION_DENIED
-   * naming `requester.email` without it, nothing written).
+   * no end user yet needs a valid address and a name (INVALID_ARGUMENT on `requester.email` /
+   * `requester.name`, osTicket's Ticket::open) and the agent permission user.create, as in osTicket's staff
+   * panel. Errors come in osTicket's order: those checks, the help topic and due date, then the ban list
+   * (PERMISSION_DENIED with a Denied detail), then user.create; a missing user.create is PERMISSION_DENIED
+   * naming `requester.email` only when nothing before it failed (the ticket form's errors come after it).
+   * Nothing is written either way.
    *
    * @generated from field: osticket.ticket.v1.Requester requester = 2;
    */
@@ -444,8 +448,10 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
    * first message. The requester's own address and repeated entries are skipped. Per caller, as osTicket
    * 1.18:
    * - AGENT: an unknown address creates the end user with the ticket, exactly as a new requester is created
-   *   (the staff panel's "Add New" user dialog): needs the agent permission user.create (PERMISSION_DENIED
-   *   naming `collaborators[i].email` without it), and the contact form is checked with the agents' rules —
+   *   (the staff panel's "Add New" user dialog): needs the agent permission user.create (without it the
+   *   entry is refused on `collaborators[i].email`, checked after the requester and the ticket form: the call
+   *   is PERMISSION_DENIED when nothing before failed, else that refusal is one of the INVALID_ARGUMENT's
+   *   violations), and the contact form is checked with the agents' rules —
    *   an invalid address (or one failing verify_email_addrs) is INVALID_ARGUMENT on
    *   `collaborators[i].email`, a missing name on a stock install (Full Name is required for agents) on
    *   `collaborators[i].name`. As in osTicket, the ban list does not apply to collaborators.
