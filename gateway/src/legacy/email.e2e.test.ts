@@ -3,6 +3,7 @@
  * e-mail channel) and attachment services on a scratch copy of the fresh osTicket install. Each case checks
  * the exact answer and the rows osTicket's tables end up with (FACTS §2.9, §4.1, §4.4, §6.16).
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY, type RealMesh, type Row, startRealMesh } from "../testing/real-mesh.ts";
 
@@ -371,22 +372,58 @@ describe("tickets.email with the real services: replies and re-deliveries", () =
 });
 
 describe("tickets.email with the real services: refusals", () => {
-  it("input that is not an e-mail → 400 with the parse error, one ost_syslog row, nothing else written", async () => {
-    const before = await ostCounts();
-    const logId = await mesh.lastLogId();
-    const res = await email("not an e-mail");
-    expect(res.status).toBe(400);
-    expect(res.contentType).toBe(HTML);
-    expect(res.body).toMatch(/^Email parse failed:? \[.*\]$/);
-    const logged = await mesh.rows(
+  /** ost_syslog rows written since `logId`. */
+  const logRows = (logId: unknown) =>
+    mesh.rows(
       "SELECT log_type, title, log, logger, ip_address FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
       [logId],
     );
-    expect(logged).toEqual([
+
+  // osTicket 1.18.1 reads these as far as it can: Mail_mimeDecode (include/pear/Mail/mimeDecode.php) cannot
+  // split a header section (list() of false: a null header, which _parseHeaders reads as one nameless header)
+  // or finds a single header name, so Mail_Parse::decode fails without a PEAR error; EmailDataParser::
+  // onParseError (include/class.mailparse.php) still gets header info from that one header and, with
+  // attachOnParseError, goes on with `Email parse failed: []` as the message and the raw mail attached. No From
+  // header means no requester: TicketApiController::createTicket answers Ticket::create's validation error.
+  it.each([
+    ["no empty line at all", "not an e-mail either"],
+    ["an empty body", ""],
+    ["an empty line after garbage headers", "garbage\r\nmore garbage\r\n\r\nbody\r\n"],
+    ["one header, no From", `Subject: lonely\r\n\r\nbody\r\n`],
+  ])(
+    "%s → 500 `Unable to create new ticket :user Incomplete client information`, only its ost_syslog row",
+    async (_, raw) => {
+      const before = await ostCounts();
+      const logId = await mesh.lastLogId();
+      const res = await email(raw);
+      const body = "Unable to create new ticket :user\nIncomplete client information";
+      expect(res).toEqual({ status: 500, body, contentType: HTML });
+      expect(await logRows(logId)).toEqual([
+        {
+          log_type: "Warning",
+          title: "API Error (500)",
+          log: `Unable to create new ticket :user Incomplete client information ${MASKED}`,
+          logger: "",
+          ip_address: "127.0.0.1",
+        },
+      ]);
+      expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1 });
+    },
+  );
+
+  // Only an empty header section leaves Mail_Parse::getHeaderInfo nothing to read: onParseError returns false
+  // with its error, and ApiController::parseRequest answers exerr(400, $parser->lastError()) — the 1.18 text
+  // has a colon (`Email parse failed: [%s]`), the bracket holds the PEAR error, here none.
+  it("a message that starts with an empty line → 400 `Email parse failed: []`, its ost_syslog row", async () => {
+    const before = await ostCounts();
+    const logId = await mesh.lastLogId();
+    const res = await email("\r\n\r\nJust a body, no headers.\r\n");
+    expect(res).toEqual({ status: 400, body: "Email parse failed: []", contentType: HTML });
+    expect(await logRows(logId)).toEqual([
       {
         log_type: "Warning",
         title: "API Error (400)",
-        log: `${res.body} ${MASKED}`,
+        log: `Email parse failed: [] ${MASKED}`,
         logger: "",
         ip_address: "127.0.0.1",
       },
@@ -394,14 +431,84 @@ describe("tickets.email with the real services: refusals", () => {
     expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1 });
   });
 
-  // Ticket-side: osTicket's EmailDataParser answers 'Email parse failed [' . Mail_Parse::getError() . ']', and
-  // getError() is '' when the decoder merely finds fewer than two header fields (no PEAR error), so "not an
-  // e-mail" gets `400 Email parse failed []` (read from osTicket's class.mailparse.php, not observed on
-  // 1.18.1). The ticket service's EmailParseError (services/ticket/src/email/errors.ts) writes
-  // `Email parse failed: [no header section followed by a body]`: an extra colon and its own reason.
-  it.fails("input that is not an e-mail → osTicket's exact text `Email parse failed []`", async () => {
-    const res = await email("not an e-mail either");
-    expect(res).toEqual({ status: 400, body: "Email parse failed []", contentType: HTML });
+  /** The first message of a ticket and the files linked to it. */
+  async function firstMessageFiles(number: string) {
+    const ticket = await mesh.ticketByNumber(number);
+    const entry = await mesh.firstEntry(ticket.ticket_id);
+    const files = await mesh.rows(
+      "SELECT f.name, f.type, f.size, a.inline, HEX(c.filedata) AS bytes FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+        " JOIN ost_file_chunk c ON c.file_id = f.id WHERE a.type = 'H' AND a.object_id = ?",
+      [entry.id],
+    );
+    return { entry, files };
+  }
+
+  // EmailDataParser::onParseError with attachOnParseError: a From header is enough for header info, so a
+  // ticket is opened whose message is the error text, with Mail_Parse::getMimeFile's attachment (the raw
+  // mail, message/rfc822, named `<subject or Message-ID>.eml`) — 201 and its number, nothing logged.
+  it("a mail with only a From header → 201, a ticket whose message is `Email parse failed: []`", async () => {
+    const header = `From: Solo Header <solo.${run}@example.com>`;
+    const raw = `${header}\r\n\r\nMy printer is broken.\r\n`;
+    const logId = await mesh.lastLogId();
+    const res = await email(raw);
+    expect(res).toMatchObject({ status: 201, contentType: HTML });
+    expect(res.body).toMatch(/^\d{6}$/);
+    const md5 = createHash("md5").update(header).digest("hex");
+    const { entry, files } = await firstMessageFiles(res.body);
+    expect(entry).toMatchObject({
+      body: "Email parse failed: []",
+      format: "text",
+      title: "[No Subject]",
+      poster: "Solo Header",
+      source: "Email",
+    });
+    expect(files).toEqual([
+      {
+        name: `<${md5}@local>.eml`,
+        type: "message/rfc822",
+        size: Buffer.byteLength(raw),
+        inline: 0,
+        bytes: Buffer.from(raw).toString("hex").toUpperCase(),
+      },
+    ]);
+    expect(await logRows(logId)).toEqual([]);
+  });
+
+  // Mail_mimeDecode::_decode: a top-level multipart type without a boundary is a PEAR error (`No boundary found
+  // for <type> part`); Mail_Parse::getHeaders then splits the raw header section, and onParseError opens the
+  // ticket with the PEAR error quoted in its message and the raw mail attached.
+  it("a multipart mail without a boundary → 201, the PEAR error as its message, the raw mail attached", async () => {
+    const raw = mail(
+      [
+        "From: Mime Breaker <mime.breaker@example.com>",
+        "To: Support <support@example.com>",
+        "Subject: Broken MIME",
+        `Message-ID: ${mid("nobound")}`,
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/mixed",
+      ],
+      "--b\nContent-Type: text/plain\n\nhello\n--b--\n",
+    );
+    const res = await email(raw);
+    expect(res).toMatchObject({ status: 201, contentType: HTML });
+    const { entry, files } = await firstMessageFiles(res.body);
+    expect(entry).toMatchObject({
+      body: "Email parse failed: [No boundary found for multipart/mixed part]",
+      format: "text",
+      title: "Broken MIME",
+      poster: "Mime Breaker",
+      recipients: '{"to":["Support <support@example.com>"]}',
+    });
+    expect(files).toEqual([
+      {
+        name: "Broken MIME.eml",
+        type: "message/rfc822",
+        size: Buffer.byteLength(raw),
+        inline: 0,
+        bytes: Buffer.from(raw).toString("hex").toUpperCase(),
+      },
+    ]);
+    expect((await emailRow(entry.id)).mid).toBe(mid("nobound"));
   });
 
   it("a banned sender → 403 Ticket denied, its ost_syslog row, only the Message-ID kept on record", async () => {

@@ -1,20 +1,23 @@
 import type { TicketDeniedError } from "../domain/errors.ts";
 
 /**
- * The input is not a mail message osTicket could read (empty, no header section, fewer than two header
- * fields, or MIME the parser rejects). Nothing was written. The legacy API answers 400 with `legacyText`.
+ * The input is a message osTicket cannot read at all: its MIME decoder fails and not a single header can be
+ * read from it (EmailDataParser::onParseError without header info), so the legacy API answers 400 with
+ * `legacyText()`. Nothing was written. `reason` is ours, for logs; osTicket's text only quotes the PEAR error.
  */
 export class EmailParseError extends Error {
   readonly reason: string;
-  constructor(reason: string) {
-    super(`Email parse failed: [${reason}]`);
+  readonly #legacyText: string;
+  constructor(reason: string, legacyText: string) {
+    super(`e-mail cannot be parsed: ${reason}`);
     this.name = "EmailParseError";
     this.reason = reason;
+    this.#legacyText = legacyText;
   }
 
-  /** The body osTicket's legacy API answers with (`Email parse failed: [...]`). */
+  /** The body osTicket's legacy API answers with (e.g. `Email parse failed: []`). */
   legacyText(): string {
-    return this.message;
+    return this.#legacyText;
   }
 }
 

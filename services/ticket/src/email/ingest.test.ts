@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TicketValidationError } from "../domain/errors.ts";
 import { writeOutboxRow } from "../domain/outbox.ts";
@@ -645,16 +646,101 @@ describe("replies threaded onto existing tickets", () => {
 });
 
 describe("malformed input", () => {
+  // EmailDataParser::onParseError (include/class.mailparse.php): when Mail_Parse::decode fails but
+  // getHeaderInfo reads a header, the mail goes on with `Email parse failed: [...]` as its message; without a
+  // From header, TicketApiController::createTicket then fails on the missing requester (Ticket::create).
   it.each([
     ["empty input", ""],
     ["no header section", "just some text without any header"],
     ["a single header", "Subject: only one\r\n\r\nbody"],
+    ["garbage headers", "garbage\r\n\r\nbody"],
     ["headers but no body", "From: a@example.com\r\nSubject: x\r\n"],
-  ])("%s is an EmailParseError and writes nothing", async (_, text) => {
+  ])("%s: the parse-error mail has no sender, a validation error that writes nothing", async (_, text) => {
     const before = await h.counts();
     const error = await ingest(Buffer.from(text)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TicketValidationError);
+    expect(error instanceof TicketValidationError && error.legacyText()).toBe(
+      "user\nIncomplete client information",
+    );
+    expect(countChanges(before, await h.counts())).toEqual({});
+  });
+
+  // Mail_Parse::getHeaderInfo returns null only for an empty header section: the parser's error is the answer.
+  it("a message starting with an empty line is an EmailParseError and writes nothing", async () => {
+    const before = await h.counts();
+    const error = await ingest(Buffer.from("\r\n\r\nbody")).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmailParseError);
-    expect(error instanceof EmailParseError && error.legacyText()).toMatch(/^Email parse failed: \[.+\]$/);
+    expect(error instanceof EmailParseError && error.legacyText()).toBe("Email parse failed: []");
+    expect(countChanges(before, await h.counts())).toEqual({});
+  });
+
+  /** The first message's body and its files (name, type, bytes) of a ticket. */
+  async function firstMessage(ticketId: number) {
+    const entry = await h.one(
+      "SELECT e.id, e.body, e.format, e.title, e.poster FROM ost_thread_entry e JOIN ost_thread t ON t.id = e.thread_id" +
+        " WHERE t.object_type = 'T' AND t.object_id = ? AND e.type = 'M' ORDER BY e.id LIMIT 1",
+      [ticketId],
+    );
+    const files = await h.query(
+      "SELECT f.name, f.type, f.size, a.inline, c.filedata FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+        " JOIN ost_file_chunk c ON c.file_id = f.id WHERE a.type = 'H' AND a.object_id = ?",
+      [int(entry, "id")],
+    );
+    return { entry, files };
+  }
+
+  // EmailDataParser::onParseError with attachOnParseError (on by default): the message is the error text and
+  // Mail_Parse::getMimeFile attaches the raw mail (`<subject or Message-ID>.eml`, message/rfc822).
+  it("a mail with only a From header opens a ticket whose message is `Email parse failed: []`", async () => {
+    const raw = Buffer.from("From: Una Header <una@example.com>\r\n\r\nMy printer is broken.\r\n");
+    const r = created(await ingest(raw));
+    const md5 = createHash("md5").update("From: Una Header <una@example.com>").digest("hex");
+    const { entry, files } = await firstMessage(r.ticketId);
+    expect(entry).toMatchObject({
+      body: "Email parse failed: []",
+      format: "text",
+      title: "[No Subject]",
+      poster: "Una Header",
+    });
+    expect(files).toEqual([
+      { name: `<${md5}@local>.eml`, type: "message/rfc822", size: raw.length, inline: 0, filedata: raw },
+    ]);
+    expect((await emailRow(int(entry, "id"))).mid).toBe(`<${md5}@local>`);
+  });
+
+  it("a multipart mail without a boundary opens a ticket quoting the decoder's PEAR error", async () => {
+    const raw = rawMail(
+      [
+        "From: Pat Mime <pat.mime@example.com>",
+        "To: Support <support@example.com>",
+        "Subject: Broken MIME",
+        "Message-ID: <broken-mime@x.example>",
+        "Content-Type: multipart/mixed",
+      ],
+      "--b\nhello\n",
+    );
+    const r = created(await ingest(raw));
+    const { entry, files } = await firstMessage(r.ticketId);
+    expect(entry).toMatchObject({
+      body: "Email parse failed: [No boundary found for multipart/mixed part]",
+      format: "text",
+      title: "Broken MIME",
+      poster: "Pat Mime",
+    });
+    expect(files).toEqual([
+      {
+        name: "Broken MIME.eml",
+        type: "message/rfc822",
+        size: raw.length,
+        inline: 0,
+        filedata: Buffer.from(raw),
+      },
+    ]);
+    expect((await emailRow(int(entry, "id"))).mid).toBe("<broken-mime@x.example>");
+    // Delivered again: the same Message-ID, nothing written (TicketApiController::processEmail).
+    const before = await h.counts();
+    const again = await ingest(raw);
+    expect(again).toMatchObject({ kind: "redelivered", ticketId: r.ticketId });
     expect(countChanges(before, await h.counts())).toEqual({});
   });
 });

@@ -48,6 +48,11 @@ export interface IngestEmailOptions {
    * note), and a mail carrying such an id itself is recognised as a mail loop.
    */
   readonly secretSalt?: string;
+  /**
+   * Told when osTicket's decoder could not decode the message but its headers were read, so it goes on as
+   * a mail whose message is osTicket's error text with the raw mail attached (see ParsedEmail.parseFailure).
+   */
+  readonly onParseFailure?: (failure: NonNullable<ParsedEmail["parseFailure"]>) => void;
 }
 
 /** Seconds a delivery waits for a concurrent delivery of the same Message-ID to finish. */
@@ -64,7 +69,10 @@ const SAME_MESSAGE_WAIT_SECONDS = 30;
  * else a fork runs its own. Deliveries of the same Message-ID are serialised, so a retried delivery racing
  * the first one is seen as a re-delivery.
  *
- * Throws EmailParseError (not a mail message), EmailDeniedError (ban list / unregistered sender refused),
+ * A message osTicket's MIME decoder cannot decode goes on as osTicket's EmailDataParser::onParseError
+ * leaves it (its message is the error text, the raw mail its attachment; options.onParseFailure is told).
+ *
+ * Throws EmailParseError (not even a header can be read), EmailDeniedError (ban list / unregistered sender refused),
  * and the write core's TicketValidationError (e.g. no usable sender, no system mailbox configured); on
  * any error nothing is written (but the Message-ID of a denied mail when ingestEmail ran the transaction).
  */
@@ -75,6 +83,7 @@ export async function ingestEmail(
   options: IngestEmailOptions = {},
 ): Promise<IngestEmailResult> {
   const mail = await parseEmail(input.raw);
+  if (mail.parseFailure) options.onParseFailure?.(mail.parseFailure);
   if (em.isInTransaction()) {
     try {
       return await ingestParsed(em, mail, input, ports, options);

@@ -16,6 +16,7 @@ import { addressing, SystemMailboxes } from "./mailboxes.ts";
 import { type ParsedEmail, parseEmail } from "./parse.ts";
 import { rawMail } from "./testing.ts";
 import { subjectTicketNumber } from "./threading.ts";
+import { phpBase64Decode } from "./undecodable.ts";
 
 const mailboxes = new SystemMailboxes([
   { id: 1, email: "support@example.com", name: "Support", deptId: 1 },
@@ -161,12 +162,135 @@ describe("addressing against the system mailboxes", () => {
 });
 
 describe("parsing", () => {
-  it("refuses what is not a mail message", async () => {
-    await expect(parseEmail(new Uint8Array())).rejects.toBeInstanceOf(EmailParseError);
-    await expect(parseEmail(Buffer.from("hello"))).rejects.toThrow("Email parse failed: [no header section");
-    await expect(parseEmail(Buffer.from("Subject: x\r\n\r\nbody"))).rejects.toThrow(
-      "fewer than two header fields",
+  // EmailDataParser::onParseError (include/class.mailparse.php): Mail_Parse::getHeaderInfo finds no header at
+  // all only when the header section is empty, and ApiController::parseRequest answers the text with 400.
+  it("refuses a message that starts with an empty line: osTicket's `Email parse failed: []`", async () => {
+    const error = await parseEmail(Buffer.from("\r\n\r\nJust a body")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmailParseError);
+    expect(error instanceof EmailParseError && [error.legacyText(), error.reason]).toEqual([
+      "Email parse failed: []",
+      "the message starts with an empty line (no header section)",
+    ]);
+  });
+
+  // Mail_mimeDecode::_splitBodyHeader fails, list() of false leaves the header null, _parseHeaders(null) reads
+  // one nameless header: Mail_Parse::decode fails (one header name, no PEAR error) but getHeaderInfo reads
+  // that header, so onParseError goes on with its text as the message and the raw mail attached.
+  it.each([
+    ["no empty line at all", "not an e-mail either", ""],
+    ["an empty body", "", ""],
+    ["headers but no body", "From: a@example.com\r\nSubject: x\r\n", ""],
+  ])(
+    "%s: osTicket's parse-error mail without a sender (Mail_Parse::decode, getHeaderInfo)",
+    async (_, raw) => {
+      const mail = await parseEmail(Buffer.from(raw));
+      const md5 = createHash("md5").update("").digest("hex");
+      expect(mail).toMatchObject({
+        header: "",
+        mid: `<${md5}@local>`,
+        subject: "",
+        from: undefined,
+        text: "Email parse failed: []",
+        html: undefined,
+        parseFailure: {
+          reason: "no header section followed by a body",
+          legacyText: "Email parse failed: []",
+        },
+      });
+      expect(mail.attachments).toEqual([
+        { name: `<${md5}@local>.eml`, type: "message/rfc822", data: Buffer.from(raw), cid: undefined },
+      ]);
+    },
+  );
+
+  // Mail_mimeDecode::_parseHeaders: a line without a colon is a header named ''; Mail_Parse::decode wants more
+  // than one distinct name (count() of the decoded header array), so one header, or one name given twice,
+  // is a parse error without a PEAR error.
+  it("garbage or a single header name: `Email parse failed: []` as the message (Mail_Parse::decode)", async () => {
+    const garbage = await parseEmail(Buffer.from("garbage\nmore garbage\n\nbody"));
+    expect(garbage).toMatchObject({
+      header: "garbage\nmore garbage",
+      from: undefined,
+      text: "Email parse failed: []",
+      parseFailure: { reason: "fewer than two distinct header names" },
+    });
+    const twice = await parseEmail(
+      Buffer.from("From: Ann <ann@example.com>\r\nfrom: Bob <bob@example.com>\r\n\r\nHi"),
     );
+    expect(twice.from).toEqual({ name: "Ann", address: "ann@example.com" });
+    expect(twice.text).toBe("Email parse failed: []");
+    const single = await parseEmail(Buffer.from("Subject: =?UTF-8?B?SMOpbGxv?=\r\n\r\nbody"));
+    expect(single).toMatchObject({ subject: "Héllo", from: undefined, text: "Email parse failed: []" });
+    // Mail_Parse::getMimeFile: named after the subject, else the Message-ID.
+    expect(single.attachments.map((a) => a.name)).toEqual(["Héllo.eml"]);
+    // Two distinct names, even without colons, decode: a plain mail without a sender.
+    const decoded = await parseEmail(Buffer.from("foo bar\r\nbaz: qux\r\n\r\nbody"));
+    expect(decoded).toMatchObject({ text: "body", from: undefined, attachments: [] });
+    expect(decoded.parseFailure).toBeUndefined();
+  });
+
+  // A header value osTicket reads with string functions is an array when repeated; PHP 8 throws a TypeError
+  // there (Format::mimedecode from Mail_Parse::getSubject). ostmesh refuses it clearly instead.
+  it("refuses an undecodable mail whose Subject is given twice (osTicket's PHP crashes on it)", async () => {
+    const error = await parseEmail(Buffer.from("Subject: a\r\nSubject: b\r\n\r\nx")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmailParseError);
+    expect(error instanceof EmailParseError && error.legacyText()).toBe(
+      "Invalid request: the e-mail cannot be decoded and its subject header is given more than once",
+    );
+  });
+
+  // Mail_mimeDecode::_decode: a multipart type it splits without a boundary parameter is a PEAR error; the
+  // headers then come from Mail_Parse::splitHeaders of the raw section (getHeaders), so the mail keeps its
+  // sender, subject and threading headers, and the error is quoted in the message.
+  it("a multipart type without a boundary: the PEAR error in the message, the mail attached", async () => {
+    const raw = rawMail(
+      [
+        "From: Pat <pat@example.com>",
+        "To: support@example.com",
+        "Subject: Broken MIME",
+        "Message-ID: <broken@x>",
+        "In-Reply-To: <orig@x>",
+        "Content-Type: Multipart/Mixed",
+        "Content-Transfer-Encoding: 7bit",
+      ],
+      "--b\nhello\n",
+    );
+    const mail = await parseEmail(raw);
+    expect(mail).toMatchObject({
+      mid: "<broken@x>",
+      inReplyTo: "<orig@x>",
+      subject: "Broken MIME",
+      from: { name: "Pat", address: "pat@example.com" },
+      to: [{ name: "", address: "support@example.com" }],
+      text: "Email parse failed: [No boundary found for Multipart/Mixed part]",
+      html: undefined,
+      parseFailure: { reason: "the top-level Content-Type Multipart/Mixed has no boundary parameter" },
+    });
+    expect(mail.attachments).toEqual([
+      { name: "Broken MIME.eml", type: "message/rfc822", data: Buffer.from(raw), cid: undefined },
+    ]);
+    // With a boundary (any case of the parameter name) it decodes.
+    const fine = await parseEmail(
+      rawMail(
+        ["From: a@example.com", "Subject: ok", 'Content-Type: multipart/mixed; BOUNDARY="b"'],
+        "--b\n\nhi\n--b--\n",
+      ),
+    );
+    expect(fine.parseFailure).toBeUndefined();
+    // AttachmentFile::create base64-decodes a file whose encoding is exactly `base64`: the raw mail too.
+    const b64 = await parseEmail(
+      rawMail(
+        ["From: a@example.com", "Content-Type: multipart/related", "Content-Transfer-Encoding: base64"],
+        "aGk=",
+      ),
+    );
+    expect(b64.text).toBe("Email parse failed: [No boundary found for multipart/related part]");
+    // PHP's lenient decoder keeps only the alphabet's characters of the whole message.
+    const alphabet = "FromaexamplecomContentTypemultipart/relatedContentTransferEncodingbase64aGk";
+    expect(b64.attachments[0]?.data).toEqual(phpBase64Decode(alphabet));
+    expect(phpBase64Decode("aGk=")).toEqual(Buffer.from("hi"));
+    expect(phpBase64Decode("a G\r\nk!")).toEqual(Buffer.from("hi"));
+    expect(phpBase64Decode("aGkxM")).toEqual(Buffer.from("hi1"));
   });
 
   it("takes the first valid From address, decodes the subject, keeps threading headers verbatim", async () => {

@@ -12,6 +12,13 @@ import {
   messageId,
   splitHeaders,
 } from "./headers.ts";
+import {
+  type DecoderFailure,
+  decoderFailure,
+  md5Latin1,
+  parseFailedText,
+  phpBase64Decode,
+} from "./undecodable.ts";
 
 /** A mailbox named in an address header. */
 export interface MailAddress {
@@ -54,35 +61,33 @@ export interface ParsedEmail {
   readonly priorityUrgency: number;
   readonly isBounce: boolean;
   readonly isAutoReply: boolean;
+  /**
+   * Set when osTicket's MIME decoder could not decode the message but its headers could still be read: the
+   * body is then osTicket's error text and the raw message the one attachment (EmailDataParser::onParseError).
+   */
+  readonly parseFailure?: { readonly reason: string; readonly legacyText: string };
 }
 
 /**
  * Parses a raw RFC 822 message. Headers used for threading (Message-ID, In-Reply-To, References) are read
  * from the raw header section as osTicket reads them; addresses, subject, bodies and attachments come from
- * mailparser. Throws EmailParseError when the input is not a mail message (no header section, or fewer than
- * two header fields, which osTicket's MIME decoder also refuses).
+ * mailparser. A message osTicket's MIME decoder cannot decode is what EmailDataParser::onParseError makes of
+ * it (include/class.mailparse.php): its header fields, osTicket's error text as the plain-text body and the
+ * raw message as its one attachment, with `parseFailure` set. Throws EmailParseError when not even a header
+ * can be read from it (osTicket's 400 `Email parse failed: [...]`).
  */
 export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (!bytes.length) throw new EmailParseError("empty message");
+  const failure = decoderFailure(bytes.toString("latin1"));
+  if (failure) return undecodable(bytes, failure);
   const message = bytes.toString("utf8");
-  const header = headerBlock(message);
-  if (header === undefined) throw new EmailParseError("no header section followed by a body");
+  const header = headerBlock(message) ?? "";
   const fields = headerFields(header);
-  if (fields.length < 2) throw new EmailParseError("fewer than two header fields");
 
   const mail = await decode(bytes);
   const multipart = /^\s*multipart\//i.test(firstValue(fields, "content-type"));
   const eol = header.includes("\r\n") ? "\r\n" : "\n";
   const content = await contentOf(mail, multipart, eol, 0);
-  const fromList = addresses(mail.from);
-  const sender = fromList.find((a) => isEmailAddress(a.address)) ?? fromList[0];
-  // `addr (Comment)`: osTicket's name is the empty display name plus " (Comment)".
-  const rawFrom = firstValue(fields, "from");
-  const from =
-    sender?.name && !rawFrom.includes("<") && rawFrom.includes(`(${sender.name})`)
-      ? { ...sender, name: ` (${sender.name})` }
-      : sender;
   const split = splitHeaders(header);
   return {
     header,
@@ -90,7 +95,7 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
     inReplyTo: firstValue(fields, "in-reply-to"),
     references: firstValue(fields, "references"),
     subject: mail.subject ?? "",
-    from,
+    from: sender(addresses(mail.from), firstValue(fields, "from")),
     to: addresses(mail.to),
     cc: addresses(mail.cc),
     deliveredTo: addresses(mail.headers.get("delivered-to")),
@@ -101,6 +106,90 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
     priorityUrgency: headerPriorityUrgency(header),
     isBounce: isBounce(split),
     isAutoReply: isAutoReply(split),
+  };
+}
+
+/**
+ * Mail_Parse::getHeaderInfo's sender: the first From address that is a valid e-mail address, else the first
+ * one; for `addr (Comment)` osTicket's name is the empty display name plus " (Comment)".
+ */
+function sender(fromList: readonly MailAddress[], rawFrom: string): MailAddress | undefined {
+  const first = fromList.find((a) => isEmailAddress(a.address)) ?? fromList[0];
+  return first?.name && !rawFrom.includes("<") && rawFrom.includes(`(${first.name})`)
+    ? { ...first, name: ` (${first.name})` }
+    : first;
+}
+
+/** Header values that reach osTicket's string functions; given twice they are an array, which PHP 8 refuses. */
+const SINGLE_VALUED = ["subject", "in-reply-to", "references"];
+
+/**
+ * EmailDataParser::onParseError with attachOnParseError (include/class.mailparse.php): the header info
+ * Mail_Parse::getHeaderInfo reads from the headers left after the failure, the error text as a plain-text
+ * message, and Mail_Parse::getMimeFile — the raw message as `<subject or Message-ID>.eml`, message/rfc822,
+ * base64-decoded when the mail's own Content-Transfer-Encoding is exactly `base64` (AttachmentFile::create).
+ */
+async function undecodable(bytes: Buffer, failure: DecoderFailure): Promise<ParsedEmail> {
+  const text = parseFailedText(failure.pearError);
+  // getHeaderInfo gives up when there is no header at all: the text is then the API's answer.
+  if (failure.headers.size === 0) throw new EmailParseError(failure.reason, text);
+  const values = (name: string) => failure.headers.get(name) ?? [];
+  for (const name of SINGLE_VALUED) {
+    if (values(name).length > 1) {
+      throw new EmailParseError(
+        `${failure.reason}, and its ${name} header is given more than once (osTicket's PHP fails on that)`,
+        `Invalid request: the e-mail cannot be decoded and its ${name} header is given more than once`,
+      );
+    }
+  }
+  const one = (name: string) => values(name)[0] ?? "";
+  // Mail_Parse::parseAddressList joins a repeated header's values with ", ".
+  const list = (name: string) => values(name).join(", ");
+  // The looked-up values, decoded (RFC 2047 words, address lists) by the same parser as any other mail.
+  const lines = [
+    ["From", list("from")],
+    ["To", list("to")],
+    ["Cc", list("cc")],
+    ["Bcc", list("bcc")],
+    ["Delivered-To", list("delivered-to")],
+    ["Subject", one("subject")],
+  ].filter(([, value]) => value);
+  const head = Buffer.from(`${lines.map(([n, v]) => `${n}: ${v}`).join("\r\n")}\r\n\r\n`, "latin1");
+  const mail = await decode(head);
+  const section = failure.section ?? "";
+  const header = Buffer.from(section, "latin1").toString("utf8");
+  const ids = values("message-id").filter(Boolean);
+  const mid = ids.length ? (ids.at(-1) ?? "") : `<${md5Latin1(section)}@local>`;
+  const subject = mail.subject ?? "";
+  const encoding = values("content-transfer-encoding");
+  const data =
+    encoding.length === 1 && encoding[0] === "base64" ? phpBase64Decode(bytes.toString("latin1")) : bytes;
+  const split = splitHeaders(header);
+  return {
+    header,
+    mid: Buffer.from(mid, "latin1").toString("utf8"),
+    inReplyTo: Buffer.from(one("in-reply-to"), "latin1").toString("utf8"),
+    references: Buffer.from(one("references"), "latin1").toString("utf8"),
+    subject,
+    from: sender(addresses(mail.from), Buffer.from(list("from"), "latin1").toString("utf8")),
+    to: addresses(mail.to),
+    cc: addresses(mail.cc),
+    deliveredTo: addresses(mail.headers.get("delivered-to")),
+    bcc: addresses(mail.bcc),
+    html: undefined,
+    text,
+    attachments: [
+      {
+        name: `${subject || Buffer.from(mid, "latin1").toString("utf8")}.eml`,
+        type: "message/rfc822",
+        data,
+        cid: undefined,
+      },
+    ],
+    priorityUrgency: headerPriorityUrgency(header),
+    isBounce: isBounce(split),
+    isAutoReply: isAutoReply(split),
+    parseFailure: { reason: failure.reason, legacyText: text },
   };
 }
 
@@ -115,7 +204,8 @@ async function decode(bytes: Buffer): Promise<Decoded> {
       skipImageLinks: true,
     });
   } catch (error) {
-    throw new EmailParseError(error instanceof Error ? error.message : String(error));
+    // osTicket's decoder took it; mailparser did not. No PEAR error to quote.
+    throw new EmailParseError(error instanceof Error ? error.message : String(error), parseFailedText(""));
   }
 }
 

@@ -135,13 +135,22 @@ describe("IngestEmail", () => {
     const headers = await h.service();
     const empty = await failure(h.client.ingestEmail({ rawMessage: new Uint8Array() }, { headers }));
     expect(empty.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field).toBe("raw_message");
+    // No header at all (EmailDataParser::onParseError without header info): osTicket's own text.
     const garbage = await failure(
-      h.client.ingestEmail({ rawMessage: Buffer.from("not a mail at all") }, { headers }),
+      h.client.ingestEmail({ rawMessage: Buffer.from("\r\n\r\nnot a mail at all") }, { headers }),
     );
     expect(garbage.code).toBe(Code.InvalidArgument);
-    expect(garbage.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.description).toMatch(
-      /^Email parse failed/,
+    expect(garbage.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.description).toBe(
+      "Email parse failed: []",
     );
+    // The legacy API takes an empty body like osTicket: a header-less parse-error mail without a sender.
+    const legacyEmpty = await failure(
+      h.client.ingestEmail({ rawMessage: new Uint8Array(), legacy: true }, { headers }),
+    );
+    expect(legacyEmpty.findDetails(ValidationErrorsSchema)[0]?.violations[0]).toMatchObject({
+      legacyKey: "user",
+      description: "Incomplete client information",
+    });
 
     await h.exec(
       "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +

@@ -33,7 +33,10 @@ export async function handleIngestEmail(
   req: IngestEmailRequest,
   ctx: HandlerContext,
 ): Promise<IngestEmailResponse> {
-  if (req.rawMessage.length === 0) throw invalidArgument("raw_message", "raw_message is required");
+  // osTicket's e-mail API takes an empty body like any other undecodable one (a header-less mail, then a
+  // create without a sender); the typed API asks for a message.
+  if (req.rawMessage.length === 0 && !req.legacy)
+    throw invalidArgument("raw_message", "raw_message is required");
   const principal = callerOf(ctx);
   try {
     const em = rt.em();
@@ -62,7 +65,14 @@ export async function handleIngestEmail(
           tx,
           { raw: req.rawMessage, ip: req.ipAddress, emailId: req.emailId || undefined },
           m.ports,
-          { secretSalt: rt.deps.config.secretSalt },
+          {
+            secretSalt: rt.deps.config.secretSalt,
+            onParseFailure: (failure) =>
+              rt.deps.logger?.warn(
+                { reason: failure.reason, osTicketText: failure.legacyText },
+                "e-mail osTicket cannot decode: its message is the parse error, the raw mail attached",
+              ),
+          },
         );
         const ticket = await m.ticket(result.ticketId);
         await publishDomainEvents(m, { after: ticket, viaEmail: true });
@@ -91,6 +101,7 @@ export async function handleIngestEmail(
       ]);
     }
     if (error instanceof EmailParseError) {
+      rt.deps.logger?.info({ reason: error.reason }, "e-mail refused: it cannot be parsed");
       // The message is osTicket's own text alone: the legacy route answers with it verbatim.
       const text = error.legacyText();
       throw new ConnectError(text, Code.InvalidArgument, undefined, [
