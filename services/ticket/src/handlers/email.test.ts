@@ -2,13 +2,17 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DeniedSchema, ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TicketHarness, ticketHarness } from "../testing/harness.ts";
 
 let h: TicketHarness;
+/** The service's log lines (JSON objects). */
+const logged: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  h = await ticketHarness("email");
+  const sink = { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) };
+  h = await ticketHarness("email", { logger: pino({ level: "info" }, sink) });
 });
 afterAll(async () => {
   await h?.close();
@@ -143,6 +147,10 @@ describe("IngestEmail", () => {
     expect(garbage.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.description).toBe(
       "Email parse failed: []",
     );
+    // Our own reason stays in the service's log.
+    expect(logged).toContainEqual(
+      expect.objectContaining({ reason: "the message starts with an empty line (no header section)" }),
+    );
     // The legacy API takes an empty body like osTicket: a header-less parse-error mail without a sender.
     const legacyEmpty = await failure(
       h.client.ingestEmail({ rawMessage: new Uint8Array(), legacy: true }, { headers }),
@@ -151,6 +159,12 @@ describe("IngestEmail", () => {
       legacyKey: "user",
       description: "Incomplete client information",
     });
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        reason: "no header section followed by a body",
+        osTicketText: "Email parse failed: []",
+      }),
+    );
 
     await h.exec(
       "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +

@@ -36,6 +36,7 @@ import {
   PrincipalSchema,
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { Logger } from "pino";
 import { type TicketServiceOptions, ticketService } from "../index.ts";
 
 export const SERVICE_SCOPES = ["tickets:read", "tickets:write", "tickets:create", "cron:run", "syslog:write"];
@@ -69,6 +70,8 @@ export interface TicketHarness {
 export interface HarnessOptions extends Pick<TicketServiceOptions, "clock" | "random"> {
   /** TICKET_* variables (the relay is off unless TICKET_OUTBOX_RELAY is given). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The service process's logger (silent when absent). */
+  readonly logger?: Logger;
 }
 
 export async function ticketHarness(label: string, options: HarnessOptions = {}): Promise<TicketHarness> {
@@ -95,7 +98,7 @@ export async function ticketHarness(label: string, options: HarnessOptions = {})
   const proc = await startServiceProcess({
     name: "ostmesh-ticket-test",
     config: testConfig({ DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, LOG_LEVEL: "silent" }),
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     services: [
       {
         name: "ticket",
