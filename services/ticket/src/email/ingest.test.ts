@@ -737,6 +737,30 @@ describe("malformed input", () => {
       },
     ]);
     expect((await emailRow(int(entry, "id"))).mid).toBe("<broken-mime@x.example>");
+    // A reply that osTicket cannot decode still threads by its In-Reply-To (processEmail routes the header info
+    // onParseError returned like any mail): the entry's message is the error text, the raw reply attached.
+    const reply = rawMail(
+      [
+        "From: Pat Mime <pat.mime@example.com>",
+        "Subject: Re: Broken MIME",
+        "Message-ID: <broken-mime-reply@x.example>",
+        "In-Reply-To: <broken-mime@x.example>",
+        "Content-Type: multipart/alternative",
+      ],
+      "still broken\n",
+    );
+    const answer = threaded(await ingest(reply));
+    expect(answer.ticketId).toBe(r.ticketId);
+    expect(await entryRow(answer.entryId)).toMatchObject({
+      pid: int(entry, "id"),
+      body: "Email parse failed: [No boundary found for multipart/alternative part]",
+      format: "text",
+    });
+    const replyFiles = await h.query(
+      "SELECT f.name, f.type FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+      [answer.entryId],
+    );
+    expect(replyFiles).toEqual([{ name: "Re: Broken MIME.eml", type: "message/rfc822" }]);
     // Delivered again: the same Message-ID, nothing written (TicketApiController::processEmail).
     const before = await h.counts();
     const again = await ingest(raw);
