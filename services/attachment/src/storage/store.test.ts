@@ -234,6 +234,54 @@ describe("dedupe", () => {
     expect(second.id).not.toBe(first.id);
     expect(second.deduplicated).toBe(false);
   });
+
+  for (const [label, size] of [
+    ["one chunk", 3000],
+    ["several chunks", 1_100_000],
+  ] as const) {
+    it(`deduplicate: false writes a row of its own for bytes already stored (${label}), as osTicket does for a file given without its size`, async () => {
+      const data = randomBytes(size);
+      const first = await storeFile(store.em(), {
+        name: "raw.eml",
+        declaredType: "message/rfc822",
+        source: data,
+        maxBytes: 2 * MB,
+      });
+      const before = await fileAndChunkCounts();
+      const second = await storeFile(store.em(), {
+        name: "raw.eml",
+        declaredType: "message/rfc822",
+        source: piecesOf(data, 90_000),
+        maxBytes: 2 * MB,
+        deduplicate: false,
+      });
+      expect(second.id).not.toBe(first.id);
+      expect(second.deduplicated).toBe(false);
+      const chunks = Math.ceil(size / CHUNK_SIZE);
+      expect(await fileAndChunkCounts()).toEqual({ files: before.files + 1, chunks: before.chunks + chunks });
+      // The row the first store wrote (AttachmentFile::create: signature of the bytes, size, ft, type, name,
+      // bk 'D', no attrs) under a new id and a key of its own (a fresh 5-character prefix, the same hash).
+      const rows = await selectRows(
+        store.em(),
+        "SELECT id, ft, bk, type, size, `key`, signature, name, attrs FROM ost_file WHERE id IN (?, ?) ORDER BY id",
+        [first.id, second.id],
+      );
+      expect(rows).toHaveLength(2);
+      const [a, b] = rows;
+      expect({ ...b, id: 0, key: "" }).toEqual({ ...a, id: 0, key: "" });
+      expect(String(b?.key).slice(5)).toBe(String(a?.key).slice(5));
+      expect(b?.key).toHaveLength(32);
+      expect(b).toMatchObject({
+        ft: "T",
+        bk: "D",
+        type: "message/rfc822",
+        size,
+        name: "raw.eml",
+        attrs: null,
+      });
+      expect(Buffer.compare(await collect((await readFile(store.em(), second.id)).chunks()), data)).toBe(0);
+    });
+  }
 });
 
 describe("limits and rejections leave nothing behind", () => {

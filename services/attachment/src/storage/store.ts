@@ -33,6 +33,12 @@ export interface StoreFileInput {
    * limit applies to it, as osTicket checks that length.
    */
   recordedSize?: number;
+  /**
+   * false: always write a new row, even when identical bytes are stored already. AttachmentFile::create
+   * looks for a duplicate only when it is given the file's size; files it gets without one (the raw mail
+   * attached to an undecodable e-mail, an oversized body moved to a file) get a row of their own.
+   */
+  deduplicate?: boolean;
   signal?: AbortSignal;
 }
 
@@ -44,7 +50,8 @@ export interface StoredFile extends FileInfo {
 /**
  * Stores a file the way osTicket does (FACTS §1.7): an `ost_file` row (type lower-cased, name, key,
  * ft, signature, created NOW(), size), its bytes in 500 KiB `ost_file_chunk` rows numbered from 0, then
- * `bk = 'D'`. Identical bytes (same signature and size) reuse the existing row instead.
+ * `bk = 'D'`. Identical bytes (same signature and size) reuse the existing row instead, unless
+`deduplicate` is false.
  *
  * Runs in `em`'s transaction (as a savepoint when one is open, else in its own transaction): on any error
  * — too large, wrong type, a failing source, an abort — nothing it wrote remains.
@@ -103,6 +110,7 @@ export async function storeFile(em: Db, input: StoreFileInput): Promise<StoredFi
       type: declared.stored || detected?.mime || "application/octet-stream",
       purpose,
       recordedSize,
+      deduplicate: input.deduplicate ?? true,
     };
 
     return await em.transactional(async (tx) => {
@@ -119,13 +127,14 @@ interface NewFile {
   type: string;
   purpose: FilePurpose;
   recordedSize: number | undefined;
+  deduplicate: boolean;
 }
 
 async function storeWhole(tx: Db, file: NewFile, data: Buffer, signal?: AbortSignal): Promise<StoredFile> {
   const digest = digestOf(data);
   const signature = fileSignature(digest);
   const size = file.recordedSize ?? digest.size;
-  const existing = await findStoredDuplicate(tx, signature, size, 0, signal);
+  const existing = file.deduplicate ? await findStoredDuplicate(tx, signature, size, 0, signal) : null;
   if (existing) return { ...existing, deduplicated: true };
 
   const id = await insertFileRow(tx, file, fileKey(digest), signature, size, signal);
@@ -176,7 +185,7 @@ async function storeStreamed(
   const digest: FileDigest = hasher.digest();
   const signature = fileSignature(digest);
   const size = file.recordedSize ?? digest.size;
-  const existing = await findStoredDuplicate(tx, signature, size, id, signal);
+  const existing = file.deduplicate ? await findStoredDuplicate(tx, signature, size, id, signal) : null;
   if (existing) {
     await run(tx, "DELETE FROM `ost_file_chunk` WHERE `file_id` = ?", [id], signal);
     await run(tx, "DELETE FROM `ost_file` WHERE `id` = ? LIMIT 1", [id], signal);

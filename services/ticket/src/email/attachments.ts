@@ -20,7 +20,7 @@ export interface AttachmentFailure {
 }
 
 /**
- * Stores the mail's files (ft 'T', deduplicated by content) through the attachment service's storage core,
+ * Stores the mail's files (ft 'T', deduplicated by content unless the file says otherwise) through the attachment service's storage core,
  * in the caller's transaction. E-mail attachments have no size or type limit in osTicket; a file the
  * storage core refuses is reported instead of failing the mail.
  */
@@ -38,6 +38,7 @@ export async function storeMailFiles(
         source: file.data,
         maxBytes: Number.MAX_SAFE_INTEGER,
         purpose: "T",
+        deduplicate: file.deduplicate ?? true,
       });
       stored.push({ fileId: info.id, key: info.key, name: file.name, cid: file.cid });
     } catch (error) {
@@ -86,7 +87,7 @@ export const MAX_BODY_CHARS = 65_000;
 
 /**
  * ThreadEntry::create for a body of 65,000 characters or more: the body (as it would have been stored) goes
- * into an inline `text/html` file named `<md5>.txt`. osTicket sets the body to NULL, which its ORM leaves
+ * into an inline `text/html` file named `<md5>.txt`, stored without deduplication. osTicket sets the body to NULL, which its ORM leaves
  * out of the INSERT, so the NOT NULL column gets its implicit default: the stored body is ''.
  */
 export async function moveOversizedBody(
@@ -102,6 +103,8 @@ export async function moveOversizedBody(
     source: data,
     maxBytes: Number.MAX_SAFE_INTEGER,
     purpose: "T",
+    // osTicket passes no size for it, so AttachmentFile::create never reuses an identical stored file.
+    deduplicate: false,
   });
   await sqlFor(em).run("UPDATE ost_thread_entry SET body = '' WHERE id = ?", [entryId]);
   await attachToEntry(em, { entryId, fileId: file.id, inline: true });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { storeFile } from "@ostmesh/attachment/storage/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TicketValidationError } from "../domain/errors.ts";
 import { writeOutboxRow } from "../domain/outbox.ts";
@@ -706,6 +707,47 @@ describe("malformed input", () => {
       { name: `<${md5}@local>.eml`, type: "message/rfc822", size: raw.length, inline: 0, filedata: raw },
     ]);
     expect((await emailRow(int(entry, "id"))).mid).toBe(`<${md5}@local>`);
+  });
+
+  // AttachmentFile::create looks for identical stored bytes only when given a size; getMimeFile gives none.
+  it("the raw mail of an undecodable message gets an ost_file row of its own even when its bytes are stored", async () => {
+    // One header name only: osTicket's decoder gives up on it.
+    const raw = Buffer.from("From: Dee Dupe <dee.dupe@example.com>\r\n\r\nSee the file.\r\n");
+    const md5 = createHash("md5").update("From: Dee Dupe <dee.dupe@example.com>").digest("hex");
+    const earlier = await h.em
+      .fork()
+      .transactional((em) =>
+        storeFile(em, {
+          name: "earlier.eml",
+          declaredType: "message/rfc822",
+          source: raw,
+          maxBytes: 1_000_000,
+        }),
+      );
+    const r = created(await ingest(raw));
+    const { entry } = await firstMessage(r.ticketId);
+    const rows = await h.query(
+      "SELECT f.id, f.ft, f.bk, f.type, f.size, f.`key`, f.signature, f.name, f.attrs, a.name AS attachment_name" +
+        " FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+      [int(entry, "id")],
+    );
+    expect(rows).toHaveLength(1);
+    const row = rows[0] ?? {};
+    expect(int(row, "id")).not.toBe(earlier.id);
+    expect(row).toMatchObject({
+      ft: "T",
+      bk: "D",
+      type: "message/rfc822",
+      size: raw.length,
+      signature: earlier.signature,
+      name: `<${md5}@local>.eml`,
+      attrs: null,
+      attachment_name: null,
+    });
+    expect(str(row, "key").slice(5)).toBe(earlier.key.slice(5));
+    expect(
+      await h.query("SELECT id FROM ost_file WHERE signature = ? ORDER BY id", [earlier.signature]),
+    ).toEqual([{ id: earlier.id }, { id: int(row, "id") }]);
   });
 
   it("a multipart mail without a boundary opens a ticket quoting the decoder's PEAR error", async () => {

@@ -198,7 +198,13 @@ describe("parsing", () => {
         },
       });
       expect(mail.attachments).toEqual([
-        { name: `<${md5}@local>.eml`, type: "message/rfc822", data: Buffer.from(raw), cid: undefined },
+        {
+          name: `<${md5}@local>.eml`,
+          type: "message/rfc822",
+          data: Buffer.from(raw),
+          cid: undefined,
+          deduplicate: false,
+        },
       ]);
     },
   );
@@ -267,7 +273,13 @@ describe("parsing", () => {
       parseFailure: { reason: "the top-level Content-Type Multipart/Mixed has no boundary parameter" },
     });
     expect(mail.attachments).toEqual([
-      { name: "Broken MIME.eml", type: "message/rfc822", data: Buffer.from(raw), cid: undefined },
+      {
+        name: "Broken MIME.eml",
+        type: "message/rfc822",
+        data: Buffer.from(raw),
+        cid: undefined,
+        deduplicate: false,
+      },
     ]);
     // With a boundary (any case of the parameter name) it decodes.
     const fine = await parseEmail(

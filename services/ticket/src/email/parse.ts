@@ -36,6 +36,11 @@ export interface MailAttachment {
   readonly data: Buffer;
   /** Content-ID without its angle brackets, for `cid:` references from the HTML body. */
   readonly cid: string | undefined;
+  /**
+   * false for the raw mail attached to an undecodable message: osTicket gives AttachmentFile::create no size
+   * for it (Mail_Parse::getMimeFile), so it is stored without looking for identical bytes.
+   */
+  readonly deduplicate?: false;
 }
 
 export interface ParsedEmail {
@@ -184,6 +189,7 @@ async function undecodable(bytes: Buffer, failure: DecoderFailure): Promise<Pars
         type: "message/rfc822",
         data,
         cid: undefined,
+        deduplicate: false,
       },
     ],
     priorityUrgency: headerPriorityUrgency(header),
