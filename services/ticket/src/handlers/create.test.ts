@@ -860,6 +860,95 @@ describe("CreateTicket", () => {
     }
   });
 
+  // Ticket::open (include/class.ticket.php, osTicket 1.18.1): ticket.create in the department chosen, the
+  // source, the requester, then ticket.assign for an assignment, before Ticket::create runs.
+  it("refuses an agent as Ticket::open does: ticket.create in the department chosen, the source, ticket.assign", async () => {
+    const role = await h.exec(
+      "INSERT INTO ost_role SET flags = 1, name = 'Create only', permissions = '{\"ticket.create\":1}'," +
+        " notes = '', created = NOW(), updated = NOW()",
+    );
+    // Primary department Support with a role that creates but does not assign; Sales with View only.
+    const clerk = await h.exec(
+      "INSERT INTO ost_staff SET dept_id = 1, role_id = ?, username = 'deskclerk', firstname = 'Desk', lastname = 'Clerk'," +
+        " email = 'desk.clerk@example.com', signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+      [role.insertId],
+    );
+    await h.exec("INSERT INTO ost_staff_dept_access SET staff_id = ?, dept_id = 2, role_id = 4, flags = 1", [
+      clerk.insertId,
+    ]);
+    const owner = await insertUser(h, { name: "Clerk Caller", email: "clerk.caller@example.com" });
+    const headers = await h.agent(clerk.insertId);
+    const MISSING = "Missing or invalid data — Correct any errors below and try again";
+    const ASSIGN_DENIED = "Action Denied. You are not allowed to assign/reassign tickets.";
+    const request = { requester: { userId: owner }, subject: "Walk-in", message: "at the desk", topicId: 1 };
+    const ask = (extra: object) =>
+      failure(
+        h.client.createTicket(create(CreateTicketRequestSchema, { ...request, ...extra }), { headers }),
+      );
+    const before = await h.counts();
+
+    // The View only role in Sales refuses before anything else is looked at (the bad address included).
+    const sales = await ask({ deptId: 2, source: 99, requester: { email: "not-an-address", name: "" } });
+    expect(sales.code).toBe(Code.PermissionDenied);
+    expect(violations(sales)).toEqual([
+      {
+        field: "dept_id",
+        legacyKey: "",
+        description: "You do not have permission to create a ticket in this department",
+      },
+    ]);
+
+    // A source that is no Ticket::$sources key comes next, then a new requester's checks, then the assignment.
+    const mixed = await ask({
+      deptId: 1,
+      source: 99,
+      requester: { email: "not-an-address", name: "X" },
+      staffId: 1,
+    });
+    expect(mixed.code).toBe(Code.InvalidArgument);
+    expect(violations(mixed)).toEqual([
+      { field: "source", legacyKey: "source", description: "Invalid source given - 99" },
+      { field: "requester.email", legacyKey: "email", description: "Valid email address is required" },
+      { field: "staff_id", legacyKey: "assignId", description: ASSIGN_DENIED },
+      { field: "", legacyKey: "err", description: MISSING },
+    ]);
+
+    // Without ticket.assign in Support the assignment is the first error: PERMISSION_DENIED naming it.
+    const assign = await ask({ deptId: 1, staffId: 1 });
+    expect(assign.code).toBe(Code.PermissionDenied);
+    expect(violations(assign)).toEqual([{ field: "staff_id", legacyKey: "", description: ASSIGN_DENIED }]);
+    // With no department chosen, any of the agent's roles must hold ticket.assign (Staff::hasPerm($perm, false)).
+    const team = await ask({ teamId: 1 });
+    expect(violations(team)).toEqual([{ field: "team_id", legacyKey: "", description: ASSIGN_DENIED }]);
+    expect(await h.counts()).toEqual(before);
+
+    // Maintenance, where the agent has no role: Staff::getRole makes up a new role that creates and (new,
+    // `__new__`) lets the agent assign.
+    const made = await h.client.createTicket(
+      create(CreateTicketRequestSchema, { ...request, deptId: 3, staffId: 1, source: TicketSource.PHONE }),
+      { headers },
+    );
+    expect(
+      await h.query("SELECT dept_id, staff_id, source FROM ost_ticket WHERE ticket_id = ?", [
+        made.ticket?.id,
+      ]),
+    ).toEqual([{ dept_id: 3, staff_id: 1, source: "Phone" }]);
+    // osTicket checks the department posted, not the one a help topic or the default resolves to: Sales'
+    // View only role does not refuse a ticket its topic routes there.
+    await h.exec("UPDATE ost_help_topic SET dept_id = 2 WHERE topic_id = 2");
+    try {
+      const routed = await h.client.createTicket(
+        create(CreateTicketRequestSchema, { ...request, topicId: 2 }),
+        {
+          headers,
+        },
+      );
+      expect(routed.ticket?.department?.id).toBe(2);
+    } finally {
+      await h.exec("UPDATE ost_help_topic SET dept_id = 0 WHERE topic_id = 2");
+    }
+  });
+
   it("records the requester (and the Cc list) as the first message's recipients of an agent's ticket", async () => {
     // A fresh install has ticket_notice_active on: the staff panel offers "Ticket Notice", "Alert All" first.
     expect(await h.query("SELECT value FROM ost_config WHERE `key` = 'ticket_notice_active'")).toEqual([

@@ -22,9 +22,11 @@ import {
   type Principal,
 } from "../access.ts";
 import {
+  ASSIGN_DENIED,
   type CollaboratorAddress,
   type CreateTicketInput,
   createTicket,
+  DEPT_CREATE_DENIED,
   type TicketNotice as TicketNoticeChoice,
   TicketValidationError,
   USER_CREATE_DENIED,
@@ -61,12 +63,13 @@ export function createInput(
   const endUser = kindOf(principal) === PrincipalKind.END_USER;
   const agent = kindOf(principal) === PrincipalKind.AGENT;
   const notice = agent ? noticeChoice(req.ticketNotice) : undefined;
+  // An agent's source no Ticket::$sources key stands for goes on as sent, for Ticket::open to refuse.
   const typedSource =
     req.source === TicketSource.UNSPECIFIED
       ? kindOf(principal) === PrincipalKind.API_KEY || kindOf(principal) === PrincipalKind.SERVICE
         ? "API"
         : "Web"
-      : sourceColumn(req.source);
+      : sourceColumn(req.source) || (agent ? String(req.source) : "");
   return {
     requester: endUser
       ? { userId: idOf(principal) }
@@ -166,31 +169,43 @@ function mayCreateUsers(principal: Principal, legacy: boolean): boolean {
   return legacy || !isAgent(principal) || (principal.agent?.permissions.includes(USER_CREATE) ?? false);
 }
 
-/** Request fields of the domain keys only CreateTicket has (Ticket::open's requester checks, the Cc list). */
-function createField(key: string): string | undefined {
+/**
+ * Request fields of the domain keys only CreateTicket has (Ticket::open's requester checks and assignment,
+ * the Cc list). The staff panel's one `assignId` is the request's staff_id, or its team_id.
+ */
+function createField(key: string, req: CreateTicketRequest): string | undefined {
   if (key.startsWith("collaborators[")) return key;
   if (key === "email") return "requester.email";
   if (key === "name") return "requester.name";
+  if (key === "assignId") return req.staffId ? "staff_id" : "team_id";
   return undefined;
 }
 
+/** The agent's roles by department (Staff::getRoles) for Ticket::open's checks; none for other callers. */
+function agentRoles(principal: Principal, legacy: boolean): Map<number, readonly string[]> | undefined {
+  const agent = principal.agent;
+  if (legacy || !isAgent(principal) || !agent) return undefined;
+  return new Map(agent.departments.map((d) => [d.deptId, d.permissions]));
+}
+
 /**
- * One Connect error carries one code, so it follows the first error of osTicket's error map: when that is
- * the user.create refusal (Ticket::create's `user` error, or a Cc address's "Add New" dialog), nothing before
- * it in Ticket::open / Ticket::create failed and the call is PERMISSION_DENIED naming that request field
- * alone (what the caller may not do, whatever else the request would need). Otherwise the error map stays an
+ * One Connect error carries one code, so it follows the first error of osTicket's error map: when that is a
+ * permission refusal — Ticket::open's ticket.create in the department chosen (which refuses alone) or its
+ * ticket.assign, Ticket::create's user.create (`user`, or a Cc address's "Add New" dialog) — nothing before it
+ * in Ticket::open / Ticket::create failed and the call is PERMISSION_DENIED naming that request field alone
+ * (what the caller may not do, whatever else the request would need). Otherwise the error map stays an
  * INVALID_ARGUMENT with every violation, a refusal further down included.
  */
-function permissionFirst(error: unknown): unknown {
+function permissionFirst(error: unknown, req: CreateTicketRequest): unknown {
   if (!(error instanceof TicketValidationError)) return error;
   const first = error.issues[0];
+  const denied = (field: string) =>
+    validationFailure(Code.PermissionDenied, [{ field, description: first?.message ?? "" }]);
+  if (first?.message === DEPT_CREATE_DENIED) return denied("dept_id");
+  if (first?.key === "assignId" && first.message === ASSIGN_DENIED)
+    return denied(createField(first.key, req) ?? "");
   if (first?.message !== USER_CREATE_DENIED) return error;
-  return validationFailure(Code.PermissionDenied, [
-    {
-      field: first.key === "user" ? "requester.email" : (createField(first.key) ?? ""),
-      description: first.message,
-    },
-  ]);
+  return denied(first.key === "user" ? "requester.email" : (createField(first.key, req) ?? ""));
 }
 
 const USER_CREATE = "user.create";
@@ -225,7 +240,7 @@ export async function handleCreateTicket(
       responseSchema: CreateTicketResponseSchema,
       fields: {
         formField: formFieldResolver(rt),
-        key: createField,
+        key: (key) => createField(key, req),
       },
     },
     async (m) => {
@@ -244,11 +259,12 @@ export async function handleCreateTicket(
           // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
           fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
           mayCreateUsers: mayCreateUsers(principal, legacy),
+          agentRoles: agentRoles(principal, legacy),
         },
         domainActor(principal),
         m.ports,
       ).catch((error: unknown) => {
-        throw permissionFirst(error);
+        throw permissionFirst(error, req);
       });
       const ticket = await m.ticket(created.ticketId);
       await publishDomainEvents(m, { after: ticket });

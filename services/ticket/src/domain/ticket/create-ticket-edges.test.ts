@@ -4,7 +4,13 @@ import { type Actor, SYSTEM_ACTOR } from "../ports.ts";
 import { MetadataCache } from "../reference/forms.ts";
 import { int } from "../rows.ts";
 import { fixedClock, type Harness, openHarness } from "../testing/harness.ts";
-import { type CreateTicketInput, createTicket, USER_CREATE_DENIED } from "./create-ticket.ts";
+import {
+  ASSIGN_DENIED,
+  type CreateTicketInput,
+  createTicket,
+  DEPT_CREATE_DENIED,
+  USER_CREATE_DENIED,
+} from "./create-ticket.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -641,5 +647,85 @@ describe("an agent without user.create: osTicket's first error (Ticket::open, th
     const r = await create(staff({ requester: owner }), agent);
     expect(r.userId).toBe(known.userId);
     expect(r.userCreated).toBe(false);
+  });
+});
+
+// Ticket::open (include/class.ticket.php, osTicket 1.18.1) with Staff::getRole (include/class.staff.php).
+describe("an agent's department and assignment permissions (Ticket::open)", () => {
+  const agent: Actor = { kind: "staff", staffId: 1 };
+  const MISSING = "Missing or invalid data — Correct any errors below and try again";
+  // Support (1): creates, does not assign; Sales (2): View only; Maintenance (3): no role.
+  const agentRoles = new Map<number, readonly string[]>([
+    [1, ["ticket.create"]],
+    [2, []],
+  ]);
+  const staff = (extra: Partial<CreateTicketInput> = {}): CreateTicketInput => ({
+    requester: { email: "desk.walkin@example.com", name: "Desk Walkin" },
+    subject: "At the desk",
+    message: "Came by",
+    legacy: false,
+    origin: "staff",
+    source: "Phone",
+    topicId: 1,
+    agentRoles,
+    ...extra,
+  });
+  const refused = async (request: CreateTicketInput) => {
+    const before = await h.counts();
+    const error = await create(request, agent).catch((e: unknown) => e);
+    expect(await h.counts()).toEqual(before);
+    return error instanceof TicketValidationError ? error.issues : error;
+  };
+
+  it("refuses a department whose role lacks ticket.create before anything else, writing nothing", async () => {
+    expect(
+      await refused(staff({ deptId: 2, source: "Fax", requester: { email: "nope", name: "" }, staffId: 1 })),
+    ).toEqual([{ key: "err", message: DEPT_CREATE_DENIED }]);
+  });
+
+  it("names a source Ticket::$sources lacks (case-sensitive, escaped) before the requester and the assignment", async () => {
+    expect(
+      await refused(
+        staff({ deptId: 1, source: "<b>phone</b>", requester: { email: "nope", name: "" }, teamId: 1 }),
+      ),
+    ).toEqual([
+      { key: "source", message: "Invalid source given - &lt;b&gt;phone&lt;/b&gt;" },
+      { key: "email", message: "Valid email address is required" },
+      { key: "name", message: "Name is required" },
+      { key: "assignId", message: ASSIGN_DENIED },
+      { key: "err", message: MISSING },
+    ]);
+    // Every Ticket::$sources key is accepted, Web and API included (the panel's list only hides them).
+    for (const source of ["Web", "API", "Other", "Email"]) {
+      const r = await create(
+        staff({ source, requester: { email: `src.${source}@example.com`, name: "S" } }),
+        agent,
+      );
+      expect(r.ticketId).toBeGreaterThan(0);
+    }
+  });
+
+  it("takes ticket.assign from the department chosen, or from any role without one", async () => {
+    expect(await refused(staff({ deptId: 1, staffId: 1 }))).toEqual([
+      { key: "assignId", message: ASSIGN_DENIED },
+      { key: "err", message: MISSING },
+    ]);
+    expect(await refused(staff({ teamId: 1 }))).toEqual([
+      { key: "assignId", message: ASSIGN_DENIED },
+      { key: "err", message: MISSING },
+    ]);
+    const anywhere = new Map<number, readonly string[]>([...agentRoles, [2, ["ticket.assign"]]]);
+    const assigned = await create(staff({ agentRoles: anywhere, teamId: 1 }), agent);
+    expect(assigned.teamId).toBe(1);
+    // A department with no role of the agent's: the made-up role creates and assigns.
+    const elsewhere = await create(staff({ deptId: 3, staffId: 1 }), agent);
+    expect({ dept: elsewhere.deptId, staff: elsewhere.staffId }).toEqual({ dept: 3, staff: 1 });
+  });
+
+  it("checks the department posted, not the one the default resolves to", async () => {
+    // No department chosen: the ticket lands in the default department, where the role lacks ticket.create.
+    const [dept] = await h.query("SELECT value FROM ost_config WHERE `key` = 'default_dept_id'");
+    const r = await create(staff({ agentRoles: new Map([[Number(dept?.value), []]]) }), agent);
+    expect(r.deptId).toBe(Number(dept?.value));
   });
 });

@@ -33,6 +33,7 @@ import {
   cleanBodyContent,
   cleanTextAnswer,
   cleanTitle,
+  htmlChars,
   phpTrim,
   phpTruthyString,
   storedBody,
@@ -148,6 +149,13 @@ export interface CreateTicketInput {
    * Default true.
    */
   readonly mayCreateUsers?: boolean;
+  /**
+   * The acting agent's roles by department, as Staff::getRoles has them (the primary department and each
+   * ost_staff_dept_access row, with the role's ticket permissions there), for Ticket::open's permission
+   * checks: ticket.create in the department chosen and ticket.assign for an assignment. Undefined: not
+   * checked (a caller who is no agent, or an agent's ticket opened for it by ostmesh itself).
+   */
+  readonly agentRoles?: ReadonlyMap<number, readonly string[]>;
   /** Files of the request that could not be stored: a "File Import Error" note each, before the message. */
   readonly fileImportErrors?: readonly FileImportError[];
   /**
@@ -197,6 +205,15 @@ const MISSING_DATA = "Missing or invalid data — Correct any errors below and t
 
 /** Ticket::create's `user` error (and the "Add New" user dialog's refusal) for an agent without user.create. */
 export const USER_CREATE_DENIED = "You do not have permission to create users.";
+
+/** Ticket::open's refusal (`err`) of an agent whose role in the department chosen lacks ticket.create. */
+export const DEPT_CREATE_DENIED = "You do not have permission to create a ticket in this department";
+
+/** Ticket::open's `assignId` error for an agent who may not assign in the department chosen. */
+export const ASSIGN_DENIED = "Action Denied. You are not allowed to assign/reassign tickets.";
+
+/** Ticket::$sources, the keys Ticket::open accepts as `source` (array_key_exists: case-sensitive). */
+const TICKET_SOURCES: ReadonlySet<string> = new Set(["Phone", "Email", "Web", "API", "Other"]);
 
 /** A form instantiated for the new ticket. */
 interface FormInstance {
@@ -253,7 +270,23 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // --- The staff panel's own checks before Ticket::create (Ticket::open): a requester who is no user yet
   // needs a valid address and a name. Their errors come first and, like every error before the ban list,
   // keep Ticket::create from looking at the requester at all (so no user.create refusal follows them).
-  if (origin === "staff" && isStaffActor && !byId) await staffPanelRequesterChecks(ctx, input, issues);
+  const staffPanel = origin === "staff" && isStaffActor;
+  // Ticket::open's first check refuses alone (it returns before anything else is looked at).
+  const deptRole =
+    staffPanel && input.agentRoles ? await roleInChosenDept(ctx, input, input.agentRoles) : null;
+  if (deptRole && !deptRole.permissions.includes("ticket.create"))
+    throw new TicketValidationError([{ key: "err", message: DEPT_CREATE_DENIED }]);
+  if (staffPanel && input.source !== undefined && !TICKET_SOURCES.has(input.source))
+    issues.set("source", `Invalid source given - ${htmlChars(input.source)}`);
+  if (staffPanel && !byId) await staffPanelRequesterChecks(ctx, input, issues);
+  // Ticket::open: an assignment takes ticket.assign in the department chosen (any role of the agent's when
+  // none is chosen); a department the agent has no role in grants it (see roleInChosenDept).
+  if (staffPanel && input.agentRoles && (input.staffId || input.teamId)) {
+    const mayAssign = deptRole
+      ? deptRole.permissions.includes("ticket.assign") || deptRole.synthetic
+      : [...input.agentRoles.values()].some((p) => p.includes("ticket.assign"));
+    if (!mayAssign) issues.set("assignId", ASSIGN_DENIED);
+  }
 
   // --- Origin checks (Validator::process over the origin's required fields).
   const rawTopic = input.topicId;
@@ -1124,6 +1157,25 @@ async function resolveCollaboratorAddresses(
     slots.push({ newUser: checked.user });
   }
   return slots;
+}
+
+/**
+ * The role Ticket::open checks: Staff::getRole for the department the request names (`$vars['deptId']` as
+ * posted, before Ticket::create resolves a help topic's or the default department), null when none is named
+ * or Dept::lookup finds none. In a department where the agent has no role, osTicket makes up a new Role
+ * holding ticket.create alone ("Ticket Create & View only access"), and as a new model (`__new__`) it also
+ * lets the agent assign.
+ */
+async function roleInChosenDept(
+  ctx: UseCaseContext,
+  input: CreateTicketInput,
+  roles: ReadonlyMap<number, readonly string[]>,
+): Promise<{ permissions: readonly string[]; synthetic: boolean } | null> {
+  if (!input.deptId || !(await ctx.lookups.department(input.deptId))) return null;
+  const permissions = roles.get(input.deptId);
+  return permissions
+    ? { permissions, synthetic: false }
+    : { permissions: ["ticket.create"], synthetic: true };
 }
 
 /**
