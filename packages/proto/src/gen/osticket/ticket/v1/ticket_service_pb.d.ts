@@ -333,7 +333,9 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   messageFormat: MessageFormat;
 
   /**
-   * Channel; UNSPECIFIED = API for API keys, WEB for end users and agents.
+   * Channel; UNSPECIFIED = API for API keys, WEB for end users and agents. An AGENT's value that is no
+   * known channel is INVALID_ARGUMENT on `source` ("Invalid source given - <value>", osTicket's Ticket::open),
+   * after the department check and before the requester's.
    *
    * @generated from field: osticket.common.v1.TicketSource source = 6;
    */
@@ -354,7 +356,10 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   topicId: number;
 
   /**
-   * Department, 0 = from the topic or the system default.
+   * Department, 0 = from the topic or the system default. An AGENT naming a department where the role that
+   * applies to it lacks ticket.create is PERMISSION_DENIED naming `dept_id` before anything else is checked,
+   * nothing written (osTicket's Ticket::open; a department where the agent has no role does not refuse, and
+   * as in osTicket only the department named here is checked, not one a topic or the default resolves to).
    *
    * @generated from field: uint32 dept_id = 9;
    */
@@ -382,14 +387,18 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
   slaId: number;
 
   /**
-   * Agent to assign, 0 = none (auto-assignment rules still apply).
+   * Agent to assign, 0 = none (auto-assignment rules still apply). An AGENT assigning (staff_id or team_id)
+   * needs ticket.assign in the role of the department named (any of its roles when dept_id is 0; none in a
+   * department where it has no role), as in osTicket's Ticket::open: otherwise `staff_id` (`team_id`) is
+   * refused after the requester's checks — PERMISSION_DENIED when nothing before failed, else one of the
+   * INVALID_ARGUMENT's violations; nothing written.
    *
    * @generated from field: uint32 staff_id = 13;
    */
   staffId: number;
 
   /**
-   * Team to assign, 0 = none.
+   * Team to assign, 0 = none (see staff_id for an AGENT's ticket.assign).
    *
    * @generated from field: uint32 team_id = 14;
    */
