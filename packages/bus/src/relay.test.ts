@@ -163,6 +163,37 @@ describe("relay: outbox to consumer", () => {
   });
 });
 
+describe("relay: payload preparation", () => {
+  it("publishes what preparePayload makes of each row (given its id, type and stored bytes)", async () => {
+    const d = await database("relayprepare");
+    const def = testStream("prepare");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const seen: { id: string; eventType: string }[] = [];
+    const r = relay(d, {
+      preparePayload: ({ id, eventType, payload }) => {
+        seen.push({ id, eventType });
+        return new TextEncoder().encode(`${new TextDecoder().decode(payload)}|row ${id}`);
+      },
+    });
+    await writeTicketEvents(d.orm.em, def, 7, [0, 1]);
+    r.notify();
+    await waitFor(async () => (await pending(d)) === 0, "publish");
+    const { received, handle } = await collect(bus, def, "prepare");
+    await waitFor(() => received.length >= 2, "2 events");
+    await handle.stop();
+    const bodies = received.map((m) => new TextDecoder().decode(m.message.data));
+    expect(bodies).toEqual(received.map((m, i) => `7:${i}|row ${m.messageId}`));
+    expect(seen.map((s) => s.id)).toEqual(received.map((m) => m.messageId));
+    expect(new Set(seen.map((s) => s.eventType)).size).toBe(1);
+    // The stored row keeps its own bytes.
+    const [row] = await d.orm.em
+      .fork()
+      .execute<{ payload: Buffer }[]>("SELECT payload FROM ostmesh_outbox ORDER BY id LIMIT 1");
+    expect(new TextDecoder().decode(row?.payload)).toBe("7:0");
+  });
+});
+
 describe("relay: failures", () => {
   it("retries with backoff while the stream is missing, then delivers everything in order", async () => {
     const d = await database("relayretry");

@@ -50,6 +50,11 @@ export interface OutboxRelayOptions {
   logger?: Logger;
   /** MySQL named lock; default `ostmesh_outbox_relay_<database>` (hashed if longer than 64 characters). */
   lockName?: string;
+  /**
+   * The bytes published for a row (default: its payload as stored), e.g. to put the row id into a payload
+   * written before the id existed. Called on every publish attempt; must not throw.
+   */
+  preparePayload?(row: { id: string; eventType: string; payload: Uint8Array }): Uint8Array;
   /** Test hook: runs after the PubAcks of a batch and before the rows are marked published. */
   afterPublish?(ids: readonly string[]): void | Promise<void>;
 }
@@ -440,7 +445,10 @@ export class OutboxRelay {
     );
     propagation.inject(trace.setSpan(parent, span), values);
     try {
-      const ack = await this.#options.js.publish(row.subject, row.payload, {
+      const data = this.#options.preparePayload
+        ? this.#options.preparePayload({ id: row.id, eventType: row.event_type, payload: row.payload })
+        : row.payload;
+      const ack = await this.#options.js.publish(row.subject, data, {
         msgID: row.id,
         headers: toNatsHeaders(values),
         timeout: this.#opts.publishTimeoutMs,

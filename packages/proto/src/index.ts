@@ -9,7 +9,15 @@ import type {
   FileRegistry,
   Registry,
 } from "@bufbuild/protobuf";
-import { create, createFileRegistry, createRegistry, getOption, hasOption } from "@bufbuild/protobuf";
+import {
+  create,
+  createFileRegistry,
+  createRegistry,
+  fromBinary,
+  getOption,
+  hasOption,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import {
@@ -199,6 +207,24 @@ export const eventTypeByPayloadCase: ReadonlyMap<string, string> = new Map(
 /** The event type of an Event, derived from its payload (not from its `type` field); undefined if empty. */
 export function eventTypeOf(event: Event): string | undefined {
   return event.payload.case ? eventTypeByPayloadCase.get(event.payload.case) : undefined;
+}
+
+/**
+ * An outbox row's payload as it is published: an Event written before its outbox id existed gets that id
+ * (Event.id = the outbox id for OSTMESH-origin events); any other payload, or an Event that has an id, is
+ * returned unchanged. Rows whose `eventType` is not the Event's are never decoded.
+ */
+export function stampEventId(row: { id: string; eventType: string; payload: Uint8Array }): Uint8Array {
+  if (row.eventType !== EventSchema.typeName) return row.payload;
+  let event: Event;
+  try {
+    event = fromBinary(EventSchema, row.payload);
+  } catch {
+    return row.payload; // not readable here: published as stored, consumers skip what they cannot read
+  }
+  if (event.id !== "") return row.payload;
+  event.id = row.id;
+  return toBinary(EventSchema, event);
 }
 
 function withDependencies(roots: readonly DescFile[]): DescFile[] {

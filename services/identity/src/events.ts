@@ -3,7 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { writeOutbox } from "@ostmesh/bus";
 import type { EntityManager } from "@ostmesh/db";
-import { execute, query } from "@ostmesh/db";
+import { query } from "@ostmesh/db";
 import { num } from "@ostmesh/kit/auth/index.ts";
 import { EVENT_SUBJECT_PREFIX, type EventType, EventTypes } from "@ostmesh/proto";
 import { type Principal, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -59,10 +59,6 @@ export async function recordEvent(
     aggregateId: options.aggregateId,
     payload: toBinary(EventSchema, event),
   });
-  event.id = id;
-  await execute(em, "UPDATE ostmesh_outbox SET payload = ? WHERE id = ?", [
-    Buffer.from(toBinary(EventSchema, event)),
-    id,
-  ]);
+  // Event.id is the outbox id, put in by the relay when it publishes (stampEventId).
   return id;
 }

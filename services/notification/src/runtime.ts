@@ -11,6 +11,7 @@ import {
 } from "@ostmesh/bus";
 import { watchConsumerLag } from "@ostmesh/kit/metrics/consumer-lag.ts";
 import { deliveryMetrics } from "@ostmesh/kit/metrics/delivery.ts";
+import { stampEventId } from "@ostmesh/proto";
 import type { Registry } from "prom-client";
 import { ChangeCapture } from "./capture/capture.ts";
 import type { NotificationConfig } from "./config.ts";
@@ -79,6 +80,8 @@ export async function startNotificationRuntime(
         wakeSubject: OUTBOX_WAKE_SUBJECT,
         logger: logger.child({ component: "relay" }),
         ...(registry ? { metrics: relayPrometheusMetrics(registry) } : {}),
+        // Events are written before their outbox id exists; the relay puts it in (Event.id).
+        preparePayload: stampEventId,
       })
     : undefined;
   const capture = config.capture

@@ -8,7 +8,6 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { eventSubject, writeOutbox } from "@ostmesh/bus";
 import type { EntityManager } from "@ostmesh/db";
-import { execute } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { Actor } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
@@ -72,12 +71,8 @@ export class TicketEventWriter {
       aggregateId: t.id,
       payload: toBinary(EventSchema, event),
     });
-    // The Event's id is its outbox row id, known only once the row exists.
-    event.id = id;
-    await execute(em, "UPDATE ostmesh_outbox SET payload = ? WHERE id = ?", [
-      Buffer.from(toBinary(EventSchema, event)),
-      id,
-    ]);
+    // The Event's id is its outbox row id, known only once the row exists: the relay puts it in when it
+    // publishes (stampEventId), so the change costs no second write of the payload.
     return id;
   }
 }

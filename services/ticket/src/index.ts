@@ -12,7 +12,7 @@ import { createOrm, runMigrations } from "@ostmesh/db";
 import { configOrExit, type EnvSource, type RegisterService } from "@ostmesh/kit";
 import { IssuedServiceToken } from "@ostmesh/kit/auth/service-token.ts";
 import { mikroOrmPoolSource, watchDbPool } from "@ostmesh/kit/metrics/index.ts";
-import { AttachmentService, IdentityService, TicketService } from "@ostmesh/proto";
+import { AttachmentService, IdentityService, stampEventId, TicketService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
 import { loadTicketServiceConfig } from "./config.ts";
 import type { Clock, MailDomainVerifier } from "./domain/index.ts";
@@ -75,6 +75,8 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
         wakeSubject: OUTBOX_WAKE_SUBJECT,
         logger: deps.logger.child({ component: "outbox-relay" }),
         metrics: relayPrometheusMetrics(deps.metrics.registry),
+        // Events are written before their outbox id exists; the relay puts it in (Event.id).
+        preparePayload: stampEventId,
       });
       relay = running;
       deps.onShutdown(() => running.stop());

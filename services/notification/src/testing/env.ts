@@ -12,6 +12,7 @@ import { silentLogger } from "@ostmesh/bus/testing/log.ts";
 import { deleteStreams, testStream } from "@ostmesh/bus/testing/names.ts";
 import { createOrm, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { stampEventId } from "@ostmesh/proto";
 import { type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import type { Logger } from "pino";
 
@@ -41,7 +42,13 @@ export async function createTestEnv(
   const stream = testStream(label);
   await ensureStreams(bus.jsm, stream);
   const logger = silentLogger();
-  const relay = startOutboxRelay({ databaseUrl: db.url, js: bus.js, pollIntervalMs: 20, logger });
+  const relay = startOutboxRelay({
+    databaseUrl: db.url,
+    js: bus.js,
+    pollIntervalMs: 20,
+    logger,
+    preparePayload: stampEventId,
+  });
   return {
     db,
     orm,

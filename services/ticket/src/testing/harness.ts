@@ -29,7 +29,7 @@ import {
 } from "@ostmesh/kit/auth/index.ts";
 import { createTestIssuer, type TestIssuer } from "@ostmesh/kit/auth/testing/issuer.ts";
 import { silentLogger, TEST_NATS_URL, testConfig } from "@ostmesh/kit/testing/harness.ts";
-import { TicketService } from "@ostmesh/proto";
+import { stampEventId, TicketService } from "@ostmesh/proto";
 import {
   type Principal,
   PrincipalKind,
@@ -165,11 +165,15 @@ export async function ticketHarness(label: string, options: HarnessOptions = {})
       return new Map(rows.map((r) => [String(r.name), Number(r.n)]));
     },
     async events() {
-      const rows = await harness.query("SELECT payload FROM ostmesh_outbox ORDER BY id");
+      const rows = await harness.query("SELECT id, event_type, payload FROM ostmesh_outbox ORDER BY id");
       return rows.map((r) => {
         const payload = r.payload;
         if (!(payload instanceof Uint8Array)) throw new Error("outbox payload is not binary");
-        return fromBinary(EventSchema, payload);
+        // As the relay publishes it: the outbox id stamped into Event.id.
+        return fromBinary(
+          EventSchema,
+          stampEventId({ id: String(r.id), eventType: String(r.event_type), payload }),
+        );
       });
     },
     async setConfig(key, value) {
