@@ -511,6 +511,51 @@ describe("tickets.email with the real services: refusals", () => {
     expect((await emailRow(entry.id)).mid).toBe(mid("nobound"));
   });
 
+  // Mail_Parse::decode unwraps a top-level message/rfc822: the header info (sender, subject, Message-ID) stays
+  // the outer mail's, the body, the files and the stored header text are the inner message's.
+  it("a mail forwarded as a message/rfc822 wrapper → 201, the outer sender and subject, the inner body", async () => {
+    const raw = mail(
+      [
+        "Delivered-To: support@example.com",
+        `From: Wrap Forwarder <wrap.${run}@example.com>`,
+        "To: Support <support@example.com>",
+        "Subject: Fwd: Scanner jammed",
+        `Message-ID: ${mid("wrapper")}`,
+        "Content-Type: message/rfc822",
+      ],
+      [
+        "From: Inner Sender <inner.sender@example.org>",
+        "Subject: Scanner jammed",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "The scanner is jammed.",
+        "",
+      ].join("\n"),
+    );
+    const res = await email(raw);
+    expect(res).toMatchObject({ status: 201, contentType: HTML });
+    const { entry, files } = await firstMessageFiles(res.body);
+    expect(entry).toMatchObject({
+      body: "The scanner is jammed.",
+      format: "text",
+      title: "Fwd: Scanner jammed",
+      poster: "Wrap Forwarder",
+      source: "Email",
+    });
+    expect(files).toEqual([]);
+    const row = await emailRow(entry.id);
+    expect(row.mid).toBe(mid("wrapper"));
+    expect(row.headers).toBe(
+      [
+        "From: Inner Sender <inner.sender@example.org>",
+        "Subject: Scanner jammed",
+        "Content-Type: text/plain; charset=utf-8",
+        "Delivered-To: support@example.com",
+        `Message-Id: ${mid("wrapper")}`,
+      ].join("\n"),
+    );
+  });
+
   it("a banned sender → 403 Ticket denied, its ost_syslog row, only the Message-ID kept on record", async () => {
     const before = await ostCounts();
     const logId = await mesh.lastLogId();

@@ -646,6 +646,112 @@ describe("replies threaded onto existing tickets", () => {
   });
 });
 
+describe("a mail forwarded as a message/rfc822 wrapper (Mail_Parse::decode)", () => {
+  function forwarded(outer: readonly string[], inner: readonly string[], innerBody: string): Uint8Array {
+    return rawMail([...outer, "Content-Type: message/rfc822"], `${inner.join("\r\n")}\r\n\r\n${innerBody}`);
+  }
+
+  it("opens a ticket for the outer sender with the inner body and files, and threads by the outer headers only", async () => {
+    const raw = forwarded(
+      [
+        "Delivered-To: support@example.com",
+        "From: Fiona Forward <fiona.forward@example.com>",
+        "To: Support <support@example.com>",
+        "Subject: Fwd: Toner empty",
+        "Message-ID: <fwd-outer-1@example.com>",
+      ],
+      [
+        "From: Otto Original <otto.original@example.org>",
+        "To: fiona.forward@example.com",
+        "Subject: Toner empty",
+        "Message-ID: <fwd-inner-1@example.org>",
+        'Content-Type: multipart/mixed; boundary="b1"',
+      ],
+      [
+        "--b1",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "The toner is empty.",
+        "--b1",
+        'Content-Type: application/pdf; name="order.pdf"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        Buffer.from("%PDF-1.4 order").toString("base64"),
+        "--b1--",
+        "",
+      ].join("\n"),
+    );
+    const r = created(await ingest(raw));
+    const user = await h.one(
+      "SELECT u.name, e.address FROM ost_user u JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?",
+      [r.userId],
+    );
+    expect(user).toEqual({ name: "Fiona Forward", address: "fiona.forward@example.com" });
+    expect(await entryRow(r.entryId)).toMatchObject({
+      title: "Fwd: Toner empty",
+      poster: "Fiona Forward",
+      body: "The toner is empty.",
+      format: "text",
+    });
+    const m = await emailRow(r.entryId);
+    expect(m.mid).toBe("<fwd-outer-1@example.com>");
+    expect(str(m, "headers")).toBe(
+      [
+        "From: Otto Original <otto.original@example.org>",
+        "To: fiona.forward@example.com",
+        "Subject: Toner empty",
+        "Message-Id: <fwd-inner-1@example.org>",
+        'Content-Type: multipart/mixed; boundary="b1"',
+        "Delivered-To: support@example.com",
+      ].join("\n"),
+    );
+    const files = await h.query(
+      "SELECT f.name, f.type, c.filedata FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+        " JOIN ost_file_chunk c ON c.file_id = f.id WHERE a.type = 'H' AND a.object_id = ?",
+      [r.entryId],
+    );
+    expect(files).toEqual([
+      { name: "order.pdf", type: "application/pdf", filedata: Buffer.from("%PDF-1.4 order") },
+    ]);
+
+    // The inner message's In-Reply-To is never read: this is a new ticket.
+    const innerOnly = forwarded(
+      [
+        "From: Fiona Forward <fiona.forward@example.com>",
+        "Subject: Fwd: again",
+        "Message-ID: <fwd-outer-2@example.com>",
+      ],
+      ["From: otto.original@example.org", "Subject: again", "In-Reply-To: <fwd-outer-1@example.com>"],
+      "Inner reply.\n",
+    );
+    expect(created(await ingest(innerOnly)).ticketId).not.toBe(r.ticketId);
+
+    // The outer In-Reply-To threads it onto the ticket.
+    const reply = forwarded(
+      [
+        "From: Fiona Forward <fiona.forward@example.com>",
+        "Subject: Fwd: Re: Toner empty",
+        "Message-ID: <fwd-outer-3@example.com>",
+        "In-Reply-To: <fwd-outer-1@example.com>",
+      ],
+      [
+        "From: otto.original@example.org",
+        "Subject: Re: Toner empty",
+        "Message-ID: <fwd-inner-3@example.org>",
+      ],
+      "Still empty.\n",
+    );
+    const answer = threaded(await ingest(reply));
+    expect(answer.ticketId).toBe(r.ticketId);
+    expect(await entryRow(answer.entryId)).toMatchObject({ pid: r.entryId, body: "Still empty.", type: "M" });
+    expect((await emailRow(answer.entryId)).mid).toBe("<fwd-outer-3@example.com>");
+    // Delivered again: the outer Message-ID is on record, nothing is written.
+    const before = await h.counts();
+    expect(await ingest(reply)).toMatchObject({ kind: "redelivered", ticketId: r.ticketId });
+    expect(countChanges(before, await h.counts())).toEqual({});
+  });
+});
+
 describe("malformed input", () => {
   // EmailDataParser::onParseError (include/class.mailparse.php): when Mail_Parse::decode fails but
   // getHeaderInfo reads a header, the mail goes on with `Email parse failed: [...]` as its message; without a
@@ -714,16 +820,14 @@ describe("malformed input", () => {
     // One header name only: osTicket's decoder gives up on it.
     const raw = Buffer.from("From: Dee Dupe <dee.dupe@example.com>\r\n\r\nSee the file.\r\n");
     const md5 = createHash("md5").update("From: Dee Dupe <dee.dupe@example.com>").digest("hex");
-    const earlier = await h.em
-      .fork()
-      .transactional((em) =>
-        storeFile(em, {
-          name: "earlier.eml",
-          declaredType: "message/rfc822",
-          source: raw,
-          maxBytes: 1_000_000,
-        }),
-      );
+    const earlier = await h.em.fork().transactional((em) =>
+      storeFile(em, {
+        name: "earlier.eml",
+        declaredType: "message/rfc822",
+        source: raw,
+        maxBytes: 1_000_000,
+      }),
+    );
     const r = created(await ingest(raw));
     const { entry } = await firstMessage(r.ticketId);
     const rows = await h.query(

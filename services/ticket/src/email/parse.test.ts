@@ -569,3 +569,170 @@ describe("message body", () => {
     expect(html.text).toBe("<div>Received From: N &lt;n@x&gt;<br />\n<br />\n<br/><br/></div><p>hi</p>");
   });
 });
+
+describe("a message/rfc822 wrapper (Mail_Parse::decode unwraps it)", () => {
+  const inner = [
+    "From: Olga Original <olga@example.org>",
+    "To: someone@example.org",
+    "Subject: Printer on fire",
+    "Message-ID: <inner-1@example.org>",
+    "In-Reply-To: <earlier@example.org>",
+    "X-Priority: 1",
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/mixed; boundary="in"',
+    "",
+    "--in",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    "It is on fire.",
+    "--in",
+    'Content-Type: application/octet-stream; name="log.bin"',
+    "Content-Transfer-Encoding: base64",
+    "",
+    Buffer.from("LOG").toString("base64"),
+    "--in--",
+    "",
+  ].join("\r\n");
+
+  function wrapped(outer: readonly string[], body = inner): Uint8Array {
+    return Buffer.from(`${[...outer, "Content-Type: message/rfc822"].join("\r\n")}\r\n\r\n${body}`, "utf8");
+  }
+
+  it("reads sender, addressees, subject and threading headers from the outer mail, body and files from the inner one", async () => {
+    const mail = await parseEmail(
+      wrapped([
+        "Delivered-To: support@example.com",
+        "From: Fred Forwarder <fred@example.com>",
+        "To: Support <support@example.com>",
+        "Cc: carl@example.com",
+        "Subject: Fwd: Printer on fire",
+        "Message-ID: <outer-1@example.com>",
+        "References: <ref-outer@example.com>",
+      ]),
+    );
+    expect(mail).toMatchObject({
+      mid: "<outer-1@example.com>",
+      inReplyTo: "",
+      references: "<ref-outer@example.com>",
+      subject: "Fwd: Printer on fire",
+      from: { name: "Fred Forwarder", address: "fred@example.com" },
+      to: [{ name: "Support", address: "support@example.com" }],
+      cc: [{ name: "", address: "carl@example.com" }],
+      deliveredTo: [{ name: "", address: "support@example.com" }],
+      text: "It is on fire.",
+      html: undefined,
+      // Read from the header text, which is the inner message's.
+      priorityUrgency: 1,
+    });
+    expect(mail.attachments.map((a) => [a.name, a.type, a.data.toString()])).toEqual([
+      ["log.bin", "application/octet-stream", "LOG"],
+    ]);
+    // The inner headers, names title-cased, the outer Delivered-To added at the end.
+    expect(mail.header).toBe(
+      [
+        "From: Olga Original <olga@example.org>",
+        "To: someone@example.org",
+        "Subject: Printer on fire",
+        "Message-Id: <inner-1@example.org>",
+        "In-Reply-To: <earlier@example.org>",
+        "X-Priority: 1",
+        "Mime-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="in"',
+        "Delivered-To: support@example.com",
+      ].join("\n"),
+    );
+  });
+
+  it("the outer Delivered-To replaces the inner one in place; repeated values are joined with ','", async () => {
+    const mail = await parseEmail(
+      wrapped(
+        [
+          "Delivered-To: support@example.com",
+          "Delivered-To: alerts@example.com",
+          "From: fred@example.com",
+          "Subject: fwd",
+        ],
+        "Delivered-To: olga@example.org\r\nX-MS-Has-Attach: yes\r\nX-2fa.id: 7\r\nSubject: inner\r\n\r\nHello.\r\n",
+      ),
+    );
+    // Neither message has a Message-ID: the outer one (null) is added, the stand-in hashes the header text.
+    const header = [
+      "Delivered-To: support@example.com,alerts@example.com",
+      "X-Ms-Has-Attach: yes",
+      "X-2Fa.id: 7",
+      "Subject: inner",
+      "Message-Id: ",
+    ].join("\n");
+    expect(mail.header).toBe(header);
+    expect(mail.mid).toBe(`<${createHash("md5").update(header).digest("hex")}@local>`);
+    expect(mail.subject).toBe("fwd");
+    expect(mail.text).toBe("Hello.\n");
+    expect(mail.deliveredTo.map((a) => a.address)).toEqual(["support@example.com", "alerts@example.com"]);
+  });
+
+  it("the inner Message-ID stays when the inner message has one; the outer one is still the mail's", async () => {
+    const mail = await parseEmail(
+      wrapped(
+        ["From: fred@example.com", "Message-ID: <outer-2@example.com>"],
+        "Message-ID: <inner-2@x>\r\nSubject: s\r\n\r\nHi\r\n",
+      ),
+    );
+    expect(mail.header).toBe("Message-Id: <inner-2@x>\nSubject: s");
+    expect(mail.mid).toBe("<outer-2@example.com>");
+  });
+
+  it("fails to decode when the unwrapped headers hold fewer than two names: onParseError with the outer header info", async () => {
+    const raw = wrapped(
+      [
+        "From: Fred Forwarder <fred@example.com>",
+        "Subject: Fwd: broken",
+        "Message-ID: <outer-3@example.com>",
+      ],
+      "Content-Type: multipart/mixed\r\nSubject: lost\r\n\r\n--x\r\n",
+    );
+    const mail = await parseEmail(raw);
+    expect(mail).toMatchObject({
+      mid: "<outer-3@example.com>",
+      subject: "Fwd: broken",
+      from: { address: "fred@example.com" },
+      text: "Email parse failed: [No boundary found for multipart/mixed part]",
+      header: "Message-Id: <outer-3@example.com>",
+      parseFailure: { legacyText: "Email parse failed: [No boundary found for multipart/mixed part]" },
+    });
+    expect(mail.attachments).toEqual([
+      {
+        name: "Fwd: broken.eml",
+        type: "message/rfc822",
+        data: Buffer.from(raw),
+        cid: undefined,
+        deduplicate: false,
+      },
+    ]);
+    // With an outer Delivered-To the map has two names: it decodes, with an empty body and no files.
+    const decodes = await parseEmail(
+      wrapped(
+        ["Delivered-To: support@example.com", "From: fred@example.com", "Subject: s"],
+        "Content-Type: multipart/mixed\r\n\r\n--x\r\n",
+      ),
+    );
+    expect(decodes).toMatchObject({ text: undefined, html: undefined, attachments: [], subject: "s" });
+    expect(decodes.parseFailure).toBeUndefined();
+    expect(decodes.header).toBe("Delivered-To: support@example.com\nMessage-Id: ");
+  });
+
+  it("is only a top-level Content-Type of exactly message/rfc822 (its last one, parameters aside)", async () => {
+    const mail = await parseEmail(
+      Buffer.from(
+        "From: fred@example.com\r\nSubject: s\r\nContent-Type: text/plain\r\nContent-Type: Message/RFC822; x=1\r\n\r\nSubject: inner\r\nX-A: 1\r\n\r\nInner body\r\n",
+      ),
+    );
+    expect(mail.text).toBe("Inner body\n");
+    expect(mail.header).toBe("Subject: inner\nX-A: 1\nMessage-Id: ");
+    const plainMail = await parseEmail(
+      Buffer.from(
+        "From: fred@example.com\r\nSubject: s\r\nContent-Type: message/rfc822x\r\n\r\nSubject: inner\r\n\r\nx\r\n",
+      ),
+    );
+    expect(plainMail.header).toBe("From: fred@example.com\r\nSubject: s\r\nContent-Type: message/rfc822x");
+  });
+});

@@ -15,6 +15,8 @@ import {
 import {
   type DecoderFailure,
   decoderFailure,
+  type ForwardedMessage,
+  forwardedMessage,
   md5Latin1,
   parseFailedText,
   phpBase64Decode,
@@ -78,12 +80,17 @@ export interface ParsedEmail {
  * from the raw header section as osTicket reads them; addresses, subject, bodies and attachments come from
  * mailparser. A message osTicket's MIME decoder cannot decode is what EmailDataParser::onParseError makes of
  * it (include/class.mailparse.php): its header fields, osTicket's error text as the plain-text body and the
- * raw message as its one attachment, with `parseFailure` set. Throws EmailParseError when not even a header
- * can be read from it (osTicket's 400 `Email parse failed: [...]`).
+ * raw message as its one attachment, with `parseFailure` set. A mail whose top-level type is message/rfc822
+ * is unwrapped as Mail_Parse::decode unwraps it (see ForwardedMessage). Throws EmailParseError when not even
+ * a header can be read from it (osTicket's 400 `Email parse failed: [...]`).
  */
 export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  const failure = decoderFailure(bytes.toString("latin1"));
+  const latin1 = bytes.toString("latin1");
+  const forwarded = forwardedMessage(latin1);
+  if (forwarded)
+    return forwarded.failure ? undecodable(bytes, forwarded.failure) : unwrapped(bytes, forwarded);
+  const failure = decoderFailure(latin1);
   if (failure) return undecodable(bytes, failure);
   const message = bytes.toString("utf8");
   const header = headerBlock(message) ?? "";
@@ -113,6 +120,52 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
     isAutoReply: isAutoReply(split),
   };
 }
+
+/**
+ * A mail forwarded as a message/rfc822 wrapper, as osTicket 1.18.1 reads it (see ForwardedMessage): sender,
+ * addressees, subject and the threading headers of the outer message, the body and files of the inner one,
+ * and the header text Mail_Parse builds from the inner headers.
+ */
+async function unwrapped(bytes: Buffer, forwarded: ForwardedMessage): Promise<ParsedEmail> {
+  const outerHeader = Buffer.from(forwarded.outerSection, "latin1").toString("utf8");
+  const outerFields = headerFields(outerHeader);
+  const outer = await decode(Buffer.concat([bytes.subarray(0, forwarded.outerSection.length), CRLF2]));
+  const header = Buffer.from(forwarded.header, "latin1").toString("utf8");
+  const ids = outerFields.filter((f) => f.name === "message-id" && f.value).map((f) => f.value);
+  const mid = ids.at(-1) ?? `<${md5Latin1(forwarded.header)}@local>`;
+  let content: { html: string[]; text: string[]; files: MailAttachment[] } = {
+    html: [],
+    text: [],
+    files: [],
+  };
+  if (forwarded.innerError === undefined) {
+    const innerHeader = Buffer.from(forwarded.innerSection ?? "", "latin1").toString("utf8");
+    const multipart = /^\s*multipart\//i.test(firstValue(headerFields(innerHeader), "content-type"));
+    const eol = innerHeader.includes("\r\n") ? "\r\n" : "\n";
+    content = await contentOf(await decode(bytes.subarray(forwarded.innerOffset)), multipart, eol, 0);
+  }
+  const split = splitHeaders(header);
+  return {
+    header,
+    mid,
+    inReplyTo: firstValue(outerFields, "in-reply-to"),
+    references: firstValue(outerFields, "references"),
+    subject: outer.subject ?? "",
+    from: sender(addresses(outer.from), firstValue(outerFields, "from")),
+    to: addresses(outer.to),
+    cc: addresses(outer.cc),
+    deliveredTo: addresses(outer.headers.get("delivered-to")),
+    bcc: addresses(outer.bcc),
+    html: content.html.length ? content.html.join("") : undefined,
+    text: content.text.length ? content.text.join("\n") : undefined,
+    attachments: content.files,
+    priorityUrgency: headerPriorityUrgency(header),
+    isBounce: isBounce(split),
+    isAutoReply: isAutoReply(split),
+  };
+}
+
+const CRLF2 = Buffer.from("\r\n\r\n");
 
 /**
  * Mail_Parse::getHeaderInfo's sender: the first From address that is a valid e-mail address, else the first

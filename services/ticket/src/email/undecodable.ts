@@ -106,8 +106,8 @@ function parameterNames(params: string): string[] {
 }
 
 /**
- * What osTicket's decoder makes of the message: undefined when it decodes it, else the failure. (A
- * message/rfc822 wrapper, which osTicket unwraps and then checks the inner headers of, is not looked into.)
+ * What osTicket's decoder makes of the message: undefined when it decodes it, else the failure. A
+ * message/rfc822 wrapper is not looked into here: see forwardedMessage.
  */
 export function decoderFailure(latin1: string): DecoderFailure | undefined {
   const section = headerSection(latin1);
@@ -146,4 +146,113 @@ export function phpBase64Decode(text: string): Buffer {
 /** md5 of the raw header bytes, as Mail_Parse::getMessageId's stand-in hashes them. */
 export function md5Latin1(text: string): string {
   return createHash("md5").update(Buffer.from(text, "latin1")).digest("hex");
+}
+
+/**
+ * A message whose top-level Content-Type is `message/rfc822` (a mail forwarded as its own body), as
+ * Mail_Parse::decode (include/class.mailparse.php, 1.18.1) unwraps it. The decoder parses the outer body as
+ * a message of its own (raw: the outer Content-Transfer-Encoding is not applied), and Mail_Parse then works
+ * on that inner message for the body and the files, and for the header text it stores and reads the
+ * priority and bounce markers from. That text is built from the inner headers, with the outer Delivered-To
+ * replacing the inner one (when the outer has a non-empty one) and the outer Message-ID added when the inner
+ * has none: `Name: value` lines, names title-cased, repeated values joined with `,`.
+ *
+ * Everything Mail_Parse::getHeaderInfo reads (From, To, Cc, Bcc, Delivered-To, Reply-To, Subject, Message-ID,
+ * In-Reply-To, References, and the Content-Transfer-Encoding of the raw mail attached on a parse error) still
+ * comes from the OUTER headers: decode() bound its header map by reference to the outer structure before it
+ * swapped the structure, so the swap does not reach it. The Message-ID stand-in for a mail without one is the
+ * md5 of the built header text.
+ *
+ * The decode fails (EmailDataParser::onParseError) when the inner header map, after those additions, holds
+ * fewer than two names; the PEAR error is the inner one (a multipart type without a boundary), whose own
+ * headers are then not read at all.
+ */
+export interface ForwardedMessage {
+  /** The outer header section, as received. */
+  readonly outerSection: string;
+  /** The outer headers as the decoder holds them (what getHeaderInfo reads). */
+  readonly outerHeaders: ReadonlyMap<string, readonly string[]>;
+  /** Byte offset of the inner message (the outer body). */
+  readonly innerOffset: number;
+  /** The inner header section, undefined when the inner message has no empty line followed by a body. */
+  readonly innerSection: string | undefined;
+  /** Mail_Parse::getHeader after the unwrap. */
+  readonly header: string;
+  /** The inner message's PEAR error: its body and files are then empty. */
+  readonly innerError: string | undefined;
+  /** Set when osTicket's decode fails on the unwrapped message. */
+  readonly failure: DecoderFailure | undefined;
+}
+
+/** The decoder splits at most this much of an inner message (a StringView) looking for its header end. */
+const INNER_HEADER_SCAN = 64 << 10;
+
+export function forwardedMessage(latin1: string): ForwardedMessage | undefined {
+  const split = /^([\s\S]*?)\r?\n\r?\n[\s\S]/.exec(latin1);
+  const outerSection = split?.[1];
+  if (split === null || outerSection === undefined) return undefined;
+  const outerHeaders = decoderHeaders(outerSection);
+  // Mail_mimeDecode::_parseHeaderValue: the value before any `;`, trimmed; the last Content-Type counts.
+  const contentType = outerHeaders.get("content-type")?.at(-1);
+  if (contentType === undefined) return undefined;
+  const semicolon = contentType.indexOf(";");
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).replace(PHP_TRIM, "");
+  if (asciiLower(type) !== "message/rfc822") return undefined;
+
+  const innerOffset = split[0].length - 1;
+  const inner = latin1.slice(innerOffset);
+  const innerSection = headerSection(inner.slice(0, INNER_HEADER_SCAN));
+  const innerDecoded = decoderHeaders(innerSection);
+  const boundaryless = multipartWithoutBoundary(innerDecoded);
+  const innerError = boundaryless === undefined ? undefined : `No boundary found for ${boundaryless} part`;
+
+  // The inner structure's header map: a PEAR error has none of its own.
+  const headers = new Map<string, string | string[] | null>();
+  if (innerError === undefined) {
+    for (const [name, values] of innerDecoded)
+      headers.set(name, values.length === 1 ? (values[0] ?? "") : values);
+  }
+  const deliveredTo = outerHeaders.get("delivered-to");
+  // PHP truthiness: '' and '0' are false, any non-empty array true.
+  if (deliveredTo && (deliveredTo.length > 1 || (deliveredTo[0] !== "" && deliveredTo[0] !== "0"))) {
+    headers.set("delivered-to", deliveredTo.length === 1 ? (deliveredTo[0] ?? "") : [...deliveredTo]);
+  }
+  // isset(): a missing key; the outer value (null when the outer has none either) is set all the same.
+  if ((headers.get("message-id") ?? null) === null) {
+    const mid = outerHeaders.get("message-id");
+    headers.set("message-id", mid === undefined ? null : mid.length === 1 ? (mid[0] ?? "") : [...mid]);
+  }
+  const header = [...headers]
+    .map(
+      ([name, value]) => `${phpTitleCase(name)}: ${Array.isArray(value) ? value.join(",") : (value ?? "")}`,
+    )
+    .join("\n");
+  const failure: DecoderFailure | undefined =
+    headers.size > 1
+      ? undefined
+      : {
+          pearError: innerError ?? "",
+          reason:
+            innerError === undefined
+              ? "the forwarded message inside its message/rfc822 wrapper has fewer than two distinct header names"
+              : `the forwarded message inside its message/rfc822 wrapper: ${innerError}`,
+          section: header,
+          headers: outerHeaders,
+        };
+  return { outerSection, outerHeaders, innerOffset, innerSection, header, innerError, failure };
+}
+
+/**
+ * mb_convert_case($name, MB_CASE_TITLE) for the ASCII a header name is made of: a letter is upper-cased when
+ * what precedes it (skipping case-ignorable `'` `.` `^` and backquote) is not a letter, lower-cased otherwise.
+ */
+export function phpTitleCase(name: string): string {
+  let title = true;
+  let out = "";
+  for (const ch of name) {
+    out += title ? ch.replace(/[a-z]/, (c) => c.toUpperCase()) : asciiLower(ch);
+    if ("'.^`".includes(ch)) continue;
+    title = !/[A-Za-z]/.test(ch);
+  }
+  return out;
 }
