@@ -57,7 +57,8 @@ async function run<T>(
   ports: Ports,
   work: (ctx: UseCaseContext) => Promise<T>,
 ): Promise<T> {
-  const { config, now } = await loadConfigAndClock(tx);
+  const { config, now, nowMs } = await loadConfigAndClock(tx);
+  ports.clockRead?.(nowMs);
   const metadata = ports.metadata ?? new MetadataCache({ ttlMs: 0 });
   const lookups = new Lookups(tx, config, metadata);
   const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;

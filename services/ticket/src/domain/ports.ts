@@ -116,4 +116,6 @@ export interface Ports {
    * capture tells ostmesh's writes from osTicket's by those ids).
    */
   readonly threadEventLogged?: (event: LoggedThreadEvent) => void;
+  /** Told the database clock (epoch milliseconds) each use case started with, read with its config. */
+  readonly clockRead?: (epochMs: number) => void;
 }

@@ -112,6 +112,9 @@ describe("CreateTicket", () => {
     const [event] = events;
     expect(event?.id).not.toBe("");
     expect(event?.origin).toBe(EventOrigin.OSTMESH);
+    // The database's clock when the change began (read with the config), with milliseconds.
+    const occurred = Number(event?.occurredAt?.seconds ?? 0) * 1000 + (event?.occurredAt?.nanos ?? 0) / 1e6;
+    expect(Math.abs(occurred - Date.now())).toBeLessThan(60_000);
     expect(event?.actor?.kind).toBe(PrincipalKind.SERVICE);
     expect(event?.ticket?.ticketId).toBe(res.ticket?.id);
     expect(event?.payload.case).toBe("ticketCreated");

@@ -59,6 +59,10 @@ export class Mutation {
       threadEventLogged: (event) => {
         this.threadEvents.push(event);
       },
+      // The first use case's clock is the time of the change (saves reading NOW() again for the events).
+      clockRead: (epochMs) => {
+        if (!deps.clock) this.#occurredAt ??= timestampFromMs(epochMs);
+      },
     };
   }
 
@@ -86,7 +90,10 @@ export class Mutation {
     return (await loadEntries(this.tx, [entryId])).get(entryId);
   }
 
-  /** The time of the change: the pinned clock, else the database's NOW() (its zone converted to UTC). */
+  /**
+   * The time of the change: the pinned clock, else the database's clock when the first use case started
+   * (read with its config), else the database's NOW() now (epoch time, so the server's zone does not matter).
+   */
   async occurredAt(): Promise<Timestamp> {
     if (this.#occurredAt) return this.#occurredAt;
     if (this.rt.deps.clock) this.#occurredAt = timestampFromMs(this.rt.deps.clock.now().getTime());

@@ -119,19 +119,26 @@ export async function loadConfig(tx: Sql): Promise<HelpdeskConfig> {
   return (await loadConfigAndClock(tx)).config;
 }
 
-/** The `core` namespace and the DB clock (epoch seconds, honouring a pinned `SET timestamp`) in one query. */
-export async function loadConfigAndClock(tx: Sql): Promise<{ config: HelpdeskConfig; now: number }> {
+/**
+ * The `core` namespace and the DB clock in one query: `now` in epoch seconds and `nowMs` in milliseconds
+ * (both honouring a pinned `SET timestamp`).
+ */
+export async function loadConfigAndClock(
+  tx: Sql,
+): Promise<{ config: HelpdeskConfig; now: number; nowMs: number }> {
   const rows = await tx.all(
-    "SELECT `key`, `value`, UNIX_TIMESTAMP() AS now FROM ost_config WHERE `namespace` = 'core'" +
-      " UNION ALL SELECT NULL, NULL, UNIX_TIMESTAMP()",
+    "SELECT `key`, `value`, UNIX_TIMESTAMP() AS now, UNIX_TIMESTAMP(NOW(3)) AS now_ms FROM ost_config" +
+      " WHERE `namespace` = 'core' UNION ALL SELECT NULL, NULL, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(NOW(3))",
   );
   const values = new Map<string, string | null>();
   let now = Math.floor(Date.now() / 1000);
+  let nowMs = Date.now();
   for (const r of rows) {
     now = int(r, "now");
+    nowMs = Math.round(Number(r.now_ms) * 1000);
     if (r.key !== null) values.set(str(r, "key"), r.value === null ? null : str(r, "value"));
   }
-  return { config: new HelpdeskConfig(values), now };
+  return { config: new HelpdeskConfig(values), now, nowMs };
 }
 
 /** Reads another config namespace (e.g. `schedule.1`) as a plain map. */
