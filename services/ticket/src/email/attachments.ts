@@ -20,9 +20,13 @@ export interface AttachmentFailure {
 }
 
 /**
- * Stores the mail's files (ft 'T', deduplicated by content unless the file says otherwise) through the attachment service's storage core,
- * in the caller's transaction. E-mail attachments have no size or type limit in osTicket; a file the
- * storage core refuses is reported instead of failing the mail.
+ * Stores the mail's files (ft 'T', deduplicated by content unless the file says otherwise) through the
+ * attachment service's storage core, in the caller's transaction. E-mail attachments have no size or type
+ * limit in osTicket; a file the storage core refuses is reported instead of failing the mail.
+ *
+ * Names go through the storage core's sanitizeFileName, where osTicket's AttachmentFile::create stores them
+ * as given (then cut to 255 characters by the column, the `.eml` of a long subject with it): a raw mail
+ * named after the subject `PO 2024/11` is `11.eml` here and `PO 2024/11.eml` in osTicket.
  */
 export async function storeMailFiles(
   em: EntityManager,

@@ -433,6 +433,15 @@ describe("bodies too long for the TEXT column", () => {
       expect(text.startsWith("line 1 of a long message\nline 2 of")).toBe(true);
       expect(text.endsWith("line 3000 of a long message")).toBe(true);
     }
+    // The same body twice: AttachmentFile::create gets no size for it and never reuses a stored file.
+    const rows = await h.query(
+      "SELECT a.object_id, f.id, f.signature FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+        " WHERE a.type = 'H' AND a.object_id IN (?, ?) ORDER BY a.object_id",
+      [first.entryId, reply.entryId],
+    );
+    expect(rows).toHaveLength(2);
+    expect(rows[0]?.id).not.toBe(rows[1]?.id);
+    expect(rows[0]?.signature).toBe(rows[1]?.signature);
   });
 
   it("shorter bodies stay in the entry", async () => {
