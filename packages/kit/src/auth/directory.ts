@@ -28,34 +28,57 @@ export function agentDisplayName(first: string, last: string): string {
   return `${first} ${last}`.trim().replace(/\s+/g, " ");
 }
 
+/** Ticket::PERM_CREATE: all that the role osTicket makes up for a department without one allows. */
+const CREATE_ONLY_PERMISSIONS: readonly string[] = ["ticket.create"];
+
 /**
  * The principal of an active agent with its authority (departments with the role that applies in each,
  * teams, agent-level permissions); undefined when the agent does not exist or is not active.
+ *
+ * The role of each department is osTicket 1.18.1's Staff::getRole(dept): Staff::getRoles maps the primary
+ * department to ost_staff.role_id and then every dept_access row to its own role, so a dept_access row for
+ * the primary department overrides the primary role there. $staff->dept_access selects StaffDeptAccess with
+ * select_related('dept', 'role') — inner joins — so a row whose role or department no longer exists takes no
+ * part in that map. A department without a role (a missing ost_staff.role_id row, or an access row whose
+ * role is gone) gets the made-up role of getRole's fallback: ticket.create only, id 0. Neither getRoles nor
+ * Staff::getDepartments looks at ost_department.flags or ost_role.flags: accesses to disabled departments
+ * and disabled roles count as any other. Staff::getDepartments joins dept_access without its role, so an
+ * access row whose role is gone still lists its department (with the fallback role).
  */
 export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<Principal | undefined> {
   const [staff] = await q(
-    "SELECT staff_id, username, firstname, lastname, email, dept_id, role_id, isactive, isadmin," +
-      " assigned_only, permissions FROM ost_staff WHERE staff_id = ?",
+    "SELECT s.staff_id, s.username, s.firstname, s.lastname, s.email, s.dept_id, s.role_id, s.isactive," +
+      " s.isadmin, s.assigned_only, s.permissions, r.id AS role_found, r.permissions AS role_permissions" +
+      " FROM ost_staff s LEFT JOIN ost_role r ON r.id = s.role_id WHERE s.staff_id = ?",
     [staffId],
   );
   if (!staff || num(staff.isactive) !== 1) return undefined;
   const access = await q(
-    "SELECT x.dept_id, x.role_id, r.permissions FROM (" +
-      " SELECT dept_id, role_id, 0 AS ord FROM ost_staff WHERE staff_id = ?" +
-      " UNION ALL SELECT dept_id, role_id, 1 AS ord FROM ost_staff_dept_access WHERE staff_id = ?" +
-      ") x LEFT JOIN ost_role r ON r.id = x.role_id ORDER BY x.ord, x.dept_id",
-    [staffId, staffId],
+    "SELECT a.dept_id, a.role_id, r.id AS role_found, r.permissions FROM ost_staff_dept_access a" +
+      " JOIN ost_department d ON d.id = a.dept_id LEFT JOIN ost_role r ON r.id = a.role_id" +
+      " WHERE a.staff_id = ? ORDER BY a.dept_id",
+    [staffId],
   );
   const teams = await q("SELECT team_id FROM ost_team_member WHERE staff_id = ? ORDER BY team_id", [staffId]);
-  const seen = new Set<number>();
-  const departments = [];
+  const primaryDeptId = num(staff.dept_id);
+  // Staff::getRoles: the primary role first, each dept_access row with an existing role over it.
+  const roles = new Map<number, { roleId: number; permissions: string[] }>();
+  if (num(staff.role_found) !== 0)
+    roles.set(primaryDeptId, {
+      roleId: num(staff.role_id),
+      permissions: permissionKeys(staff.role_permissions),
+    });
   for (const row of access) {
-    const deptId = num(row.dept_id);
-    // The primary department comes first and wins over a dept_access row for the same department.
-    if (deptId === 0 || seen.has(deptId)) continue;
-    seen.add(deptId);
-    departments.push({ deptId, roleId: num(row.role_id), permissions: permissionKeys(row.permissions) });
+    if (num(row.role_found) !== 0)
+      roles.set(num(row.dept_id), { roleId: num(row.role_id), permissions: permissionKeys(row.permissions) });
   }
+  const deptIds = [primaryDeptId, ...access.map((row) => num(row.dept_id))];
+  const departments = [...new Set(deptIds)]
+    .filter((deptId) => deptId !== 0)
+    .map((deptId) => ({
+      deptId,
+      ...(roles.get(deptId) ?? { roleId: 0, permissions: [...CREATE_ONLY_PERMISSIONS] }),
+    }));
   const first = str(staff.firstname);
   const last = str(staff.lastname);
   return create(PrincipalSchema, {
@@ -68,7 +91,7 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
     email: str(staff.email),
     agent: {
       isAdmin: num(staff.isadmin) === 1,
-      primaryDeptId: num(staff.dept_id),
+      primaryDeptId,
       roleId: num(staff.role_id),
       departments,
       teamIds: teams.map((t) => num(t.team_id)),
