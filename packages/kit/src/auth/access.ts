@@ -69,7 +69,10 @@ export function checkAccessRule(rule: AccessRule | undefined, principal: Princip
       }
       // Checked against the ticket's department once the target is loaded.
       if (rule.agentDepartmentCheck) return ALLOW;
-      return agent.departments.some((d) => d.permissions.includes(permission))
+      // Staff::hasPerm(perm, false): the agent's own role, then each dept_access row's existing role (a
+      // department on getRole's made-up fallback role, id 0, has none).
+      return agent.rolePermissions.includes(permission) ||
+        agent.departments.some((d) => d.roleId !== 0 && d.permissions.includes(permission))
         ? ALLOW
         : deny(Code.PermissionDenied, `missing permission ${permission}`);
     }

@@ -1,7 +1,12 @@
+import { create } from "@bufbuild/protobuf";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { AccessRuleSchema } from "@ostmesh/proto/gen/osticket/common/v1/access_pb.js";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkAccessRule } from "./access.ts";
 import { loadAgentPrincipal } from "./directory.ts";
 import { mysqlQuery, type SqlQuery } from "./sql.ts";
+import { agentTicketView, type TicketAccessFacts } from "./tickets.ts";
 
 /**
  * loadAgentPrincipal against real ost_staff / ost_staff_dept_access / ost_role / ost_department rows,
@@ -82,6 +87,7 @@ describe("loadAgentPrincipal: the role of each department", () => {
     if (!principal?.agent) throw new Error(`agent ${staffId} has no principal`);
     return {
       roleId: principal.agent.roleId,
+      rolePermissions: principal.agent.rolePermissions,
       primaryDeptId: principal.agent.primaryDeptId,
       departments: principal.agent.departments.map((d) => ({
         deptId: d.deptId,
@@ -108,12 +114,45 @@ describe("loadAgentPrincipal: the role of each department", () => {
     await access(id, 2, 3);
     expect(await departmentsOf(id)).toEqual({
       roleId: 1, // getRole() without a department is still ost_staff.role_id
+      rolePermissions: ALL_ACCESS,
       primaryDeptId: 1,
       departments: [
         { deptId: 1, roleId: 4, permissions: [] },
         { deptId: 2, roleId: 3, permissions: LIMITED_ACCESS },
       ],
     });
+  });
+
+  it("the agent's own role, not the override, applies on an assigned ticket elsewhere and in hasPerm(perm, false) (Staff::getRole, Staff::hasPerm)", async () => {
+    // Ticket::getRole asks $staff->getRole($dept, $this->isAssigned($staff)): outside the agent's departments
+    // an assigned ticket gets $this->role (usePrimaryRoleOnAssignment's default), ost_staff.role_id's role.
+    const id = await agent(1, 1);
+    await access(id, 1, 4);
+    const principal = await loadAgentPrincipal(q, id);
+    if (!principal?.agent) throw new Error("no principal");
+    const facts = (deptId: number, staffId: number): TicketAccessFacts => ({
+      ticketId: 1,
+      threadId: 1,
+      deptId,
+      staffId,
+      teamId: 0,
+      userId: 1,
+      ownerOrgId: 0,
+      isOpen: true,
+      collaboratorUserIds: [],
+      referrals: { staffIds: [], teamIds: [], deptIds: [] },
+    });
+    expect(agentTicketView(id, principal.agent, facts(1, id)).permissions).toEqual([]);
+    expect(agentTicketView(id, principal.agent, facts(2, id)).permissions).toEqual(ALL_ACCESS);
+    expect(agentTicketView(id, principal.agent, facts(2, 0))).toEqual({
+      visible: false,
+      permissions: ["ticket.create"],
+    });
+    const reply = create(AccessRuleSchema, {
+      allowed: [PrincipalKind.AGENT],
+      agentPermission: "ticket.reply",
+    });
+    expect(checkAccessRule(reply, principal)).toEqual({ allowed: true });
   });
 
   it("without an access row the primary department keeps the primary role (Staff::getRoles)", async () => {
@@ -131,6 +170,7 @@ describe("loadAgentPrincipal: the role of each department", () => {
     const id = await agent(1, gone);
     expect(await departmentsOf(id)).toEqual({
       roleId: gone,
+      rolePermissions: [],
       primaryDeptId: 1,
       departments: [{ deptId: 1, roleId: 0, permissions: ["ticket.create"] }],
     });
@@ -148,6 +188,21 @@ describe("loadAgentPrincipal: the role of each department", () => {
       { deptId: 1, roleId: 1, permissions: ALL_ACCESS },
       { deptId: 2, roleId: 0, permissions: ["ticket.create"] },
     ]);
+  });
+
+  it("getRole's made-up fallback role is no role for hasPerm(perm, false) (Staff::hasPerm)", async () => {
+    // hasPerm(perm, false) asks getRole() and each $staff->dept_access row's role, never the fallback.
+    const gone = await deletedRole();
+    const id = await agent(1, 4);
+    await access(id, 2, gone);
+    const principal = await loadAgentPrincipal(q, id);
+    if (!principal?.agent) throw new Error("no principal");
+    expect(principal.agent.departments.map((d) => d.permissions)).toEqual([[], ["ticket.create"]]);
+    const rule = create(AccessRuleSchema, {
+      allowed: [PrincipalKind.AGENT],
+      agentPermission: "ticket.create",
+    });
+    expect(checkAccessRule(rule, principal)).toMatchObject({ allowed: false });
   });
 
   it("an access to a disabled department counts like any other; one to a deleted department does not (Staff::getRoles, getDepartments)", async () => {

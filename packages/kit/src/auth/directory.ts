@@ -63,11 +63,9 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
   const primaryDeptId = num(staff.dept_id);
   // Staff::getRoles: the primary role first, each dept_access row with an existing role over it.
   const roles = new Map<number, { roleId: number; permissions: string[] }>();
+  const rolePermissions = permissionKeys(staff.role_permissions);
   if (num(staff.role_found) !== 0)
-    roles.set(primaryDeptId, {
-      roleId: num(staff.role_id),
-      permissions: permissionKeys(staff.role_permissions),
-    });
+    roles.set(primaryDeptId, { roleId: num(staff.role_id), permissions: rolePermissions });
   for (const row of access) {
     if (num(row.role_found) !== 0)
       roles.set(num(row.dept_id), { roleId: num(row.role_id), permissions: permissionKeys(row.permissions) });
@@ -93,6 +91,7 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
       isAdmin: num(staff.isadmin) === 1,
       primaryDeptId,
       roleId: num(staff.role_id),
+      rolePermissions,
       departments,
       teamIds: teams.map((t) => num(t.team_id)),
       assignedOnly: num(staff.assigned_only) === 1,

@@ -22,7 +22,7 @@ import { num, type SqlQuery, str } from "./sql.ts";
  * or ost_staff_dept_access) and the agent is not limited to assigned tickets, or when the open ticket is
  * assigned to the agent or one of the agent's teams, or when its thread is referred to the agent, one of
  * the agent's teams or departments. A permission ("ticket.reply", ...) comes from the role the agent has
- * in the ticket's department; on an assigned ticket outside those departments, from the primary role;
+ * in the ticket's department; on an assigned ticket outside those departments, from the agent's own role;
  * otherwise the agent can only create tickets there. Invisible → NOT_FOUND (existence is not revealed);
  * visible without the permission → PERMISSION_DENIED.
  *
@@ -149,8 +149,9 @@ export function agentTicketView(
     facts.referrals.teamIds.some((t) => agent.teamIds.includes(t)) ||
     facts.referrals.deptIds.some((d) => agent.departments.some((a) => a.deptId === d));
   const visible = (!agent.assignedOnly && dept !== undefined) || assigned || referred;
-  const primary = agent.departments.find((d) => d.deptId === agent.primaryDeptId);
-  const permissions = dept ? dept.permissions : assigned ? (primary?.permissions ?? []) : ["ticket.create"];
+  // Staff::getRole(dept, assigned): the agent's own role (not the one a dept_access row sets for the
+  // primary department) on an assigned ticket outside the agent's departments.
+  const permissions = dept ? dept.permissions : assigned ? agent.rolePermissions : ["ticket.create"];
   return { visible, permissions };
 }
 

@@ -142,7 +142,8 @@ export declare type AgentAuthority = Message<"osticket.common.v1.AgentAuthority"
   primaryDeptId: number;
 
   /**
-   * Role in the primary department (ost_staff.role_id).
+   * The agent's own role (ost_staff.role_id, osTicket's Staff::getRole() without a department). It applies
+   * in the primary department unless an ost_staff_dept_access row for that department names another.
    *
    * @generated from field: uint32 role_id = 3;
    */
@@ -150,7 +151,7 @@ export declare type AgentAuthority = Message<"osticket.common.v1.AgentAuthority"
 
   /**
    * Every department the agent can see tickets of: primary plus ost_staff_dept_access rows, each with
-   * the role that applies there.
+   * the role that applies there (Staff::getRole(dept)).
    *
    * @generated from field: repeated osticket.common.v1.DepartmentAccess departments = 4;
    */
@@ -176,6 +177,15 @@ export declare type AgentAuthority = Message<"osticket.common.v1.AgentAuthority"
    * @generated from field: repeated string permissions = 7;
    */
   permissions: string[];
+
+  /**
+   * The permissions of role_id's role (empty when that role no longer exists): what applies on an open
+   * ticket assigned to the agent outside the agent's departments (Staff::getRole's $assigned fallback), and
+   * what Staff::hasPerm(perm, false) checks besides the roles of the ost_staff_dept_access rows.
+   *
+   * @generated from field: repeated string role_permissions = 8;
+   */
+  rolePermissions: string[];
 };
 
 /**
@@ -198,7 +208,8 @@ export declare type DepartmentAccess = Message<"osticket.common.v1.DepartmentAcc
   deptId: number;
 
   /**
-   * ost_role.id that applies in that department.
+   * ost_role.id that applies in that department; 0 when no existing role does (the agent's role or the
+   * access row's role was deleted), and osTicket's made-up "ticket.create" only role applies.
    *
    * @generated from field: uint32 role_id = 2;
    */
