@@ -150,8 +150,8 @@ export declare type AgentAuthority = Message<"osticket.common.v1.AgentAuthority"
   roleId: number;
 
   /**
-   * Every department the agent can see tickets of: primary plus ost_staff_dept_access rows, each with
-   * the role that applies there (Staff::getRole(dept)).
+   * The agent's own departments: primary plus ost_staff_dept_access rows, each with the role that applies
+   * there (Staff::getRole(dept)). Their sub-departments and managed departments are in visible_dept_ids.
    *
    * @generated from field: repeated osticket.common.v1.DepartmentAccess departments = 4;
    */
@@ -186,6 +186,27 @@ export declare type AgentAuthority = Message<"osticket.common.v1.AgentAuthority"
    * @generated from field: repeated string role_permissions = 8;
    */
   rolePermissions: string[];
+
+  /**
+   * Every department whose tickets the agent sees by department (Staff::getDepartments): the departments
+   * whose ost_department.path contains the primary department or a department of an ost_staff_dept_access
+   * row (so each of those with its sub-departments), and the departments whose ost_department.manager_id is
+   * the agent. These give visibility only: the role in a department outside `departments` is getRole's
+   * fallback (role_permissions on an open ticket assigned to the agent, else ticket.create only). Readers
+   * take the union with `departments` (a principal made before this field carries it empty).
+   *
+   * @generated from field: repeated uint32 visible_dept_ids = 9;
+   */
+  visibleDeptIds: number[];
+
+  /**
+   * ost_staff.extra's def_assn_role is off ("use the primary role on assignment" unticked): an open ticket
+   * assigned to the agent outside `departments` gets ticket.create only, not role_permissions
+   * (Staff::usePrimaryRoleOnAssignment, which defaults to on).
+   *
+   * @generated from field: bool no_primary_role_on_assignment = 10;
+   */
+  noPrimaryRoleOnAssignment: boolean;
 };
 
 /**
