@@ -4,7 +4,7 @@ import { AccessRuleSchema } from "@ostmesh/proto/gen/osticket/common/v1/access_p
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkAccessRule } from "./access.ts";
-import { loadAgentPrincipal } from "./directory.ts";
+import { loadAgentPrincipal, usePrimaryRoleOnAssignment } from "./directory.ts";
 import { mysqlQuery, type SqlQuery } from "./sql.ts";
 import { agentTicketView, type TicketAccessFacts } from "./tickets.ts";
 
@@ -224,5 +224,130 @@ describe("loadAgentPrincipal: the role of each department", () => {
       { deptId: 2, roleId: 1, permissions: ALL_ACCESS },
       { deptId: disabled, roleId: 3, permissions: LIMITED_ACCESS },
     ]);
+  });
+});
+
+describe("loadAgentPrincipal: the departments whose tickets the agent sees (Staff::getDepartments)", () => {
+  let db: ScratchDatabase;
+  let sql: ReturnType<typeof mysqlQuery>;
+  let q: SqlQuery;
+  let serial = 0;
+
+  const insertId = async (statement: string, params: unknown[]): Promise<number> => {
+    const rows = (await q(statement, params)) as unknown as { insertId: number };
+    return rows.insertId;
+  };
+  const agent = (deptId: number, roleId: number, extra: string | null = null) =>
+    insertId(
+      "INSERT INTO ost_staff SET dept_id = ?, role_id = ?, username = ?, firstname = 'Dept', lastname = 'Tree'," +
+        " email = ?, signature = '', isactive = 1, permissions = '{}', extra = ?, created = NOW(), updated = NOW()",
+      [deptId, roleId, `depttree${++serial}`, `depttree${serial}@example.com`, extra],
+    );
+  /** A department under `parent` (0: top level) with osTicket's path, /<ancestors>/<id>/. */
+  const department = async (parent: number, managerId = 0) => {
+    const id = await insertId(
+      "INSERT INTO ost_department SET pid = ?, manager_id = ?, name = ?, flags = 4, ispublic = 1, path = '/'," +
+        " created = NOW(), updated = NOW()",
+      [parent || null, managerId, `Tree ${++serial}`],
+    );
+    const [row] = parent ? await q("SELECT path FROM ost_department WHERE id = ?", [parent]) : [];
+    await q("UPDATE ost_department SET path = ? WHERE id = ?", [`${row ? String(row.path) : "/"}${id}/`, id]);
+    return id;
+  };
+  const authorityOf = async (staffId: number) => {
+    const principal = await loadAgentPrincipal(q, staffId);
+    if (!principal?.agent) throw new Error(`agent ${staffId} has no principal`);
+    return principal.agent;
+  };
+  const facts = (deptId: number, staffId = 0, deptReferral = 0): TicketAccessFacts => ({
+    ticketId: 1,
+    threadId: 1,
+    deptId,
+    staffId,
+    teamId: 0,
+    userId: 1,
+    ownerOrgId: 0,
+    isOpen: true,
+    collaboratorUserIds: [],
+    referrals: { staffIds: [], teamIds: [], deptIds: deptReferral ? [deptReferral] : [] },
+  });
+
+  beforeAll(async () => {
+    db = await createScratchDatabase({ label: "depttree" });
+    sql = mysqlQuery(db.url, { connectionLimit: 1 });
+    q = sql.query;
+  });
+  afterAll(async () => {
+    await sql?.close();
+    await db?.drop();
+  });
+
+  it("lists the sub-departments of the primary and access departments, and managed ones, with getRole's fallback role there (Staff::getDepartments, Staff::getRole)", async () => {
+    // getDepartments joins ost_department on LOCATE('/<dept>/', d.path) for the primary department and each
+    // access row, or d.manager_id = the agent; getRoles maps only the primary and access departments.
+    const child = await department(1);
+    const grandchild = await department(child);
+    const salesChild = await department(2);
+    const unrelated = await department(3);
+    const id = await agent(1, 3);
+    const managed = await department(0, id);
+    const managedChild = await department(managed);
+    await q("INSERT INTO ost_staff_dept_access SET staff_id = ?, dept_id = 2, role_id = 1, flags = 1", [id]);
+    const authority = await authorityOf(id);
+    expect(authority.visibleDeptIds).toEqual([1, 2, child, grandchild, salesChild, managed]);
+    expect(authority.visibleDeptIds).not.toContain(unrelated);
+    expect(authority.visibleDeptIds).not.toContain(managedChild); // managing is not an ancestor's path
+    expect(authority.departments.map((d) => d.deptId)).toEqual([1, 2]);
+    // Ticket::checkStaffPerm: visible by Staff::canAccessDept; Ticket::getRole: the fallback role.
+    expect(agentTicketView(id, authority, facts(grandchild))).toEqual({
+      visible: true,
+      permissions: ["ticket.create"],
+    });
+    expect(agentTicketView(id, authority, facts(managed))).toEqual({
+      visible: true,
+      permissions: ["ticket.create"],
+    });
+    expect(agentTicketView(id, authority, facts(unrelated)).visible).toBe(false);
+    // ThreadReferral: a referral to one of getDepts() makes the ticket visible.
+    expect(agentTicketView(id, authority, facts(unrelated, 0, salesChild)).visible).toBe(true);
+    // Assigned in a sub-department: Staff::getRole's $assigned fallback, the agent's own role (Limited).
+    expect(agentTicketView(id, authority, facts(child, id)).permissions).toEqual(authority.rolePermissions);
+    expect(authority.rolePermissions).toContain("ticket.assign");
+  });
+
+  it("does not list a primary department that no longer exists (Staff::getDepartments)", async () => {
+    // INNER JOIN ost_department: nothing matches '/<id>/' of a deleted department without descendants.
+    const gone = await department(0);
+    await q("DELETE FROM ost_department WHERE id = ?", [gone]);
+    const id = await agent(gone, 1);
+    expect((await authorityOf(id)).visibleDeptIds).toEqual([]);
+  });
+
+  it("with def_assn_role off an assigned ticket outside the agent's departments gets ticket.create only (Staff::usePrimaryRoleOnAssignment, Staff::getRole)", async () => {
+    const off = await agent(1, 1, '{"def_assn_role":false}');
+    const on = await agent(1, 1, '{"def_assn_role":true}');
+    const unset = await agent(1, 1, null);
+    const offAuthority = await authorityOf(off);
+    expect(offAuthority.noPrimaryRoleOnAssignment).toBe(true);
+    expect((await authorityOf(on)).noPrimaryRoleOnAssignment).toBe(false);
+    expect((await authorityOf(unset)).noPrimaryRoleOnAssignment).toBe(false);
+    // Visible (assigned), but getRole($dept, true) skips the primary role: ticket.create only.
+    expect(agentTicketView(off, offAuthority, facts(2, off))).toEqual({
+      visible: true,
+      permissions: ["ticket.create"],
+    });
+    expect(agentTicketView(on, await authorityOf(on), facts(2, on)).permissions).toEqual(ALL_ACCESS);
+    // In the agent's own departments getRoles decides, whatever def_assn_role says.
+    expect(agentTicketView(off, offAuthority, facts(1, off)).permissions).toEqual(ALL_ACCESS);
+  });
+});
+
+describe("usePrimaryRoleOnAssignment (Staff::usePrimaryRoleOnAssignment: getExtraAttr('def_assn_role', true))", () => {
+  it("is off only for a def_assn_role PHP takes as false, on when missing, null or undecodable", () => {
+    const off = ["false", "0", '""', '"0"', "[]", "{}"].map((v) => `{"def_assn_role":${v}}`);
+    for (const extra of off) expect(`${extra}: ${usePrimaryRoleOnAssignment(extra)}`).toBe(`${extra}: false`);
+    const on = [null, "", "not json", "{}", '{"def_assn_role":null}', '{"def_assn_role":"0.0"}', "[false]"];
+    for (const extra of on) expect(`${extra}: ${usePrimaryRoleOnAssignment(extra)}`).toBe(`${extra}: true`);
+    expect(usePrimaryRoleOnAssignment('{"def_assn_role":1}')).toBe(true);
   });
 });

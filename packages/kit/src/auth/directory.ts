@@ -44,11 +44,15 @@ const CREATE_ONLY_PERMISSIONS: readonly string[] = ["ticket.create"];
  * Staff::getDepartments looks at ost_department.flags or ost_role.flags: accesses to disabled departments
  * and disabled roles count as any other. Staff::getDepartments joins dept_access without its role, so an
  * access row whose role is gone still lists its department (with the fallback role).
+ *
+ * The departments whose tickets the agent sees (visibleDeptIds) are Staff::getDepartments' wider list: the
+ * sub-departments (by ost_department.path) of the primary and access departments and the departments the
+ * agent manages besides those; getRoles does not know the extra ones, so they take getRole's fallback.
  */
 export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<Principal | undefined> {
   const [staff] = await q(
     "SELECT s.staff_id, s.username, s.firstname, s.lastname, s.email, s.dept_id, s.role_id, s.isactive," +
-      " s.isadmin, s.assigned_only, s.permissions, r.id AS role_found, r.permissions AS role_permissions" +
+      " s.isadmin, s.assigned_only, s.permissions, s.extra, r.id AS role_found, r.permissions AS role_permissions" +
       " FROM ost_staff s LEFT JOIN ost_role r ON r.id = s.role_id WHERE s.staff_id = ?",
     [staffId],
   );
@@ -60,6 +64,15 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
     [staffId],
   );
   const teams = await q("SELECT team_id FROM ost_team_member WHERE staff_id = ? ORDER BY team_id", [staffId]);
+  // Staff::getDepartments: each department whose path holds the primary department or an access row's
+  // department (itself and its sub-departments), and each one the agent manages. The access rows are
+  // left-joined without their department or role, and only departments that exist are listed.
+  const visible = await q(
+    "SELECT DISTINCT d.id FROM ost_staff s LEFT JOIN ost_staff_dept_access a ON a.staff_id = s.staff_id" +
+      " JOIN ost_department d ON (LOCATE(CONCAT('/', s.dept_id, '/'), d.path) > 0 OR d.manager_id = s.staff_id" +
+      " OR LOCATE(CONCAT('/', a.dept_id, '/'), d.path) > 0) WHERE s.staff_id = ? ORDER BY d.id",
+    [staffId],
+  );
   const primaryDeptId = num(staff.dept_id);
   // Staff::getRoles: the primary role first, each dept_access row with an existing role over it.
   const roles = new Map<number, { roleId: number; permissions: string[] }>();
@@ -96,8 +109,30 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
       teamIds: teams.map((t) => num(t.team_id)),
       assignedOnly: num(staff.assigned_only) === 1,
       permissions: permissionKeys(staff.permissions),
+      visibleDeptIds: visible.map((row) => num(row.id)),
+      noPrimaryRoleOnAssignment: !usePrimaryRoleOnAssignment(staff.extra),
     },
   });
+}
+
+/**
+ * Staff::usePrimaryRoleOnAssignment: ost_staff.extra's def_assn_role, on when the JSON has no such key (or
+ * null, or the JSON does not decode); off only for a value PHP takes as false (false, 0, "", "0", [], {}).
+ */
+export function usePrimaryRoleOnAssignment(extra: unknown): boolean {
+  if (extra === null || extra === undefined) return true;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(String(extra));
+  } catch {
+    return true;
+  }
+  if (typeof decoded !== "object" || decoded === null || !("def_assn_role" in decoded)) return true;
+  const value: unknown = Reflect.get(decoded, "def_assn_role");
+  if (value === null) return true;
+  // json_decode(..., true) makes arrays of JSON arrays and objects: falsy when empty.
+  if (typeof value === "object") return Object.keys(value).length > 0;
+  return !(value === false || value === 0 || value === "" || value === "0");
 }
 
 /**

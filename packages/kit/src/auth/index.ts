@@ -83,6 +83,7 @@ export { IssuedServiceToken, type ServiceCredentials } from "./service-token.ts"
 export { looksLikeEmail, mysqlQuery, num, permissionKeys, type SqlQuery, type SqlRow, str } from "./sql.ts";
 export {
   agentTicketView,
+  agentVisibleDeptIds,
   assertAllowed,
   authorizeTicket,
   type ClientVisibleFields,

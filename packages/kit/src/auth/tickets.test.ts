@@ -1,7 +1,8 @@
+import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createOrm, execute, type Orm, query, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { PrincipalKind, PrincipalSchema } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccessDecision } from "./access.ts";
@@ -158,6 +159,41 @@ describe("osTicket ticket access rules (BOLA matrix over the domain functions)",
         .sort((a, b) => a - b);
       expect(`${caller}: ${listed.join(",")}`).toBe(`${caller}: ${expected.join(",")}`);
     }
+  });
+
+  it("sees by department every department of Staff::getDepartments, with getRole's fallback role outside the agent's own (Ticket::checkStaffPerm, Staff::getTicketsVisibility)", async () => {
+    // Sales agent whose visible departments (sub-departments, managed ones) include Support, the plain
+    // ticket's department, without a role there: visible in GetTicket and in lists alike, ticket.create only.
+    const agentOf = (visibleDeptIds: number[]) =>
+      create(PrincipalSchema, {
+        actor: { kind: PrincipalKind.AGENT, id: 999_001 },
+        agent: {
+          primaryDeptId: 2,
+          roleId: 1,
+          rolePermissions: ["ticket.reply"],
+          departments: [{ deptId: 2, roleId: 1, permissions: ["ticket.reply"] }],
+          visibleDeptIds,
+        },
+      });
+    const listed = async (principal: ReturnType<typeof agentOf>) => {
+      const filter = ticketVisibilityFilter(principal);
+      const rows = await q(`SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id = ?`, [
+        ...filter.params,
+        world.tickets.plain,
+      ]);
+      return rows.length === 1;
+    };
+    const facts = await loadTicketAccessFacts(q, world.tickets.plain);
+    expect(facts?.deptId).toBe(1);
+    const wider = agentOf([1, 2]);
+    expect(outcome(decideTicketAccess(wider, facts))).toBe("ok");
+    expect(await listed(wider)).toBe(true);
+    expect(outcome(decideTicketAccess(wider, facts, { permission: "ticket.create" }))).toBe("ok");
+    expect(outcome(decideTicketAccess(wider, facts, { permission: "ticket.reply" }))).toBe(PD);
+    // A principal made before visibleDeptIds existed sees its own departments only.
+    const older = agentOf([]);
+    expect(outcome(decideTicketAccess(older, facts))).toBe(NF);
+    expect(await listed(older)).toBe(false);
   });
 
   it("hides internal notes (and their attachments) from end users, not from agents", async () => {

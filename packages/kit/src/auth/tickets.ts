@@ -18,13 +18,14 @@ import { num, type SqlQuery, str } from "./sql.ts";
 /**
  * osTicket's ticket access rules as plain functions, for every service that serves ticket data.
  *
- * Agents (Ticket::checkStaffPerm): a ticket is visible when its department is one of the agent's (primary
- * or ost_staff_dept_access) and the agent is not limited to assigned tickets, or when the open ticket is
- * assigned to the agent or one of the agent's teams, or when its thread is referred to the agent, one of
- * the agent's teams or departments. A permission ("ticket.reply", ...) comes from the role the agent has
- * in the ticket's department; on an assigned ticket outside those departments, from the agent's own role;
- * otherwise the agent can only create tickets there. Invisible → NOT_FOUND (existence is not revealed);
- * visible without the permission → PERMISSION_DENIED.
+ * Agents (Ticket::checkStaffPerm): a ticket is visible when its department is one the agent sees (primary,
+ * ost_staff_dept_access, their sub-departments and managed departments: Staff::getDepartments) and the
+ * agent is not limited to assigned tickets, or when the open ticket is assigned to the agent or one of the
+ * agent's teams, or when its thread is referred to the agent, one of the agent's teams or departments. A
+ * permission ("ticket.reply", ...) comes from the role the agent has in the ticket's department (primary
+ * or ost_staff_dept_access only); on an assigned ticket outside those departments, from the agent's own
+ * role (unless def_assn_role is off); otherwise the agent can only create tickets there. Invisible →
+ * NOT_FOUND (existence is not revealed); visible without the permission → PERMISSION_DENIED.
  *
  * End users (Ticket::checkUserAccess): their own tickets, tickets they collaborate on, and tickets of
  * their organization's members when the organization shares with everybody (SHARE_EVERYBODY) or with
@@ -133,6 +134,16 @@ export function canSeeOrgTickets(user: EndUserOrgFacts): boolean {
   return (user.orgStatus & OrganizationStatus.SHARE_PRIMARY_CONTACT) !== 0 && user.isPrimaryContact;
 }
 
+/**
+ * The departments whose tickets an agent sees (Staff::getDepartments, which Staff::canAccessDept and
+ * ThreadReferral's department check use): visibleDeptIds with the agent's own departments, which a
+ * principal made before visibleDeptIds existed carries alone.
+ */
+export function agentVisibleDeptIds(agent: AgentAuthority): number[] {
+  const ids = new Set([...agent.visibleDeptIds, ...agent.departments.map((d) => d.deptId)]);
+  return [...ids].sort((a, b) => a - b);
+}
+
 /** How an agent sees one ticket: visible at all, and the permissions of the role that applies. */
 export function agentTicketView(
   staffId: number,
@@ -140,6 +151,7 @@ export function agentTicketView(
   facts: TicketAccessFacts,
 ): { visible: boolean; permissions: readonly string[] } {
   const dept = agent.departments.find((d) => d.deptId === facts.deptId);
+  const visibleDepts = agentVisibleDeptIds(agent);
   const assigned =
     facts.isOpen &&
     ((facts.staffId !== 0 && facts.staffId === staffId) ||
@@ -147,11 +159,17 @@ export function agentTicketView(
   const referred =
     facts.referrals.staffIds.includes(staffId) ||
     facts.referrals.teamIds.some((t) => agent.teamIds.includes(t)) ||
-    facts.referrals.deptIds.some((d) => agent.departments.some((a) => a.deptId === d));
-  const visible = (!agent.assignedOnly && dept !== undefined) || assigned || referred;
-  // Staff::getRole(dept, assigned): the agent's own role (not the one a dept_access row sets for the
-  // primary department) on an assigned ticket outside the agent's departments.
-  const permissions = dept ? dept.permissions : assigned ? agent.rolePermissions : ["ticket.create"];
+    facts.referrals.deptIds.some((d) => visibleDepts.includes(d));
+  // Ticket::checkStaffPerm: Staff::canAccessDept (getDepartments, unless access is limited to assigned).
+  const visible = (!agent.assignedOnly && visibleDepts.includes(facts.deptId)) || assigned || referred;
+  // Staff::getRole(dept, assigned): the role getRoles maps the department to; else, on an assigned ticket
+  // and unless def_assn_role is off, the agent's own role (not the one a dept_access row sets for the
+  // primary department); else ticket.create only — sub-departments and managed departments included.
+  const permissions = dept
+    ? dept.permissions
+    : assigned && !agent.noPrimaryRoleOnAssignment
+      ? agent.rolePermissions
+      : ["ticket.create"];
   return { visible, permissions };
 }
 
@@ -253,7 +271,8 @@ export function ticketVisibilityFilter(
   if (kind === PrincipalKind.AGENT && principal.agent) {
     const agent = principal.agent;
     const staffId = idOf(principal);
-    const depts = agent.departments.map((d) => d.deptId);
+    // Staff::getTicketsVisibility: tickets of (and referred to) the departments of Staff::getDepts.
+    const depts = agentVisibleDeptIds(agent);
     const teams = agent.teamIds;
     const parts: string[] = [];
     const params: unknown[] = [];
