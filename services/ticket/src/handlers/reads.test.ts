@@ -446,6 +446,70 @@ describe("ListTickets", () => {
     expect(new Set(mine)).toEqual(new Set(await all({ filter: { requesterUserId: owner }, pageSize: 50 })));
   });
 
+  it("lists a sub-department's tickets to the parent's agents and a managed department's to its manager (Staff::getDepartments, Staff::getTicketsVisibility)", async () => {
+    // getDepartments: departments whose ost_department.path holds the agent's department, and those whose
+    // manager_id is the agent. They give visibility; the role there is getRole's ticket.create fallback.
+    const agent = async (deptId: number, username: string) =>
+      (
+        await h.exec(
+          "INSERT INTO ost_staff SET dept_id = ?, role_id = 1, username = ?, firstname = 'Tree', lastname = 'Agent'," +
+            " email = ?, signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+          [deptId, username, `${username}@example.com`],
+        )
+      ).insertId;
+    const department = async (pid: number, managerId: number, name: string) => {
+      const id = (
+        await h.exec(
+          "INSERT INTO ost_department SET pid = ?, manager_id = ?, name = ?, flags = 4, ispublic = 1, path = '/'," +
+            " created = NOW(), updated = NOW()",
+          [pid || null, managerId, name],
+        )
+      ).insertId;
+      await h.exec("UPDATE ost_department SET path = ? WHERE id = ?", [
+        pid ? `/${pid}/${id}/` : `/${id}/`,
+        id,
+      ]);
+      return id;
+    };
+    const salesAgent = await agent(2, "salesparent");
+    const manager = await agent(3, "deptmanager");
+    const salesEurope = await department(2, 0, "Sales Europe");
+    const managed = await department(0, manager, "Managed Desk");
+    const requester = await insertUser(h, { name: "Tara Tree", email: "tara.tree@example.com" });
+    const ticketIn = async (deptId: number) => {
+      const res = await h.client.createTicket(
+        { requester: { userId: requester }, subject: "Arborist visit", message: "prune it", deptId: 2 },
+        { headers: service },
+      );
+      const id = res.ticket?.id ?? 0;
+      await h.exec("UPDATE ost_ticket SET dept_id = ? WHERE ticket_id = ?", [deptId, id]);
+      return id;
+    };
+    const subTicket = await ticketIn(salesEurope);
+    const managedTicket = await ticketIn(managed);
+    const asSales = await h.agent(salesAgent);
+    const asManager = await h.agent(manager);
+    const listed = async (headers: Headers) =>
+      (await all({ filter: { requesterUserId: requester }, pageSize: 50 }, headers)).sort((a, b) => a - b);
+    const searched = async (headers: Headers) =>
+      (await h.client.searchTickets({ query: "arborist" }, { headers })).tickets.map((t) => t.id).sort();
+    expect(await listed(asSales)).toEqual([subTicket]);
+    expect(await searched(asSales)).toEqual([subTicket]);
+    expect(await listed(asManager)).toEqual([managedTicket]);
+    expect(await searched(asManager)).toEqual([managedTicket]);
+    // GetTicket agrees (Ticket::checkStaffPerm), and the role there is the fallback: no ticket.reply.
+    const get = (id: number, headers: Headers) =>
+      h.client.getTicket({ lookup: { case: "ticketId", value: id } }, { headers });
+    expect((await get(subTicket, asSales)).ticket?.id).toBe(subTicket);
+    expect((await get(managedTicket, asManager)).ticket?.id).toBe(managedTicket);
+    expect((await failure(get(managedTicket, asSales))).code).toBe(Code.NotFound);
+    expect((await failure(get(subTicket, asManager))).code).toBe(Code.NotFound);
+    const reply = await failure(
+      h.client.postReply({ ticketId: subTicket, body: "on it" }, { headers: asSales }),
+    );
+    expect(reply.code).toBe(Code.PermissionDenied);
+  });
+
   it("refuses bad page sizes, sorts and tokens", async () => {
     expect(field(await failure(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
       "page_size",
