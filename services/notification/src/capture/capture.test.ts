@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import type { Logger as OrmLogger } from "@mikro-orm/core";
 import { writeOutbox } from "@ostmesh/bus";
-import { execute, query } from "@ostmesh/db";
+import { createOrm, execute, query } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { EventOrigin, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
@@ -453,5 +454,106 @@ describe("telling ostmesh's own writes apart", () => {
     expect(event.payload.value.message?.body).toBe("It jams");
     expect(toBinary(EventSchema, event).byteLength).toBeGreaterThan(0);
     await capture.stop();
+  });
+
+  /** An ORM on the test database whose query log (the ORM's statements, begin/commit included) is kept. */
+  async function statementLoggingOrm(): Promise<{ orm: TestEnv["orm"]; statements: string[] }> {
+    const statements: string[] = [];
+    const logger: OrmLogger = {
+      log() {},
+      error() {},
+      warn() {},
+      logQuery(context) {
+        if (context.query) statements.push(context.query);
+      },
+      setDebugMode() {},
+      isEnabled: () => false,
+    };
+    const orm = await createOrm({
+      url: env.db.url,
+      pool: { max: 2 },
+      extra: { loggerFactory: () => logger },
+    });
+    return { orm, statements };
+  }
+
+  /** Writes `count` responses to ticket 25's thread, each committed with an ostmesh outbox event naming it. */
+  async function ostmeshEntries(count: number): Promise<number[]> {
+    return env.orm.em.fork().transactional(async (tx) => {
+      const ids: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const id = await insertEntry(tx, `<p>ostmesh reply ${i}</p>`);
+        await writeOutbox(tx, outboxEventOf(ostmeshEntryEvent(id), env.stream));
+        ids.push(id);
+      }
+      return ids;
+    });
+  }
+
+  const decisionInserts = (statements: readonly string[]) =>
+    statements.filter((s) => /^INSERT IGNORE INTO ostmesh_capture_published\b/.test(s));
+  const transactionsBegun = (statements: readonly string[]) =>
+    statements.filter((s) => /^(begin|start transaction)\b/i.test(s.trim()));
+
+  it("records a cycle of ostmesh's rows in one multi-row INSERT per 500 rows, without a transaction", async () => {
+    const { orm, statements } = await statementLoggingOrm();
+    try {
+      const capture = newCapture(env, { orm, batchSize: 1000, ticketPollMs: 3_600_000 });
+      await drain(capture);
+      const ids = await ostmeshEntries(600);
+      statements.length = 0;
+      const result = await capture.runCycle();
+      expect(result).toMatchObject({ read: 600, ostmesh: 600, published: 0, ignored: 0 });
+      const inserts = decisionInserts(statements);
+      expect(inserts).toHaveLength(2);
+      expect(transactionsBegun(statements)).toEqual([]);
+      const decisions = await query(
+        env.orm.em.fork(),
+        `SELECT row_id, outcome, event_id FROM ostmesh_capture_published WHERE source = 'entry' AND row_id IN (${ids.map(() => "?").join(",")}) ORDER BY row_id`,
+        ids,
+      );
+      expect(decisions.map((d) => `${d.row_id}:${d.outcome}:${d.event_id}`)).toEqual(
+        ids.map((id) => `${id}:ostmesh:osticket-entry-${id}`),
+      );
+      // Read again (a restart, another replica): decided already, nothing new written.
+      await execute(env.orm.em.fork(), "UPDATE ostmesh_capture_cursor SET position = ? WHERE source = ?", [
+        Math.min(...ids) - 1,
+        "ost_thread_entry",
+      ]);
+      statements.length = 0;
+      const again = await newCapture(env, { orm, batchSize: 1000, ticketPollMs: 3_600_000 }).runCycle();
+      expect(again.read).toBeGreaterThanOrEqual(600);
+      expect(again).toMatchObject({ ostmesh: 0, published: 0, ignored: 0 });
+      expect(decisionInserts(statements)).toEqual([]);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  it("records ostmesh's rows in one statement inside the transaction of a cycle that also publishes", async () => {
+    const { orm, statements } = await statementLoggingOrm();
+    try {
+      const capture = newCapture(env, { orm, batchSize: 1000, ticketPollMs: 3_600_000 });
+      await drain(capture);
+      const ids = await ostmeshEntries(20);
+      const phpEntry = await insertEntry(env.orm.em.fork(), "<p>written by the staff panel</p>");
+      statements.length = 0;
+      expect(await capture.runCycle()).toMatchObject({ read: 21, ostmesh: 20, published: 1 });
+      const inserts = decisionInserts(statements);
+      expect(inserts).toHaveLength(2);
+      expect(transactionsBegun(statements)).toHaveLength(1);
+      await waitFor(
+        async () => (await osticketEvents(env)).find((e) => e.id === `osticket-entry-${phpEntry}`),
+        "the PHP entry",
+      );
+      const [row] = await query(
+        env.orm.em.fork(),
+        "SELECT COUNT(*) AS n FROM ostmesh_capture_published WHERE source = 'entry' AND outcome = 'ostmesh' AND row_id IN (?)",
+        [ids],
+      );
+      expect(Number(row?.n)).toBe(20);
+    } finally {
+      await orm.close(true);
+    }
   });
 });

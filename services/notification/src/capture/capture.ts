@@ -299,30 +299,35 @@ export class ChangeCapture {
     }
 
     if (decisions.length > 0) {
-      const published = await em.fork().transactional(async (tx) => {
-        let count = 0;
-        for (const { candidate, outcome, event } of decisions) {
-          const eventId = event
-            ? event.id
-            : candidate.source === "event"
-              ? threadEventId(candidate.id)
-              : threadEntryEventId(candidate.id);
-          const inserted = await execute(
-            tx,
-            "INSERT IGNORE INTO ostmesh_capture_published (source, row_id, outcome, event_id) VALUES (?, ?, ?, ?)",
-            [candidate.source, candidate.id, outcome, eventId],
-          );
-          if (inserted.affectedRows === 0 || !event) continue;
-          const { id } = await writeOutbox(tx, outboxEventOf(event, this.#o.stream));
-          await execute(
-            tx,
-            "UPDATE ostmesh_capture_published SET outbox_id = ? WHERE source = ? AND row_id = ?",
-            [id, candidate.source, candidate.id],
-          );
-          count++;
-        }
-        return count;
-      });
+      // Publishes go row by row: each needs its own affectedRows to write its outbox row exactly once. The
+      // other decisions write nothing else, so they go in a few multi-row statements, and a cycle with no
+      // publish needs no transaction (every row's decision stands on its own primary key).
+      const publishes = decisions.filter((d) => d.event !== undefined);
+      const others = decisions.filter((d) => d.event === undefined);
+      let published = 0;
+      if (publishes.length === 0) await recordDecisions(em, others);
+      else
+        published = await em.fork().transactional(async (tx) => {
+          await recordDecisions(tx, others);
+          let count = 0;
+          for (const { candidate, outcome, event } of publishes) {
+            if (!event) continue;
+            const inserted = await execute(
+              tx,
+              "INSERT IGNORE INTO ostmesh_capture_published (source, row_id, outcome, event_id) VALUES (?, ?, ?, ?)",
+              [candidate.source, candidate.id, outcome, event.id],
+            );
+            if (inserted.affectedRows === 0) continue;
+            const { id } = await writeOutbox(tx, outboxEventOf(event, this.#o.stream));
+            await execute(
+              tx,
+              "UPDATE ostmesh_capture_published SET outbox_id = ? WHERE source = ? AND row_id = ?",
+              [id, candidate.source, candidate.id],
+            );
+            count++;
+          }
+          return count;
+        });
       result.published = published;
       for (const { candidate, outcome } of decisions) {
         cursorOf[candidate.source].handle(candidate.id);
@@ -574,6 +579,29 @@ export class ChangeCapture {
     );
     await this.#tickets.housekeeping(em);
     await this.#saveCursors(em);
+  }
+}
+
+/** Rows per multi-row INSERT of decisions. */
+const DECISION_CHUNK = 500;
+
+/** Records decisions that publish nothing (ostmesh's rows, ignored rows): INSERT IGNORE, DECISION_CHUNK rows a statement. */
+async function recordDecisions(
+  em: EntityManager,
+  decisions: readonly { candidate: Candidate; outcome: "published" | "ostmesh" | "ignored" }[],
+): Promise<void> {
+  for (let i = 0; i < decisions.length; i += DECISION_CHUNK) {
+    const chunk = decisions.slice(i, i + DECISION_CHUNK);
+    await execute(
+      em,
+      `INSERT IGNORE INTO ostmesh_capture_published (source, row_id, outcome, event_id) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+      chunk.flatMap(({ candidate, outcome }) => [
+        candidate.source,
+        candidate.id,
+        outcome,
+        candidate.source === "event" ? threadEventId(candidate.id) : threadEntryEventId(candidate.id),
+      ]),
+    );
   }
 }
 
