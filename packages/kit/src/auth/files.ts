@@ -77,7 +77,8 @@ export async function fileVisibility(
 ): Promise<FileVisibility> {
   const isEndUser = kindOf(principal) === PrincipalKind.END_USER;
   const orgFacts = isEndUser ? (endUser ?? (await loadEndUserOrgFacts(q, idOf(principal)))) : undefined;
-  const tickets = ticketVisibilityFilter(principal, orgFacts, "t");
+  // The tickets the caller may open one by one (their entries and files included), not only those listed.
+  const tickets = ticketVisibilityFilter(principal, orgFacts, "t", "view");
   const entries = isEndUser
     ? ` AND e.type IN (${END_USER_ENTRY_TYPES.map(() => "?").join(", ")}) AND (e.flags & ?) = 0`
     : "";

@@ -98,6 +98,7 @@ export {
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadTicketAccessFacts,
+  loadTicketReferrals,
   OrganizationStatus,
   redactThreadForEndUser,
   redactTicketForEndUser,

@@ -147,17 +147,20 @@ describe("osTicket ticket access rules (BOLA matrix over the domain functions)",
         kindOf(principal) === PrincipalKind.END_USER
           ? await loadEndUserOrgFacts(q, idOf(principal))
           : undefined;
-      const filter = ticketVisibilityFilter(principal, endUser);
-      const rows = await q(
-        `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY t.ticket_id`,
-        [...filter.params, ...ids],
-      );
-      const listed = rows.map((r) => Number(r.ticket_id));
       const expected = (Object.entries(world.tickets) as [Ticket, number][])
         .filter(([name]) => VISIBILITY[caller][name] === "ok")
         .map(([, id]) => id)
         .sort((a, b) => a - b);
-      expect(`${caller}: ${listed.join(",")}`).toBe(`${caller}: ${expected.join(",")}`);
+      // Without referrals, osTicket's list rule and its one-ticket rule agree.
+      for (const rule of ["list", "view"] as const) {
+        const filter = ticketVisibilityFilter(principal, endUser, "t", rule);
+        const rows = await q(
+          `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (${ids.map(() => "?").join(",")}) ORDER BY t.ticket_id`,
+          [...filter.params, ...ids],
+        );
+        const listed = rows.map((r) => Number(r.ticket_id));
+        expect(`${caller} ${rule}: ${listed.join(",")}`).toBe(`${caller} ${rule}: ${expected.join(",")}`);
+      }
     }
   });
 
@@ -194,6 +197,85 @@ describe("osTicket ticket access rules (BOLA matrix over the domain functions)",
     const older = agentOf([]);
     expect(outcome(decideTicketAccess(older, facts))).toBe(NF);
     expect(await listed(older)).toBe(false);
+  });
+
+  it("counts referrals in one ticket's view whatever its state, and in lists as Staff::getTicketsVisibility does (open only for agent and team referrals, department ones not for assigned-only agents)", async () => {
+    // Sales tickets (outside Support and Maintenance), referred with real ost_thread_referral rows.
+    const em = orm.em.fork();
+    const referredTicket = async (
+      statusId: number,
+      type: "S" | "E" | "D",
+      objectId: number,
+      thread = "T",
+    ) => {
+      const { insertId: ticketId } = await execute(
+        em,
+        "INSERT INTO ost_ticket SET number = ?, user_id = ?, status_id = ?, dept_id = 2, source = 'API'," +
+          " created = NOW(), updated = NOW(), lastupdate = NOW()",
+        [String(Math.floor(100000 + Math.random() * 899999)), world.users.other, statusId],
+      );
+      const { insertId: threadId } = await execute(
+        em,
+        "INSERT INTO ost_thread SET object_id = ?, object_type = ?, created = NOW()",
+        [ticketId, thread],
+      );
+      await execute(
+        em,
+        "INSERT INTO ost_thread_referral SET thread_id = ?, object_id = ?, object_type = ?, created = NOW()",
+        [threadId, objectId, type],
+      );
+      return ticketId;
+    };
+    const OPEN = 1;
+    const CLOSED = 3;
+    const tickets = {
+      openToAgent: await referredTicket(OPEN, "S", world.staff.withAccess),
+      closedToAgent: await referredTicket(CLOSED, "S", world.staff.withAccess),
+      openToTeam: await referredTicket(OPEN, "E", world.teamId),
+      closedToTeam: await referredTicket(CLOSED, "E", world.teamId),
+      closedToSupport: await referredTicket(CLOSED, "D", 1),
+      // Merged into another ticket: its thread became a child thread (Thread::setExtra), whose referrals
+      // count through Ticket::getThread and the child_thread branches of getTicketsVisibility.
+      mergedToAgent: await referredTicket(OPEN, "S", world.staff.withAccess, "C"),
+    };
+    type Referred = keyof typeof tickets;
+    // [GetTicket (Ticket::checkStaffPerm), ListTickets (Staff::getTicketsVisibility)]; unlisted = [NF, no].
+    const expected: Partial<Record<BolaCaller, Partial<Record<Referred, [BolaOutcome, boolean]>>>> = {
+      agentWithAccess: {
+        openToAgent: ["ok", true],
+        closedToAgent: ["ok", false],
+        closedToSupport: ["ok", true],
+        mergedToAgent: ["ok", true],
+      },
+      agentTeamMember: { openToTeam: ["ok", true], closedToTeam: ["ok", false] },
+      agentAssignedOnly: { closedToSupport: ["ok", false] },
+      agentViewOnly: { closedToSupport: ["ok", true] },
+      agentWithoutAccess: Object.fromEntries(Object.keys(tickets).map((k) => [k, ["ok", true]])),
+    };
+    const ids = Object.values(tickets);
+    const filtered = async (principal: ReturnType<BolaWorld["principal"]>, rule: "list" | "view") => {
+      const filter = ticketVisibilityFilter(principal, undefined, "t", rule);
+      const rows = await q(
+        `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (${ids.map(() => "?").join(",")})`,
+        [...filter.params, ...ids],
+      );
+      return new Set(rows.map((r) => Number(r.ticket_id)));
+    };
+    const mismatches: string[] = [];
+    for (const caller of Object.keys(expected) as BolaCaller[]) {
+      const principal = world.principal(caller);
+      const listed = await filtered(principal, "list");
+      const viewable = await filtered(principal, "view");
+      for (const [name, id] of Object.entries(tickets) as [Referred, number][]) {
+        const [view, list] = expected[caller]?.[name] ?? [NF, false];
+        const decided = outcome(decideTicketAccess(principal, await loadTicketAccessFacts(q, id)));
+        const got = `${decided} list=${listed.has(id)} viewFilter=${viewable.has(id)}`;
+        const want = `${view} list=${list} viewFilter=${view === "ok"}`;
+        if (got !== want) mismatches.push(`${caller} / ${name}: expected ${want}, got ${got}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect((await loadTicketAccessFacts(q, tickets.openToTeam))?.referrals.teamIds).toEqual([world.teamId]);
   });
 
   it("hides internal notes (and their attachments) from end users, not from agents", async () => {

@@ -21,11 +21,17 @@ import { num, type SqlQuery, str } from "./sql.ts";
  * Agents (Ticket::checkStaffPerm): a ticket is visible when its department is one the agent sees (primary,
  * ost_staff_dept_access, their sub-departments and managed departments: Staff::getDepartments) and the
  * agent is not limited to assigned tickets, or when the open ticket is assigned to the agent or one of the
- * agent's teams, or when its thread is referred to the agent, one of the agent's teams or departments. A
+ * agent's teams, or when its thread is referred to the agent, one of the agent's teams or departments
+ * (Thread::isReferred: whatever the ticket's state, and for agents limited to assigned tickets too). A
  * permission ("ticket.reply", ...) comes from the role the agent has in the ticket's department (primary
  * or ost_staff_dept_access only); on an assigned ticket outside those departments, from the agent's own
  * role (unless def_assn_role is off); otherwise the agent can only create tickets there. Invisible →
  * NOT_FOUND (existence is not revealed); visible without the permission → PERMISSION_DENIED.
+ *
+ * Lists and searches (Staff::getTicketsVisibility) count referrals more narrowly than one ticket's view, and
+ * osTicket itself shows the difference: a ticket referred to the agent or a team of theirs is listed only
+ * while it is open, and one referred to a department of theirs is not listed to an agent limited to assigned
+ * tickets — yet both open by their number (ticketVisibilityFilter against agentTicketView).
  *
  * End users (Ticket::checkUserAccess): their own tickets, tickets they collaborate on, and tickets of
  * their organization's members when the organization shares with everybody (SHARE_EVERYBODY) or with
@@ -94,11 +100,7 @@ export async function loadTicketAccessFacts(
   const collaborators = threadId
     ? await q("SELECT user_id FROM ost_thread_collaborator WHERE thread_id = ?", [threadId])
     : [];
-  const referrals = threadId
-    ? await q("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [threadId])
-    : [];
-  const referred = (type: string) =>
-    referrals.filter((r) => str(r.object_type) === type).map((r) => num(r.object_id));
+  const referrals = await loadTicketReferrals(q, num(t.ticket_id));
   return {
     ticketId: num(t.ticket_id),
     threadId,
@@ -109,8 +111,28 @@ export async function loadTicketAccessFacts(
     ownerOrgId: num(t.org_id),
     isOpen: str(t.state) === "open",
     collaboratorUserIds: collaborators.map((c) => num(c.user_id)),
-    referrals: { staffIds: referred("S"), teamIds: referred("T"), deptIds: referred("D") },
+    referrals,
   };
+}
+
+/**
+ * The referrals of a ticket's thread as Ticket::getThread finds it: the ticket's own thread (object_type
+ * 'T'), or, once the ticket was merged into another, its child thread ('C'). ost_thread_referral.object_type
+ * is ObjectModel's letter: 'S' agent, 'E' team, 'D' department.
+ */
+export async function loadTicketReferrals(
+  q: SqlQuery,
+  ticketId: number,
+): Promise<TicketAccessFacts["referrals"]> {
+  const rows = await q(
+    "SELECT r.object_id, r.object_type FROM ost_thread_referral r WHERE r.thread_id = (SELECT th.id FROM" +
+      " ost_thread th WHERE th.object_id = ? AND th.object_type IN ('T', 'C')" +
+      " ORDER BY th.object_type = 'T' DESC, th.id LIMIT 1)",
+    [ticketId],
+  );
+  const referred = (type: string) =>
+    rows.filter((r) => str(r.object_type) === type).map((r) => num(r.object_id));
+  return { staffIds: referred("S"), teamIds: referred("E"), deptIds: referred("D") };
 }
 
 export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<EndUserOrgFacts> {
@@ -156,6 +178,8 @@ export function agentTicketView(
     facts.isOpen &&
     ((facts.staffId !== 0 && facts.staffId === staffId) ||
       (facts.teamId !== 0 && agent.teamIds.includes(facts.teamId)));
+  // Thread::isReferred($staff): not limited to open tickets (unlike the assignment above), nor by
+  // isAccessLimited (getDepts, not canAccessDept, for department referrals).
   const referred =
     facts.referrals.staffIds.includes(staffId) ||
     facts.referrals.teamIds.some((t) => agent.teamIds.includes(t)) ||
@@ -255,13 +279,17 @@ export async function authorizeTicket(
 }
 
 /**
- * A WHERE condition limiting `ost_ticket` rows (alias `t`) to those the principal may see, for list and
- * search queries. `sql` is "1" for callers that see every ticket and "0" for none.
+ * A WHERE condition limiting `ost_ticket` rows (alias `t`) to those the principal may see. `sql` is "1" for
+ * callers that see every ticket and "0" for none. For agents, `rule` picks osTicket's rule: "list" for list
+ * and search queries (Staff::getTicketsVisibility: referrals to the agent or a team of theirs count only
+ * while the ticket is open, department referrals only when access is not limited to assigned tickets),
+ * "view" for the tickets agentTicketView would open one by one (Ticket::checkStaffPerm).
  */
 export function ticketVisibilityFilter(
   principal: Principal,
   endUser?: EndUserOrgFacts,
   alias = "t",
+  rule: "list" | "view" = "list",
 ): { sql: string; params: unknown[] } {
   const kind = kindOf(principal);
   const a = alias;
@@ -271,37 +299,55 @@ export function ticketVisibilityFilter(
   if (kind === PrincipalKind.AGENT && principal.agent) {
     const agent = principal.agent;
     const staffId = idOf(principal);
-    // Staff::getTicketsVisibility: tickets of (and referred to) the departments of Staff::getDepts.
     const depts = agentVisibleDeptIds(agent);
     const teams = agent.teamIds;
-    const parts: string[] = [];
     const params: unknown[] = [];
-    if (!agent.assignedOnly && depts.length > 0) {
-      parts.push(`${a}.dept_id IN (${depts.map(() => "?").join(",")})`);
-      params.push(...depts);
-    }
+    const marks = (ids: readonly number[]) => ids.map(() => "?").join(",");
+    // The ticket's thread ('T') or, for a ticket merged into another, its child thread ('C').
+    const referredTo = (condition: string) =>
+      `EXISTS (SELECT 1 FROM ost_thread_referral r JOIN ost_thread rt ON rt.id = r.thread_id` +
+      ` WHERE rt.object_id = ${a}.ticket_id AND rt.object_type IN ('T', 'C') AND ${condition})`;
+    const open = `EXISTS (SELECT 1 FROM ost_ticket_status s WHERE s.id = ${a}.status_id AND s.state = 'open')`;
+    // Assigned to the agent or a team of theirs; referred to the agent or a team of theirs (one EXISTS).
     const assignee = [`${a}.staff_id = ?`];
-    params.push(staffId);
+    const assigneeParams: unknown[] = [staffId];
+    const referee = ["(r.object_type = 'S' AND r.object_id = ?)"];
+    const refereeParams: unknown[] = [staffId];
     if (teams.length > 0) {
-      assignee.push(`${a}.team_id IN (${teams.map(() => "?").join(",")})`);
-      params.push(...teams);
+      assignee.push(`${a}.team_id IN (${marks(teams)})`);
+      assigneeParams.push(...teams);
+      referee.push(`(r.object_type = 'E' AND r.object_id IN (${marks(teams)}))`);
+      refereeParams.push(...teams);
     }
-    parts.push(
-      `((${assignee.join(" OR ")}) AND EXISTS (SELECT 1 FROM ost_ticket_status s WHERE s.id = ${a}.status_id AND s.state = 'open'))`,
-    );
-    const referral = ["(r.object_type = 'S' AND r.object_id = ?)"];
-    params.push(staffId);
-    if (teams.length > 0) {
-      referral.push(`(r.object_type = 'T' AND r.object_id IN (${teams.map(() => "?").join(",")}))`);
-      params.push(...teams);
+    const assigned = `(${assignee.join(" OR ")})`;
+    const referred = referredTo(`(${referee.join(" OR ")})`);
+    const toDepts = referredTo(`r.object_type = 'D' AND r.object_id IN (${marks(depts)})`);
+    const inDepts = `${a}.dept_id IN (${marks(depts)})`;
+    const parts: string[] = [];
+    if (rule === "view") {
+      // Ticket::checkStaffPerm: canAccessDept, isAssigned (open only), Thread::isReferred (any state, and
+      // department referrals by getDepts even when access is limited to assigned tickets).
+      parts.push(`(${open} AND ${assigned})`, referred);
+      params.push(...assigneeParams, ...refereeParams);
+      if (depts.length > 0) {
+        parts.push(toDepts);
+        params.push(...depts);
+        if (!agent.assignedOnly) {
+          parts.push(inDepts);
+          params.push(...depts);
+        }
+      }
+      return { sql: `(${parts.join(" OR ")})`, params };
     }
-    if (depts.length > 0) {
-      referral.push(`(r.object_type = 'D' AND r.object_id IN (${depts.map(() => "?").join(",")}))`);
-      params.push(...depts);
+    // Staff::getTicketsVisibility: open and assigned or referred to the agent or one of their teams...
+    parts.push(`(${open} AND (${assigned} OR ${referred}))`);
+    params.push(...assigneeParams, ...refereeParams);
+    // ...and, unless access is limited to assigned tickets, in or referred to a department of getDepts,
+    // whatever the state.
+    if (!agent.assignedOnly && depts.length > 0) {
+      parts.push(inDepts, toDepts);
+      params.push(...depts, ...depts);
     }
-    parts.push(
-      `EXISTS (SELECT 1 FROM ost_thread_referral r WHERE r.thread_id IN (${thread}) AND (${referral.join(" OR ")}))`,
-    );
     return { sql: `(${parts.join(" OR ")})`, params };
   }
   if (kind === PrincipalKind.END_USER) {
