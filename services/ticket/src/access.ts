@@ -17,6 +17,7 @@ import {
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadTicketAccessFacts,
+  loadTicketReferrals,
   mayLinkFile,
   principalOf,
   redactThreadForEndUser,
@@ -153,7 +154,7 @@ export async function authorizeTicket(
 
 /**
  * The same check for a ticket already read in full (GetTicket): the facts come from the ticket itself, only
- * its thread's referrals are read.
+ * its thread's referrals are read (whatever the ticket's state: Ticket::checkStaffPerm's Thread::isReferred).
  */
 export async function authorizeLoadedTicket(
   ctx: Pick<HandlerContext, "values">,
@@ -164,11 +165,6 @@ export async function authorizeLoadedTicket(
   const principal = callerOf(ctx);
   if (seesEveryTicket(principal)) return;
   const q = sqlQuery(em);
-  const referrals = ticket.threadId
-    ? await q("SELECT object_id, object_type FROM ost_thread_referral WHERE thread_id = ?", [ticket.threadId])
-    : [];
-  const referred = (type: string) =>
-    referrals.filter((r) => String(r.object_type) === type).map((r) => Number(r.object_id));
   const facts: TicketAccessFacts = {
     ticketId: ticket.id,
     threadId: ticket.threadId,
@@ -179,7 +175,7 @@ export async function authorizeLoadedTicket(
     ownerOrgId: ticket.requester?.orgId ?? 0,
     isOpen: ticket.status?.state === TicketState.OPEN,
     collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
-    referrals: { staffIds: referred("S"), teamIds: referred("T"), deptIds: referred("D") },
+    referrals: await loadTicketReferrals(q, ticket.id),
   };
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));

@@ -510,6 +510,76 @@ describe("ListTickets", () => {
     expect(reply.code).toBe(Code.PermissionDenied);
   });
 
+  it("lists a ticket referred to an agent only while it is open, yet GetTicket opens it closed too; a department's referral lists it in any state (Staff::getTicketsVisibility, Ticket::checkStaffPerm)", async () => {
+    const agent = async (deptId: number, username: string, assignedOnly = 0) =>
+      (
+        await h.exec(
+          "INSERT INTO ost_staff SET dept_id = ?, role_id = 1, username = ?, firstname = 'Ref', lastname = 'Erred'," +
+            " email = ?, signature = '', isactive = 1, assigned_only = ?, permissions = '{}', created = NOW(), updated = NOW()",
+          [deptId, username, `${username}@example.com`, assignedOnly],
+        )
+      ).insertId;
+    const referredAgent = await agent(3, "referredagent");
+    const supportAgent = await agent(1, "supportreferral");
+    const supportLimited = await agent(1, "supportlimited", 1);
+    const requester = await insertUser(h, { name: "Rita Referral", email: "rita.referral@example.com" });
+    const ticketReferredTo = async (objectType: "S" | "D", objectId: number) => {
+      const res = await h.client.createTicket(
+        { requester: { userId: requester }, subject: "Chimney sweep", message: "soot everywhere", deptId: 2 },
+        { headers: service },
+      );
+      await h.exec(
+        "INSERT INTO ost_thread_referral SET thread_id = ?, object_id = ?, object_type = ?, created = NOW()",
+        [res.ticket?.threadId, objectId, objectType],
+      );
+      return res.ticket?.id ?? 0;
+    };
+    const toAgent = await ticketReferredTo("S", referredAgent);
+    const toSupport = await ticketReferredTo("D", 1);
+    const listed = async (headers: Headers) =>
+      (await all({ filter: { requesterUserId: requester }, pageSize: 50 }, headers)).sort((a, b) => a - b);
+    const searched = async (headers: Headers) =>
+      (await h.client.searchTickets({ query: "chimney" }, { headers })).tickets.map((t) => t.id).sort();
+    const get = async (id: number, headers: Headers) =>
+      (await h.client.getTicket({ lookup: { case: "ticketId", value: id } }, { headers })).ticket?.id;
+    const asReferred = await h.agent(referredAgent);
+    const asSupport = await h.agent(supportAgent);
+    const asLimited = await h.agent(supportLimited);
+
+    expect(await listed(asReferred)).toEqual([toAgent]);
+    expect(await searched(asReferred)).toEqual([toAgent]);
+    expect(await get(toAgent, asReferred)).toBe(toAgent);
+
+    const [closed] = await h.query(
+      "SELECT id FROM ost_ticket_status WHERE state = 'closed' ORDER BY id LIMIT 1",
+    );
+    await h.exec("UPDATE ost_ticket SET status_id = ?, closed = NOW() WHERE ticket_id IN (?, ?)", [
+      closed?.id,
+      toAgent,
+      toSupport,
+    ]);
+    // Closed: getTicketsVisibility counts the agent's referral under status__state = 'open' only, while
+    // checkStaffPerm's Thread::isReferred ignores the state — osTicket's list and view differ here.
+    expect(await listed(asReferred)).toEqual([]);
+    expect(await searched(asReferred)).toEqual([]);
+    expect(await get(toAgent, asReferred)).toBe(toAgent);
+    // A department referral is listed whatever the state...
+    expect(await listed(asSupport)).toEqual([toSupport]);
+    expect(await searched(asSupport)).toEqual([toSupport]);
+    expect(await get(toSupport, asSupport)).toBe(toSupport);
+    // ...but not to an agent limited to assigned tickets, whom isReferred (getDepts) still lets open it.
+    expect(await listed(asLimited)).toEqual([]);
+    expect(await searched(asLimited)).toEqual([]);
+    expect(await get(toSupport, asLimited)).toBe(toSupport);
+    expect(
+      (
+        await failure(
+          h.client.getTicket({ lookup: { case: "ticketId", value: toAgent } }, { headers: asSupport }),
+        )
+      ).code,
+    ).toBe(Code.NotFound);
+  });
+
   it("refuses bad page sizes, sorts and tokens", async () => {
     expect(field(await failure(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
       "page_size",
