@@ -391,14 +391,15 @@ export class ChangeCapture {
 
   async #saveCursors(em: EntityManager): Promise<void> {
     if (!this.#cursors) return;
-    for (const [source, cursor] of Object.entries(this.#cursors)) {
-      await execute(
-        em,
-        "INSERT INTO ostmesh_capture_cursor (source, position) VALUES (?, ?)" +
-          " ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = NOW(6)",
-        [source, cursor.position],
-      );
-    }
+    const cursors = Object.entries(this.#cursors);
+    if (cursors.length === 0) return;
+    // Every cursor in one statement.
+    await execute(
+      em,
+      `INSERT INTO ostmesh_capture_cursor (source, position) VALUES ${cursors.map(() => "(?, ?)").join(", ")}` +
+        " ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = NOW(6)",
+      cursors.flatMap(([source, cursor]) => [source, cursor.position]),
+    );
   }
 
   /**
