@@ -16,6 +16,7 @@ import {
   type EndUserOrgFacts,
   loadClientVisibleFields,
   loadEndUserOrgFacts,
+  loadMergedChildren,
   loadTicketAccessFacts,
   loadTicketReferrals,
   mayLinkFile,
@@ -26,6 +27,7 @@ import {
   systemPrincipal,
   type TicketAccessFacts,
   threadEntryType,
+  ticketThreadSql,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
 import {
@@ -137,8 +139,7 @@ export async function authorizeTicket(
     // Decided by scope, which the interceptor checked: only the ticket's existence is left to check.
     const [row] = await query(
       em,
-      "SELECT t.ticket_id, t.dept_id, (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id" +
-        " AND th.object_type = 'T' ORDER BY th.id LIMIT 1) AS thread_id FROM ost_ticket t WHERE t.ticket_id = ?",
+      `SELECT t.ticket_id, t.dept_id, ${ticketThreadSql("t")} AS thread_id FROM ost_ticket t WHERE t.ticket_id = ?`,
       [ticketId],
     );
     if (!row) throw new ConnectError("ticket not found", Code.NotFound);
@@ -176,6 +177,7 @@ export async function authorizeLoadedTicket(
     isOpen: ticket.status?.state === TicketState.OPEN,
     collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
     referrals: await loadTicketReferrals(q, ticket.id),
+    mergedChildren: isEndUser(principal) ? await loadMergedChildren(q, ticket.id) : [],
   };
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));

@@ -12,7 +12,12 @@ import { type FileVisibility, fileVisibility, mayLinkFile, uploaderOf } from "./
 import { ANONYMOUS, idOf, systemPrincipal } from "./principal.ts";
 import type { SqlQuery } from "./sql.ts";
 import { type BolaCaller, type BolaWorld, createBolaWorld } from "./testing/world.ts";
-import { loadEndUserOrgFacts, THREAD_ENTRY_HIDDEN } from "./tickets.ts";
+import {
+  decideThreadEntryAccess,
+  loadAttachmentAccessFacts,
+  loadEndUserOrgFacts,
+  THREAD_ENTRY_HIDDEN,
+} from "./tickets.ts";
 
 /** The callers the rules bind to tickets (API keys and services see every ticket). */
 const TICKET_BOUND: readonly BolaCaller[] = [
@@ -188,6 +193,83 @@ describe("fileVisibility: may this caller see this stored file (real rows of the
       }
     }
     expect(mismatches).toEqual([]);
+  });
+
+  it("counts the entries of a merged child's 'C' thread as that ticket's (Ticket::getThread, whose entries its view renders and links), and no 'C' thread of a ticket that still has its own", async () => {
+    const em = orm.em.fork();
+    const ticketWith = async (threads: readonly ("T" | "C")[]) => {
+      const { insertId: ticketId } = await execute(
+        em,
+        "INSERT INTO ost_ticket SET number = ?, user_id = ?, status_id = 3, dept_id = 2, source = 'API'," +
+          " flags = 1, created = NOW(), updated = NOW(), lastupdate = NOW()",
+        [String(Math.floor(100000 + Math.random() * 899999)), world.users.privateOrgOwner],
+      );
+      const ids: number[] = [];
+      for (const type of threads)
+        ids.push(
+          (
+            await execute(em, "INSERT INTO ost_thread SET object_id = ?, object_type = ?, created = NOW()", [
+              ticketId,
+              type,
+            ])
+          ).insertId,
+        );
+      return ids;
+    };
+    const fileOn = async (threadId: number, type: string, name: string) => {
+      const { insertId: entryId } = await execute(
+        em,
+        "INSERT INTO ost_thread_entry SET thread_id = ?, type = ?, flags = 0, poster = 'Files', body = 'b'," +
+          " format = 'text', created = NOW()",
+        [threadId, type],
+      );
+      const { insertId: fileId } = await execute(
+        em,
+        "INSERT INTO ost_file SET ft = 'T', bk = 'D', type = 'text/plain', size = 1, `key` = ?, signature = ?," +
+          " name = ?, created = NOW()",
+        [name, name, `${name}.txt`],
+      );
+      const { insertId: attachmentId } = await execute(
+        em,
+        "INSERT INTO ost_attachment SET object_id = ?, type = 'H', file_id = ?, inline = 0",
+        [entryId, fileId],
+      );
+      return { fileId, attachmentId };
+    };
+    const [childThread = 0] = await ticketWith(["C"]);
+    await execute(
+      em,
+      "INSERT INTO ost_thread_collaborator SET thread_id = ?, user_id = ?, flags = 1, role = 'M'," +
+        " created = NOW(), updated = NOW()",
+      [childThread, world.users.collaborator],
+    );
+    const childMessage = await fileOn(childThread, "M", "childMessage");
+    const childNote = await fileOn(childThread, "N", "childNote");
+    const [, strayThread = 0] = await ticketWith(["T", "C"]);
+    const stray = await fileOn(strayThread, "M", "strayChildThread");
+    // Sales tickets: the agents of Sales, and the collaborator of the child thread for its messages.
+    const expected: Record<string, readonly BolaCaller[]> = {
+      [childMessage.fileId]: ["agentLimitedExtraDept", "agentWithoutAccess", "endUserCollaborator"],
+      [childNote.fileId]: ["agentLimitedExtraDept", "agentWithoutAccess"],
+      [stray.fileId]: [],
+    };
+    const mismatches: string[] = [];
+    for (const [fileId, visibleTo] of Object.entries(expected))
+      for (const caller of TICKET_BOUND) {
+        const want: FileVisibility = visibleTo.includes(caller) ? "visible" : "hidden";
+        const got = await fileVisibility(q, world.principal(caller), Number(fileId));
+        if (got !== want) mismatches.push(`${caller} / file ${fileId}: expected ${want}, got ${got}`);
+      }
+    expect(mismatches).toEqual([]);
+    // One attachment's facts resolve to the same ticket and thread.
+    const collaborator = world.principal("endUserCollaborator");
+    const endUser = await loadEndUserOrgFacts(q, idOf(collaborator));
+    const facts = await loadAttachmentAccessFacts(q, childMessage.attachmentId);
+    expect(facts?.ticket.threadId).toBe(childThread);
+    expect(decideThreadEntryAccess(collaborator, facts?.ticket, facts?.entry, { endUser }).allowed).toBe(
+      true,
+    );
+    expect(await loadAttachmentAccessFacts(q, stray.attachmentId)).toBeUndefined();
   });
 
   it("uses the end user's organization facts when given, and loads them when not", async () => {

@@ -10,6 +10,7 @@ import {
   type EndUserOrgFacts,
   loadEndUserOrgFacts,
   THREAD_ENTRY_HIDDEN,
+  ticketThreadSql,
   ticketVisibilityFilter,
 } from "./tickets.ts";
 
@@ -84,8 +85,10 @@ export async function fileVisibility(
     : "";
   const seen = await q(
     "SELECT 1 AS ok FROM ost_attachment a JOIN ost_thread_entry e ON e.id = a.object_id" +
-      " JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T'" +
-      " JOIN ost_ticket t ON t.ticket_id = th.object_id" +
+      // The ticket's thread as Ticket::getThread finds it ('T', else a merged child's 'C'): the thread its
+      // view renders, with the entries and the files that view links.
+      " JOIN ost_thread th ON th.id = e.thread_id AND th.object_type IN ('T', 'C')" +
+      ` JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.id = ${ticketThreadSql("t")}` +
       ` WHERE a.file_id = ? AND a.type = 'H' AND ${tickets.sql}${entries} LIMIT 1`,
     [fileId, ...tickets.params, ...(isEndUser ? [...END_USER_ENTRY_TYPES, THREAD_ENTRY_HIDDEN] : [])],
   );

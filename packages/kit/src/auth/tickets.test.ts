@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createOrm, execute, type Orm, query, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
@@ -276,6 +276,155 @@ describe("osTicket ticket access rules (BOLA matrix over the domain functions)",
     }
     expect(mismatches).toEqual([]);
     expect((await loadTicketAccessFacts(q, tickets.openToTeam))?.referrals.teamIds).toEqual([world.teamId]);
+  });
+
+  it("counts a team or department referral in lists only while its ost_team / ost_department row exists (Staff::getTicketsVisibility's referrals__team / referrals__dept joins), in one ticket's view regardless (Thread::isReferred)", async () => {
+    const em = orm.em.fork();
+    const suffix = String(Math.floor(Math.random() * 1e9));
+    const { insertId: teamId } = await execute(
+      em,
+      "INSERT INTO ost_team SET lead_id = 0, flags = 1, name = ?, created = NOW(), updated = NOW()",
+      [`Referral team ${suffix}`],
+    );
+    const { insertId: deptId } = await execute(
+      em,
+      "INSERT INTO ost_department SET name = ?, signature = '', path = '/', created = NOW(), updated = NOW()",
+      [`Referral dept ${suffix}`],
+    );
+    const referred = async (type: "E" | "D", objectId: number) => {
+      const { insertId: ticketId } = await execute(
+        em,
+        "INSERT INTO ost_ticket SET number = ?, user_id = ?, status_id = 1, dept_id = 2, source = 'API'," +
+          " created = NOW(), updated = NOW(), lastupdate = NOW()",
+        [String(Math.floor(100000 + Math.random() * 899999)), world.users.other],
+      );
+      const { insertId: threadId } = await execute(
+        em,
+        "INSERT INTO ost_thread SET object_id = ?, object_type = 'T', created = NOW()",
+        [ticketId],
+      );
+      await execute(
+        em,
+        "INSERT INTO ost_thread_referral SET thread_id = ?, object_id = ?, object_type = ?, created = NOW()",
+        [threadId, objectId, type],
+      );
+      return ticketId;
+    };
+    const toTeam = await referred("E", teamId);
+    const toDept = await referred("D", deptId);
+    // An agent whose principal still names the team and the department (issued before they were deleted).
+    const agent = clone(PrincipalSchema, world.principal("agentWithAccess"));
+    agent.agent?.teamIds.push(teamId);
+    agent.agent?.visibleDeptIds.push(deptId);
+    const seen = async (rule: "list" | "view") => {
+      const filter = ticketVisibilityFilter(agent, undefined, "t", rule);
+      const rows = await q(
+        `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (?, ?) ORDER BY t.ticket_id`,
+        [...filter.params, toTeam, toDept],
+      );
+      return rows.map((r) => Number(r.ticket_id));
+    };
+    const decided = async (id: number) =>
+      outcome(decideTicketAccess(agent, await loadTicketAccessFacts(q, id)));
+    expect(await seen("list")).toEqual([toTeam, toDept]);
+    await execute(em, "DELETE FROM ost_team WHERE team_id = ?", [teamId]);
+    await execute(em, "DELETE FROM ost_department WHERE id = ?", [deptId]);
+    expect(await seen("list")).toEqual([]);
+    expect(await seen("view")).toEqual([toTeam, toDept]);
+    expect([await decided(toTeam), await decided(toDept)]).toEqual(["ok", "ok"]);
+  });
+
+  it("lets an end user see a merged child ticket they collaborate on, and its combine/separate parent, as Ticket::checkUserAccess does (Ticket::getThread's 'C' thread), while the portal's list (include/client/tickets.inc.php) lists neither", async () => {
+    const em = orm.em.fork();
+    const ticket = async (o: { userId: number; flags: number; pid?: number; thread: "T" | "C" }) => {
+      const { insertId: ticketId } = await execute(
+        em,
+        "INSERT INTO ost_ticket SET number = ?, user_id = ?, status_id = ?, dept_id = 2, source = 'API'," +
+          " ticket_pid = ?, flags = ?, created = NOW(), updated = NOW(), lastupdate = NOW()",
+        [
+          String(Math.floor(100000 + Math.random() * 899999)),
+          o.userId,
+          o.pid ? 3 : 1,
+          o.pid ?? null,
+          o.flags,
+        ],
+      );
+      const { insertId: threadId } = await execute(
+        em,
+        "INSERT INTO ost_thread SET object_id = ?, object_type = ?, created = NOW()",
+        [ticketId, o.thread],
+      );
+      return { ticketId, threadId };
+    };
+    const collaborate = (threadId: number, userId: number) =>
+      execute(
+        em,
+        "INSERT INTO ost_thread_collaborator SET thread_id = ?, user_id = ?, flags = 1, role = 'M'," +
+          " created = NOW(), updated = NOW()",
+        [threadId, userId],
+      );
+    const PARENT = 0x10;
+    const COMBINE = 0x01;
+    // Owned by a member of an organization that shares nothing, so only the merge rules can open them.
+    const owner = world.users.privateOrgOwner;
+    const combined = await ticket({ userId: owner, flags: PARENT | COMBINE, thread: "T" });
+    const combinedChild = await ticket({
+      userId: world.users.other,
+      flags: COMBINE,
+      pid: combined.ticketId,
+      thread: "C",
+    });
+    await collaborate(combinedChild.threadId, world.users.collaborator);
+    const visual = await ticket({ userId: owner, flags: PARENT, thread: "T" });
+    const visualChild = await ticket({ userId: owner, flags: 0, pid: visual.ticketId, thread: "C" });
+    await collaborate(visualChild.threadId, world.users.collaborator);
+    const tickets = {
+      combined: combined.ticketId,
+      combinedChild: combinedChild.ticketId,
+      visual: visual.ticketId,
+      visualChild: visualChild.ticketId,
+    };
+    type Merged = keyof typeof tickets;
+    // [GetTicket (Ticket::checkUserAccess), client portal list]; unlisted = [NF, no].
+    const expected: Partial<Record<BolaCaller, Partial<Record<Merged, [BolaOutcome, boolean]>>>> = {
+      endUserCollaborator: {
+        combined: ["ok", false],
+        combinedChild: ["ok", false],
+        visualChild: ["ok", false],
+      },
+      // The child's owner: the child by ownership (listed), the combine parent through it.
+      endUserOther: { combined: ["ok", false], combinedChild: ["ok", true] },
+      endUserOwner: {},
+    };
+    const ids = Object.values(tickets);
+    const mismatches: string[] = [];
+    for (const caller of Object.keys(expected) as BolaCaller[]) {
+      const principal = world.principal(caller);
+      const endUser = await loadEndUserOrgFacts(q, idOf(principal));
+      const filtered = async (rule: "list" | "view") => {
+        const filter = ticketVisibilityFilter(principal, endUser, "t", rule);
+        const rows = await q(
+          `SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id IN (${ids.map(() => "?").join(",")})`,
+          [...filter.params, ...ids],
+        );
+        return new Set(rows.map((r) => Number(r.ticket_id)));
+      };
+      const listed = await filtered("list");
+      const viewable = await filtered("view");
+      for (const [name, id] of Object.entries(tickets) as [Merged, number][]) {
+        const [view, list] = expected[caller]?.[name] ?? [NF, false];
+        const facts = await loadTicketAccessFacts(q, id);
+        const got = `${outcome(decideTicketAccess(principal, facts, { endUser }))} list=${listed.has(id)} viewFilter=${viewable.has(id)}`;
+        const want = `${view} list=${list} viewFilter=${view === "ok"}`;
+        if (got !== want) mismatches.push(`${caller} / ${name}: expected ${want}, got ${got}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // Ticket::getThread / getCollaborators of the merged child: its 'C' thread.
+    const childFacts = await loadTicketAccessFacts(q, combinedChild.ticketId);
+    expect(childFacts?.threadId).toBe(combinedChild.threadId);
+    expect(childFacts?.collaboratorUserIds).toEqual([world.users.collaborator]);
+    expect((await loadTicketAccessFacts(q, visual.ticketId))?.mergedChildren).toEqual([]);
   });
 
   it("hides internal notes (and their attachments) from end users, not from agents", async () => {

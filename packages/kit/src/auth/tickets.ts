@@ -33,9 +33,13 @@ import { num, type SqlQuery, str } from "./sql.ts";
  * while it is open, and one referred to a department of theirs is not listed to an agent limited to assigned
  * tickets — yet both open by their number (ticketVisibilityFilter against agentTicketView).
  *
- * End users (Ticket::checkUserAccess): their own tickets, tickets they collaborate on, and tickets of
- * their organization's members when the organization shares with everybody (SHARE_EVERYBODY) or with
- * primary contacts (SHARE_PRIMARY_CONTACT) and they are one. Anything else → NOT_FOUND. Internal notes and
+ * End users (Ticket::checkUserAccess): their own tickets, tickets they collaborate on (a collaborator of the
+ * ticket's thread as Ticket::getThread finds it: its own 'T' thread, else the 'C' thread a merge left it),
+ * tickets of their organization's members when the organization shares with everybody (SHARE_EVERYBODY) or
+ * with primary contacts (SHARE_PRIMARY_CONTACT) and they are one, and the parent of a combine/separate merge
+ * when they may see one of its children by those rules. Anything else → NOT_FOUND. The client portal's list
+ * (include/client/tickets.inc.php) is narrower: it matches collaborators through the 'thread' join, which is
+ * the 'T' thread only, and knows nothing of merges — ticketVisibilityFilter's "list" rule. Internal notes and
  * agent-only fields are removed by the redact* helpers.
  *
  * API keys and services: decided by scope (the interceptor already checked it). SYSTEM: always.
@@ -49,6 +53,24 @@ export const OrganizationStatus = {
   SHARE_PRIMARY_CONTACT: 0x08,
   SHARE_EVERYBODY: 0x10,
 } as const;
+
+/** ost_ticket.flags bits (include/class.ticket.php): a merge parent, and its merge type. */
+export const TicketFlag = {
+  COMBINE_THREADS: 0x0001,
+  SEPARATE_THREADS: 0x0002,
+  PARENT: 0x0010,
+} as const;
+
+/**
+ * The id of ticket `${alias}`'s thread as Ticket::getThread finds it, as a scalar subquery: its own thread
+ * ('T'), or, once it was merged into another ticket, its child thread ('C').
+ */
+export function ticketThreadSql(alias: string): string {
+  return (
+    `(SELECT tth.id FROM ost_thread tth WHERE tth.object_id = ${alias}.ticket_id AND tth.object_type IN ('T', 'C')` +
+    " ORDER BY tth.object_type = 'T' DESC, tth.id LIMIT 1)"
+  );
+}
 
 /** ost_thread_entry.flags bit HIDDEN. */
 export const THREAD_ENTRY_HIDDEN = 0x004;
@@ -72,6 +94,20 @@ export interface TicketAccessFacts {
   isOpen: boolean;
   collaboratorUserIds: number[];
   referrals: { staffIds: number[]; teamIds: number[]; deptIds: number[] };
+  /**
+   * For the parent of a combine/separate merge (Ticket::isParent, getMergeType != 'visual'), its children's
+   * owner and collaborators: Ticket::checkUserAccess lets an end user who may see a child see the parent.
+   * Empty or absent otherwise.
+   */
+  mergedChildren?: MergedChildFacts[];
+}
+
+/** What Ticket::checkUserAccess looks at on a merge parent's child ticket. */
+export interface MergedChildFacts {
+  ticketId: number;
+  userId: number;
+  ownerOrgId: number;
+  collaboratorUserIds: number[];
 }
 
 /** What the rules need to know about an end user asking for a ticket. */
@@ -91,7 +127,7 @@ export async function loadTicketAccessFacts(
     "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, u.org_id, s.state, th.id AS thread_id" +
       " FROM ost_ticket t LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
       " LEFT JOIN ost_user u ON u.id = t.user_id" +
-      " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+      ` LEFT JOIN ost_thread th ON th.id = ${ticketThreadSql("t")}` +
       " WHERE t.ticket_id = ? LIMIT 1",
     [ticketId],
   );
@@ -101,6 +137,7 @@ export async function loadTicketAccessFacts(
     ? await q("SELECT user_id FROM ost_thread_collaborator WHERE thread_id = ?", [threadId])
     : [];
   const referrals = await loadTicketReferrals(q, num(t.ticket_id));
+  const mergedChildren = await loadMergedChildren(q, num(t.ticket_id));
   return {
     ticketId: num(t.ticket_id),
     threadId,
@@ -112,7 +149,37 @@ export async function loadTicketAccessFacts(
     isOpen: str(t.state) === "open",
     collaboratorUserIds: collaborators.map((c) => num(c.user_id)),
     referrals,
+    mergedChildren,
   };
+}
+
+/**
+ * A merge parent's children as Ticket::checkUserAccess walks them (ticket_pid, each child's owner and the
+ * collaborators of its thread, Ticket::getThread's 'T' or 'C'); none unless the ticket is a parent
+ * (FLAG_PARENT) of a combine or separate merge (a 'visual' merge gives no access through its children).
+ */
+export async function loadMergedChildren(q: SqlQuery, ticketId: number): Promise<MergedChildFacts[]> {
+  const children = await q(
+    "SELECT ch.ticket_id, ch.user_id, u.org_id FROM ost_ticket p JOIN ost_ticket ch ON ch.ticket_pid = p.ticket_id" +
+      " LEFT JOIN ost_user u ON u.id = ch.user_id" +
+      " WHERE p.ticket_id = ? AND (p.flags & ?) <> 0 AND (p.flags & ?) <> 0 ORDER BY ch.sort, ch.ticket_id",
+    [ticketId, TicketFlag.PARENT, TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS],
+  );
+  if (children.length === 0) return [];
+  const ids = children.map((c) => num(c.ticket_id));
+  const collaborators = await q(
+    "SELECT ch.ticket_id, c.user_id FROM ost_ticket ch JOIN ost_thread_collaborator c" +
+      ` ON c.thread_id = ${ticketThreadSql("ch")} WHERE ch.ticket_id IN (${ids.map(() => "?").join(",")})`,
+    ids,
+  );
+  return children.map((c) => ({
+    ticketId: num(c.ticket_id),
+    userId: num(c.user_id),
+    ownerOrgId: num(c.org_id),
+    collaboratorUserIds: collaborators
+      .filter((r) => num(r.ticket_id) === num(c.ticket_id))
+      .map((r) => num(r.user_id)),
+  }));
 }
 
 /**
@@ -229,10 +296,16 @@ export function decideTicketAccess(
     }
     case PrincipalKind.END_USER: {
       const userId = idOf(principal);
-      if (facts.userId === userId || facts.collaboratorUserIds.includes(userId)) return ALLOW;
       const user = options.endUser;
-      if (user && user.userId === userId && canSeeOrgTickets(user) && facts.ownerOrgId === user.orgId)
-        return ALLOW;
+      // Ticket::checkUserAccess: owner, organization, collaborator, then a merge parent through its children.
+      const sees = (t: { userId: number; ownerOrgId: number; collaboratorUserIds: number[] }) =>
+        t.userId === userId ||
+        (user !== undefined &&
+          user.userId === userId &&
+          canSeeOrgTickets(user) &&
+          t.ownerOrgId === user.orgId) ||
+        t.collaboratorUserIds.includes(userId);
+      if (sees(facts) || (facts.mergedChildren ?? []).some(sees)) return ALLOW;
       return deny(Code.NotFound, "ticket not found");
     }
     default:
@@ -311,17 +384,26 @@ export function ticketVisibilityFilter(
     // Assigned to the agent or a team of theirs; referred to the agent or a team of theirs (one EXISTS).
     const assignee = [`${a}.staff_id = ?`];
     const assigneeParams: unknown[] = [staffId];
+    // The list query reaches a team or department referral through ThreadReferral's team / dept join, so
+    // it counts only while that ost_team / ost_department row exists; Thread::isReferred (the view) reads
+    // the referral's ids alone.
+    const exists = (table: string, column: string) =>
+      rule === "list" ? ` AND EXISTS (SELECT 1 FROM ${table} ro WHERE ro.${column} = r.object_id)` : "";
     const referee = ["(r.object_type = 'S' AND r.object_id = ?)"];
     const refereeParams: unknown[] = [staffId];
     if (teams.length > 0) {
       assignee.push(`${a}.team_id IN (${marks(teams)})`);
       assigneeParams.push(...teams);
-      referee.push(`(r.object_type = 'E' AND r.object_id IN (${marks(teams)}))`);
+      referee.push(
+        `(r.object_type = 'E' AND r.object_id IN (${marks(teams)})${exists("ost_team", "team_id")})`,
+      );
       refereeParams.push(...teams);
     }
     const assigned = `(${assignee.join(" OR ")})`;
     const referred = referredTo(`(${referee.join(" OR ")})`);
-    const toDepts = referredTo(`r.object_type = 'D' AND r.object_id IN (${marks(depts)})`);
+    const toDepts = referredTo(
+      `r.object_type = 'D' AND r.object_id IN (${marks(depts)})${exists("ost_department", "id")}`,
+    );
     const inDepts = `${a}.dept_id IN (${marks(depts)})`;
     const parts: string[] = [];
     if (rule === "view") {
@@ -352,16 +434,41 @@ export function ticketVisibilityFilter(
   }
   if (kind === PrincipalKind.END_USER) {
     const userId = idOf(principal);
-    const parts = [
-      `${a}.user_id = ?`,
-      `EXISTS (SELECT 1 FROM ost_thread_collaborator c WHERE c.thread_id IN (${thread}) AND c.user_id = ?)`,
-    ];
-    const params: unknown[] = [userId, userId];
-    if (endUser && endUser.userId === userId && canSeeOrgTickets(endUser)) {
-      parts.push(`${a}.user_id IN (SELECT ou.id FROM ost_user ou WHERE ou.org_id = ?)`);
-      params.push(endUser.orgId);
+    const orgShared = endUser !== undefined && endUser.userId === userId && canSeeOrgTickets(endUser);
+    // Owner, collaborator (of the thread `onThread` names), organization member's ticket, for the ticket `x`.
+    const owns = (x: string, onThread: string) => {
+      const parts = [
+        `${x}.user_id = ?`,
+        `EXISTS (SELECT 1 FROM ost_thread_collaborator c WHERE ${onThread} AND c.user_id = ?)`,
+      ];
+      const params: unknown[] = [userId, userId];
+      if (orgShared) {
+        parts.push(`${x}.user_id IN (SELECT ou.id FROM ost_user ou WHERE ou.org_id = ?)`);
+        params.push(endUser?.orgId ?? 0);
+      }
+      return { parts, params };
+    };
+    if (rule === "list") {
+      // include/client/tickets.inc.php: thread__collaborators is the 'T' thread only; merges play no part.
+      const { parts, params } = owns(a, `c.thread_id IN (${thread})`);
+      return { sql: `(${parts.join(" OR ")})`, params };
     }
-    return { sql: `(${parts.join(" OR ")})`, params };
+    // Ticket::checkUserAccess: collaborators of Ticket::getThread ('T', else 'C'), and a combine/separate
+    // merge parent when one of its children passes the same checks.
+    const own = owns(a, `c.thread_id = ${ticketThreadSql(a)}`);
+    const child = owns("ch", `c.thread_id = ${ticketThreadSql("ch")}`);
+    const parent =
+      `((${a}.flags & ?) <> 0 AND (${a}.flags & ?) <> 0 AND EXISTS (SELECT 1 FROM ost_ticket ch` +
+      ` WHERE ch.ticket_pid = ${a}.ticket_id AND (${child.parts.join(" OR ")})))`;
+    return {
+      sql: `(${[...own.parts, parent].join(" OR ")})`,
+      params: [
+        ...own.params,
+        TicketFlag.PARENT,
+        TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS,
+        ...child.params,
+      ],
+    };
   }
   return { sql: "0", params: [] };
 }
@@ -467,7 +574,8 @@ export async function loadAttachmentAccessFacts(
   const [row] = await q(
     "SELECT te.type, te.flags, th.object_id AS ticket_id FROM ost_attachment a" +
       " JOIN ost_thread_entry te ON te.id = a.object_id" +
-      " JOIN ost_thread th ON th.id = te.thread_id AND th.object_type = 'T'" +
+      " JOIN ost_thread th ON th.id = te.thread_id AND th.object_type IN ('T', 'C')" +
+      ` JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.id = ${ticketThreadSql("t")}` +
       " WHERE a.id = ? AND a.type = 'H'",
     [attachmentId],
   );

@@ -580,6 +580,92 @@ describe("ListTickets", () => {
     ).toBe(Code.NotFound);
   });
 
+  it("lists a ticket referred to a team only while the team's ost_team row exists, yet GetTicket opens it either way (Staff::getTicketsVisibility's referrals__team join, Thread::isReferred)", async () => {
+    const { insertId: staffId } = await h.exec(
+      "INSERT INTO ost_staff SET dept_id = 3, role_id = 1, username = 'teamreferral', firstname = 'Tea', lastname = 'Mate'," +
+        " email = 'teamreferral@example.com', signature = '', isactive = 1, assigned_only = 0, permissions = '{}'," +
+        " created = NOW(), updated = NOW()",
+    );
+    const { insertId: teamId } = await h.exec(
+      "INSERT INTO ost_team SET lead_id = 0, flags = 1, name = 'Referral crew', created = NOW(), updated = NOW()",
+    );
+    await h.exec("INSERT INTO ost_team_member SET team_id = ?, staff_id = ?", [teamId, staffId]);
+    const requester = await insertUser(h, { name: "Tom Team", email: "tom.team@example.com" });
+    const res = await h.client.createTicket(
+      { requester: { userId: requester }, subject: "Gutter repair", message: "leaves everywhere", deptId: 2 },
+      { headers: service },
+    );
+    const ticketId = res.ticket?.id ?? 0;
+    await h.exec(
+      "INSERT INTO ost_thread_referral SET thread_id = ?, object_id = ?, object_type = 'E', created = NOW()",
+      [res.ticket?.threadId, teamId],
+    );
+    const listed = async (headers: Headers) => await all({ filter: { requesterUserId: requester } }, headers);
+    const searched = async (headers: Headers) =>
+      (await h.client.searchTickets({ query: "gutter" }, { headers })).tickets.map((t) => t.id);
+    const get = async (headers: Headers) =>
+      (await h.client.getTicket({ lookup: { case: "ticketId", value: ticketId } }, { headers })).ticket?.id;
+    const member = await h.agent(staffId);
+    expect(await listed(member)).toEqual([ticketId]);
+    expect(await searched(member)).toEqual([ticketId]);
+    // The team is deleted behind osTicket's back: its member rows (Staff::getTeams) and the referral stay.
+    await h.exec("DELETE FROM ost_team WHERE team_id = ?", [teamId]);
+    const stillMember = await h.agent(staffId);
+    expect(await listed(stillMember)).toEqual([]);
+    expect(await searched(stillMember)).toEqual([]);
+    expect(await get(stillMember)).toBe(ticketId);
+  });
+
+  it("opens a merged child ticket to a collaborator of its 'C' thread, and its combine/separate parent, but lists neither to them (Ticket::checkUserAccess, Ticket::getThread, include/client/tickets.inc.php)", async () => {
+    const owner = await insertUser(h, { name: "Paula Parent", email: "paula.parent@example.com" });
+    const childOwner = await insertUser(h, { name: "Carl Child", email: "carl.child@example.com" });
+    const collaborator = await insertUser(h, { name: "Mia Merged", email: "mia.merged@example.com" });
+    const open = async (userId: number, subject: string) =>
+      (
+        await h.client.createTicket(
+          { requester: { userId }, subject, message: "merge me", deptId: 2 },
+          { headers: service },
+        )
+      ).ticket;
+    const parent = await open(owner, "Roof parent");
+    const child = await open(childOwner, "Roof child");
+    const parentId = parent?.id ?? 0;
+    const childId = child?.id ?? 0;
+    // Ticket::merge with combined threads: the parent's FLAG_PARENT | FLAG_COMBINE_THREADS, the child's pid,
+    // and the child's thread turned into a child thread (Thread::setExtra).
+    await h.exec("UPDATE ost_ticket SET flags = flags | 0x11 WHERE ticket_id = ?", [parentId]);
+    await h.exec("UPDATE ost_ticket SET ticket_pid = ?, flags = flags | 0x01 WHERE ticket_id = ?", [
+      parentId,
+      childId,
+    ]);
+    await h.exec("UPDATE ost_thread SET object_type = 'C' WHERE id = ?", [child?.threadId]);
+    await h.exec(
+      "INSERT INTO ost_thread_collaborator SET flags = 1, thread_id = ?, user_id = ?, role = 'M', created = NOW(), updated = NOW()",
+      [child?.threadId, collaborator],
+    );
+    const get = async (id: number, headers: Headers) =>
+      (await h.client.getTicket({ lookup: { case: "ticketId", value: id } }, { headers })).ticket;
+    // Ticket::getCollaborators of the child: its 'C' thread's.
+    const asAdmin = await get(childId, admin);
+    expect(asAdmin?.threadId).toBe(child?.threadId);
+    expect(asAdmin?.collaborators.map((c) => c.user?.id)).toEqual([collaborator]);
+    const asCollaborator = await h.endUser(collaborator);
+    expect((await get(childId, asCollaborator))?.id).toBe(childId);
+    expect((await get(parentId, asCollaborator))?.id).toBe(parentId);
+    expect(await all({}, asCollaborator)).toEqual([]);
+    // The child's owner: the child is theirs (listed), the parent opens through it.
+    const asChildOwner = await h.endUser(childOwner);
+    expect((await get(parentId, asChildOwner))?.id).toBe(parentId);
+    expect(await all({}, asChildOwner)).toEqual([childId]);
+    // A visual merge (neither combine nor separate) opens nothing through its children.
+    await h.exec("UPDATE ost_ticket SET flags = (flags & ~0x03) WHERE ticket_id IN (?, ?)", [
+      parentId,
+      childId,
+    ]);
+    expect((await failure(get(parentId, asCollaborator))).code).toBe(Code.NotFound);
+    expect((await get(childId, asCollaborator))?.id).toBe(childId);
+  });
+
   it("refuses bad page sizes, sorts and tokens", async () => {
     expect(field(await failure(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
       "page_size",

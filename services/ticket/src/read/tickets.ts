@@ -57,12 +57,13 @@ export async function loadTickets(
     query(
       em,
       `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
-        // A ticket has one thread; should bad data hold more, the oldest one wins (ORDER BY below).
-        " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+        // Ticket::getThread: its own thread ('T'), else the child thread ('C') a merge left it; should bad
+        // data hold more, the oldest one wins (ORDER BY below).
+        " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
         " LEFT JOIN ost_user u ON u.id = t.user_id" +
         " LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
         " LEFT JOIN ost_staff s ON s.staff_id = t.staff_id" +
-        ` WHERE t.ticket_id IN (${idList}) ORDER BY t.ticket_id, th.id`,
+        ` WHERE t.ticket_id IN (${idList}) ORDER BY t.ticket_id, th.object_type = 'T' DESC, th.id`,
       unique,
     ),
     query(
