@@ -124,7 +124,8 @@ export async function loadTicketAccessFacts(
   ticketId: number,
 ): Promise<TicketAccessFacts | undefined> {
   const [t] = await q(
-    "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, u.org_id, s.state, th.id AS thread_id" +
+    "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, t.flags, u.org_id, s.state," +
+      " th.id AS thread_id" +
       " FROM ost_ticket t LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
       " LEFT JOIN ost_user u ON u.id = t.user_id" +
       ` LEFT JOIN ost_thread th ON th.id = ${ticketThreadSql("t")}` +
@@ -137,7 +138,13 @@ export async function loadTicketAccessFacts(
     ? await q("SELECT user_id FROM ost_thread_collaborator WHERE thread_id = ?", [threadId])
     : [];
   const referrals = await loadTicketReferrals(q, num(t.ticket_id));
-  const mergedChildren = await loadMergedChildren(q, num(t.ticket_id));
+  // Only the parent of a combine or separate merge has children that matter (loadMergedChildren's own
+  // condition): every other ticket skips the query.
+  const flags = num(t.flags);
+  const mergeParent =
+    (flags & TicketFlag.PARENT) !== 0 &&
+    (flags & (TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS)) !== 0;
+  const mergedChildren = mergeParent ? await loadMergedChildren(q, num(t.ticket_id)) : [];
   return {
     ticketId: num(t.ticket_id),
     threadId,
