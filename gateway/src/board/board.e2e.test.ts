@@ -7,28 +7,14 @@
  * ticket service's outbox), and a ticket closed by osTicket's own PHP (replayed SQL) changes status live
  * (change capture).
  */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, type EventStreamDefinition } from "@ostmesh/bus";
-import { deleteStreams, testStream } from "@ostmesh/bus/testing/names.ts";
-import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import { createMeshAuth, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
-import { silentLogger, TEST_NATS_URL, testConfig } from "@ostmesh/kit/testing/harness.ts";
-import { notificationService } from "@ostmesh/notification";
-import { IdentityService } from "@ostmesh/proto";
-import { ticketService } from "@ostmesh/ticket";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadGatewayConfig } from "../config.ts";
-import { startGateway } from "../server.ts";
+import { KEY, type RealMesh, startRealMesh } from "../testing/real-mesh.ts";
 
-const KEY = "B0A4DB0A4DB0A4DB0A4DB0A4DB0A4DB0";
-const gatewaySecret = randomBytes(32).toString("base64url");
-const ticketSecret = randomBytes(32).toString("base64url");
 /** The flags the board's browser runs with (a fresh profile comes from launchPersistentContext). */
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -41,12 +27,8 @@ const CHROMIUM_FLAGS = [
   "--disable-sync",
 ];
 
-let db: ScratchDatabase;
+let mesh: RealMesh;
 let conn: mysql.Connection;
-let services: ServiceProcess;
-let gateway: ServiceProcess;
-let auth: MeshAuth;
-let stream: EventStreamDefinition;
 let base: string;
 let profile: string;
 let browser: BrowserContext;
@@ -72,72 +54,11 @@ async function createTicket(subject: string): Promise<{ number: string; id: numb
 }
 
 beforeAll(async () => {
-  db = await createScratchDatabase({ label: "board" });
-  conn = await mysql.createConnection({ uri: db.url, dateStrings: true });
+  mesh = await startRealMesh({ label: "board", notification: true });
+  conn = mesh.conn;
   // osTicket's own session settings: its INSERTs leave NOT NULL columns out (FACTS §0).
   await conn.query("SET SESSION sql_mode = '', SESSION time_zone = 'SYSTEM'");
-  await conn.query(
-    "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', 'verify_email_addrs', '0', NOW()) ON DUPLICATE KEY UPDATE value = '0'",
-  );
-  await conn.query(
-    "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 1, notes = 'board', updated = NOW(), created = NOW()",
-    [KEY],
-  );
-  process.env.IDENTITY_SERVICE_CLIENTS = `gateway=${gatewaySecret},ticket=${ticketSecret}`;
-  process.env.IDENTITY_KEY_ENCRYPTION_KEY = randomBytes(32).toString("base64");
-  const identity = await import("@ostmesh/identity");
-  stream = testStream("board");
-  const config = testConfig({ DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, LOG_LEVEL: "silent" });
-  const topology = new Topology(config, ["identity", "ticket", "notification"]);
-  auth = createMeshAuth({
-    config: {
-      issuer: "urn:ostmesh:identity",
-      audience: "urn:ostmesh:api",
-      jwksUrl: undefined,
-      revalidate: true,
-      oidc: undefined,
-    },
-    identity: topology.client(IdentityService, "identity"),
-    databaseUrl: db.url,
-  });
-  services = await startServiceProcess({
-    name: "mesh-for-board",
-    config,
-    logger: silentLogger(),
-    topology,
-    services: [
-      { name: "identity", register: identity.register },
-      {
-        name: "ticket",
-        register: ticketService({
-          env: { TICKET_OUTBOX_RELAY: "false", TICKET_SERVICE_SECRET: ticketSecret },
-          stream,
-        }),
-      },
-      { name: "notification", register: notificationService({ env: {}, stream }) },
-    ],
-    interceptors: [auth.interceptor],
-    onShutdown: [() => auth.close()],
-    listen: { h2c: [0], admin: 0 },
-    handleSignals: false,
-  });
-  const url = `http://127.0.0.1:${services.ports.h2c[0]}`;
-  gateway = await startGateway({
-    config: testConfig({
-      DATABASE_URL: db.url,
-      LOG_LEVEL: "silent",
-      TICKET_URL: url,
-      IDENTITY_URL: url,
-      ATTACHMENT_URL: url,
-      NOTIFICATION_URL: url,
-    }),
-    gateway: loadGatewayConfig({ GATEWAY_SERVICE_SECRET: gatewaySecret, GATEWAY_RATE_LIMIT: "0" }),
-    logger: silentLogger(),
-    fronted: [],
-    listen: { http: 0, h2c: 0, admin: 0 },
-    handleSignals: false,
-  });
-  base = `http://127.0.0.1:${gateway.ports.http1[0]}`;
+  base = mesh.base;
   profile = await mkdtemp(join(tmpdir(), "ostmesh-board-"));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
@@ -149,15 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (profile) await rm(profile, { recursive: true, force: true });
-  await gateway?.shutdown();
-  await services?.shutdown();
-  if (stream) {
-    const bus = await connectBus({ url: TEST_NATS_URL, name: "board-cleanup" });
-    await deleteStreams(bus.jsm, [stream.name]);
-    await bus.close();
-  }
-  await conn?.end();
-  await db?.drop();
+  await mesh?.close();
 });
 
 const cell = (page: Page, number: string, field: string) =>

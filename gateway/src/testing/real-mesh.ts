@@ -1,5 +1,5 @@
 /**
- * The REAL identity, ticket and attachment services (their own register functions, ORM, migrations, outbox,
+ * The REAL identity, ticket and attachment services (and notification, on request) (their own register functions, ORM, migrations, outbox,
  * the kit auth interceptor) in one kit process on a scratch copy of the fresh osTicket install, the gateway
  * in front as in production — for end-to-end tests of the legacy API and the edge. An API key (KEY) that may
  * create tickets and run cron is installed for 127.0.0.1, and verify_email_addrs is off (no DNS here).
@@ -12,6 +12,7 @@ import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
 import { createMeshAuth, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
 import { silentLogger, TEST_NATS_URL, testConfig } from "@ostmesh/kit/testing/harness.ts";
+import { notificationService } from "@ostmesh/notification";
 import { IdentityService } from "@ostmesh/proto";
 import { ticketService } from "@ostmesh/ticket";
 import mysql from "mysql2/promise";
@@ -52,6 +53,8 @@ export interface RealMeshOptions {
   label: string;
   /** Runs on the scratch database before any service starts. */
   prepare?: (conn: mysql.Connection) => Promise<void>;
+  /** Also host the real notification service (events, WatchEvents, change capture). */
+  notification?: boolean;
 }
 
 export async function startRealMesh(options: RealMeshOptions): Promise<RealMesh> {
@@ -88,7 +91,12 @@ export async function startRealMesh(options: RealMeshOptions): Promise<RealMesh>
     const identity = await import("@ostmesh/identity");
     stream = testStream(options.label);
     const config = testConfig({ DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, LOG_LEVEL: "silent" });
-    const topology = new Topology(config, ["identity", "ticket", "attachment"]);
+    const topology = new Topology(config, [
+      "identity",
+      "ticket",
+      "attachment",
+      ...(options.notification ? (["notification"] as const) : []),
+    ]);
     const auth: MeshAuth = createMeshAuth({
       config: {
         issuer: "urn:ostmesh:identity",
@@ -120,6 +128,9 @@ export async function startRealMesh(options: RealMeshOptions): Promise<RealMesh>
             env: { ATTACHMENT_LINK_SECRET: "gateway-test-link-secret-0123456789abcdef" },
           }),
         },
+        ...(options.notification
+          ? [{ name: "notification" as const, register: notificationService({ env: {}, stream }) }]
+          : []),
       ],
       interceptors: [auth.interceptor],
       onShutdown: [() => auth.close()],
