@@ -1,6 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type ConsumerHandle, writeOutbox } from "@ostmesh/bus";
-import { testDurable } from "@ostmesh/bus/testing/names.ts";
+import { writeOutbox } from "@ostmesh/bus";
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -9,11 +8,10 @@ import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/ostic
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { outboxEventOf } from "../capture/capture.ts";
 import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
+import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-import { startEmailConsumer } from "./consumer.ts";
-import { EmailSender, EmailStatus } from "./outbox.ts";
-import { smtpTransport } from "./transport.ts";
+import { EmailStatus } from "./outbox.ts";
 
 type EventInit = MessageInitShape<typeof EventSchema>;
 type Payload = NonNullable<EventInit["payload"]>;
@@ -36,8 +34,7 @@ function ticketEvent(payload: Payload, agentId: number): Event {
 describe("assignment and transfer alerts (osTicket's assigned.alert and transfer.alert)", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let sender: EmailSender;
-  let consumer: ConsumerHandle;
+  let mail: MailPipeline;
   let em: EntityManager;
   let noteId = 0;
 
@@ -103,27 +100,10 @@ describe("assignment and transfer alerts (osTicket's assigned.alert and transfer
         " poster = 'Admin User', title = 'Ticket Assigned', flags = 64, pid = 0, body = '<p>Please call the customer</p>'",
     );
     noteId = note.insertId;
-    sender = new EmailSender({
-      orm: env.orm,
-      transport: smtpTransport(smtp.url),
-      logger: env.logger,
-      pollIntervalMs: 50,
-      backoff: { initialMs: 100, maxMs: 200 },
-      maxAttempts: 4,
-    }).start();
-    consumer = await startEmailConsumer({
-      bus: env.bus,
-      orm: env.orm,
-      stream: env.stream,
-      durable: testDurable("alerts"),
-      logger: env.logger,
-      onQueued: () => sender.notify(),
-      deliverPolicy: "all",
-    });
+    mail = await startMailPipeline(env, smtp, "alerts");
   });
   afterAll(async () => {
-    await consumer?.stop();
-    await sender?.stop();
+    await mail?.stop();
     await smtp?.close();
     await env?.close();
   });

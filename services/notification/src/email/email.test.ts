@@ -1,6 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type ConsumerHandle, writeOutbox } from "@ostmesh/bus";
-import { testDurable } from "@ostmesh/bus/testing/names.ts";
+import { writeOutbox } from "@ostmesh/bus";
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { ActorSchema, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -11,11 +10,10 @@ import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { outboxEventOf } from "../capture/capture.ts";
 import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
+import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-import { startEmailConsumer } from "./consumer.ts";
-import { EmailSender, EmailStatus } from "./outbox.ts";
-import { smtpTransport } from "./transport.ts";
+import { EmailStatus } from "./outbox.ts";
 
 function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -47,8 +45,7 @@ function ticketEvent(payload: NonNullable<EventInit["payload"]>, origin = EventO
 describe("e-mail notifications rendered from osTicket's templates, sent over SMTP once", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let sender: EmailSender;
-  let consumer: ConsumerHandle;
+  let mail: MailPipeline;
   let em: EntityManager;
 
   async function setConfig(values: Record<string, string>): Promise<void> {
@@ -106,27 +103,10 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
       em,
       "INSERT INTO ost_staff_dept_access (staff_id, dept_id, role_id, flags) VALUES (3, 1, 1, 1)",
     );
-    sender = new EmailSender({
-      orm: env.orm,
-      transport: smtpTransport(smtp.url),
-      logger: env.logger,
-      pollIntervalMs: 50,
-      backoff: { initialMs: 100, maxMs: 200 },
-      maxAttempts: 4,
-    }).start();
-    consumer = await startEmailConsumer({
-      bus: env.bus,
-      orm: env.orm,
-      stream: env.stream,
-      durable: testDurable("email"),
-      logger: env.logger,
-      onQueued: () => sender.notify(),
-      deliverPolicy: "all",
-    });
+    mail = await startMailPipeline(env, smtp, "email");
   });
   afterAll(async () => {
-    await consumer?.stop();
-    await sender?.stop();
+    await mail?.stop();
     await smtp?.close();
     await env?.close();
   });
