@@ -44,6 +44,20 @@ function violations(error: ConnectError) {
   }));
 }
 
+/** Runs `work` while osTicket's admin agent (staff 1) lacks user.create, restoring it afterwards. */
+async function withoutUserCreate(work: () => Promise<void>): Promise<void> {
+  const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
+  const permissions = String(staff?.permissions ?? "");
+  await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
+    permissions.replace('"user.create":1', '"user.create":0'),
+  ]);
+  try {
+    await work();
+  } finally {
+    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
+  }
+}
+
 describe("CreateTicket", () => {
   it("creates a ticket for a new requester and returns it as GetTicket reads it", async () => {
     const headers = await h.service();
@@ -638,12 +652,7 @@ describe("CreateTicket", () => {
   });
 
   it("takes user.create for an agent's new Cc users and refuses Cc lists from end users", async () => {
-    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
-    const permissions = String(staff?.permissions ?? "");
-    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
-      permissions.replace('"user.create":1', '"user.create":0'),
-    ]);
-    try {
+    await withoutUserCreate(async () => {
       const headers = await h.agent();
       const before = await h.counts();
       const error = await failure(
@@ -682,9 +691,7 @@ describe("CreateTicket", () => {
         { headers },
       );
       expect(res.ticket?.collaborators.map((c) => c.user?.name)).toEqual(["Kim Known"]);
-    } finally {
-      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
-    }
+    });
 
     const userId = await insertUser(h, { name: "Portal Cc", email: "portal.cc@example.com" });
     const before = await h.counts();
@@ -704,12 +711,7 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
   it("takes user.create for an agent's new requester: PERMISSION_DENIED naming requester.email, nothing written", async () => {
-    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
-    const permissions = String(staff?.permissions ?? "");
-    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
-      permissions.replace('"user.create":1', '"user.create":0'),
-    ]);
-    try {
+    await withoutUserCreate(async () => {
       const headers = await h.agent();
       const before = await h.counts();
       const error = await failure(
@@ -755,9 +757,7 @@ describe("CreateTicket", () => {
         );
         expect(res.ticket?.requester?.id).toBe(known);
       }
-    } finally {
-      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
-    }
+    });
     // API callers create requesters without any agent permission.
     const api = await h.client.createTicket(
       {
@@ -779,12 +779,7 @@ describe("CreateTicket", () => {
     const [subjectField] = await h.query("SELECT label FROM ost_form_field WHERE id = 20");
     const subjectRequired = `${String(subjectField?.label)} is a required field`;
     const MISSING = "Missing or invalid data — Correct any errors below and try again";
-    const [staff] = await h.query("SELECT permissions FROM ost_staff WHERE staff_id = 1");
-    const permissions = String(staff?.permissions ?? "");
-    await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [
-      permissions.replace('"user.create":1', '"user.create":0'),
-    ]);
-    try {
+    await withoutUserCreate(async () => {
       const headers = await h.agent();
       const before = await h.counts();
       const ask = (extra: object) =>
@@ -858,9 +853,7 @@ describe("CreateTicket", () => {
         },
       ]);
       expect(await h.counts()).toEqual(before);
-    } finally {
-      await h.exec("UPDATE ost_staff SET permissions = ? WHERE staff_id = 1", [permissions]);
-    }
+    });
   });
 
   // Ticket::open (include/class.ticket.php, osTicket 1.18.1): ticket.create in the department chosen, the
