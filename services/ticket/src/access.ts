@@ -177,10 +177,16 @@ export async function authorizeLoadedTicket(
     isOpen: ticket.status?.state === TicketState.OPEN,
     collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
     referrals: await loadTicketReferrals(q, ticket.id),
-    mergedChildren: isEndUser(principal) ? await loadMergedChildren(q, ticket.id) : [],
+    mergedChildren: [],
   };
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
-  assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
+  let decision = decideTicketAccess(principal, facts, { permission, endUser });
+  // A merge parent's children only ever add access (end users only): read them when it is not yet allowed.
+  if (!decision.allowed && endUser) {
+    facts.mergedChildren = await loadMergedChildren(q, ticket.id);
+    decision = decideTicketAccess(principal, facts, { permission, endUser });
+  }
+  assertAllowed(decision);
 }
 
 /**
