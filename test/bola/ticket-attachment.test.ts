@@ -205,9 +205,14 @@ beforeAll(async () => {
     }),
   );
   serviceHeaders = service;
+  // 64 bytes of text (random hex): random binary labelled text/plain may sniff as another type.
   const upload = async (name: string, headers = service) => {
     const res = await files.uploadFile(
-      { name: `${name}.txt`, type: "text/plain", data: randomBytes(64) },
+      {
+        name: `${name}.txt`,
+        type: "text/plain",
+        data: Buffer.from(randomBytes(32).toString("hex")),
+      },
       { headers },
     );
     if (!res.file?.id) throw new Error("upload returned no file");
