@@ -164,6 +164,47 @@ describe("osTicket ticket access rules (BOLA matrix over the domain functions)",
     }
   });
 
+  it("lists a collaborator's tickets only while collaborator_ticket_visibility is on (include/client/tickets.inc.php); opening one by id does not depend on it", async () => {
+    const collaborator = world.principal("endUserCollaborator");
+    const plain = world.tickets.plain;
+    const listed = async () => {
+      const endUser = await loadEndUserOrgFacts(q, idOf(collaborator));
+      const filter = ticketVisibilityFilter(collaborator, endUser, "t", "list");
+      const rows = await q(`SELECT t.ticket_id FROM ost_ticket t WHERE ${filter.sql} AND t.ticket_id = ?`, [
+        ...filter.params,
+        plain,
+      ]);
+      const facts = await loadTicketAccessFacts(q, plain);
+      return {
+        listed: rows.length === 1,
+        view: outcome(decideTicketAccess(collaborator, facts, { endUser })),
+      };
+    };
+    const setting = async (value: string | null) => {
+      const em = orm.em.fork();
+      await execute(
+        em,
+        "DELETE FROM ost_config WHERE namespace = 'core' AND `key` = 'collaborator_ticket_visibility'",
+      );
+      if (value !== null)
+        await execute(
+          em,
+          "INSERT INTO ost_config SET namespace = 'core', `key` = 'collaborator_ticket_visibility', value = ?, updated = NOW()",
+          [value],
+        );
+    };
+    try {
+      await setting("0");
+      expect(await listed()).toEqual({ listed: false, view: "ok" });
+      await setting("1");
+      expect(await listed()).toEqual({ listed: true, view: "ok" });
+      // osTicket's default (Config::$defaults) when the row is missing: on.
+      await setting(null);
+      expect(await listed()).toEqual({ listed: true, view: "ok" });
+    } finally {
+      await setting("1");
+    }
+  });
   it("sees by department every department of Staff::getDepartments, with getRole's fallback role outside the agent's own (Ticket::checkStaffPerm, Staff::getTicketsVisibility)", async () => {
     // Sales agent whose visible departments (sub-departments, managed ones) include Support, the plain
     // ticket's department, without a role there: visible in GetTicket and in lists alike, ticket.create only.

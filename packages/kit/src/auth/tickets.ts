@@ -117,6 +117,12 @@ export interface EndUserOrgFacts {
   isPrimaryContact: boolean;
   /** ost_organization.status of orgId (0 when none). */
   orgStatus: number;
+  /**
+   * The portal's ticket list also shows the tickets the user collaborates on (osTicket's "Collaborator
+   * Tickets Visibility", `collaborator_ticket_visibility`, on unless set to 0). Opening one by id does not
+   * depend on it (Ticket::checkUserAccess).
+   */
+  listsCollaboratedTickets?: boolean;
 }
 
 export async function loadTicketAccessFacts(
@@ -211,8 +217,9 @@ export async function loadTicketReferrals(
 
 export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<EndUserOrgFacts> {
   const [u] = await q(
-    "SELECT u.org_id, u.status, o.status AS org_status FROM ost_user u" +
-      " LEFT JOIN ost_organization o ON o.id = u.org_id WHERE u.id = ?",
+    "SELECT u.org_id, u.status, o.status AS org_status," +
+      " (SELECT c.value FROM ost_config c WHERE c.namespace = 'core' AND c.`key` = 'collaborator_ticket_visibility')" +
+      " AS collab_visibility FROM ost_user u LEFT JOIN ost_organization o ON o.id = u.org_id WHERE u.id = ?",
     [userId],
   );
   return {
@@ -220,7 +227,15 @@ export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<
     orgId: num(u?.org_id),
     isPrimaryContact: (num(u?.status) & USER_PRIMARY_ORG_CONTACT) !== 0,
     orgStatus: num(u?.org_status),
+    listsCollaboratedTickets: configFlag(u?.collab_visibility, true),
   };
+}
+
+/** An ost_config switch as osTicket reads it: any value but "" and "0" is on; a missing row is `fallback`. */
+function configFlag(value: unknown, fallback: boolean): boolean {
+  if (value === null || value === undefined) return fallback;
+  const text = String(value);
+  return text !== "" && text !== "0";
 }
 
 /** Whether an end user may see the tickets of their organization's members. */
@@ -443,12 +458,13 @@ export function ticketVisibilityFilter(
     const userId = idOf(principal);
     const orgShared = endUser !== undefined && endUser.userId === userId && canSeeOrgTickets(endUser);
     // Owner, collaborator (of the thread `onThread` names), organization member's ticket, for the ticket `x`.
-    const owns = (x: string, onThread: string) => {
-      const parts = [
-        `${x}.user_id = ?`,
-        `EXISTS (SELECT 1 FROM ost_thread_collaborator c WHERE ${onThread} AND c.user_id = ?)`,
-      ];
-      const params: unknown[] = [userId, userId];
+    const owns = (x: string, onThread: string, collaborators = true) => {
+      const parts = [`${x}.user_id = ?`];
+      const params: unknown[] = [userId];
+      if (collaborators) {
+        parts.push(`EXISTS (SELECT 1 FROM ost_thread_collaborator c WHERE ${onThread} AND c.user_id = ?)`);
+        params.push(userId);
+      }
       if (orgShared) {
         parts.push(`${x}.user_id IN (SELECT ou.id FROM ost_user ou WHERE ou.org_id = ?)`);
         params.push(endUser?.orgId ?? 0);
@@ -456,8 +472,10 @@ export function ticketVisibilityFilter(
       return { parts, params };
     };
     if (rule === "list") {
-      // include/client/tickets.inc.php: thread__collaborators is the 'T' thread only; merges play no part.
-      const { parts, params } = owns(a, `c.thread_id IN (${thread})`);
+      // include/client/tickets.inc.php: thread__collaborators is the 'T' thread only, and only while
+      // collaborator_ticket_visibility is on; merges play no part.
+      const collaborators = endUser?.userId !== userId || endUser.listsCollaboratedTickets !== false;
+      const { parts, params } = owns(a, `c.thread_id IN (${thread})`, collaborators);
       return { sql: `(${parts.join(" OR ")})`, params };
     }
     // Ticket::checkUserAccess: collaborators of Ticket::getThread ('T', else 'C'), and a combine/separate
