@@ -36,13 +36,20 @@ export { renderCreateTable } from "./schema/ddl.ts";
 export { osticketTables } from "./schema/tables/index.ts";
 export type { ColumnDef, IndexDef, TableDef } from "./schema/types.ts";
 export {
+  DeferredBatchError,
+  defer,
+  discardDeferred,
   type ExecuteResult,
   execute,
   executePrepared,
+  flushDeferred,
+  hasDeferred,
   type PreparedOptions,
   query,
+  queryBatch,
   queryPrepared,
   type Row,
   type ServerTime,
+  type Statement,
   serverTime,
 } from "./sql.ts";

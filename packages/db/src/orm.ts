@@ -6,6 +6,7 @@ import { CompiledQuery, type DatabaseConnection } from "kysely";
 import mysql from "mysql2/promise";
 import { allEntities } from "./entities/index.ts";
 import { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
+import { DeferredStatementsSubscriber } from "./sql.ts";
 
 export type Orm = MikroORM;
 export type { EntityManager };
@@ -25,6 +26,12 @@ export interface CreateOrmOptions {
    * differently from MySQL, and schema comparison must read them the server's way.
    */
   flavor?: "auto" | "mysql" | "mariadb";
+  /**
+   * Let one round trip carry several statements (mysql2's `multipleStatements`), which `defer` and
+   * `queryBatch` use. Off by default: turn it on only for a pool whose SQL binds every value as a `?`
+   * parameter and never splices text from a request into a statement.
+   */
+  multipleStatements?: boolean;
   /** Extra MikroORM options, merged last (for read replicas, caching, ...). */
   extra?: Partial<Options>;
 }
@@ -56,7 +63,14 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
   return MikroORM.init({
     driver: flavor === "mariadb" ? MariaDbDriver : MySqlDriver,
     clientUrl: options.url,
-    ...(socketPath ? { driverOptions: { socketPath } } : {}),
+    ...(socketPath || options.multipleStatements
+      ? {
+          driverOptions: {
+            ...(socketPath ? { socketPath } : {}),
+            ...(options.multipleStatements ? { multipleStatements: true } : {}),
+          },
+        }
+      : {}),
     entities: options.entities ?? allEntities,
     extensions: [Migrator],
     charset: "utf8",
@@ -72,6 +86,7 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
         : {}),
     },
     onCreateConnection: applySessionSettings,
+    subscribers: [new DeferredStatementsSubscriber()],
     // osTicket's tables have no foreign keys; the schema tooling must never invent any.
     schemaGenerator: { createForeignKeyConstraints: false },
     ensureDatabase: false,

@@ -1,3 +1,4 @@
+import type { EventSubscriber, TransactionEventArgs } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/mysql";
 import { CompiledQuery, type DatabaseConnection, type Transaction } from "kysely";
 
@@ -19,7 +20,7 @@ export async function query<T extends Row = Row>(
   sql: string,
   params: readonly unknown[] = [],
 ): Promise<T[]> {
-  const result = await runOnConnection(em, sql, params, {}, "query");
+  const [result] = await runOnConnection(em, [{ sql, params }], {}, "query");
   return Array.isArray(result) ? (result.filter(isRow) as T[]) : [];
 }
 
@@ -29,9 +30,109 @@ export async function execute(
   sql: string,
   params: readonly unknown[] = [],
 ): Promise<ExecuteResult> {
-  const result = await runOnConnection(em, sql, params, {}, "query");
-  if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
+  const [result] = await runOnConnection(em, [{ sql, params }], {}, "query");
+  if (!result || Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
   return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
+}
+
+/** One statement with its `?` placeholders' values. */
+export interface Statement {
+  readonly sql: string;
+  readonly params?: readonly unknown[];
+}
+
+/**
+ * Queues a write whose result nobody reads (an UPDATE, an INSERT whose id is not needed) on `em`'s
+ * transaction instead of running it now. Queued statements go to the server, in order, in the same round
+ * trip as the next statement this module runs on that transaction (`query`, `execute`, `queryBatch`, ...),
+ * or when `flushDeferred` is called; they are never reordered with those statements. A queued statement
+ * that fails makes the statement it travels with fail. Whatever is still queued is sent before the
+ * transaction commits and forgotten when it rolls back (DeferredStatementsSubscriber); MikroORM's own
+ * queries (`em.execute`, `em.find`, ...) do not send them, so call `flushDeferred` before one of those if it
+ * must see them. Outside a transaction this is an error.
+ *
+ * Several statements travel in one round trip only on a pool made with `multipleStatements` (createOrm);
+ * elsewhere they are sent one by one, still in order.
+ */
+export function defer(em: EntityManager, sql: string, params: readonly unknown[] = []): void {
+  const transaction = em.getTransactionContext<object>();
+  if (!transaction) throw new Error("defer: no transaction on this EntityManager");
+  const root = rootOf(transaction);
+  const queue = deferred.get(root);
+  if (queue) queue.push({ sql, params });
+  else deferred.set(root, [{ sql, params }]);
+}
+
+/** Sends the statements `defer` queued on `em`'s transaction (one round trip where the pool allows). */
+export async function flushDeferred(em: EntityManager): Promise<void> {
+  const transaction = em.getTransactionContext<object>();
+  if (!transaction || !deferred.get(rootOf(transaction))?.length) return;
+  await runOnConnection(em, [], {}, "query");
+}
+
+/** Forgets the statements `defer` queued on `em`'s transaction. */
+export function discardDeferred(em: EntityManager): void {
+  const transaction = em.getTransactionContext<object>();
+  if (transaction) deferred.delete(rootOf(transaction));
+}
+
+/**
+ * Keeps deferred statements inside their transaction's life (createOrm registers it). A transaction and its
+ * savepoints share one queue (one connection, one order): it is sent before the transaction commits and
+ * before a savepoint opens (so what a savepoint queues is all the queue holds until it ends), and dropped
+ * when the transaction or a savepoint rolls back.
+ */
+export class DeferredStatementsSubscriber implements EventSubscriber {
+  /** A savepoint is about to open in `transaction` (MikroORM names the outer transaction here). */
+  async beforeTransactionStart({ em, transaction }: TransactionEventArgs): Promise<void> {
+    if (!transaction) return;
+    savepointParents.set(em, transaction);
+    if (deferred.get(rootOf(transaction))?.length)
+      await runOnConnection(
+        em as EntityManager,
+        [],
+        {},
+        "query",
+        transaction as unknown as Transaction<unknown>,
+      );
+  }
+
+  afterTransactionStart({ em, transaction }: TransactionEventArgs): void {
+    const parent = savepointParents.get(em);
+    savepointParents.delete(em);
+    if (transaction && parent && "savepointName" in transaction) parentOf.set(transaction, parent);
+  }
+
+  async beforeTransactionCommit({ em, transaction }: TransactionEventArgs): Promise<void> {
+    if (transaction && deferred.get(rootOf(transaction))?.length)
+      await runOnConnection(
+        em as EntityManager,
+        [],
+        {},
+        "query",
+        transaction as unknown as Transaction<unknown>,
+      );
+  }
+
+  beforeTransactionRollback({ transaction }: TransactionEventArgs): void {
+    if (transaction) deferred.delete(rootOf(transaction));
+  }
+}
+
+/** Whether `em`'s transaction holds deferred statements not sent yet. */
+export function hasDeferred(em: EntityManager): boolean {
+  const transaction = em.getTransactionContext<object>();
+  return transaction !== undefined && (deferred.get(rootOf(transaction))?.length ?? 0) > 0;
+}
+
+/**
+ * Runs several SELECTs in one round trip (on a `multipleStatements` pool; one after another elsewhere) and
+ * returns each one's rows, in order. Statements `defer` queued go first.
+ */
+export async function queryBatch(em: EntityManager, statements: readonly Statement[]): Promise<Row[][]> {
+  if (statements.length === 0) return [];
+  const results = await runOnConnection(em, statements, {}, "query");
+  return results.map((result) => (Array.isArray(result) ? result.filter(isRow) : []));
 }
 
 export interface ServerTime {
@@ -78,7 +179,7 @@ export async function queryPrepared<T extends Row = Row>(
   params: readonly unknown[] = [],
   options: PreparedOptions = {},
 ): Promise<T[]> {
-  const result = await runOnConnection(em, sql, params, options, "execute");
+  const [result] = await runOnConnection(em, [{ sql, params }], options, "execute");
   if (!Array.isArray(result)) throw new Error("queryPrepared: the statement returned no result set");
   return result.filter(isRow) as T[];
 }
@@ -94,8 +195,8 @@ export async function executePrepared(
   params: readonly unknown[] = [],
   options: PreparedOptions = {},
 ): Promise<ExecuteResult> {
-  const result = await runOnConnection(em, sql, params, options, "execute");
-  if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
+  const [result] = await runOnConnection(em, [{ sql, params }], options, "execute");
+  if (!result || Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
   return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
 }
 
@@ -106,6 +207,22 @@ interface RawConnection {
   readonly threadId: number | null;
   execute(sql: string, values: unknown[], callback: (error: Error | null, result: unknown) => void): unknown;
   query(sql: string, values: unknown[], callback: (error: Error | null, result: unknown) => void): unknown;
+  format(sql: string, values: unknown[]): string;
+  readonly config?: { readonly multipleStatements?: boolean };
+}
+
+/** Statements `defer` queued, by the transaction (Kysely's, from getTransactionContext) they belong to. */
+const deferred = new WeakMap<object, Statement[]>();
+/** The transaction (or savepoint) each open savepoint was opened in. */
+const parentOf = new WeakMap<object, object>();
+/** The transaction a savepoint is being opened in, by the EntityManager opening it (between the two events). */
+const savepointParents = new WeakMap<object, object>();
+
+/** The outermost transaction of a transaction or savepoint (whose connection and queue it shares). */
+function rootOf(transaction: object): object {
+  let current = transaction;
+  for (let parent = parentOf.get(current); parent; parent = parentOf.get(current)) current = parent;
+  return current;
 }
 
 // Kysely keeps one wrapper per physical connection for the connection's lifetime; the raw connection
@@ -113,51 +230,153 @@ interface RawConnection {
 const rawConnections = new WeakMap<DatabaseConnection, RawConnection>();
 
 /**
- * Runs one statement on `em`'s connection straight through mysql2: `query` (text protocol, values escaped
- * by mysql2 as the ORM would) or `execute` (a server-side prepared statement). Skipping the ORM's own
+ * Runs statements on `em`'s connection straight through mysql2: `query` (text protocol, values escaped by
+ * mysql2 as the ORM would) or `execute` (server-side prepared statements). Statements `defer` queued on the
+ * transaction go first; on a `multipleStatements` connection every text-protocol statement of the call
+ * travels in one round trip. Returns one result per statement of `statements`. Skipping the ORM's own
  * layers costs a fraction per statement; statements still go to the ORM's query log.
  */
 async function runOnConnection(
   em: EntityManager,
-  sql: string,
-  params: readonly unknown[],
+  statements: readonly Statement[],
   { signal }: PreparedOptions,
   protocol: "query" | "execute",
-): Promise<PreparedResult> {
+  transaction = em.getTransactionContext<Transaction<unknown>>(),
+): Promise<PreparedResult[]> {
   signal?.throwIfAborted();
   const connection = em.getConnection();
   const pool = await connection.getNativeClient();
-  const transaction = em.getTransactionContext<Transaction<unknown>>();
+  const queued = transaction ? deferred.get(rootOf(transaction)) : undefined;
+  const pending = queued?.length ? queued.splice(0) : [];
   // Inside a transaction: its own single connection, serialised with the ORM's queries on it. Outside:
   // a connection acquired from the pool the ORM's way (session settings applied) and released after.
   const executor = transaction ? transaction.getExecutor() : connection.getClient().getExecutor();
   const started = Date.now();
-  const result = await executor
+  const logged = [...pending, ...statements];
+  const results = await executor
     .provideConnection(async (wrapper) => {
       const raw = await rawConnectionOf(wrapper, pool);
       if (!raw) {
-        // Not found (a driver version whose pool looks different): the same statement over the text protocol.
-        const res = await wrapper.executeQuery(CompiledQuery.raw(sql, [...params]));
-        return res.rows.length > 0 || res.numAffectedRows === undefined
-          ? [...res.rows]
-          : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) };
+        // Not found (a driver version whose pool looks different): each statement over the text protocol.
+        const out: PreparedResult[] = [];
+        for (const { sql, params = [] } of logged) {
+          const res = await wrapper.executeQuery(CompiledQuery.raw(sql, [...params]));
+          out.push(
+            res.rows.length > 0 || res.numAffectedRows === undefined
+              ? [...res.rows]
+              : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) },
+          );
+        }
+        return out.slice(pending.length);
       }
-      return new Promise<PreparedResult>((resolve, reject) => {
-        const done = (error: Error | null, res: unknown) => {
-          if (error) reject(error);
-          else resolve(isPreparedResult(res) ? res : []);
-        };
-        if (protocol === "execute") raw.execute(sql, [...params], done);
-        else raw.query(sql, [...params], done);
-      });
+      if (protocol === "execute") {
+        await sendText(raw, pending);
+        const out: PreparedResult[] = [];
+        for (const { sql, params = [] } of statements) out.push(await sendPrepared(raw, sql, params));
+        return out;
+      }
+      return (await sendText(raw, logged)).slice(pending.length);
     })
     .catch((error: unknown) => {
-      logPrepared(em, sql, started, undefined, "error");
-      throw error;
+      for (const { sql } of logged) logPrepared(em, sql, started, undefined, "error");
+      if (!(error instanceof StatementFailure)) throw error;
+      // A deferred statement's failure (or one that cannot be placed) is not the caller's to handle.
+      if (error.index < pending.length) throw new DeferredBatchError(error.cause, pending.length);
+      throw error.cause;
     });
-  logPrepared(em, sql, started, result, "info");
+  pending.forEach(({ sql }) => {
+    logPrepared(em, sql, started, undefined, "info");
+  });
+  statements.forEach(({ sql }, i) => {
+    logPrepared(em, sql, started, results[i], "info");
+  });
   signal?.throwIfAborted();
-  return result;
+  return results;
+}
+
+/**
+ * A deferred statement failed (or a call carrying deferred statements failed and which statement it was
+ * could not be read): the failure is not the caller's own statement's to handle, so it carries no `errno`
+ * (code that recovers from, say, a duplicate key of its own INSERT does not mistake a deferred write's
+ * failure for it); except a deadlock or lock wait timeout, which rolls back the whole transaction whichever
+ * statement hit it, and keeps its `errno` so the transaction can be retried. When the caller's own
+ * statement fails after the deferred ones succeeded, the caller gets that statement's own error.
+ */
+export class DeferredBatchError extends Error {
+  readonly errno?: number;
+  constructor(cause: unknown, deferredCount: number) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super(`${message} (in a batch with ${deferredCount} deferred statement(s))`, { cause });
+    this.name = "DeferredBatchError";
+    const errno = typeof cause === "object" && cause !== null && "errno" in cause ? Number(cause.errno) : 0;
+    if (errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT) this.errno = errno;
+  }
+}
+
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+const ER_LOCK_DEADLOCK = 1213;
+
+/** Text-protocol statements, in order: one round trip on a `multipleStatements` connection. */
+async function sendText(raw: RawConnection, statements: readonly Statement[]): Promise<PreparedResult[]> {
+  if (statements.length === 0) return [];
+  if (statements.length === 1 || !raw.config?.multipleStatements) {
+    const out: PreparedResult[] = [];
+    for (const [index, { sql, params = [] }] of statements.entries()) {
+      try {
+        out.push(await send(raw, "query", sql, params));
+      } catch (error) {
+        throw new StatementFailure(error, index);
+      }
+    }
+    return out;
+  }
+  // mysql2 escapes each statement's values exactly as a single query would; the server runs them in order
+  // and stops at the first error (nothing after it runs). mysql2 keeps the result of every statement that
+  // completed, so the failing one is the next (-1 when that cannot be read).
+  const text = statements.map(({ sql, params = [] }) => raw.format(sql, [...params])).join(";\n");
+  let command: unknown;
+  const result = await send(raw, "query", text, [], (c) => {
+    command = c;
+  }).catch((error: unknown) => {
+    const completed: unknown =
+      typeof command === "object" && command !== null ? Reflect.get(command, "_rows") : undefined;
+    throw new StatementFailure(error, Array.isArray(completed) ? completed.length : -1);
+  });
+  if (!Array.isArray(result) || result.length !== statements.length)
+    throw new Error(`expected ${statements.length} results from a statement batch`);
+  return result.map((one: unknown) => (isPreparedResult(one) ? one : []));
+}
+
+/** A text-protocol call failed at statement `index` of what it sent (-1: not known). */
+class StatementFailure {
+  readonly cause: unknown;
+  readonly index: number;
+  constructor(cause: unknown, index: number) {
+    this.cause = cause;
+    this.index = index;
+  }
+}
+
+function sendPrepared(raw: RawConnection, sql: string, params: readonly unknown[]): Promise<PreparedResult> {
+  return send(raw, "execute", sql, params);
+}
+
+function send(
+  raw: RawConnection,
+  protocol: "query" | "execute",
+  sql: string,
+  params: readonly unknown[],
+  started?: (command: unknown) => void,
+): Promise<PreparedResult> {
+  return new Promise<PreparedResult>((resolve, reject) => {
+    const done = (error: Error | null, res: unknown) => {
+      if (error) reject(error);
+      else resolve(isPreparedResult(res) ? res : []);
+    };
+    const command =
+      protocol === "execute" ? raw.execute(sql, [...params], done) : raw.query(sql, [...params], done);
+    started?.(command);
+  });
 }
 
 /** The statement goes to MikroORM's query log (and slow-query log) like the ORM's own queries do. */
@@ -224,6 +443,8 @@ function isRawConnection(value: unknown): value is RawConnection {
     typeof value === "object" &&
     value !== null &&
     "threadId" in value &&
+    "format" in value &&
+    typeof value.format === "function" &&
     "execute" in value &&
     typeof value.execute === "function" &&
     "query" in value &&

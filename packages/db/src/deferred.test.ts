@@ -1,0 +1,202 @@
+import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOrm, type EntityManager, type Orm } from "./orm.ts";
+import {
+  DeferredBatchError,
+  defer,
+  discardDeferred,
+  execute,
+  flushDeferred,
+  hasDeferred,
+  query,
+  queryBatch,
+} from "./sql.ts";
+
+let db: ScratchDatabase;
+const orms: Record<"batched" | "oneByOne", Orm> = {} as Record<"batched" | "oneByOne", Orm>;
+
+beforeAll(async () => {
+  db = await createScratchDatabase({ label: "deferred" });
+  const options = {
+    url: db.url,
+    entities: [],
+    pool: { min: 0, max: 3 },
+    extra: { discovery: { warnWhenNoEntities: false } },
+  };
+  orms.batched = await createOrm({ ...options, multipleStatements: true });
+  orms.oneByOne = await createOrm(options);
+  await execute(
+    orms.batched.em.fork(),
+    "CREATE TABLE deferred_row (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(32) NOT NULL, n INT NOT NULL, UNIQUE KEY tag (tag))",
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(orms).map((orm) => orm.close(true)));
+  await db?.drop();
+});
+
+const rowsTagged = async (em: EntityManager, prefix: string) =>
+  (await query(em, "SELECT tag, n FROM deferred_row WHERE tag LIKE ? ORDER BY id", [`${prefix}%`])).map(
+    (r) => `${r.tag}=${r.n}`,
+  );
+
+describe.each(["batched", "oneByOne"] as const)("deferred statements (%s pool)", (pool) => {
+  const orm = () => orms[pool];
+
+  it("reach the server in order, before the next statement of the transaction, which sees them", async () => {
+    const p = `${pool}-order-`;
+    const seen = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?)", [`${p}a`, 1]);
+        defer(tx, "UPDATE deferred_row SET n = n + ? WHERE tag = ?", [10, `${p}a`]);
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?), (?, ?)", [`${p}b`, 2, `${p}'c;`, 3]);
+        expect(hasDeferred(tx)).toBe(true);
+        const inserted = await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?)", [`${p}d`, 4]);
+        expect(inserted.insertId).toBeGreaterThan(0);
+        expect(inserted.affectedRows).toBe(1);
+        expect(hasDeferred(tx)).toBe(false);
+        return rowsTagged(tx, p);
+      });
+    expect(seen).toEqual([`${p}a=11`, `${p}b=2`, `${p}'c;=3`, `${p}d=4`]);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
+  });
+
+  it("are sent by flushDeferred, and queryBatch answers each SELECT of one call in order", async () => {
+    const p = `${pool}-batch-`;
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?), (?, ?)", [`${p}x`, 7, `${p}y`, 8]);
+        await flushDeferred(tx);
+        expect(hasDeferred(tx)).toBe(false);
+        defer(tx, "UPDATE deferred_row SET n = 70 WHERE tag = ?", [`${p}x`]);
+        const [first, empty, count] = await queryBatch(tx, [
+          { sql: "SELECT n FROM deferred_row WHERE tag = ?", params: [`${p}x`] },
+          { sql: "SELECT n FROM deferred_row WHERE tag = 'nothing here'" },
+          { sql: "SELECT COUNT(*) AS c FROM deferred_row WHERE tag LIKE ?", params: [`${p}%`] },
+        ]);
+        expect(first).toEqual([{ n: 70 }]);
+        expect(empty).toEqual([]);
+        expect(Number(count?.[0]?.c)).toBe(2);
+      });
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}x=70`, `${p}y=8`]);
+  });
+
+  it("still queued at the end of the transaction are sent before it commits", async () => {
+    const p = `${pool}-commit-`;
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}a`]);
+        defer(tx, "UPDATE deferred_row SET n = 2 WHERE tag = ?", [`${p}a`]);
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}b`]);
+      });
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}a=2`, `${p}b=3`]);
+  });
+
+  it("are never sent when their transaction rolls back, nor by a later transaction", async () => {
+    const p = `${pool}-rollback-`;
+    await expect(
+      orm()
+        .em.fork()
+        .transactional(async (tx) => {
+          defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?)", [`${p}lost`, 1]);
+          throw new Error("give up");
+        }),
+    ).rejects.toThrow("give up");
+    for (let i = 0; i < 3; i++)
+      await orm()
+        .em.fork()
+        .transactional(async (tx) => {
+          await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, ?)", [`${p}kept${i}`, i]);
+        });
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}kept0=0`, `${p}kept1=1`, `${p}kept2=2`]);
+    // discardDeferred forgets them by hand.
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 9)", [`${p}dropped`]);
+        discardDeferred(tx);
+        expect(hasDeferred(tx)).toBe(false);
+      });
+    expect(await rowsTagged(orm().em.fork(), `${p}dropped`)).toEqual([]);
+  });
+
+  it("queued before a savepoint are sent before it opens; those queued inside are sent with it or dropped when it rolls back", async () => {
+    const p = `${pool}-savepoint-`;
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}outer`]);
+        await expect(
+          tx.transactional(async (inner) => {
+            // The outer statement has reached the server before anything in the savepoint.
+            expect(await rowsTagged(inner, p)).toEqual([`${p}outer=1`]);
+            defer(inner, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}undone`]);
+            throw new Error("undo the savepoint");
+          }),
+        ).rejects.toThrow("undo the savepoint");
+        await tx.transactional(async (inner) => {
+          defer(inner, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}released`]);
+        });
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", [`${p}last`]);
+      });
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}outer=1`, `${p}released=3`, `${p}last=4`]);
+  });
+
+  it("fail the statement they travel with when one of them fails, without that failure's errno, and the transaction writes nothing", async () => {
+    const p = `${pool}-fail-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    const failure = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}new`]);
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}taken`]); // duplicate key
+        await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", [`${p}after`]);
+      })
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeferredBatchError);
+    expect((failure as DeferredBatchError).errno).toBeUndefined();
+    expect((failure as Error).message).toMatch(/Duplicate entry/);
+    expect(((failure as Error).cause as { errno?: number }).errno).toBe(1062);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}taken=1`]);
+  });
+
+  it("leave the caller its own statement's error (with its errno) when they succeeded and that statement failed", async () => {
+    const p = `${pool}-own-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    const seen = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}deferred`]);
+        const own = await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}taken`]).catch(
+          (error: unknown) => error,
+        );
+        expect(own).not.toBeInstanceOf(DeferredBatchError);
+        expect((own as { errno?: number }).errno).toBe(1062);
+        return rowsTagged(tx, p);
+      });
+    expect(seen).toEqual([`${p}taken=1`, `${p}deferred=2`]);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
+  });
+
+  it("cannot be queued outside a transaction", () => {
+    expect(() => defer(orm().em.fork(), "UPDATE deferred_row SET n = 0")).toThrow(/no transaction/);
+  });
+});
+
+describe("DeferredBatchError", () => {
+  it("keeps the errno of a deadlock or lock wait timeout, so the transaction is retried, and of nothing else", () => {
+    expect(new DeferredBatchError(Object.assign(new Error("Deadlock found"), { errno: 1213 }), 2).errno).toBe(
+      1213,
+    );
+    expect(
+      new DeferredBatchError(Object.assign(new Error("Lock wait timeout"), { errno: 1205 }), 1).errno,
+    ).toBe(1205);
+    expect(
+      new DeferredBatchError(Object.assign(new Error("Duplicate entry"), { errno: 1062 }), 1).errno,
+    ).toBe(undefined);
+  });
+});
