@@ -1,4 +1,5 @@
 import type { SqlEntityManager } from "@mikro-orm/mysql";
+import { type EntityManager, execute } from "@ostmesh/db";
 import { assertValidHeaders, traceHeaders } from "./trace.ts";
 
 /** Headers the relay adds to every event (besides `Nats-Msg-Id`), so consumers can route without decoding. */
@@ -86,7 +87,9 @@ export async function writeOutbox(
   if ((options.requireTransaction ?? true) && !em.isInTransaction())
     throw new OutboxValidationError("writeOutbox must run inside the transaction of the change it announces");
   const headers = { ...traceHeaders(), ...event.headers };
-  const result = await em.execute<{ insertId?: number | bigint | string }>(
+  // Through @ostmesh/db: writes the transaction deferred go in the same round trip, ahead of this one.
+  const result = await execute(
+    em as EntityManager,
     "INSERT INTO ostmesh_outbox (subject, event_type, aggregate_type, aggregate_id, payload, headers)" +
       " VALUES (?, ?, ?, ?, ?, ?)",
     [
@@ -97,7 +100,6 @@ export async function writeOutbox(
       Buffer.from(event.payload.buffer, event.payload.byteOffset, event.payload.byteLength),
       Object.keys(headers).length > 0 ? JSON.stringify(headers) : null,
     ],
-    "run",
   );
-  return { id: String(result.insertId ?? "") };
+  return { id: String(result.insertId || "") };
 }

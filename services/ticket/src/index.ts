@@ -56,7 +56,13 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
   return async (router, deps) => {
     const env = options.env ?? process.env;
     const config = configOrExit(() => loadTicketServiceConfig(env), name);
-    const orm = await createOrm({ url: deps.config.databaseUrl, pool: { max: config.dbPoolMax } });
+    // Every statement of this service binds its values as `?` parameters, so one round trip may carry
+    // several (deferred writes travel with the next statement).
+    const orm = await createOrm({
+      url: deps.config.databaseUrl,
+      pool: { max: config.dbPoolMax },
+      multipleStatements: true,
+    });
     deps.onShutdown(() => orm.close());
     deps.onShutdown(watchDbPool(deps.metrics.registry, mikroOrmPoolSource(name, orm)));
     if (env.TICKET_MIGRATE !== "false")

@@ -19,7 +19,7 @@ export async function replaceSearchRows(tx: Sql, rows: readonly SearchRow[]): Pr
   const kept = rows.filter((r) => r.objectId && !(phpFalsy(r.content) && phpFalsy(r.title)));
   if (!kept.length) return;
   const params: SqlValue[] = kept.flatMap((r) => [r.objectType, r.objectId, r.title, r.content]);
-  await tx.run(
+  tx.later(
     `REPLACE INTO ost__search (object_type, object_id, title, content) VALUES ${placeholders(kept.length, 4)}`,
     params,
   );

@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/mysql";
-import { execute as executeOn, query as queryOn } from "@ostmesh/db";
+import { defer, execute as executeOn, query as queryOn } from "@ostmesh/db";
 
 /** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -18,6 +18,13 @@ export interface Sql {
   all(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   first(sql: string, params?: readonly SqlValue[]): Promise<Row | undefined>;
   run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+  /**
+   * A write whose result nobody reads and that is not expected to fail (an UPDATE of a row this transaction
+   * holds, an INSERT whose id is not needed): queued, and sent in the same round trip as the transaction's
+   * next statement, or before it commits (@ostmesh/db `defer`). Its failure fails that next statement and
+   * with it the transaction. Only inside a transaction.
+   */
+  later(sql: string, params?: readonly SqlValue[]): void;
 }
 
 /** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
@@ -29,6 +36,7 @@ export function sqlFor(em: EntityManager): Sql {
       return rows[0];
     },
     run: (sql, params = []) => executeOn(em, sql, params),
+    later: (sql, params = []) => defer(em, sql, params),
   };
 }
 

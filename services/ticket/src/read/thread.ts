@@ -1,7 +1,7 @@
 /** Thread entries as the contract describes them: one query for the entries, one for their files. */
 import { create } from "@bufbuild/protobuf";
-import type { EntityManager } from "@ostmesh/db";
-import { query } from "@ostmesh/db";
+import type { EntityManager, Statement } from "@ostmesh/db";
+import { query, queryBatch } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   AttachmentSummarySchema,
@@ -65,12 +65,15 @@ export async function loadEntries(
 ): Promise<Map<number, ThreadEntry>> {
   const unique = [...new Set(ids.filter((id) => id > 0))];
   if (unique.length === 0) return new Map();
-  const rows = await query(
-    em,
-    `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE e.id IN (${marks(unique.length)})`,
-    unique,
-  );
-  const entries = await withAttachments(em, rows.map(entryOf));
+  // The entries and their attachments in one round trip (both by entry id).
+  const [rows = [], files = []] = await queryBatch(em, [
+    {
+      sql: `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE e.id IN (${marks(unique.length)})`,
+      params: unique,
+    },
+    attachmentsOf(unique),
+  ]);
+  const entries = applyAttachments(rows.map(entryOf), files);
   return new Map(entries.map((e) => [e.id, e]));
 }
 
@@ -148,14 +151,23 @@ function recipientsOf(text: string | null): { to: string[]; cc: string[] } | und
 
 async function withAttachments(em: EntityManager, entries: ThreadEntry[]): Promise<ThreadEntry[]> {
   if (entries.length === 0) return entries;
-  const byId = new Map(entries.map((e) => [e.id, e]));
-  const files = await query(
-    em,
-    "SELECT a.id, a.object_id, a.file_id, a.name, a.inline, f.name AS file_name, f.type, f.size" +
+  const { sql, params } = attachmentsOf(entries.map((e) => e.id));
+  return applyAttachments(entries, await query(em, sql, params));
+}
+
+/** The attachments of thread entries, by entry id. */
+function attachmentsOf(entryIds: readonly number[]): Statement {
+  return {
+    sql:
+      "SELECT a.id, a.object_id, a.file_id, a.name, a.inline, f.name AS file_name, f.type, f.size" +
       " FROM ost_attachment a LEFT JOIN ost_file f ON f.id = a.file_id" +
-      ` WHERE a.type = 'H' AND a.object_id IN (${marks(byId.size)}) ORDER BY a.id`,
-    [...byId.keys()],
-  );
+      ` WHERE a.type = 'H' AND a.object_id IN (${marks(entryIds.length)}) ORDER BY a.id`,
+    params: entryIds,
+  };
+}
+
+function applyAttachments(entries: ThreadEntry[], files: readonly Row[]): ThreadEntry[] {
+  const byId = new Map(entries.map((e) => [e.id, e]));
   const withFiles = new Set<number>();
   for (const f of files) {
     const entry = byId.get(num(f, "object_id"));

@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { EntityManager } from "@ostmesh/db";
-import { query } from "@ostmesh/db";
+import { query, queryBatch } from "@ostmesh/db";
 import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   CollaboratorSchema,
@@ -53,10 +53,12 @@ export async function loadTickets(
   const tickets = new Map<number, Ticket>();
   if (unique.length === 0) return tickets;
   const idList = marks(unique.length);
-  const [rows, answers] = await Promise.all([
-    query(
-      em,
-      `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
+  // One round trip: the rows, their answers and (full reads) the collaborators of every thread the tickets
+  // may have, kept below only for the thread each ticket reads as its own.
+  const [rows = [], answers = [], collaborators = []] = await queryBatch(em, [
+    {
+      sql:
+        `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
         // Ticket::getThread: its own thread ('T'), else the child thread ('C') a merge left it; should bad
         // data hold more, the oldest one wins (ORDER BY below).
         " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
@@ -64,18 +66,30 @@ export async function loadTickets(
         " LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
         " LEFT JOIN ost_staff s ON s.staff_id = t.staff_id" +
         ` WHERE t.ticket_id IN (${idList}) ORDER BY t.ticket_id, th.object_type = 'T' DESC, th.id`,
-      unique,
-    ),
-    query(
-      em,
-      "SELECT fe.object_id AS ticket_id, fe.form_id, v.field_id, v.value, v.value_id, f.name, f.label, f.type" +
+      params: unique,
+    },
+    {
+      sql:
+        "SELECT fe.object_id AS ticket_id, fe.form_id, v.field_id, v.value, v.value_id, f.name, f.label, f.type" +
         " FROM ost_form_entry fe JOIN ost_form_entry_values v ON v.entry_id = fe.id" +
         " JOIN ost_form_field f ON f.id = v.field_id" +
         ` WHERE fe.object_type = 'T' AND fe.object_id IN (${idList})` +
         (options.full ? "" : " AND (f.name IN ('subject', 'priority') OR f.type = 'priority')") +
         " ORDER BY fe.object_id, fe.sort, fe.id, f.sort, f.id",
-      unique,
-    ),
+      params: unique,
+    },
+    ...(options.full
+      ? [
+          {
+            sql:
+              "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
+              " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+              " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
+              ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
+            params: unique,
+          },
+        ]
+      : []),
   ]);
   for (const row of rows) {
     const id = num(row, "ticket_id");
@@ -85,7 +99,7 @@ export async function loadTickets(
     const ticket = tickets.get(num(a, "ticket_id"));
     if (ticket) applyAnswer(ticket, a, ref, options.full);
   }
-  if (options.full) await loadCollaborators(em, tickets);
+  if (options.full) applyCollaborators(tickets, collaborators);
   return tickets;
 }
 
@@ -176,17 +190,9 @@ function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boole
   );
 }
 
-async function loadCollaborators(em: EntityManager, tickets: Map<number, Ticket>): Promise<void> {
+function applyCollaborators(tickets: Map<number, Ticket>, rows: readonly Row[]): void {
   const byThread = new Map<number, Ticket>();
   for (const t of tickets.values()) if (t.threadId) byThread.set(t.threadId, t);
-  if (byThread.size === 0) return;
-  const rows = await query(
-    em,
-    "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
-      " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
-      ` WHERE c.thread_id IN (${marks(byThread.size)}) ORDER BY c.id`,
-    [...byThread.keys()],
-  );
   for (const r of rows) {
     const ticket = byThread.get(num(r, "thread_id"));
     if (!ticket) continue;

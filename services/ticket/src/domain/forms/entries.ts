@@ -25,7 +25,7 @@ export async function insertFormEntry(
   );
   if (answers.length) {
     const params: SqlValue[] = answers.flatMap((a) => [insertId, a.fieldId, a.value, a.valueId]);
-    await tx.run(
+    tx.later(
       `INSERT INTO ost_form_entry_values (entry_id, field_id, value, value_id) VALUES ${placeholders(answers.length, 4)}`,
       params,
     );

@@ -100,7 +100,7 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
       a.name ?? null,
       a.inline ? 1 : 0,
     ]);
-    await tx.run(
+    tx.later(
       `INSERT INTO ost_attachment (object_id, file_id, name, inline, type) VALUES ${[...files.keys()]
         .map(() => "(?, ?, ?, ?, 'H')")
         .join(", ")}`,

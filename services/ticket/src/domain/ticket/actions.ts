@@ -121,7 +121,7 @@ export function postReply(
       attachments: input.attachments ?? [],
     });
     change.index(entry.searchRow);
-    await ctx.tx.run("UPDATE ost_thread SET lastresponse = NOW() WHERE id = ?", [change.ticket.threadId]);
+    ctx.tx.later("UPDATE ost_thread SET lastresponse = NOW() WHERE id = ?", [change.ticket.threadId]);
     if (input.replyStatusId && input.replyStatusId !== change.view.statusId) {
       const status = await ctx.lookups.status(input.replyStatusId);
       if (!status) throw new NotFoundError("status", input.replyStatusId);
@@ -214,7 +214,7 @@ export function postMessage(
       attachments: input.attachments ?? [],
     });
     change.index(entry.searchRow);
-    await ctx.tx.run("UPDATE ost_thread SET lastmessage = NOW() WHERE id = ?", [threadId]);
+    ctx.tx.later("UPDATE ost_thread SET lastmessage = NOW() WHERE id = ?", [threadId]);
     change.setAnswered(false);
     change.set("lastupdate", NOW);
     let reopened = false;

@@ -926,7 +926,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   }
   await logEvents(tx, lookups, events, ctx.threadEventLogged);
   if (closing && actorStaff && config.autoReferClosed) {
-    await tx.run(
+    tx.later(
       "INSERT IGNORE INTO ost_thread_referral (thread_id, object_id, object_type, created) VALUES (?, ?, 'S', NOW())",
       [threadId, actorStaff.id],
     );

@@ -167,7 +167,7 @@ export async function createUser(
     [user.orgId, email.insertId, user.name],
   );
   const userId = created.insertId;
-  await tx.run("UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, email.insertId]);
+  tx.later("UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, email.insertId]);
 
   const stored: StoredAnswer[] = [];
   if (contactForm) {
