@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/mysql";
-import { defer, execute as executeOn, query as queryOn } from "@ostmesh/db";
+import { defer, execute as executeOn, queryBatch, query as queryOn } from "@ostmesh/db";
 
 /** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -25,6 +25,10 @@ export interface Sql {
    * with it the transaction. Only inside a transaction.
    */
   later(sql: string, params?: readonly SqlValue[]): void;
+  /** Several SELECTs in one round trip (deferred writes go first): each one's rows, in order. */
+  batch(
+    statements: readonly { readonly sql: string; readonly params?: readonly SqlValue[] }[],
+  ): Promise<Row[][]>;
 }
 
 /** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
@@ -37,6 +41,7 @@ export function sqlFor(em: EntityManager): Sql {
     },
     run: (sql, params = []) => executeOn(em, sql, params),
     later: (sql, params = []) => defer(em, sql, params),
+    batch: (statements) => queryBatch(em, statements),
   };
 }
 

@@ -1,5 +1,5 @@
 import { isRecord, str } from "../rows.ts";
-import { placeholders, quoteIdentifier, type Sql, type SqlValue } from "../sql.ts";
+import { quoteIdentifier, type Sql, type SqlValue } from "../sql.ts";
 import type { StoredAnswer } from "./answers.ts";
 
 export interface NewFormEntry {
@@ -12,25 +12,25 @@ export interface NewFormEntry {
   readonly extra: string | null;
 }
 
-/** INSERT ost_form_entry + one multi-row INSERT of its answers; returns the entry id. */
-export async function insertFormEntry(
-  tx: Sql,
-  entry: NewFormEntry,
-  answers: readonly StoredAnswer[],
-): Promise<number> {
-  const { insertId } = await tx.run(
+/**
+ * INSERT ost_form_entry + one multi-row INSERT of its answers, both deferred (Sql.later): nothing reads the
+ * entry's id, so the answers name it by LAST_INSERT_ID(), which the entry's INSERT queued right before them
+ * on the same connection has just set (the answers' table has no AUTO_INCREMENT column of its own).
+ */
+export function insertFormEntry(tx: Sql, entry: NewFormEntry, answers: readonly StoredAnswer[]): void {
+  tx.later(
     "INSERT INTO ost_form_entry (form_id, object_id, object_type, sort, extra, created, updated)" +
       " VALUES (?, ?, ?, ?, ?, NOW(), NOW())",
     [entry.formId, entry.objectId, entry.objectType, entry.sort, entry.extra],
   );
   if (answers.length) {
-    const params: SqlValue[] = answers.flatMap((a) => [insertId, a.fieldId, a.value, a.valueId]);
+    const params: SqlValue[] = answers.flatMap((a) => [a.fieldId, a.value, a.valueId]);
     tx.later(
-      `INSERT INTO ost_form_entry_values (entry_id, field_id, value, value_id) VALUES ${placeholders(answers.length, 4)}`,
+      "INSERT INTO ost_form_entry_values (entry_id, field_id, value, value_id) VALUES " +
+        answers.map(() => "(LAST_INSERT_ID(), ?, ?, ?)").join(", "),
       params,
     );
   }
-  return insertId;
 }
 
 /**

@@ -387,6 +387,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   }
 
   let user: ExistingUser | undefined;
+  /** The organization the looked-up requester address's domain maps to (read with the requester). */
+  let requesterDomainOrg: { email: string; orgId: number } | undefined;
   let newUser: { email: string; name: string; answers: Map<string, string | null> } | undefined;
   const vars: Record<string, string | undefined> = { ...input.answers };
   for (const [k, v] of Object.entries({
@@ -420,8 +422,11 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 
     // Ban list (filterTicketData → Banlist::isBanned) and the requester, in one round trip.
     const email = byId?.email ?? phpTrim(input.requester.email ?? "");
-    const requester = email ? await lookupRequester(tx, email) : { banned: false, user: undefined };
+    const requester = email
+      ? await lookupRequester(tx, email)
+      : { banned: false, user: undefined, domainOrgId: 0 };
     if (requester.banned) throw new TicketDeniedError(email);
+    requesterDomainOrg = { email, orgId: requester.domainOrgId };
 
     // Open-ticket limit per user (loop control).
     if (config.maxOpenTickets > 0 && origin !== "staff" && requester.user) {
@@ -434,11 +439,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 
     user = byId ?? requester.user;
     if (!user) {
-      if (
-        origin === "email" &&
-        !config.flag("accept_unregistered_email") &&
-        !(await organizationForEmail(tx, email))
-      ) {
+      if (origin === "email" && !config.flag("accept_unregistered_email") && !requester.domainOrgId) {
         throw new TicketDeniedError(email);
       }
       // User::fromVars($clean, $can_create) creates nobody without the permission: the refusal then stands
@@ -607,7 +608,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     else if (topic.slaId) slaTrump = topic.slaId;
   }
   const owner = user;
-  const orgId = owner ? owner.orgId : newUser ? await organizationForEmail(tx, newUser.email) : 0;
+  const orgId = owner
+    ? owner.orgId
+    : newUser
+      ? newUser.email === requesterDomainOrg?.email
+        ? requesterDomainOrg.orgId
+        : await organizationForEmail(tx, newUser.email)
+      : 0;
   // The owner's organization: its account manager may take the ticket, its members may join it.
   const org = orgId
     ? await tx.first("SELECT id, status, manager FROM ost_organization WHERE id = ?", [orgId])
@@ -792,7 +799,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     ticketStored.push(stored);
     cdata.set(cdataColumn(field), stored.cdata);
   }
-  await insertFormEntry(
+  insertFormEntry(
     tx,
     {
       formId: ticketInstance.form.id,
@@ -819,7 +826,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       const field = instance.form.fields.find((f) => f.id === fieldId);
       return field ? [storeAnswer(field, value)] : [];
     });
-    await insertFormEntry(
+    insertFormEntry(
       tx,
       {
         formId: instance.form.id,

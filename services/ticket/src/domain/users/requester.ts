@@ -3,7 +3,7 @@ import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
 import { int, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
-import type { Sql } from "../sql.ts";
+import type { Row, Sql, SqlValue } from "../sql.ts";
 import {
   cleanTextAnswer,
   decodeSpecialChars,
@@ -54,23 +54,31 @@ export async function findUserByEmail(
 }
 
 /**
- * The ban-list check (SYSTEM BAN LIST: an active e-mail rule equal to the address) and the user lookup by
- * e-mail, in one round trip.
+ * The ban-list check (SYSTEM BAN LIST: an active e-mail rule equal to the address), the user lookup by
+ * e-mail and the organization the address's domain maps to (organizationForEmail, for a requester who is
+ * no user yet), in one round trip.
  */
 export async function lookupRequester(
   tx: Sql,
   email: string,
-): Promise<{ banned: boolean; user: ExistingUser | undefined }> {
-  const row = await tx.first(
-    "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
-      " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
-      ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
-      " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
-    [email, email],
-  );
+): Promise<{ banned: boolean; user: ExistingUser | undefined; domainOrgId: number }> {
+  const domain = email.split("@")[1] ?? "";
+  const [found = [], orgs = []] = await tx.batch([
+    {
+      sql:
+        "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
+        " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
+        ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
+        " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
+      params: [email, email],
+    },
+    ...(domain ? [organizationsOfDomain(domain)] : []),
+  ]);
+  const row = found[0];
   return {
     banned: row ? int(row, "banned") !== 0 : false,
     user: row && row.id !== null && row.id !== undefined ? toUser(row) : undefined,
+    domainOrgId: domain ? organizationMatching(orgs, domain) : 0,
   };
 }
 
@@ -125,14 +133,23 @@ export const PRIMARY_ORG_CONTACT = 0x01;
 export async function organizationForEmail(tx: Sql, email: string): Promise<number> {
   const domain = email.split("@")[1] ?? "";
   if (!domain) return 0;
-  const rows = await tx.all(
-    "SELECT id, domain FROM ost_organization WHERE domain > '' AND domain LIKE ? ORDER BY id",
-    [`%${domain.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
-  );
+  const { sql, params } = organizationsOfDomain(domain);
+  return organizationMatching(await tx.all(sql, params), domain);
+}
+
+/** Organizations whose `domain` list may name `domain` (a superset: organizationMatching decides). */
+function organizationsOfDomain(domain: string): { sql: string; params: SqlValue[] } {
+  return {
+    sql: "SELECT id, domain FROM ost_organization WHERE domain > '' AND domain LIKE ? ORDER BY id",
+    params: [`%${domain.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
+  };
+}
+
+function organizationMatching(rows: readonly Row[], domain: string): number {
+  const target = domain.toLowerCase();
   for (const row of rows) {
     for (const entry of str(row, "domain").split(",")) {
       const d = entry.trim().toLowerCase();
-      const target = domain.toLowerCase();
       if (d.startsWith(".") ? target.endsWith(d) : d === target) return int(row, "id");
     }
   }
@@ -175,7 +192,7 @@ export async function createUser(
       if (!isEnabled(field) || isExtStored(field) || !hasData(field)) continue;
       stored.push(storeAnswer(field, user.answers.get(field.name) ?? null));
     }
-    await insertFormEntry(
+    insertFormEntry(
       tx,
       { formId: contactForm.id, objectType: "U", objectId: userId, sort: 1, extra: null },
       stored,
