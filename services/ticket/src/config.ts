@@ -17,7 +17,7 @@ export interface TicketServiceConfig {
   readonly overdueMaxBatches: number;
   /** TICKET_DB_POOL_MAX: connections of the service's pool (default 20). */
   readonly dbPoolMax: number;
-  /** TICKET_METADATA_TTL: how long forms, fields and reference rows are reused across requests (default 5s). */
+  /** TICKET_METADATA_TTL: how long forms, fields, business-hours schedules and reference rows are reused across requests (default 5s). */
   readonly metadataTtlMs: number;
   /**
    * OSTICKET_SECRET_SALT: osTicket's SECRET_SALT (include/ost-config.php). With it, replies to mails that

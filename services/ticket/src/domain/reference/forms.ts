@@ -54,8 +54,8 @@ interface Cached<T> {
 }
 
 /**
- * Metadata shared across requests for a short time: forms and fields (admins rarely edit forms; a stale
- * entry lives at most `ttlMs`) and `ost_event` ids (install data). Lookups are by form type or id and by
+ * Metadata shared across requests for a short time: forms and fields, business-hours schedules (admins
+ * rarely edit them; a stale entry lives at most `ttlMs`) and `ost_event` ids (install data). Lookups are by form type or id and by
  * event name, never by hard-coded ids.
  */
 export class MetadataCache {
@@ -63,6 +63,7 @@ export class MetadataCache {
   readonly #now: () => number;
   readonly #byId = new Map<number, Cached<FormDefinition | undefined>>();
   readonly #byType = new Map<string, Cached<number | undefined>>();
+  readonly #other = new Map<string, Cached<unknown>>();
   #events: Cached<ReadonlyMap<string, number>> | undefined;
 
   constructor(options: { ttlMs?: number; now?: () => number } = {}) {
@@ -75,6 +76,22 @@ export class MetadataCache {
     this.#byId.clear();
     this.#byType.clear();
     this.#events = undefined;
+    this.#other.clear();
+  }
+
+  /**
+   * Other admin-edited metadata (e.g. business-hours schedules), by key: `load`'s value, reused for `ttlMs`
+   * like the forms (absent values too).
+   */
+  async shared<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.#other.get(key);
+    if (hit && hit.expires > this.#now()) return hit.value as T;
+    const value = await load();
+    if (this.#ttlMs > 0) {
+      if (this.#other.size >= 1000) this.#other.clear();
+      this.#other.set(key, { value, expires: this.#now() + this.#ttlMs });
+    }
+    return value;
   }
 
   /** `ost_event` ids by name. */

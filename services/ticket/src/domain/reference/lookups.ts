@@ -178,6 +178,11 @@ export class Lookups {
     this.#metadata = metadata;
   }
 
+  /** Admin-edited metadata shared across requests for the metadata cache's short TTL (MetadataCache.shared). */
+  shared<T>(key: string, load: () => Promise<T>): Promise<T> {
+    return this.#metadata.shared(key, load);
+  }
+
   /**
    * Loads several reference rows in one round trip (the priorities, and statuses, departments, SLAs and
    * topics by id) into this use case's memo; later lookups of them cost nothing.

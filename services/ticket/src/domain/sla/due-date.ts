@@ -109,10 +109,13 @@ export async function computeSlaDueDate(
   const config = lookups.config;
   const zone = input.actorTimezone || config.defaultTimezone;
   const dept = input.deptId ? await lookups.department(input.deptId) : undefined;
+  // Schedules change as rarely as forms: shared across requests for the metadata cache's TTL.
+  const businessSchedule = (id: number) =>
+    id ? lookups.shared(`schedule:${id}:${zone}`, () => loadBusinessSchedule(tx, id, zone)) : undefined;
   const schedule =
-    (await loadBusinessSchedule(tx, dept?.scheduleId ?? 0, zone)) ??
-    (await loadBusinessSchedule(tx, sla.scheduleId, zone)) ??
-    (await loadBusinessSchedule(tx, config.defaultScheduleId, zone));
+    (await businessSchedule(dept?.scheduleId ?? 0)) ??
+    (await businessSchedule(sla.scheduleId)) ??
+    (await businessSchedule(config.defaultScheduleId));
   if (schedule) {
     const due = addWorkingHours(input.startEpoch, sla.gracePeriod, schedule);
     if (due !== null) return due;

@@ -97,7 +97,7 @@ export async function logEvents(
 
 /** Marks earlier events of a state as superseded (e.g. every `closed` event on reopen / re-close). */
 export async function annulEvents(tx: Sql, lookups: Lookups, threadId: number, state: string): Promise<void> {
-  await tx.run("UPDATE ost_thread_event SET annulled = 1 WHERE thread_id = ? AND event_id = ?", [
+  tx.later("UPDATE ost_thread_event SET annulled = 1 WHERE thread_id = ? AND event_id = ?", [
     threadId,
     await lookups.eventId(state),
   ]);

@@ -185,7 +185,8 @@ export class TicketChange {
       }
     }
     this.#sets.clear();
-    await this.ctx.tx.run(`UPDATE ost_ticket SET ${parts.join(", ")}, updated = NOW() WHERE ticket_id = ?`, [
+    // Deferred: it reaches the server with the transaction's next statement (every read included).
+    this.ctx.tx.later(`UPDATE ost_ticket SET ${parts.join(", ")}, updated = NOW() WHERE ticket_id = ?`, [
       ...params,
       this.ticket.id,
     ]);
