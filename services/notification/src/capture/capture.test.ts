@@ -530,6 +530,38 @@ describe("telling ostmesh's own writes apart", () => {
     }
   });
 
+  it("re-reads the ticket overlap without judging tickets that still match their snapshot", async () => {
+    const { orm, statements } = await statementLoggingOrm();
+    try {
+      const options = { orm, ticketPollMs: 0, ticketSettleMs: 0, ticketOverlapMs: 60_000 };
+      const capture = newCapture(env, options);
+      await drain(capture);
+      // Tickets changed within the overlap (a reply's lastupdate, a form edit): same watched fields.
+      await execute(env.orm.em.fork(), "UPDATE ost_ticket SET updated = NOW(), lastupdate = NOW()");
+      statements.length = 0;
+      const reread = await capture.runCycle();
+      expect(reread.tickets.read).toBeGreaterThan(0);
+      expect(reread.tickets.published).toBe(0);
+      const snapshotReads = () =>
+        statements.filter((q) => q.startsWith("SELECT * FROM ostmesh_capture_ticket"));
+      expect(snapshotReads()).toEqual([]);
+      // One ticket really changed (a transfer made in the staff panel): judged, and published once.
+      const [ticket] = await query(env.orm.em.fork(), "SELECT dept_id FROM ost_ticket WHERE ticket_id = 25");
+      const dept = Number(ticket?.dept_id) === 1 ? 2 : 1;
+      await execute(
+        env.orm.em.fork(),
+        "UPDATE ost_ticket SET dept_id = ?, updated = NOW() WHERE ticket_id = 25",
+        [dept],
+      );
+      statements.length = 0;
+      const changed = await newCapture(env, options).runCycle();
+      expect(snapshotReads()).toHaveLength(1);
+      expect(changed.tickets.published).toBe(1);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
   it("records ostmesh's rows in one statement inside the transaction of a cycle that also publishes", async () => {
     const { orm, statements } = await statementLoggingOrm();
     try {

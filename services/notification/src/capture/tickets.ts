@@ -195,10 +195,15 @@ export class TicketChangeTail {
       time: Math.max(0, cursor.time - Math.ceil(this.#o.overlapMs / 1000)),
       id: 0,
     };
+    // The overlap re-reads every ticket updated in the last `overlapMs` on each poll; most still match their
+    // snapshot, so the snapshot's hash comes along (one PK lookup) and such a row is neither judged nor
+    // given its covered-event subquery.
+    const hash = hashSql(cdata);
     return query(
       em,
       `SELECT t.ticket_id, UNIX_TIMESTAMP(t.updated) AS updated, th.id AS thread_id, ${valuesSql(cdata)},` +
-        ` ${hashSql(cdata)} AS hash, ${COVERED_SQL} AS covered${fromClause(cdata)}` +
+        ` ${hash} AS hash, sn.hash AS snapshot_hash, IF(sn.hash <=> ${hash}, 0, ${COVERED_SQL}) AS covered` +
+        `${fromClause(cdata)} LEFT JOIN ostmesh_capture_ticket sn ON sn.ticket_id = t.ticket_id` +
         " WHERE t.updated >= FROM_UNIXTIME(?) AND (t.updated > FROM_UNIXTIME(?) OR t.ticket_id > ?)" +
         " AND t.updated <= NOW() - INTERVAL ? MICROSECOND ORDER BY t.updated, t.ticket_id LIMIT ?",
       [from.time, from.time, from.id, this.#o.settleMs * 1000, this.#o.batchSize],
@@ -293,8 +298,11 @@ export class TicketChangeTail {
     );
   }
 
-  async #judge(em: EntityManager, rows: readonly Row[]): Promise<number> {
+  async #judge(em: EntityManager, page: readonly Row[]): Promise<number> {
     let published = 0;
+    // Unchanged since the snapshot read with the row: nothing to judge (the check below would skip it too).
+    const rows = page.filter((r) => r.snapshot_hash === null || str(r.snapshot_hash) !== str(r.hash));
+    if (rows.length === 0) return 0;
     const ids = rows.map((r) => num(r.ticket_id));
     const shadows = new Map(
       (
