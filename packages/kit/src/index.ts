@@ -29,7 +29,7 @@ export {
   ServingStatus,
 } from "./health/monitor.ts";
 export { healthRoutes } from "./health/service.ts";
-export { createLogger, type Logger, type LoggerOptions, REDACTED_KEYS, redactPaths } from "./log/logger.ts";
+export { createLogger, type Logger, type LoggerOptions, REDACTED_KEYS, redactLine } from "./log/logger.ts";
 export { ProcessMetrics } from "./metrics/metrics.ts";
 export { codeName, currentCall, requestedTimeoutMs } from "./rpc/call.ts";
 export {

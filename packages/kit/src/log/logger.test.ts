@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, REDACT_CENSOR, REDACTED_KEYS, redactPaths } from "./logger.ts";
+import { createLogger, REDACT_CENSOR, REDACTED_KEYS, redactLine } from "./logger.ts";
 
 function capture() {
   const lines: string[] = [];
@@ -138,18 +138,34 @@ describe("logger", () => {
     expect(first.user).toEqual({ email: "a@example.org", password: REDACT_CENSOR, passwd: REDACT_CENSOR });
   });
 
-  it("builds redact paths for every key at every depth", () => {
-    const paths = redactPaths(["password", "x-api-key"], 3);
-    expect(paths).toEqual([
-      "password",
-      "*.password",
-      "*.*.password",
-      '["x-api-key"]',
-      '*["x-api-key"]',
-      '*.*["x-api-key"]',
-    ]);
+  it("redacts at any depth and in child bindings, and leaves lines without the keys as written", () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", destination: stream });
+    const child = logger.child({ upstream: { headers: { authorization: "Bearer S3CRET-binding" } } });
+    child.info(
+      { a: { b: { c: { d: { e: { f: { g: { h: { password: "S3CRET-depth-8" } } } } } } } } },
+      "password reset requested",
+    );
+    logger.info({ note: 'a "password": in a value is text', tokenCount: 3 }, "plain");
+    const [secretLine, plainLine] = lines;
+    expect(secretLine).not.toContain("S3CRET");
+    const parsed = parse(secretLine);
+    expect(parsed.upstream).toEqual({ headers: { authorization: REDACT_CENSOR } });
+    expect(JSON.stringify(parsed.a)).toContain(`"password":"${REDACT_CENSOR}"`);
+    expect(parsed.msg).toBe("password reset requested");
+    // Untouched: the same bytes pino wrote (a key inside a string value is not a key).
+    expect(redactLine(`${plainLine}\n`)).toBe(`${plainLine}\n`);
+    expect(parse(plainLine)).toMatchObject({ note: 'a "password": in a value is text', tokenCount: 3 });
     expect(REDACTED_KEYS).toEqual(
       expect.arrayContaining(["authorization", "cookie", "x-api-key", "refresh_token"]),
     );
+  });
+
+  it("censors a line JSON cannot read by its text rather than let a secret through", () => {
+    const broken = '{"level":"info","password":"S3CRET-a","nested":{"token":12345},"x":1';
+    const out = redactLine(broken);
+    expect(out).not.toContain("S3CRET");
+    expect(out).not.toContain("12345");
+    expect(out).toContain(`"password":"${REDACT_CENSOR}"`);
   });
 });
