@@ -112,6 +112,26 @@ describe("relay: two relays at once", () => {
     expect(leadership.filter((x) => x.endsWith(":true")).length).toBeGreaterThanOrEqual(2);
   });
 
+  it("lets a standby ask for the lease on its own schedule, not on every wake-up (one per commit)", async () => {
+    const d = await database("relaystandby");
+    const leader = relay(d);
+    await waitFor(() => leader.isLeader, "the leader leads");
+    // A standby whose next try is a minute away, woken again and again after the leader has gone.
+    const standby = relay(d, { standbyRetryMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(standby.isLeader).toBe(false);
+    await leader.stop();
+    for (let i = 0; i < 20; i++) {
+      standby.notify();
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    expect(standby.isLeader).toBe(false);
+    // Stopping still ends its wait at once.
+    const stopped = Date.now();
+    await standby.stop();
+    expect(Date.now() - stopped).toBeLessThan(5_000);
+  });
+
   it("hands over at once on stop, after finishing the batch in flight, and releases the lock", async () => {
     const d = await database("relaystop");
     const def = testStream("stop");

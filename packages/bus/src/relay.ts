@@ -31,7 +31,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Idle poll interval (default 250 ms); `notify()` wakes the relay sooner. */
   pollIntervalMs?: number;
-  /** How often a standby tries to take the lease (default 1 s). */
+  /**
+   * How often a standby tries to take the lease (default 1 s). Wake-ups (`notify()`, the wake subject) are
+   * for the leader: a standby does not ask for the lease on each of them, which would cost a GET_LOCK per
+   * commit in every standby.
+   */
   standbyRetryMs?: number;
   /**
    * The lease connection's `wait_timeout`: if the leader's host vanishes without closing its socket, MySQL
@@ -179,7 +183,7 @@ export class OutboxRelay {
     while (!this.#stopping) {
       try {
         if (!this.#leader && !(await this.#acquire())) {
-          await this.#sleep(this.#opts.standbyRetryMs);
+          await this.#sleep(this.#opts.standbyRetryMs, false);
           continue;
         }
         if (!(await this.#confirmLease())) continue;
@@ -195,21 +199,27 @@ export class OutboxRelay {
     }
   }
 
-  /** Waits `ms`, or less if `notify()` is called; a notify that came while busy ends the next wait at once. */
-  #sleep(ms: number): Promise<void> {
-    if (this.#woken || this.#stopping) {
-      this.#woken = false;
+  /**
+   * Waits `ms`, or less if `notify()` is called; a notify that came while busy ends the next wait at once.
+   * A wait that is not `wakeable` (a standby's) ends early only to stop; the notify is kept for later.
+   */
+  #sleep(ms: number, wakeable = true): Promise<void> {
+    if (this.#stopping || (wakeable && this.#woken)) {
+      if (wakeable) this.#woken = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
-        if (this.#wake === finish) this.#wake = undefined;
-        this.#woken = false;
+        if (this.#wake === finish || this.#wake === onWake) this.#wake = undefined;
+        if (wakeable) this.#woken = false;
         resolve();
       };
+      const onWake = () => {
+        if (wakeable || this.#stopping) finish();
+      };
       const timer = setTimeout(finish, ms);
-      this.#wake = finish;
+      this.#wake = onWake;
     });
   }
 
