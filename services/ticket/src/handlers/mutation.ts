@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { query } from "@ostmesh/db";
+import { query, queryBatch } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
@@ -17,8 +17,8 @@ import type { LoggedThreadEvent } from "../domain/thread/events.ts";
 import { domainFailure, type FieldResolver, notFound } from "../errors.ts";
 import type { EventPayload } from "../events.ts";
 import { runIdempotent } from "../idempotency.ts";
-import { loadEntries } from "../read/thread.ts";
-import { loadTickets } from "../read/tickets.ts";
+import { entriesRead, loadEntries } from "../read/thread.ts";
+import { ticketsRead } from "../read/tickets.ts";
 import type { ReferenceSnapshot } from "../reference.ts";
 import { num } from "../rows.ts";
 import type { Runtime } from "../runtime.ts";
@@ -35,6 +35,8 @@ export class Mutation {
   /** Thread events the domain wrote, in order (every outbox event of the change names them). */
   readonly threadEvents: LoggedThreadEvent[] = [];
   readonly #namedThreadEvents = new Set<number>();
+  /** Entries read with the ticket, by id. */
+  readonly #entries = new Map<number, ThreadEntry>();
   #occurredAt: Timestamp | undefined;
 
   constructor(rt: Runtime, tx: EntityManager, principal: Principal, ref: ReferenceSnapshot) {
@@ -79,15 +81,24 @@ export class Mutation {
     return found.id;
   }
 
-  /** A ticket as it is now inside the transaction (with answers and collaborators). */
+  /**
+   * A ticket as it is now inside the transaction (with answers and collaborators), read in one round trip
+   * with the entries the domain's events so far name (their events need them next; see `entry`).
+   */
   async ticket(ticketId: number): Promise<Ticket> {
-    const ticket = (await loadTickets(this.tx, this.ref, [ticketId], { full: true })).get(ticketId);
+    const tickets = ticketsRead(this.ref, [ticketId], { full: true });
+    const entries = entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id)));
+    const results = await queryBatch(this.tx, [...tickets.statements, ...entries.statements]);
+    for (const [id, entry] of entries.read(results.slice(tickets.statements.length)))
+      this.#entries.set(id, entry);
+    const ticket = tickets.read(results).get(ticketId);
     if (!ticket) throw notFound();
     return ticket;
   }
 
+  /** A thread entry as it is now (read with the ticket when an event of this change names it). */
   async entry(entryId: number): Promise<ThreadEntry | undefined> {
-    return (await loadEntries(this.tx, [entryId])).get(entryId);
+    return this.#entries.get(entryId) ?? (await loadEntries(this.tx, [entryId])).get(entryId);
   }
 
   /**
@@ -180,4 +191,18 @@ export function formFieldResolver(rt: Runtime): FieldResolver["formField"] {
     if (String(row.form_type ?? "") === "U") return name ? `requester.${name}` : "requester";
     return name ? `answers.${name}` : "answers";
   };
+}
+
+/** The thread entries a domain event names (its event carries them). */
+function entryIdsOf(event: TicketDomainEvent): number[] {
+  switch (event.type) {
+    case "ticket.created":
+      return [event.messageEntryId];
+    case "ticket.response.posted":
+    case "ticket.message.posted":
+    case "ticket.note.posted":
+      return [event.entryId];
+    default:
+      return [];
+  }
 }

@@ -11,6 +11,7 @@ import {
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { entryTypeColumn, entryTypeOf, formatOf, sourceOf } from "../mapping.ts";
 import { isRecord, marks, num, parseJson, type Row, str, strOrNull, timestamp } from "../rows.ts";
+import type { BatchRead } from "./tickets.ts";
 
 /** ost_thread_entry.flags bit HIDDEN (an entry replaced by an edit). */
 export const ENTRY_HIDDEN = 0x004;
@@ -63,18 +64,27 @@ export async function loadEntries(
   em: EntityManager,
   ids: readonly number[],
 ): Promise<Map<number, ThreadEntry>> {
+  const read = entriesRead(ids);
+  return read.read(read.statements.length ? await queryBatch(em, read.statements) : []);
+}
+
+/** loadEntries as statements for one round trip (with others): the entries and their attachments. */
+export function entriesRead(ids: readonly number[]): BatchRead<Map<number, ThreadEntry>> {
   const unique = [...new Set(ids.filter((id) => id > 0))];
-  if (unique.length === 0) return new Map();
-  // The entries and their attachments in one round trip (both by entry id).
-  const [rows = [], files = []] = await queryBatch(em, [
-    {
-      sql: `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE e.id IN (${marks(unique.length)})`,
-      params: unique,
+  if (unique.length === 0) return { statements: [], read: () => new Map() };
+  return {
+    statements: [
+      {
+        sql: `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE e.id IN (${marks(unique.length)})`,
+        params: unique,
+      },
+      attachmentsOf(unique),
+    ],
+    read([rows = [], files = []]) {
+      const entries = applyAttachments(rows.map(entryOf), files);
+      return new Map(entries.map((e) => [e.id, e]));
     },
-    attachmentsOf(unique),
-  ]);
-  const entries = applyAttachments(rows.map(entryOf), files);
-  return new Map(entries.map((e) => [e.id, e]));
+  };
 }
 
 function entryOf(r: Row): ThreadEntry {

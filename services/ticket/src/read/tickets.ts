@@ -5,7 +5,7 @@
  * reference snapshot. Tickets osTicket's PHP wrote read the same as ostmesh's own.
  */
 import { create } from "@bufbuild/protobuf";
-import type { EntityManager } from "@ostmesh/db";
+import type { EntityManager, Statement } from "@ostmesh/db";
 import { query, queryBatch } from "@ostmesh/db";
 import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
@@ -42,6 +42,12 @@ const TICKET_COLUMNS =
   " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
   " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username";
 
+/** Statements that read something, and how their results (one row list per statement) become it. */
+export interface BatchRead<T> {
+  readonly statements: readonly Statement[];
+  read(results: readonly (readonly Row[])[]): T;
+}
+
 /** Loads tickets by id; the map holds only the ones that exist. */
 export async function loadTickets(
   em: EntityManager,
@@ -49,13 +55,24 @@ export async function loadTickets(
   ids: readonly number[],
   options: LoadOptions,
 ): Promise<Map<number, Ticket>> {
+  const read = ticketsRead(ref, ids, options);
+  return read.read(read.statements.length ? await queryBatch(em, read.statements) : []);
+}
+
+/**
+ * loadTickets as statements for one round trip (with others, e.g. the entries a change wrote): the rows,
+ * their answers and (full reads) the collaborators of every thread the tickets may have, kept only for the
+ * thread each ticket reads as its own.
+ */
+export function ticketsRead(
+  ref: ReferenceSnapshot,
+  ids: readonly number[],
+  options: LoadOptions,
+): BatchRead<Map<number, Ticket>> {
   const unique = [...new Set(ids)];
-  const tickets = new Map<number, Ticket>();
-  if (unique.length === 0) return tickets;
+  if (unique.length === 0) return { statements: [], read: () => new Map() };
   const idList = marks(unique.length);
-  // One round trip: the rows, their answers and (full reads) the collaborators of every thread the tickets
-  // may have, kept below only for the thread each ticket reads as its own.
-  const [rows = [], answers = [], collaborators = []] = await queryBatch(em, [
+  const statements: Statement[] = [
     {
       sql:
         `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
@@ -78,29 +95,32 @@ export async function loadTickets(
         " ORDER BY fe.object_id, fe.sort, fe.id, f.sort, f.id",
       params: unique,
     },
-    ...(options.full
-      ? [
-          {
-            sql:
-              "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
-              " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
-              " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
-              ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
-            params: unique,
-          },
-        ]
-      : []),
-  ]);
-  for (const row of rows) {
-    const id = num(row, "ticket_id");
-    if (!tickets.has(id)) tickets.set(id, ticketOf(row, ref));
-  }
-  for (const a of answers) {
-    const ticket = tickets.get(num(a, "ticket_id"));
-    if (ticket) applyAnswer(ticket, a, ref, options.full);
-  }
-  if (options.full) applyCollaborators(tickets, collaborators);
-  return tickets;
+  ];
+  if (options.full)
+    statements.push({
+      sql:
+        "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
+        " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+        " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
+        ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
+      params: unique,
+    });
+  return {
+    statements,
+    read([rows = [], answers = [], collaborators = []]) {
+      const tickets = new Map<number, Ticket>();
+      for (const row of rows) {
+        const id = num(row, "ticket_id");
+        if (!tickets.has(id)) tickets.set(id, ticketOf(row, ref));
+      }
+      for (const a of answers) {
+        const ticket = tickets.get(num(a, "ticket_id"));
+        if (ticket) applyAnswer(ticket, a, ref, options.full);
+      }
+      if (options.full) applyCollaborators(tickets, collaborators);
+      return tickets;
+    },
+  };
 }
 
 function ticketOf(r: Row, ref: ReferenceSnapshot): Ticket {
