@@ -65,9 +65,13 @@ export function defer(em: EntityManager, sql: string, params: readonly unknown[]
 
 /** Sends the statements `defer` queued on `em`'s transaction (one round trip where the pool allows). */
 export async function flushDeferred(em: EntityManager): Promise<void> {
-  const transaction = em.getTransactionContext<object>();
-  if (!transaction || !deferred.get(rootOf(transaction))?.length) return;
-  await runOnConnection(em, [], {}, "query");
+  const transaction = em.getTransactionContext<Transaction<unknown>>();
+  if (transaction) await sendQueued(em, transaction);
+}
+
+/** Sends what is queued for `transaction`'s queue, if anything (no statements of its own). */
+async function sendQueued(em: EntityManager, transaction: Transaction<unknown>): Promise<void> {
+  if (deferred.get(rootOf(transaction))?.length) await runOnConnection(em, [], {}, "query", transaction);
 }
 
 /** Forgets the statements `defer` queued on `em`'s transaction. */
@@ -87,14 +91,7 @@ export class DeferredStatementsSubscriber implements EventSubscriber {
   async beforeTransactionStart({ em, transaction }: TransactionEventArgs): Promise<void> {
     if (!transaction) return;
     savepointParents.set(em, transaction);
-    if (deferred.get(rootOf(transaction))?.length)
-      await runOnConnection(
-        em as EntityManager,
-        [],
-        {},
-        "query",
-        transaction as unknown as Transaction<unknown>,
-      );
+    await sendQueued(em as EntityManager, transaction as unknown as Transaction<unknown>);
   }
 
   afterTransactionStart({ em, transaction }: TransactionEventArgs): void {
@@ -104,14 +101,7 @@ export class DeferredStatementsSubscriber implements EventSubscriber {
   }
 
   async beforeTransactionCommit({ em, transaction }: TransactionEventArgs): Promise<void> {
-    if (transaction && deferred.get(rootOf(transaction))?.length)
-      await runOnConnection(
-        em as EntityManager,
-        [],
-        {},
-        "query",
-        transaction as unknown as Transaction<unknown>,
-      );
+    if (transaction) await sendQueued(em as EntityManager, transaction as unknown as Transaction<unknown>);
   }
 
   beforeTransactionRollback({ transaction }: TransactionEventArgs): void {

@@ -100,18 +100,32 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const multipart = /^\s*multipart\//i.test(firstValue(fields, "content-type"));
   const eol = header.includes("\r\n") ? "\r\n" : "\n";
   const content = await contentOf(mail, multipart, eol, 0);
+  return decodedEmail(header, messageId(header, fields), mail, fields, content);
+}
+
+/**
+ * The parsed mail: `header` as osTicket keeps it, envelope (addresses, subject) from `envelope` and its raw
+ * `fields` (threading headers, the From line), bodies and files from `content`.
+ */
+function decodedEmail(
+  header: string,
+  mid: string,
+  envelope: Decoded,
+  fields: ReturnType<typeof headerFields>,
+  content: MailContent,
+): ParsedEmail {
   const split = splitHeaders(header);
   return {
     header,
-    mid: messageId(header, fields),
+    mid,
     inReplyTo: firstValue(fields, "in-reply-to"),
     references: firstValue(fields, "references"),
-    subject: mail.subject ?? "",
-    from: sender(addresses(mail.from), firstValue(fields, "from")),
-    to: addresses(mail.to),
-    cc: addresses(mail.cc),
-    deliveredTo: addresses(mail.headers.get("delivered-to")),
-    bcc: addresses(mail.bcc),
+    subject: envelope.subject ?? "",
+    from: sender(addresses(envelope.from), firstValue(fields, "from")),
+    to: addresses(envelope.to),
+    cc: addresses(envelope.cc),
+    deliveredTo: addresses(envelope.headers.get("delivered-to")),
+    bcc: addresses(envelope.bcc),
     html: content.html.length ? content.html.join("") : undefined,
     text: content.text.length ? content.text.join("\n") : undefined,
     attachments: content.files,
@@ -133,36 +147,14 @@ async function unwrapped(bytes: Buffer, forwarded: ForwardedMessage): Promise<Pa
   const header = Buffer.from(forwarded.header, "latin1").toString("utf8");
   const ids = outerFields.filter((f) => f.name === "message-id" && f.value).map((f) => f.value);
   const mid = ids.at(-1) ?? `<${md5Latin1(forwarded.header)}@local>`;
-  let content: { html: string[]; text: string[]; files: MailAttachment[] } = {
-    html: [],
-    text: [],
-    files: [],
-  };
+  let content: MailContent = { html: [], text: [], files: [] };
   if (forwarded.innerError === undefined) {
     const innerHeader = Buffer.from(forwarded.innerSection ?? "", "latin1").toString("utf8");
     const multipart = /^\s*multipart\//i.test(firstValue(headerFields(innerHeader), "content-type"));
     const eol = innerHeader.includes("\r\n") ? "\r\n" : "\n";
     content = await contentOf(await decode(bytes.subarray(forwarded.innerOffset)), multipart, eol, 0);
   }
-  const split = splitHeaders(header);
-  return {
-    header,
-    mid,
-    inReplyTo: firstValue(outerFields, "in-reply-to"),
-    references: firstValue(outerFields, "references"),
-    subject: outer.subject ?? "",
-    from: sender(addresses(outer.from), firstValue(outerFields, "from")),
-    to: addresses(outer.to),
-    cc: addresses(outer.cc),
-    deliveredTo: addresses(outer.headers.get("delivered-to")),
-    bcc: addresses(outer.bcc),
-    html: content.html.length ? content.html.join("") : undefined,
-    text: content.text.length ? content.text.join("\n") : undefined,
-    attachments: content.files,
-    priorityUrgency: headerPriorityUrgency(header),
-    isBounce: isBounce(split),
-    isAutoReply: isAutoReply(split),
-  };
+  return decodedEmail(header, mid, outer, outerFields, content);
 }
 
 const CRLF2 = Buffer.from("\r\n\r\n");
@@ -254,6 +246,13 @@ async function undecodable(bytes: Buffer, failure: DecoderFailure): Promise<Pars
 
 type Decoded = Awaited<ReturnType<typeof simpleParser>>;
 
+/** Bodies (html and text parts, in order) and files of a decoded mail. */
+interface MailContent {
+  html: string[];
+  text: string[];
+  files: MailAttachment[];
+}
+
 async function decode(bytes: Buffer): Promise<Decoded> {
   try {
     return await simpleParser(bytes, {
@@ -282,7 +281,7 @@ async function contentOf(
   multipart: boolean,
   eol: string,
   depth: number,
-): Promise<{ html: string[]; text: string[]; files: MailAttachment[] }> {
+): Promise<MailContent> {
   const html: string[] = [];
   const text: string[] = [];
   const files: MailAttachment[] = [];
