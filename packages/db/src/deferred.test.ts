@@ -6,6 +6,7 @@ import {
   defer,
   discardDeferred,
   execute,
+  executeBatch,
   flushDeferred,
   hasDeferred,
   query,
@@ -179,6 +180,38 @@ describe.each(["batched", "oneByOne"] as const)("deferred statements (%s pool)",
         return rowsTagged(tx, p);
       });
     expect(seen).toEqual([`${p}taken=1`, `${p}deferred=2`]);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
+  });
+
+  it("go with executeBatch's writes, which run in order, see each other's LAST_INSERT_ID() and stop at their first failure with its own error", async () => {
+    const p = `${pool}-chain-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    const seen = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}deferred`]);
+        const [first, second] = await executeBatch(tx, [
+          { sql: "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", params: [`${p}first`] },
+          { sql: "INSERT INTO deferred_row (tag, n) VALUES (?, LAST_INSERT_ID())", params: [`${p}second`] },
+        ]);
+        expect(first?.affectedRows).toBe(1);
+        expect(second?.insertId).toBeGreaterThan(first?.insertId ?? 0);
+        const [row] = await query(tx, "SELECT n FROM deferred_row WHERE tag = ?", [`${p}second`]);
+        expect(row?.n).toBe(first?.insertId);
+        const failed = await executeBatch(tx, [
+          { sql: "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", params: [`${p}taken`] },
+          { sql: "INSERT INTO deferred_row (tag, n) VALUES (?, 5)", params: [`${p}never`] },
+        ]).catch((error: unknown) => error);
+        expect(failed).not.toBeInstanceOf(DeferredBatchError);
+        expect((failed as { errno?: number }).errno).toBe(1062);
+        return rowsTagged(tx, p);
+      });
+    expect(seen).toEqual([
+      `${p}taken=1`,
+      `${p}deferred=2`,
+      `${p}first=3`,
+      expect.stringMatching(new RegExp(`^${p}second=\\d+$`)),
+    ]);
     expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
   });
 

@@ -36,11 +36,14 @@ export { renderCreateTable } from "./schema/ddl.ts";
 export { osticketTables } from "./schema/tables/index.ts";
 export type { ColumnDef, IndexDef, TableDef } from "./schema/types.ts";
 export {
+  type BatchRead,
+  bothReads,
   DeferredBatchError,
   defer,
   discardDeferred,
   type ExecuteResult,
   execute,
+  executeBatch,
   executePrepared,
   flushDeferred,
   hasDeferred,
@@ -49,6 +52,7 @@ export {
   queryBatch,
   queryPrepared,
   type Row,
+  runBatchRead,
   type ServerTime,
   type Statement,
   serverTime,

@@ -31,8 +31,25 @@ export async function execute(
   params: readonly unknown[] = [],
 ): Promise<ExecuteResult> {
   const [result] = await runOnConnection(em, [{ sql, params }], {}, "query");
+  return executeResult(result);
+}
+
+function executeResult(result: PreparedResult | undefined): ExecuteResult {
   if (!result || Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
   return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
+}
+
+/**
+ * Runs several writes in order in one round trip (on a `multipleStatements` pool; one after another
+ * elsewhere) and returns each one's result; a later statement may use an earlier one's id through
+ * `LAST_INSERT_ID()`. The first statement that fails stops the rest and its own error is thrown.
+ */
+export async function executeBatch(
+  em: EntityManager,
+  statements: readonly Statement[],
+): Promise<ExecuteResult[]> {
+  if (statements.length === 0) return [];
+  return (await runOnConnection(em, statements, {}, "query")).map(executeResult);
 }
 
 /** One statement with its `?` placeholders' values. */
@@ -115,6 +132,26 @@ export function hasDeferred(em: EntityManager): boolean {
   return transaction !== undefined && (deferred.get(rootOf(transaction))?.length ?? 0) > 0;
 }
 
+/** Statements that read something, and how their results (one row list per statement) become it. */
+export interface BatchRead<T> {
+  readonly statements: readonly Statement[];
+  read(results: readonly (readonly Row[])[]): T;
+}
+
+/** Two reads as one: their statements go in one round trip, each gets its own results. */
+export function bothReads<A, B>(a: BatchRead<A>, b: BatchRead<B>): BatchRead<[A, B]> {
+  const split = a.statements.length;
+  return {
+    statements: [...a.statements, ...b.statements],
+    read: (results) => [a.read(results.slice(0, split)), b.read(results.slice(split))],
+  };
+}
+
+/** Runs a BatchRead's statements in one round trip (see queryBatch) and reads its value from them. */
+export async function runBatchRead<T>(em: EntityManager, read: BatchRead<T>): Promise<T> {
+  return read.read(await queryBatch(em, read.statements));
+}
+
 /**
  * Runs several SELECTs in one round trip (on a `multipleStatements` pool; one after another elsewhere) and
  * returns each one's rows, in order. Statements `defer` queued go first.
@@ -186,8 +223,7 @@ export async function executePrepared(
   options: PreparedOptions = {},
 ): Promise<ExecuteResult> {
   const [result] = await runOnConnection(em, [{ sql, params }], options, "execute");
-  if (!result || Array.isArray(result)) return { affectedRows: 0, insertId: 0 };
-  return { affectedRows: Number(result.affectedRows ?? 0), insertId: Number(result.insertId ?? 0) };
+  return executeResult(result);
 }
 
 type PreparedResult = unknown[] | { affectedRows?: number | string; insertId?: number | string | bigint };

@@ -1,5 +1,5 @@
 import { int, str } from "./rows.ts";
-import type { Sql } from "./sql.ts";
+import type { BatchRead, Sql } from "./sql.ts";
 
 /** Unescaped `#` groups of a number format (`\#` is a literal hash). */
 const HASH_GROUPS = /(?<!\\)#+/g;
@@ -76,15 +76,51 @@ export async function nextTicketNumber(
   tx: Sql,
   scheme: NumberingScheme,
   random: () => number = Math.random,
+  drawn?: DrawnNumber,
 ): Promise<string> {
-  const digits = Math.max(digitCount(scheme.format), 6);
+  if (drawn?.free && !scheme.sequenceId && drawn.format === scheme.format) return drawn.number;
   for (let attempt = 0; attempt < 1000; attempt++) {
     const fromSequence = scheme.sequenceId ? await nextFromSequence(tx, scheme.sequenceId) : undefined;
     const candidate = fromSequence
       ? formatTicketNumber(scheme.format, fromSequence.value, fromSequence.padding)
-      : formatTicketNumber(scheme.format, randomNumber(digits, random), "0");
-    const taken = await tx.first("SELECT COUNT(*) AS n FROM ost_ticket WHERE number = ?", [candidate]);
-    if (!taken || int(taken, "n") === 0) return candidate;
+      : randomTicketNumber(scheme.format, random);
+    if (await tx.read(numberFree(candidate))) return candidate;
   }
   throw new Error(`no free ticket number for format '${scheme.format}'`);
+}
+
+/** A random-digit ticket number drawn ahead of the ticket, and whether no ticket had it then. */
+export interface DrawnNumber {
+  readonly format: string;
+  readonly number: string;
+  readonly free: boolean;
+}
+
+/**
+ * Draws a number of a random-digit scheme now and checks it with other reads (the usual case then costs no
+ * round trip of its own); nextTicketNumber takes it when the ticket ends up with that scheme. A counter
+ * sequence is not drawn ahead: taking its next value locks the sequence row until the commit.
+ */
+export function drawNumberAhead(
+  scheme: NumberingScheme,
+  random: () => number,
+): BatchRead<DrawnNumber> | undefined {
+  if (scheme.sequenceId) return undefined;
+  const number = randomTicketNumber(scheme.format, random);
+  const check = numberFree(number);
+  return {
+    statements: check.statements,
+    read: (results) => ({ format: scheme.format, number, free: check.read(results) }),
+  };
+}
+
+function randomTicketNumber(format: string, random: () => number): string {
+  return formatTicketNumber(format, randomNumber(Math.max(digitCount(format), 6), random), "0");
+}
+
+function numberFree(number: string): BatchRead<boolean> {
+  return {
+    statements: [{ sql: "SELECT COUNT(*) AS n FROM ost_ticket WHERE number = ?", params: [number] }],
+    read: ([rows = []]) => !rows[0] || int(rows[0], "n") === 0,
+  };
 }

@@ -1,5 +1,16 @@
 import type { EntityManager } from "@mikro-orm/mysql";
-import { defer, execute as executeOn, queryBatch, query as queryOn } from "@ostmesh/db";
+import {
+  type BatchRead,
+  defer,
+  executeBatch,
+  execute as executeOn,
+  queryBatch,
+  query as queryOn,
+  runBatchRead,
+  type Statement,
+} from "@ostmesh/db";
+
+export { type BatchRead, bothReads } from "@ostmesh/db";
 
 /** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -18,6 +29,8 @@ export interface Sql {
   all(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   first(sql: string, params?: readonly SqlValue[]): Promise<Row | undefined>;
   run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+  /** Writes in order, in one round trip; a later one may use an earlier one's id as `LAST_INSERT_ID()`. */
+  runAll(statements: readonly Statement[]): Promise<RunResult[]>;
   /**
    * A write whose result nobody reads and that is not expected to fail (an UPDATE of a row this transaction
    * holds, an INSERT whose id is not needed): queued, and sent in the same round trip as the transaction's
@@ -26,9 +39,9 @@ export interface Sql {
    */
   later(sql: string, params?: readonly SqlValue[]): void;
   /** Several SELECTs in one round trip (deferred writes go first): each one's rows, in order. */
-  batch(
-    statements: readonly { readonly sql: string; readonly params?: readonly SqlValue[] }[],
-  ): Promise<Row[][]>;
+  batch(statements: readonly Statement[]): Promise<Row[][]>;
+  /** A BatchRead's statements in one round trip, and the value read from them. */
+  read<T>(read: BatchRead<T>): Promise<T>;
 }
 
 /** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
@@ -40,8 +53,10 @@ export function sqlFor(em: EntityManager): Sql {
       return rows[0];
     },
     run: (sql, params = []) => executeOn(em, sql, params),
+    runAll: (statements) => executeBatch(em, statements),
     later: (sql, params = []) => defer(em, sql, params),
     batch: (statements) => queryBatch(em, statements),
+    read: (read) => runBatchRead(em, read),
   };
 }
 

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { query, queryBatch } from "@ostmesh/db";
+import { bothReads, query, runBatchRead } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
@@ -86,12 +86,15 @@ export class Mutation {
    * with the entries the domain's events so far name (their events need them next; see `entry`).
    */
   async ticket(ticketId: number): Promise<Ticket> {
-    const tickets = ticketsRead(this.ref, [ticketId], { full: true });
-    const entries = entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id)));
-    const results = await queryBatch(this.tx, [...tickets.statements, ...entries.statements]);
-    for (const [id, entry] of entries.read(results.slice(tickets.statements.length)))
-      this.#entries.set(id, entry);
-    const ticket = tickets.read(results).get(ticketId);
+    const [tickets, entries] = await runBatchRead(
+      this.tx,
+      bothReads(
+        ticketsRead(this.ref, [ticketId], { full: true }),
+        entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id))),
+      ),
+    );
+    for (const [id, entry] of entries) this.#entries.set(id, entry);
+    const ticket = tickets.get(ticketId);
     if (!ticket) throw notFound();
     return ticket;
   }

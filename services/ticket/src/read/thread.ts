@@ -1,7 +1,7 @@
 /** Thread entries as the contract describes them: one query for the entries, one for their files. */
 import { create } from "@bufbuild/protobuf";
-import type { EntityManager, Statement } from "@ostmesh/db";
-import { query, queryBatch } from "@ostmesh/db";
+import type { BatchRead, EntityManager, Statement } from "@ostmesh/db";
+import { query, runBatchRead } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   AttachmentSummarySchema,
@@ -11,7 +11,6 @@ import {
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { entryTypeColumn, entryTypeOf, formatOf, sourceOf } from "../mapping.ts";
 import { isRecord, marks, num, parseJson, type Row, str, strOrNull, timestamp } from "../rows.ts";
-import type { BatchRead } from "./tickets.ts";
 
 /** ost_thread_entry.flags bit HIDDEN (an entry replaced by an edit). */
 export const ENTRY_HIDDEN = 0x004;
@@ -64,8 +63,7 @@ export async function loadEntries(
   em: EntityManager,
   ids: readonly number[],
 ): Promise<Map<number, ThreadEntry>> {
-  const read = entriesRead(ids);
-  return read.read(read.statements.length ? await queryBatch(em, read.statements) : []);
+  return runBatchRead(em, entriesRead(ids));
 }
 
 /** loadEntries as statements for one round trip (with others): the entries and their attachments. */

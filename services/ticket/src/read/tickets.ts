@@ -5,8 +5,8 @@
  * reference snapshot. Tickets osTicket's PHP wrote read the same as ostmesh's own.
  */
 import { create } from "@bufbuild/protobuf";
-import type { EntityManager, Statement } from "@ostmesh/db";
-import { query, queryBatch } from "@ostmesh/db";
+import type { BatchRead, EntityManager, Statement } from "@ostmesh/db";
+import { query, runBatchRead } from "@ostmesh/db";
 import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   CollaboratorSchema,
@@ -42,12 +42,6 @@ const TICKET_COLUMNS =
   " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
   " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username";
 
-/** Statements that read something, and how their results (one row list per statement) become it. */
-export interface BatchRead<T> {
-  readonly statements: readonly Statement[];
-  read(results: readonly (readonly Row[])[]): T;
-}
-
 /** Loads tickets by id; the map holds only the ones that exist. */
 export async function loadTickets(
   em: EntityManager,
@@ -55,8 +49,7 @@ export async function loadTickets(
   ids: readonly number[],
   options: LoadOptions,
 ): Promise<Map<number, Ticket>> {
-  const read = ticketsRead(ref, ids, options);
-  return read.read(read.statements.length ? await queryBatch(em, read.statements) : []);
+  return runBatchRead(em, ticketsRead(ref, ids, options));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { int, isRecord, json, str, strOrNull } from "../rows.ts";
-import type { Row, Sql } from "../sql.ts";
+import type { BatchRead, Row, Sql } from "../sql.ts";
 import type { HelpdeskConfig } from "./config.ts";
 import type { MetadataCache } from "./forms.ts";
 
@@ -185,14 +185,18 @@ export class Lookups {
 
   /**
    * Loads several reference rows in one round trip (the priorities, and statuses, departments, SLAs and
-   * topics by id) into this use case's memo; later lookups of them cost nothing.
+   * topics by id) into this use case's memo; later lookups of them cost nothing. `also`'s statements go in
+   * the same round trip, and what it reads from them is returned.
    */
-  async prefetch(ids: {
-    statuses?: number[];
-    depts?: number[];
-    slas?: number[];
-    topics?: number[];
-  }): Promise<void> {
+  async prefetch<T = undefined>(
+    ids: {
+      statuses?: number[];
+      depts?: number[];
+      slas?: number[];
+      topics?: number[];
+    },
+    also?: BatchRead<T>,
+  ): Promise<T | undefined> {
     const parts: string[] = [];
     const params: number[] = [];
     const wanted = <V>(memo: Memo<number, V>, list: number[] | undefined) =>
@@ -239,8 +243,11 @@ export class Lookups {
         " 'sla_id', sla_id, 'sequence_id', sequence_id, 'number_format', number_format, 'noautoresp', noautoresp)" +
         ` FROM ost_help_topic WHERE topic_id IN (${m})`,
     );
-    if (!parts.length) return;
-    const rows = await this.#tx.all(parts.join(" UNION ALL "), params);
+    const own = parts.length ? [{ sql: parts.join(" UNION ALL "), params }] : [];
+    const extra = also?.statements ?? [];
+    if (!own.length && !extra.length) return also?.read([]);
+    const results = await this.#tx.batch([...own, ...extra]);
+    const rows = own.length ? (results[0] ?? []) : [];
     const docs = new Map<string, Row>();
     const priorities: Priority[] = [];
     for (const row of rows) {
@@ -270,6 +277,7 @@ export class Lookups {
     fill(this.#depts, "dept", depts, toDepartment);
     fill(this.#slas, "sla", slas, toSla);
     fill(this.#topics, "topic", topics, toTopic);
+    return also?.read(results.slice(own.length));
   }
 
   status(id: number): Promise<TicketStatus | undefined> {

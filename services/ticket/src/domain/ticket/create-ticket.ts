@@ -8,7 +8,7 @@ import {
   validateAnswer,
 } from "../forms/answers.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
-import { nextTicketNumber } from "../numbers.ts";
+import { type DrawnNumber, drawNumberAhead, nextTicketNumber } from "../numbers.ts";
 import { type Actor, type Ports, SYSTEM_ACTOR, type TicketNotice } from "../ports.ts";
 import {
   cdataColumn,
@@ -27,7 +27,7 @@ import { DeptFlag, type Priority, type Staff, type Topic, TopicFlag } from "../r
 import { int, isNumeric, isRecord, phpInt, str } from "../rows.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
 import { computeSlaDueDate } from "../sla/due-date.ts";
-import type { SqlValue } from "../sql.ts";
+import { type BatchRead, bothReads, type SqlValue } from "../sql.ts";
 import {
   type BodyFormat,
   cleanBodyContent,
@@ -55,11 +55,12 @@ import {
   type ExistingUser,
   findUserByEmail,
   findUserById,
-  lookupRequester,
   normalizeUserName,
   OrgFlag,
   organizationForEmail,
   PRIMARY_ORG_CONTACT,
+  type Requester,
+  requesterRead,
 } from "../users/requester.ts";
 import { ticketSearchRow } from "./state.ts";
 
@@ -213,6 +214,14 @@ export const DEPT_CREATE_DENIED = "You do not have permission to create a ticket
 export const ASSIGN_DENIED = "Action Denied. You are not allowed to assign/reassign tickets.";
 
 /** Ticket::$sources, the keys Ticket::open accepts as `source` (array_key_exists: case-sensitive). */
+/** No address to look up: nobody is banned or found. */
+const NO_REQUESTER: BatchRead<Requester> = {
+  statements: [],
+  read: () => ({ banned: false, user: undefined, domainOrgId: 0 }),
+};
+/** A counter sequence: nothing is drawn ahead. */
+const NOTHING_DRAWN: BatchRead<DrawnNumber | undefined> = { statements: [], read: () => undefined };
+
 const TICKET_SOURCES: ReadonlySet<string> = new Set(["Phone", "Email", "Web", "API", "Other"]);
 
 /** A form instantiated for the new ticket. */
@@ -363,13 +372,24 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
     issues.set("duedate", "Due date must be in the future");
 
-  // Reference rows this request will most likely need, in one round trip.
-  await lookups.prefetch({
-    topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
-    statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
-    depts: [input.deptId ?? 0, config.defaultDeptId],
-    slas: [input.slaId ?? 0, config.defaultSlaId],
-  });
+  // Reference rows this request will most likely need, in one round trip with the ban list and the
+  // requester (read ahead: they are only used once the request has passed the checks before them), and a
+  // ticket number of the helpdesk's own scheme (kept unless the help topic numbers its tickets itself).
+  const email = byId?.email ?? phpTrim(input.requester.email ?? "");
+  const helpdeskNumbers = { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId };
+  const [earlyRequester, drawnNumber] =
+    (await lookups.prefetch(
+      {
+        topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
+        statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
+        depts: [input.deptId ?? 0, config.defaultDeptId],
+        slas: [input.slaId ?? 0, config.defaultSlaId],
+      },
+      bothReads<Requester, DrawnNumber | undefined>(
+        email ? requesterRead(email) : NO_REQUESTER,
+        drawNumberAhead(helpdeskNumbers, ctx.random) ?? NOTHING_DRAWN,
+      ),
+    )) ?? [];
 
   // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
   const ticketForm = await ctx.metadata.byType(tx, "T");
@@ -420,11 +440,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       }
     }
 
-    // Ban list (filterTicketData → Banlist::isBanned) and the requester, in one round trip.
-    const email = byId?.email ?? phpTrim(input.requester.email ?? "");
-    const requester = email
-      ? await lookupRequester(tx, email)
-      : { banned: false, user: undefined, domainOrgId: 0 };
+    // Ban list (filterTicketData → Banlist::isBanned) and the requester, read with the reference rows.
+    const requester = earlyRequester ?? NO_REQUESTER.read([]);
     if (requester.banned) throw new TicketDeniedError(email);
     requesterDomainOrg = { email, orgId: requester.domainOrgId };
 
@@ -655,8 +672,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     tx,
     customNumbers
       ? { format: topic?.numberFormat || "######", sequenceId: topic?.sequenceId ?? 0 }
-      : { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId },
+      : helpdeskNumbers,
     ctx.random,
+    customNumbers ? undefined : drawnNumber,
   );
 
   // SLA (Ticket::selectSLAId): explicit → department's → topic's → default; must exist.
@@ -744,36 +762,39 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 
   const dueDateEpoch =
     origin === "staff" && input.dueDate ? Math.floor(input.dueDate.getTime() / 60_000) * 60 : null;
-  const ticket = await tx.run(
-    "INSERT INTO ost_ticket (number, user_id, status_id, dept_id, sla_id, topic_id, staff_id, team_id, email_id," +
-      " ip_address, source, duedate, est_duedate, closed, lastupdate, created, updated)" +
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IS NULL, NULL, FROM_UNIXTIME(?)), IF(? IS NULL, NULL, FROM_UNIXTIME(?))," +
-      " IF(?, NOW(), NULL), NOW(), NOW(), NOW())",
-    [
-      number,
-      userId,
-      statusId,
-      deptId,
-      slaId,
-      topicId,
-      finalStaffId,
-      closing ? 0 : assignedTeamId,
-      input.emailId ?? 0,
-      ipAddress,
-      ticketSourceEnum(ticketSource),
-      dueDateEpoch,
-      dueDateEpoch,
-      estDueEpoch,
-      estDueEpoch,
-      closing ? 1 : 0,
-    ] satisfies SqlValue[],
-  );
-  const ticketId = ticket.insertId;
-  const thread = await tx.run(
-    "INSERT INTO ost_thread (object_id, object_type, lastmessage, created) VALUES (?, 'T', NOW(), NOW())",
-    [ticketId],
-  );
-  const threadId = thread.insertId;
+  // The ticket and its thread in one round trip (the thread takes the ticket's id as LAST_INSERT_ID()).
+  const [ticket, thread] = await tx.runAll([
+    {
+      sql:
+        "INSERT INTO ost_ticket (number, user_id, status_id, dept_id, sla_id, topic_id, staff_id, team_id, email_id," +
+        " ip_address, source, duedate, est_duedate, closed, lastupdate, created, updated)" +
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IS NULL, NULL, FROM_UNIXTIME(?)), IF(? IS NULL, NULL, FROM_UNIXTIME(?))," +
+        " IF(?, NOW(), NULL), NOW(), NOW(), NOW())",
+      params: [
+        number,
+        userId,
+        statusId,
+        deptId,
+        slaId,
+        topicId,
+        finalStaffId,
+        closing ? 0 : assignedTeamId,
+        input.emailId ?? 0,
+        ipAddress,
+        ticketSourceEnum(ticketSource),
+        dueDateEpoch,
+        dueDateEpoch,
+        estDueEpoch,
+        estDueEpoch,
+        closing ? 1 : 0,
+      ] satisfies SqlValue[],
+    },
+    {
+      sql: "INSERT INTO ost_thread (object_id, object_type, lastmessage, created) VALUES (LAST_INSERT_ID(), 'T', NOW(), NOW())",
+    },
+  ]);
+  const ticketId = ticket?.insertId ?? 0;
+  const threadId = thread?.insertId ?? 0;
 
   // Ticket form entry (+ cdata mirror), then the topic's forms.
   const ticketStored: StoredAnswer[] = [];

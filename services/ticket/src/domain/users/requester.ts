@@ -3,7 +3,7 @@ import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
 import { int, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
-import type { Row, Sql, SqlValue } from "../sql.ts";
+import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
 import {
   cleanTextAnswer,
   decodeSpecialChars,
@@ -58,27 +58,40 @@ export async function findUserByEmail(
  * e-mail and the organization the address's domain maps to (organizationForEmail, for a requester who is
  * no user yet), in one round trip.
  */
-export async function lookupRequester(
-  tx: Sql,
-  email: string,
-): Promise<{ banned: boolean; user: ExistingUser | undefined; domainOrgId: number }> {
+export async function lookupRequester(tx: Sql, email: string): Promise<Requester> {
+  return tx.read(requesterRead(email));
+}
+
+/** What lookupRequester finds for an address. */
+export interface Requester {
+  readonly banned: boolean;
+  readonly user: ExistingUser | undefined;
+  readonly domainOrgId: number;
+}
+
+/** lookupRequester as statements, to go in one round trip with other reads. */
+export function requesterRead(email: string): BatchRead<Requester> {
   const domain = email.split("@")[1] ?? "";
-  const [found = [], orgs = []] = await tx.batch([
-    {
-      sql:
-        "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
-        " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
-        ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
-        " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
-      params: [email, email],
-    },
-    ...(domain ? [organizationsOfDomain(domain)] : []),
-  ]);
-  const row = found[0];
   return {
-    banned: row ? int(row, "banned") !== 0 : false,
-    user: row && row.id !== null && row.id !== undefined ? toUser(row) : undefined,
-    domainOrgId: domain ? organizationMatching(orgs, domain) : 0,
+    statements: [
+      {
+        sql:
+          "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
+          " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
+          ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
+          " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
+        params: [email, email],
+      },
+      ...(domain ? [organizationsOfDomain(domain)] : []),
+    ],
+    read: ([found = [], orgs = []]) => {
+      const row = found[0];
+      return {
+        banned: row ? int(row, "banned") !== 0 : false,
+        user: row && row.id !== null && row.id !== undefined ? toUser(row) : undefined,
+        domainOrgId: domain ? organizationMatching(orgs, domain) : 0,
+      };
+    },
   };
 }
 
@@ -178,13 +191,16 @@ export async function createUser(
   contactForm: FormDefinition | undefined,
   user: NewUser,
 ): Promise<CreatedUser> {
-  const email = await tx.run("INSERT INTO ost_user_email (user_id, address) VALUES (0, ?)", [user.email]);
-  const created = await tx.run(
-    "INSERT INTO ost_user (org_id, default_email_id, name, created, updated) VALUES (?, ?, ?, NOW(), NOW())",
-    [user.orgId, email.insertId, user.name],
-  );
-  const userId = created.insertId;
-  tx.later("UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, email.insertId]);
+  const [email, created] = await tx.runAll([
+    { sql: "INSERT INTO ost_user_email (user_id, address) VALUES (0, ?)", params: [user.email] },
+    {
+      sql: "INSERT INTO ost_user (org_id, default_email_id, name, created, updated) VALUES (?, LAST_INSERT_ID(), ?, NOW(), NOW())",
+      params: [user.orgId, user.name],
+    },
+  ]);
+  const emailId = email?.insertId ?? 0;
+  const userId = created?.insertId ?? 0;
+  tx.later("UPDATE ost_user_email SET user_id = ? WHERE id = ?", [userId, emailId]);
 
   const stored: StoredAnswer[] = [];
   if (contactForm) {
