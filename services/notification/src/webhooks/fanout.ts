@@ -13,7 +13,7 @@ import { registry } from "@ostmesh/proto";
 import { EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { decodeEvent, dedupeId, matchesEventTypes, matchesFilter } from "../events/event.ts";
 import { storedTraceContext } from "../trace-context.ts";
-import { activeWebhooks, insertDelivery } from "./store.ts";
+import { activeWebhooks, insertDelivery, type WebhookRecord } from "./store.ts";
 
 export interface WebhookFanoutOptions {
   bus: Bus;
@@ -31,7 +31,8 @@ export interface WebhookFanoutOptions {
 /**
  * Every event on the stream becomes one PENDING delivery per active subscription whose event types and
  * filter match, in one transaction with the consumer's inbox record (processOnce): an event delivered twice
- * adds nothing, and the unique (webhook, event) key guards the same across consumers.
+ * adds nothing, and the unique (webhook, event) key guards the same across consumers. An event no active
+ * subscription matches is acknowledged after one read.
  */
 export async function startWebhookFanout(options: WebhookFanoutOptions): Promise<ConsumerHandle> {
   const durable = options.durable ?? "notification-webhooks";
@@ -47,10 +48,13 @@ export async function startWebhookFanout(options: WebhookFanoutOptions): Promise
     handler: async (message) => {
       const event = decodeEvent(message);
       if (!event) return;
+      const matches = (w: WebhookRecord) =>
+        matchesEventTypes(w.eventTypes, event.type) && matchesFilter(w.filter, event);
+      // Most events match no subscription, which one read tells: they need no transaction and no inbox
+      // record (processing them again would write nothing either).
+      if (!(await activeWebhooks(options.orm.em.fork())).some(matches)) return;
       const result = await processOnce(options.orm.em.fork(), durable, dedupeId(event), async (tx) => {
-        const matching = (await activeWebhooks(tx)).filter(
-          (w) => matchesEventTypes(w.eventTypes, event.type) && matchesFilter(w.filter, event),
-        );
+        const matching = (await activeWebhooks(tx)).filter(matches);
         if (matching.length === 0) return 0;
         const body = toJsonString(EventSchema, event, { registry });
         // The consumer's span: each delivery's request continues this trace.

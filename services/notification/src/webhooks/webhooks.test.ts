@@ -62,6 +62,7 @@ describe("webhooks: subscriptions, signed deliveries, retries, replay, rotation,
   let service: NotificationClient;
   let nonAdmin: NotificationClient;
   let keyWithoutScope: NotificationClient;
+  const durable = testDurable("webhooks");
   /** Names the tests resolve, standing in for DNS. */
   const dns = new Map<string, string[]>();
 
@@ -101,7 +102,7 @@ describe("webhooks: subscriptions, signed deliveries, retries, replay, rotation,
       bus: env.bus,
       orm: env.orm,
       stream: env.stream,
-      durable: testDurable("webhooks"),
+      durable,
       logger: env.logger,
       onQueued: () => deliverer.notify(),
       deliverPolicy: "all",
@@ -207,6 +208,14 @@ describe("webhooks: subscriptions, signed deliveries, retries, replay, rotation,
     await settledDelivery(id, match.id, DeliveryStatus.SUCCEEDED);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await deliveries(id)).map((d) => d.eventId)).toEqual([match.id]);
+    // Only the matching event took a transaction with an inbox record; the others were acknowledged after
+    // reading the subscriptions.
+    const inbox = await query(
+      env.orm.em.fork(),
+      "SELECT message_id FROM ostmesh_inbox WHERE consumer = ? AND message_id IN (?, ?, ?)",
+      [durable, wrongDept.id, wrongType.id, match.id],
+    );
+    expect(inbox.map((r) => r.message_id)).toEqual([match.id]);
     await service.deleteWebhook({ id });
   });
 
