@@ -41,8 +41,21 @@ import type { StatusInfo } from "./mapping.ts";
  * restart or a re-read of the same row finds the snapshot moved on and publishes nothing.
  *
  * Known limits: two changes of one field within `settleMs`, the second without a thread event, read as one;
- * the actor of a change without a thread event is unknown (SYSTEM).
+ * a change stamped with the same `updated` second as one already judged but committed after that (a
+ * transaction open across the judging read) is not seen until the ticket's next `updated`; the actor of a
+ * change without a thread event is unknown (SYSTEM).
  */
+
+/**
+ * The `updated` second a snapshot taken from `row` covers (its `ticket_updated`; later polls leave a ticket
+ * whose `updated` it covers out): the row's own, once the read that found it ran in a later second, so every
+ * write stamped with that second had committed (short transactions assumed); otherwise the second before,
+ * and the ticket is read again.
+ */
+function coveredUpdate(row: Row): number {
+  const updated = num(row.updated);
+  return updated < num(row.read_at) ? updated : updated - 1;
+}
 
 /** The ost_ticket fields watched, in snapshot order. */
 const FIELDS = [
@@ -195,17 +208,21 @@ export class TicketChangeTail {
       time: Math.max(0, cursor.time - Math.ceil(this.#o.overlapMs / 1000)),
       id: 0,
     };
-    // The overlap re-reads every ticket updated in the last `overlapMs` on each poll; most still match their
-    // snapshot, so the snapshot's hash comes along (one PK lookup) and such a row is neither judged nor
-    // given its covered-event subquery.
+    // The overlap re-reads the tickets updated in the last `overlapMs` on each poll. A ticket whose snapshot
+    // already covers its current `updated` was judged before and is left out (one PK lookup, nothing sent);
+    // one updated since whose fields still match (a reply's lastupdate) brings the snapshot's hash along and
+    // is neither judged nor given its covered-event subquery.
     const hash = hashSql(cdata);
     return query(
       em,
-      `SELECT t.ticket_id, UNIX_TIMESTAMP(t.updated) AS updated, th.id AS thread_id, ${valuesSql(cdata)},` +
+      `SELECT t.ticket_id, UNIX_TIMESTAMP(t.updated) AS updated, UNIX_TIMESTAMP(NOW()) AS read_at,` +
+        ` th.id AS thread_id, ${valuesSql(cdata)},` +
         ` ${hash} AS hash, sn.hash AS snapshot_hash, IF(sn.hash <=> ${hash}, 0, ${COVERED_SQL}) AS covered` +
         `${fromClause(cdata)} LEFT JOIN ostmesh_capture_ticket sn ON sn.ticket_id = t.ticket_id` +
         " WHERE t.updated >= FROM_UNIXTIME(?) AND (t.updated > FROM_UNIXTIME(?) OR t.ticket_id > ?)" +
-        " AND t.updated <= NOW() - INTERVAL ? MICROSECOND ORDER BY t.updated, t.ticket_id LIMIT ?",
+        " AND t.updated <= NOW() - INTERVAL ? MICROSECOND" +
+        " AND (sn.ticket_id IS NULL OR sn.ticket_updated <> UNIX_TIMESTAMP(t.updated))" +
+        " ORDER BY t.updated, t.ticket_id LIMIT ?",
       [from.time, from.time, from.id, this.#o.settleMs * 1000, this.#o.batchSize],
     );
   }
@@ -284,7 +301,8 @@ export class TicketChangeTail {
       em,
       "INSERT IGNORE INTO ostmesh_capture_ticket (ticket_id, status_id, dept_id, staff_id, team_id, topic_id," +
         " sla_id, user_id, duedate, priority_id, hash, version, ticket_updated, thread_event_id)" +
-        ` SELECT t.ticket_id, ${valuesSql(cdata)}, ${hashSql(cdata)}, 0, UNIX_TIMESTAMP(t.updated), ${COVERED_SQL}` +
+        ` SELECT t.ticket_id, ${valuesSql(cdata)}, ${hashSql(cdata)}, 0,` +
+        ` LEAST(UNIX_TIMESTAMP(t.updated), UNIX_TIMESTAMP(NOW()) - 1), ${COVERED_SQL}` +
         fromClause(cdata),
     );
   }
@@ -300,7 +318,21 @@ export class TicketChangeTail {
 
   async #judge(em: EntityManager, page: readonly Row[]): Promise<number> {
     let published = 0;
-    // Unchanged since the snapshot read with the row: nothing to judge (the check below would skip it too).
+    // Fields unchanged since the snapshot read with the row: nothing to judge (the check below would skip it
+    // too); the snapshot now covers this `updated`, so later polls leave the row out.
+    const unchanged = page.filter((r) => r.snapshot_hash !== null && str(r.snapshot_hash) === str(r.hash));
+    if (unchanged.length > 0) {
+      await execute(
+        em,
+        "UPDATE ostmesh_capture_ticket SET ticket_updated = CASE ticket_id" +
+          ` ${unchanged.map(() => "WHEN ? THEN ?").join(" ")} END` +
+          ` WHERE (ticket_id, hash) IN (${unchanged.map(() => "(?, ?)").join(", ")})`,
+        [
+          ...unchanged.flatMap((r) => [num(r.ticket_id), coveredUpdate(r)]),
+          ...unchanged.flatMap((r) => [num(r.ticket_id), str(r.hash)]),
+        ],
+      );
+    }
     const rows = page.filter((r) => r.snapshot_hash === null || str(r.snapshot_hash) !== str(r.hash));
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => num(r.ticket_id));
@@ -343,7 +375,7 @@ export class TicketChangeTail {
             num(row.ticket_id),
             ...FIELDS.map((f) => values[f]),
             str(row.hash),
-            num(row.updated),
+            coveredUpdate(row),
             num(row.covered),
           ];
         }),
@@ -392,7 +424,7 @@ export class TicketChangeTail {
         [
           ...FIELDS.map((f) => values[f]),
           str(row.hash),
-          num(row.updated),
+          coveredUpdate(row),
           num(row.covered),
           ticketId,
           version,
