@@ -37,7 +37,7 @@ const TICKET_COLUMNS =
   " UNIX_TIMESTAMP(t.reopened) AS reopened, UNIX_TIMESTAMP(t.closed) AS closed," +
   " UNIX_TIMESTAMP(t.lastupdate) AS lastupdate, UNIX_TIMESTAMP(t.created) AS created," +
   " UNIX_TIMESTAMP(t.updated) AS updated," +
-  " th.id AS thread_id, UNIX_TIMESTAMP(th.lastmessage) AS lastmessage," +
+  " th.id AS thread_id, th.object_type AS thread_object_type, UNIX_TIMESTAMP(th.lastmessage) AS lastmessage," +
   " UNIX_TIMESTAMP(th.lastresponse) AS lastresponse," +
   " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
   " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username";
@@ -70,22 +70,22 @@ export function ticketsRead(
       sql:
         `SELECT ${TICKET_COLUMNS} FROM ost_ticket t` +
         // Ticket::getThread: its own thread ('T'), else the child thread ('C') a merge left it; should bad
-        // data hold more, the oldest one wins (ORDER BY below).
+        // data hold more, the oldest one wins (`read` picks; an ORDER BY here would cost a temporary table).
         " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
         " LEFT JOIN ost_user u ON u.id = t.user_id" +
         " LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
         " LEFT JOIN ost_staff s ON s.staff_id = t.staff_id" +
-        ` WHERE t.ticket_id IN (${idList}) ORDER BY t.ticket_id, th.object_type = 'T' DESC, th.id`,
+        ` WHERE t.ticket_id IN (${idList})`,
       params: unique,
     },
     {
       sql:
-        "SELECT fe.object_id AS ticket_id, fe.form_id, v.field_id, v.value, v.value_id, f.name, f.label, f.type" +
+        "SELECT fe.object_id AS ticket_id, fe.form_id, fe.sort AS entry_sort, fe.id AS entry_id, v.field_id," +
+        " v.value, v.value_id, f.name, f.label, f.type, f.sort AS field_sort" +
         " FROM ost_form_entry fe JOIN ost_form_entry_values v ON v.entry_id = fe.id" +
         " JOIN ost_form_field f ON f.id = v.field_id" +
         ` WHERE fe.object_type = 'T' AND fe.object_id IN (${idList})` +
-        (options.full ? "" : " AND (f.name IN ('subject', 'priority') OR f.type = 'priority')") +
-        " ORDER BY fe.object_id, fe.sort, fe.id, f.sort, f.id",
+        (options.full ? "" : " AND (f.name IN ('subject', 'priority') OR f.type = 'priority')"),
       params: unique,
     },
   ];
@@ -102,11 +102,11 @@ export function ticketsRead(
     statements,
     read([rows = [], answers = [], collaborators = []]) {
       const tickets = new Map<number, Ticket>();
-      for (const row of rows) {
+      for (const row of [...rows].sort(byThreadPreference)) {
         const id = num(row, "ticket_id");
         if (!tickets.has(id)) tickets.set(id, ticketOf(row, ref));
       }
-      for (const a of answers) {
+      for (const a of [...answers].sort(byFormOrder)) {
         const ticket = tickets.get(num(a, "ticket_id"));
         if (ticket) applyAnswer(ticket, a, ref, options.full);
       }
@@ -114,6 +114,26 @@ export function ticketsRead(
       return tickets;
     },
   };
+}
+
+/** Tickets in id order, each one's own thread ('T') before a merge's child thread ('C'), then the oldest. */
+function byThreadPreference(a: Row, b: Row): number {
+  return (
+    num(a, "ticket_id") - num(b, "ticket_id") ||
+    Number(b.thread_object_type === "T") - Number(a.thread_object_type === "T") ||
+    num(a, "thread_id") - num(b, "thread_id")
+  );
+}
+
+/** Answers by ticket, then as osTicket orders forms (entry sort, entry) and their fields (sort, id). */
+function byFormOrder(a: Row, b: Row): number {
+  return (
+    num(a, "ticket_id") - num(b, "ticket_id") ||
+    num(a, "entry_sort") - num(b, "entry_sort") ||
+    num(a, "entry_id") - num(b, "entry_id") ||
+    num(a, "field_sort") - num(b, "field_sort") ||
+    num(a, "field_id") - num(b, "field_id")
+  );
 }
 
 function ticketOf(r: Row, ref: ReferenceSnapshot): Ticket {
