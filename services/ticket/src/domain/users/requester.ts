@@ -45,13 +45,13 @@ export async function findUserByEmail(
   email: string,
   options: { locking?: boolean } = {},
 ): Promise<ExistingUser | undefined> {
-  const row = await tx.first(
-    `SELECT ${USER_COLUMNS} FROM ost_user_email m JOIN ost_user u ON u.id = m.user_id` +
-      ` LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE m.address = ? LIMIT 1${options.locking ? " LOCK IN SHARE MODE" : ""}`,
-    [email],
-  );
+  const row = await tx.first(`${USER_BY_EMAIL}${options.locking ? " LOCK IN SHARE MODE" : ""}`, [email]);
   return row ? toUser(row) : undefined;
 }
+
+const USER_BY_EMAIL =
+  `SELECT ${USER_COLUMNS} FROM ost_user_email m JOIN ost_user u ON u.id = m.user_id` +
+  " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE m.address = ? LIMIT 1";
 
 /**
  * The ban-list check (SYSTEM BAN LIST: an active e-mail rule equal to the address), the user lookup by
@@ -76,19 +76,18 @@ export function requesterRead(email: string): BatchRead<Requester> {
     statements: [
       {
         sql:
-          "SELECT EXISTS(SELECT 1 FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
-          " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ?) AS banned," +
-          ` ${USER_COLUMNS} FROM (SELECT 1 AS one) x LEFT JOIN ost_user_email m ON m.address = ?` +
-          " LEFT JOIN ost_user u ON u.id = m.user_id LEFT JOIN ost_user_email e ON e.id = u.default_email_id LIMIT 1",
-        params: [email, email],
+          "SELECT 1 AS banned FROM ost_filter f JOIN ost_filter_rule r ON r.filter_id = f.id" +
+          " WHERE f.name = 'SYSTEM BAN LIST' AND f.isactive AND r.isactive AND r.what = 'email' AND r.val = ? LIMIT 1",
+        params: [email],
       },
+      { sql: USER_BY_EMAIL, params: [email] },
       ...(domain ? [organizationsOfDomain(domain)] : []),
     ],
-    read: ([found = [], orgs = []]) => {
+    read: ([banned = [], found = [], orgs = []]) => {
       const row = found[0];
       return {
-        banned: row ? int(row, "banned") !== 0 : false,
-        user: row && row.id !== null && row.id !== undefined ? toUser(row) : undefined,
+        banned: banned.length > 0,
+        user: row ? toUser(row) : undefined,
         domainOrgId: domain ? organizationMatching(orgs, domain) : 0,
       };
     },
