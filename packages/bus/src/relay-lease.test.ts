@@ -1,65 +1,17 @@
 import mysql from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "./connect.ts";
-import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./relay.ts";
 import { ensureStreams } from "./streams.ts";
-import { createOutboxDatabase, type OutboxDatabase } from "./testing/database.ts";
-import {
-  collect,
-  duplicates,
-  orderViolation,
-  testBus,
-  waitFor,
-  writeTicketEvents,
-} from "./testing/harness.ts";
-import { silentLogger } from "./testing/log.ts";
-import { deleteStreams, testStream } from "./testing/names.ts";
+import { collect, duplicates, orderViolation, waitFor, writeTicketEvents } from "./testing/harness.ts";
+import { testStream } from "./testing/names.ts";
+import { useRelayFixture } from "./testing/relay-fixture.ts";
 
+const fixture = useRelayFixture("bus-relay-lease-test");
+const { database, relay, pending, streamMessages, streams } = fixture;
 let bus: Bus;
-const streams: string[] = [];
-const databases: OutboxDatabase[] = [];
-const relays: OutboxRelay[] = [];
-
-beforeAll(async () => {
-  bus = await testBus("bus-relay-lease-test");
+beforeAll(() => {
+  bus = fixture.bus;
 });
-
-afterAll(async () => {
-  await Promise.all(relays.map((r) => r.stop()));
-  await deleteStreams(bus.jsm, streams);
-  await bus.close();
-  await Promise.all(databases.map((d) => d.close()));
-});
-
-async function database(label: string): Promise<OutboxDatabase> {
-  const d = await createOutboxDatabase(label);
-  databases.push(d);
-  return d;
-}
-
-function relay(d: OutboxDatabase, options: Partial<OutboxRelayOptions> = {}): OutboxRelay {
-  const r = startOutboxRelay({
-    databaseUrl: d.db.url,
-    js: bus.js,
-    pollIntervalMs: 30,
-    standbyRetryMs: 50,
-    logger: silentLogger(),
-    ...options,
-  });
-  relays.push(r);
-  return r;
-}
-
-async function pending(d: OutboxDatabase): Promise<number> {
-  const rows = await d.orm.em
-    .fork()
-    .execute<{ n: number | string }[]>("SELECT COUNT(*) AS n FROM ostmesh_outbox WHERE published_at IS NULL");
-  return Number(rows[0]?.n);
-}
-
-async function streamMessages(name: string): Promise<number> {
-  return (await bus.jsm.streams.info(name)).state.messages;
-}
 
 describe("relay: two relays at once", () => {
   it("never delivers a row twice and keeps per-ticket order across a leader's lost connection", async () => {

@@ -1,70 +1,24 @@
 import { SpanKind, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "./connect.ts";
 import { relayPrometheusMetrics } from "./metrics.ts";
 import { AGGREGATE_ID_HEADER, EVENT_TYPE_HEADER, writeOutbox } from "./outbox.ts";
-import { OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./relay.ts";
+import { OutboxRelay } from "./relay.ts";
 import { ensureStreams, eventSubject } from "./streams.ts";
-import { createOutboxDatabase, type OutboxDatabase } from "./testing/database.ts";
-import {
-  collect,
-  duplicates,
-  orderViolation,
-  testBus,
-  waitFor,
-  writeTicketEvents,
-} from "./testing/harness.ts";
+import { collect, duplicates, orderViolation, waitFor, writeTicketEvents } from "./testing/harness.ts";
 import { capturingLogger, silentLogger } from "./testing/log.ts";
-import { deleteStreams, testStream } from "./testing/names.ts";
+import { testStream } from "./testing/names.ts";
+import { useRelayFixture } from "./testing/relay-fixture.ts";
 import { installTestTracing } from "./testing/tracing.ts";
 
 const { exporter, provider } = installTestTracing();
+const fixture = useRelayFixture("bus-relay-test");
+const { database, relay, pending, streamMessages, streams } = fixture;
 let bus: Bus;
-const streams: string[] = [];
-const databases: OutboxDatabase[] = [];
-const relays: OutboxRelay[] = [];
-
-beforeAll(async () => {
-  bus = await testBus("bus-relay-test");
+beforeAll(() => {
+  bus = fixture.bus;
 });
-
-afterAll(async () => {
-  await Promise.all(relays.map((r) => r.stop()));
-  await deleteStreams(bus.jsm, streams);
-  await bus.close();
-  await Promise.all(databases.map((d) => d.close()));
-});
-
-async function database(label: string): Promise<OutboxDatabase> {
-  const d = await createOutboxDatabase(label);
-  databases.push(d);
-  return d;
-}
-
-function relay(d: OutboxDatabase, options: Partial<OutboxRelayOptions> = {}): OutboxRelay {
-  const r = startOutboxRelay({
-    databaseUrl: d.db.url,
-    js: bus.js,
-    pollIntervalMs: 30,
-    standbyRetryMs: 50,
-    logger: silentLogger(),
-    ...options,
-  });
-  relays.push(r);
-  return r;
-}
-
-async function pending(d: OutboxDatabase): Promise<number> {
-  const rows = await d.orm.em
-    .fork()
-    .execute<{ n: number | string }[]>("SELECT COUNT(*) AS n FROM ostmesh_outbox WHERE published_at IS NULL");
-  return Number(rows[0]?.n);
-}
-
-async function streamMessages(name: string): Promise<number> {
-  return (await bus.jsm.streams.info(name)).state.messages;
-}
 
 describe("relay: outbox to consumer", () => {
   it("delivers every row once, in order per ticket, with the writer's trace context", async () => {
@@ -343,7 +297,7 @@ describe("relay: housekeeping and metrics", () => {
       logger: silentLogger(),
       metrics: { backlog: (n, lag) => (reported = [n, lag]) },
     });
-    relays.push(r);
+    fixture.track(r);
     expect(await r.reportBacklog()).toEqual({ pending: 0, oldestLagSeconds: 0 });
     const ids = await writeTicketEvents(d.orm.em, def, 7, [0, 1, 2, 3]);
     const em = d.orm.em.fork();
