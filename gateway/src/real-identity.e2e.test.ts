@@ -9,13 +9,8 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import {
-  CachedJwks,
-  createMeshAuth,
-  jwksFromIdentity,
-  type MeshAuth,
-  parseJwks,
-} from "@ostmesh/kit/auth/index.ts";
+import { CachedJwks, jwksFromIdentity, type MeshAuth, parseJwks } from "@ostmesh/kit/auth/index.ts";
+import { testMeshAuth } from "@ostmesh/kit/auth/testing/mesh.ts";
 import { captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { IdentityService } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -47,17 +42,7 @@ beforeAll(async () => {
   const { name, register } = await import("@ostmesh/identity");
   const config = testConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" });
   const topology = new Topology(config, ["identity"]);
-  auth = createMeshAuth({
-    config: {
-      issuer: "urn:ostmesh:identity",
-      audience: "urn:ostmesh:api",
-      jwksUrl: undefined,
-      revalidate: true,
-      oidc: undefined,
-    },
-    identity: topology.client(IdentityService, "identity"),
-    databaseUrl: db.url,
-  });
+  auth = testMeshAuth(topology, db.url);
   identity = await startServiceProcess({
     name: "identity-for-gateway",
     config,

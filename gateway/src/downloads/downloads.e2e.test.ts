@@ -10,7 +10,7 @@ import { attachmentService } from "@ostmesh/attachment";
 import { digestOf, fileSignature } from "@ostmesh/attachment/storage/index.ts";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import { createMeshAuth } from "@ostmesh/kit/auth/index.ts";
+import { testMeshAuth } from "@ostmesh/kit/auth/testing/mesh.ts";
 import { silentLogger, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { AttachmentService, IdentityService } from "@ostmesh/proto";
 import mysql from "mysql2/promise";
@@ -66,17 +66,7 @@ beforeAll(async () => {
   const identity = await import("@ostmesh/identity");
   const config = testConfig({ DATABASE_URL: db.url, LOG_LEVEL: "silent" });
   const topology = new Topology(config, ["identity", "attachment"]);
-  const auth = createMeshAuth({
-    config: {
-      issuer: "urn:ostmesh:identity",
-      audience: "urn:ostmesh:api",
-      jwksUrl: undefined,
-      revalidate: true,
-      oidc: undefined,
-    },
-    identity: topology.client(IdentityService, "identity"),
-    databaseUrl: db.url,
-  });
+  const auth = testMeshAuth(topology, db.url);
   services = await startServiceProcess({
     name: "mesh-for-downloads",
     config,

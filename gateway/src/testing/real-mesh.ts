@@ -10,10 +10,10 @@ import { connectBus, type EventStreamDefinition } from "@ostmesh/bus";
 import { deleteStreams, testStream } from "@ostmesh/bus/testing/names.ts";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import { createMeshAuth, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import type { MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import { testMeshAuth } from "@ostmesh/kit/auth/testing/mesh.ts";
 import { silentLogger, TEST_NATS_URL, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { notificationService } from "@ostmesh/notification";
-import { IdentityService } from "@ostmesh/proto";
 import { ticketService } from "@ostmesh/ticket";
 import mysql from "mysql2/promise";
 import { loadGatewayConfig } from "../config.ts";
@@ -97,17 +97,7 @@ export async function startRealMesh(options: RealMeshOptions): Promise<RealMesh>
       "attachment",
       ...(options.notification ? (["notification"] as const) : []),
     ]);
-    const auth: MeshAuth = createMeshAuth({
-      config: {
-        issuer: "urn:ostmesh:identity",
-        audience: "urn:ostmesh:api",
-        jwksUrl: undefined,
-        revalidate: true,
-        oidc: undefined,
-      },
-      identity: topology.client(IdentityService, "identity"),
-      databaseUrl: db.url,
-    });
+    const auth: MeshAuth = testMeshAuth(topology, db.url);
     services = await startServiceProcess({
       name: "mesh-for-gateway",
       config,

@@ -2,7 +2,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { loadMeshConfig, type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
-import { createMeshAuth, type MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import type { MeshAuth } from "@ostmesh/kit/auth/index.ts";
+import { testMeshAuth } from "@ostmesh/kit/auth/testing/mesh.ts";
 import { IdentityService } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import pino from "pino";
@@ -12,9 +13,9 @@ import { ADMIN } from "./testing.ts";
 
 /**
  * The identity service as it runs: kit's process bootstrap on free ports, the service registered through
- * its `register` export (own ORM, migrations under an advisory lock), the auth interceptor built by
- * createMeshAuth with the JWKS fetched from the service itself through the in-process topology, and real
- * clients over h2c (Connect and gRPC).
+ * its `register` export (own ORM, migrations under an advisory lock), the auth interceptor of testMeshAuth
+ * with the JWKS fetched from the service itself through the in-process topology, and real clients over h2c
+ * (Connect and gRPC).
  */
 describe("identity service process", () => {
   let db: ScratchDatabase;
@@ -29,17 +30,7 @@ describe("identity service process", () => {
       LOG_LEVEL: "silent",
     });
     const topology = new Topology(config, ["identity"]);
-    auth = createMeshAuth({
-      config: {
-        issuer: "urn:ostmesh:identity",
-        audience: "urn:ostmesh:api",
-        jwksUrl: undefined,
-        revalidate: true,
-        oidc: undefined,
-      },
-      identity: topology.client(IdentityService, "identity"),
-      databaseUrl: db.url,
-    });
+    auth = testMeshAuth(topology, db.url);
     proc = await startServiceProcess({
       name: "identity-test",
       config,
