@@ -21,7 +21,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { connectBus, eventStream } from "@ostmesh/bus";
 import { createOrm, query } from "@ostmesh/db";
 import { startServiceProcess } from "@ostmesh/kit";
-import { authInterceptor, loadAgentPrincipal, type SqlQuery } from "@ostmesh/kit/auth/index.ts";
+import { authInterceptor, loadAgentPrincipal, mysqlQuery, type SqlQuery } from "@ostmesh/kit/auth/index.ts";
 import { createTestIssuer } from "@ostmesh/kit/auth/testing/issuer.ts";
 import { silentLogger, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { TicketService } from "@ostmesh/proto";
@@ -48,6 +48,7 @@ const phases = new Set(args.only.split(","));
 
 const orm = await createOrm({ url: args.url, pool: { max: 2 } });
 const q: SqlQuery = (sql, params = []) => query(orm.em.fork(), sql, params);
+const authDb = mysqlQuery(args.url);
 const [{ n: ticketCount = 0, lo = 0, hi = 0 } = {}] = (await q(
   "SELECT COUNT(*) AS n, MIN(ticket_id) AS lo, MAX(ticket_id) AS hi FROM ost_ticket",
 )) as { n?: number; lo?: number; hi?: number }[];
@@ -95,7 +96,8 @@ const proc = await startServiceProcess({
       }),
     },
   ],
-  interceptors: [authInterceptor({ tokens: issuer.verifier, db: q })],
+  // The interceptor reads through its own small pool, as createMeshAuth gives every deployed service.
+  interceptors: [authInterceptor({ tokens: issuer.verifier, db: authDb.query })],
   listen: { h2c: [0], admin: 0, host: "127.0.0.1" },
   handleSignals: false,
 });
@@ -235,6 +237,7 @@ try {
   });
   await bus.jsm.streams.delete(stream.name).catch(() => false);
   await bus.close();
+  await authDb.close();
   await orm.close(true);
 }
 

@@ -56,4 +56,5 @@ export {
   type ServerTime,
   type Statement,
   serverTime,
+  sqlReader,
 } from "./sql.ts";

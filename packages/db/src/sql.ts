@@ -132,6 +132,21 @@ export function hasDeferred(em: EntityManager): boolean {
   return transaction !== undefined && (deferred.get(rootOf(transaction))?.length ?? 0) > 0;
 }
 
+/**
+ * `query` and `queryBatch` bound to one EntityManager, as a function with a `batch` method: the shape code
+ * that only reads takes (e.g. @ostmesh/kit's auth `SqlQuery`), so it can send several reads in one round trip.
+ */
+export function sqlReader(em: EntityManager): ((
+  sql: string,
+  params?: readonly unknown[],
+) => Promise<Row[]>) & {
+  batch(statements: readonly Statement[]): Promise<Row[][]>;
+} {
+  return Object.assign((sql: string, params: readonly unknown[] = []) => query(em, sql, params), {
+    batch: (statements: readonly Statement[]) => queryBatch(em, statements),
+  });
+}
+
 /** Statements that read something, and how their results (one row list per statement) become it. */
 export interface BatchRead<T> {
   readonly statements: readonly Statement[];

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { execute, query } from "@ostmesh/db";
+import { execute, query, sqlReader } from "@ostmesh/db";
 import {
   findAccountUserIdByLogin,
   findAgentIdByLogin,
@@ -31,7 +31,7 @@ const FAILURE_WINDOW_SECONDS = 3600;
 export const BAD_CREDENTIALS = "invalid username or password";
 
 export function sqlOf(em: EntityManager): SqlQuery {
-  return (sql, params = []) => query(em, sql, params);
+  return sqlReader(em);
 }
 
 export async function lockoutSettings(em: EntityManager, kind: AccountKind): Promise<LockoutSettings> {

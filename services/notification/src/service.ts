@@ -4,7 +4,7 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/mysql";
 import type { Bus, EventStreamDefinition } from "@ostmesh/bus";
-import { type EntityManager, IdempotencyConflictError, query, withIdempotency } from "@ostmesh/db";
+import { type EntityManager, IdempotencyConflictError, query, sqlReader, withIdempotency } from "@ostmesh/db";
 import { principalOf, subjectOf } from "@ostmesh/kit/auth/principal.ts";
 import type { SqlQuery } from "@ostmesh/kit/auth/sql.ts";
 import { effectivePageSize, IDEMPOTENCY_WINDOW_MS, MAX_IDEMPOTENCY_KEY_LENGTH } from "@ostmesh/proto";
@@ -326,7 +326,7 @@ export class NotificationServiceImpl implements ServiceImpl<typeof NotificationS
   }
 
   async *watchEvents(request: WatchEventsRequest, ctx: HandlerContext) {
-    const q: SqlQuery = (sql, params = []) => query(this.#em(), sql, params);
+    const q: SqlQuery = sqlReader(this.#em());
     const scope = await watchScope(principalOf(ctx), request.ticketId, q);
     yield* watchEvents(request, scope, ctx.signal, {
       bus: this.#d.bus,

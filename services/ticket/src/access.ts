@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { query } from "@ostmesh/db";
+import { query, sqlReader } from "@ostmesh/db";
 import {
   assertAllowed,
   type ClientVisibleFields,
@@ -23,7 +23,6 @@ import {
   principalOf,
   redactThreadForEndUser,
   redactTicketForEndUser,
-  type SqlQuery,
   systemPrincipal,
   type TicketAccessFacts,
   threadEntryType,
@@ -103,10 +102,6 @@ export function subjectOf(principal: Principal): string {
   }
 }
 
-function sqlQuery(em: EntityManager): SqlQuery {
-  return (sql, params = []) => query(em, sql, params);
-}
-
 /**
  * API keys, services and the system see every ticket their scope allows (osTicket's API has no notion of
  * departments); agents and end users are checked ticket by ticket.
@@ -145,7 +140,7 @@ export async function authorizeTicket(
     if (!row) throw new ConnectError("ticket not found", Code.NotFound);
     return { ticketId, threadId: Number(row.thread_id ?? 0), deptId: Number(row.dept_id ?? 0) };
   }
-  const q = sqlQuery(em);
+  const q = sqlReader(em);
   const facts = await loadTicketAccessFacts(q, ticketId);
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
@@ -165,7 +160,7 @@ export async function authorizeLoadedTicket(
 ): Promise<void> {
   const principal = callerOf(ctx);
   if (seesEveryTicket(principal)) return;
-  const q = sqlQuery(em);
+  const q = sqlReader(em);
   const facts: TicketAccessFacts = {
     ticketId: ticket.id,
     threadId: ticket.threadId,
@@ -199,7 +194,7 @@ export async function visibleTickets(
 ): Promise<{ sql: string; params: unknown[] }> {
   const principal = callerOf(ctx);
   let endUser: EndUserOrgFacts | undefined;
-  if (isEndUser(principal)) endUser = await loadEndUserOrgFacts(sqlQuery(em), idOf(principal));
+  if (isEndUser(principal)) endUser = await loadEndUserOrgFacts(sqlReader(em), idOf(principal));
   return ticketVisibilityFilter(principal, endUser, "t");
 }
 
@@ -224,7 +219,7 @@ export async function assertMayLinkFiles(
 ): Promise<void> {
   const principal = callerOf(ctx);
   if (files.length === 0) return;
-  const q = sqlQuery(em);
+  const q = sqlReader(em);
   const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
   for (const { fileId, field } of files) {
     if (!(await mayLinkFile(q, principal, fileId, endUser)))
@@ -243,7 +238,7 @@ export class EndUserView {
   }
 
   static async for(principal: Principal, em: EntityManager): Promise<EndUserView> {
-    return new EndUserView(isEndUser(principal) ? await loadClientVisibleFields(sqlQuery(em)) : undefined);
+    return new EndUserView(isEndUser(principal) ? await loadClientVisibleFields(sqlReader(em)) : undefined);
   }
 
   ticket(ticket: Ticket): Ticket {

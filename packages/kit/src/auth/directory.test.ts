@@ -107,6 +107,29 @@ describe("loadAgentPrincipal: the role of each department", () => {
     await db?.drop();
   });
 
+  it("reads an agent in one round trip where the query function batches, and the same agent where it does not", async () => {
+    const id = await agent(1, 1);
+    await access(id, 2, 3);
+    const sent: string[] = [];
+    const counted: SqlQuery = Object.assign(
+      (statement: string, params?: readonly unknown[]) => {
+        sent.push(statement);
+        return q(statement, params);
+      },
+      {
+        batch: (statements: readonly { sql: string; params?: readonly unknown[] }[]) => {
+          sent.push(statements.map((s) => s.sql).join(";\n"));
+          return q.batch ? q.batch(statements) : Promise.reject(new Error("mysqlQuery should batch"));
+        },
+      },
+    );
+    const batched = await loadAgentPrincipal(counted, id);
+    expect(sent).toHaveLength(1);
+    const oneByOne = await loadAgentPrincipal((statement, params) => q(statement, params), id);
+    expect(batched).toEqual(oneByOne);
+    expect(batched?.agent?.departments.map((d) => d.deptId)).toEqual([1, 2]);
+  });
+
   it("an access row for the primary department overrides the primary role there (Staff::getRoles, getRole)", async () => {
     // getRoles() starts from [dept_id => role] and then sets [$da->dept_id => $da->role] for every access row.
     const id = await agent(1, 1);

@@ -4,7 +4,7 @@ import {
   PrincipalKind,
   PrincipalSchema,
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { looksLikeEmail, num, permissionKeys, type SqlQuery, str } from "./sql.ts";
+import { looksLikeEmail, num, permissionKeys, queryAll, type SqlQuery, str } from "./sql.ts";
 
 /**
  * Principals of osTicket accounts, read from osTicket's own tables: agents from ost_staff (primary
@@ -50,29 +50,35 @@ const CREATE_ONLY_PERMISSIONS: readonly string[] = ["ticket.create"];
  * agent manages besides those; getRoles does not know the extra ones, so they take getRole's fallback.
  */
 export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<Principal | undefined> {
-  const [staff] = await q(
-    "SELECT s.staff_id, s.username, s.firstname, s.lastname, s.email, s.dept_id, s.role_id, s.isactive," +
-      " s.isadmin, s.assigned_only, s.permissions, s.extra, r.id AS role_found, r.permissions AS role_permissions" +
-      " FROM ost_staff s LEFT JOIN ost_role r ON r.id = s.role_id WHERE s.staff_id = ?",
-    [staffId],
-  );
+  // The agent, their department access, teams and visible departments: one round trip where `q` batches.
+  const [[staff] = [], access = [], teams = [], visible = []] = await queryAll(q, [
+    {
+      sql:
+        "SELECT s.staff_id, s.username, s.firstname, s.lastname, s.email, s.dept_id, s.role_id, s.isactive," +
+        " s.isadmin, s.assigned_only, s.permissions, s.extra, r.id AS role_found, r.permissions AS role_permissions" +
+        " FROM ost_staff s LEFT JOIN ost_role r ON r.id = s.role_id WHERE s.staff_id = ?",
+      params: [staffId],
+    },
+    {
+      sql:
+        "SELECT a.dept_id, a.role_id, r.id AS role_found, r.permissions FROM ost_staff_dept_access a" +
+        " JOIN ost_department d ON d.id = a.dept_id LEFT JOIN ost_role r ON r.id = a.role_id" +
+        " WHERE a.staff_id = ? ORDER BY a.dept_id",
+      params: [staffId],
+    },
+    { sql: "SELECT team_id FROM ost_team_member WHERE staff_id = ? ORDER BY team_id", params: [staffId] },
+    // Staff::getDepartments: each department whose path holds the primary department or an access row's
+    // department (itself and its sub-departments), and each one the agent manages. The access rows are
+    // left-joined without their department or role, and only departments that exist are listed.
+    {
+      sql:
+        "SELECT DISTINCT d.id FROM ost_staff s LEFT JOIN ost_staff_dept_access a ON a.staff_id = s.staff_id" +
+        " JOIN ost_department d ON (LOCATE(CONCAT('/', s.dept_id, '/'), d.path) > 0 OR d.manager_id = s.staff_id" +
+        " OR LOCATE(CONCAT('/', a.dept_id, '/'), d.path) > 0) WHERE s.staff_id = ? ORDER BY d.id",
+      params: [staffId],
+    },
+  ]);
   if (!staff || num(staff.isactive) !== 1) return undefined;
-  const access = await q(
-    "SELECT a.dept_id, a.role_id, r.id AS role_found, r.permissions FROM ost_staff_dept_access a" +
-      " JOIN ost_department d ON d.id = a.dept_id LEFT JOIN ost_role r ON r.id = a.role_id" +
-      " WHERE a.staff_id = ? ORDER BY a.dept_id",
-    [staffId],
-  );
-  const teams = await q("SELECT team_id FROM ost_team_member WHERE staff_id = ? ORDER BY team_id", [staffId]);
-  // Staff::getDepartments: each department whose path holds the primary department or an access row's
-  // department (itself and its sub-departments), and each one the agent manages. The access rows are
-  // left-joined without their department or role, and only departments that exist are listed.
-  const visible = await q(
-    "SELECT DISTINCT d.id FROM ost_staff s LEFT JOIN ost_staff_dept_access a ON a.staff_id = s.staff_id" +
-      " JOIN ost_department d ON (LOCATE(CONCAT('/', s.dept_id, '/'), d.path) > 0 OR d.manager_id = s.staff_id" +
-      " OR LOCATE(CONCAT('/', a.dept_id, '/'), d.path) > 0) WHERE s.staff_id = ? ORDER BY d.id",
-    [staffId],
-  );
   const primaryDeptId = num(staff.dept_id);
   // Staff::getRoles: the primary role first, each dept_access row with an existing role over it.
   const roles = new Map<number, { roleId: number; permissions: string[] }>();

@@ -80,7 +80,17 @@ export {
   systemPrincipal,
 } from "./principal.ts";
 export { IssuedServiceToken, type ServiceCredentials } from "./service-token.ts";
-export { looksLikeEmail, mysqlQuery, num, permissionKeys, type SqlQuery, type SqlRow, str } from "./sql.ts";
+export {
+  looksLikeEmail,
+  mysqlQuery,
+  num,
+  permissionKeys,
+  queryAll,
+  type SqlQuery,
+  type SqlRow,
+  type SqlStatement,
+  str,
+} from "./sql.ts";
 export {
   agentTicketView,
   agentVisibleDeptIds,

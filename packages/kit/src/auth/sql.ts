@@ -6,8 +6,22 @@ export type SqlRow = Record<string, unknown>;
 /**
  * Runs one read-only statement with `?` placeholders. The auth code needs nothing more from a database, so
  * each service passes its own connection (e.g. `(sql, p) => query(orm.em.fork(), sql, p)` from @ostmesh/db).
+ * One that can send several statements in one round trip says so with `batch` (see queryAll).
  */
-export type SqlQuery = (sql: string, params?: readonly unknown[]) => Promise<SqlRow[]>;
+export type SqlQuery = ((sql: string, params?: readonly unknown[]) => Promise<SqlRow[]>) & {
+  readonly batch?: (statements: readonly SqlStatement[]) => Promise<SqlRow[][]>;
+};
+
+export interface SqlStatement {
+  readonly sql: string;
+  readonly params?: readonly unknown[];
+}
+
+/** Several reads' rows, in order: in one round trip where `q` can batch, otherwise side by side. */
+export function queryAll(q: SqlQuery, statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+  if (q.batch) return q.batch(statements);
+  return Promise.all(statements.map((s) => q(s.sql, s.params)));
+}
 
 /** A small mysql2 pool with osTicket's session settings, for processes that have no ORM of their own. */
 export function mysqlQuery(
@@ -23,17 +37,26 @@ export function mysqlQuery(
     charset: "UTF8_GENERAL_CI",
     dateStrings: true,
     enableKeepAlive: true,
+    // The auth code's SQL is constant text with `?` placeholders (values are escaped by mysql2), so several
+    // statements may share one round trip (batch).
+    multipleStatements: true,
   });
   pool.on("connection", (conn) => {
     conn.query("SET SESSION sql_mode = '', SESSION time_zone = 'SYSTEM'");
   });
-  return {
-    async query(sql, params = []) {
-      const [rows] = await pool.query<mysql.RowDataPacket[]>(sql, [...params]);
-      return rows;
-    },
-    close: () => pool.end(),
+  const query = async (sql: string, params: readonly unknown[] = []) => {
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(sql, [...params]);
+    return rows;
   };
+  const batch = async (statements: readonly SqlStatement[]): Promise<SqlRow[][]> => {
+    if (statements.length === 1) return [await query(statements[0]?.sql ?? "", statements[0]?.params)];
+    const [results] = await pool.query<mysql.RowDataPacket[][]>(
+      statements.map((s) => s.sql).join(";\n"),
+      statements.flatMap((s) => [...(s.params ?? [])]),
+    );
+    return results;
+  };
+  return { query: Object.assign(query, { batch }), close: () => pool.end() };
 }
 
 export function num(value: unknown): number {

@@ -8,7 +8,7 @@
  * existence is not revealed. Nothing else in the service imports the auth module.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { type EntityManager, query } from "@ostmesh/db";
+import { type EntityManager, sqlReader } from "@ostmesh/db";
 import {
   assertAllowed,
   assertAuthorized,
@@ -45,10 +45,6 @@ const END_USER_ENTRIES: EntryFilter = {
   entryTypes: END_USER_ENTRY_TYPES,
   excludeEntryFlags: THREAD_ENTRY_HIDDEN,
 };
-
-function sql(em: EntityManager): SqlQuery {
-  return (text, params = []) => query(em, text, params);
-}
 
 /** Whether the rules limit this caller to certain tickets (agents and end users) or not. */
 function isTicketBound(principal: Principal): boolean {
@@ -89,7 +85,7 @@ export async function assertCanReadFile(ctx: Ctx, em: EntityManager, fileId: num
   const principal = principalOf(ctx);
   requireCaller(principal);
   if (!isTicketBound(principal)) return;
-  if ((await fileVisibility(sql(em), principal, fileId)) !== "visible")
+  if ((await fileVisibility(sqlReader(em), principal, fileId)) !== "visible")
     throw new ConnectError("file not found", Code.NotFound);
 }
 
@@ -109,7 +105,7 @@ export async function assertCanLinkFile(
 ): Promise<void> {
   const principal = principalOf(ctx);
   requireCaller(principal);
-  if (!(await mayLinkFile(sql(em), principal, fileId)))
+  if (!(await mayLinkFile(sqlReader(em), principal, fileId)))
     throw new ConnectError(`${field}: file ${fileId} not found`, Code.NotFound);
 }
 
@@ -127,7 +123,7 @@ export async function assertCanReadTicket(
 ): Promise<EntryFilter> {
   const principal = principalOf(ctx);
   requireCaller(principal);
-  await ticketRules(ctx, sql(em), ticketId);
+  await ticketRules(ctx, sqlReader(em), ticketId);
   return kindOf(principal) === PrincipalKind.END_USER ? END_USER_ENTRIES : EVERY_ENTRY;
 }
 
@@ -164,7 +160,7 @@ export async function assertCanReachEntry(
 ): Promise<EntryFilter> {
   const principal = principalOf(ctx);
   requireCaller(principal);
-  const q = sql(em);
+  const q = sqlReader(em);
   const entry = await loadEntry(q, entryId);
   const notFound = () => new ConnectError(`thread entry ${entryId} not found`, Code.NotFound);
   if (!entry) throw notFound();
