@@ -4,7 +4,17 @@ import {
   PrincipalKind,
   PrincipalSchema,
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { looksLikeEmail, num, permissionKeys, queryAll, type SqlQuery, str } from "./sql.ts";
+import {
+  looksLikeEmail,
+  num,
+  permissionKeys,
+  queryAll,
+  type SqlQuery,
+  type SqlRead,
+  type SqlRow,
+  type SqlStatement,
+  str,
+} from "./sql.ts";
 
 /**
  * Principals of osTicket accounts, read from osTicket's own tables: agents from ost_staff (primary
@@ -50,8 +60,20 @@ const CREATE_ONLY_PERMISSIONS: readonly string[] = ["ticket.create"];
  * agent manages besides those; getRoles does not know the extra ones, so they take getRole's fallback.
  */
 export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<Principal | undefined> {
-  // The agent, their department access, teams and visible departments: one round trip where `q` batches.
-  const [[staff] = [], access = [], teams = [], visible = []] = await queryAll(q, [
+  const read = agentPrincipalRead(staffId);
+  return read.read(await queryAll(q, read.statements));
+}
+
+/**
+ * loadAgentPrincipal as statements (the agent, their department access, teams and visible departments), to
+ * go in one round trip, with others where the caller has some, and how the agent is read from their rows.
+ */
+export function agentPrincipalRead(staffId: number): SqlRead<Principal | undefined> {
+  return { statements: agentStatements(staffId), read: agentFromRows };
+}
+
+function agentStatements(staffId: number): SqlStatement[] {
+  return [
     {
       sql:
         "SELECT s.staff_id, s.username, s.firstname, s.lastname, s.email, s.dept_id, s.role_id, s.isactive," +
@@ -77,7 +99,11 @@ export async function loadAgentPrincipal(q: SqlQuery, staffId: number): Promise<
         " OR LOCATE(CONCAT('/', a.dept_id, '/'), d.path) > 0) WHERE s.staff_id = ? ORDER BY d.id",
       params: [staffId],
     },
-  ]);
+  ];
+}
+
+function agentFromRows(results: readonly (readonly SqlRow[])[]): Principal | undefined {
+  const [[staff] = [], access = [], teams = [], visible = []] = results;
   if (!staff || num(staff.isactive) !== 1) return undefined;
   const primaryDeptId = num(staff.dept_id);
   // Staff::getRoles: the primary role first, each dept_access row with an existing role over it.

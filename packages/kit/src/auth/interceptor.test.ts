@@ -292,6 +292,21 @@ describe("auth interceptor with a tiny ticket service", () => {
     expect(await codeOf(new Headers({ authorization: `Bearer ${sessionToken}` }))).toBe(UA);
     const ghost = await issuer.sign(world.principal("endUserOwner"), { sessionId: "g".repeat(32) });
     expect(await codeOf(new Headers({ authorization: `Bearer ${ghost}` }))).toBe(UA);
+    // An agent's session, read with the agent in one round trip: live, logged out, never existed.
+    await em.execute(
+      "INSERT INTO ostmesh_refresh_token (token_hash, family_id, principal_kind, principal_id, created_at, expires_at," +
+        " family_expires_at) VALUES (?, ?, 'agent', ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 DAY," +
+        " UTC_TIMESTAMP(6) + INTERVAL 1 DAY)",
+      ["a".repeat(64), "a".repeat(32), world.staff.withAccess],
+    );
+    const agentSession = await issuer.sign(world.principal("agentWithAccess"), { sessionId: "a".repeat(32) });
+    expect(await codeOf(new Headers({ authorization: `Bearer ${agentSession}` }))).toBe("ok");
+    await em.execute("UPDATE ostmesh_refresh_token SET revoked_at = UTC_TIMESTAMP(6) WHERE family_id = ?", [
+      "a".repeat(32),
+    ]);
+    expect(await codeOf(new Headers({ authorization: `Bearer ${agentSession}` }))).toBe(UA);
+    const agentGhost = await issuer.sign(world.principal("agentWithAccess"), { sessionId: "h".repeat(32) });
+    expect(await codeOf(new Headers({ authorization: `Bearer ${agentGhost}` }))).toBe(UA);
     // An ostmesh key revoked, then one that expired.
     const keyHeaders = new Headers({ "x-api-key": world.apiKeys.withScope.secret });
     expect(await codeOf(keyHeaders)).toBe("ok");

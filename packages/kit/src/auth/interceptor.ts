@@ -10,9 +10,9 @@ import {
 import type { Logger } from "pino";
 import { checkAccessRule } from "./access.ts";
 import { checkOstmeshKey, isOstmeshKey, osticketKeyPrincipal } from "./api-keys.ts";
-import { loadAgentPrincipal, loadEndUserPrincipal } from "./directory.ts";
+import { agentPrincipalRead, loadEndUserPrincipal } from "./directory.ts";
 import { ANONYMOUS, accessRuleKey, idOf, kindOf, principalKey, subjectOf } from "./principal.ts";
-import { num, type SqlQuery, str } from "./sql.ts";
+import { num, queryAll, type SqlQuery, type SqlRow, type SqlStatement, str } from "./sql.ts";
 import { type AccessTokenVerifier, CredentialError, type OidcVerifier, unverifiedIssuer } from "./verify.ts";
 
 /**
@@ -139,22 +139,30 @@ export async function revalidatePrincipal(
   principal: Principal,
   sessionId: string | undefined,
 ): Promise<Principal> {
-  if (sessionId) {
-    const [family] = await db(
-      "SELECT MAX(revoked_at IS NOT NULL) AS revoked FROM ostmesh_refresh_token WHERE family_id = ?",
-      [sessionId],
-    );
+  const session: SqlStatement | undefined = sessionId
+    ? {
+        sql: "SELECT MAX(revoked_at IS NOT NULL) AS revoked FROM ostmesh_refresh_token WHERE family_id = ?",
+        params: [sessionId],
+      }
+    : undefined;
+  const sessionEnded = (rows: readonly SqlRow[] = []) => {
+    const [family] = rows;
     if (!family || family.revoked === null || num(family.revoked) === 1)
       throw new CredentialError("the session of this token has ended");
-  }
+  };
   const credentialId = principal.credentialId;
+  if (kindOf(principal) === PrincipalKind.AGENT) {
+    // The session and the agent in one round trip where `db` batches.
+    const agent = agentPrincipalRead(idOf(principal));
+    const results = await queryAll(db, session ? [session, ...agent.statements] : agent.statements);
+    if (session) sessionEnded(results[0]);
+    const fresh = agent.read(session ? results.slice(1) : results);
+    if (!fresh) throw new CredentialError("the agent is no longer active");
+    fresh.credentialId = credentialId;
+    return fresh;
+  }
+  if (session) sessionEnded(await db(session.sql, session.params));
   switch (kindOf(principal)) {
-    case PrincipalKind.AGENT: {
-      const fresh = await loadAgentPrincipal(db, idOf(principal));
-      if (!fresh) throw new CredentialError("the agent is no longer active");
-      fresh.credentialId = credentialId;
-      return fresh;
-    }
     case PrincipalKind.END_USER: {
       const fresh = await loadEndUserPrincipal(db, idOf(principal));
       if (!fresh) throw new CredentialError("the end user no longer exists or is locked");

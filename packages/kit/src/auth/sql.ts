@@ -17,6 +17,12 @@ export interface SqlStatement {
   readonly params?: readonly unknown[];
 }
 
+/** Statements that read something, and how their rows (one list per statement) become it. */
+export interface SqlRead<T> {
+  readonly statements: readonly SqlStatement[];
+  read(results: readonly (readonly SqlRow[])[]): T;
+}
+
 /** Several reads' rows, in order: in one round trip where `q` can batch, otherwise side by side. */
 export function queryAll(q: SqlQuery, statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
   if (q.batch) return q.batch(statements);
