@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { execute, query } from "@ostmesh/db";
+import { execute, query, sqlReader } from "@ostmesh/db";
 import {
   checkIpEntry,
   checkOstmeshKey,
@@ -25,7 +25,6 @@ import {
   ApiKeyCheckOutcome,
   ApiKeyPurpose,
 } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
-import { sqlOf } from "./login.ts";
 import { type CursorKey, decodePageToken, pageOf, pageSize } from "./paging.ts";
 import { epochMs, fromEpochMs, fromUnixSeconds } from "./times.ts";
 
@@ -66,7 +65,7 @@ export async function checkApiKey(
   const key = presented.trim();
   if (key === "") return { outcome: ApiKeyCheckOutcome.INVALID, apiKey: undefined };
   if (isOstmeshKey(key)) {
-    const check = await checkOstmeshKey(sqlOf(em), key, {
+    const check = await checkOstmeshKey(sqlReader(em), key, {
       clientIp,
       requiredScope: PURPOSE_SCOPE[purpose],
     });

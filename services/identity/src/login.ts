@@ -7,7 +7,6 @@ import {
   loadAgentPrincipal,
   loadEndUserPrincipal,
   num,
-  type SqlQuery,
   str,
   UserAccountStatus,
 } from "@ostmesh/kit/auth/index.ts";
@@ -29,10 +28,6 @@ const FAILURE_WINDOW_SECONDS = 3600;
 
 /** The one message for bad credentials: it never says whether the name or the password was wrong. */
 export const BAD_CREDENTIALS = "invalid username or password";
-
-export function sqlOf(em: EntityManager): SqlQuery {
-  return sqlReader(em);
-}
 
 export async function lockoutSettings(em: EntityManager, kind: AccountKind): Promise<LockoutSettings> {
   const prefix = kind === "agent" ? "staff" : "client";
@@ -148,7 +143,7 @@ export class Authenticator {
 
   /** undefined = bad credentials (counted); throws for a right password on an unusable account. */
   async #agent(em: EntityManager, login: string, password: string): Promise<Principal | undefined> {
-    const q = sqlOf(em);
+    const q = sqlReader(em);
     const staffId = await findAgentIdByLogin(q, login);
     const [staff] =
       staffId === undefined
@@ -175,7 +170,7 @@ export class Authenticator {
   }
 
   async #endUser(em: EntityManager, login: string, password: string): Promise<Principal | undefined> {
-    const q = sqlOf(em);
+    const q = sqlReader(em);
     const userId = await findAccountUserIdByLogin(q, login);
     const [account] =
       userId === undefined

@@ -1,7 +1,13 @@
 import { timingSafeEqual } from "node:crypto";
 import { create, type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type EntityManager, IdempotencyConflictError, type Orm, withIdempotency } from "@ostmesh/db";
+import {
+  type EntityManager,
+  IdempotencyConflictError,
+  type Orm,
+  sqlReader,
+  withIdempotency,
+} from "@ostmesh/db";
 import {
   assertAuthorized,
   checkAccessRule,
@@ -70,7 +76,7 @@ import {
 } from "./directory/users.ts";
 import { recordEvent } from "./events.ts";
 import type { SigningKeys } from "./keys.ts";
-import { type AccountKind, type Authenticator, sqlOf } from "./login.ts";
+import type { AccountKind, Authenticator } from "./login.ts";
 import { ReusableTokens, type Sessions, type TokenIssuer, tokenPair } from "./tokens.ts";
 
 export interface IdentityServiceDeps {
@@ -208,7 +214,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
           const rotated = await this.#d.sessions.rotate(tx, req.refreshToken);
           if (!rotated.ok)
             throw new RefreshRejected(rotated.reason, "familyId" in rotated ? rotated.familyId : undefined);
-          const q = sqlOf(tx);
+          const q = sqlReader(tx);
           const principal =
             rotated.kind === "agent"
               ? await loadAgentPrincipal(q, rotated.principalId)
@@ -645,7 +651,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
       (kindOf(principal) === PrincipalKind.AGENT && rule?.agentDepartmentCheck) ||
       (kindOf(principal) === PrincipalKind.END_USER && rule?.endUserOwnerCheck);
     if (req.ticketId === 0 || !targetChecked) return { allowed: true, reason: "" };
-    const q = sqlOf(this.#em());
+    const q = sqlReader(this.#em());
     const facts = await loadTicketAccessFacts(q, req.ticketId);
     const endUser =
       kindOf(principal) === PrincipalKind.END_USER

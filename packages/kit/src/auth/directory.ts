@@ -172,20 +172,39 @@ export function usePrimaryRoleOnAssignment(extra: unknown): boolean {
  * locked. Users without an account (e-mail-only requesters) are valid principals.
  */
 export async function loadEndUserPrincipal(q: SqlQuery, userId: number): Promise<Principal | undefined> {
-  const [user] = await q(
-    "SELECT u.id, u.name, e.address, a.status AS account_status FROM ost_user u" +
-      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id" +
-      " LEFT JOIN ost_user_account a ON a.user_id = u.id WHERE u.id = ? LIMIT 1",
-    [userId],
-  );
-  if (!user) return undefined;
-  if (user.account_status !== null && (num(user.account_status) & UserAccountStatus.LOCKED) !== 0)
-    return undefined;
-  const email = str(user.address);
-  return create(PrincipalSchema, {
-    actor: { kind: PrincipalKind.END_USER, id: num(user.id), displayName: str(user.name), username: email },
-    email,
-  });
+  const read = endUserPrincipalRead(userId);
+  return read.read(await queryAll(q, read.statements));
+}
+
+/** loadEndUserPrincipal as a statement, to go in one round trip with others, and how it is read. */
+export function endUserPrincipalRead(userId: number): SqlRead<Principal | undefined> {
+  return {
+    statements: [
+      {
+        sql:
+          "SELECT u.id, u.name, e.address, a.status AS account_status FROM ost_user u" +
+          " LEFT JOIN ost_user_email e ON e.id = u.default_email_id" +
+          " LEFT JOIN ost_user_account a ON a.user_id = u.id WHERE u.id = ? LIMIT 1",
+        params: [userId],
+      },
+    ],
+    read: (results) => {
+      const user = results[0]?.[0];
+      if (!user) return undefined;
+      if (user.account_status !== null && (num(user.account_status) & UserAccountStatus.LOCKED) !== 0)
+        return undefined;
+      const email = str(user.address);
+      return create(PrincipalSchema, {
+        actor: {
+          kind: PrincipalKind.END_USER,
+          id: num(user.id),
+          displayName: str(user.name),
+          username: email,
+        },
+        email,
+      });
+    },
+  };
 }
 
 /** ost_staff.staff_id for a login name: the e-mail address when it looks like one, else the username. */

@@ -277,36 +277,28 @@ describe("auth interceptor with a tiny ticket service", () => {
     expect(await codeOf(new Headers({ authorization: `Bearer ${userToken}` }))).toBe(UA);
     await em.execute("UPDATE ost_user_account SET status = 1 WHERE user_id = ?", [world.users.owner]);
     expect(await codeOf(new Headers({ authorization: `Bearer ${userToken}` }))).toBe("ok");
-    // A session (refresh-token family) that was logged out, and one that never existed.
-    await em.execute(
-      "INSERT INTO ostmesh_refresh_token (token_hash, family_id, principal_kind, principal_id, created_at, expires_at," +
-        " family_expires_at) VALUES (?, ?, 'end_user', ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 DAY," +
-        " UTC_TIMESTAMP(6) + INTERVAL 1 DAY)",
-      ["e".repeat(64), "s".repeat(32), world.users.owner],
-    );
-    const sessionToken = await issuer.sign(world.principal("endUserOwner"), { sessionId: "s".repeat(32) });
-    expect(await codeOf(new Headers({ authorization: `Bearer ${sessionToken}` }))).toBe("ok");
-    await em.execute("UPDATE ostmesh_refresh_token SET revoked_at = UTC_TIMESTAMP(6) WHERE family_id = ?", [
-      "s".repeat(32),
-    ]);
-    expect(await codeOf(new Headers({ authorization: `Bearer ${sessionToken}` }))).toBe(UA);
-    const ghost = await issuer.sign(world.principal("endUserOwner"), { sessionId: "g".repeat(32) });
-    expect(await codeOf(new Headers({ authorization: `Bearer ${ghost}` }))).toBe(UA);
-    // An agent's session, read with the agent in one round trip: live, logged out, never existed.
-    await em.execute(
-      "INSERT INTO ostmesh_refresh_token (token_hash, family_id, principal_kind, principal_id, created_at, expires_at," +
-        " family_expires_at) VALUES (?, ?, 'agent', ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 DAY," +
-        " UTC_TIMESTAMP(6) + INTERVAL 1 DAY)",
-      ["a".repeat(64), "a".repeat(32), world.staff.withAccess],
-    );
-    const agentSession = await issuer.sign(world.principal("agentWithAccess"), { sessionId: "a".repeat(32) });
-    expect(await codeOf(new Headers({ authorization: `Bearer ${agentSession}` }))).toBe("ok");
-    await em.execute("UPDATE ostmesh_refresh_token SET revoked_at = UTC_TIMESTAMP(6) WHERE family_id = ?", [
-      "a".repeat(32),
-    ]);
-    expect(await codeOf(new Headers({ authorization: `Bearer ${agentSession}` }))).toBe(UA);
-    const agentGhost = await issuer.sign(world.principal("agentWithAccess"), { sessionId: "h".repeat(32) });
-    expect(await codeOf(new Headers({ authorization: `Bearer ${agentGhost}` }))).toBe(UA);
+    // A session (refresh-token family) that is live, then logged out, and one that never existed: an end
+    // user's, and an agent's (read with the agent in one round trip).
+    const sessions = [
+      { name: "endUserOwner", kind: "end_user", id: world.users.owner, family: "s", ghost: "g" },
+      { name: "agentWithAccess", kind: "agent", id: world.staff.withAccess, family: "a", ghost: "h" },
+    ] as const;
+    for (const { name, kind, id, family, ghost } of sessions) {
+      await em.execute(
+        "INSERT INTO ostmesh_refresh_token (token_hash, family_id, principal_kind, principal_id, created_at, expires_at," +
+          " family_expires_at) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 DAY," +
+          " UTC_TIMESTAMP(6) + INTERVAL 1 DAY)",
+        [family.repeat(64), family.repeat(32), kind, id],
+      );
+      const sessionToken = await issuer.sign(world.principal(name), { sessionId: family.repeat(32) });
+      expect(await codeOf(new Headers({ authorization: `Bearer ${sessionToken}` }))).toBe("ok");
+      await em.execute("UPDATE ostmesh_refresh_token SET revoked_at = UTC_TIMESTAMP(6) WHERE family_id = ?", [
+        family.repeat(32),
+      ]);
+      expect(await codeOf(new Headers({ authorization: `Bearer ${sessionToken}` }))).toBe(UA);
+      const unknown = await issuer.sign(world.principal(name), { sessionId: ghost.repeat(32) });
+      expect(await codeOf(new Headers({ authorization: `Bearer ${unknown}` }))).toBe(UA);
+    }
     // An ostmesh key revoked, then one that expired.
     const keyHeaders = new Headers({ "x-api-key": world.apiKeys.withScope.secret });
     expect(await codeOf(keyHeaders)).toBe("ok");

@@ -10,7 +10,7 @@ import {
 import type { Logger } from "pino";
 import { checkAccessRule } from "./access.ts";
 import { checkOstmeshKey, isOstmeshKey, osticketKeyPrincipal } from "./api-keys.ts";
-import { agentPrincipalRead, loadEndUserPrincipal } from "./directory.ts";
+import { agentPrincipalRead, endUserPrincipalRead } from "./directory.ts";
 import { ANONYMOUS, accessRuleKey, idOf, kindOf, principalKey, subjectOf } from "./principal.ts";
 import { num, queryAll, type SqlQuery, type SqlRow, type SqlStatement, str } from "./sql.ts";
 import { type AccessTokenVerifier, CredentialError, type OidcVerifier, unverifiedIssuer } from "./verify.ts";
@@ -151,24 +151,27 @@ export async function revalidatePrincipal(
       throw new CredentialError("the session of this token has ended");
   };
   const credentialId = principal.credentialId;
-  if (kindOf(principal) === PrincipalKind.AGENT) {
-    // The session and the agent in one round trip where `db` batches.
-    const agent = agentPrincipalRead(idOf(principal));
-    const results = await queryAll(db, session ? [session, ...agent.statements] : agent.statements);
+  const kind = kindOf(principal);
+  const person =
+    kind === PrincipalKind.AGENT
+      ? { read: agentPrincipalRead(idOf(principal)), gone: "the agent is no longer active" }
+      : kind === PrincipalKind.END_USER
+        ? { read: endUserPrincipalRead(idOf(principal)), gone: "the end user no longer exists or is locked" }
+        : undefined;
+  if (person) {
+    // The session and the person in one round trip where `db` batches.
+    const results = await queryAll(
+      db,
+      session ? [session, ...person.read.statements] : person.read.statements,
+    );
     if (session) sessionEnded(results[0]);
-    const fresh = agent.read(session ? results.slice(1) : results);
-    if (!fresh) throw new CredentialError("the agent is no longer active");
+    const fresh = person.read.read(session ? results.slice(1) : results);
+    if (!fresh) throw new CredentialError(person.gone);
     fresh.credentialId = credentialId;
     return fresh;
   }
   if (session) sessionEnded(await db(session.sql, session.params));
-  switch (kindOf(principal)) {
-    case PrincipalKind.END_USER: {
-      const fresh = await loadEndUserPrincipal(db, idOf(principal));
-      if (!fresh) throw new CredentialError("the end user no longer exists or is locked");
-      fresh.credentialId = credentialId;
-      return fresh;
-    }
+  switch (kind) {
     case PrincipalKind.API_KEY: {
       if (principal.actor?.apiKeyKind === ApiKeyKind.OSTICKET) {
         const [key] = await db(

@@ -55,7 +55,9 @@ export function mysqlQuery(
     return rows;
   };
   const batch = async (statements: readonly SqlStatement[]): Promise<SqlRow[][]> => {
-    if (statements.length === 1) return [await query(statements[0]?.sql ?? "", statements[0]?.params)];
+    const [only, ...more] = statements;
+    if (!only) return [];
+    if (more.length === 0) return [await query(only.sql, only.params)];
     const [results] = await pool.query<mysql.RowDataPacket[][]>(
       statements.map((s) => s.sql).join(";\n"),
       statements.flatMap((s) => [...(s.params ?? [])]),

@@ -104,8 +104,8 @@ export interface DrawnNumber {
 export function drawNumberAhead(
   scheme: NumberingScheme,
   random: () => number,
-): BatchRead<DrawnNumber> | undefined {
-  if (scheme.sequenceId) return undefined;
+): BatchRead<DrawnNumber | undefined> {
+  if (scheme.sequenceId) return { statements: [], read: () => undefined };
   const number = randomTicketNumber(scheme.format, random);
   const check = numberFree(number);
   return {

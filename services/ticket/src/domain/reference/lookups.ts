@@ -188,15 +188,15 @@ export class Lookups {
    * topics by id) into this use case's memo; later lookups of them cost nothing. `also`'s statements go in
    * the same round trip, and what it reads from them is returned.
    */
-  async prefetch<T = undefined>(
+  async prefetch<T>(
     ids: {
       statuses?: number[];
       depts?: number[];
       slas?: number[];
       topics?: number[];
     },
-    also?: BatchRead<T>,
-  ): Promise<T | undefined> {
+    also: BatchRead<T>,
+  ): Promise<T> {
     const parts: string[] = [];
     const params: number[] = [];
     const wanted = <V>(memo: Memo<number, V>, list: number[] | undefined) =>
@@ -244,8 +244,8 @@ export class Lookups {
         ` FROM ost_help_topic WHERE topic_id IN (${m})`,
     );
     const own = parts.length ? [{ sql: parts.join(" UNION ALL "), params }] : [];
-    const extra = also?.statements ?? [];
-    if (!own.length && !extra.length) return also?.read([]);
+    const extra = also.statements;
+    if (!own.length && !extra.length) return also.read([]);
     const results = await this.#tx.batch([...own, ...extra]);
     const rows = own.length ? (results[0] ?? []) : [];
     const docs = new Map<string, Row>();
@@ -277,7 +277,7 @@ export class Lookups {
     fill(this.#depts, "dept", depts, toDepartment);
     fill(this.#slas, "sla", slas, toSla);
     fill(this.#topics, "topic", topics, toTopic);
-    return also?.read(results.slice(own.length));
+    return also.read(results.slice(own.length));
   }
 
   status(id: number): Promise<TicketStatus | undefined> {

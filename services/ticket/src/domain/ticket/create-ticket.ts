@@ -8,7 +8,7 @@ import {
   validateAnswer,
 } from "../forms/answers.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
-import { type DrawnNumber, drawNumberAhead, nextTicketNumber } from "../numbers.ts";
+import { drawNumberAhead, nextTicketNumber } from "../numbers.ts";
 import { type Actor, type Ports, SYSTEM_ACTOR, type TicketNotice } from "../ports.ts";
 import {
   cdataColumn,
@@ -213,15 +213,13 @@ export const DEPT_CREATE_DENIED = "You do not have permission to create a ticket
 /** Ticket::open's `assignId` error for an agent who may not assign in the department chosen. */
 export const ASSIGN_DENIED = "Action Denied. You are not allowed to assign/reassign tickets.";
 
-/** Ticket::$sources, the keys Ticket::open accepts as `source` (array_key_exists: case-sensitive). */
 /** No address to look up: nobody is banned or found. */
 const NO_REQUESTER: BatchRead<Requester> = {
   statements: [],
   read: () => ({ banned: false, user: undefined, domainOrgId: 0 }),
 };
-/** A counter sequence: nothing is drawn ahead. */
-const NOTHING_DRAWN: BatchRead<DrawnNumber | undefined> = { statements: [], read: () => undefined };
 
+/** Ticket::$sources, the keys Ticket::open accepts as `source` (array_key_exists: case-sensitive). */
 const TICKET_SOURCES: ReadonlySet<string> = new Set(["Phone", "Email", "Web", "API", "Other"]);
 
 /** A form instantiated for the new ticket. */
@@ -377,19 +375,15 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // ticket number of the helpdesk's own scheme (kept unless the help topic numbers its tickets itself).
   const email = byId?.email ?? phpTrim(input.requester.email ?? "");
   const helpdeskNumbers = { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId };
-  const [earlyRequester, drawnNumber] =
-    (await lookups.prefetch(
-      {
-        topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
-        statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
-        depts: [input.deptId ?? 0, config.defaultDeptId],
-        slas: [input.slaId ?? 0, config.defaultSlaId],
-      },
-      bothReads<Requester, DrawnNumber | undefined>(
-        email ? requesterRead(email) : NO_REQUESTER,
-        drawNumberAhead(helpdeskNumbers, ctx.random) ?? NOTHING_DRAWN,
-      ),
-    )) ?? [];
+  const [requester, drawnNumber] = await lookups.prefetch(
+    {
+      topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
+      statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
+      depts: [input.deptId ?? 0, config.defaultDeptId],
+      slas: [input.slaId ?? 0, config.defaultSlaId],
+    },
+    bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
+  );
 
   // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
   const ticketForm = await ctx.metadata.byType(tx, "T");
@@ -441,7 +435,6 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     }
 
     // Ban list (filterTicketData → Banlist::isBanned) and the requester, read with the reference rows.
-    const requester = earlyRequester ?? NO_REQUESTER.read([]);
     if (requester.banned) throw new TicketDeniedError(email);
     requesterDomainOrg = { email, orgId: requester.domainOrgId };
 
