@@ -6,6 +6,7 @@ import { type Clock, type MailDomainVerifier, MetadataCache } from "./domain/ind
 import type { TicketEventWriter } from "./events.ts";
 import type { CallOptions, FileStore } from "./files.ts";
 import { PageTokens } from "./paging.ts";
+import { type FulltextRules, loadFulltextRules } from "./read/search-text.ts";
 import { ReferenceCache } from "./reference.ts";
 
 /** Everything the ticket service's handlers work with; built once per process. */
@@ -39,12 +40,22 @@ export class Runtime {
   readonly refs: ReferenceCache;
   readonly metadata: MetadataCache;
   readonly pageTokens: PageTokens;
+  #fulltext: Promise<FulltextRules | undefined> | undefined;
 
   constructor(deps: TicketServiceDeps) {
     this.deps = deps;
     this.refs = new ReferenceCache({ ttlMs: deps.config.metadataTtlMs });
     this.metadata = new MetadataCache({ ttlMs: deps.config.metadataTtlMs });
     this.pageTokens = new PageTokens(deps.config.pageTokenSecret);
+  }
+
+  /** The server's FULLTEXT rules, read once (again on the next search after a failed read). */
+  fulltextRules(em: EntityManager): Promise<FulltextRules | undefined> {
+    this.#fulltext ??= loadFulltextRules(em).catch((error: unknown) => {
+      this.#fulltext = undefined;
+      throw error;
+    });
+    return this.#fulltext;
   }
 
   /** A fresh EntityManager for one request. */

@@ -10,6 +10,7 @@ import {
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { TicketSortField } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadFulltextRules, searchText } from "../read/search-text.ts";
 import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
 import { replayApiCreate, replayTicketActions } from "../testing/replay.ts";
 
@@ -735,6 +736,81 @@ describe("SearchTickets", () => {
     const stranger = await insertUser(h, { name: "Sam Searcher", email: "sam@example.com" });
     const theirs = await h.client.searchTickets({ query: "quasar" }, { headers: await h.endUser(stranger) });
     expect(theirs.tickets).toEqual([]);
+  });
+
+  it("finds exactly the tickets InnoDB's own phrase search finds, ranked as it ranks them", async () => {
+    // Each text in a message, a subject or both; the phrase "zorblax quimbly" is asked for as its two
+    // words plus an order check, which must agree with MariaDB's phrase matching row for row.
+    const texts = [
+      "zorblax quimbly",
+      "Zorblax, QUIMBLY!",
+      "first zorblax\n\tquimbly then",
+      "zórblax quimbly",
+      "zorblaxquimbly",
+      "zorblax_quimbly",
+      "zorblax a quimbly",
+      "zorblax the quimbly",
+      "quimbly zorblax",
+      "zorblax-quimbly",
+      "zorblaxx quimbly",
+      "zorblax quimblys",
+      "zorblax somewhere else quimbly",
+    ];
+    const ticketOf = new Map<number, string>();
+    for (const [i, text] of texts.entries()) {
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "phrase@example.com", name: "Phil Phrase" },
+          subject: i % 3 === 1 ? `Phrase case ${i}` : text,
+          message: i % 3 === 0 ? "nothing to see" : text,
+        },
+        { headers: service },
+      );
+      ticketOf.set(res.ticket?.id ?? 0, text);
+    }
+    const innodb = async (against: string) =>
+      (
+        await h.query(
+          "SELECT DISTINCT COALESCE(IF(s.object_type = 'T', s.object_id, NULL), th.object_id) AS id" +
+            " FROM ost__search s LEFT JOIN ost_thread_entry e ON s.object_type = 'H' AND e.id = s.object_id" +
+            " LEFT JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T'" +
+            " WHERE MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)",
+          [against],
+        )
+      )
+        .map((r) => Number(r.id))
+        .filter((id) => ticketOf.has(id))
+        .sort((a, b) => a - b);
+    const ours = async (query: string) =>
+      (await h.client.searchTickets({ query, pageSize: 50 }, { headers: admin })).tickets
+        .map((t) => t.id)
+        .sort((a, b) => a - b);
+    // The server's rules allow the rewrite here (so this compares it, not InnoDB with itself).
+    const rules = await loadFulltextRules(h.em());
+    expect(searchText('"zorblax quimbly"', rules).match).toBe("+zorblax +quimbly");
+    expect(rules?.stopwords.has("the")).toBe(true);
+    const expected = await innodb('"zorblax quimbly"');
+    // MariaDB's own verdict: whole words, anything but word characters between, case and accents folded.
+    expect(expected.map((id) => ticketOf.get(id))).toEqual([
+      "zorblax quimbly",
+      "Zorblax, QUIMBLY!",
+      "first zorblax\n\tquimbly then",
+      "zórblax quimbly",
+      "zorblax-quimbly",
+    ]);
+    expect(await ours('"zorblax quimbly"')).toEqual(expected);
+    expect(await ours('+"zorblax quimbly"')).toEqual(expected);
+    expect(await ours('"zorblax quimbly" -somewhere')).toEqual(await innodb('"zorblax quimbly" -somewhere'));
+    // Phrases left to InnoDB (a stopword inside) still answer as InnoDB does.
+    expect(await ours('"zorblax the quimbly"')).toEqual(await innodb('"zorblax the quimbly"'));
+    // The same scores as the phrase: the page comes back in InnoDB's order of relevance.
+    const [row] = await h.query(
+      "SELECT MATCH (title, content) AGAINST (? IN BOOLEAN MODE) AS phrase," +
+        " MATCH (title, content) AGAINST (? IN BOOLEAN MODE) AS words FROM ost__search" +
+        " WHERE MATCH (title, content) AGAINST (? IN BOOLEAN MODE) LIMIT 1",
+      ['"zorblax quimbly"', "+zorblax +quimbly", '"zorblax quimbly"'],
+    );
+    expect(Number(row?.words)).toBeCloseTo(Number(row?.phrase), 6);
   });
 
   it("pages by relevance and by other sorts, and refuses an empty query", async () => {

@@ -32,7 +32,8 @@ import {
 } from "../access.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 import { pageSize, queryHash } from "../paging.ts";
-import { booleanQuery, countTickets, filterConditions, sortSpec, ticketPage } from "../read/list.ts";
+import { countTickets, filterConditions, sortSpec, ticketPage } from "../read/list.ts";
+import { searchText } from "../read/search-text.ts";
 import { listEntries } from "../read/thread.ts";
 import { loadTickets, ticketIdByNumber } from "../read/tickets.ts";
 import type { Runtime } from "../runtime.ts";
@@ -86,8 +87,9 @@ async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
   const spec = sortSpec(args.sortField, args.sortDirection, search);
   if (!search && spec.parts.some((p) => p.expr.startsWith("m.")))
     throw invalidArgument("sort_field", "relevance is a sort of SearchTickets only");
+  const em = rt.em();
   const searchQuery =
-    args.search === undefined ? undefined : { match: booleanQuery(args.search), number: args.search.trim() };
+    args.search === undefined ? undefined : searchText(args.search, await rt.fulltextRules(em));
   // The token is bound to everything that decides the result set and its order.
   const bound = queryHash({
     filter: args.filter ? toJson(TicketFilterSchema, args.filter) : null,
@@ -96,7 +98,6 @@ async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
     search: searchQuery ?? null,
   });
   const cursor = rt.pageTokens.decode(args.rpc, bound, args.pageToken, spec.parts.length);
-  const em = rt.em();
   const ref = await rt.refs.get(em);
   const visibility = await visibleTickets(ctx, em);
   const filters = filterConditions(args.filter, ref);

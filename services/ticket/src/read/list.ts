@@ -20,6 +20,7 @@ import { sourceColumn } from "../mapping.ts";
 import type { Cursor, KeyValue } from "../paging.ts";
 import { type ReferenceSnapshot, statusIdsOfStates } from "../reference.ts";
 import { marks, num, type Row } from "../rows.ts";
+import type { SearchText } from "./search-text.ts";
 
 /** One component of the order: an SQL expression, its direction and whether it can be NULL. */
 interface SortPart {
@@ -190,32 +191,6 @@ export function orderBy(spec: SortSpec): string {
   ].join(", ");
 }
 
-/** A search text as osTicket's MySQL search backend feeds it to MATCH ... AGAINST in boolean mode. */
-export function booleanQuery(text: string): string {
-  // MySQL's boolean grammar: [<>~+-]? word [*]? | "phrase" | [<>~+-]?( ... ). Anything else in the text
-  // (punctuation, unbalanced quotes) would either be an error or silently change the meaning, so the text
-  // is rebuilt from its terms: operators are kept where the grammar allows them, words with characters the
-  // parser treats as operators (e-mail addresses, hyphenated words) become phrases, as osTicket quotes them.
-  const terms: string[] = [];
-  const re = /([+\-~<>]?)"([^"]*)"|([+\-~<>]?)([^\s"()]+)/gu;
-  for (const m of text.matchAll(re)) {
-    if (m[2] !== undefined) {
-      const phrase = m[2].replace(/[^\p{L}\p{N}_@.'\s-]/gu, " ").trim();
-      if (phrase) terms.push(`${m[1] ?? ""}"${phrase}"`);
-      continue;
-    }
-    const op = m[3] ?? "";
-    const raw = m[4] ?? "";
-    const star = raw.endsWith("*");
-    const word = raw.replace(/\*+$/, "");
-    const parts = word.split(/[^\p{L}\p{N}_]+/u).filter(Boolean);
-    if (parts.length === 0) continue;
-    if (parts.length === 1 && /^[\p{L}\p{N}_]+$/u.test(word)) terms.push(`${op}${word}${star ? "*" : ""}`);
-    else terms.push(`${op}"${word}"`);
-  }
-  return terms.join(" ");
-}
-
 export interface TicketPageQuery {
   readonly visibility: Condition;
   readonly filters: readonly Condition[];
@@ -223,25 +198,34 @@ export interface TicketPageQuery {
   readonly cursor: Cursor | undefined;
   /** Rows to fetch (page size + 1, to know whether there is a next page). */
   readonly limit: number;
-  /** SearchTickets: the boolean-mode query and the raw text (for an exact ticket number). */
-  readonly search?: { readonly match: string; readonly number: string };
+  /** SearchTickets: the boolean-mode query, phrase checks and the raw text (for an exact ticket number). */
+  readonly search?: SearchText;
+}
+
+/** The conditions an index row (alias s) must meet besides MATCH: each phrase InnoDB is not asked for. */
+function phraseChecks(search: SearchText): Condition {
+  return {
+    sql: search.phrases.map(() => " AND (s.title REGEXP ? OR s.content REGEXP ?)").join(""),
+    params: search.phrases.flatMap((p) => [p, p]),
+  };
 }
 
 /** The derived table of matching tickets with their relevance (alias m). */
-function searchTable(search: NonNullable<TicketPageQuery["search"]>): Condition {
+function searchTable(search: SearchText): Condition {
   const against = "MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)";
   const branches: string[] = [];
   const params: unknown[] = [];
   if (search.match) {
+    const phrases = phraseChecks(search);
     branches.push(
       "SELECT COALESCE(IF(s.object_type = 'T', s.object_id, NULL), th.object_id, tu.ticket_id) AS ticket_id," +
         ` ${against} AS relevance FROM ost__search s` +
         " LEFT JOIN ost_thread_entry se ON s.object_type = 'H' AND se.id = s.object_id" +
         " LEFT JOIN ost_thread th ON th.id = se.thread_id AND th.object_type = 'T'" +
         " LEFT JOIN ost_ticket tu ON s.object_type = 'U' AND tu.user_id = s.object_id" +
-        ` WHERE ${against} AND s.object_type IN ('T', 'H', 'U')`,
+        ` WHERE ${against} AND s.object_type IN ('T', 'H', 'U')${phrases.sql}`,
     );
-    params.push(search.match, search.match);
+    params.push(search.match, search.match, ...phrases.params);
   }
   if (search.number) {
     // An exact ticket number outranks every text match.
@@ -293,7 +277,7 @@ async function relevanceFirstPage(
 async function bestRowsPage(
   em: EntityManager,
   q: TicketPageQuery,
-  search: NonNullable<TicketPageQuery["search"]>,
+  search: SearchText,
   budget: number,
 ): Promise<{ id: number; keys: KeyValue[] }[] | "incomplete" | undefined> {
   const scores = new Map<number, number>();
@@ -302,15 +286,17 @@ async function bestRowsPage(
   };
   let threshold = Number.NEGATIVE_INFINITY;
   if (search.match) {
-    // No ORDER BY and no other condition: InnoDB's FULLTEXT search hands its matches over best first and
-    // stops at the LIMIT, without reading every matching row (with ORDER BY it would sort them all). That
-    // order is checked below rather than trusted: rows out of order send the caller to the complete query.
+    // No ORDER BY: InnoDB's FULLTEXT search hands its matches over best first and stops at the LIMIT,
+    // without reading every matching row (with ORDER BY it would sort them all); phrase checks only drop
+    // rows from that stream. The order is checked below rather than trusted: rows out of order send the
+    // caller to the complete query.
+    const phrases = phraseChecks(search);
     const all = await query(
       em,
       "SELECT s.object_type, s.object_id," +
         " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
-        " FROM ost__search s WHERE MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE) LIMIT ?",
-      [search.match, search.match, budget],
+        ` FROM ost__search s WHERE MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)${phrases.sql} LIMIT ?`,
+      [search.match, search.match, ...phrases.params, budget],
     );
     for (let i = 1; i < all.length; i++)
       if (Number(all[i]?.relevance) > Number(all[i - 1]?.relevance)) return undefined;
