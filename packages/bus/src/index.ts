@@ -23,6 +23,7 @@ export {
   AGGREGATE_ID_HEADER,
   AGGREGATE_TYPE_HEADER,
   DEFAULT_MAX_OUTBOX_PAYLOAD,
+  deferOutbox,
   EVENT_TYPE_HEADER,
   type OutboxEvent,
   OutboxValidationError,

@@ -1,5 +1,5 @@
 import type { SqlEntityManager } from "@mikro-orm/mysql";
-import { type EntityManager, execute } from "@ostmesh/db";
+import { defer, type EntityManager, execute } from "@ostmesh/db";
 import { assertValidHeaders, traceHeaders } from "./trace.ts";
 
 /** Headers the relay adds to every event (besides `Nats-Msg-Id`), so consumers can route without decoding. */
@@ -83,16 +83,41 @@ export async function writeOutbox(
   event: OutboxEvent,
   options: WriteOutboxOptions = {},
 ): Promise<{ id: string }> {
+  const insert = outboxInsert(em, event, options, "writeOutbox");
+  // Through @ostmesh/db: writes the transaction deferred go in the same round trip, ahead of this one.
+  const result = await execute(em as EntityManager, insert.sql, insert.params);
+  return { id: String(result.insertId || "") };
+}
+
+/**
+ * writeOutbox for a caller that does not need the outbox id: the row is queued on the transaction
+ * (@ostmesh/db's `defer`) and travels with its next statement, or with its `commit`. Validated now, like
+ * writeOutbox; the trace context is the one active now.
+ */
+export function deferOutbox(
+  em: SqlEntityManager,
+  event: OutboxEvent,
+  options: WriteOutboxOptions = {},
+): void {
+  const insert = outboxInsert(em, event, options, "deferOutbox");
+  defer(em as EntityManager, insert.sql, insert.params);
+}
+
+function outboxInsert(
+  em: SqlEntityManager,
+  event: OutboxEvent,
+  options: WriteOutboxOptions,
+  caller: string,
+): { sql: string; params: unknown[] } {
   validateOutboxEvent(event, options.maxPayloadBytes);
   if ((options.requireTransaction ?? true) && !em.isInTransaction())
-    throw new OutboxValidationError("writeOutbox must run inside the transaction of the change it announces");
+    throw new OutboxValidationError(`${caller} must run inside the transaction of the change it announces`);
   const headers = { ...traceHeaders(), ...event.headers };
-  // Through @ostmesh/db: writes the transaction deferred go in the same round trip, ahead of this one.
-  const result = await execute(
-    em as EntityManager,
-    "INSERT INTO ostmesh_outbox (subject, event_type, aggregate_type, aggregate_id, payload, headers)" +
+  return {
+    sql:
+      "INSERT INTO ostmesh_outbox (subject, event_type, aggregate_type, aggregate_id, payload, headers)" +
       " VALUES (?, ?, ?, ?, ?, ?)",
-    [
+    params: [
       event.subject,
       event.eventType,
       event.aggregateType,
@@ -100,6 +125,5 @@ export async function writeOutbox(
       Buffer.from(event.payload.buffer, event.payload.byteOffset, event.payload.byteLength),
       Object.keys(headers).length > 0 ? JSON.stringify(headers) : null,
     ],
-  );
-  return { id: String(result.insertId || "") };
+  };
 }

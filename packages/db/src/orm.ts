@@ -6,7 +6,7 @@ import { CompiledQuery, type DatabaseConnection } from "kysely";
 import mysql from "mysql2/promise";
 import { allEntities } from "./entities/index.ts";
 import { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
-import { DeferredStatementsSubscriber } from "./sql.ts";
+import { DeferredStatementsSubscriber, holdTransactionControlIn } from "./sql.ts";
 
 export type Orm = MikroORM;
 export type { EntityManager };
@@ -28,8 +28,9 @@ export interface CreateOrmOptions {
   flavor?: "auto" | "mysql" | "mariadb";
   /**
    * Let one round trip carry several statements (mysql2's `multipleStatements`), which `defer` and
-   * `queryBatch` use. Off by default: turn it on only for a pool whose SQL binds every value as a `?`
-   * parameter and never splices text from a request into a statement.
+   * `queryBatch` use; a transaction's `begin` then travels with its first statement and its `commit` with
+   * the writes still deferred (held.ts). Off by default: turn it on only for a pool whose SQL binds every
+   * value as a `?` parameter and never splices text from a request into a statement.
    */
   multipleStatements?: boolean;
   /** Extra MikroORM options, merged last (for read replicas, caching, ...). */
@@ -60,7 +61,7 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
   // `?socketPath=/run/mysqld/mysqld.sock` (mysql2's own URL option, which its other users here read from
   // the URL themselves): a server on this machine over its Unix socket, cheaper per statement than TCP.
   const socketPath = new URL(options.url).searchParams.get("socketPath");
-  return MikroORM.init({
+  const orm = await MikroORM.init({
     driver: flavor === "mariadb" ? MariaDbDriver : MySqlDriver,
     clientUrl: options.url,
     ...(socketPath || options.multipleStatements
@@ -103,6 +104,9 @@ export async function createOrm(options: CreateOrmOptions): Promise<MikroORM> {
     ...(logger ? { logger } : {}),
     ...options.extra,
   });
+  // Where one round trip may carry several statements, `begin` and `commit` travel with their neighbours.
+  if (options.multipleStatements) holdTransactionControlIn(await orm.em.getConnection().getNativeClient());
+  return orm;
 }
 
 /** Asks the server whether it is MariaDB or MySQL (one short-lived connection). */

@@ -1,6 +1,7 @@
 import type { EventSubscriber, TransactionEventArgs } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/mysql";
 import { CompiledQuery, type DatabaseConnection, type Transaction } from "kysely";
+import { controlsTransactions, heldCountOf, holdForCommit, holdTransactionControl } from "./held.ts";
 
 /** A row as mysql2 returns it: DATETIME values are strings, BIGINTs beyond 2^53 strings. */
 export type Row = Record<string, unknown>;
@@ -91,6 +92,44 @@ async function sendQueued(em: EntityManager, transaction: Transaction<unknown>):
   if (deferred.get(rootOf(transaction))?.length) await runOnConnection(em, [], {}, "query", transaction);
 }
 
+/**
+ * Moves what is queued for `transaction` onto its connection to travel in front of the `commit` (held.ts);
+ * false when the connection does not hold transaction control (then nothing moved).
+ */
+async function holdQueuedForCommit(em: EntityManager, transaction: Transaction<unknown>): Promise<boolean> {
+  const queue = deferred.get(rootOf(transaction));
+  if (!queue?.length) return true;
+  const pool = await em.getConnection().getNativeClient();
+  const raw = await transaction.getExecutor().provideConnection((wrapper) => rawConnectionOf(wrapper, pool));
+  if (!raw || !controlsTransactions(raw)) return false;
+  const started = Date.now();
+  holdForCommit(
+    raw,
+    queue.splice(0).map(({ sql, params = [] }) => {
+      logPrepared(em, sql, started, undefined, "info");
+      return raw.format(sql, [...params]);
+    }),
+  );
+  return true;
+}
+
+/**
+ * Makes every connection of a `multipleStatements` pool hold transaction control for the next statement
+ * (held.ts): `begin` travels with a transaction's first statement, `commit` with the writes still deferred.
+ */
+export function holdTransactionControlIn(pool: object): void {
+  const control = (raw: unknown) => {
+    if (isRawConnection(raw)) holdTransactionControl(raw, deferredFailure);
+  };
+  for (const raw of poolConnections(pool)) control(raw);
+  const on: unknown = Reflect.get(pool, "on");
+  if (typeof on === "function") Reflect.apply(on, pool, ["connection", control]);
+}
+
+function deferredFailure(cause: unknown, deferredCount: number): Error {
+  return new DeferredBatchError(cause, deferredCount);
+}
+
 /** Forgets the statements `defer` queued on `em`'s transaction. */
 export function discardDeferred(em: EntityManager): void {
   const transaction = em.getTransactionContext<object>();
@@ -118,7 +157,11 @@ export class DeferredStatementsSubscriber implements EventSubscriber {
   }
 
   async beforeTransactionCommit({ em, transaction }: TransactionEventArgs): Promise<void> {
-    if (transaction) await sendQueued(em as EntityManager, transaction as unknown as Transaction<unknown>);
+    if (!transaction) return;
+    const trx = transaction as unknown as Transaction<unknown>;
+    // The outermost transaction's queue travels with its `commit` where the connection allows (held.ts).
+    if (!("savepointName" in transaction) && (await holdQueuedForCommit(em as EntityManager, trx))) return;
+    await sendQueued(em as EntityManager, trx);
   }
 
   beforeTransactionRollback({ transaction }: TransactionEventArgs): void {
@@ -381,7 +424,10 @@ async function sendText(raw: RawConnection, statements: readonly Statement[]): P
   }).catch((error: unknown) => {
     const completed: unknown =
       typeof command === "object" && command !== null ? Reflect.get(command, "_rows") : undefined;
-    throw new StatementFailure(error, Array.isArray(completed) ? completed.length : -1);
+    // Statements held for the transaction (held.ts) may have travelled in front; a failure among those is
+    // not one of `statements` (-1).
+    const index = Array.isArray(completed) ? completed.length - heldCountOf(command) : -1;
+    throw new StatementFailure(error, Math.max(index, -1));
   });
   if (!Array.isArray(result) || result.length !== statements.length)
     throw new Error(`expected ${statements.length} results from a statement batch`);

@@ -6,7 +6,7 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
-import { eventSubject, writeOutbox } from "@ostmesh/bus";
+import { deferOutbox, eventSubject } from "@ostmesh/bus";
 import type { EntityManager } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { Actor } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -37,8 +37,11 @@ export class TicketEventWriter {
     this.#subjectPrefix = subjectPrefix;
   }
 
-  /** Adds one event to the outbox inside `em`'s transaction; returns its id. */
-  async write(em: EntityManager, e: TicketEvent): Promise<string> {
+  /**
+   * Adds one event to the outbox inside `em`'s transaction. The row is deferred: it travels with the
+   * transaction's next statement or its commit (the relay publishes it once committed).
+   */
+  write(em: EntityManager, e: TicketEvent): void {
     const span = trace.getActiveSpan()?.spanContext();
     const t = e.ticket;
     const event = create(EventSchema, {
@@ -64,15 +67,14 @@ export class TicketEventWriter {
       relatedThreadEventIds: [...(e.relatedThreadEventIds ?? [])],
     });
     const [aggregate = "ticket", name = ""] = e.type.split(".");
-    const { id } = await writeOutbox(em, {
+    // The Event's id is its outbox row id, known only once the row exists: the relay puts it in when it
+    // publishes (stampEventId), so the change costs no second write of the payload.
+    deferOutbox(em, {
       subject: eventSubject({ subjectPrefix: this.#subjectPrefix }, aggregate, name),
       eventType: EventSchema.typeName,
       aggregateType: "ticket",
       aggregateId: t.id,
       payload: toBinary(EventSchema, event),
     });
-    // The Event's id is its outbox row id, known only once the row exists: the relay puts it in when it
-    // publishes (stampEventId), so the change costs no second write of the payload.
-    return id;
   }
 }

@@ -124,7 +124,7 @@ export class Mutation {
    * them from osTicket's own.
    */
   async event(type: EventType, ticket: Ticket, payload: EventPayload, threadEventId = 0): Promise<void> {
-    await this.rt.deps.outbox.events.write(this.tx, {
+    this.rt.deps.outbox.events.write(this.tx, {
       type,
       ticket,
       actor: eventActor(this.principal),
