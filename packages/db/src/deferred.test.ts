@@ -9,8 +9,10 @@ import {
   executeBatch,
   flushDeferred,
   hasDeferred,
+  hasUnsettledDeferred,
   query,
   queryBatch,
+  settleDeferred,
 } from "./sql.ts";
 
 let db: ScratchDatabase;
@@ -95,6 +97,40 @@ describe.each(["batched", "oneByOne"] as const)("deferred statements (%s pool)",
         defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}b`]);
       });
     expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}a=2`, `${p}b=3`]);
+  });
+
+  it("report their result to onResult when they travel, and settleDeferred sends those still waiting", async () => {
+    const p = `${pool}-result-`;
+    const ids: Record<string, number> = {};
+    const recorded = (tag: string) => (r: { insertId: number; affectedRows: number }) => {
+      expect(r.affectedRows).toBe(1);
+      ids[tag] = r.insertId;
+    };
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}a`], recorded("a"));
+        expect(hasUnsettledDeferred(tx)).toBe(true);
+        await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}b`]);
+        expect(hasUnsettledDeferred(tx)).toBe(false);
+        expect(ids.a).toBeGreaterThan(0);
+        defer(tx, "UPDATE deferred_row SET n = 3 WHERE tag = ?", [`${p}b`]);
+        await settleDeferred(tx); // nothing waits for a result: still queued
+        expect(hasDeferred(tx)).toBe(true);
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", [`${p}c`], recorded("c"));
+        await settleDeferred(tx);
+        expect(hasDeferred(tx)).toBe(false);
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 5)", [`${p}d`], recorded("d"));
+      });
+    const rows = await query(
+      orm().em.fork(),
+      "SELECT id, tag FROM deferred_row WHERE tag LIKE ? ORDER BY id",
+      [`${p}%`],
+    );
+    const idOf = Object.fromEntries(rows.map((r) => [String(r.tag).slice(p.length), Number(r.id)]));
+    // The one still waiting at commit was sent before it, with its result.
+    expect(ids).toEqual({ a: idOf.a, c: idOf.c, d: idOf.d });
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}a=1`, `${p}b=3`, `${p}c=4`, `${p}d=5`]);
   });
 
   it("are never sent when their transaction rolls back, nor by a later transaction", async () => {

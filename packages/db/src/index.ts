@@ -47,6 +47,7 @@ export {
   executePrepared,
   flushDeferred,
   hasDeferred,
+  hasUnsettledDeferred,
   type PreparedOptions,
   query,
   queryBatch,
@@ -56,5 +57,6 @@ export {
   type ServerTime,
   type Statement,
   serverTime,
+  settleDeferred,
   sqlReader,
 } from "./sql.ts";

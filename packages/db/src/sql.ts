@@ -71,14 +71,44 @@ export interface Statement {
  *
  * Several statements travel in one round trip only on a pool made with `multipleStatements` (createOrm);
  * elsewhere they are sent one by one, still in order.
+ *
+ * `onResult` is for a write whose result is wanted, just not at once (an INSERT whose id goes into an event
+ * written later): it is called with the statement's result as soon as the statement has travelled, before
+ * the statement it travelled with returns. Whoever reads what it records calls `settleDeferred` first.
  */
-export function defer(em: EntityManager, sql: string, params: readonly unknown[] = []): void {
+export function defer(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[] = [],
+  onResult?: (result: ExecuteResult) => void,
+): void {
   const transaction = em.getTransactionContext<object>();
   if (!transaction) throw new Error("defer: no transaction on this EntityManager");
   const root = rootOf(transaction);
+  const entry: QueuedStatement = onResult ? { sql, params, onResult } : { sql, params };
   const queue = deferred.get(root);
-  if (queue) queue.push({ sql, params });
-  else deferred.set(root, [{ sql, params }]);
+  if (queue) queue.push(entry);
+  else deferred.set(root, [entry]);
+}
+
+/** A deferred statement, and what wants its result (an INSERT's id) once it has been sent. */
+interface QueuedStatement extends Statement {
+  readonly onResult?: (result: ExecuteResult) => void;
+}
+
+/**
+ * Sends the queue of `em`'s transaction if a statement in it was deferred with an `onResult` callback
+ * that has not been called yet (nothing is sent otherwise). Call it before reading what such callbacks
+ * record.
+ */
+export async function settleDeferred(em: EntityManager): Promise<void> {
+  if (hasUnsettledDeferred(em)) await flushDeferred(em);
+}
+
+/** Whether a statement of `em`'s transaction's queue still waits to report its result (see `defer`). */
+export function hasUnsettledDeferred(em: EntityManager): boolean {
+  const transaction = em.getTransactionContext<object>();
+  return transaction !== undefined && (deferred.get(rootOf(transaction))?.some((s) => s.onResult) ?? false);
 }
 
 /** Sends the statements `defer` queued on `em`'s transaction (one round trip where the pool allows). */
@@ -99,6 +129,8 @@ async function sendQueued(em: EntityManager, transaction: Transaction<unknown>):
 async function holdQueuedForCommit(em: EntityManager, transaction: Transaction<unknown>): Promise<boolean> {
   const queue = deferred.get(rootOf(transaction));
   if (!queue?.length) return true;
+  // A statement whose result someone waits for is sent on its own (the commit's results are not read).
+  if (queue.some((s) => s.onResult)) return false;
   const pool = await em.getConnection().getNativeClient();
   const raw = await transaction.getExecutor().provideConnection((wrapper) => rawConnectionOf(wrapper, pool));
   if (!raw || !controlsTransactions(raw)) return false;
@@ -296,7 +328,7 @@ interface RawConnection {
 }
 
 /** Statements `defer` queued, by the transaction (Kysely's, from getTransactionContext) they belong to. */
-const deferred = new WeakMap<object, Statement[]>();
+const deferred = new WeakMap<object, QueuedStatement[]>();
 /** The transaction (or savepoint) each open savepoint was opened in. */
 const parentOf = new WeakMap<object, object>();
 /** The transaction a savepoint is being opened in, by the EntityManager opening it (between the two events). */
@@ -337,7 +369,7 @@ async function runOnConnection(
   const executor = transaction ? transaction.getExecutor() : connection.getClient().getExecutor();
   const started = Date.now();
   const logged = [...pending, ...statements];
-  const results = await executor
+  const all = await executor
     .provideConnection(async (wrapper) => {
       const raw = await rawConnectionOf(wrapper, pool);
       if (!raw) {
@@ -351,15 +383,14 @@ async function runOnConnection(
               : { affectedRows: Number(res.numAffectedRows), insertId: Number(res.insertId ?? 0) },
           );
         }
-        return out.slice(pending.length);
+        return out;
       }
       if (protocol === "execute") {
-        await sendText(raw, pending);
-        const out: PreparedResult[] = [];
+        const out = await sendText(raw, pending);
         for (const { sql, params = [] } of statements) out.push(await sendPrepared(raw, sql, params));
         return out;
       }
-      return (await sendText(raw, logged)).slice(pending.length);
+      return sendText(raw, logged);
     })
     .catch((error: unknown) => {
       for (const { sql } of logged) logPrepared(em, sql, started, undefined, "error");
@@ -368,9 +399,11 @@ async function runOnConnection(
       if (error.index < pending.length) throw new DeferredBatchError(error.cause, pending.length);
       throw error.cause;
     });
-  pending.forEach(({ sql }) => {
-    logPrepared(em, sql, started, undefined, "info");
+  pending.forEach(({ sql, onResult }, i) => {
+    logPrepared(em, sql, started, all[i], "info");
+    onResult?.(executeResult(all[i]));
   });
+  const results = all.slice(pending.length);
   statements.forEach(({ sql }, i) => {
     logPrepared(em, sql, started, results[i], "info");
   });

@@ -8,6 +8,7 @@ import {
   query as queryOn,
   runBatchRead,
   type Statement,
+  settleDeferred,
 } from "@ostmesh/db";
 
 export { type BatchRead, bothReads } from "@ostmesh/db";
@@ -38,6 +39,14 @@ export interface Sql {
    * with it the transaction. Only inside a transaction.
    */
   later(sql: string, params?: readonly SqlValue[]): void;
+  /**
+   * Like `later`, for a write whose result is wanted but not at once (an INSERT whose id goes into the
+   * events): `onResult` gets it when the statement has travelled with a later one. Whoever reads what
+   * `onResult` records calls `settle` first.
+   */
+  laterWithResult(sql: string, params: readonly SqlValue[], onResult: (result: RunResult) => void): void;
+  /** Sends the writes queued by `laterWithResult` whose results have not come back yet (none: no-op). */
+  settle(): Promise<void>;
   /** Several SELECTs in one round trip (deferred writes go first): each one's rows, in order. */
   batch(statements: readonly Statement[]): Promise<Row[][]>;
   /** A BatchRead's statements in one round trip, and the value read from them. */
@@ -55,6 +64,8 @@ export function sqlFor(em: EntityManager): Sql {
     run: (sql, params = []) => executeOn(em, sql, params),
     runAll: (statements) => executeBatch(em, statements),
     later: (sql, params = []) => defer(em, sql, params),
+    laterWithResult: (sql, params, onResult) => defer(em, sql, params, onResult),
+    settle: () => settleDeferred(em),
     batch: (statements) => queryBatch(em, statements),
     read: (read) => runBatchRead(em, read),
   };

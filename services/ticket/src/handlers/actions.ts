@@ -409,6 +409,7 @@ export async function handleUpdateTicket(
       await beforeAction(m, ctx, req.ticketId, "ticket.edit");
       const result = await updateTicket(m.sql, input, domainActor(callerOf(ctx)), m.ports);
       const after = await m.ticket(req.ticketId);
+      await m.settle();
       if (result.changed.length > 0)
         await m.event(
           EventTypes.TICKET_UPDATED,

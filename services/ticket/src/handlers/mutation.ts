@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { bothReads, query, runBatchRead } from "@ostmesh/db";
+import { bothReads, hasUnsettledDeferred, query, runBatchRead } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
@@ -73,6 +73,7 @@ export class Mutation {
    * none): the row an outbox event was written with (Event.thread_event_id).
    */
   threadEventOf(...states: string[]): number {
+    this.#assertSettled();
     const found = this.threadEvents.find(
       (e) => states.includes(e.state) && !this.#namedThreadEvents.has(e.id),
     );
@@ -97,6 +98,19 @@ export class Mutation {
     const ticket = tickets.get(ticketId);
     if (!ticket) throw notFound();
     return ticket;
+  }
+
+  /**
+   * Waits until every thread event the domain wrote has reported its id (their INSERTs travel with later
+   * statements; see logEvents). Call before threadEventOf / event.
+   */
+  async settle(): Promise<void> {
+    await this.sql.settle();
+  }
+
+  #assertSettled(): void {
+    if (hasUnsettledDeferred(this.tx))
+      throw new Error("thread events not settled: call Mutation.settle() first");
   }
 
   /** A thread entry as it is now (read with the ticket when an event of this change names it). */
@@ -124,6 +138,7 @@ export class Mutation {
    * them from osTicket's own.
    */
   async event(type: EventType, ticket: Ticket, payload: EventPayload, threadEventId = 0): Promise<void> {
+    this.#assertSettled();
     this.rt.deps.outbox.events.write(this.tx, {
       type,
       ticket,

@@ -63,6 +63,7 @@ function teamRef(ticket: Ticket | undefined): TeamRef | undefined {
 
 /** Writes the outbox events for everything the domain reported during `m`. */
 export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promise<void> {
+  await m.settle();
   const { before, after } = o;
   let statusEvent = false;
   let reopened = false;

@@ -61,7 +61,8 @@ export interface LoggedThreadEvent {
 /**
  * INSERTs thread events of a ticket (`thread_type` T) in order, in one statement, and reports each row's id
  * to `logged`. InnoDB reserves one consecutive block of ids for a multi-row INSERT ... VALUES (its row count
- * is known up front), so the ids are the first id onwards.
+ * is known up front), so the ids are the first id onwards. The INSERT travels with the transaction's next
+ * statement (`laterWithResult`): the ids reach `logged` then, and whoever reads them settles `tx` first.
  */
 export async function logEvents(
   tx: Sql,
@@ -86,13 +87,15 @@ export async function logEvents(
     );
   }
   const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'T', NOW())";
-  const { insertId } = await tx.run(
+  tx.laterWithResult(
     "INSERT INTO ost_thread_event (thread_id, event_id, staff_id, team_id, dept_id, topic_id, data, username," +
       ` uid, uid_type, thread_type, timestamp) VALUES ${events.map(() => row).join(", ")}`,
     params,
+    ({ insertId }) => {
+      if (!logged || insertId <= 0) return;
+      for (const [i, e] of events.entries()) logged({ id: insertId + i, state: e.state });
+    },
   );
-  if (!logged || insertId <= 0) return;
-  for (const [i, e] of events.entries()) logged({ id: insertId + i, state: e.state });
 }
 
 /** Marks earlier events of a state as superseded (e.g. every `closed` event on reopen / re-close). */
