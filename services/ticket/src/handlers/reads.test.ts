@@ -883,4 +883,50 @@ describe("SearchTickets", () => {
     expect(sales).toHaveLength(5);
     expect(await pages({ filter: { deptIds: [2] } }, 2)).toEqual(sales);
   });
+
+  it("maps the best score levels first and the rest only when a filter leaves them short, with the same ranking", async () => {
+    // Three score levels: 30 tickets in Support at the top, then 2 and 20 in Sales. Sales' first page needs
+    // rows below the top level, which the fast path maps in a second step.
+    const levels = [
+      { count: 30, times: 3, deptId: 1 },
+      { count: 2, times: 2, deptId: 2 },
+      { count: 20, times: 1, deptId: 2 },
+    ];
+    for (const { count, times, deptId } of levels)
+      for (let i = 0; i < count; i++)
+        await h.client.createTicket(
+          {
+            requester: { email: "levels@example.com", name: "Lev Levels" },
+            subject: `Level report ${times}.${i}`,
+            message: `${"zyzzyva ".repeat(times)}case ${i}`,
+            deptId,
+          },
+          { headers: service },
+        );
+    const pages = async (
+      request: { filter?: { deptIds: number[] }; sortDirection?: SortDirection },
+      pageSize: number,
+    ) => {
+      const ids: number[] = [];
+      let pageToken = "";
+      do {
+        const res = await h.client.searchTickets(
+          { query: "zyzzyva", pageSize, pageToken, ...request },
+          { headers: admin },
+        );
+        ids.push(...res.tickets.map((t) => t.id));
+        pageToken = res.nextPageToken;
+      } while (pageToken);
+      return ids;
+    };
+    const sales = (await pages({ filter: { deptIds: [2] }, sortDirection: SortDirection.ASC }, 50)).reverse();
+    expect(sales).toHaveLength(22);
+    expect(await pages({ filter: { deptIds: [2] } }, 2)).toEqual(sales);
+    const every = (await pages({ sortDirection: SortDirection.ASC }, 100)).reverse();
+    expect(every).toHaveLength(52);
+    expect(await pages({}, 2)).toEqual(every);
+    // Best level first, newest first within a level.
+    expect(every.slice(30, 32)).toEqual(sales.slice(0, 2));
+    expect(every.slice(0, 30)).toEqual([...every.slice(0, 30)].sort((a, b) => b - a));
+  });
 });

@@ -10,7 +10,7 @@
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
-import { query } from "@ostmesh/db";
+import { query, queryBatch } from "@ostmesh/db";
 import { SortDirection } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   type TicketFilter,
@@ -280,11 +280,8 @@ async function bestRowsPage(
   search: SearchText,
   budget: number,
 ): Promise<{ id: number; keys: KeyValue[] }[] | "incomplete" | undefined> {
-  const scores = new Map<number, number>();
-  const better = (ticketId: number, score: number) => {
-    if (score > (scores.get(ticketId) ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
-  };
   let threshold = Number.NEGATIVE_INFINITY;
+  let above: Row[] = [];
   if (search.match) {
     // No ORDER BY: InnoDB's FULLTEXT search hands its matches over best first and stops at the LIMIT,
     // without reading every matching row (with ORDER BY it would sort them all); phrase checks only drop
@@ -304,59 +301,95 @@ async function bestRowsPage(
     if (all.length === budget) threshold = Number(all[all.length - 1]?.relevance ?? 0);
     // A ticket whose best row scores only the threshold ranks below every page this attempt can settle,
     // so rows at the threshold (often most of them: scores of one term tie) need not be mapped to tickets.
-    const above = all.filter((r) => Number(r.relevance) > threshold);
-    const byType = (type: string) => above.filter((r) => r.object_type === type);
-    for (const r of byType("T")) better(num(r, "object_id"), Number(r.relevance));
-    const entries = byType("H");
-    if (entries.length) {
-      const mapped = await query(
-        em,
-        "SELECT e.id, th.object_id AS ticket_id FROM ost_thread_entry e" +
-          ` JOIN ost_thread th ON th.id = e.thread_id AND th.object_type = 'T' WHERE e.id IN (${marks(entries.length)})`,
-        entries.map((r) => num(r, "object_id")),
-      );
-      const ticketOf = new Map(mapped.map((r) => [num(r, "id"), num(r, "ticket_id")]));
-      for (const r of entries) {
-        const ticketId = ticketOf.get(num(r, "object_id"));
-        if (ticketId) better(ticketId, Number(r.relevance));
-      }
-    }
-    const users = byType("U");
-    if (users.length) {
-      const owned = await query(
-        em,
-        `SELECT user_id, ticket_id FROM ost_ticket WHERE user_id IN (${marks(users.length)})`,
-        users.map((r) => num(r, "object_id")),
-      );
-      const score = new Map(users.map((r) => [num(r, "object_id"), Number(r.relevance)]));
-      for (const r of owned) better(num(r, "ticket_id"), score.get(num(r, "user_id")) ?? 0);
-    }
-  }
-  if (search.number) {
-    const exact = await query(em, "SELECT ticket_id FROM ost_ticket WHERE number = ?", [search.number]);
-    for (const r of exact) better(num(r, "ticket_id"), 1_000_000);
+    above = all.filter((r) => Number(r.relevance) > threshold);
   }
   const everything = threshold === Number.NEGATIVE_INFINITY;
-  if (scores.size === 0) return everything ? [] : "incomplete";
-  const candidates = [...scores.keys()];
-  const where: Condition[] = [
-    q.visibility,
-    ...q.filters,
-    { sql: `t.ticket_id IN (${marks(candidates.length)})`, params: candidates },
-  ];
-  const kept = await query(
-    em,
-    `SELECT t.ticket_id FROM ost_ticket t WHERE ${where.map((c) => `(${c.sql})`).join(" AND ")}`,
-    where.flatMap((c) => c.params),
-  );
-  const ranked = kept
-    .map((r) => ({ id: num(r, "ticket_id"), score: scores.get(num(r, "ticket_id")) ?? 0 }))
-    .sort((a, b) => b.score - a.score || b.id - a.id)
-    .slice(0, q.limit);
-  const last = ranked[ranked.length - 1];
-  const complete = ranked.length === q.limit ? (last?.score ?? 0) > threshold : everything;
-  if (!complete) return "incomplete";
-  return ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] }));
+  // Rows are mapped to tickets in at most two steps: first the best rows down to the end of the score level
+  // holding the (limit × FAST_PATH_ROWS_PER_TICKET)-th row, which usually settles the page; then the rest.
+  // A prefix that ends where the score changes holds every row of its lowest score L, so every ticket
+  // outside it ranks below L and a full page from it is exact, ties at L included.
+  let cut = Math.min(q.limit * FAST_PATH_ROWS_PER_TICKET, above.length);
+  while (cut > 0 && cut < above.length && above[cut]?.relevance === above[cut - 1]?.relevance) cut++;
+  const steps = cut > 0 && cut < above.length ? [cut, above.length] : [above.length];
+  const scores = new Map<number, number>();
+  const kept = new Set<number>();
+  let mapped = 0;
+  if (search.number) {
+    const exact = await query(em, "SELECT ticket_id FROM ost_ticket WHERE number = ?", [search.number]);
+    for (const r of exact) scores.set(num(r, "ticket_id"), 1_000_000);
+  }
+  for (const end of steps) {
+    const found = await ticketsOfRows(em, above.slice(mapped, end));
+    mapped = end;
+    // The exact number's ticket is checked with the first step.
+    const fresh = new Set(end === steps[0] ? scores.keys() : []);
+    for (const [ticketId, score] of found) {
+      const known = scores.get(ticketId);
+      if (known === undefined) fresh.add(ticketId);
+      if (score > (known ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
+    }
+    if (fresh.size) {
+      const where: Condition[] = [
+        q.visibility,
+        ...q.filters,
+        { sql: `t.ticket_id IN (${marks(fresh.size)})`, params: [...fresh] },
+      ];
+      const rows = await query(
+        em,
+        `SELECT t.ticket_id FROM ost_ticket t WHERE ${where.map((c) => `(${c.sql})`).join(" AND ")}`,
+        where.flatMap((c) => c.params),
+      );
+      for (const r of rows) kept.add(num(r, "ticket_id"));
+    }
+    const ranked = [...kept]
+      .map((id) => ({ id, score: scores.get(id) ?? 0 }))
+      .sort((a, b) => b.score - a.score || b.id - a.id)
+      .slice(0, q.limit);
+    const last = ranked[ranked.length - 1];
+    const full = ranked.length === q.limit;
+    // A full page from a prefix is exact (see above); from all the rows read, it must rank above the
+    // threshold, and a short one is the whole answer only when every matching row was read.
+    const complete = end < above.length ? full : full ? (last?.score ?? 0) > threshold : everything;
+    if (complete) return ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] }));
+  }
+  return "incomplete";
+}
+
+/** The tickets of FULLTEXT index rows (T: the ticket, H: its thread entry's, U: every ticket of the user), best score each. */
+async function ticketsOfRows(em: EntityManager, rows: readonly Row[]): Promise<Map<number, number>> {
+  const scores = new Map<number, number>();
+  const better = (ticketId: number, score: number) => {
+    if (score > (scores.get(ticketId) ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
+  };
+  const byType = (type: string) => rows.filter((r) => r.object_type === type);
+  for (const r of byType("T")) better(num(r, "object_id"), Number(r.relevance));
+  const entries = byType("H");
+  const users = byType("U");
+  // Both lookups in one round trip (an empty list is written as IN (NULL), which matches nothing).
+  const ids = (list: readonly Row[]) => (list.length ? list.map((r) => num(r, "object_id")) : [null]);
+  const [mapped = [], owned = []] =
+    entries.length || users.length
+      ? await queryBatch(em, [
+          {
+            sql:
+              "SELECT e.id, th.object_id AS ticket_id FROM ost_thread_entry e JOIN ost_thread th" +
+              ` ON th.id = e.thread_id AND th.object_type = 'T' WHERE e.id IN (${marks(Math.max(entries.length, 1))})`,
+            params: ids(entries),
+          },
+          {
+            sql: `SELECT user_id, ticket_id FROM ost_ticket WHERE user_id IN (${marks(Math.max(users.length, 1))})`,
+            params: ids(users),
+          },
+        ])
+      : [];
+  const ticketOf = new Map(mapped.map((r) => [num(r, "id"), num(r, "ticket_id")]));
+  for (const r of entries) {
+    const ticketId = ticketOf.get(num(r, "object_id"));
+    if (ticketId) better(ticketId, Number(r.relevance));
+  }
+  const score = new Map(users.map((r) => [num(r, "object_id"), Number(r.relevance)]));
+  for (const r of owned) better(num(r, "ticket_id"), score.get(num(r, "user_id")) ?? 0);
+  return scores;
 }
 
 /** The ids of one page, with the sort keys of each row (for the next page token). */
