@@ -896,7 +896,10 @@ export declare const ListTicketsResponseSchema: GenMessage<ListTicketsResponse>;
  */
 export declare type SearchTicketsRequest = Message<"osticket.ticket.v1.SearchTicketsRequest"> & {
   /**
-   * Search text: an exact ticket number, or words matched against subjects and thread entries.
+   * Search text: an exact ticket number, or words matched against subjects, thread entries and
+   * requesters, in MySQL's boolean full-text syntax as osTicket's staff search uses it: `word`, `+word`
+   * (required), `-word` (excluded), `word*` (prefix), `"a phrase"`. Other punctuation is dropped; words
+   * with characters the syntax would misread (e-mail addresses, hyphenated words) are searched as phrases.
    *
    * @generated from field: string query = 1;
    */
