@@ -148,6 +148,38 @@ describe("transaction control on a multipleStatements pool", () => {
   });
 });
 
+describe("a connection back in its pool", () => {
+  it("holds nothing of a transaction that was neither committed nor rolled back", async () => {
+    // The ORM's pool, one connection: open a transaction on it by hand, release it untouched, use it again.
+    const pool: object = await orms.batched.em.getConnection().getNativeClient();
+    const acquire = () =>
+      new Promise<{ query: (...args: unknown[]) => unknown; release(): void }>((resolve, reject) => {
+        Reflect.apply(Reflect.get(pool, "getConnection"), pool, [
+          (error: Error | null, conn: { query: (...args: unknown[]) => unknown; release(): void }) =>
+            error ? reject(error) : resolve(conn),
+        ]);
+      });
+    const run = (conn: { query: (...args: unknown[]) => unknown }, sql: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        conn.query(sql, [], (error: Error | null, result: unknown) =>
+          error ? reject(error) : resolve(result),
+        );
+      });
+    const first = await acquire();
+    await run(first, "begin"); // held, never sent
+    first.release();
+    const again = await acquire();
+    try {
+      sent.batched.length = 0;
+      const rows = await run(again, "SELECT @@in_transaction AS open");
+      expect(rows).toEqual([{ open: 0 }]);
+      expect(sent.batched).toEqual(["SELECT @@in_transaction AS open"]);
+    } finally {
+      again.release();
+    }
+  });
+});
+
 describe("transaction control on a pool of single statements", () => {
   it("leaves begin and commit to round trips of their own", async () => {
     await orms.oneByOne.em.fork().transactional(async (tx) => {

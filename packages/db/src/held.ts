@@ -22,6 +22,8 @@ export interface ControlledConnection {
   format(sql: string, values: unknown[]): string;
   readonly config?: { readonly multipleStatements?: boolean };
   destroy?(): void;
+  /** Back to the pool (a pooled connection). */
+  release?(): void;
 }
 
 type Callback = (error: Error | null, result?: unknown, fields?: unknown) => void;
@@ -138,6 +140,16 @@ export function holdTransactionControl(
     const own = values === undefined ? sql : raw.format(sql, values as unknown[]);
     return sendWithHeld(own, callback);
   };
+
+  // Anything still held when the connection goes back to its pool belongs to a transaction that was neither
+  // committed nor rolled back: it must not ride with the next user's first statement (the server never saw
+  // that transaction, so nothing of it is left open either).
+  const release = raw.release?.bind(raw);
+  if (release)
+    raw.release = () => {
+      held.length = 0;
+      release();
+    };
 
   raw.execute = (...args: unknown[]): unknown => {
     if (held.length === 0) return execute(...args);
