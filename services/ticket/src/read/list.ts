@@ -312,39 +312,43 @@ async function bestRowsPage(
   while (cut > 0 && cut < above.length && above[cut]?.relevance === above[cut - 1]?.relevance) cut++;
   const steps = cut > 0 && cut < above.length ? [cut, above.length] : [above.length];
   const scores = new Map<number, number>();
-  const kept = new Set<number>();
+  const checked = new Set<number>();
+  const kept: number[] = [];
   let mapped = 0;
   if (search.number) {
     const exact = await query(em, "SELECT ticket_id FROM ost_ticket WHERE number = ?", [search.number]);
     for (const r of exact) scores.set(num(r, "ticket_id"), 1_000_000);
   }
+  const rank = (a: number, b: number) => (scores.get(b) ?? 0) - (scores.get(a) ?? 0) || b - a;
   for (const end of steps) {
-    const found = await ticketsOfRows(em, above.slice(mapped, end));
+    for (const [ticketId, score] of await ticketsOfRows(em, above.slice(mapped, end)))
+      if (score > (scores.get(ticketId) ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
     mapped = end;
-    // The exact number's ticket is checked with the first step.
-    const fresh = new Set(end === steps[0] ? scores.keys() : []);
-    for (const [ticketId, score] of found) {
-      const known = scores.get(ticketId);
-      if (known === undefined) fresh.add(ticketId);
-      if (score > (known ?? Number.NEGATIVE_INFINITY)) scores.set(ticketId, score);
-    }
-    if (fresh.size) {
+    // Visibility and filters are checked best first, in chunks that double, until the page is full: a
+    // ticket not checked then ranks below every one kept. (A later step's rows score lower than every row
+    // of an earlier one, so they never raise a ticket already seen.)
+    const unchecked = [...scores.keys()].filter((id) => !checked.has(id)).sort(rank);
+    for (let at = 0; at < unchecked.length && kept.length < q.limit; ) {
+      const chunk = unchecked.slice(at, at + Math.max(at, q.limit * 4));
+      at += chunk.length;
+      for (const id of chunk) checked.add(id);
       const where: Condition[] = [
         q.visibility,
         ...q.filters,
-        { sql: `t.ticket_id IN (${marks(fresh.size)})`, params: [...fresh] },
+        { sql: `t.ticket_id IN (${marks(chunk.length)})`, params: chunk },
       ];
       const rows = await query(
         em,
         `SELECT t.ticket_id FROM ost_ticket t WHERE ${where.map((c) => `(${c.sql})`).join(" AND ")}`,
         where.flatMap((c) => c.params),
       );
-      for (const r of rows) kept.add(num(r, "ticket_id"));
+      const visible = new Set(rows.map((r) => num(r, "ticket_id")));
+      kept.push(...chunk.filter((id) => visible.has(id)));
     }
-    const ranked = [...kept]
-      .map((id) => ({ id, score: scores.get(id) ?? 0 }))
-      .sort((a, b) => b.score - a.score || b.id - a.id)
-      .slice(0, q.limit);
+    const ranked = kept
+      .sort(rank)
+      .slice(0, q.limit)
+      .map((id) => ({ id, score: scores.get(id) ?? 0 }));
     const last = ranked[ranked.length - 1];
     const full = ranked.length === q.limit;
     // A full page from a prefix is exact (see above); from all the rows read, it must rank above the
