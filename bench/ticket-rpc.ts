@@ -104,7 +104,12 @@ const proc = await startServiceProcess({
 const session = new Http2SessionManager(`http://127.0.0.1:${proc.ports.h2c[0]}`);
 const client: Client<typeof TicketService> = createClient(
   TicketService,
-  createGrpcTransport({ baseUrl: `http://127.0.0.1:${proc.ports.h2c[0]}`, sessionManager: session }),
+  // As the mesh's own processes call it (OSTMESH_RPC_COMPRESSION off): answers are not compressed.
+  createGrpcTransport({
+    baseUrl: `http://127.0.0.1:${proc.ports.h2c[0]}`,
+    sessionManager: session,
+    acceptCompression: [],
+  }),
 );
 const agentHeaders = new Headers({ authorization: `Bearer ${await issuer.sign(admin, { ttlSec: 3600 })}` });
 const serviceHeaders = new Headers({

@@ -52,6 +52,12 @@ export interface MeshConfig {
   readonly limits: {
     /** Largest RPC message read or written (Connect readMaxBytes/writeMaxBytes). */
     readonly maxMessageBytes: number;
+    /**
+     * Whether calls between the mesh's own processes ask for gzip-compressed answers
+     * (OSTMESH_RPC_COMPRESSION, off: on one host or one cluster network compressing costs more CPU than
+     * it saves).
+     */
+    readonly compressCalls: boolean;
   };
   readonly timing: {
     /** Deadline of a unary call whose client sent none. */
@@ -109,6 +115,7 @@ export function loadMeshConfig(source: EnvSource = process.env): MeshConfig {
         maxMessageBytes: read(
           env.bytes("OSTMESH_MAX_MESSAGE_BYTES", { min: 1024, max: 2 ** 31 }).default(16 * 1024 * 1024),
         ),
+        compressCalls: read(env.bool("OSTMESH_RPC_COMPRESSION").default(false)),
       },
       timing: {
         requestTimeoutMs: read(env.duration("OSTMESH_REQUEST_TIMEOUT", { min: 1 }).default(30_000)),

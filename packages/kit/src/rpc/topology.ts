@@ -92,6 +92,9 @@ export class Topology {
         baseUrl,
         sessionManager: session,
         interceptors: this.#interceptors,
+        // Without an accepted encoding the other process answers uncompressed (gzip otherwise, for every
+        // answer over 1 KiB: a list of tickets cost it and this process several percent of their CPU).
+        ...(this.#config.limits.compressCalls ? {} : { acceptCompression: [] }),
         readMaxBytes: this.#config.limits.maxMessageBytes,
         writeMaxBytes: this.#config.limits.maxMessageBytes,
       });

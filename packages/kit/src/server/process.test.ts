@@ -10,7 +10,14 @@ import { mysqlCheck, natsCheck } from "../health/checks.ts";
 import type { ReadinessCheck } from "../health/monitor.ts";
 import { Topology } from "../rpc/topology.ts";
 import { EchoService } from "../testing/echo.ts";
-import { type CapturedLogs, captureLogs, echoImpl, TEST_NATS_URL, testConfig } from "../testing/harness.ts";
+import {
+  type CapturedLogs,
+  captureLogs,
+  type EchoObservations,
+  echoImpl,
+  TEST_NATS_URL,
+  testConfig,
+} from "../testing/harness.ts";
 import { type ServiceProcess, startServiceProcess } from "./process.ts";
 
 const ECHO = "ostmesh.kit.testing.v1.EchoService";
@@ -52,6 +59,7 @@ describe("service process", () => {
   let proc: ServiceProcess;
   let logs: CapturedLogs;
   let switchOn = true;
+  const seen: EchoObservations = {};
 
   beforeAll(async () => {
     db = await createScratchDatabase({ from: "empty", label: "kitproc" });
@@ -73,7 +81,9 @@ describe("service process", () => {
       name: "kit-test",
       config,
       logger: logs.logger,
-      services: [{ name: "ticket", register: (router) => void router.service(EchoService, echoImpl()) }],
+      services: [
+        { name: "ticket", register: (router) => void router.service(EchoService, echoImpl({}, seen)) },
+      ],
       checks: [mysql, nats, toggle],
       onShutdown: [() => mysql.close(), () => nats.close()],
       listen: { h2c: [0], http1: [0], admin: 0 },
@@ -321,6 +331,23 @@ describe("service process", () => {
       } finally {
         network.close();
       }
+    });
+
+    it("asks the mesh's other processes for uncompressed answers unless OSTMESH_RPC_COMPRESSION is on", async () => {
+      const accepted = async (env: Record<string, string>) => {
+        const network = new Topology(
+          testConfig({ DATABASE_URL: db.url, TICKET_URL: `http://127.0.0.1:${proc.ports.h2c[0]}`, ...env }),
+          [],
+        );
+        try {
+          await network.client(EchoService, "ticket").say({ value: "compression" });
+          return seen.lastSay?.acceptEncoding ?? null;
+        } finally {
+          network.close();
+        }
+      };
+      expect(await accepted({})).toBeNull();
+      expect(await accepted({ OSTMESH_RPC_COMPRESSION: "true" })).toContain("gzip");
     });
   });
 });

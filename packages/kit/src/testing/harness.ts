@@ -58,7 +58,13 @@ export const silentLogger = (): Logger => pino({ enabled: false });
 /** What the echo handlers saw, for assertions. */
 export interface EchoObservations {
   /** ctx.timeoutMs() and deadlineKey of the last Say call. */
-  lastSay?: { timeoutMs: number | undefined; deadline: number | undefined; traceparent: string | null };
+  lastSay?: {
+    timeoutMs: number | undefined;
+    deadline: number | undefined;
+    traceparent: string | null;
+    /** The encodings the caller accepts for the answer (grpc-accept-encoding / connect-accept-encoding). */
+    acceptEncoding: string | null;
+  };
 }
 
 /**
@@ -79,6 +85,8 @@ export function echoImpl(
         timeoutMs: ctx.timeoutMs(),
         deadline: ctx.values.get(deadlineKey),
         traceparent: ctx.requestHeader.get("traceparent"),
+        acceptEncoding:
+          ctx.requestHeader.get("grpc-accept-encoding") ?? ctx.requestHeader.get("connect-accept-encoding"),
       };
       if (req.value.startsWith("sleep:")) {
         await sleep(Number(req.value.slice("sleep:".length)));
