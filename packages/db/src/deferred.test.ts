@@ -1,6 +1,5 @@
-import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrm, type EntityManager, type Orm } from "./orm.ts";
+import type { EntityManager } from "./orm.ts";
 import {
   DeferredBatchError,
   defer,
@@ -14,29 +13,20 @@ import {
   queryBatch,
   settleDeferred,
 } from "./sql.ts";
+import { type ScratchPools, scratchPools } from "./testing/pools.ts";
 
-let db: ScratchDatabase;
-const orms: Record<"batched" | "oneByOne", Orm> = {} as Record<"batched" | "oneByOne", Orm>;
+let pools: ScratchPools;
 
 beforeAll(async () => {
-  db = await createScratchDatabase({ label: "deferred" });
-  const options = {
-    url: db.url,
-    entities: [],
-    pool: { min: 0, max: 3 },
-    extra: { discovery: { warnWhenNoEntities: false } },
-  };
-  orms.batched = await createOrm({ ...options, multipleStatements: true });
-  orms.oneByOne = await createOrm(options);
+  pools = await scratchPools("deferred", 3);
   await execute(
-    orms.batched.em.fork(),
+    pools.orms.batched.em.fork(),
     "CREATE TABLE deferred_row (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(32) NOT NULL, n INT NOT NULL, UNIQUE KEY tag (tag))",
   );
 });
 
 afterAll(async () => {
-  await Promise.all(Object.values(orms).map((orm) => orm.close(true)));
-  await db?.drop();
+  await pools?.close();
 });
 
 const rowsTagged = async (em: EntityManager, prefix: string) =>
@@ -45,7 +35,7 @@ const rowsTagged = async (em: EntityManager, prefix: string) =>
   );
 
 describe.each(["batched", "oneByOne"] as const)("deferred statements (%s pool)", (pool) => {
-  const orm = () => orms[pool];
+  const orm = () => pools.orms[pool];
 
   it("reach the server in order, before the next statement of the transaction, which sees them", async () => {
     const p = `${pool}-order-`;

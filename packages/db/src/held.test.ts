@@ -1,12 +1,11 @@
-import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createOrm, type EntityManager, type Orm } from "./orm.ts";
+import type { EntityManager, Orm } from "./orm.ts";
 import { DeferredBatchError, defer, execute, executePrepared, query } from "./sql.ts";
+import { type PoolKind, type ScratchPools, scratchPools } from "./testing/pools.ts";
 
-let db: ScratchDatabase;
-const orms: Record<"batched" | "oneByOne", Orm> = {} as Record<"batched" | "oneByOne", Orm>;
+let pools: ScratchPools;
 /** Every command (round trip) each pool's connections sent, as the text of the query (or "execute"). */
-const sent: Record<"batched" | "oneByOne", string[]> = { batched: [], oneByOne: [] };
+const sent: Record<PoolKind, string[]> = { batched: [], oneByOne: [] };
 
 /** Records each mysql2 command a pool's connections write to the server, below every wrapper. */
 async function recordCommands(orm: Orm, into: string[]): Promise<void> {
@@ -30,28 +29,19 @@ async function recordCommands(orm: Orm, into: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  db = await createScratchDatabase({ label: "held" });
-  const options = {
-    url: db.url,
-    entities: [],
-    // One connection each, so every transaction below runs on the connection that is recorded.
-    pool: { min: 0, max: 1 },
-    extra: { discovery: { warnWhenNoEntities: false } },
-  };
-  orms.batched = await createOrm({ ...options, multipleStatements: true });
-  orms.oneByOne = await createOrm(options);
+  // One connection each, so every transaction below runs on the connection that is recorded.
+  pools = await scratchPools("held", 1);
   await execute(
-    orms.batched.em.fork(),
+    pools.orms.batched.em.fork(),
     "CREATE TABLE held_row (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(32) NOT NULL, UNIQUE KEY tag (tag))",
   );
-  await query(orms.oneByOne.em.fork(), "SELECT 1"); // connected, its session set up: only the tests' commands below
-  await recordCommands(orms.batched, sent.batched);
-  await recordCommands(orms.oneByOne, sent.oneByOne);
+  await query(pools.orms.oneByOne.em.fork(), "SELECT 1"); // connected, its session set up: only the tests' commands below
+  await recordCommands(pools.orms.batched, sent.batched);
+  await recordCommands(pools.orms.oneByOne, sent.oneByOne);
 });
 
 afterAll(async () => {
-  await Promise.all(Object.values(orms).map((orm) => orm.close(true)));
-  await db?.drop();
+  await pools?.close();
 });
 
 beforeEach(() => {
@@ -67,7 +57,7 @@ const tags = async (em: EntityManager, prefix: string) =>
 const oneLine = (sql: string) => sql.replace(/\s+/g, " ");
 
 describe("transaction control on a multipleStatements pool", () => {
-  const em = () => orms.batched.em.fork();
+  const em = () => pools.orms.batched.em.fork();
 
   it("sends begin with the first statement and commit with the writes still deferred", async () => {
     await em().transactional(async (tx) => {
@@ -151,7 +141,7 @@ describe("transaction control on a multipleStatements pool", () => {
 describe("a connection back in its pool", () => {
   it("holds nothing of a transaction that was neither committed nor rolled back", async () => {
     // The ORM's pool, one connection: open a transaction on it by hand, release it untouched, use it again.
-    const pool: object = await orms.batched.em.getConnection().getNativeClient();
+    const pool: object = await pools.orms.batched.em.getConnection().getNativeClient();
     const acquire = () =>
       new Promise<{ query: (...args: unknown[]) => unknown; release(): void }>((resolve, reject) => {
         Reflect.apply(Reflect.get(pool, "getConnection"), pool, [
@@ -182,7 +172,7 @@ describe("a connection back in its pool", () => {
 
 describe("transaction control on a pool of single statements", () => {
   it("leaves begin and commit to round trips of their own", async () => {
-    await orms.oneByOne.em.fork().transactional(async (tx) => {
+    await pools.orms.oneByOne.em.fork().transactional(async (tx) => {
       await query(tx, "SELECT 1 AS one");
       defer(tx, "INSERT INTO held_row (tag) VALUES (?)", ["single-a"]);
     });

@@ -39,6 +39,23 @@ async function failure(promise: Promise<unknown>): Promise<ConnectError> {
   throw new Error("the call succeeded");
 }
 
+interface SearchPagesRequest {
+  readonly filter?: { deptIds: number[] };
+  readonly sortDirection?: SortDirection;
+}
+
+/** The ids of every page of a search, in order, following the page tokens. */
+async function searchPages(query: string, request: SearchPagesRequest, pageSize: number): Promise<number[]> {
+  const ids: number[] = [];
+  let pageToken = "";
+  do {
+    const res = await h.client.searchTickets({ query, pageSize, pageToken, ...request }, { headers: admin });
+    ids.push(...res.tickets.map((t) => t.id));
+    pageToken = res.nextPageToken;
+  } while (pageToken);
+  return ids;
+}
+
 function field(error: ConnectError): string | undefined {
   return error.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field;
 }
@@ -857,22 +874,7 @@ describe("SearchTickets", () => {
         },
         { headers: service },
       );
-    const pages = async (
-      request: { filter?: { deptIds: number[] }; sortDirection?: SortDirection },
-      pageSize: number,
-    ) => {
-      const ids: number[] = [];
-      let pageToken = "";
-      do {
-        const res = await h.client.searchTickets(
-          { query: "walrus", pageSize, pageToken, ...request },
-          { headers: admin },
-        );
-        ids.push(...res.tickets.map((t) => t.id));
-        pageToken = res.nextPageToken;
-      } while (pageToken);
-      return ids;
-    };
+    const pages = (request: SearchPagesRequest, pageSize: number) => searchPages("walrus", request, pageSize);
     // Ascending relevance always takes the complete query; reversed, it is the descending order.
     const complete = (await pages({ sortDirection: SortDirection.ASC }, 50)).reverse();
     expect(complete).toHaveLength(30);
@@ -903,22 +905,8 @@ describe("SearchTickets", () => {
           },
           { headers: service },
         );
-    const pages = async (
-      request: { filter?: { deptIds: number[] }; sortDirection?: SortDirection },
-      pageSize: number,
-    ) => {
-      const ids: number[] = [];
-      let pageToken = "";
-      do {
-        const res = await h.client.searchTickets(
-          { query: "zyzzyva", pageSize, pageToken, ...request },
-          { headers: admin },
-        );
-        ids.push(...res.tickets.map((t) => t.id));
-        pageToken = res.nextPageToken;
-      } while (pageToken);
-      return ids;
-    };
+    const pages = (request: SearchPagesRequest, pageSize: number) =>
+      searchPages("zyzzyva", request, pageSize);
     const sales = (await pages({ filter: { deptIds: [2] }, sortDirection: SortDirection.ASC }, 50)).reverse();
     expect(sales).toHaveLength(22);
     expect(await pages({ filter: { deptIds: [2] } }, 2)).toEqual(sales);
