@@ -1,10 +1,11 @@
 /**
- * The LegacyBackend over Connect: identity.CheckApiKey on every request (a key an admin changes in
- * osTicket's panel takes effect on the next request), ticket.CreateTicket / IngestEmail /
+ * The LegacyBackend over Connect: identity.CheckApiKey (bound tokens are reused by the handler, see
+ * key-tokens.ts), ticket.CreateTicket / IngestEmail /
  * RunScheduledTasks with the access token issued for the caller's key, RecordSystemLog and
  * GetHelpTopicForm with the gateway's own service token. Form field names are cached briefly (they only
  * decide which keys are logged as unexpected).
  */
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { ServiceCredentials } from "@ostmesh/kit/auth/service-token.ts";
 import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
@@ -52,7 +53,12 @@ export class ConnectLegacyBackend implements LegacyBackend {
     const token = res.tokens?.accessToken ?? "";
     if (res.outcome === ApiKeyCheckOutcome.OK && !token)
       throw new ConnectError("CheckApiKey returned OK without an access token", Code.Internal);
-    return { outcome: res.outcome, token };
+    const expires = res.tokens?.accessTokenExpiresAt;
+    if (res.outcome !== ApiKeyCheckOutcome.OK || !res.bound || !expires)
+      return { outcome: res.outcome, token };
+    // A bound token is reused for half of the lifetime it has left, so it never expires in a caller's hands.
+    const now = (this.#o.now ?? Date.now)();
+    return { outcome: res.outcome, token, reusableUntilMs: now + (timestampMs(expires) - now) / 2 };
   }
 
   async createTicket(

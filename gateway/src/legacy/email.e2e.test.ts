@@ -651,4 +651,26 @@ describe("tickets.email with the real services: refusals", () => {
     ]);
     expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 4 });
   });
+
+  it("a key moved to another address is refused on the very next request, after a success from this one", async () => {
+    const first = plain({ from: "Moved <moved@example.com>", subject: "Before", mid: mid("moved1") }).raw;
+    expect((await email(first)).status).toBe(201);
+    const raw = plain({ from: "Moved <moved@example.com>", subject: "After", mid: mid("moved2") }).raw;
+    const before = await ostCounts();
+    const logId = await mesh.lastLogId();
+    await mesh.conn.query("UPDATE ost_api_key SET ipaddr = '10.0.0.1' WHERE apikey = ?", [KEY]);
+    try {
+      expect(await email(raw)).toEqual({ status: 401, body: "Valid API key required", contentType: HTML });
+    } finally {
+      await mesh.conn.query("UPDATE ost_api_key SET ipaddr = '127.0.0.1' WHERE apikey = ?", [KEY]);
+    }
+    const logged = await mesh.rows("SELECT title, log FROM ost_syslog WHERE log_id > ? ORDER BY log_id", [
+      logId,
+    ]);
+    expect(logged.map((r) => [r.title, r.log])).toEqual([
+      ["API Error (401)", `Valid API key required ${MASKED}`],
+    ]);
+    expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1 });
+    expect((await email(raw)).status).toBe(201);
+  });
 });

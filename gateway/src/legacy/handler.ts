@@ -33,6 +33,7 @@ import {
   sendLegacy,
 } from "./http.ts";
 import { decodeJson, JSON_ERROR_TEXT } from "./json.ts";
+import { BoundKeyTokens } from "./key-tokens.ts";
 import { isPhpArray, type PhpArray, phpString } from "./php.ts";
 import { apiErrorEntry, maskApiKey, unexpectedDataEntry } from "./syslog.ts";
 import { createTicketRequest } from "./ticket-request.ts";
@@ -40,12 +41,13 @@ import { decodeXml, noXmlError } from "./xml.ts";
 
 /** The RPCs the legacy API needs. `token` is the access token CheckApiKey issued for the caller's key. */
 export interface LegacyBackend {
+  /** osTicket's key check; `reusableUntilMs` when the token is bound to the key (see BoundKeyTokens). */
   checkApiKey(
     apiKey: string,
     clientIp: string,
     purpose: ApiKeyPurpose,
     signal: AbortSignal,
-  ): Promise<{ outcome: ApiKeyCheckOutcome; token: string }>;
+  ): Promise<{ outcome: ApiKeyCheckOutcome; token: string; reusableUntilMs?: number }>;
   createTicket(request: CreateTicketRequest, token: string, signal: AbortSignal): Promise<{ number: string }>;
   ingestEmail(raw: Buffer, clientIp: string, token: string, signal: AbortSignal): Promise<{ number: string }>;
   runScheduledTasks(token: string, signal: AbortSignal): Promise<void>;
@@ -83,6 +85,7 @@ export class LegacyApi {
   readonly #backend: LegacyBackend;
   readonly #limits: LegacyLimits;
   readonly #logger: Logger;
+  readonly #keyTokens = new BoundKeyTokens();
 
   constructor(backend: LegacyBackend, limits: LegacyLimits, logger: Logger) {
     this.#backend = backend;
@@ -152,17 +155,60 @@ export class LegacyApi {
     // requireApiKey(): the header must be truthy (PHP), then CheckApiKey gives osTicket's three outcomes.
     if (apiKey === undefined || apiKey === "" || apiKey === "0") return fail(401, "Valid API key required");
     const purpose = route.kind === "cron" ? ApiKeyPurpose.EXEC_CRON : ApiKeyPurpose.CREATE_TICKETS;
-    const check = await this.#backend.checkApiKey(apiKey, clientIp, purpose, signal);
-    if (check.outcome !== ApiKeyCheckOutcome.OK)
-      return fail(401, KEY_TEXT[check.outcome] ?? "Valid API key required");
+    const keyFailure = (outcome: ApiKeyCheckOutcome) =>
+      fail(401, KEY_TEXT[outcome] ?? "Valid API key required");
+    const reused = this.#keyTokens.get(apiKey, clientIp, purpose);
+    if (reused !== undefined) {
+      // The services re-read the key behind a bound token, so a success stands as it is. Anything else is
+      // osTicket's answer only if the key still passes osTicket's check, which comes first there: check it.
+      let outcome: Outcome | undefined;
+      let failure: unknown;
+      try {
+        outcome = await this.#keyed(route, body, apiKey, clientIp, reused, signal, fail);
+        if (outcome.code < 400) return outcome;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        failure = error;
+      }
+      const check = await this.#checkKey(apiKey, clientIp, purpose, signal);
+      if (check.outcome !== ApiKeyCheckOutcome.OK) return keyFailure(check.outcome);
+      if (outcome) return outcome;
+      // The key passes, but a service refused the reused token (the key's row changed and changed back, or
+      // the token ran out): nothing was done with it, so the request runs once more with the new token.
+      if (!isCredentialRefusal(failure)) throw failure;
+      return this.#keyed(route, body, apiKey, clientIp, check.token, signal, fail);
+    }
+    const check = await this.#checkKey(apiKey, clientIp, purpose, signal);
+    if (check.outcome !== ApiKeyCheckOutcome.OK) return keyFailure(check.outcome);
+    return this.#keyed(route, body, apiKey, clientIp, check.token, signal, fail);
+  }
 
+  /** CheckApiKey; keeps a bound token for the next requests with this key from this address. */
+  async #checkKey(apiKey: string, clientIp: string, purpose: ApiKeyPurpose, signal: AbortSignal) {
+    const check = await this.#backend.checkApiKey(apiKey, clientIp, purpose, signal);
+    if (check.outcome === ApiKeyCheckOutcome.OK && check.reusableUntilMs !== undefined)
+      this.#keyTokens.remember(apiKey, clientIp, purpose, check.token, check.reusableUntilMs);
+    else this.#keyTokens.forget(apiKey, clientIp, purpose);
+    return check;
+  }
+
+  /** Everything after osTicket's key check, with the access token issued for the key. */
+  async #keyed(
+    route: Exclude<LegacyRoute, { kind: "unsupported" }>,
+    body: Buffer,
+    apiKey: string,
+    clientIp: string,
+    token: string,
+    signal: AbortSignal,
+    fail: (code: number, body: string, rows?: SystemLogEntry[], title?: string) => Outcome,
+  ): Promise<Outcome> {
     if (route.kind === "cron") {
-      await this.#backend.runScheduledTasks(check.token, signal);
+      await this.#backend.runScheduledTasks(token, signal);
       return { code: 200, body: "Completed", rows: [] };
     }
     if (route.format === "email") {
       try {
-        const created = await this.#backend.ingestEmail(body, clientIp, check.token, signal);
+        const created = await this.#backend.ingestEmail(body, clientIp, token, signal);
         return { code: 201, body: created.number, rows: [] };
       } catch (error) {
         return this.#rejection(error, "", fail);
@@ -209,7 +255,7 @@ export class LegacyApi {
       clientIp,
     });
     try {
-      const created = await this.#backend.createTicket(request, check.token, signal);
+      const created = await this.#backend.createTicket(request, token, signal);
       return { code: 201, body: created.number, rows };
     } catch (error) {
       return this.#rejection(error, request.requester?.email ?? "", (code, text, _rows, title) =>
@@ -250,6 +296,13 @@ export class LegacyApi {
     if (error.code === Code.InvalidArgument) return fail(400, error.rawMessage);
     throw error;
   }
+}
+
+/** A service's refusal of the caller's credential (not a decision about the request itself). */
+function isCredentialRefusal(error: unknown): boolean {
+  if (!(error instanceof ConnectError)) return false;
+  if (error.code === Code.Unauthenticated) return true;
+  return error.code === Code.PermissionDenied && error.findDetails(DeniedSchema).length === 0;
 }
 
 function abortOnClose(res: NodeResponse): AbortSignal {

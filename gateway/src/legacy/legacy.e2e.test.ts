@@ -214,6 +214,93 @@ describe("API keys", () => {
   });
 });
 
+describe("a key's token reused between requests", () => {
+  const REUSED = "0AB2C3D4E5F60718293A4B5C6D7E8F90";
+  const INACTIVE_TEXT = "API key not found/active or source IP not authorized";
+  const change = (set: string) => conn.query(`UPDATE ost_api_key SET ${set} WHERE apikey = ?`, [REUSED]);
+  const create = () => post("/api/tickets.json", valid(), { key: REUSED });
+
+  beforeAll(async () => {
+    await conn.query(
+      "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 1, notes = 'reused', updated = NOW(), created = NOW()",
+      [REUSED],
+    );
+  });
+
+  it("checks a key once for repeated requests of one purpose, and again before answering a failure", async () => {
+    const before = gw.upstreams.keyChecks;
+    for (let i = 0; i < 3; i++) expect((await create()).status).toBe(201);
+    expect(gw.upstreams.keyChecks).toBe(before + 1);
+    // A failure is osTicket's answer only for a key that still passes: checked once more, then answered.
+    const malformed = await post("/api/tickets.json", '{"email": ', { key: REUSED });
+    expect(malformed).toMatchObject({ status: 400, body: "Syntax error, malformed JSON" });
+    expect(gw.upstreams.keyChecks).toBe(before + 2);
+    // Cron is another purpose (another permission): its own check, then reused too.
+    for (let i = 0; i < 2; i++)
+      expect(await post("/api/tasks/cron", undefined, { key: REUSED })).toMatchObject({
+        status: 200,
+        body: "Completed",
+      });
+    expect(gw.upstreams.keyChecks).toBe(before + 3);
+  });
+
+  it("answers a change an admin makes to the key on the very next request, with osTicket's texts and rows", async () => {
+    expect((await create()).status).toBe(201);
+    const cases: [string, string, string][] = [
+      ["isactive = 0", "isactive = 1", INACTIVE_TEXT],
+      ["can_create_tickets = 0", "can_create_tickets = 1", "API key not authorized"],
+      ["ipaddr = '10.0.0.1'", "ipaddr = '127.0.0.1'", "Valid API key required"],
+    ];
+    for (const [set, reset, text] of cases) {
+      await change(set);
+      try {
+        expect(await create()).toMatchObject({ status: 401, body: text, rows: [warning(401, text, REUSED)] });
+      } finally {
+        await change(reset);
+      }
+      expect((await create()).status).toBe(201);
+    }
+    // osTicket checks the key before it reads the body: a deactivated key's malformed request is a 401.
+    await change("isactive = 0");
+    try {
+      const malformed = await post("/api/tickets.json", '{"email": ', { key: REUSED });
+      expect(malformed).toMatchObject({
+        status: 401,
+        body: INACTIVE_TEXT,
+        rows: [warning(401, INACTIVE_TEXT, REUSED)],
+      });
+    } finally {
+      await change("isactive = 1");
+    }
+    // Deleted, then created again.
+    expect((await create()).status).toBe(201);
+    await conn.query("DELETE FROM ost_api_key WHERE apikey = ?", [REUSED]);
+    expect(await create()).toMatchObject({ status: 401, body: "Valid API key required" });
+    await conn.query(
+      "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '127.0.0.1', apikey = ?, can_create_tickets = 1, can_exec_cron = 1, notes = 'reused', updated = NOW(), created = NOW()",
+      [REUSED],
+    );
+    expect((await create()).status).toBe(201);
+  });
+
+  it("runs a request once more with a new token when a service refuses the reused one but the key passes", async () => {
+    expect((await create()).status).toBe(201);
+    const created = gw.upstreams.created.length;
+    const checks = gw.upstreams.keyChecks;
+    // osTicket compares keys case-insensitively, so the key still passes; the token names the row as it was.
+    await change("apikey = LOWER(apikey)");
+    try {
+      expect((await create()).status).toBe(201);
+      expect(gw.upstreams.created.length).toBe(created + 1);
+      expect(gw.upstreams.keyChecks).toBe(checks + 1);
+      expect((await create()).status).toBe(201);
+      expect(gw.upstreams.keyChecks).toBe(checks + 1);
+    } finally {
+      await conn.query("UPDATE ost_api_key SET apikey = ? WHERE apikey = ?", [REUSED, REUSED.toLowerCase()]);
+    }
+  });
+});
+
 describe("JSON bodies", () => {
   it.each([
     ["malformed", '{"email": ', "Syntax error, malformed JSON"],

@@ -1,7 +1,8 @@
 /**
  * Stand-in identity and ticket services for the gateway's tests, served over real h2c on port 0, until the
  * real services' RPC handlers land. They implement what the edge depends on faithfully and against a real
- * scratch database: osTicket's API-key rules read from ost_api_key, ES256 access tokens and a JWKS,
+ * scratch database: osTicket's API-key rules read from ost_api_key, ES256 access tokens and a JWKS (an
+ * osTicket key's token bound to its row, re-read behind every bound token as the real services do),
  * service tokens, ost_syslog rows written with NOW(), form field names read from ost_form_field, and
  * osTicket's legacy validation order for the few cases the tests drive. Ticket rows themselves are the
  * ticket service's business: CreateTicket here records the request it received and answers a number.
@@ -11,13 +12,19 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { osticketKeyBinding } from "@ostmesh/kit/auth/api-keys.ts";
 import {
   DEFAULT_AUDIENCE,
   DEFAULT_ISSUER,
+  type KeyBinding,
+  keyBindingFromClaims,
   principalClaims,
   principalFromClaims,
 } from "@ostmesh/kit/auth/claims.ts";
+import { revalidatePrincipal } from "@ostmesh/kit/auth/interceptor.ts";
 import { subjectOf } from "@ostmesh/kit/auth/principal.ts";
+import type { SqlRow } from "@ostmesh/kit/auth/sql.ts";
+import { CredentialError } from "@ostmesh/kit/auth/verify.ts";
 import { AttachmentService } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
 import {
   DenialReason,
@@ -57,6 +64,8 @@ export interface Upstreams {
   created: CreateTicketRequest[];
   emails: IngestEmailRequest[];
   cronRuns: number;
+  /** CheckApiKey calls answered. */
+  keyChecks: number;
   /** Headers of the last GetTicket call. */
   lastGetTicket?: {
     traceparent: string | null;
@@ -68,8 +77,8 @@ export interface Upstreams {
   };
   /** Set when a WatchEvents stream saw its signal abort (cancellation reached the service). */
   watchCancelled: boolean;
-  /** Issues an access token for a principal (what Login would return). */
-  token(principal: Principal, ttlSec?: number): Promise<string>;
+  /** Issues an access token for a principal (what Login would return), bound to a key row if given. */
+  token(principal: Principal, ttlSec?: number, keyBinding?: KeyBinding): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -114,10 +123,11 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
     created: [],
     emails: [],
     cronRuns: 0,
+    keyChecks: 0,
     watchCancelled: false,
-    token: async (principal, ttlSec = 300) => {
-      const claims = principalClaims(principal);
-      return new SignJWT({ ost: claims.ost })
+    token: async (principal, ttlSec = 300, keyBinding) => {
+      const claims = principalClaims(principal, undefined, keyBinding);
+      return new SignJWT({ ost: claims.ost, ...(claims.okb ? { okb: claims.okb } : {}) })
         .setProtectedHeader({ alg: "ES256", kid, typ: "at+jwt" })
         .setIssuer(DEFAULT_ISSUER)
         .setAudience(DEFAULT_AUDIENCE)
@@ -130,6 +140,8 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
     close: async () => undefined,
   };
 
+  const sql = async (text: string, params: readonly unknown[] = []): Promise<SqlRow[]> =>
+    (await pool.query<mysql.RowDataPacket[]>(text, [...params]))[0];
   const callerOf = async (ctx: HandlerContext): Promise<Principal | undefined> => {
     const match = /^Bearer (.+)$/.exec(ctx.requestHeader.get("authorization") ?? "");
     if (!match?.[1]) return undefined;
@@ -138,9 +150,14 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
       const { payload } = options.verifyKeys
         ? await jwtVerify(match[1], options.verifyKeys, verification)
         : await jwtVerify(match[1], publicKey, verification);
-      return principalFromClaims(payload);
-    } catch {
-      throw new ConnectError("bad token", Code.Unauthenticated);
+      const principal = principalFromClaims(payload);
+      const binding = keyBindingFromClaims(payload);
+      return binding ? await revalidatePrincipal(sql, principal, undefined, binding) : principal;
+    } catch (error) {
+      throw new ConnectError(
+        error instanceof CredentialError ? error.message : "bad token",
+        Code.Unauthenticated,
+      );
     }
   };
   const requireScope = async (ctx: HandlerContext, scope: string) => {
@@ -204,8 +221,9 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
             tokens: { accessToken: await state.token(principal) },
           };
         }
+        state.keyChecks++;
         const [rows] = await pool.query<mysql.RowDataPacket[]>(
-          "SELECT id, isactive, can_create_tickets, can_exec_cron, notes FROM ost_api_key WHERE apikey = ? AND ipaddr = ?",
+          "SELECT id, isactive, can_create_tickets, can_exec_cron, notes, ipaddr, apikey FROM ost_api_key WHERE apikey = ? AND ipaddr = ?",
           [req.apiKey, req.clientIp],
         );
         const row = rows[0];
@@ -236,10 +254,15 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
             ...(row.can_exec_cron ? ["cron:run"] : []),
           ],
         });
+        const binding = osticketKeyBinding({ ipaddr: String(row.ipaddr), apikey: String(row.apikey) });
         return {
           outcome: ApiKeyCheckOutcome.OK,
           principal,
-          tokens: { accessToken: await state.token(principal) },
+          tokens: {
+            accessToken: await state.token(principal, 300, binding),
+            accessTokenExpiresAt: timestampFromMs(Date.now() + 300_000),
+          },
+          bound: true,
         };
       },
       async whoAmI(_req, ctx) {

@@ -1,11 +1,13 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { execute } from "@ostmesh/db";
+import { hashApiKey } from "@ostmesh/kit/auth/index.ts";
 import { ApiKeyKind, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   ApiKeyCheckOutcome,
   ApiKeyPurpose,
 } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IdentityHarness, identityHarness } from "./testing.ts";
 
@@ -67,6 +69,16 @@ describe("identity: API keys", () => {
         { headers: { authorization: `Bearer ${res.tokens?.accessToken}` } },
       );
       expect(who.principal?.scopes).toEqual(["tickets:create"]);
+      // The token is bound to the row as checked: its ipaddr and the hash of its apikey (never the key).
+      expect(res.bound).toBe(true);
+      const token = res.tokens?.accessToken ?? "";
+      const payload = decodeJwt(token);
+      expect(payload.okb).toEqual({ ip: "10.0.0.7", key: hashApiKey(OSTICKET_KEY) });
+      expect(token).not.toContain(OSTICKET_KEY);
+      expect(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).not.toMatch(/9A3C5E7F/i);
+      // The same key from the same address gets the same token again.
+      const again = await check(OSTICKET_KEY, "10.0.0.7", ApiKeyPurpose.CREATE_TICKETS);
+      expect(again.tokens?.accessToken).toBe(token);
     });
 
     it("answers osTicket's three 401 texts in osTicket's order", async () => {

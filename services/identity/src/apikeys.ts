@@ -8,7 +8,9 @@ import {
   checkOstmeshKey,
   generateOstmeshKey,
   isOstmeshKey,
+  type KeyBinding,
   num,
+  osticketKeyBinding,
   osticketKeyPrincipal,
   osticketKeyScopes,
   str,
@@ -36,7 +38,13 @@ export const API_KEY_MESSAGES: Readonly<Record<number, string>> = {
 };
 
 export type ApiKeyCheckResult =
-  | { outcome: ApiKeyCheckOutcome.OK; apiKey: ApiKey; principal: Principal }
+  | {
+      outcome: ApiKeyCheckOutcome.OK;
+      apiKey: ApiKey;
+      principal: Principal;
+      /** For an osTicket key: the row its token is bound to (see KeyBinding). */
+      keyBinding?: KeyBinding;
+    }
   | {
       outcome: ApiKeyCheckOutcome.INVALID | ApiKeyCheckOutcome.INACTIVE | ApiKeyCheckOutcome.NOT_AUTHORIZED;
       apiKey: ApiKey | undefined;
@@ -108,7 +116,8 @@ export async function checkApiKey(
     canCreateTickets: num(row.can_create_tickets) === 1,
     canExecCron: num(row.can_exec_cron) === 1,
   });
-  return { outcome: ApiKeyCheckOutcome.OK, apiKey, principal };
+  const keyBinding = osticketKeyBinding({ ipaddr: str(row.ipaddr), apikey: str(row.apikey) });
+  return { outcome: ApiKeyCheckOutcome.OK, apiKey, principal, keyBinding };
 }
 
 const OSTICKET_KEY_COLUMNS =

@@ -322,8 +322,15 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
         message: API_KEY_MESSAGES[result.outcome] ?? "",
         apiKey: result.apiKey,
       };
-    const access = await this.#apiKeyTokens.get(result.principal, () =>
-      this.#d.issuer.accessToken(em, result.principal, { ttlMs: this.#d.config.apiKeyTokenTtlMs }),
+    const { keyBinding } = result;
+    const access = await this.#apiKeyTokens.get(
+      result.principal,
+      () =>
+        this.#d.issuer.accessToken(em, result.principal, {
+          ttlMs: this.#d.config.apiKeyTokenTtlMs,
+          ...(keyBinding ? { keyBinding } : {}),
+        }),
+      keyBinding,
     );
     result.principal.credentialId = access.jti;
     return {
@@ -332,6 +339,7 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
       apiKey: result.apiKey,
       principal: result.principal,
       tokens: tokenPair(access),
+      bound: keyBinding !== undefined,
     };
   }
 

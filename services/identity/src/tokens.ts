@@ -2,7 +2,7 @@ import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
-import { ACCESS_TOKEN_TYPE, num, principalClaims, str } from "@ostmesh/kit/auth/index.ts";
+import { ACCESS_TOKEN_TYPE, type KeyBinding, num, principalClaims, str } from "@ostmesh/kit/auth/index.ts";
 import { type Principal, PrincipalSchema } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   type TokenPair,
@@ -35,14 +35,18 @@ export class TokenIssuer {
   async accessToken(
     em: EntityManager,
     principal: Principal,
-    options: { ttlMs: number; sessionId?: string },
+    options: { ttlMs: number; sessionId?: string; keyBinding?: KeyBinding },
   ): Promise<AccessToken> {
     const key = await this.#keys.signingKey(em);
     const nowSec = Math.floor(Date.now() / 1000);
     const exp = nowSec + Math.ceil(options.ttlMs / 1000);
     const jti = randomToken(16);
-    const claims = principalClaims(principal, options.sessionId);
-    const token = await new SignJWT({ ost: claims.ost, ...(claims.sid ? { sid: claims.sid } : {}) })
+    const claims = principalClaims(principal, options.sessionId, options.keyBinding);
+    const token = await new SignJWT({
+      ost: claims.ost,
+      ...(claims.sid ? { sid: claims.sid } : {}),
+      ...(claims.okb ? { okb: claims.okb } : {}),
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.#issuer)
       .setAudience(this.#audience)
@@ -203,7 +207,10 @@ export function tokenPair(access: AccessToken, refresh?: RefreshToken): TokenPai
   });
 }
 
-/** Issued access tokens by the exact principal they carry (credential id aside), reused while fresh. */
+/**
+ * Issued access tokens by the exact principal (credential id aside) and key binding they carry, reused
+ * while fresh.
+ */
 export class ReusableTokens {
   readonly #tokens = new Map<string, Promise<AccessToken>>();
   readonly #limit: number;
@@ -214,10 +221,15 @@ export class ReusableTokens {
     this.#now = options.now ?? Date.now;
   }
 
-  async get(principal: Principal, issue: () => Promise<AccessToken>): Promise<AccessToken> {
+  async get(
+    principal: Principal,
+    issue: () => Promise<AccessToken>,
+    keyBinding?: KeyBinding,
+  ): Promise<AccessToken> {
     const carried = clone(PrincipalSchema, principal);
     carried.credentialId = "";
-    const key = Buffer.from(toBinary(PrincipalSchema, carried)).toString("base64");
+    const bound = keyBinding ? ` ${JSON.stringify([keyBinding.ip, keyBinding.key])}` : "";
+    const key = Buffer.from(toBinary(PrincipalSchema, carried)).toString("base64") + bound;
     const held = this.#tokens.get(key);
     if (held) {
       const token = await held.catch(() => undefined);

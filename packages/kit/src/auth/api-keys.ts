@@ -7,6 +7,7 @@ import {
   PrincipalKind,
   PrincipalSchema,
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import type { KeyBinding } from "./claims.ts";
 import { num, type SqlQuery, type SqlRow, str } from "./sql.ts";
 
 /**
@@ -182,6 +183,11 @@ export function osticketKeyPrincipal(key: {
     scopes: osticketKeyScopes(key.canCreateTickets, key.canExecCron),
     credentialId: `apikey:osticket:${key.id}`,
   });
+}
+
+/** The binding of a token issued for an osTicket key: its row's `ipaddr` and the hash of its `apikey`. */
+export function osticketKeyBinding(row: { ipaddr: string; apikey: string }): KeyBinding {
+  return { ip: row.ipaddr, key: hashApiKey(row.apikey) };
 }
 
 function jsonStrings(value: unknown): string[] {

@@ -10,11 +10,12 @@ import { subjectOf } from "./principal.ts";
  * The layout of ostmesh access tokens, shared by the issuer (identity service) and every verifier.
  *
  *   header  { alg: "ES256" | "EdDSA", kid, typ: "at+jwt" }            (RFC 9068 access-token type)
- *   payload { iss, aud, sub, iat, nbf, exp, jti, sid?, ost }
+ *   payload { iss, aud, sub, iat, nbf, exp, jti, sid?, okb?, ost }
  *
  * `ost` is the principal in protobuf JSON form (kind, ids, names, scopes, agent authority); `sub` repeats
  * its stable subject (`agent:1`, `user:5`, ...) and must agree with it. `sid` is the refresh-token family
- * (the login session) the token was issued from; revoking the family ends the session.
+ * (the login session) the token was issued from; revoking the family ends the session. `okb` binds a
+ * token issued for an osTicket API key to that key's row as it was checked (see KeyBinding).
  */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
 /** Signature algorithms ostmesh issues; verifiers accept nothing else (no "none", no HMAC). */
@@ -36,10 +37,26 @@ export interface AccessTokenClaims {
   sub: string;
   ost: JsonValue;
   sid?: string;
+  okb?: KeyBinding;
+}
+
+/**
+ * What an osTicket API key's token is bound to: the key's row as CheckApiKey matched it, by its `ipaddr`
+ * and the SHA-256 (hex) of its `apikey`. A service that re-reads its callers refuses the token once that row
+ * no longer holds both (osTicket matches a key by both columns), so a token reused for later requests from
+ * the same address with the same key never outlives a change an admin makes to the key.
+ */
+export interface KeyBinding {
+  ip: string;
+  key: string;
 }
 
 /** The private claims of an access token for `principal` (registered claims are added by the signer). */
-export function principalClaims(principal: Principal, sessionId?: string): AccessTokenClaims {
+export function principalClaims(
+  principal: Principal,
+  sessionId?: string,
+  keyBinding?: KeyBinding,
+): AccessTokenClaims {
   const kind = principal.actor?.kind ?? PrincipalKind.UNSPECIFIED;
   if (!TOKEN_KINDS.has(kind)) throw new Error(`a ${PrincipalKind[kind]} principal cannot be put in a token`);
   // credential_id is the token's own jti; verifiers set it from that claim.
@@ -47,7 +64,23 @@ export function principalClaims(principal: Principal, sessionId?: string): Acces
   carried.credentialId = "";
   const claims: AccessTokenClaims = { sub: subjectOf(principal), ost: toJson(PrincipalSchema, carried) };
   if (sessionId) claims.sid = sessionId;
+  if (keyBinding) {
+    if (principal.actor?.kind !== PrincipalKind.API_KEY)
+      throw new Error("only an API key's token can be bound to a key");
+    claims.okb = { ip: keyBinding.ip, key: keyBinding.key };
+  }
   return claims;
+}
+
+/** The key binding of a verified token payload, if it has one; throws when `okb` is malformed. */
+export function keyBindingFromClaims(payload: Readonly<Record<string, unknown>>): KeyBinding | undefined {
+  const raw = payload.okb;
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error("okb is not an object");
+  const { ip, key } = raw as Record<string, unknown>;
+  if (typeof ip !== "string" || typeof key !== "string" || !/^[0-9a-f]{64}$/.test(key))
+    throw new Error("okb must hold an ip and a SHA-256 key hash");
+  return { ip, key };
 }
 
 /**

@@ -13,6 +13,7 @@ import { HealthCheckResponse_ServingStatus } from "@ostmesh/proto/gen/grpc/healt
 import { type Principal, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSchema } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { osticketKeyBinding, osticketKeyPrincipal } from "./api-keys.ts";
 import { authInterceptor } from "./interceptor.ts";
 import { idOf, kindOf, principalOf } from "./principal.ts";
 import type { SqlQuery } from "./sql.ts";
@@ -315,6 +316,66 @@ describe("auth interceptor with a tiny ticket service", () => {
       world.apiKeys.withScope.id,
     ]);
     await em.execute("UPDATE ost_staff SET isactive = 1 WHERE staff_id = ?", [world.staff.viewOnly]);
+  });
+
+  it("refuses an osTicket key's bound token once the key's row would no longer pass osTicket's check", async () => {
+    const em = orm.em.fork();
+    const secret = "0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B0B";
+    await em.execute(
+      "INSERT INTO ost_api_key SET isactive = 1, ipaddr = '10.1.2.3', apikey = ?, can_create_tickets = 1," +
+        " can_exec_cron = 0, notes = 'bound', updated = NOW(), created = NOW()",
+      [secret],
+    );
+    const [key] = await query(em, "SELECT id FROM ost_api_key WHERE apikey = ?", [secret]);
+    const principal = osticketKeyPrincipal({
+      id: Number(key?.id),
+      notes: "bound",
+      canCreateTickets: true,
+      canExecCron: false,
+    });
+    const token = await issuer.sign(principal, {
+      keyBinding: osticketKeyBinding({ ipaddr: "10.1.2.3", apikey: secret }),
+    });
+    const create = async () => {
+      try {
+        await client.createTicket({}, { headers: { authorization: `Bearer ${token}` } });
+        return "ok";
+      } catch (error) {
+        return ConnectError.from(error).code;
+      }
+    };
+    const change = (set: string, params: unknown[] = []) =>
+      em.execute(`UPDATE ost_api_key SET ${set} WHERE id = ?`, [...params, key?.id]);
+    expect(await create()).toBe("ok");
+    // Another address, then back: the token follows the row.
+    await change("ipaddr = '10.1.2.4'");
+    expect(await create()).toBe(UA);
+    await change("ipaddr = '10.1.2.3'");
+    expect(await create()).toBe("ok");
+    // The secret replaced (even by the same letters in another case: the token names the row as checked).
+    await change("apikey = ?", [secret.toLowerCase()]);
+    expect(await create()).toBe(UA);
+    await change("apikey = ?", [secret]);
+    // Deactivated, and no longer allowed to create tickets.
+    await change("isactive = 0");
+    expect(await create()).toBe(UA);
+    await change("isactive = 1, can_create_tickets = 0");
+    expect(await create()).toBe(PD);
+    await change("can_create_tickets = 1");
+    expect(await create()).toBe("ok");
+    // Deleted.
+    await em.execute("DELETE FROM ost_api_key WHERE id = ?", [key?.id]);
+    expect(await create()).toBe(UA);
+    // A binding on anything but an osTicket key's token is refused, and the issuer refuses to make one.
+    const agent = world.principal("agentWithAccess");
+    const binding = osticketKeyBinding({ ipaddr: "10.1.2.3", apikey: secret });
+    await expect(issuer.sign(agent, { keyBinding: binding })).rejects.toThrow(/only an API key/);
+    const ostmeshKey = world.principal("apiKeyWithScope");
+    expect(
+      await codeOf(
+        new Headers({ authorization: `Bearer ${await issuer.sign(ostmeshKey, { keyBinding: binding })}` }),
+      ),
+    ).toBe(UA);
   });
 
   it("lets health checks through and denies RPCs that declare no rule", async () => {

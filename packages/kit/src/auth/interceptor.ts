@@ -9,7 +9,8 @@ import {
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import type { Logger } from "pino";
 import { checkAccessRule } from "./access.ts";
-import { checkOstmeshKey, isOstmeshKey, osticketKeyPrincipal } from "./api-keys.ts";
+import { checkOstmeshKey, isOstmeshKey, osticketKeyBinding, osticketKeyPrincipal } from "./api-keys.ts";
+import type { KeyBinding } from "./claims.ts";
 import { agentPrincipalRead, endUserPrincipalRead } from "./directory.ts";
 import { ANONYMOUS, accessRuleKey, idOf, kindOf, principalKey, subjectOf } from "./principal.ts";
 import { num, queryAll, type SqlQuery, type SqlRow, type SqlStatement, str } from "./sql.ts";
@@ -116,7 +117,7 @@ export function principalResolver(
     }
     const verified = await options.tokens.verify(credential);
     if (!revalidate || !options.db) return verified.principal;
-    return revalidatePrincipal(options.db, verified.principal, verified.sessionId);
+    return revalidatePrincipal(options.db, verified.principal, verified.sessionId, verified.keyBinding);
   };
 }
 
@@ -132,12 +133,14 @@ async function apiKeyPrincipal(db: SqlQuery | undefined, presented: string): Pro
 /**
  * Re-reads a token's principal: the agent's current authority (inactive → rejected), the end user (locked
  * → rejected), the session (logged out → rejected), the API key (revoked, expired, deactivated →
- * rejected). Scopes of keys are narrowed to what the key holds now.
+ * rejected). Scopes of keys are narrowed to what the key holds now; an osTicket key's token bound to the
+ * key's row (`keyBinding`) is rejected once the row's ipaddr or apikey differ from what was checked.
  */
 export async function revalidatePrincipal(
   db: SqlQuery,
   principal: Principal,
   sessionId: string | undefined,
+  keyBinding?: KeyBinding,
 ): Promise<Principal> {
   const session: SqlStatement | undefined = sessionId
     ? {
@@ -152,6 +155,8 @@ export async function revalidatePrincipal(
   };
   const credentialId = principal.credentialId;
   const kind = kindOf(principal);
+  if (keyBinding && !(kind === PrincipalKind.API_KEY && principal.actor?.apiKeyKind === ApiKeyKind.OSTICKET))
+    throw new CredentialError("only an osTicket key's token can be bound to a key row");
   const person =
     kind === PrincipalKind.AGENT
       ? { read: agentPrincipalRead(idOf(principal)), gone: "the agent is no longer active" }
@@ -175,10 +180,15 @@ export async function revalidatePrincipal(
     case PrincipalKind.API_KEY: {
       if (principal.actor?.apiKeyKind === ApiKeyKind.OSTICKET) {
         const [key] = await db(
-          "SELECT id, isactive, can_create_tickets, can_exec_cron, notes FROM ost_api_key WHERE id = ?",
+          "SELECT id, isactive, can_create_tickets, can_exec_cron, notes, ipaddr, apikey FROM ost_api_key WHERE id = ?",
           [idOf(principal)],
         );
         if (!key || num(key.isactive) !== 1) throw new CredentialError("the API key is no longer active");
+        if (keyBinding) {
+          const now = osticketKeyBinding({ ipaddr: str(key.ipaddr), apikey: str(key.apikey) });
+          if (now.ip !== keyBinding.ip || now.key !== keyBinding.key)
+            throw new CredentialError("the API key's address or secret changed since the token was issued");
+        }
         const fresh = osticketKeyPrincipal({
           id: num(key.id),
           notes: str(key.notes),

@@ -205,6 +205,21 @@ describe("ostmesh access-token verification", () => {
     expect(verified.principal.actor?.apiKeyKind).toBe(ApiKeyKind.OSTICKET);
     expect(verified.principal.scopes).toEqual(["tickets:create"]);
   });
+
+  it("returns a key binding (okb) as it was signed, also from memory, and rejects a malformed one", async () => {
+    const key = create(PrincipalSchema, {
+      actor: { kind: PrincipalKind.API_KEY, id: 4, apiKeyKind: ApiKeyKind.OSTICKET },
+      scopes: ["tickets:create"],
+    });
+    const keyBinding = { ip: "192.0.2.7", key: "ab".repeat(32) };
+    const token = await issuer.sign(key, { jti: "kb", keyBinding });
+    expect((await issuer.verifier.verify(token)).keyBinding).toEqual(keyBinding);
+    expect((await issuer.verifier.verify(token)).keyBinding).toEqual(keyBinding);
+    expect((await issuer.verifier.verify(await issuer.sign(key, { jti: "kn" }))).keyBinding).toBeUndefined();
+    await rejects(await craft({ claims: { okb: "192.0.2.7" } }), /okb is not an object/);
+    await rejects(await craft({ claims: { okb: { ip: "192.0.2.7", key: "secret" } } }), /SHA-256/);
+    await rejects(await craft({ claims: { okb: { key: "ab".repeat(32) } } }), /SHA-256/);
+  });
 });
 
 describe("remembered tokens", () => {

@@ -8,7 +8,13 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from "jose";
-import { ACCESS_TOKEN_TYPE, OSTMESH_TOKEN_ALGORITHMS, principalFromClaims } from "./claims.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  type KeyBinding,
+  keyBindingFromClaims,
+  OSTMESH_TOKEN_ALGORITHMS,
+  principalFromClaims,
+} from "./claims.ts";
 
 /** A credential was presented but is not acceptable; `reason` is for logs only, never for the client. */
 export class CredentialError extends Error {
@@ -20,6 +26,8 @@ export interface VerifiedToken {
   payload: JWTPayload;
   /** The refresh-token family (login session) the token came from, when it has one. */
   sessionId: string | undefined;
+  /** The osTicket API key row the token is bound to (`okb`), when it has one. */
+  keyBinding?: KeyBinding;
 }
 
 export interface AccessTokenVerifierOptions {
@@ -45,6 +53,7 @@ interface RememberedToken {
   principal: Principal;
   payload: JWTPayload;
   sessionId: string | undefined;
+  keyBinding: KeyBinding | undefined;
   /** exp in ms; the token is not served from memory from this instant on. */
   expiresAtMs: number;
 }
@@ -76,6 +85,7 @@ export class AccessTokenVerifier {
           principal: clone(PrincipalSchema, remembered.principal),
           payload: remembered.payload,
           sessionId: remembered.sessionId,
+          keyBinding: remembered.keyBinding,
         };
       this.#remembered.delete(token);
     }
@@ -88,6 +98,7 @@ export class AccessTokenVerifier {
         principal: clone(PrincipalSchema, verified.principal),
         payload: verified.payload,
         sessionId: verified.sessionId,
+        keyBinding: verified.keyBinding,
         expiresAtMs: verified.payload.exp * 1000,
       });
     }
@@ -134,7 +145,7 @@ export class AccessTokenVerifier {
     try {
       const principal = principalFromClaims(payload);
       const sessionId = typeof payload.sid === "string" ? payload.sid : undefined;
-      return { principal, payload, sessionId, header };
+      return { principal, payload, sessionId, keyBinding: keyBindingFromClaims(payload), header };
     } catch (error) {
       throw new CredentialError(`access token rejected: ${error instanceof Error ? error.message : "bad"}`);
     }

@@ -1,6 +1,12 @@
 import type { Principal } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { ACCESS_TOKEN_TYPE, DEFAULT_AUDIENCE, DEFAULT_ISSUER, principalClaims } from "../claims.ts";
+import {
+  ACCESS_TOKEN_TYPE,
+  DEFAULT_AUDIENCE,
+  DEFAULT_ISSUER,
+  type KeyBinding,
+  principalClaims,
+} from "../claims.ts";
 import { CachedJwks } from "../jwks.ts";
 import { AccessTokenVerifier } from "../verify.ts";
 
@@ -17,7 +23,7 @@ export interface TestIssuer {
   readonly jwks: { keys: JWK[] };
   sign(
     principal: Principal,
-    options?: { ttlSec?: number; sessionId?: string; jti?: string },
+    options?: { ttlSec?: number; sessionId?: string; jti?: string; keyBinding?: KeyBinding },
   ): Promise<string>;
   /** A new signing key (the old one stays published). */
   rotate(): Promise<void>;
@@ -51,9 +57,13 @@ export async function createTestIssuer(
     rotate,
     async sign(principal, o = {}) {
       if (!current) throw new Error("no signing key");
-      const claims = principalClaims(principal, o.sessionId);
+      const claims = principalClaims(principal, o.sessionId, o.keyBinding);
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ ost: claims.ost, ...(claims.sid ? { sid: claims.sid } : {}) })
+      return new SignJWT({
+        ost: claims.ost,
+        ...(claims.sid ? { sid: claims.sid } : {}),
+        ...(claims.okb ? { okb: claims.okb } : {}),
+      })
         .setProtectedHeader({ alg: "ES256", kid: current.kid, typ: ACCESS_TOKEN_TYPE })
         .setIssuer(issuer)
         .setAudience(audience)

@@ -433,6 +433,16 @@ export declare type CheckApiKeyResponse = Message<"osticket.identity.v1.CheckApi
    * @generated from field: osticket.identity.v1.TokenPair tokens = 5;
    */
   tokens?: TokenPair | undefined;
+
+  /**
+   * True when the token is bound to the key as it was checked (an osTicket key: its row, its IP address
+   * and its permissions). Every service that re-reads its callers then refuses the token as soon as that
+   * key would no longer pass this check, so the caller may reuse it for later requests with the same key
+   * from the same client IP until it expires, instead of checking again.
+   *
+   * @generated from field: bool bound = 6;
+   */
+  bound: boolean;
 };
 
 /**
