@@ -31,7 +31,7 @@ export {
   type WriteOutboxOptions,
   writeOutbox,
 } from "./outbox.ts";
-export { notifyRelay, type PublishOptions, publish } from "./publish.ts";
+export { notifyRelay, nudgeRelays, type PublishOptions, publish } from "./publish.ts";
 export { OutboxRelay, type OutboxRelayOptions, type RelayMetricsHooks, startOutboxRelay } from "./relay.ts";
 export {
   DEFAULT_EVENT_STREAM,

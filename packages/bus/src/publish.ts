@@ -60,3 +60,19 @@ export async function publish(
 export function notifyRelay(nc: { publish(subject: string): void }, wakeSubject: string): void {
   nc.publish(wakeSubject);
 }
+
+/**
+ * After a commit that wrote outbox rows: wakes this process's relay, and the relays of other processes (a core
+ * NATS message on `wakeSubject`) only when the local one does not hold the lease, since only the leader
+ * publishes and a standby waits for its own turn. A relay that loses the lease right after this look leaves
+ * nothing behind: the next leader reads every unpublished row as soon as it takes the lease.
+ */
+export function nudgeRelays(
+  local: { notify(): void; readonly isLeader: boolean } | undefined,
+  nc: { publish(subject: string): void; isClosed(): boolean },
+  wakeSubject: string,
+): void {
+  local?.notify();
+  if (local?.isLeader || nc.isClosed()) return;
+  notifyRelay(nc, wakeSubject);
+}

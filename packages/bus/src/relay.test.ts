@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "./connect.ts";
 import { relayPrometheusMetrics } from "./metrics.ts";
 import { AGGREGATE_ID_HEADER, EVENT_TYPE_HEADER, writeOutbox } from "./outbox.ts";
+import { nudgeRelays } from "./publish.ts";
 import { OutboxRelay } from "./relay.ts";
 import { ensureStreams, eventSubject } from "./streams.ts";
 import { collect, duplicates, orderViolation, waitFor, writeTicketEvents } from "./testing/harness.ts";
@@ -371,5 +372,44 @@ describe("relay: housekeeping and metrics", () => {
     await waitFor(async () => (await pending(d)) === 0, "published after wake", 10_000);
     // Far sooner than the 60 s poll: the wake message did it.
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("nudges other processes' relays only when the local relay does not hold the lease", async () => {
+    const d = await database("relaynudge");
+    const def = testStream("nudge");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const wakeSubject = `${def.subjectPrefix.replace(/\.events$/, "")}.relay-wake`;
+    const leader = relay(d, { pollIntervalMs: 60_000, nc: bus.nc, wakeSubject });
+    await waitFor(() => leader.isLeader, "leader");
+    const standby = relay(d, { pollIntervalMs: 60_000, standbyRetryMs: 60_000, nc: bus.nc, wakeSubject });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(standby.isLeader).toBe(false);
+    let heard = 0;
+    const sub = bus.nc.subscribe(wakeSubject, {
+      callback: () => {
+        heard++;
+      },
+    });
+    try {
+      await bus.nc.flush();
+      // The leader is this process's: waking it is enough, and no message goes out.
+      await writeTicketEvents(d.orm.em, def, 2, [0]);
+      nudgeRelays(leader, bus.nc, wakeSubject);
+      await waitFor(async () => (await pending(d)) === 0, "published after the local nudge", 10_000);
+      await bus.nc.flush();
+      expect(heard).toBe(0);
+      // A standby's process wakes the leader elsewhere (here: the one above) through NATS.
+      await writeTicketEvents(d.orm.em, def, 2, [0]);
+      nudgeRelays(standby, bus.nc, wakeSubject);
+      await waitFor(async () => (await pending(d)) === 0, "published after the wake message", 10_000);
+      expect(heard).toBe(1);
+      // So does a process without a relay of its own.
+      nudgeRelays(undefined, bus.nc, wakeSubject);
+      await bus.nc.flush();
+      await waitFor(() => heard === 2, "wake message");
+    } finally {
+      sub.unsubscribe();
+    }
   });
 });

@@ -4,7 +4,7 @@ import {
   type ConsumerHandle,
   type EventStreamDefinition,
   type Logger,
-  notifyRelay,
+  nudgeRelays,
   type OutboxRelay,
   relayPrometheusMetrics,
   startOutboxRelay,
@@ -89,11 +89,8 @@ export async function startNotificationRuntime(
         orm,
         stream,
         logger: logger.child({ component: "capture" }),
-        onPublished: () => {
-          relay?.notify();
-          // Another process's relay may hold the lease.
-          notifyRelay(bus.nc, OUTBOX_WAKE_SUBJECT);
-        },
+        // Another process's relay may hold the lease.
+        onPublished: () => nudgeRelays(relay, bus.nc, OUTBOX_WAKE_SUBJECT),
       }).start()
     : undefined;
   const policy = targetPolicy({

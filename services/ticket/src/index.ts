@@ -3,7 +3,7 @@ import {
   type EventStreamDefinition,
   ensureStreams,
   eventStreamFromEnv,
-  notifyRelay,
+  nudgeRelays,
   type OutboxRelay,
   relayPrometheusMetrics,
   startOutboxRelay,
@@ -105,11 +105,8 @@ export function ticketService(options: TicketServiceOptions = {}): RegisterServi
       orm,
       outbox: {
         events: new TicketEventWriter(stream.subjectPrefix),
-        notify: () => {
-          relay?.notify();
-          // The leader may be another replica.
-          if (!bus.nc.isClosed()) notifyRelay(bus.nc, OUTBOX_WAKE_SUBJECT);
-        },
+        // The leader may be another replica's (or the notification service's) relay.
+        notify: () => nudgeRelays(relay, bus.nc, OUTBOX_WAKE_SUBJECT),
       },
       config,
       clients: {
