@@ -88,6 +88,18 @@ describe("addWorkingHours (osTicket's BusinessHours)", () => {
     );
   });
 
+  it("answers a schedule's repeated start and hours from memory with what a fresh copy of it gives", () => {
+    const shared = monFri("America/New_York");
+    for (let i = 0; i < 120; i++)
+      for (const hours of [1, 18, 0]) {
+        const start = at("2026-12-23T20:00:00Z") + i * 1800;
+        const fresh = addWorkingHours(start, hours, structuredClone(shared));
+        // The second call of a pair is answered from memory.
+        expect([start, hours, addWorkingHours(start, hours, shared)]).toEqual([start, hours, fresh]);
+        expect([start, hours, addWorkingHours(start, hours, shared)]).toEqual([start, hours, fresh]);
+      }
+  });
+
   it("skips Christmas and New Year's Day", () => {
     // Thu 2026-12-24 16:00: 1 h Thu, Fri 25 is Christmas, Mon 28 9 h → 10 h total ends Mon 17:00, rolls to Tue 08:00.
     expect(iso(addWorkingHours(at("2026-12-24T16:00:00Z"), 10, monFri("UTC")))).toBe(

@@ -189,6 +189,26 @@ export function addWorkingHours(
   hours: number,
   schedule: BusinessSchedule,
 ): number | null {
+  // A pure function of its inputs, and schedules are shared across requests (metadata cache): tickets
+  // created in the same second of one schedule share their due date, worked out once.
+  let known = workedOut.get(schedule);
+  if (!known) {
+    known = new Map();
+    workedOut.set(schedule, known);
+  }
+  const key = `${startEpoch} ${hours}`;
+  const hit = known.get(key);
+  if (hit !== undefined) return hit;
+  const due = addHours(startEpoch, hours, schedule);
+  if (known.size >= 64) known.clear();
+  known.set(key, due);
+  return due;
+}
+
+/** Due dates already worked out, by schedule object, then start and hours. */
+const workedOut = new WeakMap<BusinessSchedule, Map<string, number | null>>();
+
+function addHours(startEpoch: number, hours: number, schedule: BusinessSchedule): number | null {
   if (!hours || !Number.isFinite(hours)) return startEpoch;
   if (schedule.entries.length === 0) return null;
   const zone = schedule.timezone;
