@@ -20,6 +20,7 @@ import { sourceColumn } from "../mapping.ts";
 import type { Cursor, KeyValue } from "../paging.ts";
 import { type ReferenceSnapshot, statusIdsOfStates } from "../reference.ts";
 import { marks, num, type Row } from "../rows.ts";
+import { BudgetHints } from "./budget-hints.ts";
 import type { SearchText } from "./search-text.ts";
 
 /** One component of the order: an SQL expression, its direction and whether it can be NULL. */
@@ -264,14 +265,22 @@ async function relevanceFirstPage(
   if (!search || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc) return undefined;
   // Scores of the same quality tie (InnoDB ranks by term counts), so a page may end inside a run of equal
   // scores that continues past the rows read: then the bound is read at once (every read ranks all of
-  // the term's matches again, so a few big reads cost less than many growing ones).
-  const first = Math.min(q.limit * FAST_PATH_ROWS_PER_TICKET, FAST_PATH_MAX_ROWS);
+  // the term's matches again, so a few big reads cost less than many growing ones). A search that needed
+  // more rows than the first read before starts with about what it needed (see budgetHints).
+  const hintKey = JSON.stringify([search.match, search.phrases, q.limit, q.visibility, q.filters]);
+  const usual = q.limit * FAST_PATH_ROWS_PER_TICKET;
+  const first = Math.min(Math.max(usual, budgetHints.get(hintKey) ?? 0), FAST_PATH_MAX_ROWS);
   for (const budget of first < FAST_PATH_MAX_ROWS ? [first, FAST_PATH_MAX_ROWS] : [first]) {
-    const page = await bestRowsPage(em, q, search, budget);
-    if (page !== "incomplete") return page;
+    const attempt = await bestRowsPage(em, q, search, budget);
+    if (attempt === "incomplete") continue;
+    if (attempt) budgetHints.remember(hintKey, attempt.rowsNeeded > usual ? attempt.rowsNeeded : undefined);
+    return attempt?.page;
   }
   return undefined;
 }
+
+/** See BudgetHints: per process, shared by every search. */
+const budgetHints = new BudgetHints();
 
 /** One attempt of the fast path with `budget` index rows; "incomplete" when they do not settle the page. */
 async function bestRowsPage(
@@ -279,16 +288,17 @@ async function bestRowsPage(
   q: TicketPageQuery,
   search: SearchText,
   budget: number,
-): Promise<{ id: number; keys: KeyValue[] }[] | "incomplete" | undefined> {
+): Promise<{ page: { id: number; keys: KeyValue[] }[]; rowsNeeded: number } | "incomplete" | undefined> {
   let threshold = Number.NEGATIVE_INFINITY;
   let above: Row[] = [];
+  let all: Row[] = [];
   if (search.match) {
     // No ORDER BY: InnoDB's FULLTEXT search hands its matches over best first and stops at the LIMIT,
     // without reading every matching row (with ORDER BY it would sort them all); phrase checks only drop
     // rows from that stream. The order is checked below rather than trusted: rows out of order send the
     // caller to the complete query.
     const phrases = phraseChecks(search);
-    const all = await query(
+    all = await query(
       em,
       "SELECT s.object_type, s.object_id," +
         " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
@@ -354,7 +364,12 @@ async function bestRowsPage(
     // A full page from a prefix is exact (see above); from all the rows read, it must rank above the
     // threshold, and a short one is the whole answer only when every matching row was read.
     const complete = end < above.length ? full : full ? (last?.score ?? 0) > threshold : everything;
-    if (complete) return ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] }));
+    if (complete) {
+      // A read of every row scoring at least the page's lowest score, and one more, settles this page.
+      const lowest = full ? (last?.score ?? 0) : Number.NEGATIVE_INFINITY;
+      const rowsNeeded = all.filter((r) => Number(r.relevance) >= lowest).length + 1;
+      return { page: ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] })), rowsNeeded };
+    }
   }
   return "incomplete";
 }
