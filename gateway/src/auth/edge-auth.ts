@@ -10,12 +10,14 @@
  * checked against the procedure's access rule (the services check everything again). Every caller is
  * rate-limited by its credential, or by its address when it has none.
  */
+
 import { createHash } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { checkAccessRule } from "@ostmesh/kit/auth/access.ts";
 import { isOstmeshKey } from "@ostmesh/kit/auth/api-keys.ts";
 import type { AccessTokenVerifier } from "@ostmesh/kit/auth/verify.ts";
 import { unverifiedIssuer } from "@ostmesh/kit/auth/verify.ts";
+import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
 import { accessRuleOf } from "@ostmesh/proto";
 import type { Principal } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -75,30 +77,14 @@ function credentialOf(header: Headers): { bearer?: string; apiKey?: string } {
  * a signature check per call is most of the edge's CPU. (Revocation is the services' check, not the edge's.)
  */
 class VerifiedTokens {
-  readonly #entries = new Map<string, { principal: Principal | undefined; expiresAt: number }>();
-  readonly #max: number;
-
-  constructor(max = 10_000) {
-    this.#max = max;
-  }
+  readonly #entries = new BoundedMap<string, { principal: Principal | undefined }>({ limit: 10_000 });
 
   get(token: string): { principal: Principal | undefined } | undefined {
-    const entry = this.#entries.get(token);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= Date.now()) {
-      this.#entries.delete(token);
-      return undefined;
-    }
-    return entry;
+    return this.#entries.get(token);
   }
 
   set(token: string, principal: Principal | undefined, exp: unknown): void {
-    if (typeof exp !== "number") return;
-    if (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(token, { principal, expiresAt: exp * 1000 });
+    if (typeof exp === "number") this.#entries.set(token, { principal }, exp * 1000);
   }
 }
 

@@ -1,3 +1,4 @@
+import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
 import type { ApiKeyPurpose } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 
 /**
@@ -9,35 +10,23 @@ import type { ApiKeyPurpose } from "@ostmesh/proto/gen/osticket/identity/v1/iden
  * The presented key is held in memory only, as the map's key.
  */
 export class BoundKeyTokens {
-  readonly #tokens = new Map<string, { token: string; untilMs: number }>();
-  readonly #limit: number;
-  readonly #now: () => number;
+  readonly #tokens: BoundedMap<string, string>;
 
   constructor(options: { limit?: number; now?: () => number } = {}) {
-    this.#limit = options.limit ?? 1000;
-    this.#now = options.now ?? Date.now;
+    this.#tokens = new BoundedMap({
+      limit: options.limit ?? 1000,
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   /** A token for this key, address and purpose that may still be reused. */
   get(apiKey: string, clientIp: string, purpose: ApiKeyPurpose): string | undefined {
-    const name = nameOf(apiKey, clientIp, purpose);
-    const held = this.#tokens.get(name);
-    if (!held) return undefined;
-    if (held.untilMs > this.#now()) return held.token;
-    this.#tokens.delete(name);
-    return undefined;
+    return this.#tokens.get(nameOf(apiKey, clientIp, purpose));
   }
 
   /** Keeps `token` until `untilMs` (oldest entries make room beyond the limit). */
   remember(apiKey: string, clientIp: string, purpose: ApiKeyPurpose, token: string, untilMs: number): void {
-    const name = nameOf(apiKey, clientIp, purpose);
-    this.#tokens.delete(name);
-    if (untilMs <= this.#now()) return;
-    if (this.#tokens.size >= this.#limit) {
-      const oldest = this.#tokens.keys().next();
-      if (!oldest.done) this.#tokens.delete(oldest.value);
-    }
-    this.#tokens.set(name, { token, untilMs });
+    this.#tokens.set(nameOf(apiKey, clientIp, purpose), token, untilMs);
   }
 
   forget(apiKey: string, clientIp: string, purpose: ApiKeyPurpose): void {

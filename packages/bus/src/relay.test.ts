@@ -356,15 +356,21 @@ describe("relay: housekeeping and metrics", () => {
     expect(() => new OutboxRelay({ databaseUrl: "mysql://unused/x", js: bus.js, batchSize: 0 })).toThrow();
   });
 
-  it("wakes on a core NATS message from another process's writer", async () => {
-    const d = await database("relaywake");
-    const def = testStream("wake");
+  /** A database, a stream, its wake subject, and the leading relay, polling too slowly to matter. */
+  async function slowLeader(label: string) {
+    const d = await database(`relay${label}`);
+    const def = testStream(label);
     streams.push(def.name);
     await ensureStreams(bus.jsm, def);
     const wakeSubject = `${def.subjectPrefix.replace(/\.events$/, "")}.relay-wake`;
+    const leader = relay(d, { pollIntervalMs: 60_000, nc: bus.nc, wakeSubject });
+    await waitFor(() => leader.isLeader, "leader");
+    return { d, def, wakeSubject, leader };
+  }
+
+  it("wakes on a core NATS message from another process's writer", async () => {
     // A slow poll: only the wake message can make delivery prompt.
-    const r = relay(d, { pollIntervalMs: 60_000, nc: bus.nc, wakeSubject });
-    await waitFor(() => r.isLeader, "leader");
+    const { d, def, wakeSubject } = await slowLeader("wake");
     await new Promise((resolve) => setTimeout(resolve, 100));
     await writeTicketEvents(d.orm.em, def, 3, [0]);
     const started = Date.now();
@@ -375,13 +381,7 @@ describe("relay: housekeeping and metrics", () => {
   });
 
   it("nudges other processes' relays only when the local relay does not hold the lease", async () => {
-    const d = await database("relaynudge");
-    const def = testStream("nudge");
-    streams.push(def.name);
-    await ensureStreams(bus.jsm, def);
-    const wakeSubject = `${def.subjectPrefix.replace(/\.events$/, "")}.relay-wake`;
-    const leader = relay(d, { pollIntervalMs: 60_000, nc: bus.nc, wakeSubject });
-    await waitFor(() => leader.isLeader, "leader");
+    const { d, def, wakeSubject, leader } = await slowLeader("nudge");
     const standby = relay(d, { pollIntervalMs: 60_000, standbyRetryMs: 60_000, nc: bus.nc, wakeSubject });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(standby.isLeader).toBe(false);

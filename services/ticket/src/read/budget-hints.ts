@@ -1,3 +1,5 @@
+import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
+
 /**
  * How many index rows the first page of a search needed last time, by query, page size, visibility and
  * filters, when that was more than the usual first read: fetching rows costs InnoDB about as much as ranking
@@ -6,11 +8,10 @@
  * the read comes from here: a page it does not settle is read again with the bound, as before.
  */
 export class BudgetHints {
-  readonly #rows = new Map<string, number>();
-  readonly #limit: number;
+  readonly #rows: BoundedMap<string, number>;
 
   constructor(limit = 1000) {
-    this.#limit = limit;
+    this.#rows = new BoundedMap({ limit });
   }
 
   get(key: string): number | undefined {
@@ -19,12 +20,7 @@ export class BudgetHints {
 
   /** Keeps `rowsNeeded` with a quarter to spare for matches added since (none: forget the key). */
   remember(key: string, rowsNeeded: number | undefined): void {
-    this.#rows.delete(key);
-    if (rowsNeeded === undefined) return;
-    if (this.#rows.size >= this.#limit) {
-      const oldest = this.#rows.keys().next();
-      if (!oldest.done) this.#rows.delete(oldest.value);
-    }
-    this.#rows.set(key, Math.ceil(rowsNeeded * 1.25));
+    if (rowsNeeded === undefined) this.#rows.delete(key);
+    else this.#rows.set(key, Math.ceil(rowsNeeded * 1.25));
   }
 }
