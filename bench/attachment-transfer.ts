@@ -23,12 +23,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
-import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { databaseUrl, loadDump, serverConnection } from "@ostmesh/db/testing/scratch.ts";
+import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import { AttachmentService, IdentityService } from "@ostmesh/proto";
 import type { UploadFileStreamRequest } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
 
@@ -36,14 +36,6 @@ const MB = 1_000_000;
 const PIECE = 256 * 1024;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PRELOAD = "@ostmesh/kit/telemetry/preload.ts";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === "object" && address ? address.port : 0;
-}
 
 interface Child {
   name: string;

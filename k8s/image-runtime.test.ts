@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerIgnored, execForm, parseDockerfile } from "./validation/dockerfile.ts";
 
@@ -20,18 +20,6 @@ const run = promisify(execFile);
 let app = "";
 let db: ScratchDatabase | undefined;
 let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 async function status(url: string): Promise<number> {
   try {

@@ -2,20 +2,12 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SERVICES = ["TICKET", "IDENTITY", "ATTACHMENT", "NOTIFICATION"] as const;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface MeshPorts {
   env: Record<string, string>;

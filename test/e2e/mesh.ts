@@ -6,9 +6,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import mysql from "mysql2/promise";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -147,15 +147,6 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         server.close(() => resolve());
       }),
   };
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface MeshProcess {

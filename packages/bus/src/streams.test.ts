@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { connect as connectTcp, createServer } from "node:net";
+import { connect as connectTcp } from "node:net";
 import { StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bus, connectBus, serverAtLeast } from "./connect.ts";
 import {
@@ -19,14 +20,6 @@ import { deleteStreams, testStream } from "./testing/names.ts";
 let bus: Bus;
 
 /** A port nothing listens on (taken from the OS, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -46,7 +46,19 @@ export function observeInterceptor(metrics: ProcessMetrics, logger: Logger): Int
     const started = performance.now();
     metrics.rpcInFlight.inc({ service, method });
     const finish = (error: unknown) => {
-      const code = error === undefined ? "ok" : codeName(errorCode(error));
+      // A stream the client reset (HTTP/2 RST_STREAM, a dropped HTTP/1.1 connection) aborts the request with
+      // a transport error: nothing went wrong here, and no one hears the answer. (The deadline and shutdown
+      // abort the same signal with their own codes.)
+      const abandoned =
+        error !== undefined &&
+        req.signal.aborted &&
+        error === req.signal.reason &&
+        (errorCode(error) === Code.Canceled || SERVER_FAULTS.has(errorCode(error)));
+      const code = abandoned
+        ? codeName(Code.Canceled)
+        : error === undefined
+          ? "ok"
+          : codeName(errorCode(error));
       const seconds = (performance.now() - started) / 1000;
       metrics.rpcInFlight.dec({ service, method });
       metrics.rpcRequests.inc({ service, method, code });
@@ -56,7 +68,12 @@ export function observeInterceptor(metrics: ProcessMetrics, logger: Logger): Int
         duration_ms: Math.round(seconds * 10_000) / 10,
         protocol: rpcProtocol(req.header),
       };
-      if (error !== undefined && SERVER_FAULTS.has(errorCode(error))) {
+      if (abandoned) {
+        log.info(
+          { ...fields, reason: error instanceof Error ? error.message : String(error) },
+          "rpc abandoned by the client",
+        );
+      } else if (error !== undefined && SERVER_FAULTS.has(errorCode(error))) {
         const cause = error instanceof ConnectError && error.cause !== undefined ? error.cause : error;
         log.error({ ...fields, err: cause }, "rpc failed");
       } else if (QUIET_SERVICES.has(service)) {

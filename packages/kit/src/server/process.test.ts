@@ -1,3 +1,4 @@
+import http2 from "node:http2";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
@@ -269,6 +270,39 @@ describe("service process", () => {
       const logged = logs.entries().find((e) => e.msg === "rpc failed");
       expect(logged).toMatchObject({ rpc: `${ECHO}/Say`, code: "internal", level: "error" });
       expect(JSON.stringify(logged?.err)).toContain("table ost_internal_detail is corrupt");
+    });
+
+    it("logs a call whose client reset the stream as abandoned (canceled), not as a server fault", async () => {
+      const session = http2.connect(`http://127.0.0.1:${proc.ports.h2c[0]}`);
+      try {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": `/${ECHO}/Say`,
+          "content-type": "application/json",
+        });
+        stream.on("error", () => undefined);
+        stream.end(JSON.stringify("sleep:400"));
+        await new Promise((r) => setTimeout(r, 100));
+        // What a client does when it fails mid-call: reset the stream with an error code.
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        await until(
+          () => logs.entries().some((e) => e.msg === "rpc abandoned by the client"),
+          "the abandoned call's log line",
+        );
+      } finally {
+        session.close();
+      }
+      const line = logs.entries().find((e) => e.msg === "rpc abandoned by the client");
+      expect(line).toMatchObject({
+        rpc: `${ECHO}/Say`,
+        code: "canceled",
+        level: "info",
+        protocol: "connect",
+      });
+      expect(String(line?.reason)).toContain("INTERNAL_ERROR");
+      expect(
+        logs.entries().filter((e) => e.msg === "rpc failed" && !JSON.stringify(e).includes("ost_internal")),
+      ).toEqual([]);
     });
 
     it("passes a deliberate ConnectError through unchanged", async () => {
