@@ -8,14 +8,19 @@
  *   BENCH_TOKEN=<access token> npx node bench/gateway.ts
  *                                             against a running mesh (npm start): real creates
  *
- * BENCH_DURATION (seconds per run, default 10). GATEWAY_PID (mesh mode) or the stand-in's own child lets the
- * bench also print the gateway's CPU time per request (contention-independent: 1000 / that = req/s per core). An API key for 127.0.0.1 is inserted into DATABASE_URL's
- * ost_api_key (and removed at the end); GetTicket needs BENCH_TOKEN in mesh mode (e.g. from Login).
+ * BENCH_DURATION (seconds per run, default 10). Each run also prints the CPU time per request of every
+ * process on this machine that serves it, read from /proc (contention-independent): in mesh mode the mesh's
+ * processes (found by their entry points, or GATEWAY_PID for the gateway alone), MariaDB and NATS; in
+ * stand-in mode the gateway, the stand-in upstreams and MariaDB. Their sum over the machine's cores is the most
+ * requests a second the machine could serve if nothing else ran. An API key for 127.0.0.1 is inserted into
+ * DATABASE_URL's ost_api_key (and removed at the end); GetTicket needs BENCH_TOKEN in mesh mode (e.g. from
+ * Login).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { databaseUrl, loadDump, serverConnection } from "@ostmesh/db/testing/scratch.ts";
@@ -27,8 +32,8 @@ const apiKey = randomBytes(16).toString("hex").toUpperCase();
 
 interface Target {
   url: string;
-  /** The gateway's process id, when it runs on this machine (CPU per request is read from /proc). */
-  pid?: number;
+  /** The processes serving the requests on this machine, by name (CPU per request is read from /proc). */
+  processes: () => Promise<Map<string, number>>;
   token: string | undefined;
   databaseUrl: string;
   stop(): Promise<void>;
@@ -65,7 +70,12 @@ async function standIn(): Promise<Target> {
     url: ready.url ?? "",
     token: urls.token,
     databaseUrl: url,
-    pid: gateway.process.pid,
+    processes: async () =>
+      new Map([
+        ...(gateway.process.pid ? [["gateway", gateway.process.pid] as const] : []),
+        ...(upstreams.process.pid ? [["stand-in upstreams", upstreams.process.pid] as const] : []),
+        ...(await serverProcesses(["mariadbd", "mysqld"])),
+      ]),
     stop: async () => {
       for (const proc of [gateway.process, upstreams.process]) {
         proc.kill("SIGTERM");
@@ -79,8 +89,7 @@ async function standIn(): Promise<Target> {
 }
 
 /** CPU time (user + system, ms) a process has used so far, from /proc. */
-async function cpuMs(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
+async function cpuMs(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -90,18 +99,74 @@ async function cpuMs(pid: number | undefined): Promise<number | undefined> {
   }
 }
 
-async function run(title: string, options: autocannon.Options, pid: number | undefined): Promise<void> {
-  const cpuBefore = await cpuMs(pid);
+/** Every process's command line, from /proc (empty where /proc is not there). */
+async function commandLines(): Promise<{ pid: number; argv: string[] }[]> {
+  const entries = await readdir("/proc").catch(() => []);
+  const found: { pid: number; argv: string[] }[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const line = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (line) found.push({ pid: Number(entry), argv: line.split("\0").filter(Boolean) });
+  }
+  return found;
+}
+
+/** Servers of these programs (e.g. MariaDB, NATS) running on this machine, one each. */
+async function serverProcesses(programs: readonly string[]): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for (const { pid, argv } of await commandLines()) {
+    const program = argv[0]?.split("/").at(-1) ?? "";
+    if (programs.includes(program) && !found.has(program)) found.set(program, pid);
+  }
+  return found;
+}
+
+/** The mesh's processes on this machine, by their entry points (as `npm start` runs them). */
+async function meshProcesses(): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for (const { pid, argv } of await commandLines()) {
+    const entry = argv.find((a) => /(^|\/)(services\/[a-z]+|gateway)\/src\/main\.ts$/.test(a));
+    const name = entry?.match(/(?:services\/)?([a-z]+)\/src\/main\.ts$/)?.[1];
+    if (name && !found.has(name)) found.set(name, pid);
+  }
+  if (process.env.GATEWAY_PID) found.set("gateway", Number(process.env.GATEWAY_PID));
+  return found;
+}
+
+async function cpuOf(processes: Map<string, number>): Promise<Map<string, number>> {
+  const used = new Map<string, number>();
+  for (const [name, pid] of processes) {
+    const ms = await cpuMs(pid);
+    if (ms !== undefined) used.set(name, ms);
+  }
+  return used;
+}
+
+async function run(title: string, options: autocannon.Options, target: Target): Promise<void> {
+  const processes = await target.processes();
+  const cpuBefore = await cpuOf(processes);
   const result = await autocannon({ duration: DURATION, ...options });
-  const cpuAfter = await cpuMs(pid);
+  const cpuAfter = await cpuOf(processes);
   const ok = result["2xx"];
   const bad = result.non2xx + result.errors + result.timeouts;
-  const cpu =
-    cpuBefore !== undefined && cpuAfter !== undefined && ok > 0
-      ? `  gateway CPU ${((cpuAfter - cpuBefore) / (ok + bad)).toFixed(2)} ms/req`
-      : "";
   console.log(
-    `${title.padEnd(44)} ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms  (${ok} ok, ${bad} failed)${cpu}`,
+    `${title.padEnd(44)} ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms  (${ok} ok, ${bad} failed)`,
+  );
+  if (ok + bad === 0) return;
+  const perRequest: string[] = [];
+  let total = 0;
+  for (const [name, before] of cpuBefore) {
+    const after = cpuAfter.get(name);
+    if (after === undefined) continue;
+    const ms = (after - before) / (ok + bad);
+    total += ms;
+    perRequest.push(`${name} ${ms.toFixed(2)}`);
+  }
+  if (perRequest.length === 0) return;
+  const cores = availableParallelism();
+  console.log(
+    `${"".padEnd(44)} CPU ms/request: ${perRequest.join(", ")}; ${total.toFixed(2)} in all` +
+      ` (at most ${Math.round((cores * 1000) / total)}/s on ${cores} cores)`,
   );
 }
 
@@ -110,7 +175,11 @@ const target: Target = process.env.GATEWAY_URL
       url: process.env.GATEWAY_URL,
       token: process.env.BENCH_TOKEN,
       databaseUrl: process.env.DATABASE_URL ?? "mysql://root@127.0.0.1:3306/osticket",
-      pid: process.env.GATEWAY_PID ? Number(process.env.GATEWAY_PID) : undefined,
+      processes: async () =>
+        new Map([
+          ...(await meshProcesses()),
+          ...(await serverProcesses(["mariadbd", "mysqld", "nats-server"])),
+        ]),
       stop: async () => undefined,
     }
   : await standIn();
@@ -153,7 +222,7 @@ try {
         headers: { "x-api-key": apiKey, "content-type": "application/json" },
         body,
       },
-      target.pid,
+      target,
     );
   }
   if (target.token) {
@@ -171,7 +240,7 @@ try {
           },
           body: JSON.stringify({ ticketId: 1 }),
         },
-        target.pid,
+        target,
       );
     }
   } else {
