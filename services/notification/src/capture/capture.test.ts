@@ -567,6 +567,45 @@ describe("telling ostmesh's own writes apart", () => {
     }
   });
 
+  it("re-reads the recent past on every ticket poll and the whole overlap only on a sweep", async () => {
+    const em = env.orm.em.fork();
+    const options = {
+      ticketPollMs: 0,
+      ticketSettleMs: 0,
+      ticketOverlapMs: 60_000,
+      ticketRecentOverlapMs: 5_000,
+      ticketSweepMs: 3_600_000,
+    };
+    const [other] = await query(
+      em,
+      "SELECT ticket_id, dept_id FROM ost_ticket WHERE ticket_id <> 25 ORDER BY ticket_id LIMIT 1",
+    );
+    const otherId = Number(other?.ticket_id);
+    expect(otherId).toBeGreaterThan(0);
+    // That ticket was last written 45 s ago (fields unchanged): the first poll, a sweep, takes its snapshot.
+    await execute(em, "UPDATE ost_ticket SET updated = NOW() - INTERVAL 45 SECOND WHERE ticket_id = ?", [
+      otherId,
+    ]);
+    const capture = newCapture(env, options);
+    await drain(capture);
+    // The cursor at now: ticket 25 touched without a change of its watched fields.
+    await execute(em, "UPDATE ost_ticket SET updated = NOW() WHERE ticket_id = 25");
+    await capture.runCycle();
+    // A transfer of the other ticket whose transaction committed 30 s after it stamped `updated`: behind the
+    // recent overlap, inside the whole one.
+    await execute(
+      em,
+      "UPDATE ost_ticket SET dept_id = ?, updated = NOW() - INTERVAL 30 SECOND WHERE ticket_id = ?",
+      [Number(other?.dept_id) === 1 ? 2 : 1, otherId],
+    );
+    // (Ticket 25 may be read again: a row read in the second of its `updated` is.)
+    expect((await capture.runCycle()).tickets.published).toBe(0);
+    expect((await capture.runCycle()).tickets.published).toBe(0);
+    // The next sweep (a restart's first poll is one) reads the whole overlap and publishes it, once.
+    expect((await newCapture(env, options).runCycle()).tickets.published).toBe(1);
+    expect((await newCapture(env, options).runCycle()).tickets.published).toBe(0);
+  });
+
   it("records ostmesh's rows in one statement inside the transaction of a cycle that also publishes", async () => {
     const { orm, statements } = await statementLoggingOrm();
     try {

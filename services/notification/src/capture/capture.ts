@@ -77,8 +77,12 @@ export interface ChangeCaptureOptions {
   ticketPollMs?: number;
   /** A ticket change is judged once its `updated` is this old (default 5 s). */
   ticketSettleMs?: number;
-  /** How far behind the ticket cursor rows are re-read (default 60 s). */
+  /** How far behind the ticket cursor a sweep re-reads rows (default 60 s). */
   ticketOverlapMs?: number;
+  /** How far behind the ticket cursor the polls between sweeps re-read rows (default 10 s). */
+  ticketRecentOverlapMs?: number;
+  /** How often a ticket poll is a sweep of the whole overlap (default 30 s; the first one always is). */
+  ticketSweepMs?: number;
 }
 
 type Source = "event" | "entry";
@@ -157,6 +161,8 @@ export class ChangeCapture {
       ticketPollMs: 2_000,
       ticketSettleMs: 5_000,
       ticketOverlapMs: 60_000,
+      ticketRecentOverlapMs: 10_000,
+      ticketSweepMs: 30_000,
       ...options,
     };
     this.#tickets = new TicketChangeTail({
@@ -164,6 +170,8 @@ export class ChangeCapture {
       logger: this.#o.logger,
       settleMs: this.#o.ticketSettleMs,
       overlapMs: this.#o.ticketOverlapMs,
+      recentOverlapMs: this.#o.ticketRecentOverlapMs,
+      sweepMs: this.#o.ticketSweepMs,
       batchSize: this.#o.batchSize,
       ostmeshStates: (ticketId) => this.#ostmeshStates.get(ticketId) ?? [],
       statuses: (em) => this.#statuses(em),

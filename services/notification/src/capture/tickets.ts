@@ -22,8 +22,8 @@ import type { StatusInfo } from "./mapping.ts";
  * Changes osTicket's PHP side makes to ost_ticket without a thread event (a reply's auto-claim, an unassign,
  * a due date, SLA, help topic or priority set in the staff panel, ...). The thread tails (capture.ts) see
  * only changes that log a thread event or entry; this tail reads ost_ticket by `updated` (a durable cursor:
- * time + ticket id, re-reading `overlapMs` behind it for writes of the same second and transactions that
- * were in flight) and compares each ticket with ostmesh's snapshot of the fields it publishes
+ * time + ticket id, re-reading rows behind it for writes of the same second and transactions that were in
+ * flight: `recentOverlapMs` on most polls, the whole `overlapMs` on a sweep every `sweepMs`) and compares each ticket with ostmesh's snapshot of the fields it publishes
  * (ostmesh_capture_ticket). A difference is explained, and not published, when
  * - a thread event of the ticket written since the snapshot names it (the thread tails publish that event,
  *   or know it as ostmesh's), or
@@ -43,7 +43,8 @@ import type { StatusInfo } from "./mapping.ts";
  * Known limits: two changes of one field within `settleMs`, the second without a thread event, read as one;
  * a change stamped with the same `updated` second as one already judged but committed after that (a
  * transaction open across the judging read) is not seen until the ticket's next `updated`; the actor of a
- * change without a thread event is unknown (SYSTEM).
+ * change without a thread event is unknown (SYSTEM); a change whose transaction committed more than
+ * `recentOverlapMs` after its `updated` waits for the next sweep.
  */
 
 /**
@@ -84,8 +85,12 @@ export interface TicketTailOptions {
   readonly logger: Logger;
   /** A ticket is judged once its `updated` is this old (default 5 s). */
   readonly settleMs: number;
-  /** How far behind the cursor rows are re-read (default 60 s). */
+  /** How far behind the cursor a sweep re-reads rows (default 60 s). */
   readonly overlapMs: number;
+  /** How far behind the cursor the polls between sweeps re-read rows (default 10 s; at most `overlapMs`). */
+  readonly recentOverlapMs: number;
+  /** How often a poll is a sweep (default 30 s; the first poll always is). */
+  readonly sweepMs: number;
   readonly batchSize: number;
   /** What ostmesh's outbox said about a ticket recently (capture.ts reads the outbox). */
   readonly ostmeshStates: (ticketId: number) => readonly OstmeshTicketState[];
@@ -187,6 +192,8 @@ export class TicketChangeTail {
   /** Where the next page starts while a scan spans several cycles. */
   #scanFrom: { time: number; id: number } | undefined;
   #cdata: boolean | undefined;
+  /** When the last sweep (a read of the whole overlap) started; 0 before the first. */
+  #lastSweep = 0;
 
   constructor(options: TicketTailOptions) {
     this.#o = options;
@@ -204,11 +211,18 @@ export class TicketChangeTail {
   async read(em: EntityManager): Promise<Row[]> {
     const cdata = await this.#hasCdata(em);
     const cursor = await this.#loadCursor(em, cdata);
-    const from = this.#scanFrom ?? {
-      time: Math.max(0, cursor.time - Math.ceil(this.#o.overlapMs / 1000)),
-      id: 0,
-    };
-    // The overlap re-reads the tickets updated in the last `overlapMs` on each poll. A ticket whose snapshot
+    let from = this.#scanFrom;
+    if (!from) {
+      // Most polls re-read only the recent past (writes of the last seconds, short transactions); a sweep
+      // every `sweepMs` re-reads the whole overlap for the rare transaction that committed later than that.
+      // The overlap is the cost that grows with the write rate: every ticket updated in it is read again.
+      const now = Date.now();
+      const sweep = now - this.#lastSweep >= this.#o.sweepMs;
+      if (sweep) this.#lastSweep = now;
+      const overlapMs = sweep ? this.#o.overlapMs : Math.min(this.#o.recentOverlapMs, this.#o.overlapMs);
+      from = { time: Math.max(0, cursor.time - Math.ceil(overlapMs / 1000)), id: 0 };
+    }
+    // The overlap re-reads the tickets updated in it on each poll. A ticket whose snapshot
     // already covers its current `updated` was judged before and is left out (one PK lookup, nothing sent);
     // one updated since whose fields still match (a reply's lastupdate) brings the snapshot's hash along and
     // is neither judged nor given its covered-event subquery.
