@@ -14,7 +14,7 @@
  * stand-in mode the gateway, the stand-in upstreams and MariaDB. Their sum over the machine's cores is the most
  * requests a second the machine could serve if nothing else ran. An API key for 127.0.0.1 is inserted into
  * DATABASE_URL's ost_api_key (and removed at the end); GetTicket needs BENCH_TOKEN in mesh mode (e.g. from
- * Login).
+ * Login); BENCH_API_KEY (an ostmesh key with tickets:read) adds GetTicket with that key.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -225,16 +225,20 @@ try {
       target,
     );
   }
-  if (target.token) {
+  // GetTicket with an access token, and with an ostmesh API key (BENCH_API_KEY, scope tickets:read).
+  const credentials: [string, Record<string, string>][] = [];
+  if (target.token) credentials.push(["", { authorization: `Bearer ${target.token}` }]);
+  if (process.env.BENCH_API_KEY) credentials.push([", API key", { "x-api-key": process.env.BENCH_API_KEY }]);
+  for (const [label, credential] of credentials) {
     for (const connections of [8, 32]) {
       await run(
-        `GetTicket (Connect JSON), ${connections} conns`,
+        `GetTicket (Connect JSON${label}), ${connections} conns`,
         {
           url: `${target.url}/osticket.ticket.v1.TicketService/GetTicket`,
           method: "POST",
           connections,
           headers: {
-            authorization: `Bearer ${target.token}`,
+            ...credential,
             "content-type": "application/json",
             "connect-protocol-version": "1",
           },
@@ -243,8 +247,9 @@ try {
         target,
       );
     }
-  } else {
-    console.log("GetTicket skipped: set BENCH_TOKEN to an access token");
+  }
+  if (!target.token) {
+    console.log("GetTicket with an access token skipped: set BENCH_TOKEN to one");
   }
 } finally {
   await db.query("DELETE FROM ost_api_key WHERE apikey = ?", [apiKey]);

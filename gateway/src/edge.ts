@@ -23,12 +23,14 @@ import type { Topology } from "@ostmesh/kit/rpc/topology.ts";
 import { serverTracingInterceptor } from "@ostmesh/kit/telemetry/rpc.ts";
 import { services as meshServices } from "@ostmesh/proto";
 import {
+  ApiKeyCheckOutcome,
   ApiKeyPurpose,
   IdentityService,
 } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { Logger } from "pino";
 import { edgeAuthInterceptor } from "./auth/edge-auth.ts";
+import { reusableUntilMs } from "./auth/key-tokens.ts";
 import { ClientAddressResolver } from "./client-ip.ts";
 import type { GatewayConfig } from "./config.ts";
 import { CorsPolicy } from "./cors.ts";
@@ -124,7 +126,13 @@ export class GatewayEdge {
           { apiKey, clientIp, purpose: ApiKeyPurpose.SCOPED },
           { signal, headers: { authorization: await credentials.authorization(signal) } },
         );
-        return { outcome: res.outcome, token: res.tokens?.accessToken ?? "", principal: res.principal };
+        const until = res.outcome === ApiKeyCheckOutcome.OK ? reusableUntilMs(res, Date.now()) : undefined;
+        return {
+          outcome: res.outcome,
+          token: res.tokens?.accessToken ?? "",
+          principal: res.principal,
+          ...(until === undefined ? {} : { reusableUntilMs: until }),
+        };
       },
     });
     // Metrics live in the process's registry, known once the process has started (attach()).

@@ -5,7 +5,7 @@
  * verified at the edge with the identity service's JWKS. The ticket service is still the stand-in here.
  */
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { type ServiceProcess, startServiceProcess, Topology } from "@ostmesh/kit";
@@ -13,7 +13,7 @@ import { CachedJwks, jwksFromIdentity, type MeshAuth, parseJwks } from "@ostmesh
 import { testMeshAuth } from "@ostmesh/kit/auth/testing/mesh.ts";
 import { captureLogs, testConfig } from "@ostmesh/kit/testing/harness.ts";
 import { IdentityService } from "@ostmesh/proto";
-import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { ApiKeyKind, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from "jose";
 import mysql from "mysql2/promise";
@@ -159,6 +159,68 @@ describe("ostmesh tokens from the real identity service", () => {
     await expect(tickets.getTicket({ lookup: { case: "ticketId", value: 3 } })).rejects.toMatchObject({
       code: Code.Unauthenticated,
     });
+  });
+});
+
+describe("ostmesh API keys at the Connect edge, checked by the real identity service", () => {
+  /** CheckApiKey calls the identity service has answered, from its /metrics. */
+  async function keyChecks(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${identity.ports.admin}/metrics`)).text();
+    return text
+      .split("\n")
+      .filter((l) => l.startsWith("rpc_server_requests_total{") && l.includes('method="CheckApiKey"'))
+      .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+  }
+
+  it("reuses the key's bound token for later calls; a change to the key applies to the very next call", async () => {
+    const transport = createConnectTransport({ baseUrl: gw.httpUrl, httpVersion: "1.1" });
+    const client = createClient(IdentityService, transport);
+    const login = await client.login({
+      kind: PrincipalKind.AGENT,
+      username: "ostadmin",
+      password: "Adm1nPass!",
+    });
+    const created = await client.createApiKey(
+      { description: "edge reuse", scopes: ["tickets:read"] },
+      { headers: { authorization: `Bearer ${login.tokens?.accessToken}` } },
+    );
+    const id = created.apiKey?.id;
+    const headers = { "x-api-key": created.secret };
+    const who = async () => {
+      try {
+        return (await client.whoAmI({}, { headers })).principal?.actor?.apiKeyKind === ApiKeyKind.OSTMESH
+          ? "ok"
+          : "someone else";
+      } catch (error) {
+        const e = ConnectError.from(error);
+        return `${Code[e.code]}: ${e.rawMessage}`;
+      }
+    };
+    const refused = "Unauthenticated: invalid or expired credentials";
+    const set = (sql: string, params: unknown[] = []) =>
+      conn.query(`UPDATE ostmesh_api_key SET ${sql} WHERE id = ?`, [...params, id]);
+
+    const before = await keyChecks();
+    expect([await who(), await who(), await who()]).toEqual(["ok", "ok", "ok"]);
+    expect((await keyChecks()) - before).toBe(1);
+    // Revoked, then restored; then no longer allowed from this address, then allowed again.
+    await set("revoked_at = UTC_TIMESTAMP(6)");
+    expect(await who()).toBe(refused);
+    await set("revoked_at = NULL");
+    expect(await who()).toBe("ok");
+    await set("allowed_ips = ?", [JSON.stringify(["10.0.0.0/8"])]);
+    expect(await who()).toBe(refused);
+    await set("allowed_ips = ?", [JSON.stringify(["127.0.0.0/8"])]);
+    expect(await who()).toBe("ok");
+    // A scope granted after its token was kept counts at once (the edge asks the key's check again).
+    const list = () => client.listApiKeys({}, { headers });
+    await expect(list()).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await set("scopes = ?", [JSON.stringify(["tickets:read", "apikeys:manage"])]);
+    expect((await list()).apiKeys.length).toBeGreaterThan(0);
+    // Every refusal and every restore cost one check; the calls in between none.
+    const calls = (await keyChecks()) - before;
+    expect(await who()).toBe("ok");
+    expect((await keyChecks()) - before).toBe(calls);
   });
 });
 

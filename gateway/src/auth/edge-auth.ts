@@ -4,7 +4,11 @@
  *  - `Authorization: Bearer <OIDC token>` of the configured provider: signature, issuer, audience and
  *    lifetime verified locally (the services map it to an account);
  *  - `X-API-Key` or `Authorization: Bearer osm_…`: exchanged through IdentityService.CheckApiKey (scoped
- *    purpose) for a short-lived access token, on every request (revocation takes effect at once);
+ *    purpose) for a short-lived access token. A token bound to the key (`bound`) is kept for later unary
+ *    calls with the same key from the same address (key-tokens.ts): the services re-read the key behind it
+ *    and refuse it once the key would fail the check (revoked, expired, the address no longer allowed), and
+ *    then the key is checked again here before anything is answered, so a change to a key still applies to
+ *    the very next call;
  *  - nothing: anonymous, allowed only for procedures whose access rule lists ANONYMOUS.
  * A bad credential, or none where one is needed, is UNAUTHENTICATED here; a known principal is also
  * checked against the procedure's access rule (the services check everything again). Every caller is
@@ -21,10 +25,14 @@ import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
 import { accessRuleOf } from "@ostmesh/proto";
 import type { Principal } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { ApiKeyCheckOutcome } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
+import {
+  ApiKeyCheckOutcome,
+  ApiKeyPurpose,
+} from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { RateLimiter } from "../rate-limit.ts";
 import { clientIpKey, forwardAuthorizationKey } from "../rpc/forwarder.ts";
+import { BoundKeyTokens } from "./key-tokens.ts";
 
 export type ApiKeyExchange = (
   apiKey: string,
@@ -34,6 +42,8 @@ export type ApiKeyExchange = (
   outcome: ApiKeyCheckOutcome;
   token: string;
   principal: Principal | undefined;
+  /** Set for a token bound to the key: until when it may be reused (see reusableUntilMs). */
+  reusableUntilMs?: number;
 }>;
 
 export interface OidcEdgeOptions {
@@ -47,6 +57,8 @@ export interface EdgeAuthOptions {
   oidc?: OidcEdgeOptions;
   exchangeApiKey: ApiKeyExchange;
   rateLimiter: RateLimiter;
+  /** The clock of kept key tokens (tests). */
+  now?: () => number;
 }
 
 const OIDC_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
@@ -62,7 +74,17 @@ interface Authenticated {
   anonymous: boolean;
   /** Authorization header to send upstream. */
   forward: string | undefined;
+  /** The API key whose kept token this is (see BoundKeyTokens). */
+  reusedKey?: string;
 }
+
+/** A kept token of an API key, with the principal CheckApiKey answered for it. */
+interface KeptKeyToken {
+  token: string;
+  principal: Principal | undefined;
+}
+
+const SCOPED = ApiKeyPurpose.SCOPED;
 
 function credentialOf(header: Headers): { bearer?: string; apiKey?: string } {
   const authorization = header.get("authorization");
@@ -90,17 +112,43 @@ class VerifiedTokens {
 
 export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
   const verified = new VerifiedTokens();
+  const keyTokens = new BoundKeyTokens<KeptKeyToken>({
+    limit: 1000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  /** `reuse`: a kept token of an API key may stand in for CheckApiKey. */
   const authenticate = async (
     header: Headers,
     clientIp: string,
     signal: AbortSignal,
+    reuse: boolean,
   ): Promise<Authenticated> => {
     const { bearer, apiKey } = credentialOf(header);
     const key =
       bearer !== undefined && isOstmeshKey(bearer) ? bearer : bearer === undefined ? apiKey : undefined;
     if (key !== undefined) {
+      const kept = reuse ? keyTokens.get(key, clientIp, SCOPED) : undefined;
+      if (kept)
+        return {
+          principal: kept.principal,
+          anonymous: false,
+          forward: `Bearer ${kept.token}`,
+          reusedKey: key,
+        };
       const exchanged = await options.exchangeApiKey(key, clientIp, signal);
-      if (exchanged.outcome !== ApiKeyCheckOutcome.OK || !exchanged.token) throw unauthenticated();
+      if (exchanged.outcome !== ApiKeyCheckOutcome.OK || !exchanged.token) {
+        keyTokens.forget(key, clientIp, SCOPED);
+        throw unauthenticated();
+      }
+      if (exchanged.reusableUntilMs === undefined) keyTokens.forget(key, clientIp, SCOPED);
+      else
+        keyTokens.remember(
+          key,
+          clientIp,
+          SCOPED,
+          { token: exchanged.token, principal: exchanged.principal },
+          exchanged.reusableUntilMs,
+        );
       return { principal: exchanged.principal, anonymous: false, forward: `Bearer ${exchanged.token}` };
     }
     if (bearer === undefined) return { principal: undefined, anonymous: true, forward: undefined };
@@ -149,16 +197,41 @@ export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
         "retry-after": String(decision.retryAfterSec),
       });
 
-    const auth = await authenticate(req.header, clientIp, req.signal);
+    // Kept key tokens serve unary calls only: one the services refuse is then sent once more, which a
+    // streamed request body could not be.
+    const unary = req.method.methodKind === "unary";
     const rule = accessRuleOf(req.method);
-    if (auth.anonymous) {
-      if (!rule?.allowed.includes(PrincipalKind.ANONYMOUS))
-        throw new ConnectError("authentication required", Code.Unauthenticated);
-    } else if (auth.principal) {
-      const verdict = checkAccessRule(rule, auth.principal);
-      if (!verdict.allowed) throw new ConnectError(verdict.reason, verdict.code);
+    const permit = (auth: Authenticated) => {
+      if (auth.anonymous) {
+        if (!rule?.allowed.includes(PrincipalKind.ANONYMOUS))
+          throw new ConnectError("authentication required", Code.Unauthenticated);
+      } else if (auth.principal) {
+        const verdict = checkAccessRule(rule, auth.principal);
+        if (!verdict.allowed) throw new ConnectError(verdict.reason, verdict.code);
+      }
+    };
+    let auth = await authenticate(req.header, clientIp, req.signal, unary);
+    try {
+      permit(auth);
+    } catch (error) {
+      // The kept principal is as the key was when checked: a scope granted since is the key's check's to say.
+      if (auth.reusedKey === undefined) throw error;
+      auth = await authenticate(req.header, clientIp, req.signal, false);
+      permit(auth);
     }
     req.contextValues.set(forwardAuthorizationKey, auth.forward);
-    return next(req);
+    if (auth.reusedKey === undefined) return next(req);
+    try {
+      return await next(req);
+    } catch (error) {
+      if (req.signal.aborted || ConnectError.from(error).code !== Code.Unauthenticated) throw error;
+      // A service refused the kept token: the key changed since it was checked (or the token did). Nothing
+      // was done with it, so the key's check decides: refused here as any bad credential, or sent again with
+      // the new token.
+      const fresh = await authenticate(req.header, clientIp, req.signal, false);
+      permit(fresh);
+      req.contextValues.set(forwardAuthorizationKey, fresh.forward);
+      return next(req);
+    }
   };
 }

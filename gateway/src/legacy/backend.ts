@@ -1,17 +1,17 @@
 /**
  * The LegacyBackend over Connect: identity.CheckApiKey (bound tokens are reused by the handler, see
- * key-tokens.ts), ticket.CreateTicket / IngestEmail /
+ * ../auth/key-tokens.ts), ticket.CreateTicket / IngestEmail /
  * RunScheduledTasks with the access token issued for the caller's key, RecordSystemLog and
  * GetHelpTopicForm with the gateway's own service token. Form field names are cached briefly (they only
  * decide which keys are logged as unexpected).
  */
-import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { ServiceCredentials } from "@ostmesh/kit/auth/service-token.ts";
 import type { IdentityService } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { ApiKeyCheckOutcome } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import type { TicketService } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { Logger } from "pino";
+import { reusableUntilMs } from "../auth/key-tokens.ts";
 import type { LegacyBackend } from "./handler.ts";
 import { isNumericString } from "./php.ts";
 
@@ -53,12 +53,11 @@ export class ConnectLegacyBackend implements LegacyBackend {
     const token = res.tokens?.accessToken ?? "";
     if (res.outcome === ApiKeyCheckOutcome.OK && !token)
       throw new ConnectError("CheckApiKey returned OK without an access token", Code.Internal);
-    const expires = res.tokens?.accessTokenExpiresAt;
-    if (res.outcome !== ApiKeyCheckOutcome.OK || !res.bound || !expires)
-      return { outcome: res.outcome, token };
-    // A bound token is reused for half of the lifetime it has left, so it never expires in a caller's hands.
-    const now = (this.#o.now ?? Date.now)();
-    return { outcome: res.outcome, token, reusableUntilMs: now + (timestampMs(expires) - now) / 2 };
+    const until =
+      res.outcome === ApiKeyCheckOutcome.OK ? reusableUntilMs(res, (this.#o.now ?? Date.now)()) : undefined;
+    return until === undefined
+      ? { outcome: res.outcome, token }
+      : { outcome: res.outcome, token, reusableUntilMs: until };
   }
 
   async createTicket(

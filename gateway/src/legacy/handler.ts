@@ -15,6 +15,7 @@ import type {
   SystemLogEntry,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { Logger } from "pino";
+import { BoundKeyTokens } from "../auth/key-tokens.ts";
 import {
   fixupJson,
   fixupXml,
@@ -33,7 +34,6 @@ import {
   sendLegacy,
 } from "./http.ts";
 import { decodeJson, JSON_ERROR_TEXT } from "./json.ts";
-import { BoundKeyTokens } from "./key-tokens.ts";
 import { isPhpArray, type PhpArray, phpString } from "./php.ts";
 import { apiErrorEntry, maskApiKey, unexpectedDataEntry } from "./syslog.ts";
 import { createTicketRequest } from "./ticket-request.ts";

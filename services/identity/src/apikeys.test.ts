@@ -179,7 +179,16 @@ describe("identity: API keys", () => {
       expect((await check(secret, "192.0.2.55", ApiKeyPurpose.EXEC_CRON)).outcome).toBe(
         ApiKeyCheckOutcome.NOT_AUTHORIZED,
       );
-      expect((await check(secret, "192.0.2.55", ApiKeyPurpose.SCOPED)).outcome).toBe(ApiKeyCheckOutcome.OK);
+      const scoped = await check(secret, "192.0.2.55", ApiKeyPurpose.SCOPED);
+      expect(scoped.outcome).toBe(ApiKeyCheckOutcome.OK);
+      // Its token is bound to the address it was checked from and the key's hash (never the key), and
+      // is accepted while the key admits that address.
+      expect(scoped.bound).toBe(true);
+      const token = scoped.tokens?.accessToken ?? "";
+      expect(decodeJwt(token).okb).toEqual({ ip: "192.0.2.55", key: hashApiKey(secret) });
+      expect(token).not.toContain(secret);
+      const who = await h.client.whoAmI({}, { headers: { authorization: `Bearer ${token}` } });
+      expect(who.principal?.actor?.apiKeyKind).toBe(ApiKeyKind.OSTMESH);
       const tampered = `${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`;
       expect((await check(tampered, "192.0.2.55", ApiKeyPurpose.SCOPED)).outcome).toBe(
         ApiKeyCheckOutcome.INVALID,

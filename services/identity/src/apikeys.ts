@@ -13,6 +13,7 @@ import {
   osticketKeyBinding,
   osticketKeyPrincipal,
   osticketKeyScopes,
+  ostmeshKeyBinding,
   str,
   subjectOf,
 } from "@ostmesh/kit/auth/index.ts";
@@ -42,7 +43,7 @@ export type ApiKeyCheckResult =
       outcome: ApiKeyCheckOutcome.OK;
       apiKey: ApiKey;
       principal: Principal;
-      /** For an osTicket key: the row its token is bound to (see KeyBinding). */
+      /** What its token is bound to (see KeyBinding). */
       keyBinding?: KeyBinding;
     }
   | {
@@ -86,7 +87,8 @@ export async function checkApiKey(
           " AND (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND)",
         [check.key.id],
       );
-      return { outcome: ApiKeyCheckOutcome.OK, apiKey, principal: check.principal };
+      const keyBinding = ostmeshKeyBinding(clientIp, key);
+      return { outcome: ApiKeyCheckOutcome.OK, apiKey, principal: check.principal, keyBinding };
     }
     const outcome =
       check.outcome === "inactive"

@@ -190,6 +190,11 @@ export function osticketKeyBinding(row: { ipaddr: string; apikey: string }): Key
   return { ip: row.ipaddr, key: hashApiKey(row.apikey) };
 }
 
+/** The binding of a token issued for an ostmesh key checked from `clientIp`: that address and the key's hash. */
+export function ostmeshKeyBinding(clientIp: string, presented: string): KeyBinding {
+  return { ip: clientIp, key: hashApiKey(presented) };
+}
+
 function jsonStrings(value: unknown): string[] {
   const text = str(value);
   if (!text) return [];

@@ -41,10 +41,14 @@ export interface AccessTokenClaims {
 }
 
 /**
- * What an osTicket API key's token is bound to: the key's row as CheckApiKey matched it, by its `ipaddr`
- * and the SHA-256 (hex) of its `apikey`. A service that re-reads its callers refuses the token once that row
- * no longer holds both (osTicket matches a key by both columns), so a token reused for later requests from
- * the same address with the same key never outlives a change an admin makes to the key.
+ * What an API key's token is bound to, so that a token reused for later requests from the same address with
+ * the same key never outlives a change to the key: a service that re-reads its callers refuses the token
+ * once the key would fail the check CheckApiKey made.
+ * - osTicket key: the key's row as CheckApiKey matched it, by its `ipaddr` and the SHA-256 (hex) of its
+ *   `apikey` (osTicket matches a key by both columns); refused once the row no longer holds both.
+ * - ostmesh key: the client address it was checked from and the SHA-256 of the key (its `secret_hash`);
+ *   refused once the key's allowed addresses no longer admit that address (or its hash differs), besides
+ *   revocation and expiry.
  */
 export interface KeyBinding {
   ip: string;

@@ -16,6 +16,7 @@ export {
   osticketKeyBinding,
   osticketKeyPrincipal,
   osticketKeyScopes,
+  ostmeshKeyBinding,
   ostmeshKeyPrefix,
   ostmeshKeyPrincipal,
   ostmeshKeyRow,

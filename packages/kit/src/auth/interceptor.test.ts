@@ -13,7 +13,7 @@ import { HealthCheckResponse_ServingStatus } from "@ostmesh/proto/gen/grpc/healt
 import { type Principal, PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSchema } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { osticketKeyBinding, osticketKeyPrincipal } from "./api-keys.ts";
+import { osticketKeyBinding, osticketKeyPrincipal, ostmeshKeyBinding } from "./api-keys.ts";
 import { authInterceptor } from "./interceptor.ts";
 import { idOf, kindOf, principalOf } from "./principal.ts";
 import type { SqlQuery } from "./sql.ts";
@@ -366,7 +366,8 @@ describe("auth interceptor with a tiny ticket service", () => {
     // Deleted.
     await em.execute("DELETE FROM ost_api_key WHERE id = ?", [key?.id]);
     expect(await create()).toBe(UA);
-    // A binding on anything but an osTicket key's token is refused, and the issuer refuses to make one.
+    // A binding on anything but an API key's token is refused, and the issuer refuses to make one; an ostmesh
+    // key's token bound to another key (this osTicket key) is refused too.
     const agent = world.principal("agentWithAccess");
     const binding = osticketKeyBinding({ ipaddr: "10.1.2.3", apikey: secret });
     await expect(issuer.sign(agent, { keyBinding: binding })).rejects.toThrow(/only an API key/);
@@ -376,6 +377,42 @@ describe("auth interceptor with a tiny ticket service", () => {
         new Headers({ authorization: `Bearer ${await issuer.sign(ostmeshKey, { keyBinding: binding })}` }),
       ),
     ).toBe(UA);
+  });
+
+  it("refuses an ostmesh key's bound token once the key no longer admits the address it was checked from", async () => {
+    const em = orm.em.fork();
+    const key = world.apiKeys.withScope;
+    const token = await issuer.sign(world.principal("apiKeyWithScope"), {
+      keyBinding: ostmeshKeyBinding("10.9.8.7", key.secret),
+    });
+    const headers = new Headers({ authorization: `Bearer ${token}` });
+    const [before] = await query(em, "SELECT allowed_ips FROM ostmesh_api_key WHERE id = ?", [key.id]);
+    const allow = (ips: string[]) =>
+      em.execute("UPDATE ostmesh_api_key SET allowed_ips = ? WHERE id = ?", [JSON.stringify(ips), key.id]);
+    try {
+      expect(await codeOf(headers)).toBe("ok");
+      await allow(["10.9.8.0/24"]);
+      expect(await codeOf(headers)).toBe("ok");
+      await allow(["10.9.9.1", "2001:db8::/32"]);
+      expect(await codeOf(headers)).toBe(UA);
+      await allow(["10.9.8.7"]);
+      expect(await codeOf(headers)).toBe("ok");
+      // Revoked, then restored.
+      await em.execute("UPDATE ostmesh_api_key SET revoked_at = UTC_TIMESTAMP(6) WHERE id = ?", [key.id]);
+      expect(await codeOf(headers)).toBe(UA);
+      await em.execute("UPDATE ostmesh_api_key SET revoked_at = NULL WHERE id = ?", [key.id]);
+      expect(await codeOf(headers)).toBe("ok");
+      // Bound to another ostmesh key's hash: refused.
+      const other = await issuer.sign(world.principal("apiKeyWithScope"), {
+        keyBinding: ostmeshKeyBinding("10.9.8.7", `${key.secret.slice(0, -1)}x`),
+      });
+      expect(await codeOf(new Headers({ authorization: `Bearer ${other}` }))).toBe(UA);
+    } finally {
+      await em.execute("UPDATE ostmesh_api_key SET allowed_ips = ? WHERE id = ?", [
+        before?.allowed_ips,
+        key.id,
+      ]);
+    }
   });
 
   it("lets health checks through and denies RPCs that declare no rule", async () => {

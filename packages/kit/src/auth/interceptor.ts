@@ -9,7 +9,14 @@ import {
 } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import type { Logger } from "pino";
 import { checkAccessRule } from "./access.ts";
-import { checkOstmeshKey, isOstmeshKey, osticketKeyBinding, osticketKeyPrincipal } from "./api-keys.ts";
+import {
+  checkOstmeshKey,
+  ipAllowed,
+  isOstmeshKey,
+  osticketKeyBinding,
+  osticketKeyPrincipal,
+  ostmeshKeyRow,
+} from "./api-keys.ts";
 import type { KeyBinding } from "./claims.ts";
 import { agentPrincipalRead, endUserPrincipalRead } from "./directory.ts";
 import { ANONYMOUS, accessRuleKey, idOf, kindOf, principalKey, subjectOf } from "./principal.ts";
@@ -133,8 +140,10 @@ async function apiKeyPrincipal(db: SqlQuery | undefined, presented: string): Pro
 /**
  * Re-reads a token's principal: the agent's current authority (inactive → rejected), the end user (locked
  * → rejected), the session (logged out → rejected), the API key (revoked, expired, deactivated →
- * rejected). Scopes of keys are narrowed to what the key holds now; an osTicket key's token bound to the
- * key's row (`keyBinding`) is rejected once the row's ipaddr or apikey differ from what was checked.
+ * rejected). Scopes of keys are narrowed to what the key holds now. A key's token bound to the key
+ * (`keyBinding`) is rejected once the key would fail the check it was issued on: an osTicket key's row
+ * whose ipaddr or apikey differ from what was checked, an ostmesh key whose allowed addresses no longer
+ * admit the address it was checked from.
  */
 export async function revalidatePrincipal(
   db: SqlQuery,
@@ -155,8 +164,8 @@ export async function revalidatePrincipal(
   };
   const credentialId = principal.credentialId;
   const kind = kindOf(principal);
-  if (keyBinding && !(kind === PrincipalKind.API_KEY && principal.actor?.apiKeyKind === ApiKeyKind.OSTICKET))
-    throw new CredentialError("only an osTicket key's token can be bound to a key row");
+  if (keyBinding && kind !== PrincipalKind.API_KEY)
+    throw new CredentialError("only an API key's token can be bound to a key");
   const person =
     kind === PrincipalKind.AGENT
       ? { read: agentPrincipalRead(idOf(principal)), gone: "the agent is no longer active" }
@@ -199,12 +208,18 @@ export async function revalidatePrincipal(
         return fresh;
       }
       const [key] = await db(
-        "SELECT scopes, revoked_at IS NOT NULL AS revoked," +
+        "SELECT scopes, secret_hash, allowed_ips, revoked_at IS NOT NULL AS revoked," +
           " (expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(6)) AS expired FROM ostmesh_api_key WHERE id = ?",
         [idOf(principal)],
       );
       if (!key || num(key.revoked) === 1 || num(key.expired) === 1)
         throw new CredentialError("the API key is no longer active");
+      if (keyBinding) {
+        if (str(key.secret_hash) !== keyBinding.key)
+          throw new CredentialError("the token is bound to another API key");
+        if (!ipAllowed(ostmeshKeyRow(key).allowedIps, keyBinding.ip))
+          throw new CredentialError("the API key no longer admits the address its token was issued for");
+      }
       const held = new Set(parseScopes(key.scopes));
       principal.scopes = principal.scopes.filter((s) => held.has(s));
       return principal;

@@ -575,7 +575,9 @@ export declare type ApiKey = Message<"osticket.identity.v1.ApiKey"> & {
   revokedAt?: Timestamp | undefined;
 
   /**
-   * Last successful use (ostmesh keys), absent = never used.
+   * Last successful check of the key (ostmesh keys), absent = never used. Recorded at most once a minute;
+   * calls made with a token the gateway reuses (see CheckApiKeyResponse.bound) do not move it, so it trails
+   * the last call by at most half the key token's lifetime.
    *
    * @generated from field: google.protobuf.Timestamp last_used_at = 11;
    */

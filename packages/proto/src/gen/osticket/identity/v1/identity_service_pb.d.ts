@@ -436,9 +436,11 @@ export declare type CheckApiKeyResponse = Message<"osticket.identity.v1.CheckApi
 
   /**
    * True when the token is bound to the key as it was checked (an osTicket key: its row, its IP address
-   * and its permissions). Every service that re-reads its callers then refuses the token as soon as that
-   * key would no longer pass this check, so the caller may reuse it for later requests with the same key
-   * from the same client IP until it expires, instead of checking again.
+   * and its permissions; an ostmesh key: the client IP it was checked from, its allowed addresses, its
+   * revocation, expiry and scopes). Every service that re-reads its callers then refuses the token as soon
+   * as that key would no longer pass this check (an ostmesh key's scopes narrow to what it holds then), so
+   * the caller may reuse it for later requests with the same key from the same client IP until it expires,
+   * instead of checking again.
    *
    * @generated from field: bool bound = 6;
    */

@@ -1,6 +1,7 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ApiKeyPurpose } from "@ostmesh/proto/gen/osticket/identity/v1/identity_service_pb.js";
 import { describe, expect, it } from "vitest";
-import { BoundKeyTokens } from "./key-tokens.ts";
+import { BoundKeyTokens, reusableUntilMs } from "./key-tokens.ts";
 
 const CREATE = ApiKeyPurpose.CREATE_TICKETS;
 const CRON = ApiKeyPurpose.EXEC_CRON;
@@ -38,5 +39,13 @@ describe("bound key tokens kept by the gateway", () => {
       tokens.get("B", "ip", CREATE),
       tokens.get("C", "ip", CREATE),
     ]).toEqual(["a2", undefined, "c"]);
+  });
+
+  it("reuses a bound token for half the lifetime it has left, and never one that is not bound", () => {
+    const expires = { accessTokenExpiresAt: timestampFromMs(301_000) };
+    expect(reusableUntilMs({ bound: true, tokens: expires }, 1_000)).toBe(151_000);
+    expect(reusableUntilMs({ bound: false, tokens: expires }, 1_000)).toBeUndefined();
+    expect(reusableUntilMs({ bound: true, tokens: {} }, 1_000)).toBeUndefined();
+    expect(reusableUntilMs({ bound: true }, 1_000)).toBeUndefined();
   });
 });
