@@ -163,14 +163,15 @@ describe("ostmesh tokens from the real identity service", () => {
 });
 
 describe("ostmesh API keys at the Connect edge, checked by the real identity service", () => {
-  /** CheckApiKey calls the identity service has answered, from its /metrics. */
-  async function keyChecks(): Promise<number> {
+  /** Calls of `method` the identity service has answered, from its /metrics. */
+  async function served(method: string): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${identity.ports.admin}/metrics`)).text();
     return text
       .split("\n")
-      .filter((l) => l.startsWith("rpc_server_requests_total{") && l.includes('method="CheckApiKey"'))
+      .filter((l) => l.startsWith("rpc_server_requests_total{") && l.includes(`method="${method}"`))
       .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
   }
+  const keyChecks = () => served("CheckApiKey");
 
   it("reuses the key's bound token for later calls; a change to the key applies to the very next call", async () => {
     const transport = createConnectTransport({ baseUrl: gw.httpUrl, httpVersion: "1.1" });
@@ -221,6 +222,13 @@ describe("ostmesh API keys at the Connect edge, checked by the real identity ser
     const calls = (await keyChecks()) - before;
     expect(await who()).toBe("ok");
     expect((await keyChecks()) - before).toBe(calls);
+    // A procedure open to anonymous callers refuses for reasons of its own: once the key has passed its
+    // check again, that answer stands (the call is not sent twice).
+    const logins = await served("Login");
+    await expect(
+      client.login({ kind: PrincipalKind.AGENT, username: "ostadmin", password: "wrong" }, { headers }),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+    expect((await served("Login")) - logins).toBe(1);
   });
 });
 

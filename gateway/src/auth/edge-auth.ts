@@ -227,9 +227,11 @@ export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
       if (req.signal.aborted || ConnectError.from(error).code !== Code.Unauthenticated) throw error;
       // A service refused the kept token: the key changed since it was checked (or the token did). Nothing
       // was done with it, so the key's check decides: refused here as any bad credential, or sent again with
-      // the new token.
+      // the new token. A procedure open to anonymous callers (Login, Refresh) refuses for reasons of its own
+      // too: there the answer stands once the key has passed.
       const fresh = await authenticate(req.header, clientIp, req.signal, false);
       permit(fresh);
+      if (rule?.allowed.includes(PrincipalKind.ANONYMOUS)) throw error;
       req.contextValues.set(forwardAuthorizationKey, fresh.forward);
       return next(req);
     }
