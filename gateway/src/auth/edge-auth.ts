@@ -57,8 +57,6 @@ export interface EdgeAuthOptions {
   oidc?: OidcEdgeOptions;
   exchangeApiKey: ApiKeyExchange;
   rateLimiter: RateLimiter;
-  /** The clock of kept key tokens (tests). */
-  now?: () => number;
 }
 
 const OIDC_ALGORITHMS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
@@ -74,8 +72,8 @@ interface Authenticated {
   anonymous: boolean;
   /** Authorization header to send upstream. */
   forward: string | undefined;
-  /** The API key whose kept token this is (see BoundKeyTokens). */
-  reusedKey?: string;
+  /** The kept token of an API key (see BoundKeyTokens), not one CheckApiKey answered for this call. */
+  kept?: boolean;
 }
 
 /** A kept token of an API key, with the principal CheckApiKey answered for it. */
@@ -112,10 +110,7 @@ class VerifiedTokens {
 
 export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
   const verified = new VerifiedTokens();
-  const keyTokens = new BoundKeyTokens<KeptKeyToken>({
-    limit: 1000,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const keyTokens = new BoundKeyTokens<KeptKeyToken>({ limit: 1000 });
   /** `reuse`: a kept token of an API key may stand in for CheckApiKey. */
   const authenticate = async (
     header: Headers,
@@ -133,7 +128,7 @@ export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
           principal: kept.principal,
           anonymous: false,
           forward: `Bearer ${kept.token}`,
-          reusedKey: key,
+          kept: true,
         };
       const exchanged = await options.exchangeApiKey(key, clientIp, signal);
       if (exchanged.outcome !== ApiKeyCheckOutcome.OK || !exchanged.token) {
@@ -215,12 +210,12 @@ export function edgeAuthInterceptor(options: EdgeAuthOptions): Interceptor {
       permit(auth);
     } catch (error) {
       // The kept principal is as the key was when checked: a scope granted since is the key's check's to say.
-      if (auth.reusedKey === undefined) throw error;
+      if (!auth.kept) throw error;
       auth = await authenticate(req.header, clientIp, req.signal, false);
       permit(auth);
     }
     req.contextValues.set(forwardAuthorizationKey, auth.forward);
-    if (auth.reusedKey === undefined) return next(req);
+    if (!auth.kept) return next(req);
     try {
       return await next(req);
     } catch (error) {
