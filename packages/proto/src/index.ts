@@ -83,9 +83,20 @@ export const fileRegistry: FileRegistry = createFileRegistry(
   create(FileDescriptorSetSchema, { file: files.map((f) => f.proto) }),
 );
 
-/** The access rule declared on an RPC, or undefined when it declares none (then nobody may call it). */
+const accessRules = new WeakMap<DescMethod, AccessRule | null>();
+
+/**
+ * The access rule declared on an RPC, or undefined when it declares none (then nobody may call it). Read
+ * from the method's options once (every call of every RPC asks, at the edge and in the service) and shared:
+ * treat it as read-only.
+ */
 export function accessRuleOf(method: DescMethod): AccessRule | undefined {
-  return hasOption(method, access) ? getOption(method, access) : undefined;
+  let rule = accessRules.get(method);
+  if (rule === undefined) {
+    rule = hasOption(method, access) ? getOption(method, access) : null;
+    accessRules.set(method, rule);
+  }
+  return rule ?? undefined;
 }
 
 /** The Connect/gRPC procedure path of a method, e.g. "/osticket.ticket.v1.TicketService/GetTicket". */
