@@ -9,15 +9,8 @@ import type {
   FileRegistry,
   Registry,
 } from "@bufbuild/protobuf";
-import {
-  create,
-  createFileRegistry,
-  createRegistry,
-  fromBinary,
-  getOption,
-  hasOption,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, createFileRegistry, createRegistry, getOption, hasOption } from "@bufbuild/protobuf";
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { file_grpc_health_v1_health, Health } from "./gen/grpc/health/v1/health_pb.js";
 import {
@@ -220,22 +213,38 @@ export function eventTypeOf(event: Event): string | undefined {
   return event.payload.case ? eventTypeByPayloadCase.get(event.payload.case) : undefined;
 }
 
+/** Event.id's field number. */
+const EVENT_ID_FIELD = EventSchema.fields.find((f) => f.localName === "id")?.number ?? 1;
+
 /**
  * An outbox row's payload as it is published: an Event written before its outbox id existed gets that id
  * (Event.id = the outbox id for OSTMESH-origin events); any other payload, or an Event that has an id, is
- * returned unchanged. Rows whose `eventType` is not the Event's are never decoded.
+ * returned unchanged. Rows whose `eventType` is not the Event's are never read.
+ *
+ * The Event is not decoded (it may carry a whole ticket): its top-level fields are scanned for an id, and
+ * one that has none gets the id appended as one more field. That is the Event with its id set to every
+ * reader, since an unset proto3 string is absent from the bytes and a field that occurs again wins.
  */
 export function stampEventId(row: { id: string; eventType: string; payload: Uint8Array }): Uint8Array {
   if (row.eventType !== EventSchema.typeName) return row.payload;
-  let event: Event;
   try {
-    event = fromBinary(EventSchema, row.payload);
+    const reader = new BinaryReader(row.payload);
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (field === EVENT_ID_FIELD && wireType === WireType.LengthDelimited) {
+        if (reader.string() !== "") return row.payload;
+      } else {
+        reader.skip(wireType, field);
+      }
+    }
   } catch {
     return row.payload; // not readable here: published as stored, consumers skip what they cannot read
   }
-  if (event.id !== "") return row.payload;
-  event.id = row.id;
-  return toBinary(EventSchema, event);
+  const id = new BinaryWriter().tag(EVENT_ID_FIELD, WireType.LengthDelimited).string(row.id).finish();
+  const stamped = new Uint8Array(row.payload.length + id.length);
+  stamped.set(row.payload);
+  stamped.set(id, row.payload.length);
+  return stamped;
 }
 
 function withDependencies(roots: readonly DescFile[]): DescFile[] {
