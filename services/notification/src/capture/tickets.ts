@@ -192,8 +192,10 @@ export class TicketChangeTail {
   /** Where the next page starts while a scan spans several cycles. */
   #scanFrom: { time: number; id: number } | undefined;
   #cdata: boolean | undefined;
-  /** When the last sweep (a read of the whole overlap) started; 0 before the first. */
+  /** When the last sweep (a read of the whole overlap) that was judged to its end started; 0 before. */
   #lastSweep = 0;
+  /** When the sweep being read and judged started (it counts once judged: a failed one is read again). */
+  #sweepStarted: number | undefined;
 
   constructor(options: TicketTailOptions) {
     this.#o = options;
@@ -218,7 +220,7 @@ export class TicketChangeTail {
       // The overlap is the cost that grows with the write rate: every ticket updated in it is read again.
       const now = Date.now();
       const sweep = now - this.#lastSweep >= this.#o.sweepMs;
-      if (sweep) this.#lastSweep = now;
+      this.#sweepStarted = sweep ? now : undefined;
       const overlapMs = sweep ? this.#o.overlapMs : Math.min(this.#o.recentOverlapMs, this.#o.overlapMs);
       from = { time: Math.max(0, cursor.time - Math.ceil(overlapMs / 1000)), id: 0 };
     }
@@ -263,6 +265,10 @@ export class TicketChangeTail {
       }
     }
     await this.#saveCursor(em, cursor);
+    if (this.#sweepStarted !== undefined && this.#scanFrom === undefined) {
+      this.#lastSweep = this.#sweepStarted;
+      this.#sweepStarted = undefined;
+    }
     return published;
   }
 
