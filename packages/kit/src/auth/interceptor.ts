@@ -116,9 +116,12 @@ export function principalResolver(
     if (!match?.[1]) throw new CredentialError("Authorization is not a Bearer credential");
     const credential = match[1];
     if (isOstmeshKey(credential)) return apiKeyPrincipal(options.db, credential);
-    const issuer = unverifiedIssuer(credential);
+    // A token verified before is ours: its payload need not be decoded again to tell (the callers of a
+    // service send the same token with every call, and an agent's carries its whole authority).
+    const remembered = options.tokens.remembers(credential);
+    const issuer = remembered ? options.tokens.issuer : unverifiedIssuer(credential);
     if (issuer === undefined) throw new CredentialError("the bearer credential is not a JWT");
-    if (options.oidc && issuer === options.oidc.issuer) {
+    if (!remembered && options.oidc && issuer === options.oidc.issuer) {
       // OIDC principals are looked up in the database by the verifier itself: always fresh.
       return (await options.oidc.verify(credential)).principal;
     }

@@ -74,6 +74,11 @@ export class AccessTokenVerifier {
 
   readonly #remembered = new Map<string, RememberedToken>();
 
+  /** Whether `token` was verified here and is still remembered (it is then one of ours, not yet expired). */
+  remembers(token: string): boolean {
+    return this.#remembered.has(token);
+  }
+
   async verify(token: string): Promise<VerifiedToken> {
     const o = this.#options;
     const nowMs = o.now ? o.now().getTime() : Date.now();
