@@ -8,6 +8,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from "jose";
+import { BoundedMap } from "../cache/bounded-map.ts";
 import {
   ACCESS_TOKEN_TYPE,
   type KeyBinding,
@@ -26,7 +27,7 @@ export interface VerifiedToken {
   payload: JWTPayload;
   /** The refresh-token family (login session) the token came from, when it has one. */
   sessionId: string | undefined;
-  /** The osTicket API key row the token is bound to (`okb`), when it has one. */
+  /** The API key the token is bound to (`okb`, see KeyBinding), when it has one. */
   keyBinding?: KeyBinding;
 }
 
@@ -54,8 +55,6 @@ interface RememberedToken {
   payload: JWTPayload;
   sessionId: string | undefined;
   keyBinding: KeyBinding | undefined;
-  /** exp in ms; the token is not served from memory from this instant on. */
-  expiresAtMs: number;
 }
 
 /**
@@ -66,25 +65,28 @@ interface RememberedToken {
 export class AccessTokenVerifier {
   readonly issuer: string;
   readonly #options: AccessTokenVerifierOptions;
+  /** Verified tokens until their `exp`. */
+  readonly #remembered: BoundedMap<string, RememberedToken>;
 
   constructor(options: AccessTokenVerifierOptions) {
     this.issuer = options.issuer;
     this.#options = options;
+    const { now } = options;
+    this.#remembered = new BoundedMap({
+      limit: Math.max(1, options.cacheSize ?? 10_000),
+      ...(now ? { now: () => now().getTime() } : {}),
+    });
   }
-
-  readonly #remembered = new Map<string, RememberedToken>();
 
   /** Whether `token` was verified here and is still remembered (it is then one of ours, not yet expired). */
   remembers(token: string): boolean {
-    return this.#remembered.has(token);
+    return this.#remembered.get(token) !== undefined;
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    const o = this.#options;
-    const nowMs = o.now ? o.now().getTime() : Date.now();
     const remembered = this.#remembered.get(token);
     if (remembered) {
-      if (nowMs < remembered.expiresAtMs && (await this.#keyStillPublished(token, remembered.header)))
+      if (await this.#keyStillPublished(token, remembered.header))
         // Callers may narrow or annotate the principal they get: each gets its own copy.
         return {
           principal: clone(PrincipalSchema, remembered.principal),
@@ -95,18 +97,18 @@ export class AccessTokenVerifier {
       this.#remembered.delete(token);
     }
     const { header, ...verified } = await this.#verifySignedToken(token);
-    const limit = o.cacheSize ?? 10_000;
-    if (limit > 0 && typeof verified.payload.exp === "number") {
-      if (this.#remembered.size >= limit) this.#forgetExpired(nowMs, limit);
-      this.#remembered.set(token, {
-        header,
-        principal: clone(PrincipalSchema, verified.principal),
-        payload: verified.payload,
-        sessionId: verified.sessionId,
-        keyBinding: verified.keyBinding,
-        expiresAtMs: verified.payload.exp * 1000,
-      });
-    }
+    if ((this.#options.cacheSize ?? 10_000) > 0 && typeof verified.payload.exp === "number")
+      this.#remembered.set(
+        token,
+        {
+          header,
+          principal: clone(PrincipalSchema, verified.principal),
+          payload: verified.payload,
+          sessionId: verified.sessionId,
+          keyBinding: verified.keyBinding,
+        },
+        verified.payload.exp * 1000,
+      );
     return verified;
   }
 
@@ -121,15 +123,6 @@ export class AccessTokenVerifier {
   }
 
   /** Drops expired entries, then the oldest ones, until there is room for one more. */
-  #forgetExpired(nowMs: number, limit: number): void {
-    for (const [token, entry] of this.#remembered)
-      if (entry.expiresAtMs <= nowMs) this.#remembered.delete(token);
-    for (const token of this.#remembered.keys()) {
-      if (this.#remembered.size < limit) break;
-      this.#remembered.delete(token);
-    }
-  }
-
   async #verifySignedToken(token: string): Promise<VerifiedToken & { header: CompactJWSHeaderParameters }> {
     const o = this.#options;
     let payload: JWTPayload;
