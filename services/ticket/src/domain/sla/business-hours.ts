@@ -1,3 +1,4 @@
+import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
 import {
   DAY,
   isoWeekday,
@@ -193,20 +194,19 @@ export function addWorkingHours(
   // created in the same second of one schedule share their due date, worked out once.
   let known = workedOut.get(schedule);
   if (!known) {
-    known = new Map();
+    known = new BoundedMap({ limit: 64 });
     workedOut.set(schedule, known);
   }
   const key = `${startEpoch} ${hours}`;
   const hit = known.get(key);
   if (hit !== undefined) return hit;
   const due = addHours(startEpoch, hours, schedule);
-  if (known.size >= 64) known.clear();
   known.set(key, due);
   return due;
 }
 
 /** Due dates already worked out, by schedule object, then start and hours. */
-const workedOut = new WeakMap<BusinessSchedule, Map<string, number | null>>();
+const workedOut = new WeakMap<BusinessSchedule, BoundedMap<string, number | null>>();
 
 function addHours(startEpoch: number, hours: number, schedule: BusinessSchedule): number | null {
   if (!hours || !Number.isFinite(hours)) return startEpoch;
