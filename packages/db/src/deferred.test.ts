@@ -3,6 +3,7 @@ import type { EntityManager } from "./orm.ts";
 import {
   DeferredBatchError,
   defer,
+  deferRecoverable,
   discardDeferred,
   execute,
   executeBatch,
@@ -239,6 +240,84 @@ describe.each(["batched", "oneByOne"] as const)("deferred statements (%s pool)",
       expect.stringMatching(new RegExp(`^${p}second=\\d+$`)),
     ]);
     expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
+  });
+
+  it("that fail and are recovered from let the transaction go on: the rest is sent again after the recovery, with LAST_INSERT_ID() as before", async () => {
+    const p = `${pool}-recover-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    const errors: unknown[] = [];
+    const ids: number[] = [];
+    const seen = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}first`], (r) =>
+          ids.push(r.insertId),
+        );
+        deferRecoverable(
+          tx,
+          "INSERT INTO deferred_row (tag, n) VALUES (?, 3)",
+          [`${p}taken`],
+          async (error) => {
+            errors.push(error);
+            // The recovery's own writes change LAST_INSERT_ID(); what follows sees the first row's id again.
+            await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 30)", [`${p}instead`]);
+            return true;
+          },
+        );
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, LAST_INSERT_ID())", [`${p}after`]);
+        const own = await execute(tx, "UPDATE deferred_row SET n = n + 100 WHERE tag = ?", [`${p}after`]);
+        expect(own.affectedRows).toBe(1);
+        return rowsTagged(tx, p);
+      });
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { errno?: number }).errno).toBe(1062);
+    expect(ids).toHaveLength(1);
+    expect(seen).toEqual([
+      `${p}taken=1`,
+      `${p}first=2`,
+      `${p}instead=30`,
+      `${p}after=${(ids[0] ?? 0) + 100}`,
+    ]);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual(seen);
+  });
+
+  it("that fail and are not recovered from fail the statement they travel with, and the transaction writes nothing", async () => {
+    const p = `${pool}-unrecovered-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    const failure = await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}first`]);
+        deferRecoverable(
+          tx,
+          "INSERT INTO deferred_row (tag, n) VALUES (?, 3)",
+          [`${p}taken`],
+          async () => false,
+        );
+        await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", [`${p}own`]);
+      })
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DeferredBatchError);
+    expect(((failure as Error).cause as { errno?: number }).errno).toBe(1062);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}taken=1`]);
+  });
+
+  it("that are still queued at the end are sent before the commit, and recovered from there", async () => {
+    const p = `${pool}-recover-commit-`;
+    await execute(orm().em.fork(), "INSERT INTO deferred_row (tag, n) VALUES (?, 1)", [`${p}taken`]);
+    let recovered = 0;
+    await orm()
+      .em.fork()
+      .transactional(async (tx) => {
+        await execute(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 2)", [`${p}own`]);
+        deferRecoverable(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 3)", [`${p}taken`], async () => {
+          recovered++;
+          return true;
+        });
+        defer(tx, "INSERT INTO deferred_row (tag, n) VALUES (?, 4)", [`${p}last`]);
+      });
+    expect(recovered).toBe(1);
+    expect(await rowsTagged(orm().em.fork(), p)).toEqual([`${p}taken=1`, `${p}own=2`, `${p}last=4`]);
   });
 
   it("cannot be queued outside a transaction", () => {

@@ -40,6 +40,7 @@ export {
   bothReads,
   DeferredBatchError,
   defer,
+  deferRecoverable,
   discardDeferred,
   type ExecuteResult,
   execute,

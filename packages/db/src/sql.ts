@@ -82,18 +82,44 @@ export function defer(
   params: readonly unknown[] = [],
   onResult?: (result: ExecuteResult) => void,
 ): void {
+  enqueue(em, onResult ? { sql, params, onResult } : { sql, params }, "defer");
+}
+
+/**
+ * Like `defer`, for a write that may fail in a way its author can make up for (a table osTicket rebuilds
+ * lacking a column, say): when it fails, `recover` is called with its error and may run statements of its
+ * own on the transaction; when it resolves true the transaction goes on as if the write had succeeded —
+ * what was queued after it and the statement it travelled with are sent again, with `LAST_INSERT_ID()` as
+ * the statement before it left it — and false (or a rejection) fails the call it travelled with as any
+ * deferred failure does. A failing statement leaves the transaction as it was before it (MySQL rolls back
+ * the statement, not the transaction), so nothing is half-written. Such a write never travels with the
+ * `commit`: whatever is still queued when the transaction ends then goes in a round trip of its own.
+ */
+export function deferRecoverable(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[],
+  recover: (error: unknown) => Promise<boolean>,
+): void {
+  enqueue(em, { sql, params, recover }, "deferRecoverable");
+}
+
+function enqueue(em: EntityManager, entry: QueuedStatement, caller: string): void {
   const transaction = em.getTransactionContext<object>();
-  if (!transaction) throw new Error("defer: no transaction on this EntityManager");
+  if (!transaction) throw new Error(`${caller}: no transaction on this EntityManager`);
   const root = rootOf(transaction);
-  const entry: QueuedStatement = onResult ? { sql, params, onResult } : { sql, params };
   const queue = deferred.get(root);
   if (queue) queue.push(entry);
   else deferred.set(root, [entry]);
 }
 
-/** A deferred statement, and what wants its result (an INSERT's id) once it has been sent. */
+/**
+ * A deferred statement, what wants its result (an INSERT's id) once it has been sent, and what makes up
+ * for its failure (deferRecoverable).
+ */
 interface QueuedStatement extends Statement {
   readonly onResult?: (result: ExecuteResult) => void;
+  readonly recover?: (error: unknown) => Promise<boolean>;
 }
 
 /**
@@ -129,8 +155,9 @@ async function sendQueued(em: EntityManager, transaction: Transaction<unknown>):
 async function holdQueuedForCommit(em: EntityManager, transaction: Transaction<unknown>): Promise<boolean> {
   const queue = deferred.get(rootOf(transaction));
   if (!queue?.length) return true;
-  // A statement whose result someone waits for is sent on its own (the commit's results are not read).
-  if (queue.some((s) => s.onResult)) return false;
+  // A statement whose result someone waits for, or whose failure someone makes up for, is sent on its own
+  // (the commit's results are not read, and a failure there could not be followed by the commit).
+  if (queue.some((s) => s.onResult || s.recover)) return false;
   const pool = await em.getConnection().getNativeClient();
   const raw = await transaction.getExecutor().provideConnection((wrapper) => rawConnectionOf(wrapper, pool));
   if (!raw || !controlsTransactions(raw)) return false;
@@ -369,6 +396,7 @@ async function runOnConnection(
   const executor = transaction ? transaction.getExecutor() : connection.getClient().getExecutor();
   const started = Date.now();
   const logged = [...pending, ...statements];
+  let recoverable: StatementFailure | undefined;
   const all = await executor
     .provideConnection(async (wrapper) => {
       const raw = await rawConnectionOf(wrapper, pool);
@@ -393,12 +421,18 @@ async function runOnConnection(
       return sendText(raw, logged);
     })
     .catch((error: unknown) => {
+      if (error instanceof StatementFailure && pending[error.index]?.recover && error.completed) {
+        recoverable = error;
+        return [];
+      }
       for (const { sql } of logged) logPrepared(em, sql, started, undefined, "error");
       if (!(error instanceof StatementFailure)) throw error;
       // A deferred statement's failure (or one that cannot be placed) is not the caller's to handle.
       if (error.index < pending.length) throw new DeferredBatchError(error.cause, pending.length);
       throw error.cause;
     });
+  if (recoverable && transaction)
+    return recoverDeferred(em, statements, { signal }, protocol, transaction, pending, recoverable, started);
   pending.forEach(({ sql, onResult }, i) => {
     logPrepared(em, sql, started, all[i], "info");
     onResult?.(executeResult(all[i]));
@@ -409,6 +443,38 @@ async function runOnConnection(
   });
   signal?.throwIfAborted();
   return results;
+}
+
+/**
+ * Deferred statement `failure.index` of `pending` failed and has a `recover` (deferRecoverable): those
+ * before it ran (their results reported), the rest did not. `recover` runs, `LAST_INSERT_ID()` is put back
+ * to what the statement before the failed one left, the rest goes back to the front of the queue and the
+ * call's own statements are sent again with it.
+ */
+async function recoverDeferred(
+  em: EntityManager,
+  statements: readonly Statement[],
+  options: PreparedOptions,
+  protocol: "query" | "execute",
+  transaction: Transaction<unknown>,
+  pending: readonly QueuedStatement[],
+  failure: StatementFailure,
+  started: number,
+): Promise<PreparedResult[]> {
+  const ran = failure.completed ?? [];
+  pending.slice(0, failure.index).forEach(({ sql, onResult }, i) => {
+    logPrepared(em, sql, started, ran[i], "info");
+    onResult?.(executeResult(ran[i]));
+  });
+  const failed = pending[failure.index];
+  if (failed) logPrepared(em, failed.sql, started, undefined, "error");
+  const [last] = await query(em, "SELECT LAST_INSERT_ID() AS id");
+  const recovered = await (failed?.recover?.(failure.cause) ?? Promise.resolve(false));
+  if (!recovered) throw new DeferredBatchError(failure.cause, pending.length);
+  await query(em, "SELECT LAST_INSERT_ID(?)", [last?.id ?? 0]);
+  const root = rootOf(transaction);
+  deferred.set(root, [...pending.slice(failure.index + 1), ...(deferred.get(root) ?? [])]);
+  return runOnConnection(em, statements, options, protocol, transaction);
 }
 
 /**
@@ -442,7 +508,7 @@ async function sendText(raw: RawConnection, statements: readonly Statement[]): P
       try {
         out.push(await send(raw, "query", sql, params));
       } catch (error) {
-        throw new StatementFailure(error, index);
+        throw new StatementFailure(error, index, out);
       }
     }
     return out;
@@ -459,21 +525,32 @@ async function sendText(raw: RawConnection, statements: readonly Statement[]): P
       typeof command === "object" && command !== null ? Reflect.get(command, "_rows") : undefined;
     // Statements held for the transaction (held.ts) may have travelled in front; a failure among those is
     // not one of `statements` (-1).
-    const index = Array.isArray(completed) ? completed.length - heldCountOf(command) : -1;
-    throw new StatementFailure(error, Math.max(index, -1));
+    const held = heldCountOf(command);
+    const index = Array.isArray(completed) ? completed.length - held : -1;
+    const results = Array.isArray(completed) && index >= 0 ? completed.slice(held) : undefined;
+    throw new StatementFailure(
+      error,
+      Math.max(index, -1),
+      results?.map((one: unknown) => (isPreparedResult(one) ? one : [])),
+    );
   });
   if (!Array.isArray(result) || result.length !== statements.length)
     throw new Error(`expected ${statements.length} results from a statement batch`);
   return result.map((one: unknown) => (isPreparedResult(one) ? one : []));
 }
 
-/** A text-protocol call failed at statement `index` of what it sent (-1: not known). */
+/**
+ * A text-protocol call failed at statement `index` of what it sent (-1: not known), after the statements
+ * before it completed with `completed` (when those could be read).
+ */
 class StatementFailure {
   readonly cause: unknown;
   readonly index: number;
-  constructor(cause: unknown, index: number) {
+  readonly completed: readonly PreparedResult[] | undefined;
+  constructor(cause: unknown, index: number, completed?: readonly PreparedResult[]) {
     this.cause = cause;
     this.index = index;
+    this.completed = completed;
   }
 }
 

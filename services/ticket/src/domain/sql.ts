@@ -2,6 +2,7 @@ import type { EntityManager } from "@mikro-orm/mysql";
 import {
   type BatchRead,
   defer,
+  deferRecoverable,
   executeBatch,
   execute as executeOn,
   queryBatch,
@@ -45,6 +46,16 @@ export interface Sql {
    * `onResult` records calls `settle` first.
    */
   laterWithResult(sql: string, params: readonly SqlValue[], onResult: (result: RunResult) => void): void;
+  /**
+   * Like `later`, for a write that may fail in a way `recover` makes up for (it gets the error and may run
+   * statements of its own; true: the transaction goes on as if the write had succeeded, false: the failure
+   * fails the statement the write travelled with, as with `later`). See @ostmesh/db `deferRecoverable`.
+   */
+  laterRecoverable(
+    sql: string,
+    params: readonly SqlValue[],
+    recover: (error: unknown) => Promise<boolean>,
+  ): void;
   /** Sends the writes queued by `laterWithResult` whose results have not come back yet (none: no-op). */
   settle(): Promise<void>;
   /** Several SELECTs in one round trip (deferred writes go first): each one's rows, in order. */
@@ -65,6 +76,7 @@ export function sqlFor(em: EntityManager): Sql {
     runAll: (statements) => executeBatch(em, statements),
     later: (sql, params = []) => defer(em, sql, params),
     laterWithResult: (sql, params, onResult) => defer(em, sql, params, onResult),
+    laterRecoverable: (sql, params, recover) => deferRecoverable(em, sql, params, recover),
     settle: () => settleDeferred(em),
     batch: (statements) => queryBatch(em, statements),
     read: (read) => runBatchRead(em, read),

@@ -212,7 +212,7 @@ export function updateTicket(
     }
 
     if (changed.size === 0) return { changed: [] };
-    if (cdata.size) await upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticket.id, cdata);
+    if (cdata.size) upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticket.id, cdata);
     // A change of answers alone still counts as a change of the ticket (Ticket::save → updated).
     if (change.dirty) await change.flush();
     else await tx.run("UPDATE ost_ticket SET updated = NOW() WHERE ticket_id = ?", [ticket.id]);

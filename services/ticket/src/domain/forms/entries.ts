@@ -36,58 +36,58 @@ export function insertFormEntry(tx: Sql, entry: NewFormEntry, answers: readonly 
 /**
  * Mirrors answers into a `__cdata` table (`ost_ticket__cdata`, `ost_user__cdata`, ...) with one upsert.
  * These tables are disposable: osTicket drops and rebuilds them when an admin edits the form, and cron
- * recreates missing ones. So nothing about them is cached: the upsert is tried with every column, a
- * missing table is skipped, and when a column does not exist (yet) the table's current columns are read
- * and the upsert repeated without the missing ones — the real data is in ost_form_entry_values.
+ * recreates missing ones. So nothing about them is cached: the upsert is queued with every column (it
+ * travels with the transaction's next statement, Sql.laterRecoverable), and should it fail, a missing table
+ * is skipped, and when a column does not exist (yet) the table's current columns are read and the upsert
+ * repeated without the missing ones — the real data is in ost_form_entry_values.
  */
-export async function upsertCdata(
+export function upsertCdata(
   tx: Sql,
   table: string,
   keyColumn: string,
   objectId: number,
   values: ReadonlyMap<string, string>,
-): Promise<void> {
+): void {
   const columns = [...values.entries()].filter(([c]) => c !== keyColumn);
-  try {
-    await upsert(tx, table, keyColumn, objectId, columns);
-    return;
-  } catch (error) {
+  const { sql, params } = upsertStatement(table, keyColumn, objectId, columns);
+  tx.laterRecoverable(sql, params, async (error) => {
     const errno = isRecord(error) ? error.errno : undefined;
-    if (errno === ER_NO_SUCH_TABLE) return;
-    if (errno !== ER_BAD_FIELD_ERROR) throw error;
-  }
-  const rows = await tx.all(
-    "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-    [table],
-  );
-  const existing = new Set(rows.map((r) => str(r, "name").toLowerCase()));
-  if (!existing.has(keyColumn.toLowerCase())) return;
-  await upsert(
-    tx,
-    table,
-    keyColumn,
-    objectId,
-    columns.filter(([c]) => existing.has(c.toLowerCase())),
-  );
+    if (errno === ER_NO_SUCH_TABLE) return true;
+    if (errno !== ER_BAD_FIELD_ERROR) return false;
+    const rows = await tx.all(
+      "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+      [table],
+    );
+    const existing = new Set(rows.map((r) => str(r, "name").toLowerCase()));
+    if (!existing.has(keyColumn.toLowerCase())) return true;
+    const retry = upsertStatement(
+      table,
+      keyColumn,
+      objectId,
+      columns.filter(([c]) => existing.has(c.toLowerCase())),
+    );
+    await tx.run(retry.sql, retry.params);
+    return true;
+  });
 }
 
 const ER_NO_SUCH_TABLE = 1146;
 const ER_BAD_FIELD_ERROR = 1054;
 
-async function upsert(
-  tx: Sql,
+function upsertStatement(
   table: string,
   keyColumn: string,
   objectId: number,
   columns: readonly (readonly [string, string])[],
-): Promise<void> {
+): { sql: string; params: SqlValue[] } {
   const names = [keyColumn, ...columns.map(([c]) => c)].map(quoteIdentifier);
   const updates = columns.length
     ? columns.map(([c]) => `${quoteIdentifier(c)} = VALUES(${quoteIdentifier(c)})`)
     : [`${quoteIdentifier(keyColumn)} = ${quoteIdentifier(keyColumn)}`];
-  await tx.run(
-    `INSERT INTO ${quoteIdentifier(table)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})` +
+  return {
+    sql:
+      `INSERT INTO ${quoteIdentifier(table)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})` +
       ` ON DUPLICATE KEY UPDATE ${updates.join(", ")}`,
-    [objectId, ...columns.map(([, v]) => v)],
-  );
+    params: [objectId, ...columns.map(([, v]) => v)],
+  };
 }

@@ -824,7 +824,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     },
     ticketStored,
   );
-  await upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticketId, cdata);
+  upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticketId, cdata);
   const searchAnswers = ticketStored.map((a) => {
     const field = ticketInstance.form.fields.find((f) => f.id === a.fieldId);
     return {

@@ -218,7 +218,7 @@ export async function createUser(
       const field = byId.get(a.fieldId);
       if (field) cdata.set(cdataColumn(field), a.cdata);
     }
-    await upsertCdata(tx, "ost_user__cdata", "user_id", userId, cdata);
+    upsertCdata(tx, "ost_user__cdata", "user_id", userId, cdata);
   }
   // osTicket lists the new user's address twice in the U row (its e-mail collection holds it twice).
   const answersText = stored
