@@ -182,4 +182,38 @@ describe("UpdateTicket", () => {
     );
     expect(endUser.code).toBe(Code.Unauthenticated);
   });
+
+  it("mirrors the edit into whatever columns ost_ticket__cdata still has, and skips it when the table is gone", async () => {
+    const id = await newTicket();
+    const edit = (subject: string) =>
+      h.client.updateTicket(
+        {
+          ticketId: id,
+          patch: { subject, priorityId: 1 },
+          updateMask: { paths: ["subject", "priority_id"] },
+        },
+        { headers: admin },
+      );
+    await h.query("ALTER TABLE ost_ticket__cdata DROP COLUMN priority");
+    try {
+      expect((await edit("Column dropped")).ticket).toMatchObject({
+        subject: "Column dropped",
+        priority: { id: 1 },
+      });
+      expect(await h.query("SELECT * FROM ost_ticket__cdata WHERE ticket_id = ?", [id])).toEqual([
+        { ticket_id: id, subject: "Column dropped" },
+      ]);
+      await h.query("RENAME TABLE ost_ticket__cdata TO ost_ticket__cdata_away");
+      try {
+        expect((await edit("Table gone")).ticket?.subject).toBe("Table gone");
+      } finally {
+        await h.query("RENAME TABLE ost_ticket__cdata_away TO ost_ticket__cdata");
+      }
+      expect(await h.query("SELECT subject FROM ost_ticket__cdata WHERE ticket_id = ?", [id])).toEqual([
+        { subject: "Column dropped" },
+      ]);
+    } finally {
+      await h.query("ALTER TABLE ost_ticket__cdata ADD COLUMN priority mediumtext DEFAULT NULL");
+    }
+  });
 });
