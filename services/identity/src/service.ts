@@ -15,9 +15,8 @@ import {
   idOf,
   kindOf,
   loadAgentPrincipal,
-  loadEndUserOrgFacts,
   loadEndUserPrincipal,
-  loadTicketAccessFacts,
+  loadTicketAndEndUserFacts,
   principalOf,
   subjectOf,
 } from "@ostmesh/kit/auth/index.ts";
@@ -660,11 +659,11 @@ export class IdentityServiceImpl implements ServiceImpl<typeof IdentityService> 
       (kindOf(principal) === PrincipalKind.END_USER && rule?.endUserOwnerCheck);
     if (req.ticketId === 0 || !targetChecked) return { allowed: true, reason: "" };
     const q = sqlReader(this.#em());
-    const facts = await loadTicketAccessFacts(q, req.ticketId);
-    const endUser =
-      kindOf(principal) === PrincipalKind.END_USER
-        ? await loadEndUserOrgFacts(q, idOf(principal))
-        : undefined;
+    const [facts, endUser] = await loadTicketAndEndUserFacts(
+      q,
+      req.ticketId,
+      kindOf(principal) === PrincipalKind.END_USER ? idOf(principal) : 0,
+    );
     const ticketDecision = decideTicketAccess(principal, facts, {
       permission: rule?.agentDepartmentCheck ? rule.agentPermission || undefined : undefined,
       endUser,

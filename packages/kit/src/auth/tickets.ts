@@ -13,7 +13,7 @@ import {
 import { type AccessDecision, ALLOW, deny } from "./access.ts";
 import { USER_PRIMARY_ORG_CONTACT } from "./directory.ts";
 import { accessRuleOfCall, idOf, kindOf, principalOf } from "./principal.ts";
-import { num, type SqlQuery, str } from "./sql.ts";
+import { num, queryAll, type SqlQuery, type SqlRead, type SqlRow, type SqlStatement, str } from "./sql.ts";
 
 /**
  * osTicket's ticket access rules as plain functions, for every service that serves ticket data.
@@ -129,42 +129,127 @@ export async function loadTicketAccessFacts(
   q: SqlQuery,
   ticketId: number,
 ): Promise<TicketAccessFacts | undefined> {
-  const [t] = await q(
-    "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, t.flags, u.org_id, s.state," +
-      " th.id AS thread_id" +
-      " FROM ost_ticket t LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
-      " LEFT JOIN ost_user u ON u.id = t.user_id" +
-      ` LEFT JOIN ost_thread th ON th.id = ${ticketThreadSql("t")}` +
-      " WHERE t.ticket_id = ? LIMIT 1",
-    [ticketId],
-  );
-  if (!t) return undefined;
-  const threadId = num(t.thread_id);
-  const collaborators = threadId
-    ? await q("SELECT user_id FROM ost_thread_collaborator WHERE thread_id = ?", [threadId])
-    : [];
-  const referrals = await loadTicketReferrals(q, num(t.ticket_id));
-  // Only the parent of a combine or separate merge has children that matter (loadMergedChildren's own
-  // condition): every other ticket skips the query.
-  const flags = num(t.flags);
-  const mergeParent =
-    (flags & TicketFlag.PARENT) !== 0 &&
-    (flags & (TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS)) !== 0;
-  const mergedChildren = mergeParent ? await loadMergedChildren(q, num(t.ticket_id)) : [];
+  const read = ticketAccessFactsRead(ticketId);
+  return withMergedChildren(q, read.read(await queryAll(q, read.statements)));
+}
+
+/**
+ * A ticket's access facts and an end user's organization facts (`userId` > 0) in one round trip where `q`
+ * can batch, as authorizeTicket needs them.
+ */
+export async function loadTicketAndEndUserFacts(
+  q: SqlQuery,
+  ticketId: number,
+  userId: number,
+): Promise<[TicketAccessFacts | undefined, EndUserOrgFacts | undefined]> {
+  const read = ticketAndEndUserFactsRead(ticketId, userId);
+  return settleTicketFacts(q, read.read(await queryAll(q, read.statements)));
+}
+
+/** What ticketAndEndUserFactsRead read; settleTicketFacts finishes it. */
+export interface PendingTicketFacts {
+  readonly ticket: FactsRead | undefined;
+  readonly endUser: EndUserOrgFacts | undefined;
+}
+
+/**
+ * loadTicketAndEndUserFacts as statements for a round trip shared with other reads; settleTicketFacts
+ * completes what they read (a merge parent's children take one more read).
+ */
+export function ticketAndEndUserFactsRead(ticketId: number, userId: number): SqlRead<PendingTicketFacts> {
+  const ticket = ticketAccessFactsRead(ticketId);
+  const endUser = userId > 0 ? endUserOrgFactsRead(userId) : NOTHING_MORE;
+  const split = ticket.statements.length;
   return {
-    ticketId: num(t.ticket_id),
-    threadId,
-    deptId: num(t.dept_id),
-    staffId: num(t.staff_id),
-    teamId: num(t.team_id),
-    userId: num(t.user_id),
-    ownerOrgId: num(t.org_id),
-    isOpen: str(t.state) === "open",
-    collaboratorUserIds: collaborators.map((c) => num(c.user_id)),
-    referrals,
-    mergedChildren,
+    statements: [...ticket.statements, ...endUser.statements],
+    read: (results) => ({
+      ticket: ticket.read(results.slice(0, split)),
+      endUser: endUser.read(results.slice(split)),
+    }),
   };
 }
+
+export async function settleTicketFacts(
+  q: SqlQuery,
+  pending: PendingTicketFacts,
+): Promise<[TicketAccessFacts | undefined, EndUserOrgFacts | undefined]> {
+  return [await withMergedChildren(q, pending.ticket), pending.endUser];
+}
+
+/** A ticket's facts as read in one go, and whether its merged children must be read after (rare). */
+export interface FactsRead {
+  readonly facts: TicketAccessFacts;
+  readonly mergeParent: boolean;
+}
+
+/**
+ * The ticket's row, its thread's collaborators and its referrals, by ticket id (the thread as
+ * Ticket::getThread picks it, inside each statement), so the three travel in one round trip.
+ */
+function ticketAccessFactsRead(ticketId: number): SqlRead<FactsRead | undefined> {
+  return {
+    statements: [
+      {
+        sql:
+          "SELECT t.ticket_id, t.dept_id, t.staff_id, t.team_id, t.user_id, t.flags, u.org_id, s.state," +
+          " th.id AS thread_id" +
+          " FROM ost_ticket t LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
+          " LEFT JOIN ost_user u ON u.id = t.user_id" +
+          ` LEFT JOIN ost_thread th ON th.id = ${ticketThreadSql("t")}` +
+          " WHERE t.ticket_id = ? LIMIT 1",
+        params: [ticketId],
+      },
+      {
+        sql: `SELECT c.user_id FROM ost_thread_collaborator c WHERE c.thread_id = ${THREAD_OF_TICKET_ID}`,
+        params: [ticketId],
+      },
+      referralsStatement(ticketId),
+    ],
+    read([rows = [], collaborators = [], referrals = []]) {
+      const [t] = rows;
+      if (!t) return undefined;
+      const threadId = num(t.thread_id);
+      // Only the parent of a combine or separate merge has children that matter (loadMergedChildren's own
+      // condition): every other ticket skips that read.
+      const flags = num(t.flags);
+      const mergeParent =
+        (flags & TicketFlag.PARENT) !== 0 &&
+        (flags & (TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS)) !== 0;
+      return {
+        mergeParent,
+        facts: {
+          ticketId: num(t.ticket_id),
+          threadId,
+          deptId: num(t.dept_id),
+          staffId: num(t.staff_id),
+          teamId: num(t.team_id),
+          userId: num(t.user_id),
+          ownerOrgId: num(t.org_id),
+          isOpen: str(t.state) === "open",
+          collaboratorUserIds: threadId ? collaborators.map((c) => num(c.user_id)) : [],
+          referrals: referralsOf(referrals),
+          mergedChildren: [],
+        },
+      };
+    },
+  };
+}
+
+async function withMergedChildren(
+  q: SqlQuery,
+  read: FactsRead | undefined,
+): Promise<TicketAccessFacts | undefined> {
+  if (!read) return undefined;
+  if (!read.mergeParent) return read.facts;
+  return { ...read.facts, mergedChildren: await loadMergedChildren(q, read.facts.ticketId) };
+}
+
+const NOTHING_MORE: SqlRead<undefined> = { statements: [], read: () => undefined };
+
+/** The id of a ticket's thread as Ticket::getThread finds it, for a ticket id bound as `?`. */
+const THREAD_OF_TICKET_ID =
+  "(SELECT th.id FROM ost_thread th WHERE th.object_id = ? AND th.object_type IN ('T', 'C')" +
+  " ORDER BY th.object_type = 'T' DESC, th.id LIMIT 1)";
 
 /**
  * A merge parent's children as Ticket::checkUserAccess walks them (ticket_pid, each child's owner and the
@@ -204,30 +289,49 @@ export async function loadTicketReferrals(
   q: SqlQuery,
   ticketId: number,
 ): Promise<TicketAccessFacts["referrals"]> {
-  const rows = await q(
-    "SELECT r.object_id, r.object_type FROM ost_thread_referral r WHERE r.thread_id = (SELECT th.id FROM" +
-      " ost_thread th WHERE th.object_id = ? AND th.object_type IN ('T', 'C')" +
-      " ORDER BY th.object_type = 'T' DESC, th.id LIMIT 1)",
-    [ticketId],
-  );
+  const statement = referralsStatement(ticketId);
+  return referralsOf(await q(statement.sql, statement.params));
+}
+
+function referralsStatement(ticketId: number): SqlStatement {
+  return {
+    sql: `SELECT r.object_id, r.object_type FROM ost_thread_referral r WHERE r.thread_id = ${THREAD_OF_TICKET_ID}`,
+    params: [ticketId],
+  };
+}
+
+function referralsOf(rows: readonly SqlRow[]): TicketAccessFacts["referrals"] {
   const referred = (type: string) =>
     rows.filter((r) => str(r.object_type) === type).map((r) => num(r.object_id));
   return { staffIds: referred("S"), teamIds: referred("E"), deptIds: referred("D") };
 }
 
 export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<EndUserOrgFacts> {
-  const [u] = await q(
-    "SELECT u.org_id, u.status, o.status AS org_status," +
-      " (SELECT c.value FROM ost_config c WHERE c.namespace = 'core' AND c.`key` = 'collaborator_ticket_visibility')" +
-      " AS collab_visibility FROM ost_user u LEFT JOIN ost_organization o ON o.id = u.org_id WHERE u.id = ?",
-    [userId],
-  );
+  const read = endUserOrgFactsRead(userId);
+  return read.read(await queryAll(q, read.statements));
+}
+
+function endUserOrgFactsRead(userId: number): SqlRead<EndUserOrgFacts> {
   return {
-    userId,
-    orgId: num(u?.org_id),
-    isPrimaryContact: (num(u?.status) & USER_PRIMARY_ORG_CONTACT) !== 0,
-    orgStatus: num(u?.org_status),
-    listsCollaboratedTickets: configFlag(u?.collab_visibility, true),
+    statements: [
+      {
+        sql:
+          "SELECT u.org_id, u.status, o.status AS org_status," +
+          " (SELECT c.value FROM ost_config c WHERE c.namespace = 'core' AND c.`key` = 'collaborator_ticket_visibility')" +
+          " AS collab_visibility FROM ost_user u LEFT JOIN ost_organization o ON o.id = u.org_id WHERE u.id = ?",
+        params: [userId],
+      },
+    ],
+    read(results) {
+      const u = results[0]?.[0];
+      return {
+        userId,
+        orgId: num(u?.org_id),
+        isPrimaryContact: (num(u?.status) & USER_PRIMARY_ORG_CONTACT) !== 0,
+        orgStatus: num(u?.org_status),
+        listsCollaboratedTickets: configFlag(u?.collab_visibility, true),
+      };
+    },
   };
 }
 
@@ -365,9 +469,11 @@ export async function authorizeTicket(
   const principal = principalOf(ctx);
   const rule = options.rule ?? accessRuleOfCall(ctx);
   const permission = options.permission ?? (rule?.agentPermission || undefined);
-  const facts = await loadTicketAccessFacts(q, ticketId);
-  const endUser =
-    kindOf(principal) === PrincipalKind.END_USER ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  const [facts, endUser] = await loadTicketAndEndUserFacts(
+    q,
+    ticketId,
+    kindOf(principal) === PrincipalKind.END_USER ? idOf(principal) : 0,
+  );
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
   if (!facts) throw new ConnectError("ticket not found", Code.NotFound);
   return facts;

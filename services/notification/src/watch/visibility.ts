@@ -9,8 +9,8 @@ import {
   decideTicketAccess,
   isEntryVisibleToEndUser,
   loadClientVisibleFields,
-  loadEndUserOrgFacts,
   loadTicketAccessFacts,
+  loadTicketAndEndUserFacts,
   redactTicketForEndUser,
   type TicketAccessFacts,
 } from "@ostmesh/kit/auth/tickets.ts";
@@ -117,8 +117,8 @@ async function agentScope(principal: Principal, ticketId: number, q: SqlQuery): 
 async function endUserScope(principal: Principal, ticketId: number, q: SqlQuery): Promise<WatchScope> {
   if (!ticketId)
     throw new ConnectError("end users must name the ticket_id of a ticket of theirs", Code.InvalidArgument);
-  const endUser = await loadEndUserOrgFacts(q, principal.actor?.id ?? 0);
-  assertAllowed(decideTicketAccess(principal, await loadTicketAccessFacts(q, ticketId), { endUser }));
+  const [facts, endUser] = await loadTicketAndEndUserFacts(q, ticketId, principal.actor?.id ?? 0);
+  assertAllowed(decideTicketAccess(principal, facts, { endUser }));
   let fields: ClientVisibleFields | undefined;
   return {
     async filter(event) {
