@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { query, sqlReader } from "@ostmesh/db";
+import { type BatchRead, bothReads, runBatchRead, sqlReader } from "@ostmesh/db";
 import {
   assertAllowed,
   type ClientVisibleFields,
@@ -17,15 +17,16 @@ import {
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadMergedChildren,
-  loadTicketAccessFacts,
   loadTicketReferrals,
   mayLinkFile,
   principalOf,
   redactThreadForEndUser,
   redactTicketForEndUser,
+  settleTicketFacts,
   systemPrincipal,
   type TicketAccessFacts,
   threadEntryType,
+  ticketAndEndUserFactsRead,
   ticketThreadSql,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
@@ -129,24 +130,53 @@ export async function authorizeTicket(
   ticketId: number,
   permission?: string,
 ): Promise<TicketAccess> {
+  const [access] = await authorizeTicketWith(ctx, em, ticketId, permission, NO_READ);
+  return access;
+}
+
+/**
+ * authorizeTicket, with `alongside` read in the same round trip (e.g. the ticket as it is before a change):
+ * its value is returned only when the caller may act on the ticket.
+ */
+export async function authorizeTicketWith<T>(
+  ctx: Pick<HandlerContext, "values">,
+  em: EntityManager,
+  ticketId: number,
+  permission: string | undefined,
+  alongside: BatchRead<T>,
+): Promise<[TicketAccess, T]> {
   const principal = callerOf(ctx);
   if (seesEveryTicket(principal)) {
     // Decided by scope, which the interceptor checked: only the ticket's existence is left to check.
-    const [row] = await query(
+    const [[row], value] = await runBatchRead(
       em,
-      `SELECT t.ticket_id, t.dept_id, ${ticketThreadSql("t")} AS thread_id FROM ost_ticket t WHERE t.ticket_id = ?`,
-      [ticketId],
+      bothReads(
+        {
+          statements: [
+            {
+              sql: `SELECT t.ticket_id, t.dept_id, ${ticketThreadSql("t")} AS thread_id FROM ost_ticket t WHERE t.ticket_id = ?`,
+              params: [ticketId],
+            },
+          ],
+          read: ([rows = []]) => rows,
+        },
+        alongside,
+      ),
     );
     if (!row) throw new ConnectError("ticket not found", Code.NotFound);
-    return { ticketId, threadId: Number(row.thread_id ?? 0), deptId: Number(row.dept_id ?? 0) };
+    return [{ ticketId, threadId: Number(row.thread_id ?? 0), deptId: Number(row.dept_id ?? 0) }, value];
   }
-  const q = sqlReader(em);
-  const facts = await loadTicketAccessFacts(q, ticketId);
-  const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  const [pending, value] = await runBatchRead(
+    em,
+    bothReads(ticketAndEndUserFactsRead(ticketId, isEndUser(principal) ? idOf(principal) : 0), alongside),
+  );
+  const [facts, endUser] = await settleTicketFacts(sqlReader(em), pending);
   assertAllowed(decideTicketAccess(principal, facts, { permission, endUser }));
   if (!facts) throw new ConnectError("ticket not found", Code.NotFound);
-  return { ticketId: facts.ticketId, threadId: facts.threadId, deptId: facts.deptId };
+  return [{ ticketId: facts.ticketId, threadId: facts.threadId, deptId: facts.deptId }, value];
 }
+
+const NO_READ: BatchRead<undefined> = { statements: [], read: () => undefined };
 
 /**
  * The same check for a ticket already read in full (GetTicket): the facts come from the ticket itself, only

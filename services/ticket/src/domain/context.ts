@@ -1,8 +1,8 @@
 import type { Actor, MailDomainVerifier, Ports, TicketDomainEvent } from "./ports.ts";
-import { type HelpdeskConfig, loadConfigAndClock } from "./reference/config.ts";
+import { configAndClockRead, type HelpdeskConfig } from "./reference/config.ts";
 import { MetadataCache } from "./reference/forms.ts";
-import { Lookups, type Staff } from "./reference/lookups.ts";
-import type { Sql } from "./sql.ts";
+import { Lookups, type Staff, staffStatement } from "./reference/lookups.ts";
+import { type BatchRead, bothReads, type Row, type Sql } from "./sql.ts";
 import type { HtmlPolicy } from "./text/format.ts";
 import type { LoggedThreadEvent } from "./thread/events.ts";
 import { dnsMailDomainVerifier } from "./users/email.ts";
@@ -30,18 +30,32 @@ export interface UseCaseContext {
  * Sets up a use case inside `tx`: pins SQL NOW() when a clock port is given (reset afterwards, since the
  * session variable outlives the transaction), reads config and the DB clock, and resolves the acting agent.
  */
-export async function withUseCase<T>(
+export function withUseCase<T>(
   tx: Sql,
   actor: Actor,
   ports: Ports,
   work: (ctx: UseCaseContext) => Promise<T>,
 ): Promise<T> {
+  return withUseCaseReading(tx, actor, ports, NOTHING, (ctx) => work(ctx));
+}
+
+/**
+ * withUseCase, with `prelude` read in the round trip that reads config, the DB clock and the acting agent
+ * (a read that needs none of them, e.g. the ticket the use case changes): `work` gets what it read.
+ */
+export async function withUseCaseReading<P, T>(
+  tx: Sql,
+  actor: Actor,
+  ports: Ports,
+  prelude: BatchRead<P>,
+  work: (ctx: UseCaseContext, prelude: P) => Promise<T>,
+): Promise<T> {
   const pinned = ports.clock ? Math.floor(ports.clock.now().getTime() / 1000) : undefined;
-  if (pinned === undefined) return run(tx, actor, ports, work);
+  if (pinned === undefined) return run(tx, actor, ports, prelude, work);
   await tx.run("SET timestamp = ?", [pinned]);
   let result: T;
   try {
-    result = await run(tx, actor, ports, work);
+    result = await run(tx, actor, ports, prelude, work);
   } catch (error) {
     // Keep the original error; a connection that cannot reset is discarded with the failed transaction.
     await tx.run("SET timestamp = DEFAULT").catch(() => undefined);
@@ -51,37 +65,50 @@ export async function withUseCase<T>(
   return result;
 }
 
-async function run<T>(
+const NOTHING: BatchRead<undefined> = { statements: [], read: () => undefined };
+
+async function run<P, T>(
   tx: Sql,
   actor: Actor,
   ports: Ports,
-  work: (ctx: UseCaseContext) => Promise<T>,
+  prelude: BatchRead<P>,
+  work: (ctx: UseCaseContext, prelude: P) => Promise<T>,
 ): Promise<T> {
-  const { config, now, nowMs } = await loadConfigAndClock(tx);
+  const staffId = actor.kind === "staff" ? actor.staffId : 0;
+  const staffRead: BatchRead<Row | undefined> = staffId
+    ? { statements: [staffStatement(staffId)], read: ([rows = []]) => rows[0] }
+    : { statements: [], read: () => undefined };
+  const [{ config, now, nowMs }, [staffRow, before]] = await tx.read(
+    bothReads(configAndClockRead(), bothReads(staffRead, prelude)),
+  );
   ports.clockRead?.(nowMs);
   const metadata = ports.metadata ?? new MetadataCache({ ttlMs: 0 });
   const lookups = new Lookups(tx, config, metadata);
-  const staff = actor.kind === "staff" ? await lookups.staff(actor.staffId) : undefined;
+  if (staffId) lookups.rememberStaff(staffId, staffRow);
+  const staff = staffId ? await lookups.staff(staffId) : undefined;
   const whitelist = (config.get("embedded_domain_whitelist") ?? "")
     .split(",")
     .map((d) => d.trim())
     .filter(Boolean);
-  return await work({
-    tx,
-    config,
-    lookups,
-    metadata,
-    actor,
-    staff,
-    now,
-    random: ports.random ?? Math.random,
-    htmlPolicy: { iframeDomains: whitelist },
-    verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),
-    emit: async (event) => {
-      if (ports.emit) await ports.emit(event, tx);
+  return await work(
+    {
+      tx,
+      config,
+      lookups,
+      metadata,
+      actor,
+      staff,
+      now,
+      random: ports.random ?? Math.random,
+      htmlPolicy: { iframeDomains: whitelist },
+      verifyMailDomain: ports.verifyMailDomain ?? dnsMailDomainVerifier(),
+      emit: async (event) => {
+        if (ports.emit) await ports.emit(event, tx);
+      },
+      threadEventLogged: (event) => ports.threadEventLogged?.(event),
     },
-    threadEventLogged: (event) => ports.threadEventLogged?.(event),
-  });
+    before,
+  );
 }
 
 /** ucfirst(): osTicket stores `source` like this; the enum match is case-insensitive. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/mysql";
-import { type UseCaseContext, withUseCase } from "../domain/context.ts";
+import { type UseCaseContext, withUseCaseReading } from "../domain/context.ts";
 import { type Ports, SYSTEM_ACTOR, type TicketDomainEvent } from "../domain/ports.ts";
 import { staffDisplayName } from "../domain/reference/lookups.ts";
 import { int } from "../domain/rows.ts";
@@ -7,7 +7,7 @@ import { sqlFor } from "../domain/sql.ts";
 import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
 import { EntryFlag, insertFileImportErrorNote, insertThreadEntry } from "../domain/thread/entries.ts";
 import { NOW, TicketChange } from "../domain/ticket/change.ts";
-import { loadTicketForUpdate } from "../domain/ticket/state.ts";
+import { ticketForUpdateRead, ticketStateOf } from "../domain/ticket/state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "../domain/ticket/status.ts";
 import { findUserById } from "../domain/users/requester.ts";
 import {
@@ -86,8 +86,9 @@ export function postEmailReply(
   ports: Ports,
 ): Promise<ThreadedReply | undefined> {
   const tx = sqlFor(em);
-  return withUseCase(tx, SYSTEM_ACTOR, ports, async (ctx) => {
-    const ticket = await loadTicketForUpdate(ctx.tx, ctx.lookups, input.entry.ticketId);
+  const ticketId = input.entry.ticketId;
+  return withUseCaseReading(tx, SYSTEM_ACTOR, ports, ticketForUpdateRead(ticketId), async (ctx, rows) => {
+    const ticket = await ticketStateOf(rows, ctx.lookups, ticketId);
     const change = new TicketChange(ctx, ticket);
     // Only a mail known to come from an agent may still be added to a closed ticket that cannot reopen.
     const agentMail = (input.loopback?.staffId ?? 0) !== 0;

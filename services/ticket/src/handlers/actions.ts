@@ -38,7 +38,7 @@ import {
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import {
   assertMayLinkFiles,
-  authorizeTicket,
+  authorizeTicketWith,
   callerOf,
   domainActor,
   EndUserView,
@@ -54,7 +54,7 @@ import {
   releaseTicket,
   transferTicket,
 } from "../domain/index.ts";
-import { invalidArgument } from "../errors.ts";
+import { invalidArgument, notFound } from "../errors.ts";
 import { prepareFiles } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
@@ -78,8 +78,9 @@ async function beforeAction(
   ticketId: number,
   permission?: string,
 ): Promise<Ticket> {
-  await authorizeTicket(ctx, m.tx, ticketId, permission);
-  return m.ticket(ticketId);
+  const [, before] = await authorizeTicketWith(ctx, m.tx, ticketId, permission, m.ticketRead(ticketId));
+  if (!before) throw notFound();
+  return before;
 }
 
 /** The agent an API key or service acts for (`staff_id`), or the agent calling. */

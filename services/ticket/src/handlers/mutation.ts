@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { bothReads, hasUnsettledDeferred, query, runBatchRead } from "@ostmesh/db";
+import { type BatchRead, bothReads, hasUnsettledDeferred, query, runBatchRead } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { ThreadEntry, Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { callerOf, eventActor, type Principal, subjectOf } from "../access.ts";
@@ -87,17 +87,28 @@ export class Mutation {
    * with the entries the domain's events so far name (their events need them next; see `entry`).
    */
   async ticket(ticketId: number): Promise<Ticket> {
-    const [tickets, entries] = await runBatchRead(
-      this.tx,
-      bothReads(
-        ticketsRead(this.ref, [ticketId], { full: true }),
-        entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id))),
-      ),
-    );
-    for (const [id, entry] of entries) this.#entries.set(id, entry);
-    const ticket = tickets.get(ticketId);
+    const ticket = await runBatchRead(this.tx, this.ticketRead(ticketId));
     if (!ticket) throw notFound();
     return ticket;
+  }
+
+  /**
+   * The ticket in full (undefined: not found) with the entries the domain reported, as statements for a
+   * round trip shared with other reads (e.g. the authorization's, authorizeTicketWith).
+   */
+  ticketRead(ticketId: number): BatchRead<Ticket | undefined> {
+    const read = bothReads(
+      ticketsRead(this.ref, [ticketId], { full: true }),
+      entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id))),
+    );
+    return {
+      statements: read.statements,
+      read: (results) => {
+        const [tickets, entries] = read.read(results);
+        for (const [id, entry] of entries) this.#entries.set(id, entry);
+        return tickets.get(ticketId);
+      },
+    };
   }
 
   /**

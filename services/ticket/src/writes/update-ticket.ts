@@ -8,7 +8,7 @@
  *
  * Built on the write core's building blocks (use case context, row-locked ticket, TicketChange).
  */
-import { withUseCase } from "../domain/context.ts";
+import { withUseCaseReading } from "../domain/context.ts";
 import { TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
 import { type CleanValue, parseAnswer, storeAnswer, validateAnswer } from "../domain/forms/answers.ts";
 import { upsertCdata } from "../domain/forms/entries.ts";
@@ -19,7 +19,7 @@ import { int, strOrNull } from "../domain/rows.ts";
 import { computeSlaDueDate } from "../domain/sla/due-date.ts";
 import type { Sql } from "../domain/sql.ts";
 import { TicketChange } from "../domain/ticket/change.ts";
-import { loadTicketForUpdate } from "../domain/ticket/state.ts";
+import { ticketForUpdateRead, ticketStateOf } from "../domain/ticket/state.ts";
 import { emailHost } from "../domain/users/email.ts";
 
 /** TicketPatch paths, as UpdateTicketRequest.update_mask names them. */
@@ -68,9 +68,9 @@ export function updateTicket(
   actor: Actor,
   ports: Ports = {},
 ): Promise<UpdateTicketResult> {
-  return withUseCase(tx, actor, ports, async (ctx) => {
+  return withUseCaseReading(tx, actor, ports, ticketForUpdateRead(input.ticketId), async (ctx, rows) => {
     const { lookups } = ctx;
-    const ticket = await loadTicketForUpdate(tx, lookups, input.ticketId);
+    const ticket = await ticketStateOf(rows, lookups, input.ticketId);
     const change = new TicketChange(ctx, ticket);
 
     // The ticket's answer slots: every enabled field of its form entries, by variable name.

@@ -1,5 +1,5 @@
 import { int, phpInt, phpTruthy, str } from "../rows.ts";
-import type { Sql } from "../sql.ts";
+import type { BatchRead, Sql } from "../sql.ts";
 
 /**
  * osTicket's PHP defaults for `core` keys that may be absent from ost_config (OsticketConfig::$defaults,
@@ -123,22 +123,39 @@ export async function loadConfig(tx: Sql): Promise<HelpdeskConfig> {
  * The `core` namespace and the DB clock in one query: `now` in epoch seconds and `nowMs` in milliseconds
  * (both honouring a pinned `SET timestamp`).
  */
-export async function loadConfigAndClock(
-  tx: Sql,
-): Promise<{ config: HelpdeskConfig; now: number; nowMs: number }> {
-  const rows = await tx.all(
-    "SELECT `key`, `value`, UNIX_TIMESTAMP() AS now, UNIX_TIMESTAMP(NOW(3)) AS now_ms FROM ost_config" +
-      " WHERE `namespace` = 'core' UNION ALL SELECT NULL, NULL, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(NOW(3))",
-  );
-  const values = new Map<string, string | null>();
-  let now = Math.floor(Date.now() / 1000);
-  let nowMs = Date.now();
-  for (const r of rows) {
-    now = int(r, "now");
-    nowMs = Math.round(Number(r.now_ms) * 1000);
-    if (r.key !== null) values.set(str(r, "key"), r.value === null ? null : str(r, "value"));
-  }
-  return { config: new HelpdeskConfig(values), now, nowMs };
+export async function loadConfigAndClock(tx: Sql): Promise<ConfigAndClock> {
+  return tx.read(configAndClockRead());
+}
+
+export interface ConfigAndClock {
+  readonly config: HelpdeskConfig;
+  /** The database's clock, epoch seconds and milliseconds. */
+  readonly now: number;
+  readonly nowMs: number;
+}
+
+/** loadConfigAndClock as a statement for a round trip shared with other reads. */
+export function configAndClockRead(): BatchRead<ConfigAndClock> {
+  return {
+    statements: [
+      {
+        sql:
+          "SELECT `key`, `value`, UNIX_TIMESTAMP() AS now, UNIX_TIMESTAMP(NOW(3)) AS now_ms FROM ost_config" +
+          " WHERE `namespace` = 'core' UNION ALL SELECT NULL, NULL, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(NOW(3))",
+      },
+    ],
+    read([rows = []]) {
+      const values = new Map<string, string | null>();
+      let now = Math.floor(Date.now() / 1000);
+      let nowMs = Date.now();
+      for (const r of rows) {
+        now = int(r, "now");
+        nowMs = Math.round(Number(r.now_ms) * 1000);
+        if (r.key !== null) values.set(str(r, "key"), r.value === null ? null : str(r, "value"));
+      }
+      return { config: new HelpdeskConfig(values), now, nowMs };
+    },
+  };
 }
 
 /** Reads another config namespace (e.g. `schedule.1`) as a plain map. */

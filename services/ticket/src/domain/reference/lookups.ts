@@ -194,6 +194,8 @@ export class Lookups {
       depts?: number[];
       slas?: number[];
       topics?: number[];
+      /** false: not the priorities (read unless this use case has them already). */
+      priorities?: boolean;
     },
     also: BatchRead<T>,
   ): Promise<T> {
@@ -206,7 +208,7 @@ export class Lookups {
       parts.push(sql(ids.map(() => "?").join(", ")));
       params.push(...ids);
     };
-    const withPriorities = !this.#priorities.has("all");
+    const withPriorities = ids.priorities !== false && !this.#priorities.has("all");
     if (withPriorities) {
       parts.push(
         "SELECT 'priorities' AS kind, priority_id AS id, JSON_OBJECT('priority_id', priority_id, 'priority', priority," +
@@ -368,28 +370,20 @@ export class Lookups {
 
   staff(id: number): Promise<Staff | undefined> {
     return this.#staff.get(id, async () => {
-      const row = await this.#tx.first(
-        "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, isadmin, onvacation, assigned_only," +
-          " timezone" +
-          " FROM ost_staff WHERE staff_id = ?",
-        [id],
-      );
-      return row
-        ? {
-            id: int(row, "staff_id"),
-            username: str(row, "username"),
-            firstname: str(row, "firstname"),
-            lastname: str(row, "lastname"),
-            email: str(row, "email"),
-            deptId: int(row, "dept_id"),
-            isActive: int(row, "isactive") !== 0,
-            isAdmin: int(row, "isadmin") !== 0,
-            onVacation: int(row, "onvacation") !== 0,
-            assignedOnly: int(row, "assigned_only") !== 0,
-            timezone: strOrNull(row, "timezone"),
-          }
-        : undefined;
+      const statement = staffStatement(id);
+      const row = await this.#tx.first(statement.sql, statement.params);
+      return row ? toStaff(row) : undefined;
     });
+  }
+
+  /** Keeps the row staffStatement(id) read (none: no such agent), so staff(id) costs nothing. */
+  rememberStaff(id: number, row: Row | undefined): void {
+    this.#staff.set(id, row ? toStaff(row) : undefined);
+  }
+
+  /** Keeps a status row as status(id) would read it (none: no such status), so status(id) costs nothing. */
+  rememberStatus(id: number, row: Row | undefined): void {
+    this.#statuses.set(id, row ? toStatus(row) : undefined);
   }
 
   /** Is the agent a member of the department (primary or extended access)? */
@@ -483,6 +477,32 @@ function toSla(row: Row): Sla {
     flags: int(row, "flags"),
     gracePeriod: int(row, "grace_period"),
     scheduleId: int(row, "schedule_id"),
+  };
+}
+
+/** What Lookups.staff reads, for a round trip shared with other reads (then Lookups.rememberStaff). */
+export function staffStatement(id: number): { sql: string; params: number[] } {
+  return {
+    sql:
+      "SELECT staff_id, username, firstname, lastname, email, dept_id, isactive, isadmin, onvacation, assigned_only," +
+      " timezone FROM ost_staff WHERE staff_id = ?",
+    params: [id],
+  };
+}
+
+function toStaff(row: Row): Staff {
+  return {
+    id: int(row, "staff_id"),
+    username: str(row, "username"),
+    firstname: str(row, "firstname"),
+    lastname: str(row, "lastname"),
+    email: str(row, "email"),
+    deptId: int(row, "dept_id"),
+    isActive: int(row, "isactive") !== 0,
+    isAdmin: int(row, "isadmin") !== 0,
+    onVacation: int(row, "onvacation") !== 0,
+    assignedOnly: int(row, "assigned_only") !== 0,
+    timezone: strOrNull(row, "timezone"),
   };
 }
 

@@ -1,6 +1,6 @@
 import { int, phpJsonEncode, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
-import type { Sql, SqlValue } from "../sql.ts";
+import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
 import { type BodyFormat, bodySearchable, cleanBody } from "../text/format.ts";
 
 /** `ost_thread_entry.flags` bits (include/class.thread.php L839-850). */
@@ -143,22 +143,45 @@ function encodeRecipients(list: RecipientList): string {
  * leaves the poster out (end-user messages); a non-empty `ccUserIds` (getRecipients' whitelist) lists
  * only those users' collaborators.
  */
-export async function ticketRecipients(
+export function ticketRecipients(
   tx: Sql,
   ticket: { threadId: number; userId: number },
   who: "all" | "user",
   exceptUserId = 0,
   ccUserIds: readonly number[] = [],
 ): Promise<RecipientList> {
-  const rows = await tx.all(
-    "SELECT 'to' AS kind, u.id AS id, u.id AS user_id, u.name, e.address FROM ost_user u" +
-      " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?" +
-      (who === "all"
-        ? " UNION ALL SELECT 'cc', c.id, u.id, u.name, e.address FROM ost_thread_collaborator c JOIN ost_user u ON u.id = c.user_id" +
-          " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE c.thread_id = ? AND c.flags & 1"
-        : ""),
-    who === "all" ? [ticket.userId, ticket.threadId] : [ticket.userId],
-  );
+  return tx.read(ticketRecipientsRead(ticket, who, exceptUserId, ccUserIds));
+}
+
+/** ticketRecipients as a statement for a round trip shared with other reads. */
+export function ticketRecipientsRead(
+  ticket: { threadId: number; userId: number },
+  who: "all" | "user",
+  exceptUserId = 0,
+  ccUserIds: readonly number[] = [],
+): BatchRead<RecipientList> {
+  return {
+    statements: [
+      {
+        sql:
+          "SELECT 'to' AS kind, u.id AS id, u.id AS user_id, u.name, e.address FROM ost_user u" +
+          " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = ?" +
+          (who === "all"
+            ? " UNION ALL SELECT 'cc', c.id, u.id, u.name, e.address FROM ost_thread_collaborator c JOIN ost_user u ON u.id = c.user_id" +
+              " LEFT JOIN ost_user_email e ON e.id = u.default_email_id WHERE c.thread_id = ? AND c.flags & 1"
+            : ""),
+        params: who === "all" ? [ticket.userId, ticket.threadId] : [ticket.userId],
+      },
+    ],
+    read: ([rows = []]) => recipientListOf(rows, exceptUserId, ccUserIds),
+  };
+}
+
+function recipientListOf(
+  rows: readonly Row[],
+  exceptUserId: number,
+  ccUserIds: readonly number[],
+): RecipientList {
   const list: Record<string, Array<readonly [string, string]>> = {};
   const ordered = [...rows].sort((a, b) =>
     str(a, "kind") === str(b, "kind")

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotFoundError, TicketActionError, TicketValidationError } from "../errors.ts";
 import { type Actor, type Ports, SYSTEM_ACTOR } from "../ports.ts";
+import { loadConfigAndClock } from "../reference/config.ts";
+import { Lookups } from "../reference/lookups.ts";
+import type { Sql } from "../sql.ts";
 import { fixedClock, type Harness, openHarness, seededRandom } from "../testing/harness.ts";
+import { recordingSql } from "../testing/round-trips.ts";
 import {
   assignTicket,
   changeStatus,
@@ -13,6 +17,7 @@ import {
   transferTicket,
 } from "./actions.ts";
 import { createTicket } from "./create-ticket.ts";
+import { ticketForUpdateRead, ticketStateOf } from "./state.ts";
 
 let h: Harness;
 const ADMIN: Actor = { kind: "staff", staffId: 1 };
@@ -61,6 +66,54 @@ const events = (threadId: number) =>
       " FROM ost_thread_event t JOIN ost_event e ON e.id = t.event_id WHERE t.thread_id = ? ORDER BY t.id",
     [threadId],
   );
+
+describe("round trips", () => {
+  it("posts a reply and a note in a bounded number of round trips (the ticket read with config, the reply's reads together)", async () => {
+    const t = await newTicket("round.trips@example.com", "Round Trips");
+    const metadata = h.metadata();
+    const counted = async (act: (tx: Sql) => Promise<unknown>) => {
+      let recorded: ReturnType<typeof recordingSql> | undefined;
+      await h.tx((tx) => {
+        recorded = recordingSql(tx);
+        return act(recorded.sql);
+      });
+      return { roundTrips: recorded?.roundTrips.length, deferred: recorded?.deferred.length };
+    };
+    const reply = await counted((tx) =>
+      postReply(tx, { ticketId: t.ticketId, body: "On it", recipients: "all" }, ADMIN, { metadata }),
+    );
+    const note = await counted((tx) =>
+      postNote(tx, { ticketId: t.ticketId, title: "Checked", body: "Looked at it" }, ADMIN, { metadata }),
+    );
+    // Reply: config, agent, ticket and status; the message replied to, the recipients and the department;
+    // the entry; the ticket's update with its answers for the search row. Note: the same without the second.
+    expect({ reply, note }).toEqual({
+      reply: { roundTrips: 4, deferred: 3 },
+      note: { roundTrips: 3, deferred: 1 },
+    });
+  });
+});
+
+describe("the ticket an action locks", () => {
+  it("has the status its locked row names, also when another transaction changed it after this one's snapshot", async () => {
+    const t = await newTicket("snapshot@example.com", "Snap Shot");
+    const state = await h.tx(async (tx) => {
+      // This transaction's snapshot sees the ticket open; another one closes it and commits meanwhile.
+      expect(await tx.all("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.ticketId])).toEqual([
+        { status_id: 1 },
+      ]);
+      await h.query("UPDATE ost_ticket SET status_id = 3 WHERE ticket_id = ?", [t.ticketId]);
+      const { config } = await loadConfigAndClock(tx);
+      const lookups = new Lookups(tx, config, h.metadata());
+      return ticketStateOf(await tx.read(ticketForUpdateRead(t.ticketId)), lookups, t.ticketId);
+    });
+    expect({ statusId: state.statusId, status: state.status?.name, state: state.state }).toEqual({
+      statusId: 3,
+      status: "Closed",
+      state: "closed",
+    });
+  });
+});
 
 describe("ticket actions write what osTicket writes (traces/ticket-actions.writes.sql)", () => {
   it("reply, note, close, reopen, claim, team, transfer, user message, resolve", async () => {

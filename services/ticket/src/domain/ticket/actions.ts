@@ -1,14 +1,20 @@
-import { type UseCaseContext, withUseCase } from "../context.ts";
+import { type UseCaseContext, withUseCaseReading } from "../context.ts";
 import { NotFoundError, TicketActionError, TicketValidationError } from "../errors.ts";
 import type { Actor, Ports } from "../ports.ts";
 import { DeptFlag, SlaFlag, type Staff, staffDisplayName } from "../reference/lookups.ts";
 import { int } from "../rows.ts";
-import type { Sql } from "../sql.ts";
+import { bothReads, type Sql } from "../sql.ts";
 import { type BodyFormat, cleanBodyContent, cleanTitle, storedBody, truncate } from "../text/format.ts";
-import { type AttachmentLink, EntryFlag, insertThreadEntry, ticketRecipients } from "../thread/entries.ts";
+import {
+  type AttachmentLink,
+  EntryFlag,
+  insertThreadEntry,
+  ticketRecipients,
+  ticketRecipientsRead,
+} from "../thread/entries.ts";
 import { findUserById } from "../users/requester.ts";
 import { NOW, TicketChange } from "./change.ts";
-import { loadTicketForUpdate } from "./state.ts";
+import { ticketForUpdateRead, ticketStateOf } from "./state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "./status.ts";
 
 /** What an action left the ticket as (the RPC layer reloads the full ticket for its response). */
@@ -43,8 +49,8 @@ function onTicket<T>(
   ports: Ports,
   work: (change: TicketChange, ctx: UseCaseContext) => Promise<T>,
 ): Promise<T> {
-  return withUseCase(tx, actor, ports, async (ctx) => {
-    const ticket = await loadTicketForUpdate(tx, ctx.lookups, ticketId);
+  return withUseCaseReading(tx, actor, ports, ticketForUpdateRead(ticketId), async (ctx, rows) => {
+    const ticket = await ticketStateOf(rows, ctx.lookups, ticketId);
     const change = new TicketChange(ctx, ticket);
     const out = await work(change, ctx);
     await change.finish();
@@ -100,13 +106,25 @@ export function postReply(
     const staff = requireStaff(ctx);
     const format = input.format ?? "text";
     const stored = body(ctx, input.body, format, "response", "Response content is required");
-    const last = await ctx.tx.first(
-      "SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M' ORDER BY id DESC LIMIT 1",
-      [change.ticket.threadId],
-    );
     const who = input.recipients ?? "none";
+    // The message replied to, the recipients and the department (auto-claim) in one round trip.
+    const [last, recipients] = await ctx.lookups.prefetch(
+      { depts: [change.view.deptId], priorities: false },
+      bothReads(
+        {
+          statements: [
+            {
+              sql: "SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M' ORDER BY id DESC LIMIT 1",
+              params: [change.ticket.threadId],
+            },
+          ],
+          read: ([rows = []]) => rows[0],
+        },
+        who === "none" ? { statements: [], read: () => null } : ticketRecipientsRead(change.ticket, who),
+      ),
+    );
     const entry = await insertThreadEntry(ctx.tx, {
-      recipients: who === "none" ? null : await ticketRecipients(ctx.tx, change.ticket, who),
+      recipients,
       threadId: change.ticket.threadId,
       type: "R",
       pid: last ? int(last, "id") : 0,
@@ -300,8 +318,8 @@ export function changeStatus(
   actor: Actor,
   ports: Ports = {},
 ): Promise<ChangeStatusResult> {
-  return withUseCase(tx, actor, ports, async (ctx) => {
-    const ticket = await loadTicketForUpdate(tx, ctx.lookups, input.ticketId);
+  return withUseCaseReading(tx, actor, ports, ticketForUpdateRead(input.ticketId), async (ctx, rows) => {
+    const ticket = await ticketStateOf(rows, ctx.lookups, input.ticketId);
     const status = await ctx.lookups.status(input.statusId);
     if (!status) throw new NotFoundError("status", input.statusId);
     const change = new TicketChange(ctx, ticket);

@@ -4,6 +4,7 @@ import { type Actor, SYSTEM_ACTOR } from "../ports.ts";
 import { MetadataCache } from "../reference/forms.ts";
 import { int } from "../rows.ts";
 import { fixedClock, type Harness, openHarness } from "../testing/harness.ts";
+import { recordingSql } from "../testing/round-trips.ts";
 import {
   ASSIGN_DENIED,
   type CreateTicketInput,
@@ -499,60 +500,15 @@ describe("round trips", () => {
   it("creates a ticket in a bounded number of round trips (forms, events and schedules cached, result-less writes deferred)", async () => {
     const metadata = new MetadataCache({ ttlMs: 60_000 });
     // Round trips: statements the use case waits for; deferred writes travel with the next one.
-    const statements: string[] = [];
-    const deferred: string[] = [];
+    let recorded: ReturnType<typeof recordingSql> | undefined;
     const run = (email: string) =>
-      h.tx((tx) =>
-        createTicket(
-          {
-            all: (sql, params) => {
-              statements.push(sql);
-              return tx.all(sql, params);
-            },
-            first: (sql, params) => {
-              statements.push(sql);
-              return tx.first(sql, params);
-            },
-            run: (sql, params) => {
-              statements.push(sql);
-              return tx.run(sql, params);
-            },
-            later: (sql, params) => {
-              deferred.push(sql);
-              tx.later(sql, params);
-            },
-            laterWithResult: (sql, params, onResult) => {
-              deferred.push(sql);
-              tx.laterWithResult(sql, params, onResult);
-            },
-            laterRecoverable: (sql, params, recover) => {
-              deferred.push(sql);
-              tx.laterRecoverable(sql, params, recover);
-            },
-            settle: () => tx.settle(),
-            batch: (batch) => {
-              statements.push(batch.map((b) => b.sql).join(";\n"));
-              return tx.batch(batch);
-            },
-            runAll: (batch) => {
-              statements.push(batch.map((b) => b.sql).join(";\n"));
-              return tx.runAll(batch);
-            },
-            read: (read) => {
-              statements.push(read.statements.map((b) => b.sql).join(";\n"));
-              return tx.read(read);
-            },
-          },
-          input(email),
-          SYSTEM_ACTOR,
-          { metadata },
-        ),
-      );
+      h.tx((tx) => {
+        recorded = recordingSql(tx);
+        return createTicket(recorded.sql, input(email), SYSTEM_ACTOR, { metadata });
+      });
     const count = async (email: string) => {
-      statements.length = 0;
-      deferred.length = 0;
       await run(email);
-      return { roundTrips: statements.length, deferred: deferred.length };
+      return { roundTrips: recorded?.roundTrips.length, deferred: recorded?.deferred.length };
     };
     await run("warm@example.com");
     const newUser = await count("fresh@example.com");

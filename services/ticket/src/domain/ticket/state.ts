@@ -3,7 +3,7 @@ import { fieldChoices } from "../forms/answers.ts";
 import type { Lookups, TicketStatus } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
-import type { Sql } from "../sql.ts";
+import type { BatchRead, Row, Sql } from "../sql.ts";
 import { htmlSearchable, searchable } from "../text/format.ts";
 
 /** A ticket row as the actions need it, with its thread and status. */
@@ -34,22 +34,61 @@ export interface TicketState {
  * apply one after the other.
  */
 export async function loadTicketForUpdate(tx: Sql, lookups: Lookups, ticketId: number): Promise<TicketState> {
-  const row = await tx.first(
-    "SELECT t.ticket_id, t.number, t.user_id, t.status_id, t.dept_id, t.sla_id, t.topic_id, t.staff_id, t.team_id," +
-      " t.isoverdue, t.isanswered, t.duedate, t.est_duedate, t.closed," +
-      " (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id AND th.object_type = 'T' ORDER BY th.id LIMIT 1) AS thread_id" +
-      " FROM ost_ticket t WHERE t.ticket_id = ? FOR UPDATE",
-    [ticketId],
-  );
+  return ticketStateOf(await tx.read(ticketForUpdateRead(ticketId)), lookups, ticketId);
+}
+
+/** What ticketForUpdateRead reads: the locked row and the status row its status id had in this snapshot. */
+export interface LockedTicketRows {
+  readonly ticket: Row | undefined;
+  readonly status: Row | undefined;
+}
+
+/**
+ * loadTicketForUpdate's reads for a round trip shared with others (then ticketStateOf): the row, locked,
+ * and its status row — read apart, since a join would lock the status row too. The status is read by the
+ * ticket's status id as this transaction's snapshot has it; should the locked (latest) row name another,
+ * ticketStateOf looks that one up.
+ */
+export function ticketForUpdateRead(ticketId: number): BatchRead<LockedTicketRows> {
+  return {
+    statements: [
+      {
+        sql:
+          "SELECT t.ticket_id, t.number, t.user_id, t.status_id, t.dept_id, t.sla_id, t.topic_id, t.staff_id, t.team_id," +
+          " t.isoverdue, t.isanswered, t.duedate, t.est_duedate, t.closed," +
+          " (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id AND th.object_type = 'T' ORDER BY th.id LIMIT 1) AS thread_id" +
+          " FROM ost_ticket t WHERE t.ticket_id = ? FOR UPDATE",
+        params: [ticketId],
+      },
+      {
+        sql:
+          "SELECT s.id, s.name, s.state, s.mode, s.properties FROM ost_ticket_status s" +
+          " WHERE s.id = (SELECT t.status_id FROM ost_ticket t WHERE t.ticket_id = ?)",
+        params: [ticketId],
+      },
+    ],
+    read: ([tickets = [], statuses = []]) => ({ ticket: tickets[0], status: statuses[0] }),
+  };
+}
+
+/** The TicketState of what ticketForUpdateRead read (NotFoundError without the ticket or its thread). */
+export async function ticketStateOf(
+  rows: LockedTicketRows,
+  lookups: Lookups,
+  ticketId: number,
+): Promise<TicketState> {
+  const row = rows.ticket;
   if (!row) throw new NotFoundError("ticket", ticketId);
   const threadId = intOrNull(row, "thread_id");
   if (threadId === null) throw new NotFoundError("thread of ticket", ticketId);
-  const status = await lookups.status(int(row, "status_id"));
+  const statusId = int(row, "status_id");
+  if (rows.status && int(rows.status, "id") === statusId) lookups.rememberStatus(statusId, rows.status);
+  const status = await lookups.status(statusId);
   return {
     id: int(row, "ticket_id"),
     number: str(row, "number"),
     userId: int(row, "user_id"),
-    statusId: int(row, "status_id"),
+    statusId,
     deptId: int(row, "dept_id"),
     slaId: int(row, "sla_id"),
     topicId: int(row, "topic_id"),
