@@ -3,7 +3,7 @@
  *
  *   npx node bench/seed-tickets.ts 100000 --url=mysql://root@127.0.0.1:3306/ostmesh_bench --fresh --indexes
  *   npx node bench/ticket-rpc.ts [--url=mysql://root@127.0.0.1:3306/ostmesh_bench] [--seconds=10]
- *                                [--concurrency=16] [--only=get,list,search,create] [--no-relay]
+ *                                [--concurrency=16] [--only=get,list,search,create,reply] [--no-relay]
  *                                [--queries=word,"a phrase",+both +words]
  *
  * The service runs in this process exactly as in production — its own pool, the outbox relay publishing to a
@@ -11,7 +11,8 @@
  * over h2c with a gRPC client. Reads are made by osTicket's admin agent (department access checked, tokens
  * revalidated against the database on every call, as deployed); creates by a SERVICE principal, as the
  * gateway makes them. Each phase runs `seconds` with `concurrency` calls in flight and prints calls/s, p50
- * and p99. CreateTicket makes real tickets (new requesters, text bodies); run it last or on a copy.
+ * and p99. CreateTicket makes real tickets (new requesters, text bodies) and PostReply (not in the default
+ * set) adds an agent's reply to random tickets; run those last or on a copy.
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -228,6 +229,21 @@ try {
       await phase("SearchTickets", (i) => search(searchWords[i % searchWords.length] ?? "printer")),
     );
   }
+  if (phases.has("reply"))
+    results.push(
+      await phase("PostReply", () =>
+        client
+          .postReply(
+            { ticketId: randomId(), body: "Thanks, we are looking into it." },
+            { headers: agentHeaders },
+          )
+          .catch((e) => {
+            // Ids between MIN and MAX may be gaps (deleted tickets): those are answers too.
+            if (String(e).includes("not_found") || String(e).includes("not found")) return;
+            throw e;
+          }),
+      ),
+    );
   if (phases.has("create"))
     results.push(
       await phase("CreateTicket", (i) =>
