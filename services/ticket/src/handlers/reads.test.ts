@@ -10,6 +10,7 @@ import {
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { TicketSortField } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { levelScanCounts } from "../read/list.ts";
 import { loadFulltextRules, searchText } from "../read/search-text.ts";
 import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
 import { replayApiCreate, replayTicketActions } from "../testing/replay.ts";
@@ -919,5 +920,35 @@ describe("SearchTickets", () => {
     // Best level first, newest first within a level.
     expect(every.slice(30, 32)).toEqual(sales.slice(0, 2));
     expect(every.slice(0, 30)).toEqual([...every.slice(0, 30)].sort((a, b) => b - a));
+  });
+
+  it("serves a run of identical tickets newest first from the newest tickets' own rows, and agrees with the complete ranking", async () => {
+    const open = (message: string, deptId = 1) =>
+      h.client.createTicket(
+        { requester: { email: "monitor@example.com", name: "Monitor" }, subject: "Alert", message, deptId },
+        { headers: service },
+      );
+    // A run of identical alerts (one score), a few mentioning the word twice (a better score), then
+    // tickets without it: the first page of size 5 reads 48 index rows, ends inside the run, and takes
+    // its newest tickets from the newest tickets' own rows.
+    for (let i = 0; i < 60; i++) await open("Disk space low on blorptank", i % 3 === 0 ? 2 : 1);
+    for (let i = 0; i < 3; i++) await open("blorptank blorptank is full");
+    const before = levelScanCounts();
+    const pages = (request: SearchPagesRequest, pageSize: number) =>
+      searchPages("blorptank", request, pageSize);
+    const complete = (await pages({ sortDirection: SortDirection.ASC }, 100)).reverse();
+    expect(complete).toHaveLength(63);
+    expect(await pages({}, 5)).toEqual(complete);
+    const sales = (
+      await pages({ filter: { deptIds: [2] }, sortDirection: SortDirection.ASC }, 100)
+    ).reverse();
+    expect(sales).toHaveLength(20);
+    expect(await pages({ filter: { deptIds: [2] } }, 5)).toEqual(sales);
+    const after = levelScanCounts();
+    expect(after.settled - before.settled).toBe(2);
+    // Buried under 200 newer tickets the run is not among the newest: the read of the whole run answers.
+    for (let i = 0; i < 200; i++) await open(`Unrelated note ${i}`);
+    expect(await pages({}, 4)).toEqual(complete);
+    expect(levelScanCounts().failed - after.failed).toBe(1);
   });
 });

@@ -11,6 +11,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
 import { query, queryBatch } from "@ostmesh/db";
+import { BoundedMap } from "@ostmesh/kit/cache/bounded-map.ts";
 import { SortDirection } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   type TicketFilter,
@@ -271,7 +272,7 @@ async function relevanceFirstPage(
   const usual = q.limit * FAST_PATH_ROWS_PER_TICKET;
   const first = Math.min(Math.max(usual, budgetHints.get(hintKey) ?? 0), FAST_PATH_MAX_ROWS);
   for (const budget of first < FAST_PATH_MAX_ROWS ? [first, FAST_PATH_MAX_ROWS] : [first]) {
-    const attempt = await bestRowsPage(em, q, search, budget);
+    const attempt = await bestRowsPage(em, q, search, budget, hintKey);
     if (attempt === "incomplete") continue;
     if (attempt) budgetHints.remember(hintKey, attempt.rowsNeeded > usual ? attempt.rowsNeeded : undefined);
     return attempt?.page;
@@ -281,6 +282,17 @@ async function relevanceFirstPage(
 
 /** See BudgetHints: per process, shared by every search. */
 const budgetHints = new BudgetHints();
+/**
+ * Whether newestAtLevel settled the last search with a hint key (false: it did not, so later ones go
+ * straight to the larger read), per process.
+ */
+const levelScans = new BoundedMap<string, boolean>({ limit: 1000 });
+const levelScanOutcomes = { settled: 0, failed: 0 };
+
+/** How often newestAtLevel settled a first page and how often it did not, in this process (tests read it). */
+export function levelScanCounts(): { readonly settled: number; readonly failed: number } {
+  return { ...levelScanOutcomes };
+}
 
 /** One attempt of the fast path with `budget` index rows; "incomplete" when they do not settle the page. */
 async function bestRowsPage(
@@ -288,6 +300,7 @@ async function bestRowsPage(
   q: TicketPageQuery,
   search: SearchText,
   budget: number,
+  hintKey: string,
 ): Promise<{ page: { id: number; keys: KeyValue[] }[]; rowsNeeded: number } | "incomplete" | undefined> {
   let threshold = Number.NEGATIVE_INFINITY;
   let above: Row[] = [];
@@ -371,7 +384,108 @@ async function bestRowsPage(
       return { page: ranked.map((r) => ({ id: r.id, keys: [r.score.toFixed(6)] })), rowsNeeded };
     }
   }
+  // Every visible ticket scoring above the threshold is kept and the page is still short: it goes on with
+  // tickets whose best row scores exactly the threshold, newest first, from a run of equal scores the read
+  // ended inside. When that run is dense among the newest tickets (a run of identical tickets a monitoring
+  // tool opened, say), scoring the newest tickets' own rows finds them at once, where reading the whole run
+  // in the index's order (oldest first) costs a read of every row in it.
+  if (search.match && threshold > 0 && kept.length < q.limit && levelScans.get(hintKey) !== false) {
+    const level = await newestAtLevel(em, q, search, threshold, scores, q.limit - kept.length);
+    levelScans.set(hintKey, level !== undefined);
+    levelScanOutcomes[level ? "settled" : "failed"]++;
+    if (level) {
+      const page = [...kept.sort(rank), ...level].map((id) => ({
+        id,
+        keys: [(scores.get(id) ?? threshold).toFixed(6)],
+      }));
+      return { page, rowsNeeded: 0 };
+    }
+  }
   return "incomplete";
+}
+
+/** How many of the newest visible tickets newestAtLevel scores per ticket it needs (at least LEVEL_SCAN_MIN). */
+const LEVEL_SCAN_PER_TICKET = 4;
+const LEVEL_SCAN_MIN = 200;
+
+/**
+ * The `need` newest visible tickets (filters applied) whose best index row scores exactly `level`, or
+ * undefined when the newest tickets scanned (LEVEL_SCAN_PER_TICKET per ticket needed) do not hold that
+ * many. `scored` holds every ticket with a row above `level`: they are not at the level, and one found
+ * above it that is not there means the index changed under the search (undefined too). A ticket's rows
+ * are scored by the same MATCH as the index read, evaluated on those rows only (InnoDB ranks the query's
+ * matches once without fetching them), so each ticket gets the score the complete query gives it: the best
+ * of its T row, its thread entries' H rows and its requester's U row that match (score above zero) and
+ * pass the phrase checks.
+ */
+async function newestAtLevel(
+  em: EntityManager,
+  q: TicketPageQuery,
+  search: SearchText,
+  level: number,
+  scored: ReadonlyMap<number, number>,
+  need: number,
+): Promise<number[] | undefined> {
+  const batch = Math.max(LEVEL_SCAN_MIN, need * LEVEL_SCAN_PER_TICKET);
+  const where: Condition[] = [q.visibility, ...q.filters];
+  const candidates = await query(
+    em,
+    "SELECT c.ticket_id, c.user_id, e.id AS entry_id FROM (SELECT t.ticket_id, t.user_id FROM ost_ticket t" +
+      ` WHERE ${where.map((c) => `(${c.sql})`).join(" AND ")} ORDER BY t.ticket_id DESC LIMIT ?) c` +
+      " LEFT JOIN ost_thread th ON th.object_type = 'T' AND th.object_id = c.ticket_id" +
+      " LEFT JOIN ost_thread_entry e ON e.thread_id = th.id",
+    [...where.flatMap((c) => c.params), batch],
+  );
+  const userOf = new Map<number, number>();
+  const ticketOfEntry = new Map<number, number>();
+  for (const r of candidates) {
+    const ticketId = num(r, "ticket_id");
+    userOf.set(ticketId, num(r, "user_id"));
+    if (r.entry_id !== null && r.entry_id !== undefined) ticketOfEntry.set(num(r, "entry_id"), ticketId);
+  }
+  if (userOf.size === 0) return undefined;
+  const ids = [...userOf.keys()];
+  const entries = [...ticketOfEntry.keys()];
+  const users = [...new Set(userOf.values())];
+  const phrases = phraseChecks(search);
+  const rows = await query(
+    em,
+    "SELECT s.object_type, s.object_id," +
+      " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
+      ` FROM ost__search s WHERE ((s.object_type = 'T' AND s.object_id IN (${marks(ids.length)}))` +
+      ` OR (s.object_type = 'H' AND s.object_id IN (${marks(entries.length)}))` +
+      ` OR (s.object_type = 'U' AND s.object_id IN (${marks(users.length)})))${phrases.sql}`,
+    [
+      search.match,
+      ...ids,
+      ...(entries.length ? entries : [null]),
+      ...(users.length ? users : [null]),
+      ...phrases.params,
+    ],
+  );
+  const best = new Map<number, number>();
+  const better = (ticketId: number | undefined, score: number) => {
+    if (ticketId !== undefined && score > (best.get(ticketId) ?? 0)) best.set(ticketId, score);
+  };
+  const userScores = new Map<number, number>();
+  for (const r of rows) {
+    const score = Number(r.relevance);
+    if (!(score > 0)) continue;
+    const objectId = num(r, "object_id");
+    if (r.object_type === "T") better(objectId, score);
+    else if (r.object_type === "H") better(ticketOfEntry.get(objectId), score);
+    else userScores.set(objectId, score);
+  }
+  for (const [ticketId, userId] of userOf) better(ticketId, userScores.get(userId) ?? 0);
+  const found: number[] = [];
+  for (const ticketId of ids.sort((a, b) => b - a)) {
+    const score = best.get(ticketId) ?? 0;
+    if (score > level && !scored.has(ticketId)) return undefined;
+    if (score !== level || scored.has(ticketId)) continue;
+    found.push(ticketId);
+    if (found.length === need) return found;
+  }
+  return undefined;
 }
 
 /** The tickets of FULLTEXT index rows (T: the ticket, H: its thread entry's, U: every ticket of the user), best score each. */
