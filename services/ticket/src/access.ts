@@ -14,6 +14,7 @@ import {
   type ClientVisibleFields,
   decideTicketAccess,
   type EndUserOrgFacts,
+  endUserOrgFactsRead,
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadMergedChildren,
@@ -27,6 +28,7 @@ import {
   type TicketAccessFacts,
   threadEntryType,
   ticketAndEndUserFactsRead,
+  ticketReferralsRead,
   ticketThreadSql,
   ticketVisibilityFilter,
 } from "@ostmesh/kit/auth/index.ts";
@@ -178,14 +180,44 @@ export async function authorizeTicketWith<T>(
 
 const NO_READ: BatchRead<undefined> = { statements: [], read: () => undefined };
 
+/** What authorizeLoadedTicket needs besides the ticket: its thread's referrals, an end user's organization. */
+export interface LoadedTicketAccess {
+  readonly referrals: TicketAccessFacts["referrals"];
+  readonly endUser: EndUserOrgFacts | undefined;
+}
+
 /**
- * The same check for a ticket already read in full (GetTicket): the facts come from the ticket itself, only
- * its thread's referrals are read (whatever the ticket's state: Ticket::checkStaffPerm's Thread::isReferred).
+ * The reads authorizeLoadedTicket needs, for the round trip that reads the ticket (by its id, so they need
+ * not wait for it); none for callers that see every ticket.
+ */
+export function loadedTicketAccessRead(
+  ctx: Pick<HandlerContext, "values">,
+  ticketId: number,
+): BatchRead<LoadedTicketAccess | undefined> {
+  const principal = callerOf(ctx);
+  if (seesEveryTicket(principal)) return NO_READ;
+  const referrals = ticketReferralsRead(ticketId);
+  const endUser = isEndUser(principal) ? endUserOrgFactsRead(idOf(principal)) : NO_READ;
+  const both = bothReads(referrals, endUser);
+  return {
+    statements: both.statements,
+    read: (results) => {
+      const [found, org] = both.read(results);
+      return { referrals: found, endUser: org };
+    },
+  };
+}
+
+/**
+ * The same check for a ticket already read in full (GetTicket): the facts come from the ticket itself and
+ * from `access` (loadedTicketAccessRead, read with it: its thread's referrals whatever the ticket's state,
+ * Ticket::checkStaffPerm's Thread::isReferred).
  */
 export async function authorizeLoadedTicket(
   ctx: Pick<HandlerContext, "values">,
   em: EntityManager,
   ticket: Ticket,
+  access: LoadedTicketAccess | undefined,
   permission?: string,
 ): Promise<void> {
   const principal = callerOf(ctx);
@@ -201,10 +233,12 @@ export async function authorizeLoadedTicket(
     ownerOrgId: ticket.requester?.orgId ?? 0,
     isOpen: ticket.status?.state === TicketState.OPEN,
     collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
-    referrals: await loadTicketReferrals(q, ticket.id),
+    referrals: access?.referrals ?? (await loadTicketReferrals(q, ticket.id)),
     mergedChildren: [],
   };
-  const endUser = isEndUser(principal) ? await loadEndUserOrgFacts(q, idOf(principal)) : undefined;
+  const endUser = isEndUser(principal)
+    ? (access?.endUser ?? (await loadEndUserOrgFacts(q, idOf(principal))))
+    : undefined;
   let decision = decideTicketAccess(principal, facts, { permission, endUser });
   // A merge parent's children only ever add access (end users only): read them when it is not yet allowed.
   if (!decision.allowed && endUser) {

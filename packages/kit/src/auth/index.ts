@@ -106,6 +106,7 @@ export {
   decideTicketAccess,
   END_USER_ENTRY_TYPES,
   type EndUserOrgFacts,
+  endUserOrgFactsRead,
   FORM_FIELD_CLIENT_VIEW,
   isEntryVisibleToEndUser,
   loadAttachmentAccessFacts,
@@ -127,6 +128,7 @@ export {
   TicketFlag,
   threadEntryType,
   ticketAndEndUserFactsRead,
+  ticketReferralsRead,
   ticketThreadSql,
   ticketVisibilityFilter,
 } from "./tickets.ts";

@@ -293,6 +293,11 @@ export async function loadTicketReferrals(
   return referralsOf(await q(statement.sql, statement.params));
 }
 
+/** loadTicketReferrals as a statement for a round trip shared with other reads. */
+export function ticketReferralsRead(ticketId: number): SqlRead<TicketAccessFacts["referrals"]> {
+  return { statements: [referralsStatement(ticketId)], read: ([rows = []]) => referralsOf(rows) };
+}
+
 function referralsStatement(ticketId: number): SqlStatement {
   return {
     sql: `SELECT r.object_id, r.object_type FROM ost_thread_referral r WHERE r.thread_id = ${THREAD_OF_TICKET_ID}`,
@@ -311,7 +316,8 @@ export async function loadEndUserOrgFacts(q: SqlQuery, userId: number): Promise<
   return read.read(await queryAll(q, read.statements));
 }
 
-function endUserOrgFactsRead(userId: number): SqlRead<EndUserOrgFacts> {
+/** loadEndUserOrgFacts as a statement for a round trip shared with other reads. */
+export function endUserOrgFactsRead(userId: number): SqlRead<EndUserOrgFacts> {
   return {
     statements: [
       {

@@ -2,6 +2,7 @@
 
 import { create, toJson } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
+import { bothReads, runBatchRead } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import type { SortDirection } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
@@ -28,6 +29,7 @@ import {
   callerOf,
   EndUserView,
   kindOf,
+  loadedTicketAccessRead,
   visibleTickets,
 } from "../access.ts";
 import { invalidArgument, notFound } from "../errors.ts";
@@ -35,7 +37,7 @@ import { pageSize, queryHash } from "../paging.ts";
 import { countTickets, filterConditions, sortSpec, ticketPage } from "../read/list.ts";
 import { searchText } from "../read/search-text.ts";
 import { listEntries } from "../read/thread.ts";
-import { loadTickets, ticketIdByNumber } from "../read/tickets.ts";
+import { loadTickets, ticketIdByNumber, ticketsRead } from "../read/tickets.ts";
 import type { Runtime } from "../runtime.ts";
 
 export async function handleGetTicket(
@@ -62,10 +64,15 @@ export async function handleGetTicket(
       throw invalidArgument("lookup", "ticket_id or number is required");
   }
   const ref = await rt.refs.get(em);
-  const ticket = (await loadTickets(em, ref, [ticketId], { full: true })).get(ticketId);
+  // The access facts come from the ticket, read with its referrals (a ticket the caller may not see is
+  // NOT_FOUND too).
+  const [tickets, access] = await runBatchRead(
+    em,
+    bothReads(ticketsRead(ref, [ticketId], { full: true }), loadedTicketAccessRead(ctx, ticketId)),
+  );
+  const ticket = tickets.get(ticketId);
   if (!ticket) throw notFound();
-  // The access facts come from the ticket just read (a ticket the caller may not see is NOT_FOUND too).
-  await authorizeLoadedTicket(ctx, em, ticket);
+  await authorizeLoadedTicket(ctx, em, ticket, access);
   const view = await EndUserView.for(callerOf(ctx), em);
   return create(GetTicketResponseSchema, { ticket: view.ticket(ticket) });
 }
