@@ -49,6 +49,7 @@ export {
   flushDeferred,
   hasDeferred,
   hasUnsettledDeferred,
+  noRead,
   type PreparedOptions,
   query,
   queryBatch,

@@ -255,6 +255,11 @@ export interface BatchRead<T> {
   read(results: readonly (readonly Row[])[]): T;
 }
 
+/** A read of nothing that gives `value`: a BatchRead slot a caller sometimes has no statements for. */
+export function noRead<T>(value: T): BatchRead<T> {
+  return { statements: [], read: () => value };
+}
+
 /** Two reads as one: their statements go in one round trip, each gets its own results. */
 export function bothReads<A, B>(a: BatchRead<A>, b: BatchRead<B>): BatchRead<[A, B]> {
   const split = a.statements.length;

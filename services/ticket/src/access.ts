@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
-import { type BatchRead, bothReads, runBatchRead, sqlReader } from "@ostmesh/db";
+import { type BatchRead, bothReads, noRead, runBatchRead, sqlReader } from "@ostmesh/db";
 import {
   assertAllowed,
   type ClientVisibleFields,
@@ -18,7 +18,6 @@ import {
   loadClientVisibleFields,
   loadEndUserOrgFacts,
   loadMergedChildren,
-  loadTicketReferrals,
   mayLinkFile,
   principalOf,
   redactThreadForEndUser,
@@ -132,7 +131,7 @@ export async function authorizeTicket(
   ticketId: number,
   permission?: string,
 ): Promise<TicketAccess> {
-  const [access] = await authorizeTicketWith(ctx, em, ticketId, permission, NO_READ);
+  const [access] = await authorizeTicketWith(ctx, em, ticketId, permission, noRead(undefined));
   return access;
 }
 
@@ -178,8 +177,6 @@ export async function authorizeTicketWith<T>(
   return [{ ticketId: facts.ticketId, threadId: facts.threadId, deptId: facts.deptId }, value];
 }
 
-const NO_READ: BatchRead<undefined> = { statements: [], read: () => undefined };
-
 /** What authorizeLoadedTicket needs besides the ticket: its thread's referrals, an end user's organization. */
 export interface LoadedTicketAccess {
   readonly referrals: TicketAccessFacts["referrals"];
@@ -195,9 +192,9 @@ export function loadedTicketAccessRead(
   ticketId: number,
 ): BatchRead<LoadedTicketAccess | undefined> {
   const principal = callerOf(ctx);
-  if (seesEveryTicket(principal)) return NO_READ;
+  if (seesEveryTicket(principal)) return noRead(undefined);
   const referrals = ticketReferralsRead(ticketId);
-  const endUser = isEndUser(principal) ? endUserOrgFactsRead(idOf(principal)) : NO_READ;
+  const endUser = isEndUser(principal) ? endUserOrgFactsRead(idOf(principal)) : noRead(undefined);
   const both = bothReads(referrals, endUser);
   return {
     statements: both.statements,
@@ -222,6 +219,7 @@ export async function authorizeLoadedTicket(
 ): Promise<void> {
   const principal = callerOf(ctx);
   if (seesEveryTicket(principal)) return;
+  if (!access) throw new Error("authorizeLoadedTicket: the caller's access reads were not made");
   const q = sqlReader(em);
   const facts: TicketAccessFacts = {
     ticketId: ticket.id,
@@ -233,12 +231,10 @@ export async function authorizeLoadedTicket(
     ownerOrgId: ticket.requester?.orgId ?? 0,
     isOpen: ticket.status?.state === TicketState.OPEN,
     collaboratorUserIds: ticket.collaborators.map((c) => c.user?.id ?? 0),
-    referrals: access?.referrals ?? (await loadTicketReferrals(q, ticket.id)),
+    referrals: access.referrals,
     mergedChildren: [],
   };
-  const endUser = isEndUser(principal)
-    ? (access?.endUser ?? (await loadEndUserOrgFacts(q, idOf(principal))))
-    : undefined;
+  const endUser = access.endUser;
   let decision = decideTicketAccess(principal, facts, { permission, endUser });
   // A merge parent's children only ever add access (end users only): read them when it is not yet allowed.
   if (!decision.allowed && endUser) {

@@ -2,7 +2,7 @@ import type { Actor, MailDomainVerifier, Ports, TicketDomainEvent } from "./port
 import { configAndClockRead, type HelpdeskConfig } from "./reference/config.ts";
 import { MetadataCache } from "./reference/forms.ts";
 import { Lookups, type Staff, staffStatement } from "./reference/lookups.ts";
-import { type BatchRead, bothReads, type Row, type Sql } from "./sql.ts";
+import { type BatchRead, bothReads, noRead, type Row, type Sql } from "./sql.ts";
 import type { HtmlPolicy } from "./text/format.ts";
 import type { LoggedThreadEvent } from "./thread/events.ts";
 import { dnsMailDomainVerifier } from "./users/email.ts";
@@ -36,7 +36,7 @@ export function withUseCase<T>(
   ports: Ports,
   work: (ctx: UseCaseContext) => Promise<T>,
 ): Promise<T> {
-  return withUseCaseReading(tx, actor, ports, NOTHING, (ctx) => work(ctx));
+  return withUseCaseReading(tx, actor, ports, noRead(undefined), work);
 }
 
 /**
@@ -65,8 +65,6 @@ export async function withUseCaseReading<P, T>(
   return result;
 }
 
-const NOTHING: BatchRead<undefined> = { statements: [], read: () => undefined };
-
 async function run<P, T>(
   tx: Sql,
   actor: Actor,
@@ -77,7 +75,7 @@ async function run<P, T>(
   const staffId = actor.kind === "staff" ? actor.staffId : 0;
   const staffRead: BatchRead<Row | undefined> = staffId
     ? { statements: [staffStatement(staffId)], read: ([rows = []]) => rows[0] }
-    : { statements: [], read: () => undefined };
+    : noRead(undefined);
   const [{ config, now, nowMs }, [staffRow, before]] = await tx.read(
     bothReads(configAndClockRead(), bothReads(staffRead, prelude)),
   );

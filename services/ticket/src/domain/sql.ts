@@ -12,7 +12,7 @@ import {
   settleDeferred,
 } from "@ostmesh/db";
 
-export { type BatchRead, bothReads } from "@ostmesh/db";
+export { type BatchRead, bothReads, noRead } from "@ostmesh/db";
 
 /** Values the executor binds. Timestamps are never bound: SQL `NOW()` writes them, as osTicket does. */
 export type SqlValue = string | number | boolean | null | Buffer;

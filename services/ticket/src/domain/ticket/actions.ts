@@ -3,7 +3,7 @@ import { NotFoundError, TicketActionError, TicketValidationError } from "../erro
 import type { Actor, Ports } from "../ports.ts";
 import { DeptFlag, SlaFlag, type Staff, staffDisplayName } from "../reference/lookups.ts";
 import { int } from "../rows.ts";
-import { bothReads, type Sql } from "../sql.ts";
+import { bothReads, noRead, type Sql } from "../sql.ts";
 import { type BodyFormat, cleanBodyContent, cleanTitle, storedBody, truncate } from "../text/format.ts";
 import {
   type AttachmentLink,
@@ -120,7 +120,7 @@ export function postReply(
           ],
           read: ([rows = []]) => rows[0],
         },
-        who === "none" ? { statements: [], read: () => null } : ticketRecipientsRead(change.ticket, who),
+        who === "none" ? noRead(null) : ticketRecipientsRead(change.ticket, who),
       ),
     );
     const entry = await insertThreadEntry(ctx.tx, {

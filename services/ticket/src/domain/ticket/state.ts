@@ -29,14 +29,6 @@ export interface TicketState {
   readonly state: string;
 }
 
-/**
- * Loads a ticket and locks its row for the rest of the transaction, so concurrent actions on one ticket
- * apply one after the other.
- */
-export async function loadTicketForUpdate(tx: Sql, lookups: Lookups, ticketId: number): Promise<TicketState> {
-  return ticketStateOf(await tx.read(ticketForUpdateRead(ticketId)), lookups, ticketId);
-}
-
 /** What ticketForUpdateRead reads: the locked row and the status row its status id had in this snapshot. */
 export interface LockedTicketRows {
   readonly ticket: Row | undefined;
@@ -44,7 +36,8 @@ export interface LockedTicketRows {
 }
 
 /**
- * loadTicketForUpdate's reads for a round trip shared with others (then ticketStateOf): the row, locked,
+ * The ticket an action changes, for a round trip shared with others (then ticketStateOf): the row, locked
+ * for the rest of the transaction so concurrent actions on one ticket apply one after the other,
  * and its status row — read apart, since a join would lock the status row too. The status is read by the
  * ticket's status id as this transaction's snapshot has it; should the locked (latest) row name another,
  * ticketStateOf looks that one up.
@@ -183,17 +176,11 @@ export async function loadTicketAnswers(tx: Sql, ticketId: number): Promise<Tick
       " WHERE e.object_type = 'T' AND e.object_id = ?",
     [ticketId],
   );
-  const order = (r: Row) => [
-    int(r, "entry_sort"),
-    int(r, "entry_id"),
-    int(r, "field_sort"),
-    int(r, "field_id"),
-  ];
-  const byOsTicketOrder = (a: Row, b: Row) => {
-    const [x, y] = [order(a), order(b)];
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
-    return 0;
-  };
+  const byOsTicketOrder = (a: Row, b: Row) =>
+    int(a, "entry_sort") - int(b, "entry_sort") ||
+    int(a, "entry_id") - int(b, "entry_id") ||
+    int(a, "field_sort") - int(b, "field_sort") ||
+    int(a, "field_id") - int(b, "field_id");
   return [...rows].sort(byOsTicketOrder).map((r) => {
     const config = json(strOrNull(r, "configuration"));
     return {
