@@ -4,9 +4,11 @@ import { fileURLToPath } from "node:url";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
 import { freePort } from "@ostmesh/kit/testing/ports.ts";
 import mysql from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** How long to wait for output a child wrote before it exited. */
+const OUTPUT_WAIT = { timeout: 10_000, interval: 20 };
 const SERVICES = ["TICKET", "IDENTITY", "ATTACHMENT", "NOTIFICATION"] as const;
 
 interface MeshPorts {
@@ -196,7 +198,8 @@ describe("npm start", () => {
 
       mesh.child.kill("SIGTERM");
       expect(await mesh.exited).toEqual({ code: 0, signal: null });
-      expect(mesh.output()).toContain("ostmesh: stopped");
+      // A child's last output may be read after its exit is seen.
+      await vi.waitFor(() => expect(mesh.output()).toContain("ostmesh: stopped"), OUTPUT_WAIT);
       for (const child of children) expect(alive(child), `process ${child}`).toBe(false);
       for (const port of ports.all) expect(await listening(port), `port ${port}`).toBe(false);
     } finally {
@@ -220,7 +223,10 @@ describe("npm start", () => {
       expect(victim).toBeDefined();
       process.kill(victim ?? 0, "SIGKILL");
       expect((await mesh.exited).code).toBe(1);
-      expect(mesh.output()).toContain("stopping the mesh (identity was killed by SIGKILL)");
+      await vi.waitFor(
+        () => expect(mesh.output()).toContain("stopping the mesh (identity was killed by SIGKILL)"),
+        OUTPUT_WAIT,
+      );
       for (const child of children) expect(alive(child), `process ${child}`).toBe(false);
       for (const port of ports.all) expect(await listening(port), `port ${port}`).toBe(false);
     } finally {
@@ -251,8 +257,12 @@ describe("npm start", () => {
   it("refuses a bad command line", async () => {
     const mesh = startMesh(["--services=ticket,billing"], {});
     expect((await mesh.exited).code).toBe(64);
-    expect(mesh.output()).toBe(
-      'ostmesh: --services: unknown service "billing" (known: ticket, identity, attachment, notification)\n',
+    await vi.waitFor(
+      () =>
+        expect(mesh.output()).toBe(
+          'ostmesh: --services: unknown service "billing" (known: ticket, identity, attachment, notification)\n',
+        ),
+      OUTPUT_WAIT,
     );
   });
 });

@@ -167,6 +167,11 @@ export interface Mesh {
   readonly apiKey: string;
   readonly stream: { readonly name: string; readonly subjectPrefix: string };
   process(name: ProcessName): MeshProcess;
+  /**
+   * SIGTERMs every process and waits until each has exited: each finishes the work it has under way and
+   * flushes its telemetry first, so every span it ended has reached the receiver then.
+   */
+  stopProcesses(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -274,7 +279,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
     return { name: p.name, child, adminPort: admin.get(p.name) ?? 0, output: () => output };
   });
 
-  const stop = async () => {
+  const stopProcesses = async () => {
     for (const p of processes) if (p.child.exitCode === null) p.child.kill("SIGTERM");
     await Promise.all(
       processes.map(
@@ -289,6 +294,9 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
           }),
       ),
     );
+  };
+  const stop = async () => {
+    await stopProcesses();
     await otlp.close();
     await conn.end().catch(() => undefined);
     await deleteStream(stream.name);
@@ -325,6 +333,7 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
       if (!found) throw new Error(`no process ${name}`);
       return found;
     },
+    stopProcesses,
     stop,
   };
 }

@@ -4,7 +4,7 @@
  * secrets even when requests carry a password, an API key and a bearer token).
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Mesh, PROCESSES, startMesh } from "./mesh.ts";
 
 const PASSWORD = `Pw-${randomBytes(12).toString("hex")}`;
@@ -127,11 +127,17 @@ describe("operations on the real mesh", () => {
     expect(total(ticket, "ostmesh_outbox_relay_leader")).toBeDefined();
     expect(total(ticket, "ostmesh_outbox_backlog")).toBeDefined();
     expect(total(ticket, "ostmesh_outbox_oldest_unpublished_age_seconds")).toBeDefined();
-    const notification = (await scrape(mesh.process("notification").adminPort)).text;
-    const webhooks = { stream: mesh.stream.name, consumer: "notification-webhooks" };
-    expect(total(notification, "ostmesh_consumer_pending_messages", webhooks)).toBe(0);
-    expect(total(notification, "ostmesh_consumer_ack_pending_messages", webhooks)).toBe(0);
-    expect(total(notification, "ostmesh_consumer_info_errors_total", webhooks)).toBeUndefined();
+    // The ticket's event reaches the notification service (through the relay) after the request has answered.
+    await vi.waitFor(
+      async () => {
+        const notification = (await scrape(mesh.process("notification").adminPort)).text;
+        const webhooks = { stream: mesh.stream.name, consumer: "notification-webhooks" };
+        expect(total(notification, "ostmesh_consumer_pending_messages", webhooks)).toBe(0);
+        expect(total(notification, "ostmesh_consumer_ack_pending_messages", webhooks)).toBe(0);
+        expect(total(notification, "ostmesh_consumer_info_errors_total", webhooks)).toBeUndefined();
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   });
 
   it("exports webhook delivery outcomes from the notification service", async () => {

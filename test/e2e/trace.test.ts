@@ -100,8 +100,9 @@ describe("one trace for one legacy ticket create", () => {
     });
     status = res.status;
     body = await res.text();
-    // Spans reach the receiver in batches (every 5 s per process): poll until every hop shows, then wait
-    // one more batch period for the stragglers (SQL of the last hops).
+    // Spans reach the receiver in batches (every 5 s per process): poll until every hop shows, then stop the
+    // processes, which flush the stragglers (SQL of the last hops) on the way out. The tests below only
+    // read what was recorded.
     const hops = (spans: ReceivedSpan[]) =>
       spans.some((sp) => sp.service === "ostmesh-gateway" && sp.kind === OTLP_KIND.SERVER) &&
       spans.some((sp) => sp.service === "ostmesh-ticket" && sp.kind === OTLP_KIND.SERVER) &&
@@ -115,7 +116,7 @@ describe("one trace for one legacy ticket create", () => {
       () => (hops(inTrace()) ? true : undefined),
       30_000,
     ).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 6000));
+    await mesh.stopProcesses();
     trace = inTrace();
   }, 150_000);
 

@@ -1,13 +1,12 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Client, createClient } from "@connectrpc/connect";
 import { CHUNK_SIZE, digestOf, fileSignature } from "@ostmesh/attachment/storage/index.ts";
 import { run } from "@ostmesh/attachment/storage/sql.ts";
 import { type AttachmentHarness, attachmentHarness, bytesOf } from "@ostmesh/attachment/testing/harness.ts";
 import { AttachmentService } from "@ostmesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DownloadRouteOptions, withDownloads } from "./route.ts";
 
 /**
@@ -501,8 +500,7 @@ describe("streaming", () => {
       setTimeout(() => reject(new Error("no data")), 10_000).unref();
     });
     // The service's call ends soon after, long before 40 chunks could have been sent.
-    for (let i = 0; i < 100 && h.process.inFlight() > 0; i++) await sleep(20);
-    expect(h.process.inFlight()).toBe(0);
+    await vi.waitFor(() => expect(h.process.inFlight()).toBe(0), { timeout: 10_000, interval: 20 });
     expect(received).toBeLessThan(data.byteLength);
   });
 });

@@ -126,6 +126,11 @@ describe("consume", () => {
     });
     expect(lines.filter((l) => l.msg === "handler failed; message will be redelivered")).toHaveLength(2);
     expect(lines.find((l) => l.msg === "onTerminated failed")?.error).toMatch(/dead-letter store down/);
+    // The term of "poison" and the ack of "fine" are sent without waiting for the server's answer.
+    await waitFor(async () => {
+      const settled = await bus.jsm.consumers.info(def.name, handle.durable);
+      return settled.num_ack_pending === 0 && settled.num_pending === 0;
+    }, "the term and the ack");
     const info = await bus.jsm.consumers.info(def.name, handle.durable);
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);

@@ -47,7 +47,8 @@ function runCrashingRelay(batchSize: number): Promise<{ signal: NodeJS.Signals |
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
     child.on("error", reject);
-    child.on("exit", (_code, signal) => {
+    // "close" comes after the exit and after the last of its output has been read.
+    child.on("close", (_code, signal) => {
       clearTimeout(timer);
       resolve({ signal, stdout });
     });

@@ -1,5 +1,5 @@
 import mysql from "mysql2/promise";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Bus } from "./connect.ts";
 import { ensureStreams } from "./streams.ts";
 import { collect, duplicates, orderViolation, waitFor, writeTicketEvents } from "./testing/harness.ts";
@@ -12,6 +12,19 @@ let bus: Bus;
 beforeAll(() => {
   bus = fixture.bus;
 });
+
+/** How many of the recorded queries were a lease try (GET_LOCK) that found the lock held by another. */
+function refusedLeases(mock: {
+  calls: readonly (readonly unknown[])[];
+  settledResults: readonly { type: string; value?: unknown }[];
+}): number {
+  return mock.calls.filter((args, i) => {
+    const result = mock.settledResults[i];
+    if (!String(args[0]).includes("GET_LOCK") || result?.type !== "fulfilled") return false;
+    const [rows] = result.value as [{ got: unknown }[]];
+    return Number(rows[0]?.got) === 0;
+  }).length;
+}
 
 describe("relay: two relays at once", () => {
   it("never delivers a row twice and keeps per-ticket order across a leader's lost connection", async () => {
@@ -68,20 +81,26 @@ describe("relay: two relays at once", () => {
     const d = await database("relaystandby");
     const leader = relay(d);
     await waitFor(() => leader.isLeader, "the leader leads");
-    // A standby whose next try is a minute away, woken again and again after the leader has gone.
-    const standby = relay(d, { standbyRetryMs: 60_000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(standby.isLeader).toBe(false);
-    await leader.stop();
-    for (let i = 0; i < 20; i++) {
-      standby.notify();
-      await new Promise((resolve) => setTimeout(resolve, 15));
+    // The lease connections' queries, to see the standby's first try fail while the leader holds the lease.
+    const queries = vi.spyOn(mysql.Connection.prototype, "query");
+    try {
+      // A standby whose next try is a minute away, woken again and again after the leader has gone.
+      const standby = relay(d, { standbyRetryMs: 60_000 });
+      await waitFor(() => refusedLeases(queries.mock) >= 1, "the standby's first try");
+      expect(standby.isLeader).toBe(false);
+      await leader.stop();
+      for (let i = 0; i < 20; i++) {
+        standby.notify();
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      }
+      expect(standby.isLeader).toBe(false);
+      // Stopping still ends its wait at once.
+      const stopped = Date.now();
+      await standby.stop();
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+    } finally {
+      queries.mockRestore();
     }
-    expect(standby.isLeader).toBe(false);
-    // Stopping still ends its wait at once.
-    const stopped = Date.now();
-    await standby.stop();
-    expect(Date.now() - stopped).toBeLessThan(5_000);
   });
 
   it("hands over at once on stop, after finishing the batch in flight, and releases the lock", async () => {

@@ -95,11 +95,17 @@ describe("withIdempotency", () => {
 
   it("waiting calls run themselves when the first call rolls back", async () => {
     const opts = { scope: "svc.Create:rb2", key: "k-wait-rb", requestHash: hash("x"), ttl: 60 };
+    let claimed = () => {};
+    const firstRuns = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
     const first = withIdempotency(orm.em.fork(), opts, async () => {
+      claimed();
       await sleep(150);
       throw new Error("first failed");
     });
-    await sleep(30);
+    // The second call comes while the first holds the key (it runs only once its row is inserted).
+    await firstRuns;
     const second = withIdempotency(orm.em.fork(), opts, async () => "second ran");
     await expect(first).rejects.toThrow("first failed");
     expect(await second).toEqual({ response: "second ran", replayed: false });

@@ -1,7 +1,7 @@
 import { capturingLogger } from "@ostmesh/bus/testing/log.ts";
 import { createOrm, execute, type Orm, query, runMigrations } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   backoffMs,
   claimLeased,
@@ -10,7 +10,6 @@ import {
   type LeaseClaim,
 } from "./delivery-loop.ts";
 import { num } from "./osticket/reads.ts";
-import { waitFor } from "./testing/env.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,27 +40,37 @@ describe("the delivery loop", () => {
   });
 
   it("runs the next round at once after a full batch, and polls again after a short one", async () => {
-    const claims = [5, 5, 2, 0];
-    let rounds = 0;
-    const loop = new DeliveryLoop({
-      logger: capturingLogger().logger,
-      roundFailedMessage: "round failed",
-      pollIntervalMs: 400,
-      batchSize: 5,
-      round: async () => claims[rounds++] ?? 0,
-    });
-    loop.start();
-    await waitFor(() => rounds >= 3 || undefined, "three rounds");
-    await sleep(100);
-    expect(rounds).toBe(3); // two full batches back to back, then the short one: waiting for the poll
-    await waitFor(() => rounds >= 4 || undefined, "the next poll");
-    await loop.stop();
+    // The clock is the test's: the poll interval cannot run out early on a busy machine.
+    vi.useFakeTimers();
+    try {
+      const claims = [5, 5, 2, 0];
+      let rounds = 0;
+      const loop = new DeliveryLoop({
+        logger: capturingLogger().logger,
+        roundFailedMessage: "round failed",
+        pollIntervalMs: 400,
+        batchSize: 5,
+        round: async () => claims[rounds++] ?? 0,
+      });
+      loop.start();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(rounds).toBe(3); // two full batches back to back, then the short one: waiting for the poll
+      await vi.advanceTimersByTimeAsync(300);
+      expect(rounds).toBeGreaterThanOrEqual(4); // the next poll
+      await loop.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("logs a failed round and goes on; stop() waits for the round in progress", async () => {
     const { logger, lines } = capturingLogger();
     let rounds = 0;
     let finished = false;
+    let secondStarted = () => {};
+    const second = new Promise<void>((resolve) => {
+      secondStarted = resolve;
+    });
     const loop = new DeliveryLoop({
       logger,
       roundFailedMessage: "test round failed",
@@ -70,13 +79,15 @@ describe("the delivery loop", () => {
       round: async () => {
         rounds++;
         if (rounds === 1) throw new Error("database gone");
+        secondStarted();
         await sleep(150);
         finished = true;
         return 0;
       },
     });
     loop.start();
-    await sleep(60);
+    // The second round has begun: stop() below comes while it is still running.
+    await second;
     expect(rounds).toBe(2);
     expect(lines).toContainEqual(
       expect.objectContaining({ level: 50, msg: "test round failed", error: "Error: database gone" }),

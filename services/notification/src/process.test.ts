@@ -26,6 +26,7 @@ import { createTestEnv, type TestEnv, waitFor } from "./testing/env.ts";
 import { replayApiCreateTicket } from "./testing/osticket-php.ts";
 import { startReceiver, type TestReceiver } from "./testing/receiver.ts";
 import { startSmtpServer, type TestSmtpServer } from "./testing/smtp.ts";
+import { watchStats } from "./watch/watch.ts";
 
 /**
  * The notification service as a process runs it: the kit's server bootstrap with the auth interceptor,
@@ -124,9 +125,11 @@ describe("the notification process end to end", () => {
     const admin = client(adminToken);
     const { webhook } = await admin.createWebhook({ url: receiver.url, eventTypes: ["ticket.*"] });
     const abort = new AbortController();
+    const opened = watchStats.open;
     const live = client(serviceToken).watchEvents({}, { signal: abort.signal })[Symbol.asyncIterator]();
     const first = live.next();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The stream sees only events stored after its consumer exists.
+    await waitFor(() => watchStats.open > opened || undefined, "the live stream open");
 
     // osTicket's PHP side creates a ticket (the captured API request, replayed).
     await replayApiCreateTicket(env.orm.em.fork());

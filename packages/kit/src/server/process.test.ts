@@ -281,8 +281,9 @@ describe("service process", () => {
           "content-type": "application/json",
         });
         stream.on("error", () => undefined);
+        seen.lastSay = undefined;
         stream.end(JSON.stringify("sleep:400"));
-        await new Promise((r) => setTimeout(r, 100));
+        await until(() => seen.lastSay !== undefined, "the call in its handler");
         // What a client does when it fails mid-call: reset the stream with an error code.
         stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
         await until(

@@ -176,6 +176,14 @@ describe("telling ostmesh's own writes apart", () => {
     const capture = newCapture(env);
     await drain(capture);
     await capture.stop();
+    // The tests count the stream's events before and after: the ticket's creation must be in it already.
+    await waitFor(async () => {
+      const [row] = await query(
+        env.orm.em.fork(),
+        "SELECT COUNT(*) AS n FROM ostmesh_outbox WHERE published_at IS NULL",
+      );
+      return Number(row?.n) === 0;
+    }, "the relay to publish the ticket's creation");
   });
   afterAll(async () => {
     await env?.close();
