@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INSTRUMENTED_MODULES } from "./instrumented-modules.ts";
+import { instrumentations } from "./sdk.ts";
 import { processServiceName } from "./service-name.ts";
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -96,7 +98,7 @@ describe("telemetry preload", () => {
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
     });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ body: "ok", rows: [{ one: 1 }] });
@@ -116,6 +118,20 @@ describe("telemetry preload", () => {
     expect(new Set(fake.spans.map((s) => s.service))).toEqual(new Set(["ostmesh-preload-test"]));
   });
 
+  it("lets the loader hook wrap every module an instrumentation patches", () => {
+    // init() hands back the module definitions an instrumentation registers its hooks for.
+    // (Constructing one enables it in this process; it is disabled again once read.)
+    const patched = instrumentations().flatMap((instrumentation) => {
+      instrumentation.disable();
+      const definitions = (
+        instrumentation as unknown as { init(): { name: string } | { name: string }[] }
+      ).init();
+      return (Array.isArray(definitions) ? definitions : [definitions]).map((d) => d.name);
+    });
+    expect(patched.length).toBeGreaterThan(0);
+    expect([...new Set(patched)].sort()).toEqual([...INSTRUMENTED_MODULES].sort());
+  });
+
   it("stops the process with one line when a telemetry variable is bad", async () => {
     const child = spawn(process.execPath, ["--import", "@ostmesh/kit/telemetry/preload.ts", APP], {
       cwd: ROOT,
@@ -126,7 +142,7 @@ describe("telemetry preload", () => {
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
     });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code).toBe(78);
     expect(stderr).toBe(
       'ostmesh: invalid configuration: OSTMESH_TRACE_RATIO must be a number 0..1, got "2"\n',
