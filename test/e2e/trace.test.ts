@@ -224,6 +224,33 @@ describe("one trace for one legacy ticket create", () => {
     }
   });
 
+  it("keeps secrets and personal data out of every span, and starts no trace for a background query", () => {
+    const spans = mesh.otlp.spans;
+    expect(spans.length).toBeGreaterThan(0);
+    // What the request carried that a tracing backend must never hold: the API key (identity looks it up
+    // by value), the requester's address, name and message. SQL is exported with its literals replaced.
+    const secrets = [
+      mesh.apiKey,
+      "trace.reader@example.com",
+      "Trace Reader",
+      "The printer jams on every page",
+    ];
+    for (const span of spans) {
+      const text = JSON.stringify(span.attributes);
+      for (const secret of secrets) expect(text, `${span.service} ${span.name}`).not.toContain(secret);
+    }
+    const sql = spans.filter((s) => s.scope === "@opentelemetry/instrumentation-mysql2");
+    expect(
+      sql.some((s) => /INSERT INTO `?ost_ticket`? \(/i.test(String(s.attributes["db.query.text"]))),
+    ).toBe(true);
+    // A poller's or the relay's statements belong to no request: they make no traces of their own (the idle
+    // mesh would otherwise send one every few hundred milliseconds per process).
+    const roots = sql.filter((s) => !s.parentSpanId);
+    expect(roots.map((s) => `${s.service}: ${String(s.attributes["db.query.text"]).slice(0, 80)}`)).toEqual(
+      [],
+    );
+  });
+
   // The relay runs later, in another task and maybe another process (ticket and notification both run one;
   // the lease holder publishes); the notification service consumes the event.
   it("creates the ticket and continues through the outbox relay's PRODUCER span into the notification CONSUMER span", () => {

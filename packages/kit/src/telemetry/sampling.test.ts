@@ -1,7 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { clientInterceptors } from "../rpc/topology.ts";
 import { type ServiceProcess, startServiceProcess } from "../server/process.ts";
@@ -13,7 +13,7 @@ import {
   echoImpl,
   testConfig,
 } from "../testing/harness.ts";
-import { shutdownTelemetry, startTelemetry } from "./sdk.ts";
+import { rootSampler, shutdownTelemetry, startTelemetry } from "./sdk.ts";
 
 const exporter = new InMemorySpanExporter();
 const seen: EchoObservations = {};
@@ -85,4 +85,24 @@ it("honours a caller's sampled decision", async () => {
   const server = exporter.getFinishedSpans().find((s) => s.name === "ostmesh.kit.testing.v1.EchoService/Say");
   expect(server?.spanContext().traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
   expect(server?.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+});
+
+it("starts no trace for a database statement outside a request, and samples other roots by the ratio", () => {
+  const statement = { "db.system.name": "mysql", "db.query.text": "SELECT ?" };
+  const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const always = rootSampler(1);
+  expect(always.shouldSample(ROOT_CONTEXT, id, "SELECT", SpanKind.CLIENT, statement, []).decision).toBe(
+    SamplingDecision.NOT_RECORD,
+  );
+  for (const [name, kind] of [
+    ["POST", SpanKind.SERVER],
+    ["POST", SpanKind.CLIENT],
+    ["send ostmesh.ticket.created", SpanKind.PRODUCER],
+  ] as const)
+    expect(always.shouldSample(ROOT_CONTEXT, id, name, kind, {}, []).decision).toBe(
+      SamplingDecision.RECORD_AND_SAMPLED,
+    );
+  expect(rootSampler(0).shouldSample(ROOT_CONTEXT, id, "POST", SpanKind.SERVER, {}, []).decision).toBe(
+    SamplingDecision.NOT_RECORD,
+  );
 });
