@@ -15,6 +15,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_DB_SYSTEM_NAME } from "@opentelemetry/semantic-conventions";
+import { maskSqlLiterals } from "./sql-mask.ts";
 
 export interface TelemetryOptions {
   /** `service.name` of every span this process emits. */
@@ -43,10 +44,8 @@ export function instrumentations(): Instrumentation[] {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
       // The OTLP exporter's own posts are suppressed by the SDK; nothing else outgoing is noise.
     }),
-    // db.query.text with its literals replaced by `?`: the statements carry API keys looked up by value,
-    // addresses, names and message bodies, none of which belongs in a tracing backend (and values passed
-    // apart are not formatted in).
-    new MySQL2Instrumentation({ maskStatement: true }),
+    // db.query.text with its literals replaced by `?` (values passed apart are not formatted in either).
+    new MySQL2Instrumentation({ maskStatement: true, maskStatementHook: maskSqlLiterals }),
   ];
 }
 
