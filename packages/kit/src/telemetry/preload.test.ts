@@ -110,6 +110,10 @@ describe("telemetry preload", () => {
     const server = httpSpans.find((s) => s.kind === 2);
     expect(client?.name).toBe("GET");
     expect(server?.name).toBe("GET");
+    // A signed link's signature (the gateway's download links) is a credential: neither side keeps it.
+    expect(server?.attributes["url.query"]).toBe("expires=1&signature=REDACTED&page=2");
+    expect(String(client?.attributes["url.full"])).toMatch(/\?expires=1&signature=REDACTED&page=2$/);
+    expect(JSON.stringify(fake.spans)).not.toContain("fixture-signature");
     // The outgoing request carried the trace context into the incoming one.
     expect(server?.traceId).toBe(client?.traceId);
     // Only the statement inside the fixture's span: the one outside any work starts no trace. Its literals

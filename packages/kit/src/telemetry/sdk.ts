@@ -38,10 +38,34 @@ export interface Telemetry {
 /** Admin endpoints are polled every few seconds; tracing them would drown the real traffic. */
 const UNTRACED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
+/**
+ * Query parameters whose values spans show as REDACTED, in URLs served and requested: the instrumentation's
+ * own list (cloud storage signatures) and the credentials a URL may carry, the gateway's signed download
+ * links (`?expires=…&signature=…`) first among them.
+ */
+export const REDACTED_QUERY_PARAMS: readonly string[] = [
+  "sig",
+  "Signature",
+  "AWSAccessKeyId",
+  "X-Goog-Signature",
+  "X-Amz-Signature",
+  "X-Amz-Credential",
+  "X-Amz-Security-Token",
+  "signature",
+  "token",
+  "access_token",
+  "api_key",
+  "apikey",
+  "key",
+  "password",
+];
+
 export function instrumentations(): Instrumentation[] {
   return [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
+      redactedQueryParams: [...REDACTED_QUERY_PARAMS],
+      redactedQueryParamsServer: [...REDACTED_QUERY_PARAMS],
       // The OTLP exporter's own posts are suppressed by the SDK; nothing else outgoing is noise.
     }),
     // db.query.text with its literals replaced by `?` (values passed apart are not formatted in either).
