@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Bus } from "./connect.ts";
 import { ensureStreams } from "./streams.ts";
 import { collect, duplicates, orderViolation, waitFor, writeTicketEvents } from "./testing/harness.ts";
+import { capturingLogger } from "./testing/log.ts";
 import { testStream } from "./testing/names.ts";
 import { useRelayFixture } from "./testing/relay-fixture.ts";
 
@@ -137,5 +138,53 @@ describe("relay: two relays at once", () => {
     second.notify();
     await waitFor(async () => (await pending(d)) === 0, "second relay publishes");
     expect(await streamMessages(def.name)).toBe(4);
+  });
+
+  it("checks the lease in the round trip that selects a batch, and keeps it when the server refuses that read", async () => {
+    const d = await database("relayrefused");
+    const def = testStream("refused");
+    streams.push(def.name);
+    await ensureStreams(bus.jsm, def);
+    const queries = vi.spyOn(mysql.Connection.prototype, "query");
+    const sqlOf = (args: readonly unknown[]) => {
+      const first = args[0];
+      return typeof first === "object" && first !== null && "sql" in first
+        ? String(first.sql)
+        : String(first);
+    };
+    const { logger, lines } = capturingLogger();
+    try {
+      const leader = relay(d, { logger });
+      await waitFor(() => leader.isLeader, "the leader leads");
+      await writeTicketEvents(d.orm.em, def, 1, [0, 1]);
+      leader.notify();
+      await waitFor(async () => (await pending(d)) === 0, "the first rows published");
+      const selections = queries.mock.calls.map(sqlOf).filter((q) => q.includes("FROM ostmesh_outbox WHERE"));
+      expect(selections.length).toBeGreaterThan(0);
+      for (const q of selections)
+        expect(q).toMatch(/^SELECT IS_USED_LOCK\(\?\) = CONNECTION_ID\(\) AS mine; SELECT /);
+      expect(queries.mock.calls.map(sqlOf).filter((q) => /^SELECT IS_USED_LOCK\(\?\)[^;]*$/.test(q))).toEqual(
+        [],
+      );
+
+      // The table gone for a while: the cycles fail, the relay keeps its lease, and carries on after.
+      const admin = await mysql.createConnection({ uri: d.db.url });
+      await admin.query("RENAME TABLE ostmesh_outbox TO ostmesh_outbox_away");
+      leader.notify();
+      await waitFor(() => lines.some((l) => l.msg === "outbox relay cycle failed"), "a failed cycle");
+      expect(leader.isLeader).toBe(true);
+      await admin.query("RENAME TABLE ostmesh_outbox_away TO ostmesh_outbox");
+      await admin.end();
+      await writeTicketEvents(d.orm.em, def, 1, [2]);
+      leader.notify();
+      await waitFor(async () => (await pending(d)) === 0, "the later row published");
+      expect(await streamMessages(def.name)).toBe(3);
+      expect(leader.isLeader).toBe(true);
+      expect(
+        lines.filter((l) => l.msg === "outbox relay stepped down" || l.msg === "outbox relay lost its lease"),
+      ).toEqual([]);
+    } finally {
+      queries.mockRestore();
+    }
   });
 });

@@ -83,13 +83,16 @@ interface Failure {
 /** How many blocked aggregates the batch query excludes up front (the rest are still skipped in code). */
 const MAX_EXCLUDED_AGGREGATES = 200;
 const HOUSEKEEPING_CHUNK = 1000;
+/** How rows are decoded on both of the relay's connections: ids and dates as strings. */
+const ROW_OPTIONS = { supportBigNumbers: true, bigNumberStrings: true, dateStrings: true } as const;
 
 /**
  * Publishes ostmesh_outbox rows to JetStream, in id order, exactly once as far as consumers can tell.
  *
  * - One leader per database: a MySQL named lock (`GET_LOCK(name, 0)`) held on a dedicated connection.
  *   If that connection drops, the lock is released and a standby takes over. The leader re-checks the lock
- *   before every batch; a brief overlap of two leaders is absorbed by `Nats-Msg-Id` = outbox id.
+ *   with every batch, in the round trip that selects the batch's rows on that connection; a brief overlap of
+ *   two leaders is absorbed by `Nats-Msg-Id` = outbox id.
  * - Per-aggregate order: rows of one aggregate are published one after the other (the next only after the
  *   previous PubAck), different aggregates concurrently. A row that fails blocks the later rows of its
  *   aggregate until it is published; other aggregates carry on.
@@ -186,8 +189,9 @@ export class OutboxRelay {
           await this.#sleep(this.#opts.standbyRetryMs, false);
           continue;
         }
-        if (!(await this.#confirmLease())) continue;
-        const rows = await this.relayBatch();
+        const rows = await this.#relayBatch();
+        // The batch's selection confirmed the lease, or found it lost (the relay has stepped down).
+        if (!this.#leader) continue;
         await this.#periodic();
         errorDelay = this.#opts.pollIntervalMs;
         if (rows < this.#opts.batchSize) await this.#sleep(this.#opts.pollIntervalMs);
@@ -228,9 +232,7 @@ export class OutboxRelay {
       uri: this.#options.databaseUrl,
       connectionLimit: 2,
       maxIdle: 2,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
+      ...ROW_OPTIONS,
       enableKeepAlive: true,
     });
     return this.#pool;
@@ -248,7 +250,12 @@ export class OutboxRelay {
 
   async #acquire(): Promise<boolean> {
     if (!this.#lockConn) {
-      const conn = await mysql.createConnection({ uri: this.#options.databaseUrl });
+      // The batches' rows are read here too, with the lease check (ROW_OPTIONS as the pool's).
+      const conn = await mysql.createConnection({
+        uri: this.#options.databaseUrl,
+        ...ROW_OPTIONS,
+        multipleStatements: true,
+      });
       conn.on("error", (error: unknown) => {
         if (this.#lockConn !== conn) return;
         this.#logger.warn({ error: describeError(error) }, "outbox relay lease connection lost");
@@ -283,26 +290,37 @@ export class OutboxRelay {
     return true;
   }
 
-  /** True while this relay still holds the lock (also keeps the lease connection from idling out). */
-  async #confirmLease(): Promise<boolean> {
+  /**
+   * Runs `sql` on the lease connection in one round trip with the lease check (which also keeps that
+   * connection from idling out): its rows while this relay still holds the lock, `undefined` once it has
+   * stepped down because the lock is gone or the connection failed. A statement the server refuses on a
+   * live connection fails the cycle as any failing read does; the lease stands and is checked again next.
+   */
+  async #leasedRows<T extends mysql.RowDataPacket>(sql: string, values: unknown[]): Promise<T[] | undefined> {
     const conn = this.#lockConn;
     if (!conn) {
       await this.#stepDown("no lease connection");
-      return false;
+      return undefined;
     }
+    let lease: mysql.RowDataPacket[];
+    let rows: T[];
     try {
-      const [rows] = await conn.query<mysql.RowDataPacket[]>({
-        sql: "SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine",
-        values: [this.#lockName],
+      const [results] = await conn.query<[mysql.RowDataPacket[], T[]]>({
+        sql: `SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine; ${sql}`,
+        values: [this.#lockName, ...values],
         timeout: 5_000,
       });
-      if (Number(rows[0]?.mine) === 1) return true;
-      this.#logger.warn({ lock: this.#lockName }, "outbox relay lost its lease");
+      [lease, rows] = results;
     } catch (error) {
+      if (refusedStatement(error)) throw error;
       this.#logger.warn({ error: describeError(error) }, "outbox relay cannot confirm its lease");
+      await this.#stepDown("lease not confirmed");
+      return undefined;
     }
+    if (Number(lease[0]?.mine) === 1) return rows;
+    this.#logger.warn({ lock: this.#lockName }, "outbox relay lost its lease");
     await this.#stepDown("lease not confirmed");
-    return false;
+    return undefined;
   }
 
   async #stepDown(reason: string): Promise<void> {
@@ -339,10 +357,10 @@ export class OutboxRelay {
   }
 
   /**
-   * One batch: select up to `batchSize` unpublished rows in id order, publish, mark. Returns how many rows
-   * the select returned. Exposed for tests and tools; the loop calls it while leader.
+   * One batch, while leader: select up to `batchSize` unpublished rows in id order (with the lease check),
+   * publish, mark. Returns how many rows the select returned (0 when the lease was lost).
    */
-  async relayBatch(): Promise<number> {
+  async #relayBatch(): Promise<number> {
     const started = performance.now();
     const pool = this.#getPool();
     let exclusion = "";
@@ -355,13 +373,13 @@ export class OutboxRelay {
         for (const b of blocked) params.push(b.type, b.id, b.from);
       }
     }
-    const [selected] = await pool.query<(OutboxRow & mysql.RowDataPacket)[]>(
+    const selected = await this.#leasedRows<OutboxRow & mysql.RowDataPacket>(
       "SELECT id, subject, event_type, aggregate_type, aggregate_id, payload, headers, attempts," +
         " (next_attempt_at IS NULL OR next_attempt_at <= NOW(6)) AS due" +
         ` FROM ostmesh_outbox WHERE published_at IS NULL${exclusion} ORDER BY id LIMIT ?`,
       [...params, this.#opts.batchSize],
     );
-    if (selected.length === 0) return 0;
+    if (!selected || selected.length === 0) return 0;
 
     // Group into per-aggregate chains in id order; a row waiting for its retry blocks the rest of its chain.
     const chains = new Map<string, OutboxRow[]>();
@@ -533,6 +551,17 @@ export class OutboxRelay {
     if (total > 0) this.#logger.info({ deleted: total }, "outbox housekeeping");
     return total;
   }
+}
+
+/** An error the server answered for a statement (it has an SQLSTATE), as opposed to a failed connection. */
+function refusedStatement(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    "sqlState" in error &&
+    typeof error.sqlState === "string" &&
+    !("fatal" in error && error.fatal === true)
+  );
 }
 
 /** `last_error` text; JetStream reports "no stream captures this subject" as a no-responders error. */
