@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, REDACT_CENSOR, REDACTED_KEYS, redactLine } from "./logger.ts";
 
@@ -167,5 +168,39 @@ describe("logger", () => {
     expect(out).not.toContain("S3CRET");
     expect(out).not.toContain("12345");
     expect(out).toContain(`"password":"${REDACT_CENSOR}"`);
+  });
+
+  it("writes a failed statement's SQL with its literals masked, for errors and their causes", async () => {
+    // A real MariaDB refusal: mysql2 keeps the statement, values formatted in, on the error (`sql`).
+    const conn = await mysql.createConnection({
+      uri: process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306",
+    });
+    const failure = await conn
+      .query("SELECT id FROM no_such_db.ost_api_key WHERE apikey = ? AND email = ?", [
+        "C8F2A61D0B6E4E0C",
+        "reader@example.com",
+      ])
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    await conn.end();
+    expect(failure).toBeInstanceOf(Error);
+    expect(JSON.stringify(failure)).toContain("C8F2A61D0B6E4E0C");
+
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: "ostmesh-test", destination: stream });
+    logger.error({ err: failure }, "rpc failed");
+    logger.error({ error: new Error("create failed", { cause: failure }) }, "wrapped");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).not.toContain("C8F2A61D0B6E4E0C");
+      expect(line).not.toContain("reader@example.com");
+    }
+    const err = parse(lines[0]).err as Record<string, unknown>;
+    expect(err.sql).toBe("SELECT id FROM no_such_db.ost_api_key WHERE apikey = ? AND email = ?");
+    expect(err.code).toBe("ER_NO_SUCH_TABLE");
+    expect(String(err.message)).toContain("no_such_db");
   });
 });

@@ -1,5 +1,6 @@
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { type DestinationStream, type Logger, pino } from "pino";
+import { maskSqlLiterals } from "../telemetry/sql-mask.ts";
 
 export type { Logger };
 
@@ -106,8 +107,28 @@ export function createLogger(options: LoggerOptions): Logger {
         return isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : {};
       },
       hooks: { streamWrite: redactLine },
-      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+      serializers: { err: serializeError, error: serializeError },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+/**
+ * pino's error serializer, with a failed statement's SQL masked (`sql`, which mysql2 keeps on its errors with
+ * the values formatted in: API keys looked up by value, addresses, message bodies) on the error and on every
+ * cause below it. The server's own message stays as it is.
+ */
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const serialized: unknown = pino.stdSerializers.err(error);
+  maskStatements(serialized, 0);
+  return serialized;
+}
+
+function maskStatements(value: unknown, depth: number): void {
+  if (typeof value !== "object" || value === null || depth > 8) return;
+  const record = value as Record<string, unknown>;
+  if (typeof record.sql === "string") record.sql = maskSqlLiterals(record.sql);
+  maskStatements(record.cause, depth + 1);
+  if (Array.isArray(record.errors)) for (const inner of record.errors) maskStatements(inner, depth + 1);
 }
