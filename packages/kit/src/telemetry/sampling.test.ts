@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { clientInterceptors } from "../rpc/topology.ts";
@@ -105,4 +105,40 @@ it("starts no trace for a database statement outside a request, and samples othe
   expect(rootSampler(0).shouldSample(ROOT_CONTEXT, id, "POST", SpanKind.SERVER, {}, []).decision).toBe(
     SamplingDecision.NOT_RECORD,
   );
+});
+
+it("masks the literals of a failed statement's status message, and leaves other spans' messages", async () => {
+  exporter.reset();
+  const tracer = trace.getTracer("test");
+  // Inside a caller's sampled trace (this file's ratio is 0).
+  const sampled = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    spanId: "00f067aa0ba902b7",
+    traceFlags: 1,
+    isRemote: true,
+  });
+  await tracer.startActiveSpan("request", {}, sampled, async (request) => {
+    const statement = tracer.startSpan("INSERT", {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "db.system.name": "mysql",
+        "db.query.text": "INSERT INTO ost_user_email (address) VALUES (?)",
+      },
+    });
+    statement.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: "Duplicate entry 'reader@example.com' for key 'address'",
+    });
+    statement.end();
+    const call = tracer.startSpan("osticket.ticket.v1.TicketService/GetTicket", { kind: SpanKind.CLIENT });
+    call.setStatus({ code: SpanStatusCode.ERROR, message: "ticket 42 not found" });
+    call.end();
+    request.end();
+  });
+  const spans = exporter.getFinishedSpans();
+  expect(spans.find((s) => s.name === "INSERT")?.status).toEqual({
+    code: SpanStatusCode.ERROR,
+    message: "Duplicate entry ? for key ?",
+  });
+  expect(spans.find((s) => s.name.endsWith("/GetTicket"))?.status.message).toBe("ticket 42 not found");
 });

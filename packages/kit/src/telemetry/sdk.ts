@@ -1,4 +1,4 @@
-import { SpanKind } from "@opentelemetry/api";
+import { type Context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { Instrumentation } from "@opentelemetry/instrumentation";
@@ -7,10 +7,10 @@ import { MySQL2Instrumentation } from "@opentelemetry/instrumentation-mysql2";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import {
   BatchSpanProcessor,
-  NoopSpanProcessor,
   ParentBasedSampler,
   type Sampler,
   SamplingDecision,
+  type Span,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace";
@@ -90,6 +90,32 @@ export function rootSampler(ratio: number): Sampler {
   };
 }
 
+/**
+ * Masks the literals of a failed statement's status message before any exporter sees the span: the server's
+ * message may name a value (`Duplicate entry 'reader@example.com' for key 'address'`), and the mysql2
+ * instrumentation copies it into the span's status.
+ */
+export class StatementStatusMasking implements SpanProcessor {
+  onStart(_span: Span, _context: Context): void {}
+
+  onEnding(span: Span): void {
+    const { code, message } = span.status;
+    if (code !== SpanStatusCode.ERROR || !message || span.attributes[ATTR_DB_SYSTEM_NAME] === undefined)
+      return;
+    span.setStatus({ code, message: maskSqlLiterals(message) });
+  }
+
+  onEnd(): void {}
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 // The SDK registers process-wide globals (tracer provider, propagator, context manager), so there is one per
 // process; this is where the preload leaves it for the shutdown path to flush.
 let active: { sdk: NodeSDK; options: TelemetryOptions } | undefined;
@@ -101,13 +127,13 @@ let active: { sdk: NodeSDK; options: TelemetryOptions } | undefined;
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (active) return { shutdown: shutdownTelemetry };
-  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  // NodeSDK installs a tracer provider only when it has a processor; the masking one is always there, so
+  // spans (and the trace ids logs and downstream calls carry) exist without an exporter too.
+  const spanProcessors: SpanProcessor[] = [new StatementStatusMasking(), ...(options.spanProcessors ?? [])];
   if (options.otlpEndpoint) {
     const url = `${options.otlpEndpoint.replace(/\/+$/, "")}/v1/traces`;
     spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) }));
   }
-  // NodeSDK only installs a tracer provider when it has a processor; without one, no span ids would exist.
-  if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     sampler: new ParentBasedSampler({ root: rootSampler(options.traceRatio) }),
