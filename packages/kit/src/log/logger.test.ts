@@ -192,8 +192,9 @@ describe("logger", () => {
     const logger = createLogger({ service: "ostmesh-test", destination: stream });
     logger.error({ err: failure }, "rpc failed");
     logger.error({ error: new Error("create failed", { cause: failure }) }, "wrapped");
+    logger.error({ err: new AggregateError([failure], "every attempt failed") }, "aggregate");
     await new Promise((resolve) => setImmediate(resolve));
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     for (const line of lines) {
       expect(line).not.toContain("C8F2A61D0B6E4E0C");
       expect(line).not.toContain("reader@example.com");

@@ -115,8 +115,9 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /**
  * pino's error serializer, with a failed statement's SQL masked (`sql`, which mysql2 keeps on its errors with
- * the values formatted in: API keys looked up by value, addresses, message bodies) on the error and on every
- * cause below it. The server's own message stays as it is.
+ * the values formatted in: API keys looked up by value, addresses, message bodies) wherever it sits in the
+ * serialized error: on the error itself, on the errors it carries (an AggregateError's `aggregateErrors`, an
+ * error-valued field). The server's own message stays as it is.
  */
 function serializeError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
@@ -127,8 +128,8 @@ function serializeError(error: unknown): unknown {
 
 function maskStatements(value: unknown, depth: number): void {
   if (typeof value !== "object" || value === null || depth > 8) return;
-  const record = value as Record<string, unknown>;
-  if (typeof record.sql === "string") record.sql = maskSqlLiterals(record.sql);
-  maskStatements(record.cause, depth + 1);
-  if (Array.isArray(record.errors)) for (const inner of record.errors) maskStatements(inner, depth + 1);
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === "sql" && typeof inner === "string") Reflect.set(value, key, maskSqlLiterals(inner));
+    else maskStatements(inner, depth + 1);
+  }
 }

@@ -1,4 +1,4 @@
-import { type Context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { Instrumentation } from "@opentelemetry/instrumentation";
@@ -96,7 +96,7 @@ export function rootSampler(ratio: number): Sampler {
  * instrumentation copies it into the span's status.
  */
 export class StatementStatusMasking implements SpanProcessor {
-  onStart(_span: Span, _context: Context): void {}
+  onStart(): void {}
 
   onEnding(span: Span): void {
     const { code, message } = span.status;
