@@ -152,6 +152,13 @@ async function run(title: string, options: autocannon.Options, target: Target): 
   console.log(
     `${title.padEnd(44)} ${String(Math.round(result.requests.average)).padStart(6)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms  (${ok} ok, ${bad} failed)`,
   );
+  // A refused request is cheap, so a run with refusals measures the refusals, not the calls.
+  const limited = result.statusCodeStats?.["429"]?.count ?? 0;
+  if (limited > 0) {
+    console.log(
+      `${" ".repeat(45)}${limited} refused by the gateway's rate limit: start it with GATEWAY_RATE_LIMIT=0`,
+    );
+  }
   if (ok + bad === 0) return;
   const perRequest: string[] = [];
   let total = 0;

@@ -18,6 +18,7 @@ import {
   runInCall,
   setRequestTimeout,
 } from "./call.ts";
+import { transientError } from "./transient.ts";
 
 /** The request's logger (carries the RPC name and, through the mixin, the trace ids). */
 export const rpcLoggerKey = createContextKey<Logger>(pino({ enabled: false }), { description: "rpc logger" });
@@ -32,6 +33,8 @@ export function rpcLogger(ctx: Pick<HandlerContext, "values">): Logger {
 /** Services polled by probes every few seconds; their calls are logged at debug level only. */
 const QUIET_SERVICES = new Set(["grpc.health.v1.Health"]);
 const SERVER_FAULTS = new Set([Code.Unknown, Code.Internal, Code.DataLoss, Code.Unimplemented]);
+/** Failures a retry may cure; logged with their cause, as warnings. */
+const TRANSIENT = new Set([Code.Unavailable, Code.Aborted]);
 
 /**
  * One log line and the RED metrics per RPC: requests by service/method/code, the latency histogram and
@@ -74,8 +77,9 @@ export function observeInterceptor(metrics: ProcessMetrics, logger: Logger): Int
           "rpc abandoned by the client",
         );
       } else if (error !== undefined && SERVER_FAULTS.has(errorCode(error))) {
-        const cause = error instanceof ConnectError && error.cause !== undefined ? error.cause : error;
-        log.error({ ...fields, err: cause }, "rpc failed");
+        log.error({ ...fields, err: causeOf(error) }, "rpc failed");
+      } else if (error !== undefined && TRANSIENT.has(errorCode(error))) {
+        log.warn({ ...fields, err: causeOf(error) }, "rpc failed");
       } else if (QUIET_SERVICES.has(service)) {
         log.debug(fields, "rpc served");
       } else {
@@ -96,10 +100,16 @@ export function observeInterceptor(metrics: ProcessMetrics, logger: Logger): Int
   };
 }
 
+/** What went wrong underneath a mapped error (its cause), else the error itself. */
+function causeOf(error: unknown): unknown {
+  return error instanceof ConnectError && error.cause !== undefined ? error.cause : error;
+}
+
 /**
  * Errors leave the server as ConnectErrors with a code. A ConnectError thrown on purpose passes unchanged;
- * anything else (a driver error, a bug) becomes Code.Internal with a generic message — its text and stack
- * stay in the server's log (kept as `cause`, which never goes on the wire).
+ * a failure a retry can cure (the database unreachable, a deadlock) becomes UNAVAILABLE or ABORTED
+ * (transient.ts); anything else (a bug, a corrupt row) becomes Code.Internal with a generic message. The
+ * original's text and stack stay in the server's log (kept as `cause`, which never goes on the wire).
  */
 export function errorMappingInterceptor(): Interceptor {
   return (next) => async (req) => {
@@ -120,7 +130,9 @@ export function publicError(error: unknown, signal?: AbortSignal): ConnectError 
     if (reason instanceof ConnectError) return reason;
     return new ConnectError("the request was canceled", Code.Canceled, undefined, undefined, error);
   }
-  return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+  return (
+    transientError(error) ?? new ConnectError("internal error", Code.Internal, undefined, undefined, error)
+  );
 }
 
 async function* mapIterableErrors<T>(

@@ -306,6 +306,19 @@ describe("service process", () => {
       ).toEqual([]);
     });
 
+    it("answers UNAVAILABLE when the database cannot be reached, and logs the driver's error as a warning", async () => {
+      const echo = createClient(EchoService, grpc(proc.ports.h2c[0] ?? 0));
+      const error = await errorOf(echo.say({ value: "unreachable" }));
+      expect(error.code).toBe(Code.Unavailable);
+      expect(error.rawMessage).toBe(
+        "temporarily unavailable: a backend this call needs cannot be reached; retry later",
+      );
+      expect(error.message).not.toContain("ECONNREFUSED");
+      const logged = logs.entries().find((e) => e.msg === "rpc failed" && e.code === "unavailable");
+      expect(logged).toMatchObject({ rpc: `${ECHO}/Say`, level: "warn" });
+      expect(JSON.stringify(logged?.err)).toContain("ECONNREFUSED");
+    });
+
     it("passes a deliberate ConnectError through unchanged", async () => {
       const echo = createClient(EchoService, grpc(proc.ports.h2c[0] ?? 0));
       const error = await errorOf(echo.say({ value: "reject" }));

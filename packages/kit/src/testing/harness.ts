@@ -2,9 +2,12 @@
  * Helpers for tests of processes built on kit: a config for a test process, a logger whose lines can be
  * read back, and the echo service's implementation.
  */
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import mysql from "mysql2/promise";
 import { type Logger, pino } from "pino";
 import { loadMeshConfig, type MeshConfig } from "../config/mesh.ts";
 import { createLogger } from "../log/logger.ts";
@@ -71,7 +74,8 @@ export interface EchoObservations {
  * The echo service:
  * - Say("x") answers "echo: x"; "sleep:<ms>" sleeps that long ignoring the signal (a slow, careless
  *   handler); "boom" throws an internal error whose text must never reach the client;
- *   "reject" throws a ConnectError on purpose.
+ *   "reject" throws a ConnectError on purpose; "unreachable" lets the driver's error escape from a
+ *   connection to a MySQL port nobody listens on (a database that is down).
  * - Relay(x) calls Say(x) on `relayTo` through the topology and answers "relayed: <answer>".
  * - Count(n) streams 0..n-1.
  */
@@ -94,6 +98,9 @@ export function echoImpl(
       }
       if (req.value === "boom") throw new Error("table ost_internal_detail is corrupt at /var/lib/mysql");
       if (req.value === "reject") throw new ConnectError("this is on purpose", Code.FailedPrecondition);
+      if (req.value === "unreachable") {
+        await mysql.createConnection({ host: "127.0.0.1", port: await closedPort(), connectTimeout: 2000 });
+      }
       return { value: `echo: ${req.value}` };
     },
     async relay(req, ctx: HandlerContext) {
@@ -108,4 +115,15 @@ export function echoImpl(
       for (let i = 0; i < req.value; i++) yield { value: i };
     },
   };
+}
+
+/** A local TCP port that was free a moment ago and has no listener now. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  server.close();
+  await once(server, "close");
+  return port;
 }
