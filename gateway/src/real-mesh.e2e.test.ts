@@ -4,6 +4,7 @@
  * of the fresh osTicket install, the gateway in front as in production. Each case checks the answer and the
  * rows osTicket's tables end up with.
  */
+
 import { Code, createClient } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -12,6 +13,7 @@ import {
 } from "@connectrpc/connect-node";
 import { IdentityService, TicketService } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import type mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY, type RealMesh, startRealMesh } from "./testing/real-mesh.ts";
 
@@ -271,8 +273,30 @@ describe("the Connect edge with the real services", () => {
 
 describe("cron with the real services", () => {
   // tickets.email with the real services: legacy/email.e2e.test.ts.
-  it("runs the cron duties: 200 Completed", async () => {
+  it("runs the cron duties: 200 Completed, with osTicket's Debug row only at log level 3", async () => {
+    const debugRows = async () => {
+      const [rows] = await mesh.conn.query<mysql.RowDataPacket[]>(
+        "SELECT log_type, log, ip_address FROM ost_syslog WHERE title = 'Cron Job' ORDER BY log_id",
+      );
+      return rows.map((r) => ({ ...r }));
+    };
+    const before = await debugRows();
     expect(await post("/api/tasks/cron", undefined)).toMatchObject({ status: 200, body: "Completed" });
+    expect(await debugRows()).toEqual(before); // the install's log level (2) keeps no debug rows
+    await mesh.conn.query(
+      "UPDATE ost_config SET value = '3' WHERE namespace = 'core' AND `key` = 'log_level'",
+    );
+    try {
+      expect(await post("/api/tasks/cron", undefined)).toMatchObject({ status: 200, body: "Completed" });
+    } finally {
+      await mesh.conn.query(
+        "UPDATE ost_config SET value = '2' WHERE namespace = 'core' AND `key` = 'log_level'",
+      );
+    }
+    expect(await debugRows()).toEqual([
+      ...before,
+      { log_type: "Debug", log: "Cron job executed [127.0.0.1]", ip_address: "127.0.0.1" },
+    ]);
   });
 
   it("a key without can_exec_cron → 401 API key not authorized", async () => {

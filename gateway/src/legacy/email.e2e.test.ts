@@ -572,7 +572,7 @@ describe("tickets.email with the real services: refusals", () => {
     expect(logged).toEqual([
       {
         log_type: "Warning",
-        title: "Ticket denied (403)",
+        title: "API Error (403)",
         log: `${body.replace(/\n/g, " ")} ${MASKED}`,
       },
     ]);

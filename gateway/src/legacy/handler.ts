@@ -35,7 +35,7 @@ import {
 } from "./http.ts";
 import { decodeJson, JSON_ERROR_TEXT } from "./json.ts";
 import { isPhpArray, type PhpArray, phpString } from "./php.ts";
-import { apiErrorEntry, maskApiKey, unexpectedDataEntry } from "./syslog.ts";
+import { apiErrorEntry, cronRunEntry, maskApiKey, unexpectedDataEntry } from "./syslog.ts";
 import { createTicketRequest } from "./ticket-request.ts";
 import { decodeXml, noXmlError } from "./xml.ts";
 
@@ -132,10 +132,10 @@ export class LegacyApi {
   ): Promise<Outcome> {
     // Routing fails before any controller: not logged.
     if (route.kind === "unsupported") return { code: 400, body: "URL not supported", rows: [] };
-    const fail = (code: number, body: string, rows: SystemLogEntry[] = [], title?: string): Outcome => ({
+    const fail = (code: number, body: string, rows: SystemLogEntry[] = []): Outcome => ({
       code,
       body,
-      rows: [...rows, apiErrorEntry(code, body, apiKey, clientIp, title)],
+      rows: [...rows, apiErrorEntry(code, body, apiKey, clientIp)],
     });
 
     // The web server's body limit comes before PHP (and so before the key check).
@@ -200,11 +200,11 @@ export class LegacyApi {
     clientIp: string,
     token: string,
     signal: AbortSignal,
-    fail: (code: number, body: string, rows?: SystemLogEntry[], title?: string) => Outcome,
+    fail: (code: number, body: string, rows?: SystemLogEntry[]) => Outcome,
   ): Promise<Outcome> {
     if (route.kind === "cron") {
       await this.#backend.runScheduledTasks(token, signal);
-      return { code: 200, body: "Completed", rows: [] };
+      return { code: 200, body: "Completed", rows: [cronRunEntry(clientIp)] };
     }
     if (route.format === "email") {
       try {
@@ -258,9 +258,7 @@ export class LegacyApi {
       const created = await this.#backend.createTicket(request, token, signal);
       return { code: 201, body: created.number, rows };
     } catch (error) {
-      return this.#rejection(error, request.requester?.email ?? "", (code, text, _rows, title) =>
-        fail(code, text, rows, title),
-      );
+      return this.#rejection(error, request.requester?.email ?? "", (code, text) => fail(code, text, rows));
     }
   }
 
@@ -268,17 +266,12 @@ export class LegacyApi {
   #rejection(
     error: unknown,
     email: string,
-    fail: (code: number, body: string, rows?: SystemLogEntry[], title?: string) => Outcome,
+    fail: (code: number, body: string, rows?: SystemLogEntry[]) => Outcome,
   ): Outcome {
     if (!(error instanceof ConnectError)) throw error;
     const denied = error.findDetails(DeniedSchema)[0];
     if (error.code === Code.PermissionDenied && denied)
-      return fail(
-        403,
-        `${CREATE_FAILED}Ticket denied: ${email || denied.email}\n\n${DENIED_TEXT}`,
-        [],
-        "Ticket denied",
-      );
+      return fail(403, `${CREATE_FAILED}Ticket denied: ${email || denied.email}\n\n${DENIED_TEXT}`);
     const validation = error.findDetails(ValidationErrorsSchema)[0];
     // A request osTicket could not even read (an e-mail its parser refuses): violations without an osTicket
     // error key are its parser's 400 with the bare text, not the create form's error map.

@@ -91,9 +91,9 @@ const valid = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-const warning = (code: number, text: string, key: string | null = KEY, title = "API Error") => ({
+const warning = (code: number, text: string, key: string | null = KEY) => ({
   log_type: "Warning",
-  title: `${title} (${code})`,
+  title: `API Error (${code})`,
   log: key ? `${text.replace(/\n/g, " ")} [${masked(key)}] ` : text,
   logger: "",
   ip_address: "127.0.0.1",
@@ -377,11 +377,11 @@ describe("JSON bodies", () => {
     expect(gw.upstreams.created.at(-1)?.legacy?.source).toBe("Phone");
   });
 
-  it("a banned requester → 403 Ticket denied, logged as Ticket denied (403)", async () => {
+  it("a banned requester → 403 Ticket denied, logged as API Error (403) (exerr drops the title it is given)", async () => {
     const res = await post("/api/tickets.json", valid({ email: "spam@banned.example" }));
     const text =
       "Unable to create new ticket :Ticket denied: spam@banned.example\n\nThis help desk is for use by authorized users only";
-    expect(res).toMatchObject({ status: 403, body: text, rows: [warning(403, text, KEY, "Ticket denied")] });
+    expect(res).toMatchObject({ status: 403, body: text, rows: [warning(403, text, KEY)] });
   });
 
   it("attachments given as an object (osTicket crashes) → a clear 400, nothing written", async () => {
@@ -560,10 +560,18 @@ describe("e-mail and cron", () => {
     expect(email?.legacy).toBe(true);
   });
 
-  it("tasks/cron → 200 Completed; a key without can_exec_cron → 401 API key not authorized", async () => {
+  it("tasks/cron → 200 Completed, asking for the Debug row; a key without can_exec_cron → 401 API key not authorized", async () => {
     const runs = gw.upstreams.cronRuns;
     const res = await post("/api/tasks/cron", undefined);
-    expect(res).toMatchObject({ status: 200, body: "Completed", rows: [] });
+    // The stand-in writes every row it is given; the ticket service keeps it only at log level 3.
+    const debug = {
+      log_type: "Debug",
+      title: "Cron Job",
+      log: "Cron job executed [127.0.0.1]",
+      logger: "",
+      ip_address: "127.0.0.1",
+    };
+    expect(res).toMatchObject({ status: 200, body: "Completed", rows: [debug] });
     expect(gw.upstreams.cronRuns).toBe(runs + 1);
     const denied = await post("/api/tasks/cron", undefined, { key: NO_CRON });
     expect(denied).toMatchObject({

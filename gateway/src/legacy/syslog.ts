@@ -1,8 +1,10 @@
 /**
- * ost_syslog rows for legacy API traffic, as osTicket writes them (ApiController::onError): errors are
- * Warning rows titled "API Error (<code>)" (a ban/filter denial: "Ticket denied (403)"), each unexpected
- * key an Error row titled "Unexpected Data (400)"; the text is the response body with newlines turned
- * into spaces, followed by " [<api key>] " when a key was sent.
+ * ost_syslog rows for legacy API traffic, as osTicket writes them: errors are Warning rows titled
+ * "API Error (<code>)" (ApiController::onError; a ban/filter denial too: exerr() drops the "Ticket denied"
+ * title it is given), each unexpected key an Error row titled "Unexpected Data (400)"; the text is the
+ * response body with newlines turned into spaces, followed by " [<api key>] " when a key was sent. A cron
+ * run leaves a Debug row "Cron Job". The ticket service writes only the rows the helpdesk's log level
+ * (`core.log_level`) admits, as osTicket::log does.
  *
  * One deliberate difference: osTicket writes the key in clear text; ostmesh writes it masked (first and
  * last four characters), because an API key must never be stored in a log in clear text.
@@ -41,12 +43,22 @@ export function apiErrorEntry(
   body: string,
   apiKey: string | undefined,
   clientIp: string,
-  title = "API Error",
 ): SystemLogEntry {
   return create(SystemLogEntrySchema, {
     level: SystemLogLevel.WARNING,
-    title: `${title} (${code})`,
+    title: `API Error (${code})`,
     message: withKey(body, apiKey),
+    ipAddress: clientIp,
+    logger: "",
+  });
+}
+
+/** The Debug row of a cron run (CronApiController::run). */
+export function cronRunEntry(clientIp: string): SystemLogEntry {
+  return create(SystemLogEntrySchema, {
+    level: SystemLogLevel.DEBUG,
+    title: "Cron Job",
+    message: sanitizeLogText(`Cron job executed [${clientIp}]`),
     ipAddress: clientIp,
     logger: "",
   });

@@ -176,6 +176,52 @@ describe("RecordSystemLog", () => {
     ]);
   });
 
+  it("writes only the rows the helpdesk's log level admits, as osTicket does (0 for a row left out)", async () => {
+    const entries = [
+      { level: SystemLogLevel.ERROR, title: "Level check (error)", message: "e", ipAddress: "192.0.2.9" },
+      { level: SystemLogLevel.WARNING, title: "Level check (warning)", message: "w", ipAddress: "192.0.2.9" },
+      { level: SystemLogLevel.DEBUG, title: "Level check (debug)", message: "d", ipAddress: "192.0.2.9" },
+    ];
+    const written = async () =>
+      (await h.query("SELECT log_type FROM ost_syslog WHERE title LIKE 'Level check%' ORDER BY log_id")).map(
+        (r) => r.log_type,
+      );
+    const setLevel = (value: string | null) =>
+      value === null
+        ? h.query("DELETE FROM ost_config WHERE `namespace` = 'core' AND `key` = 'log_level'")
+        : h.query(
+            "INSERT INTO ost_config (`namespace`, `key`, `value`) VALUES ('core', 'log_level', ?)" +
+              " ON DUPLICATE KEY UPDATE `value` = VALUES(`value`)",
+            [value],
+          );
+    const headers = await h.service();
+    try {
+      // The install's default (2): errors and warnings, no debug rows.
+      const warnings = await h.client.recordSystemLog({ entries }, { headers });
+      expect(warnings.logIds.map((id) => id > 0)).toEqual([true, true, false]);
+      expect(await written()).toEqual(["Error", "Warning"]);
+      await h.query("DELETE FROM ost_syslog WHERE title LIKE 'Level check%'");
+
+      await setLevel("1");
+      await h.client.recordSystemLog({ entries }, { headers });
+      expect(await written()).toEqual(["Error"]);
+      await h.query("DELETE FROM ost_syslog WHERE title LIKE 'Level check%'");
+
+      await setLevel("3");
+      await h.client.recordSystemLog({ entries }, { headers });
+      expect(await written()).toEqual(["Error", "Warning", "Debug"]);
+      await h.query("DELETE FROM ost_syslog WHERE title LIKE 'Level check%'");
+
+      // No setting at all: PHP's null is below every level.
+      await setLevel(null);
+      const none = await h.client.recordSystemLog({ entries }, { headers });
+      expect(none.logIds).toEqual([0, 0, 0]);
+      expect(await written()).toEqual([]);
+    } finally {
+      await setLevel("2");
+    }
+  });
+
   it("refuses empty or incomplete entries and callers other than services", async () => {
     const headers = await h.service();
     const field = (e: ConnectError) => e.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field;

@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import { execute } from "@ostmesh/db";
+import { execute, query } from "@ostmesh/db";
 import {
   type RecordSystemLogRequest,
   RecordSystemLogRequestSchema,
@@ -16,6 +16,7 @@ import {
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { callerOf, domainActor, subjectOf } from "../access.ts";
 import { findOverdueTicketIds, markOverdue, sqlFor } from "../domain/index.ts";
+import { phpInt } from "../domain/rows.ts";
 import { domainFailure, invalidArgument } from "../errors.ts";
 import { runIdempotent } from "../idempotency.ts";
 import type { Runtime } from "../runtime.ts";
@@ -96,7 +97,18 @@ const LOG_TYPES: Readonly<Partial<Record<SystemLogLevel, string>>> = {
   [SystemLogLevel.ERROR]: "Error",
 };
 
-/** Writes ost_syslog rows exactly as given (osTicket's text rules are the gateway's business). */
+/** osTicket's numeric level of each row type (osTicket::log: 1 Error, 2 Warning, 3 Debug). */
+const LEVEL_IDS: Readonly<Partial<Record<SystemLogLevel, number>>> = {
+  [SystemLogLevel.ERROR]: 1,
+  [SystemLogLevel.WARNING]: 2,
+  [SystemLogLevel.DEBUG]: 3,
+};
+
+/**
+ * Writes ost_syslog rows as given (osTicket's text rules are the gateway's business), except those the
+ * helpdesk's log level leaves out: like osTicket::log, a row is written only when `core.log_level` (admin
+ * panel → Settings → System → Default Log Level: 1 errors, 2 warnings, 3 debug) is at least its level.
+ */
 export async function handleRecordSystemLog(
   rt: Runtime,
   req: RecordSystemLogRequest,
@@ -120,9 +132,19 @@ export async function handleRecordSystemLog(
         responseSchema: RecordSystemLogResponseSchema,
       },
       async (tx) => {
+        const [setting] = await query(
+          tx,
+          "SELECT `value` FROM ost_config WHERE `namespace` = 'core' AND `key` = 'log_level'",
+        );
+        // PHP compares the raw setting: a missing key is null, below every level.
+        const logLevel = setting ? phpInt(String(setting.value ?? "")) : 0;
         const logIds: number[] = [];
         // One row per statement: the ids of a multi-row INSERT are not guaranteed consecutive.
         for (const e of req.entries) {
+          if ((LEVEL_IDS[e.level] ?? 1) > logLevel) {
+            logIds.push(0);
+            continue;
+          }
           const { insertId } = await execute(
             tx,
             "INSERT INTO ost_syslog (log_type, title, log, logger, ip_address, created, updated)" +

@@ -1848,7 +1848,8 @@ export declare const RecordSystemLogRequestSchema: GenMessage<RecordSystemLogReq
  */
 export declare type RecordSystemLogResponse = Message<"osticket.ticket.v1.RecordSystemLogResponse"> & {
   /**
-   * ost_syslog.log_id of each written row, in request order.
+   * ost_syslog.log_id of each row, in request order; 0 for a row the helpdesk's log level leaves out
+   * (`core.log_level`: 1 errors only, 2 warnings too, 3 debug too; osTicket writes nothing above it).
    *
    * @generated from field: repeated uint32 log_ids = 1;
    */
@@ -2537,7 +2538,8 @@ export declare const TicketService: GenService<{
   },
   /**
    * Writes osTicket system-log rows (ost_syslog) for legacy API traffic the gateway answers itself:
-   * "API Error (<code>)" warnings and "Unexpected Data (400)" errors, exactly as osTicket logs them.
+   * "API Error (<code>)" warnings, "Unexpected Data (400)" errors and the "Cron Job" debug row, exactly as
+   * osTicket logs them, i.e. only the rows the helpdesk's log level (`core.log_level`) admits.
    *
    * @generated from rpc osticket.ticket.v1.TicketService.RecordSystemLog
    */
