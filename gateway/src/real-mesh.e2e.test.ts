@@ -149,6 +149,33 @@ describe("tickets.json with the real services", () => {
     expect(file?.bytes).toBe("1DE965");
   });
 
+  it("files osTicket cannot store (poorly encoded base64, empty): 201 and a File Import Error note each", async () => {
+    const xml =
+      '<?xml version="1.0"?><ticket><email>import@example.com</email><name>Import</name><subject>Files</subject>' +
+      "<message>see attached</message><attachments>" +
+      '<file name="bad.txt" type="text/plain" encoding="base64">***</file>' +
+      '<file name="empty.txt" type="text/plain"></file>' +
+      '<file name="good.txt" type="text/plain">fine</file></attachments></ticket>';
+    const res = await post("/api/tickets.xml", xml);
+    expect(res.status).toBe(201);
+    const ticket = await ticketByNumber(res.body);
+    const notes = await rows(
+      "SELECT e.body FROM ost_thread_entry e JOIN ost_thread t ON t.id = e.thread_id" +
+        " WHERE t.object_type = 'T' AND t.object_id = ? AND e.type = 'N' AND e.title = 'File Import Error' ORDER BY e.id",
+      [ticket.ticket_id],
+    );
+    expect(notes.map((n) => n.body)).toEqual([
+      "bad.txt: Unable to save file",
+      "empty.txt: Unable to save file",
+    ]);
+    const entry = await firstEntry(ticket.ticket_id);
+    const files = await rows(
+      "SELECT f.name FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.object_id = ? AND a.type = 'H'",
+      [entry.id],
+    );
+    expect(files).toEqual([{ name: "good.txt" }]);
+  });
+
   it("validation failures: osTicket's bodies, and their ost_syslog rows", async () => {
     const before = await lastLogId();
     const missing = await post(

@@ -28,16 +28,6 @@ export interface LegacyAttachment {
   size: number | undefined;
 }
 
-/** Request data after osTicket's fixup: the remaining keys, plus the message and files in usable form. */
-export interface LegacyTicketData {
-  /** Top-level keys and values as osTicket passes them on (message and attachments replaced). */
-  data: PhpArray;
-  message: LegacyMessage | undefined;
-  attachments: LegacyAttachment[];
-  /** Attachments osTicket would reject before storing (poorly encoded base64), by name. */
-  rejectedAttachments: string[];
-}
-
 const MESSAGE_PLACEHOLDER = "";
 
 function scalarString(key: string, value: PhpValue | undefined): string {
@@ -184,14 +174,16 @@ export function fixupXml(
 /**
  * TicketApiController::validate's attachment step: base64 files (encoding attribute, any case) are
  * decoded strictly once (their size is taken then), then AttachmentFile::create decodes `encoding="base64"`
- * (exact case) a second time, leniently. Poorly encoded files are left out and named.
+ * (exact case) a second time, leniently. A poorly encoded file is still uploaded by osTicket, with no
+ * bytes, which its storage cannot write: it goes on without bytes (the ticket service posts osTicket's
+ * "<name>: Unable to save file" import error) and is named in `poorlyEncoded`.
  */
 export function prepareAttachments(files: readonly PhpArray[]): {
   attachments: LegacyAttachment[];
-  rejected: string[];
+  poorlyEncoded: string[];
 } {
   const attachments: LegacyAttachment[] = [];
-  const rejected: string[] = [];
+  const poorlyEncoded: string[] = [];
   for (const file of files) {
     const name = phpString(file.get("name") ?? null) ?? "";
     const type = phpString(file.get("type") ?? null) ?? "";
@@ -201,7 +193,8 @@ export function prepareAttachments(files: readonly PhpArray[]): {
       const once = phpBase64Decode(data, true);
       // PHP tests the result for truthiness: undecodable, "" and "0" all count as poorly encoded.
       if (!once || once.length === 0 || (once.length === 1 && once[0] === 0x30)) {
-        rejected.push(name);
+        poorlyEncoded.push(name);
+        attachments.push({ name, type, data: Buffer.alloc(0), size: undefined });
         continue;
       }
       data = once;
@@ -212,7 +205,7 @@ export function prepareAttachments(files: readonly PhpArray[]): {
     if (encoding === "base64") data = phpBase64Decode(data) ?? Buffer.alloc(0);
     attachments.push({ name, type, data, size: size === data.length ? undefined : size });
   }
-  return { attachments, rejected };
+  return { attachments, poorlyEncoded };
 }
 
 /** One level of the request structure osTicket accepts: names of scalars, and nested structures by key. */

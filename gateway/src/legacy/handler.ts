@@ -244,9 +244,9 @@ export class LegacyApi {
     const rows = unexpectedKeys(fixed.data, ticketRequestStructure(fieldNames)).map((path) =>
       unexpectedDataEntry(path, apiKey, clientIp),
     );
-    const { attachments, rejected } = prepareAttachments(fixed.files);
-    if (rejected.length > 0)
-      this.#logger.warn({ files: rejected.length }, "poorly encoded base64 attachments left out");
+    const { attachments, poorlyEncoded } = prepareAttachments(fixed.files);
+    if (poorlyEncoded.length > 0)
+      this.#logger.warn({ files: poorlyEncoded.length }, "poorly encoded base64 attachments (import errors)");
     const request = createTicketRequest({
       data: fixed.data,
       message: fixed.message,

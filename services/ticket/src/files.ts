@@ -13,6 +13,7 @@
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { AttachmentService } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
+import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import type { AttachmentInput } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import type { AttachmentLink } from "./domain/index.ts";
 import { invalidArgument } from "./errors.ts";
@@ -100,11 +101,34 @@ function isFileProblem(error: ConnectError): boolean {
   );
 }
 
+/** osTicket's texts for a file it cannot take (FileUploadError in TicketApiController::validate). */
+const UNSAVED = "Unable to save file";
+const OSTICKET_FILE_TEXTS: ReadonlySet<string> = new Set([
+  UNSAVED,
+  "File type is not allowed",
+  "File size is too large",
+]);
+
+/** The osTicket text the attachment service gave with its refusal, else "Unable to save file". */
+function importErrorText(error: ConnectError): string {
+  const described = error.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.description ?? "";
+  return OSTICKET_FILE_TEXTS.has(described) ? described : UNSAVED;
+}
+
+/**
+ * Bytes osTicket's storage cannot write: its chunk writer loops `while ($block = substr(...))`, so content
+ * that is empty or the single character "0" (falsy in PHP) writes no chunk and the upload fails.
+ */
+function osTicketCannotWrite(data: Uint8Array): boolean {
+  return data.byteLength === 0 || (data.byteLength === 1 && data[0] === 0x30);
+}
+
 /**
  * Stores and checks a request's attachments before its transaction. Legacy requests keep osTicket's
- * behaviour: a file above the size limit is dropped silently, any other unstorable file becomes an
- * import error (posted as a "File Import Error" note) and the ticket is created anyway. Typed requests
- * fail with INVALID_ARGUMENT naming the attachment instead.
+ * behaviour: a file above the size limit is dropped silently, any other unstorable file (a type the
+ * message field does not allow, empty content) becomes an import error with osTicket's text (posted as a
+ * "File Import Error" note) and the ticket is created anyway. Typed requests fail with INVALID_ARGUMENT
+ * naming the attachment instead.
  */
 export async function prepareFiles(
   store: FileStore | undefined,
@@ -125,6 +149,10 @@ export async function prepareFiles(
       case "file": {
         const file = a.source.value;
         if (!file.name && !legacy) throw invalidArgument(`${field}.file.name`, "a file needs a name");
+        if (legacy && osTicketCannotWrite(file.data)) {
+          importErrors.push({ name: file.name, description: UNSAVED });
+          break;
+        }
         try {
           const fileId = await store.upload(
             { name: file.name, type: file.type, data: file.data, legacySize: file.legacySize },
@@ -135,7 +163,7 @@ export async function prepareFiles(
           if (!(error instanceof ConnectError) || !isFileProblem(error)) throw error;
           if (!legacy) throw invalidArgument(`${field}.file`, `${file.name}: ${error.rawMessage}`);
           if (error.code === Code.ResourceExhausted) continue;
-          importErrors.push({ name: file.name, description: "Unable to save file" });
+          importErrors.push({ name: file.name, description: importErrorText(error) });
         }
         break;
       }

@@ -358,7 +358,7 @@ describe("CreateTicket", () => {
         { headers: await h.service() },
       );
       expect(res.attachmentErrors).toEqual([
-        expect.objectContaining({ name: "x.bin", description: "Unable to save file" }),
+        expect.objectContaining({ name: "x.bin", description: "File type is not allowed" }),
       ]);
       const entries = await h.query(
         "SELECT id, type, flags, poster, title, body, staff_id, user_id FROM ost_thread_entry" +
@@ -367,7 +367,7 @@ describe("CreateTicket", () => {
       );
       expect(entries.map((e) => [e.type, e.poster, e.title, e.body, e.flags, e.staff_id, e.user_id])).toEqual(
         [
-          ["N", "SYSTEM", "File Import Error", "x.bin: Unable to save file", 0x80, 0, 0],
+          ["N", "SYSTEM", "File Import Error", "x.bin: File type is not allowed", 0x80, 0, 0],
           ["M", "Import Error", "Legacy refused file", "attached", 0x01, 0, expect.any(Number)],
         ],
       );
@@ -389,6 +389,43 @@ describe("CreateTicket", () => {
         String(before?.configuration ?? ""),
       ]);
     }
+  });
+
+  it('gives a legacy file osTicket\'s storage cannot write (empty, or just "0") an import error, storing nothing', async () => {
+    const files = await h.query("SELECT COUNT(*) AS n FROM ost_file");
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "empty.file@example.com", name: "Empty File" },
+        subject: "Legacy empty files",
+        message: "attached",
+        legacy: { source: "API" },
+        attachments: [
+          { source: { case: "file", value: { name: "empty.txt", data: Buffer.alloc(0) } } },
+          { source: { case: "file", value: { name: "zero.txt", data: Buffer.from("0") } } },
+          { source: { case: "file", value: { name: "zeros.txt", data: Buffer.from("00") } } },
+        ],
+      },
+      { headers: await h.service() },
+    );
+    expect(res.attachmentErrors.map((e) => [e.name, e.description])).toEqual([
+      ["empty.txt", "Unable to save file"],
+      ["zero.txt", "Unable to save file"],
+    ]);
+    const notes = await h.query(
+      "SELECT body FROM ost_thread_entry WHERE type = 'N' AND title = 'File Import Error'" +
+        " AND thread_id = (SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = ?) ORDER BY id",
+      [res.ticket?.id ?? 0],
+    );
+    expect(notes.map((n) => n.body)).toEqual([
+      "empty.txt: Unable to save file",
+      "zero.txt: Unable to save file",
+    ]);
+    const attached = await h.query(
+      "SELECT f.name, f.size FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+      [res.messageEntryId],
+    );
+    expect(attached).toEqual([{ name: "zeros.txt", size: 2 }]);
+    expect(await h.query("SELECT COUNT(*) AS n FROM ost_file")).toEqual([{ n: Number(files[0]?.n) + 1 }]);
   });
 
   it("refuses an attachment naming a file that does not exist", async () => {
