@@ -143,7 +143,7 @@ export async function authorizeTicketWith<T>(
   ctx: Pick<HandlerContext, "values">,
   em: EntityManager,
   ticketId: number,
-  permission: string | undefined,
+  permission: string | readonly string[] | undefined,
   alongside: BatchRead<T>,
 ): Promise<[TicketAccess, T]> {
   const principal = callerOf(ctx);

@@ -397,8 +397,8 @@ export function agentTicketView(
 }
 
 export interface TicketDecisionOptions {
-  /** Role permission the action needs (agents), e.g. "ticket.reply"; none = visibility only. */
-  permission?: string;
+  /** Role permission(s) the action needs (agents: every one), e.g. "ticket.reply"; none = visibility only. */
+  permission?: string | readonly string[];
   /** The end user's organization facts (needed for END_USER principals; loaded by authorizeTicket). */
   endUser?: EndUserOrgFacts;
 }
@@ -422,8 +422,10 @@ export function decideTicketAccess(
       if (!principal.agent) return deny(Code.NotFound, "ticket not found");
       const view = agentTicketView(idOf(principal), principal.agent, facts);
       if (!view.visible) return deny(Code.NotFound, "ticket not found");
-      if (options.permission && !view.permissions.includes(options.permission))
-        return deny(Code.PermissionDenied, `missing permission ${options.permission} in this department`);
+      const needed =
+        typeof options.permission === "string" ? [options.permission] : (options.permission ?? []);
+      const missing = needed.find((permission) => !view.permissions.includes(permission));
+      if (missing) return deny(Code.PermissionDenied, `missing permission ${missing} in this department`);
       return ALLOW;
     }
     case PrincipalKind.END_USER: {

@@ -267,6 +267,44 @@ describe("ChangeStatus", () => {
   });
 });
 
+describe("a status change carried by a reply or a note", () => {
+  it("takes the permission a status change takes: no ticket.close, no closing through a reply or note", async () => {
+    const role = await h.exec(
+      "INSERT INTO ost_role SET flags = 1, name = 'Reply only', permissions = '{\"ticket.reply\":1}'," +
+        " notes = '', created = NOW(), updated = NOW()",
+    );
+    const clerk = await h.exec(
+      "INSERT INTO ost_staff SET dept_id = 1, role_id = ?, username = 'replyclerk', firstname = 'Reply', lastname = 'Clerk'," +
+        " email = 'reply.clerk@example.com', signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+      [role.insertId],
+    );
+    const headers = await h.agent(clerk.insertId);
+    const t = await newTicket("Reply without closing");
+    const before = await h.counts();
+    const reply = await failure(
+      h.client.postReply({ ticketId: t.id, body: "Done here", replyStatusId: 3 }, { headers }),
+    );
+    expect(reply.code).toBe(Code.PermissionDenied);
+    const note = await failure(
+      h.client.postNote({ ticketId: t.id, title: "Closing", body: "Done", statusId: 3 }, { headers }),
+    );
+    expect(note.code).toBe(Code.PermissionDenied);
+    expect(await h.counts()).toEqual(before);
+    // The same agent replies and notes without a status change, and with one to an open status.
+    await h.client.postReply({ ticketId: t.id, body: "Looking", replyStatusId: 1 }, { headers });
+    await h.client.postNote({ ticketId: t.id, title: "n", body: "note" }, { headers });
+    const [row] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.id]);
+    expect(row?.status_id).toBe(1);
+    // An agent with ticket.close closes through a reply.
+    await h.client.postReply(
+      { ticketId: t.id, body: "Closing", replyStatusId: 3 },
+      { headers: await h.agent() },
+    );
+    const [closed] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.id]);
+    expect(closed?.status_id).toBe(3);
+  });
+});
+
 describe("AssignTicket", () => {
   it("assigns to an agent, to a team, and releases", async () => {
     const t = await newTicket();

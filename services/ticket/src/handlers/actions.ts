@@ -76,11 +76,23 @@ async function beforeAction(
   m: Mutation,
   ctx: HandlerContext,
   ticketId: number,
-  permission?: string,
+  permission?: string | readonly string[],
 ): Promise<Ticket> {
   const [, before] = await authorizeTicketWith(ctx, m.tx, ticketId, permission, m.ticketRead(ticketId));
   if (!before) throw notFound();
   return before;
+}
+
+/**
+ * The role permission moving a ticket to a status takes (agents, in the ticket's department): ticket.close
+ * to close, ticket.delete to delete; none for the other states (or for a status id that is unknown, which
+ * the status change itself refuses). The same whether the change is asked for alone or with a reply or note.
+ */
+function statusPermission(m: Mutation, statusId: number): string[] {
+  const target = statusId ? m.ref.statuses.get(statusId) : undefined;
+  if (target?.state === TicketState.CLOSED) return ["ticket.close"];
+  if (target?.state === TicketState.DELETED) return ["ticket.delete"];
+  return [];
 }
 
 /** The agent an API key or service acts for (`staff_id`), or the agent calling. */
@@ -115,7 +127,10 @@ export async function handlePostReply(
       },
     },
     async (m) => {
-      const before = await beforeAction(m, ctx, req.ticketId, "ticket.reply");
+      const before = await beforeAction(m, ctx, req.ticketId, [
+        "ticket.reply",
+        ...statusPermission(m, req.replyStatusId),
+      ]);
       await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postReply(
         m.sql,
@@ -205,7 +220,7 @@ export async function handlePostNote(
       fields: { key: (k) => (k === "staff" ? "staff_id" : bodyField.key(k)) },
     },
     async (m) => {
-      const before = await beforeAction(m, ctx, req.ticketId);
+      const before = await beforeAction(m, ctx, req.ticketId, statusPermission(m, req.statusId));
       await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postNote(
         m.sql,
@@ -247,14 +262,7 @@ export async function handleChangeStatus(
     async (m) => {
       const target = m.ref.statuses.get(req.statusId);
       if (!target) throw invalidArgument("status_id", `unknown status ${req.statusId}`);
-      // Agents need ticket.close to close and ticket.delete to delete, in the ticket's department.
-      const permission =
-        target.state === TicketState.CLOSED
-          ? "ticket.close"
-          : target.state === TicketState.DELETED
-            ? "ticket.delete"
-            : undefined;
-      const before = await beforeAction(m, ctx, req.ticketId, permission);
+      const before = await beforeAction(m, ctx, req.ticketId, statusPermission(m, req.statusId));
       const result = await changeStatus(
         m.sql,
         { ticketId: req.ticketId, statusId: req.statusId, comment: req.comment || undefined },

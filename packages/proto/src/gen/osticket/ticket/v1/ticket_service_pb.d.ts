@@ -1105,7 +1105,8 @@ export declare type PostReplyRequest = Message<"osticket.ticket.v1.PostReplyRequ
   attachments: AttachmentInput[];
 
   /**
-   * Status to set with the reply, 0 = unchanged.
+   * Status to set with the reply, 0 = unchanged. Agents need what ChangeStatus needs for it (ticket.close
+   * to close, ticket.delete to delete) besides ticket.reply: PERMISSION_DENIED otherwise, nothing written.
    *
    * @generated from field: uint32 reply_status_id = 6;
    */
@@ -1313,7 +1314,8 @@ export declare type PostNoteRequest = Message<"osticket.ticket.v1.PostNoteReques
   attachments: AttachmentInput[];
 
   /**
-   * Status to set with the note, 0 = unchanged.
+   * Status to set with the note, 0 = unchanged. Agents need what ChangeStatus needs for it (ticket.close
+   * to close, ticket.delete to delete): PERMISSION_DENIED otherwise, nothing written.
    *
    * @generated from field: uint32 status_id = 7;
    */
