@@ -149,6 +149,38 @@ describe("tickets.json with the real services", () => {
     expect(file?.bytes).toBe("1DE965");
   });
 
+  it("stores a file whose content contradicts its declared type with that type, as osTicket does", async () => {
+    // A 1x1 PNG sent as a data URL without a media type, which means text/plain.
+    const png =
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    const otherPng = Buffer.concat([Buffer.from(png, "base64"), Buffer.from("2")]).toString("base64");
+    const res = await post(
+      "/api/tickets.json",
+      JSON.stringify({
+        email: "typed@example.com",
+        name: "Typed",
+        subject: "Scan",
+        message: "see scan",
+        attachments: [
+          { "scan.png": `data:;base64,${png}` },
+          // Other bytes: the same bytes twice would be one file and one attachment row.
+          { "photo.jpg": `data:image/jpeg;base64,${otherPng}` },
+        ],
+      }),
+    );
+    expect(res.status).toBe(201);
+    const ticket = await ticketByNumber(res.body);
+    const entry = await firstEntry(ticket.ticket_id);
+    const files = await rows(
+      "SELECT f.name, f.type FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.object_id = ? AND a.type = 'H' ORDER BY a.id",
+      [entry.id],
+    );
+    expect(files).toEqual([
+      { name: "scan.png", type: "text/plain" },
+      { name: "photo.jpg", type: "image/jpeg" },
+    ]);
+  });
+
   it("files osTicket cannot store (poorly encoded base64, empty): 201 and a File Import Error note each", async () => {
     const xml =
       '<?xml version="1.0"?><ticket><email>import@example.com</email><name>Import</name><subject>Files</subject>' +

@@ -22,7 +22,7 @@ import { invalidArgument } from "./errors.ts";
 export interface FileStore {
   /** Stores bytes; the ost_file id of the stored (or deduplicated) file. */
   upload(
-    file: { name: string; type: string; data: Uint8Array; legacySize: bigint },
+    file: { name: string; type: string; data: Uint8Array; legacySize: bigint; keepDeclaredType: boolean },
     call: CallOptions,
   ): Promise<number>;
   /** Whether a stored file exists. */
@@ -44,11 +44,17 @@ export class AttachmentServiceFileStore implements FileStore {
   }
 
   async upload(
-    file: { name: string; type: string; data: Uint8Array; legacySize: bigint },
+    file: { name: string; type: string; data: Uint8Array; legacySize: bigint; keepDeclaredType: boolean },
     call: CallOptions,
   ): Promise<number> {
     const res = await this.#client.uploadFile(
-      { name: file.name, type: file.type, data: file.data, legacySize: file.legacySize },
+      {
+        name: file.name,
+        type: file.type,
+        data: file.data,
+        legacySize: file.legacySize,
+        keepDeclaredType: file.keepDeclaredType,
+      },
       {
         signal: call.signal,
         headers: call.authorization ? { authorization: call.authorization } : undefined,
@@ -155,7 +161,14 @@ export async function prepareFiles(
         }
         try {
           const fileId = await store.upload(
-            { name: file.name, type: file.type, data: file.data, legacySize: file.legacySize },
+            // osTicket stores the declared type without looking at the content.
+            {
+              name: file.name,
+              type: file.type,
+              data: file.data,
+              legacySize: file.legacySize,
+              keepDeclaredType: legacy,
+            },
             call,
           );
           links.push({ fileId, name: name ?? null, inline: a.inline });

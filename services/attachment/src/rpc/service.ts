@@ -150,6 +150,7 @@ export class AttachmentServiceImpl implements ServiceImpl<typeof AttachmentServi
           maxBytes: policy.maxFileSize,
           allowedTypes: policy,
           ...(legacySize > 0 ? { recordedSize: legacySize } : {}),
+          checkContent: !req.keepDeclaredType,
           signal: ctx.signal,
         });
         await recordUploader(tx, stored.id, stored.key, uploaderOfCall(ctx), ctx.signal);

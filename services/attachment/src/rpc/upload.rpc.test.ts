@@ -320,6 +320,27 @@ describe("refused uploads leave nothing behind", () => {
     expect(await fileRows()).toEqual(before);
   });
 
+  it("keeps a contradicted declared type for legacy uploads (keep_declared_type), still refusing malformed types", async () => {
+    const before = await fileRows();
+    const png = Buffer.concat([PNG_BYTES, Buffer.from("kept declared type")]);
+    const kept = await h.client.uploadFile(
+      { name: "scan.png", type: "text/plain", data: png, keepDeclaredType: true },
+      { headers },
+    );
+    expect(kept.file).toMatchObject({ name: "scan.png", type: "text/plain", size: BigInt(png.length) });
+    const [files, chunks] = before;
+    expect(await fileRows()).toEqual([files + 1, chunks + 1]);
+    const malformed = await rejection(
+      h.client.uploadFile(
+        { name: "x.txt", type: "pdf", data: Buffer.from("x"), keepDeclaredType: true },
+        { headers },
+      ),
+    );
+    expect(malformed.code).toBe(Code.InvalidArgument);
+    expect(violation(malformed)?.field).toBe("type");
+    expect(await fileRows()).toEqual([files + 1, chunks + 1]);
+  });
+
   it("refuses types the message field does not allow", async () => {
     const field =
       "(SELECT id FROM (SELECT ff.id FROM ost_form_field ff JOIN ost_form f ON f.id = ff.form_id WHERE f.type = 'T' AND ff.name = 'message') x)";

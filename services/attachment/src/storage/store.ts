@@ -39,6 +39,11 @@ export interface StoreFileInput {
    * attached to an undecodable e-mail, an oversized body moved to a file) get a row of their own.
    */
   deduplicate?: boolean;
+  /**
+   * false: keep the declared type even where the content's signature contradicts it (osTicket's legacy
+   * API checks no content). Default true: a contradiction is refused (FileTypeMismatchError).
+   */
+  checkContent?: boolean;
   signal?: AbortSignal;
 }
 
@@ -104,7 +109,7 @@ export async function storeFile(em: Db, input: StoreFileInput): Promise<StoredFi
     }
     const first = pending.take(Math.min(pending.size, CHUNK_SIZE));
     const detected = await detectType(first);
-    assertTypeMatchesContent(declared, detected);
+    if (input.checkContent !== false) assertTypeMatchesContent(declared, detected);
     const file = {
       name: sanitizeFileName(input.name, detected?.ext),
       type: declared.stored || detected?.mime || "application/octet-stream",

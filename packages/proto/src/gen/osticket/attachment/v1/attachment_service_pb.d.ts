@@ -183,6 +183,15 @@ export declare type UploadFileRequest = Message<"osticket.attachment.v1.UploadFi
    * @generated from field: int64 legacy_size = 5;
    */
   legacySize: bigint;
+
+  /**
+   * Legacy only: store the declared type even where the content's signature contradicts it (a PNG sent as
+   * image/jpeg, or as a data URL without a type, i.e. text/plain), as osTicket does: it checks no content.
+   * The type must still be a MIME type the message field allows. false = such an upload is INVALID_ARGUMENT.
+   *
+   * @generated from field: bool keep_declared_type = 6;
+   */
+  keepDeclaredType: boolean;
 };
 
 /**
