@@ -25,6 +25,7 @@ import {
   settleTicketFacts,
   systemPrincipal,
   type TicketAccessFacts,
+  type TicketPermission,
   threadEntryType,
   ticketAndEndUserFactsRead,
   ticketReferralsRead,
@@ -143,7 +144,7 @@ export async function authorizeTicketWith<T>(
   ctx: Pick<HandlerContext, "values">,
   em: EntityManager,
   ticketId: number,
-  permission: string | readonly string[] | undefined,
+  permission: TicketPermission | undefined,
   alongside: BatchRead<T>,
 ): Promise<[TicketAccess, T]> {
   const principal = callerOf(ctx);

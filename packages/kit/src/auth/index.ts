@@ -126,6 +126,7 @@ export {
   type TicketAccessFacts,
   type TicketDecisionOptions,
   TicketFlag,
+  type TicketPermission,
   threadEntryType,
   ticketAndEndUserFactsRead,
   ticketReferralsRead,

@@ -396,9 +396,15 @@ export function agentTicketView(
   return { visible, permissions };
 }
 
+/** One permission, or every one of a list whose members may be alternatives (an inner list: any one). */
+export type TicketPermission = string | readonly (string | readonly string[])[];
+
 export interface TicketDecisionOptions {
-  /** Role permission(s) the action needs (agents: every one), e.g. "ticket.reply"; none = visibility only. */
-  permission?: string | readonly string[];
+  /**
+   * Role permission(s) the action needs (agents: every one), e.g. "ticket.reply"; an inner list is met by
+   * any one of its permissions (e.g. reopening: ticket.close or ticket.create). None = visibility only.
+   */
+  permission?: TicketPermission;
   /** The end user's organization facts (needed for END_USER principals; loaded by authorizeTicket). */
   endUser?: EndUserOrgFacts;
 }
@@ -424,8 +430,15 @@ export function decideTicketAccess(
       if (!view.visible) return deny(Code.NotFound, "ticket not found");
       const needed =
         typeof options.permission === "string" ? [options.permission] : (options.permission ?? []);
-      const missing = needed.find((permission) => !view.permissions.includes(permission));
-      if (missing) return deny(Code.PermissionDenied, `missing permission ${missing} in this department`);
+      const missing = needed.find((need) =>
+        typeof need === "string"
+          ? !view.permissions.includes(need)
+          : !need.some((alternative) => view.permissions.includes(alternative)),
+      );
+      if (missing !== undefined) {
+        const named = typeof missing === "string" ? missing : missing.join(" or ");
+        return deny(Code.PermissionDenied, `missing permission ${named} in this department`);
+      }
       return ALLOW;
     }
     case PrincipalKind.END_USER: {

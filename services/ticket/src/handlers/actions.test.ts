@@ -303,6 +303,34 @@ describe("a status change carried by a reply or a note", () => {
     const [closed] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.id]);
     expect(closed?.status_id).toBe(3);
   });
+
+  it("reopening through ChangeStatus takes ticket.close or ticket.create, as the staff panel's status menu does", async () => {
+    const agentWith = async (username: string, permissions: string) => {
+      const role = await h.exec(
+        "INSERT INTO ost_role SET flags = 1, name = ?, permissions = ?, notes = '', created = NOW(), updated = NOW()",
+        [`Role ${username}`, permissions],
+      );
+      const staff = await h.exec(
+        "INSERT INTO ost_staff SET dept_id = 1, role_id = ?, username = ?, firstname = 'Status', lastname = 'Agent'," +
+          " email = ?, signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+        [role.insertId, username, `${username}@example.com`],
+      );
+      return h.agent(staff.insertId);
+    };
+    const replier = await agentWith("statusreplier", '{"ticket.reply":1}');
+    const creator = await agentWith("statuscreator", '{"ticket.create":1}');
+    const t = await newTicket("Reopen rights");
+    await h.client.changeStatus({ ticketId: t.id, statusId: 3 }, { headers: await h.agent() });
+    const refused = await failure(
+      h.client.changeStatus({ ticketId: t.id, statusId: 1 }, { headers: replier }),
+    );
+    expect(refused.code).toBe(Code.PermissionDenied);
+    const [still] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.id]);
+    expect(still?.status_id).toBe(3);
+    await h.client.changeStatus({ ticketId: t.id, statusId: 1 }, { headers: creator });
+    const [reopened] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [t.id]);
+    expect(reopened?.status_id).toBe(1);
+  });
 });
 
 describe("AssignTicket", () => {

@@ -2,6 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
+import type { TicketPermission } from "@ostmesh/kit/auth/index.ts";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
@@ -76,7 +77,7 @@ async function beforeAction(
   m: Mutation,
   ctx: HandlerContext,
   ticketId: number,
-  permission?: string | readonly string[],
+  permission?: TicketPermission,
 ): Promise<Ticket> {
   const [, before] = await authorizeTicketWith(ctx, m.tx, ticketId, permission, m.ticketRead(ticketId));
   if (!before) throw notFound();
@@ -85,13 +86,15 @@ async function beforeAction(
 
 /**
  * The role permission moving a ticket to a status takes (agents, in the ticket's department): ticket.close
- * to close, ticket.delete to delete; none for the other states (or for a status id that is unknown, which
- * the status change itself refuses). The same whether the change is asked for alone or with a reply or note.
+ * to close, ticket.delete to delete, whether asked for alone or with a reply or a note; and, asked for alone
+ * (the staff panel's status menu), ticket.close or ticket.create to set an open status. None for a status id
+ * that is unknown, which the status change itself refuses.
  */
-function statusPermission(m: Mutation, statusId: number): string[] {
+function statusPermission(m: Mutation, statusId: number, alone = false): TicketPermission {
   const target = statusId ? m.ref.statuses.get(statusId) : undefined;
   if (target?.state === TicketState.CLOSED) return ["ticket.close"];
   if (target?.state === TicketState.DELETED) return ["ticket.delete"];
+  if (target?.state === TicketState.OPEN && alone) return [["ticket.close", "ticket.create"]];
   return [];
 }
 
@@ -262,7 +265,7 @@ export async function handleChangeStatus(
     async (m) => {
       const target = m.ref.statuses.get(req.statusId);
       if (!target) throw invalidArgument("status_id", `unknown status ${req.statusId}`);
-      const before = await beforeAction(m, ctx, req.ticketId, statusPermission(m, req.statusId));
+      const before = await beforeAction(m, ctx, req.ticketId, statusPermission(m, req.statusId, true));
       const result = await changeStatus(
         m.sql,
         { ticketId: req.ticketId, statusId: req.statusId, comment: req.comment || undefined },

@@ -2486,8 +2486,9 @@ export declare const TicketService: GenService<{
   },
   /**
    * Changes a ticket's status: close, reopen, open-to-open, or delete (a status of state 'deleted'
-   * hard-deletes the ticket). Agents need "ticket.close" to close and "ticket.delete" to delete (checked
-   * by the service for the target state).
+   * hard-deletes the ticket). Agents need "ticket.close" to close, "ticket.delete" to delete, and
+   * "ticket.close" or "ticket.create" to set an open status (checked by the service for the target state,
+   * as osTicket's staff panel checks its status menu).
    *
    * @generated from rpc osticket.ticket.v1.TicketService.ChangeStatus
    */
