@@ -1,25 +1,28 @@
 /**
- * The staff panel's "Edit ticket" (Ticket::update and the ticket's dynamic forms) for the fields the
- * contract's TicketPatch names: subject, priority and custom answers (the form entry values and the
- * ticket's `__cdata` mirror), help topic, SLA plan (with the SLA due date recomputed from the reopen or
- * create time) and the agent-set due date. Everything is validated before the first write; changed columns
- * are logged as an `edited` thread event with their old and new values, changed answers as one with
- * `{"fields": {<field id>: [old, new]}}`; `updated` and the T search row are rewritten by the change.
+ * The staff panel's ticket edits for the fields the contract's TicketPatch names: subject, priority and
+ * custom answers (the form entry values and the ticket's `__cdata` mirror), help topic, SLA plan and the
+ * agent-set due date. Everything is validated before the first write. A change of SLA plan or due date
+ * clears the overdue flag and recomputes the SLA due date (Ticket::updateEstDueDate); a due date cannot be
+ * set on a closed ticket. All changes of one request are logged as ONE `edited` thread event shaped the
+ * way the staff panel's edit event renders it: changed columns by name with `[old, new]` (due dates as
+ * DB-local "Y-m-d H:i:s" text), changed answers under `fields` with each field type's database form
+ * (a priority is `["Normal", 2]`). `updated`, `lastupdate` and the T search row are rewritten by the change.
  *
  * Built on the write core's building blocks (use case context, row-locked ticket, TicketChange).
  */
 import { withUseCaseReading } from "../domain/context.ts";
-import { TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
+import { TicketActionError, TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
 import { type CleanValue, parseAnswer, storeAnswer, validateAnswer } from "../domain/forms/answers.ts";
 import { upsertCdata } from "../domain/forms/entries.ts";
 import type { Actor, Ports } from "../domain/ports.ts";
 import { cdataColumn, type FormField, isEnabled } from "../domain/reference/forms.ts";
 import { TopicFlag } from "../domain/reference/lookups.ts";
 import { int, strOrNull } from "../domain/rows.ts";
-import { computeSlaDueDate } from "../domain/sla/due-date.ts";
 import type { Sql } from "../domain/sql.ts";
-import { TicketChange } from "../domain/ticket/change.ts";
+import { decodeSpecialChars, stripTags } from "../domain/text/format.ts";
+import { NOW, TicketChange } from "../domain/ticket/change.ts";
 import { ticketForUpdateRead, ticketStateOf } from "../domain/ticket/state.ts";
+import { updateEstimatedDueDate } from "../domain/ticket/status.ts";
 import { emailHost } from "../domain/users/email.ts";
 
 /** TicketPatch paths, as UpdateTicketRequest.update_mask names them. */
@@ -59,6 +62,35 @@ interface AnswerSlot {
   /** The field belongs to the ticket form (mirrored in ost_ticket__cdata). */
   readonly base: boolean;
   readonly old: { value: string | null; valueId: number | null } | undefined;
+}
+
+interface StoredValue {
+  readonly value: string | null;
+  readonly valueId: number | null;
+}
+
+/**
+ * Format::truncate(Format::striptags(text), 200), which the inline editor applies to a memo's logged
+ * values so the event fits its varchar(1024) column: from 200 bytes on, cut to the last space in the first
+ * 200 bytes and " ..." appended (nothing but " ..." without a space).
+ */
+function memoChangeText(text: string): string {
+  const plain = stripTags(decodeSpecialChars(text));
+  const bytes = Buffer.from(plain, "utf8");
+  if (bytes.length < 200) return plain;
+  const head = bytes.subarray(0, 200);
+  const space = head.lastIndexOf(0x20);
+  return `${space === -1 ? "" : head.subarray(0, space).toString("utf8")} ...`;
+}
+
+/**
+ * An answer's `[old, new]` in the edited event as the field's getChanges() gives it: the database form of
+ * each value, where an answer never stored reads as `false` (a checkbox's as "0"), a cleared choice as null
+ * and a cleared text as "".
+ */
+function answerChange(field: FormField, old: string | null, next: string | null): readonly unknown[] {
+  if (field.type === "memo") return [memoChangeText(old ?? ""), memoChangeText(next ?? "")];
+  return [old ?? (field.type === "bool" ? "0" : false), next ?? (field.type === "choices" ? null : "")];
 }
 
 /** Updates ticket fields; throws TicketValidationError (osTicket's keys) before writing anything. */
@@ -134,6 +166,10 @@ export function updateTicket(
     const topic = input.topicId ? await lookups.topic(input.topicId) : undefined;
     if (input.topicId && (!topic || (topic.flags & TopicFlag.ACTIVE) === 0))
       issues.push({ key: "topicId", message: "Unknown or inactive help topic" });
+    if (input.dueDate && ticket.state === "closed") {
+      // Ticket::update's refusal (the inline editor is only offered on open tickets); clearing is allowed.
+      throw new TicketActionError("duedate", "Due date can NOT be set on a closed ticket");
+    }
     if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
       issues.push({ key: "duedate", message: "Due date must be in the future" });
     if (issues.length) throw new TicketValidationError(issues);
@@ -152,29 +188,29 @@ export function updateTicket(
       change.set("sla_id", input.slaId);
       columnChanges.sla_id = [ticket.slaId, input.slaId];
       changed.add("sla_id");
-      const times = await tx.first(
-        "SELECT UNIX_TIMESTAMP(COALESCE(reopened, created)) AS start FROM ost_ticket WHERE ticket_id = ?",
-        [ticket.id],
-      );
-      const due = await computeSlaDueDate(tx, lookups, {
-        slaId: input.slaId,
-        deptId: ticket.deptId,
-        startEpoch: times ? int(times, "start") : ctx.now,
-        actorTimezone: ctx.staff?.timezone,
-      });
-      change.set("est_duedate", due === null ? null : { sql: "FROM_UNIXTIME(?)", params: [due] });
     }
     if (input.dueDate !== undefined) {
       const next = input.dueDate === null ? null : Math.floor(input.dueDate.getTime() / 60_000) * 60;
+      // The event keeps both dates as the column holds them (DB-local text), which the panel renders.
       const current = await tx.first(
-        "SELECT UNIX_TIMESTAMP(duedate) AS due FROM ost_ticket WHERE ticket_id = ?",
-        [ticket.id],
+        "SELECT UNIX_TIMESTAMP(duedate) AS due, DATE_FORMAT(duedate, '%Y-%m-%d %H:%i:%s') AS was," +
+          " DATE_FORMAT(FROM_UNIXTIME(?), '%Y-%m-%d %H:%i:%s') AS next FROM ost_ticket WHERE ticket_id = ?",
+        [next, ticket.id],
       );
       const was = current?.due === null || current?.due === undefined ? null : int(current, "due");
       if (was !== next) {
         change.set("duedate", next === null ? null : { sql: "FROM_UNIXTIME(?)", params: [next] });
-        columnChanges.duedate = [ticket.duedate, next];
+        columnChanges.duedate = [
+          current ? strOrNull(current, "was") : null,
+          current ? strOrNull(current, "next") : null,
+        ];
         changed.add("due_date");
+        // A new (or no) due date ends the overdue state; set here rather than by updateEstimatedDueDate's
+        // clearOverdue, which would put back the old due date's column value.
+        if (change.view.isOverdue) {
+          change.view.isOverdue = false;
+          change.set("isoverdue", 0);
+        }
       }
     }
 
@@ -183,7 +219,8 @@ export function updateTicket(
     const cdata = new Map<string, string>();
     const write = async (
       slot: AnswerSlot,
-      next: { value: string | null; valueId: number | null; cdata: string },
+      next: StoredValue & { cdata: string },
+      logged: (old: StoredValue) => Promise<readonly unknown[]> | readonly unknown[],
     ) => {
       const old = slot.old ?? { value: null, valueId: null };
       if (old.value === next.value && (old.valueId ?? 0) === (next.valueId ?? 0)) return false;
@@ -193,7 +230,7 @@ export function updateTicket(
         [slot.entryId, slot.field.id, next.value, next.valueId],
       );
       await tx.run("UPDATE ost_form_entry SET updated = NOW() WHERE id = ?", [slot.entryId]);
-      fieldChanges[String(slot.field.id)] = [old.value, next.value];
+      fieldChanges[String(slot.field.id)] = await logged(old);
       if (slot.base) cdata.set(cdataColumn(slot.field), next.cdata);
       return true;
     };
@@ -203,21 +240,42 @@ export function updateTicket(
         const next = priority
           ? { value: priority.desc, valueId: priority.id, cdata: String(priority.id) }
           : { value: null, valueId: 0, cdata: "" };
-        if (await write(slot, next)) changed.add("priority_id");
+        // PriorityField's database form is [label, id] (the label as the priority table has it now);
+        // an answer never stored is `false`, one whose priority is gone null, a cleared one null.
+        const logged = async (old: StoredValue) => {
+          let before: unknown = false;
+          if (old.value !== null && old.valueId === null) before = old.value;
+          else if (old.value !== null) {
+            const was = await lookups.priority(old.valueId ?? 0);
+            before = was ? [was.desc, was.id] : null;
+          }
+          return [before, priority ? [priority.desc, priority.id] : null];
+        };
+        if (await write(slot, next, logged)) changed.add("priority_id");
       }
     }
     for (const { slot, value } of newAnswers) {
-      if (await write(slot, storeAnswer(slot.field, value)))
+      const stored = storeAnswer(slot.field, value);
+      if (await write(slot, stored, (old) => answerChange(slot.field, old.value, stored.value)))
         changed.add(slot.field.name === "subject" ? "subject" : "answers");
     }
 
     if (changed.size === 0) return { changed: [] };
     if (cdata.size) upsertCdata(tx, "ost_ticket__cdata", "ticket_id", ticket.id, cdata);
-    // A change of answers alone still counts as a change of the ticket (Ticket::save → updated).
-    if (change.dirty) await change.flush();
-    else await tx.run("UPDATE ost_ticket SET updated = NOW() WHERE ticket_id = ?", [ticket.id]);
-    if (Object.keys(columnChanges).length) await change.event("edited", columnChanges);
-    if (Object.keys(fieldChanges).length) await change.event("edited", { fields: fieldChanges });
+    // Which of osTicket's two edit paths UpdateTicket follows: a field mask changes only the fields it names,
+    // as the staff panel's inline field editor (Ticket::updateField) does, and that path stamps lastupdate
+    // on every edit. The full edit form (Ticket::update) re-posts every field and leaves lastupdate alone;
+    // UpdateTicket never re-posts fields it was not asked to change, so it is the inline edit that it
+    // mirrors. Setting lastupdate also means an answers-only change still writes `updated` (Ticket::save).
+    change.set("lastupdate", NOW);
+    // A new SLA plan or due date: clearOverdue and the SLA due date recomputed (Ticket::updateEstDueDate).
+    if (changed.has("sla_id") || changed.has("due_date")) await updateEstimatedDueDate(change);
+    // One request is one edit, logged as one event like the full form's: columns by name, answers under
+    // `fields` (the panel describes both from one row; a mask of one field gives the inline edit's row).
+    await change.event("edited", {
+      ...columnChanges,
+      ...(Object.keys(fieldChanges).length ? { fields: fieldChanges } : {}),
+    });
     await change.finish();
     return { changed: PATCH_PATHS.filter((p) => changed.has(p)) };
   });
