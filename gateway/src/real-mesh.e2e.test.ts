@@ -31,6 +31,16 @@ beforeAll(async () => {
       await conn.query(
         "INSERT INTO ost_filter_rule SET filter_id = 1, what = 'email', how = 'equal', val = 'banned@example.com', isactive = 1, notes = '', created = NOW(), updated = NOW()",
       );
+      // A ticket filter rejecting API tickets whose message matches /viagra/i.
+      await conn.query(
+        "INSERT INTO ost_filter SET id = 2, execorder = 1, isactive = 1, target = 'API', name = 'No spam', notes = '', created = NOW(), updated = NOW()",
+      );
+      await conn.query(
+        "INSERT INTO ost_filter_rule SET filter_id = 2, what = 'body', how = 'match', val = '/viagra/i', isactive = 1, notes = '', created = NOW(), updated = NOW()",
+      );
+      await conn.query(
+        "INSERT INTO ost_filter_action SET filter_id = 2, sort = 1, type = 'reject', configuration = '[]', updated = NOW()",
+      );
       // An agent-only field on the ticket form (enabled, not visible to end users): only the agent view of the
       // forms, which the gateway's service token reads, knows it.
       await conn.query(
@@ -294,6 +304,25 @@ describe("tickets.json with the real services", () => {
 });
 
 describe("the Connect edge with the real services", () => {
+  it("a ticket filter's reject action → 403 Ticket denied, and nothing is written", async () => {
+    const [before] = await rows(
+      "SELECT (SELECT COUNT(*) FROM ost_ticket) AS tickets, (SELECT COUNT(*) FROM ost_user) AS users",
+    );
+    const res = await post(
+      "/api/tickets.json",
+      JSON.stringify({ email: "spammer@example.com", name: "S", subject: "s", message: "Cheap VIAGRA" }),
+    );
+    expect(res).toMatchObject({
+      status: 403,
+      body: "Unable to create new ticket :Ticket denied: spammer@example.com\n\nThis help desk is for use by authorized users only",
+    });
+    const [after] = await rows(
+      "SELECT (SELECT COUNT(*) FROM ost_ticket) AS tickets, (SELECT COUNT(*) FROM ost_user) AS users",
+    );
+    expect(after).toEqual(before);
+    expect(await rows("SELECT id FROM ost_user_email WHERE address = 'spammer@example.com'")).toEqual([]);
+  });
+
   it("logs in and reads a legacy-created ticket in all three protocols", async () => {
     const created = await post(
       "/api/tickets.json",

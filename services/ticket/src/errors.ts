@@ -93,8 +93,9 @@ const MAX_OPEN_TICKETS = "You've reached the maximum open tickets allowed.";
  * The Connect error for a failure of a domain use case, or undefined when it is not one of the domain's
  * typed errors (the error mapping interceptor then turns it into INTERNAL without leaking its text).
  *
- * - TicketDeniedError: PERMISSION_DENIED with a Denied detail (the domain raises it for the ban list and
- *   for unregistered senders refused by `accept_unregistered_email`, which the legacy API answers alike).
+ * - TicketDeniedError: PERMISSION_DENIED with a Denied detail (the domain raises it for the ban list, for a
+ *   ticket filter's reject action (FILTER_REJECTED with the filter's id) and for unregistered senders
+ *   refused by `accept_unregistered_email`, which the legacy API answers alike).
  * - TicketValidationError: INVALID_ARGUMENT with the issues in osTicket's order, keys and texts; the
  *   open-ticket limit is a rule, not bad input: FAILED_PRECONDITION.
  * - NotFoundError: NOT_FOUND for the ticket itself; for anything the request names (a status, an agent, a
@@ -118,7 +119,7 @@ export async function domainFailure(
     return new ConnectError(message, Code.PermissionDenied, undefined, [
       {
         desc: DeniedSchema,
-        value: { reason: DenialReason.BANNED_EMAIL, email: error.email, message },
+        value: deniedDetail(error, message),
       },
     ]);
   }
@@ -139,4 +140,11 @@ export async function domainFailure(
     ]);
   }
   return undefined;
+}
+
+/** The Denied detail of a denial: a rejecting filter names itself, anything else is the ban list. */
+export function deniedDetail(error: TicketDeniedError, message: string) {
+  return error.filter
+    ? { reason: DenialReason.FILTER_REJECTED, email: error.email, message, filterId: error.filter.id }
+    : { reason: DenialReason.BANNED_EMAIL, email: error.email, message };
 }

@@ -26,13 +26,18 @@ export class TicketValidationError extends Error {
   }
 }
 
-/** Ticket creation refused by the ban list (osTicket answers 403 "Ticket denied"). */
+/**
+ * Ticket creation refused by the ban list or by a ticket filter's reject action (osTicket answers 403
+ * "Ticket denied" alike). `filter` is the rejecting filter; none for the ban list (and unregistered senders).
+ */
 export class TicketDeniedError extends TicketValidationError {
   readonly email: string;
-  constructor(email: string) {
+  readonly filter: { readonly id: number; readonly name: string } | undefined;
+  constructor(email: string, filter?: { readonly id: number; readonly name: string }) {
     super([{ key: "err", message: "This help desk is for use by authorized users only" }], 403);
     this.name = "TicketDeniedError";
     this.email = email;
+    this.filter = filter;
   }
 }
 

@@ -179,6 +179,36 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
 
+  it("refuses a ticket a filter rejects with a Denied detail naming the filter", async () => {
+    await h.exec(
+      "INSERT INTO ost_filter SET id = 77, execorder = 1, isactive = 1, target = 'Any', name = 'Reject marker', notes = '', created = NOW(), updated = NOW()",
+    );
+    await h.exec(
+      "INSERT INTO ost_filter_rule SET filter_id = 77, what = 'body', how = 'contains', val = 'reject-marker-77', isactive = 1, notes = '', created = NOW(), updated = NOW()",
+    );
+    await h.exec(
+      "INSERT INTO ost_filter_action SET filter_id = 77, sort = 1, type = 'reject', configuration = '[]', updated = NOW()",
+    );
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "rejected@example.com", name: "R" },
+          subject: "x",
+          message: "REJECT-MARKER-77",
+        },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.PermissionDenied);
+    expect(error.findDetails(DeniedSchema)[0]).toMatchObject({
+      reason: DenialReason.FILTER_REJECTED,
+      email: "rejected@example.com",
+      filterId: 77,
+    });
+    expect(await h.counts()).toEqual(before);
+  });
+
   it("replays the first result for a repeated idempotency key and refuses the key for another request", async () => {
     const headers = await h.service();
     const request = create(CreateTicketRequestSchema, {

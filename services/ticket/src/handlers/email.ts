@@ -6,11 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import {
-  DenialReason,
-  DeniedSchema,
-  ValidationErrorsSchema,
-} from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
+import { DeniedSchema, ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import {
   type IngestEmailRequest,
   IngestEmailRequestSchema,
@@ -22,7 +18,7 @@ import { callerOf, subjectOf } from "../access.ts";
 import { sqlFor } from "../domain/index.ts";
 import { EmailDeniedError, EmailParseError, ingestEmail } from "../email/index.ts";
 import { recordDeniedMessage } from "../email/records.ts";
-import { domainFailure, invalidArgument } from "../errors.ts";
+import { deniedDetail, domainFailure, invalidArgument } from "../errors.ts";
 import { runIdempotent } from "../idempotency.ts";
 import type { Runtime } from "../runtime.ts";
 import { Mutation } from "./mutation.ts";
@@ -97,7 +93,7 @@ export async function handleIngestEmail(
       const refused = error;
       const message = `Ticket denied: ${refused.email}`;
       throw new ConnectError(message, Code.PermissionDenied, undefined, [
-        { desc: DeniedSchema, value: { reason: DenialReason.BANNED_EMAIL, email: refused.email, message } },
+        { desc: DeniedSchema, value: deniedDetail(refused.cause, message) },
       ]);
     }
     if (error instanceof EmailParseError) {

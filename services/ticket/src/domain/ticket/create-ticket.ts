@@ -62,6 +62,15 @@ import {
   type Requester,
   requesterRead,
 } from "../users/requester.ts";
+import {
+  activeFiltersRead,
+  applyFilterActions,
+  type FilterOverrides,
+  type FilterVars,
+  filterEventData,
+  filterTarget,
+  matchingFilters,
+} from "./filters.ts";
 import { ticketSearchRow } from "./state.ts";
 
 export interface RequesterInput {
@@ -239,7 +248,8 @@ interface PriorityAnswer {
 /**
  * Ticket::create as the legacy API, client portal, e-mail or staff panel runs it (FACTS §2.1, §2.2), in one
  * transaction: everything is validated before the first write, so a refused request writes nothing.
- * Throws TicketValidationError (osTicket's keys, texts and order) or TicketDeniedError (ban list).
+ * Throws TicketValidationError (osTicket's keys, texts and order) or TicketDeniedError (ban list, or a
+ * ticket filter's reject action).
  */
 export function createTicket(
   tx: UseCaseContext["tx"],
@@ -375,14 +385,17 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // ticket number of the helpdesk's own scheme (kept unless the help topic numbers its tickets itself).
   const email = byId?.email ?? phpTrim(input.requester.email ?? "");
   const helpdeskNumbers = { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId };
-  const [requester, drawnNumber] = await lookups.prefetch(
+  const [[requester, drawnNumber], filters] = await lookups.prefetch(
     {
       topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
       statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
       depts: [input.deptId ?? 0, config.defaultDeptId],
       slas: [input.slaId ?? 0, config.defaultSlaId],
     },
-    bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
+    bothReads(
+      bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
+      activeFiltersRead(filterTarget(origin), input.emailId ?? 0),
+    ),
   );
 
   // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
@@ -404,6 +417,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   /** The organization the looked-up requester address's domain maps to (read with the requester). */
   let requesterDomainOrg: { email: string; orgId: number } | undefined;
   let newUser: { email: string; name: string; answers: Map<string, string | null> } | undefined;
+  /** What the ticket filters changed, and the data they were matched on (for the post-create pass). */
+  let overrides: FilterOverrides = {};
+  let filterVars: FilterVars | undefined;
   const vars: Record<string, string | undefined> = { ...input.answers };
   for (const [k, v] of Object.entries({
     email: input.requester.email,
@@ -436,6 +452,20 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
 
     // Ban list (filterTicketData → Banlist::isBanned) and the requester, read with the reference rows.
     if (requester.banned) throw new TicketDeniedError(email);
+    // Then the ticket filters (filterTicketData → TicketFilter::apply), before the open-ticket limit.
+    filterVars = ticketFilterVars(input, {
+      user: byId ?? requester.user,
+      contactForm,
+      ticketInstance,
+      topicInstances,
+      vars,
+    });
+    overrides = await applyFilterActions(matchingFilters(filters, filterVars), lookups);
+    if (overrides.rejectedBy)
+      throw new TicketDeniedError(filterVars.email ?? email, {
+        id: overrides.rejectedBy.id,
+        name: overrides.rejectedBy.name,
+      });
     requesterDomainOrg = { email, orgId: requester.domainOrgId };
 
     // Open-ticket limit per user (loop control).
@@ -565,12 +595,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if (issues.size) throw new TicketValidationError(issues.list);
 
   // --- Everything is valid: resolve the ticket's attributes (Ticket::create, "Intenal mapping magic").
-  const legacyPriorityId =
-    input.priorityId !== undefined && input.priorityId !== "" && input.priorityId !== 0;
-  const explicitPriority = legacyPriorityId ? findPriority(input.priorityId) : findPriority(input.priority);
+  // A filter's priority, department, status, SLA, agent, team and topic overwrite the request's (`$vars`).
+  const priorityId = overrides.priorityId ?? input.priorityId;
+  const legacyPriorityId = priorityId !== undefined && priorityId !== "" && priorityId !== 0;
+  const explicitPriority = legacyPriorityId ? findPriority(priorityId) : findPriority(input.priority);
   let priorityOverride: PriorityAnswer | undefined;
   if (legacyPriorityId && !explicitPriority) {
-    priorityOverride = { value: null, valueId: phpInt(String(input.priorityId)), cdata: "" };
+    priorityOverride = { value: null, valueId: phpInt(String(priorityId)), cdata: "" };
   }
   const priorityNameGiven =
     !legacyPriorityId && input.priority !== undefined && input.priority !== "" && !explicitPriority;
@@ -579,8 +610,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     if (!explicitPriority && !priorityOverride && !fallbackPriorityId && id) fallbackPriorityId = id;
   };
 
-  let statusId = input.statusId ?? 0;
-  let deptId = input.deptId ?? 0;
+  let statusId = overrides.statusId ?? input.statusId ?? 0;
+  let deptId = overrides.deptId ?? input.deptId ?? 0;
+  if (overrides.topicId) topic = await lookups.topic(overrides.topicId);
   let ticketSource = ucfirst(source);
   if (input.emailId) {
     const mailbox = await lookups.systemEmail(input.emailId);
@@ -597,11 +629,11 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     }
   }
   if (!topic && config.defaultHelpTopicId) topic = await lookups.topic(config.defaultHelpTopicId);
-  let staffId = input.staffId ?? 0;
-  let teamId = input.teamId ?? 0;
-  let staffSet = input.staffId !== undefined;
-  let teamSet = input.teamId !== undefined;
-  let slaTrump: number | undefined = input.slaId;
+  let staffId = overrides.staffId ?? input.staffId ?? 0;
+  let teamId = overrides.teamId ?? input.teamId ?? 0;
+  let staffSet = overrides.staffId !== undefined || input.staffId !== undefined;
+  let teamSet = overrides.teamId !== undefined || input.teamId !== undefined;
+  let slaTrump: number | undefined = overrides.slaId ?? input.slaId;
   if (topic) {
     deptId = deptId || topic.deptId;
     statusId = statusId || topic.statusId;
@@ -728,13 +760,16 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   let posterName: string;
   let userCreated = false;
   const searchRows: SearchRow[] = [];
+  let ownerEmail: string;
   if (owner) {
     userId = owner.id;
     posterName = owner.name;
+    ownerEmail = owner.email;
   } else if (newUser) {
     const created = await createUserOrReuse(ctx, contactForm, { ...newUser, orgId });
     userId = created.id;
     posterName = created.name;
+    ownerEmail = created.email;
     userCreated = created.created;
     if (created.searchRow) searchRows.push(created.searchRow);
   } else {
@@ -920,6 +955,17 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         author: actorAuthorRow,
       });
   }
+  // The post-create filter pass: matched again, now on the stored user's name and address, and one `edited`
+  // event for each action of the filters applied that describes itself.
+  if (filterVars) {
+    const matchedAfter = matchingFilters(filters, { ...filterVars, name: posterName, email: ownerEmail });
+    const described = await filterEventData(matchedAfter, lookups);
+    if (described.length) {
+      const filterAuthor = await actorAuthor(lookups, tx, ctx.actor, "Ticket Filter");
+      for (const data of described)
+        events.push({ ...snapshot(0, 0), state: "edited", data: { ...data }, author: filterAuthor });
+    }
+  }
   if (closing) {
     events.push({
       ...snapshot(closingStaffId, 0),
@@ -1018,7 +1064,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     source: ticketSourceEnum(ticketSource) || ticketSource,
     alert: input.alert ?? true,
     // An agent's notice is the requester's notice: "Do Not Send Alert" withholds it.
-    autorespond: notice ? notice !== "none" : (input.autorespond ?? true),
+    autorespond: notice ? notice !== "none" : (overrides.autorespond ?? input.autorespond ?? true),
     ...(notice ? { ticketNotice: notice } : {}),
   });
   for (const entryId of importErrorNotes)
@@ -1076,6 +1122,50 @@ async function firstMessageRecipients(
     ? await ticketRecipients(ctx.tx, { threadId, userId }, notice, 0, message.ccUserIds)
     : await ticketRecipients(ctx.tx, { threadId, userId }, "all", userId);
   return Object.keys(list).length ? list : null;
+}
+
+/**
+ * The data the ticket filters match on (filterTicketData + TicketFilter::__construct): `body` the message as
+ * given; the ticket form's and the help topic's forms' answers as `field.<id>`; the requester's `name` and
+ * `email` (a known user's as stored, else the contact form's), and for a requester who is no user yet the
+ * contact form's answers as `field.<id>`; `topicId` and `emailId` as given. All but the body trimmed.
+ */
+function ticketFilterVars(
+  input: CreateTicketInput,
+  known: {
+    user: ExistingUser | undefined;
+    contactForm: FormDefinition | undefined;
+    ticketInstance: FormInstance;
+    topicInstances: readonly FormInstance[];
+    vars: Readonly<Record<string, string | undefined>>;
+  },
+): FilterVars {
+  const { user, contactForm, ticketInstance, topicInstances, vars } = known;
+  const data: Record<string, string | undefined> = {};
+  const answer = (field: FormField, raw: string | undefined) => phpTrim(parseAnswer(field, raw) ?? "");
+  for (const instance of [ticketInstance, ...topicInstances]) {
+    for (const field of instance.form.fields) {
+      if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field)) continue;
+      if (field.type === "thread" || field.type === "priority") continue;
+      const raw = field.name === "subject" && instance === ticketInstance ? input.subject : vars[field.name];
+      data[`field.${field.id}`] = answer(field, field.name ? raw : undefined);
+    }
+  }
+  if (user) {
+    data.email = phpTrim(user.email);
+    data.name = phpTrim(user.name);
+  } else {
+    for (const field of contactForm?.fields ?? []) {
+      if (!isEnabled(field) || !hasData(field)) continue;
+      const value = answer(field, field.name ? vars[field.name] : undefined);
+      data[`field.${field.id}`] = value;
+      if (field.name === "email" || field.name === "name") data[field.name] = value;
+    }
+  }
+  if (input.topicId !== undefined) data.topicId = phpTrim(String(input.topicId));
+  if (input.emailId !== undefined) data.emailId = String(input.emailId);
+  data.body = input.message;
+  return data;
 }
 
 /** An organization's members (Organization::allMembers), by id, with what collaborators need. */

@@ -1,0 +1,375 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TicketDeniedError } from "../errors.ts";
+import { SYSTEM_ACTOR } from "../ports.ts";
+import { fixedClock, type Harness, openHarness, seededRandom } from "../testing/harness.ts";
+import { type CreateTicketInput, createTicket } from "./create-ticket.ts";
+import { ruleHolds } from "./filters.ts";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await openHarness("filters");
+  await h.setConfig("verify_email_addrs", "0");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Only the stock SYSTEM BAN LIST (filter 1) survives from one case to the next. */
+beforeEach(async () => {
+  await h.tx(async (tx) => {
+    await tx.run("DELETE FROM ost_filter_rule WHERE filter_id <> 1");
+    await tx.run("DELETE FROM ost_filter_action WHERE filter_id <> 1");
+    await tx.run("DELETE FROM ost_filter WHERE id <> 1");
+  });
+});
+
+interface FilterSpec {
+  name: string;
+  rules: Array<[what: string, how: string, val: string, isactive?: number]>;
+  actions: Array<[type: string, config: Record<string, unknown>]>;
+  execorder?: number;
+  isactive?: number;
+  target?: string;
+  emailId?: number;
+  matchAll?: boolean;
+  stop?: boolean;
+}
+
+async function addFilter(spec: FilterSpec): Promise<number> {
+  return h.tx(async (tx) => {
+    const { insertId } = await tx.run(
+      "INSERT INTO ost_filter SET execorder = ?, isactive = ?, match_all_rules = ?, stop_onmatch = ?, target = ?," +
+        " email_id = ?, name = ?, notes = '', created = NOW(), updated = NOW()",
+      [
+        spec.execorder ?? 99,
+        spec.isactive ?? 1,
+        spec.matchAll ? 1 : 0,
+        spec.stop ? 1 : 0,
+        spec.target ?? "Any",
+        spec.emailId ?? 0,
+        spec.name,
+      ],
+    );
+    for (const [what, how, val, isactive = 1] of spec.rules)
+      await tx.run(
+        "INSERT INTO ost_filter_rule SET filter_id = ?, what = ?, how = ?, val = ?, isactive = ?, notes = '', created = NOW(), updated = NOW()",
+        [insertId, what, how, val, isactive],
+      );
+    for (const [sort, [type, config]] of spec.actions.entries())
+      await tx.run(
+        "INSERT INTO ost_filter_action SET filter_id = ?, sort = ?, type = ?, configuration = ?, updated = NOW()",
+        [insertId, sort + 1, type, JSON.stringify(config)],
+      );
+    return insertId;
+  });
+}
+
+let serial = 0;
+function input(extra: Partial<CreateTicketInput> = {}): CreateTicketInput {
+  serial++;
+  return {
+    requester: { email: `filtered${serial}@example.com`, name: "Filtered User" },
+    subject: "Server down in rack 4",
+    message: "The mail server is down since 9:00.",
+    source: "API",
+    legacy: true,
+    ...extra,
+  };
+}
+
+function create(request: CreateTicketInput) {
+  return h.tx((tx) =>
+    createTicket(tx, request, SYSTEM_ACTOR, {
+      clock: fixedClock("2026-11-26T07:21:27Z"),
+      metadata: h.metadata(),
+      random: seededRandom(serial),
+    }),
+  );
+}
+
+async function ticketRow(ticketId: number) {
+  const [row] = await h.query(
+    "SELECT t.dept_id, t.staff_id, t.team_id, t.sla_id, t.topic_id, t.status_id, c.priority" +
+      " FROM ost_ticket t JOIN ost_ticket__cdata c ON c.ticket_id = t.ticket_id WHERE t.ticket_id = ?",
+    [ticketId],
+  );
+  return row ?? {};
+}
+
+async function events(threadId: number) {
+  return h.query(
+    "SELECT e.name AS state, te.data, te.username, te.staff_id, te.team_id, te.dept_id, te.topic_id" +
+      " FROM ost_thread_event te JOIN ost_event e ON e.id = te.event_id WHERE te.thread_id = ? ORDER BY te.id",
+    [threadId],
+  );
+}
+
+/** Creates a ticket and says whether a filter routing matches to department 2 (Sales) fired. */
+async function routed(request: CreateTicketInput = input()): Promise<boolean> {
+  const created = await create(request);
+  return created.deptId === 2;
+}
+
+const toSales: FilterSpec["actions"] = [["dept", { dept_id: 2 }]];
+
+describe("rule tests as Filter::matches runs them", () => {
+  it("equal / not_equal compare case-insensitively (ASCII only)", () => {
+    expect(ruleHolds("equal", "Server Down", "server down")).toBe(true);
+    expect(ruleHolds("equal", "Server Down", "server down ")).toBe(false);
+    expect(ruleHolds("equal", "É", "é")).toBe(false);
+    expect(ruleHolds("not_equal", "abc", "ABC")).toBe(false);
+    expect(ruleHolds("not_equal", "abc", "abd")).toBe(true);
+    expect(ruleHolds("equal", "", "")).toBe(true);
+  });
+
+  it("contains / dn_contain / starts find an empty value at position 0 (PHP 8 stripos)", () => {
+    expect(ruleHolds("contains", "Server DOWN now", "down")).toBe(true);
+    expect(ruleHolds("contains", "Server", "down")).toBe(false);
+    expect(ruleHolds("contains", "anything", "")).toBe(true);
+    expect(ruleHolds("dn_contain", "anything", "")).toBe(false);
+    expect(ruleHolds("dn_contain", "Server", "down")).toBe(true);
+    expect(ruleHolds("starts", "Server down", "SERVER")).toBe(true);
+    expect(ruleHolds("starts", "The server", "server")).toBe(false);
+    expect(ruleHolds("starts", "x", "")).toBe(true);
+  });
+
+  it("ends counts the value in characters; an empty value always ends", () => {
+    expect(ruleHolds("ends", "ticket from Zürich", "ZÜRICH")).toBe(false);
+    expect(ruleHolds("ends", "ticket from Zürich", "zürich")).toBe(true);
+    expect(ruleHolds("ends", "abc", "")).toBe(true);
+    expect(ruleHolds("ends", "bc", "abc")).toBe(false);
+    expect(ruleHolds("ends", "abc", "ABC")).toBe(true);
+  });
+
+  it("match / not_match use preg_match: an invalid pattern never matches and always not-matches", () => {
+    expect(ruleHolds("match", "Buy Viagra", "/viagra/i")).toBe(true);
+    expect(ruleHolds("match", "Buy Viagra", "/viagra/")).toBe(false);
+    expect(ruleHolds("match", "viagra", "viagra")).toBe(false);
+    expect(ruleHolds("not_match", "viagra", "viagra")).toBe(true);
+    expect(ruleHolds("not_match", "Buy Viagra", "/viagra/i")).toBe(false);
+    expect(ruleHolds("match", "", "/^$/")).toBe(true);
+    expect(ruleHolds("bogus", "a", "a")).toBeUndefined();
+  });
+});
+
+describe("which filters run", () => {
+  it("matches the subject (a ticket form field), the body and the requester", async () => {
+    await addFilter({ name: "subject", rules: [["field.20", "contains", "SERVER DOWN"]], actions: toSales });
+    expect(await routed()).toBe(true);
+    expect(await routed(input({ subject: "Printer" }))).toBe(false);
+  });
+
+  it("matches the body as given, the e-mail address and the name", async () => {
+    await addFilter({ name: "body", rules: [["body", "match", "/mail server/i"]], actions: toSales });
+    expect(await routed()).toBe(true);
+    expect(await routed(input({ message: "nothing to see" }))).toBe(false);
+    await addFilter({ name: "who", rules: [["email", "ends", "@vip.example"]], actions: toSales });
+    expect(
+      await routed(input({ message: "x", requester: { email: "boss@VIP.example", name: "Boss" } })),
+    ).toBe(true);
+  });
+
+  it("match_all_rules needs every rule; otherwise any rule is enough; inactive rules count too", async () => {
+    await addFilter({
+      name: "all",
+      matchAll: true,
+      rules: [
+        ["field.20", "contains", "server"],
+        ["body", "contains", "printer"],
+      ],
+      actions: toSales,
+    });
+    expect(await routed()).toBe(false);
+    expect(await routed(input({ message: "printer too" }))).toBe(true);
+    await addFilter({
+      name: "any",
+      rules: [
+        ["field.20", "equal", "nope"],
+        ["body", "contains", "9:00", 0],
+      ],
+      actions: [["dept", { dept_id: 3 }]],
+    });
+    expect((await create(input({ subject: "Other" }))).deptId).toBe(3);
+  });
+
+  it("skips an inactive filter, another channel's filter and another mailbox's filter", async () => {
+    await addFilter({ name: "off", isactive: 0, rules: [["body", "contains", ""]], actions: toSales });
+    await addFilter({ name: "web", target: "Web", rules: [["body", "contains", ""]], actions: toSales });
+    await addFilter({
+      name: "mbox",
+      target: "Email",
+      emailId: 1,
+      rules: [["body", "contains", ""]],
+      actions: [["dept", { dept_id: 3 }]],
+    });
+    expect((await create(input())).deptId).toBe(1);
+    await addFilter({ name: "api", target: "API", rules: [["body", "contains", ""]], actions: toSales });
+    expect((await create(input())).deptId).toBe(2);
+  });
+
+  it("a mailbox filter runs for its own mailbox's e-mail only", async () => {
+    await addFilter({
+      name: "mbox",
+      target: "Email",
+      emailId: 1,
+      rules: [["body", "contains", ""]],
+      actions: [["pri", { priority: 4 }]],
+    });
+    await h.setConfig("accept_unregistered_email", "1");
+    const mail = (emailId: number) =>
+      input({ source: "Email", origin: "email", emailId, requester: { email: `m${serial}@example.com` } });
+    const own = await create(mail(1));
+    expect((await ticketRow(own.ticketId)).priority).toBe("4");
+    await h.tx((tx) =>
+      tx.run(
+        "INSERT INTO ost_email SET email_id = 50, noautoresp = 0, priority_id = 2, dept_id = 1, topic_id = 0, email = 'other@example.org', name = 'Other', created = NOW(), updated = NOW()",
+      ),
+    );
+    const other = await create(mail(50));
+    expect((await ticketRow(other.ticketId)).priority).toBe("2");
+  });
+
+  it("runs in execorder, a later action overwriting an earlier one, until a filter stops on match", async () => {
+    await addFilter({ name: "second", execorder: 2, rules: [["body", "contains", ""]], actions: toSales });
+    await addFilter({
+      name: "first",
+      execorder: 1,
+      rules: [["body", "contains", ""]],
+      actions: [["dept", { dept_id: 3 }]],
+    });
+    expect((await create(input())).deptId).toBe(2);
+    await addFilter({
+      name: "stopper",
+      execorder: 1,
+      stop: true,
+      rules: [["body", "contains", ""]],
+      actions: [["sla", { sla_id: 1 }]],
+    });
+    const r = await create(input());
+    expect(r.deptId).toBe(3);
+    const edited = (await events(r.threadId)).filter((e) => e.state === "edited");
+    expect(edited.map((e) => JSON.parse(String(e.data)).filter)).toEqual(["first", "stopper"]);
+  });
+});
+
+describe("what the actions do to the ticket", () => {
+  it("sets department, priority, SLA, help topic and status, with one edited event each", async () => {
+    await addFilter({
+      name: "route",
+      rules: [["field.20", "starts", "server"]],
+      actions: [
+        ["dept", { dept_id: 2 }],
+        ["pri", { priority: 4 }],
+        ["sla", { sla_id: 1 }],
+        ["topic", { topic_id: 10 }],
+        ["status", { status_id: 1 }],
+      ],
+    });
+    const r = await create(input());
+    expect(await ticketRow(r.ticketId)).toMatchObject({
+      dept_id: 2,
+      sla_id: 1,
+      topic_id: 10,
+      status_id: 1,
+      priority: "4",
+    });
+    const logged = await events(r.threadId);
+    expect(logged.map((e) => e.state)).toEqual(["created", "edited", "edited", "edited", "edited", "edited"]);
+    expect(logged.slice(1).map((e) => e.data)).toEqual([
+      '{"value":"Sales","filter":"route","type":"Department"}',
+      '{"value":"Emergency","filter":"route","type":"Priority"}',
+      '{"value":"Default SLA","filter":"route","type":"SLA"}',
+      '{"value":"Report a Problem","filter":"route","type":"Topic"}',
+      // FA_SetStatus looks the status id up as a team (team 1).
+      '{"value":"Level I Support","filter":"route","type":"Ticket Status"}',
+    ]);
+    expect(logged[1]).toMatchObject({ username: "Ticket Filter", dept_id: 2, topic_id: 10, staff_id: 0 });
+  });
+
+  it("assigns the agent and the team as auto-assignment by 'Ticket Filter'", async () => {
+    await addFilter({
+      name: "assign",
+      rules: [["body", "contains", "mail"]],
+      actions: [
+        ["agent", { staff_id: 1 }],
+        ["team", { team_id: 1 }],
+      ],
+    });
+    const r = await create(input());
+    expect(await ticketRow(r.ticketId)).toMatchObject({ staff_id: 1, team_id: 1 });
+    const logged = await events(r.threadId);
+    expect(logged.map((e) => [e.state, e.username, e.data])).toEqual([
+      ["created", "SYSTEM", null],
+      ["edited", "Ticket Filter", '{"value":"Admin User","filter":"assign","type":"Agent"}'],
+      ["edited", "Ticket Filter", '{"value":"Level I Support","filter":"assign","type":"Team"}'],
+      ["assigned", "Ticket Filter", '{"staff":1}'],
+      ["assigned", "Ticket Filter", '{"team":1}'],
+    ]);
+  });
+
+  it("ignores an inactive department or topic but still logs the event; an unknown one is false", async () => {
+    await h.tx((tx) => tx.run("UPDATE ost_department SET flags = 0 WHERE id = 3"));
+    try {
+      await addFilter({
+        name: "stale",
+        rules: [["body", "contains", ""]],
+        actions: [
+          ["dept", { dept_id: 3 }],
+          ["sla", { sla_id: 99 }],
+        ],
+      });
+      const r = await create(input());
+      // Ticket::selectSLAId drops an SLA plan that does not exist.
+      expect(await ticketRow(r.ticketId)).toMatchObject({ dept_id: 1, sla_id: 0 });
+      expect((await events(r.threadId)).slice(1).map((e) => e.data)).toEqual([
+        '{"value":"Maintenance","filter":"stale","type":"Department"}',
+        '{"value":false,"filter":"stale","type":"SLA"}',
+      ]);
+    } finally {
+      await h.tx((tx) => tx.run("UPDATE ost_department SET flags = 4 WHERE id = 3"));
+    }
+  });
+
+  it("noresp turns the auto-response off", async () => {
+    await addFilter({ name: "quiet", rules: [["body", "contains", ""]], actions: [["noresp", {}]] });
+    const emitted: unknown[] = [];
+    await h.tx((tx) =>
+      createTicket(tx, input(), SYSTEM_ACTOR, {
+        clock: fixedClock("2026-11-26T07:21:27Z"),
+        metadata: h.metadata(),
+        random: seededRandom(serial),
+        emit: async (event) => {
+          emitted.push(event);
+        },
+      }),
+    );
+    expect(emitted).toContainEqual(expect.objectContaining({ type: "ticket.created", autorespond: false }));
+  });
+
+  it("reject refuses the ticket before anything is written, naming the filter", async () => {
+    const id = await addFilter({
+      name: "spam",
+      rules: [["body", "match", "/viagra/i"]],
+      actions: [
+        ["dept", { dept_id: 2 }],
+        ["reject", {}],
+      ],
+    });
+    const before = await h.counts();
+    const refused = await create(input({ message: "cheap VIAGRA" })).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TicketDeniedError);
+    expect(refused).toMatchObject({ errno: 403, filter: { id, name: "spam" } });
+    expect((refused as TicketDeniedError).email).toMatch(/^filtered\d+@example\.com$/);
+    expect(await h.counts()).toEqual(before);
+  });
+
+  it("the ban list still refuses first, as the ban list", async () => {
+    await addFilter({ name: "spam", rules: [["body", "contains", ""]], actions: [["reject", {}]] });
+    const refused = await create(input({ requester: { email: "test@example.com", name: "T" } })).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(TicketDeniedError);
+    expect((refused as TicketDeniedError).filter).toBeUndefined();
+  });
+});
