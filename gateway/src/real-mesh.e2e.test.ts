@@ -304,7 +304,8 @@ describe("tickets.json with the real services", () => {
 });
 
 describe("the Connect edge with the real services", () => {
-  it("a ticket filter's reject action → 403 Ticket denied, and nothing is written", async () => {
+  it("a ticket filter's reject action → 403 Ticket denied, osTicket's two warnings, and nothing else written", async () => {
+    const logId = await lastLogId();
     const [before] = await rows(
       "SELECT (SELECT COUNT(*) FROM ost_ticket) AS tickets, (SELECT COUNT(*) FROM ost_user) AS users",
     );
@@ -321,6 +322,36 @@ describe("the Connect edge with the real services", () => {
     );
     expect(after).toEqual(before);
     expect(await rows("SELECT id FROM ost_user_email WHERE address = 'spammer@example.com'")).toEqual([]);
+    // Ticket::create's own warning, then the API's error row (exerr drops the "Ticket denied" title).
+    const logged = await rows(
+      "SELECT log_type, title, log FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
+      [logId],
+    );
+    expect(logged.map((r) => [r.log_type, r.title, r.log])).toEqual([
+      ["Warning", "Ticket denied", 'Ticket rejected (spammer@example.com) by filter "No spam"'],
+      [
+        "Warning",
+        "API Error (403)",
+        expect.stringContaining("Unable to create new ticket :Ticket denied: spammer@example.com"),
+      ],
+    ]);
+  });
+
+  it("a banned requester: the ban list's warning names the SYSTEM BAN LIST filter", async () => {
+    const logId = await lastLogId();
+    const res = await post(
+      "/api/tickets.json",
+      JSON.stringify({ email: "banned@example.com", name: "B", subject: "s", message: "m" }),
+    );
+    expect(res.status).toBe(403);
+    const logged = await rows(
+      "SELECT log_type, title, log FROM ost_syslog WHERE log_id > ? ORDER BY log_id",
+      [logId],
+    );
+    expect(logged.map((r) => [r.title, r.log])).toEqual([
+      ["Ticket denied", 'Ticket rejected (banned@example.com) by filter "SYSTEM BAN LIST"'],
+      ["API Error (403)", expect.stringContaining("Ticket denied: banned@example.com")],
+    ]);
   });
 
   it("logs in and reads a legacy-created ticket in all three protocols", async () => {

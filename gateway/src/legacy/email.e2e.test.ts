@@ -572,6 +572,11 @@ describe("tickets.email with the real services: refusals", () => {
     expect(logged).toEqual([
       {
         log_type: "Warning",
+        title: "Ticket denied",
+        log: 'Ticket rejected (test@example.com) by filter "SYSTEM BAN LIST"',
+      },
+      {
+        log_type: "Warning",
         title: "API Error (403)",
         log: `${body.replace(/\n/g, " ")} ${MASKED}`,
       },
@@ -580,7 +585,7 @@ describe("tickets.email with the real services: refusals", () => {
       mid("banned"),
     ]);
     expect(record).toEqual({ thread_entry_id: 0 });
-    expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 1, ost_thread_entry_email: 1 });
+    expect(changes(before, await ostCounts())).toEqual({ ost_syslog: 2, ost_thread_entry_email: 1 });
   });
 
   it("an e-mail without a sender → 500 with osTicket's validation body and its ost_syslog row", async () => {

@@ -33,11 +33,57 @@ export class TicketValidationError extends Error {
 export class TicketDeniedError extends TicketValidationError {
   readonly email: string;
   readonly filter: { readonly id: number; readonly name: string } | undefined;
-  constructor(email: string, filter?: { readonly id: number; readonly name: string }) {
+  /** Refused as an unregistered sender (e-mail, `accept_unregistered_email` off), not by a filter. */
+  readonly unregistered: boolean;
+  constructor(
+    email: string,
+    filter?: { readonly id: number; readonly name: string },
+    options: { unregistered?: boolean } = {},
+  ) {
     super([{ key: "err", message: "This help desk is for use by authorized users only" }], 403);
     this.name = "TicketDeniedError";
     this.email = email;
     this.filter = filter;
+    this.unregistered = options.unregistered ?? false;
+  }
+
+  /** The warning osTicket's Ticket::create logs for the refusal (its `$reject_ticket`). */
+  get logEntry(): SystemLogWarning {
+    return {
+      title: "Ticket denied",
+      message: this.unregistered
+        ? `Ticket rejected (${this.email}) (unregistered client)`
+        : `Ticket rejected (${this.email}) by filter "${this.filter?.name ?? BAN_LIST_NAME}"`,
+    };
+  }
+}
+
+/** The name of osTicket's ban list, itself a ticket filter. */
+export const BAN_LIST_NAME = "SYSTEM BAN LIST";
+
+/** A warning osTicket writes to its system log (ost_syslog) when it refuses a ticket. */
+export interface SystemLogWarning {
+  readonly title: string;
+  readonly message: string;
+}
+
+/** The requester has as many open tickets as `max_open_tickets` allows (loop control). */
+export class OpenTicketLimitError extends TicketValidationError {
+  readonly email: string;
+  readonly limit: number;
+  constructor(email: string, limit: number) {
+    super([{ key: "err", message: "You've reached the maximum open tickets allowed." }]);
+    this.name = "OpenTicketLimitError";
+    this.email = email;
+    this.limit = limit;
+  }
+
+  /** The warning Ticket::create logs for it. */
+  get logEntry(): SystemLogWarning {
+    return {
+      title: `Ticket denied - ${this.email}`,
+      message: `Max open tickets (${this.limit}) reached for ${this.email}`,
+    };
   }
 }
 

@@ -38,6 +38,13 @@ export { MetadataCache } from "./reference/forms.ts";
 export { addWorkingHours, type BusinessSchedule, type ScheduleEntryDef } from "./sla/business-hours.ts";
 export { computeSlaDueDate, loadBusinessSchedule } from "./sla/due-date.ts";
 export { inTransaction, type Row, type RunResult, type Sql, type SqlValue, sqlFor } from "./sql.ts";
+export {
+  type SystemLogRow,
+  type SystemLogType,
+  sanitizeLogText,
+  systemLogLevel,
+  writeSystemLog,
+} from "./syslog.ts";
 export { cleanBody, cleanTitle, sanitizeRichText, stripEmoticons } from "./text/format.ts";
 export type { AttachmentLink } from "./thread/entries.ts";
 export * from "./ticket/actions.ts";

@@ -58,6 +58,17 @@ async function withoutUserCreate(work: () => Promise<void>): Promise<void> {
   }
 }
 
+/** `before` with the one ost_syslog row osTicket's Ticket::create writes when it refuses a ticket. */
+function withRefusalLogged(before: Map<string, number>): Map<string, number> {
+  return new Map([...before, ["ost_syslog", (before.get("ost_syslog") ?? 0) + 1]]);
+}
+
+/** The newest ost_syslog row, as Ticket::create's refusal warning would be. */
+async function lastLogRow(): Promise<unknown> {
+  const [row] = await h.query("SELECT log_type, title, log FROM ost_syslog ORDER BY log_id DESC LIMIT 1");
+  return row;
+}
+
 describe("CreateTicket", () => {
   it("creates a ticket for a new requester and returns it as GetTicket reads it", async () => {
     const headers = await h.service();
@@ -176,7 +187,39 @@ describe("CreateTicket", () => {
     expect(error.code).toBe(Code.PermissionDenied);
     const denied = error.findDetails(DeniedSchema)[0];
     expect(denied).toMatchObject({ reason: DenialReason.BANNED_EMAIL, email: "banned@example.com" });
-    expect(await h.counts()).toEqual(before);
+    expect(await h.counts()).toEqual(withRefusalLogged(before));
+    expect(await lastLogRow()).toEqual({
+      log_type: "Warning",
+      title: "Ticket denied",
+      log: 'Ticket rejected (banned@example.com) by filter "SYSTEM BAN LIST"',
+    });
+  });
+
+  it("refuses a requester at the open-ticket limit, logging osTicket's warning", async () => {
+    await h.setConfig("max_open_tickets", "1");
+    try {
+      const requester = { email: "loop.control@example.com", name: "Loop Control" };
+      await h.client.createTicket(
+        { requester, subject: "first", message: "one" },
+        { headers: await h.service() },
+      );
+      const before = await h.counts();
+      const error = await failure(
+        h.client.createTicket(
+          { requester, subject: "second", message: "two" },
+          { headers: await h.service() },
+        ),
+      );
+      expect(error.code).toBe(Code.FailedPrecondition);
+      expect(await h.counts()).toEqual(withRefusalLogged(before));
+      expect(await lastLogRow()).toEqual({
+        log_type: "Warning",
+        title: "Ticket denied - loop.control@example.com",
+        log: "Max open tickets (1) reached for loop.control@example.com",
+      });
+    } finally {
+      await h.setConfig("max_open_tickets", "0");
+    }
   });
 
   it("refuses a ticket a filter rejects with a Denied detail naming the filter", async () => {
@@ -206,7 +249,12 @@ describe("CreateTicket", () => {
       email: "rejected@example.com",
       filterId: 77,
     });
-    expect(await h.counts()).toEqual(before);
+    expect(await h.counts()).toEqual(withRefusalLogged(before));
+    expect(await lastLogRow()).toEqual({
+      log_type: "Warning",
+      title: "Ticket denied",
+      log: 'Ticket rejected (rejected@example.com) by filter "Reject marker"',
+    });
   });
 
   it("replays the first result for a repeated idempotency key and refuses the key for another request", async () => {
@@ -919,7 +967,8 @@ describe("CreateTicket", () => {
           description: "You do not have permission to create users.",
         },
       ]);
-      expect(await h.counts()).toEqual(before);
+      // Only the ban list's refusal is one osTicket logs.
+      expect(await h.counts()).toEqual(withRefusalLogged(before));
     });
   });
 

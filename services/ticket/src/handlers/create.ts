@@ -37,6 +37,7 @@ import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
 import { formFieldResolver, type Mutation, mutate } from "./mutation.ts";
 import { publishDomainEvents } from "./publish.ts";
+import { logRefusal } from "./refusals.ts";
 
 const nonEmpty = (s: string): string | undefined => (s === "" ? undefined : s);
 const nonZero = (n: number): number | undefined => (n === 0 ? undefined : n);
@@ -230,51 +231,63 @@ export async function handleCreateTicket(
     await rt.callOptions(ctx),
     legacy,
   );
-  return mutate(
-    rt,
-    ctx,
-    {
-      rpc: "CreateTicket",
-      requestSchema: CreateTicketRequestSchema,
-      request: req,
-      responseSchema: CreateTicketResponseSchema,
-      fields: {
-        formField: formFieldResolver(rt),
-        key: (key) => createField(key, req),
-      },
-    },
-    async (m) => {
-      await assertMayLinkFiles(ctx, m.tx, files.named);
-      const created = await createTicket(
-        m.sql,
-        {
-          ...input,
-          attachments: files.links,
-          ...(legacy
-            ? { collaboratorUserIds: await legacyCollaboratorIds(m, req) }
-            : {
-                collaboratorAddresses: collaboratorAddresses(req),
-                createCollaborators: isAgent(principal),
-              }),
-          // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
-          fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
-          mayCreateUsers: mayCreateUsers(principal, legacy),
-          agentRoles: agentRoles(principal, legacy),
+  // A refusal osTicket logs (ban list, filter, open-ticket limit) is logged once its transaction is gone.
+  let refusal: unknown;
+  try {
+    return await createInTransaction();
+  } catch (error) {
+    if (refusal !== undefined) await logRefusal(rt, refusal, req.ipAddress);
+    throw error;
+  }
+
+  function createInTransaction(): Promise<CreateTicketResponse> {
+    return mutate(
+      rt,
+      ctx,
+      {
+        rpc: "CreateTicket",
+        requestSchema: CreateTicketRequestSchema,
+        request: req,
+        responseSchema: CreateTicketResponseSchema,
+        fields: {
+          formField: formFieldResolver(rt),
+          key: (key) => createField(key, req),
         },
-        domainActor(principal),
-        m.ports,
-      ).catch((error: unknown) => {
-        throw permissionFirst(error, req);
-      });
-      const ticket = await m.ticket(created.ticketId);
-      await publishDomainEvents(m, { after: ticket });
-      // End users get their ticket as the portal shows it (the event above carries the whole ticket).
-      const view = await EndUserView.for(principal, m.tx);
-      return {
-        ticket: view.ticket(ticket),
-        messageEntryId: created.messageEntryId,
-        attachmentErrors: files.importErrors.map((e) => ({ name: e.name, description: e.description })),
-      };
-    },
-  );
+      },
+      async (m) => {
+        await assertMayLinkFiles(ctx, m.tx, files.named);
+        const created = await createTicket(
+          m.sql,
+          {
+            ...input,
+            attachments: files.links,
+            ...(legacy
+              ? { collaboratorUserIds: await legacyCollaboratorIds(m, req) }
+              : {
+                  collaboratorAddresses: collaboratorAddresses(req),
+                  createCollaborators: isAgent(principal),
+                }),
+            // osTicket posts a SYSTEM note per file it could not store (FACTS §2.4).
+            fileImportErrors: files.importErrors.map((e) => ({ name: e.name, message: e.description })),
+            mayCreateUsers: mayCreateUsers(principal, legacy),
+            agentRoles: agentRoles(principal, legacy),
+          },
+          domainActor(principal),
+          m.ports,
+        ).catch((error: unknown) => {
+          refusal = error;
+          throw permissionFirst(error, req);
+        });
+        const ticket = await m.ticket(created.ticketId);
+        await publishDomainEvents(m, { after: ticket });
+        // End users get their ticket as the portal shows it (the event above carries the whole ticket).
+        const view = await EndUserView.for(principal, m.tx);
+        return {
+          ticket: view.ticket(ticket),
+          messageEntryId: created.messageEntryId,
+          attachmentErrors: files.importErrors.map((e) => ({ name: e.name, description: e.description })),
+        };
+      },
+    );
+  }
 }

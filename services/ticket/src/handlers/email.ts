@@ -23,6 +23,7 @@ import { runIdempotent } from "../idempotency.ts";
 import type { Runtime } from "../runtime.ts";
 import { Mutation } from "./mutation.ts";
 import { publishDomainEvents } from "./publish.ts";
+import { logRefusal } from "./refusals.ts";
 
 export async function handleIngestEmail(
   rt: Runtime,
@@ -89,6 +90,7 @@ export async function handleIngestEmail(
     if (!replayed) rt.deps.outbox.notify();
     return response;
   } catch (error) {
+    await logRefusal(rt, error, req.ipAddress);
     if (error instanceof EmailDeniedError) {
       const refused = error;
       const message = `Ticket denied: ${refused.email}`;

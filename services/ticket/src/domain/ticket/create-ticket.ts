@@ -1,5 +1,10 @@
 import { ticketSourceEnum, type UseCaseContext, ucfirst, withUseCase } from "../context.ts";
-import { TicketDeniedError, TicketValidationError, type ValidationIssue } from "../errors.ts";
+import {
+  OpenTicketLimitError,
+  TicketDeniedError,
+  TicketValidationError,
+  type ValidationIssue,
+} from "../errors.ts";
 import {
   type CleanValue,
   parseAnswer,
@@ -471,16 +476,14 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     // Open-ticket limit per user (loop control).
     if (config.maxOpenTickets > 0 && origin !== "staff" && requester.user) {
       if ((await openTicketCount(ctx, requester.user.id)) >= config.maxOpenTickets) {
-        throw new TicketValidationError([
-          { key: "err", message: "You've reached the maximum open tickets allowed." },
-        ]);
+        throw new OpenTicketLimitError(email, config.maxOpenTickets);
       }
     }
 
     user = byId ?? requester.user;
     if (!user) {
       if (origin === "email" && !config.flag("accept_unregistered_email") && !requester.domainOrgId) {
-        throw new TicketDeniedError(email);
+        throw new TicketDeniedError(email, undefined, { unregistered: true });
       }
       // User::fromVars($clean, $can_create) creates nobody without the permission: the refusal then stands
       // in for whatever the contact form says, before the ticket form's errors.
@@ -629,10 +632,15 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     }
   }
   if (!topic && config.defaultHelpTopicId) topic = await lookups.topic(config.defaultHelpTopicId);
-  let staffId = overrides.staffId ?? input.staffId ?? 0;
-  let teamId = overrides.teamId ?? input.teamId ?? 0;
-  let staffSet = overrides.staffId !== undefined || input.staffId !== undefined;
-  let teamSet = overrides.teamId !== undefined || input.teamId !== undefined;
+  // An assignee the agent picked in the staff panel (its `assignId`) is assigned as picked: osTicket
+  // auto-assigns the filters' agent and team only when no one was picked.
+  const pickedAssignee = staffPanel && (input.staffId !== undefined || input.teamId !== undefined);
+  const filterStaffId = pickedAssignee ? undefined : overrides.staffId;
+  const filterTeamId = pickedAssignee ? undefined : overrides.teamId;
+  let staffId = filterStaffId ?? input.staffId ?? 0;
+  let teamId = filterTeamId ?? input.teamId ?? 0;
+  let staffSet = filterStaffId !== undefined || input.staffId !== undefined;
+  let teamSet = filterTeamId !== undefined || input.teamId !== undefined;
   let slaTrump: number | undefined = overrides.slaId ?? input.slaId;
   if (topic) {
     deptId = deptId || topic.deptId;

@@ -308,6 +308,41 @@ describe("what the actions do to the ticket", () => {
     ]);
   });
 
+  it("leaves an assignee the agent picked in the staff panel alone (osTicket's assignId wins)", async () => {
+    await addFilter({
+      name: "assign",
+      rules: [["body", "contains", "mail"]],
+      actions: [
+        ["agent", { staff_id: 1 }],
+        ["team", { team_id: 1 }],
+      ],
+    });
+    const pickedTeam = await h.tx(async (tx) => {
+      const { insertId } = await tx.run(
+        "INSERT INTO ost_team SET lead_id = 0, flags = 1, name = 'Picked team', created = NOW(), updated = NOW()",
+      );
+      return insertId;
+    });
+    const picked = await h.tx((tx) =>
+      createTicket(
+        tx,
+        input({ legacy: false, origin: "staff", source: "Phone", topicId: 1, teamId: pickedTeam }),
+        { kind: "staff", staffId: 1 },
+        { clock: fixedClock("2026-11-26T07:21:27Z"), metadata: h.metadata(), random: seededRandom(serial) },
+      ),
+    );
+    expect(await ticketRow(picked.ticketId)).toMatchObject({ staff_id: 0, team_id: pickedTeam });
+    // The filter still matched: its edited events are logged.
+    const logged = await events(picked.threadId);
+    expect(logged.filter((e) => e.state === "edited").map((e) => e.data)).toEqual([
+      '{"value":"Admin User","filter":"assign","type":"Agent"}',
+      '{"value":"Level I Support","filter":"assign","type":"Team"}',
+    ]);
+    // Through the API, where there is no picking, the filter assigns.
+    const api = await create(input());
+    expect(await ticketRow(api.ticketId)).toMatchObject({ staff_id: 1, team_id: 1 });
+  });
+
   it("ignores an inactive department or topic but still logs the event; an unknown one is false", async () => {
     await h.tx((tx) => tx.run("UPDATE ost_department SET flags = 0 WHERE id = 3"));
     try {
