@@ -169,6 +169,7 @@ export class Lookups {
   readonly #slas = new Memo<number, Sla | undefined>();
   readonly #staff = new Memo<number, Staff | undefined>();
   readonly #members = new Memo<string, boolean>();
+  readonly #staffDepts = new Memo<number, ReadonlySet<number>>();
   readonly #teams = new Memo<number, Team | undefined>();
   readonly #emails = new Memo<number, SystemEmail | undefined>();
 
@@ -386,16 +387,39 @@ export class Lookups {
     this.#statuses.set(id, row ? toStatus(row) : undefined);
   }
 
-  /** Is the agent a member of the department (primary or extended access)? */
-  isDeptMember(staffId: number, deptId: number): Promise<boolean> {
-    return this.#members.get(`${staffId}:${deptId}`, async () => {
+  /**
+   * Dept::isMember (Dept::getMembers): the department is the agent's primary one, the agent manages it, or
+   * the agent has an access row for it. Sub-departments do not count. What assignment to a members-only
+   * department (Dept::canAssign) and keeping the assignee on a transfer ask.
+   */
+  async isDeptMember(staff: Staff, dept: Department): Promise<boolean> {
+    if (staff.deptId === dept.id || (dept.managerId !== 0 && dept.managerId === staff.id)) return true;
+    return this.#members.get(`${staff.id}:${dept.id}`, async () => {
       const row = await this.#tx.first(
-        "SELECT 1 AS yes FROM ost_staff WHERE staff_id = ? AND dept_id = ?" +
-          " UNION SELECT 1 FROM ost_staff_dept_access WHERE staff_id = ? AND dept_id = ? LIMIT 1",
-        [staffId, deptId, staffId, deptId],
+        "SELECT 1 AS yes FROM ost_staff_dept_access WHERE staff_id = ? AND dept_id = ? LIMIT 1",
+        [staff.id, dept.id],
       );
       return row !== undefined;
     });
+  }
+
+  /**
+   * Staff::canAccessDept: an agent not limited to their own assignments, for whom the department is one of
+   * Staff::getDepartments: the primary department and the access rows' departments with their
+   * sub-departments (by `path`), and the departments the agent manages. What auto-assignment on reopen asks.
+   */
+  async canAccessDept(staff: Staff, deptId: number): Promise<boolean> {
+    if (staff.assignedOnly) return false;
+    const ids = await this.#staffDepts.get(staff.id, async () => {
+      const rows = await this.#tx.all(
+        "SELECT DISTINCT d.id FROM ost_staff s LEFT JOIN ost_staff_dept_access a ON a.staff_id = s.staff_id" +
+          " JOIN ost_department d ON (LOCATE(CONCAT('/', s.dept_id, '/'), d.path) > 0 OR d.manager_id = s.staff_id" +
+          " OR LOCATE(CONCAT('/', a.dept_id, '/'), d.path) > 0) WHERE s.staff_id = ?",
+        [staff.id],
+      );
+      return new Set(rows.map((r) => int(r, "id")));
+    });
+    return ids.has(deptId);
   }
 
   team(id: number): Promise<Team | undefined> {

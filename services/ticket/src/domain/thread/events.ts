@@ -12,9 +12,11 @@ export interface EventAuthor {
 }
 
 /**
- * The author osTicket records for the acting principal (ThreadEvent::create + ThreadEvents::log): an
- * agent by username, a portal user by name (with an account) or e-mail, anything else as SYSTEM. A string
- * `username` (e.g. "Ticket Filter") replaces the name but not the uid.
+ * The author osTicket records for the acting principal when no user object is handed to the event
+ * (ThreadEvent::create + ThreadEvents::log): an agent by id and username; a portal user by name (with an
+ * account) or e-mail but with uid NULL and uid_type 'S', since `$thisclient` is a ClientSession, which is
+ * neither a Staff nor a User (events that pass the User itself, like `created`, set uid and 'U' on top);
+ * anything else as SYSTEM. A string `username` (e.g. "Ticket Filter") replaces the name but not the uid.
  */
 export async function actorAuthor(
   lookups: Lookups,
@@ -32,7 +34,7 @@ export async function actorAuthor(
       const user = await findUserById(tx, actor.userId);
       name = (user?.hasAccount ? user.name : "") || user?.email || "SYSTEM";
     }
-    return { uid: actor.userId, uidType: "U", username: name };
+    return { uid: null, uidType: "S", username: name };
   }
   return { uid: null, uidType: "S", username: username ?? "SYSTEM" };
 }

@@ -526,10 +526,12 @@ describe("messages, collaborators, reopen and SLA", () => {
       est_duedate: "2026-03-06 15:00:00",
     });
     const ev = await events(t.threadId);
-    expect(ev.map((e) => [e.event, e.annulled, e.username, e.uid_type])).toEqual([
-      ["created", 0, "SYSTEM", "U"],
-      ["closed", 1, "ostadmin", "S"],
-      ["reopened", 0, "reopen@example.com", "U"],
+    // The portal's reopen logs no user object: `$thisclient` is a ClientSession (neither Staff nor User),
+    // so uid stays NULL and uid_type 'S', with the user's address as the name.
+    expect(ev.map((e) => [e.event, e.annulled, e.username, e.uid, e.uid_type])).toEqual([
+      ["created", 0, "SYSTEM", t.userId, "U"],
+      ["closed", 1, "ostadmin", 1, "S"],
+      ["reopened", 0, "reopen@example.com", null, "S"],
     ]);
   });
 
@@ -799,6 +801,230 @@ describe("more actions", () => {
       { subject: "osticket.events.ticket.created", payload: "010203" },
       { subject: "osticket.events.ticket.response.posted", payload: "010203" },
       { subject: "osticket.events.ticket.overdue", payload: "010203" },
+    ]);
+  });
+});
+
+describe("closing over close-required fields (Ticket::getMissingRequiredFields)", () => {
+  // ost_form_field.flags: 1 ENABLED, 4 CLOSE_REQUIRED.
+  const addForm = (flags: readonly number[]) =>
+    h.tx(async (tx) => {
+      const form = await tx.run(
+        "INSERT INTO ost_form (type, title, created, updated) VALUES ('G', 'Close checks', NOW(), NOW())",
+      );
+      const fieldIds: number[] = [];
+      for (const [i, f] of flags.entries()) {
+        const field = await tx.run(
+          "INSERT INTO ost_form_field (form_id, flags, type, label, name, sort, created, updated)" +
+            " VALUES (?, ?, 'text', ?, ?, ?, NOW(), NOW())",
+          [form.insertId, f, `Check ${i}`, `check_${i}`, i + 1],
+        );
+        fieldIds.push(field.insertId);
+      }
+      return { formId: form.insertId, fieldIds };
+    });
+  const addEntry = (
+    ticketId: number,
+    formId: number,
+    answers: readonly (readonly [number, string | null, number | null])[],
+    extra: string | null = null,
+  ) =>
+    h.tx(async (tx) => {
+      const entry = await tx.run(
+        "INSERT INTO ost_form_entry (form_id, object_id, object_type, sort, extra, created, updated)" +
+          " VALUES (?, ?, 'T', 9, ?, NOW(), NOW())",
+        [formId, ticketId, extra],
+      );
+      for (const [fieldId, value, valueId] of answers) {
+        await tx.run(
+          "INSERT INTO ost_form_entry_values (entry_id, field_id, value, value_id) VALUES (?, ?, ?, ?)",
+          [entry.insertId, fieldId, value, valueId],
+        );
+      }
+    });
+  const addTopic = (name: string, formId: number, extra: string | null) =>
+    h.tx(async (tx) => {
+      const topic = await tx.run(
+        "INSERT INTO ost_help_topic (topic, flags, created, updated) VALUES (?, 2, NOW(), NOW())",
+        [name],
+      );
+      await tx.run("INSERT INTO ost_help_topic_form (topic_id, form_id, sort, extra) VALUES (?, ?, 2, ?)", [
+        topic.insertId,
+        formId,
+        extra,
+      ]);
+      return topic.insertId;
+    });
+  const close = (ticketId: number) =>
+    h.tx((tx) => changeStatus(tx, { ticketId, statusId: 3 }, ADMIN, ports("2026-03-09T09:00:00Z")));
+  const refused = (ticketId: number) =>
+    expectNoWrites(
+      () => close(ticketId),
+      TicketActionError,
+      (e) =>
+        expect(e.message).toBe(
+          "This ticket is missing data on  one or more required fields  and cannot be closed",
+        ),
+    );
+
+  it("closes over a field with no answer row (added after the ticket), an empty answer, and a field the help topic disables", async () => {
+    const { formId, fieldIds } = await addForm([5, 5, 5]);
+    const [added = 0, empty = 0, disabled = 0] = fieldIds;
+    // No topic: the ticket's own form entries name the disabled fields.
+    const t = await newTicket("close.required@example.com", "Close Required");
+    await addEntry(t.ticketId, formId, [
+      [empty, "", null],
+      [disabled, null, null],
+    ]);
+    await addEntry(t.ticketId, formId, [], JSON.stringify({ disable: [disabled] }));
+    expect(added).toBeGreaterThan(0);
+    await close(t.ticketId);
+    expect(await ticketRow(t.ticketId)).toMatchObject({ status_id: 3, closed: "2026-03-09 09:00:00" });
+
+    // With a topic, its form rows name them (the entry's own `extra` no longer counts).
+    const topicId = await addTopic("Close checks topic", formId, JSON.stringify({ disable: [disabled] }));
+    const byTopic = await newTicket("close.topic@example.com", "Close Topic");
+    await h.query("UPDATE ost_ticket SET topic_id = ? WHERE ticket_id = ?", [topicId, byTopic.ticketId]);
+    await addEntry(byTopic.ticketId, formId, [[disabled, null, null]]);
+    await close(byTopic.ticketId);
+    expect(await ticketRow(byTopic.ticketId)).toMatchObject({ status_id: 3 });
+    const otherTopic = await addTopic("Close checks, nothing disabled", formId, null);
+    const entryOnly = await newTicket("close.entry@example.com", "Close Entry");
+    await h.query("UPDATE ost_ticket SET topic_id = ? WHERE ticket_id = ?", [otherTopic, entryOnly.ticketId]);
+    await addEntry(
+      entryOnly.ticketId,
+      formId,
+      [[disabled, null, null]],
+      JSON.stringify({ disable: [disabled] }),
+    );
+    await refused(entryOnly.ticketId);
+  });
+
+  it("refuses while an existing answer is NULL, also for a disabled field or with a value_id (the enabled bit is never checked)", async () => {
+    const { formId, fieldIds } = await addForm([4, 5]);
+    const [notEnabled = 0, enabled = 0] = fieldIds;
+    const off = await newTicket("close.disabled@example.com", "Close Disabled");
+    await addEntry(off.ticketId, formId, [[notEnabled, null, null]]);
+    await refused(off.ticketId);
+    const withId = await newTicket("close.valueid@example.com", "Close Value Id");
+    await addEntry(withId.ticketId, formId, [[enabled, null, 7]]);
+    await refused(withId.ticketId);
+  });
+});
+
+describe("department members and access (Dept::isMember, Staff::canAccessDept)", () => {
+  const agent = async (deptId: number, username: string) =>
+    (
+      await h.tx((tx) =>
+        tx.run(
+          "INSERT INTO ost_staff SET dept_id = ?, role_id = 1, username = ?, firstname = 'Dee', lastname = 'Pee'," +
+            " email = ?, signature = '', isactive = 1, permissions = '{}', created = NOW(), updated = NOW()",
+          [deptId, username, `${username}@example.com`],
+        ),
+      )
+    ).insertId;
+  const department = async (pid: number, managerId: number, name: string, flags: number) => {
+    const id = (
+      await h.tx((tx) =>
+        tx.run(
+          "INSERT INTO ost_department SET pid = ?, manager_id = ?, name = ?, flags = ?, ispublic = 1, path = '/'," +
+            " created = NOW(), updated = NOW()",
+          [pid || null, managerId, name, flags],
+        ),
+      )
+    ).insertId;
+    await h.query("UPDATE ost_department SET path = ? WHERE id = ?", [
+      pid ? `/${pid}/${id}/` : `/${id}/`,
+      id,
+    ]);
+    return id;
+  };
+  const inDept = async (email: string, deptId: number) => {
+    const t = await newTicket(email, "Dept Member");
+    await h.query("UPDATE ost_ticket SET dept_id = ? WHERE ticket_id = ?", [deptId, t.ticketId]);
+    return t;
+  };
+  const at = () => ports("2026-03-10T09:00:00Z");
+  const MEMBERS_ONLY = 4 | 1;
+
+  it("counts a department's manager as a member: assignment to a members-only department, and a transfer keeps them", async () => {
+    const manager = await agent(3, "managerofdesk");
+    const desk = await department(0, manager, "Managed Members Desk", MEMBERS_ONLY);
+    const t = await inDept("managed.assign@example.com", desk);
+    await h.tx((tx) =>
+      assignTicket(tx, { ticketId: t.ticketId, assignee: { staffId: manager } }, ADMIN, at()),
+    );
+    expect(await ticketRow(t.ticketId)).toMatchObject({ staff_id: manager, dept_id: desk });
+
+    const moved = await newTicket("managed.transfer@example.com", "Managed Transfer");
+    await h.query("UPDATE ost_ticket SET staff_id = ? WHERE ticket_id = ?", [manager, moved.ticketId]);
+    await h.tx((tx) => transferTicket(tx, { ticketId: moved.ticketId, deptId: desk }, ADMIN, at()));
+    expect(await ticketRow(moved.ticketId)).toMatchObject({ staff_id: manager, dept_id: desk });
+  });
+
+  it("counts sub-departments for access (reopen auto-assignment) but not for membership (assignment)", async () => {
+    const parentAgent = await agent(2, "parentofsub");
+    const sub = await department(2, 0, "Sales Members Sub", MEMBERS_ONLY);
+    const t = await inDept("sub.reopen@example.com", sub);
+    await h.tx((tx) => changeStatus(tx, { ticketId: t.ticketId, statusId: 3 }, ADMIN, at()));
+    await h.query("UPDATE ost_ticket SET staff_id = ? WHERE ticket_id = ?", [parentAgent, t.ticketId]);
+    await h.tx((tx) => changeStatus(tx, { ticketId: t.ticketId, statusId: 1 }, ADMIN, at()));
+    expect(await ticketRow(t.ticketId)).toMatchObject({ status_id: 1, staff_id: parentAgent });
+
+    // A managed department is accessible too.
+    const manager = await agent(3, "managerreopen");
+    const managed = await department(0, manager, "Managed Reopen Desk", 4);
+    const m = await inDept("managed.reopen@example.com", managed);
+    await h.tx((tx) => changeStatus(tx, { ticketId: m.ticketId, statusId: 3 }, ADMIN, at()));
+    await h.query("UPDATE ost_ticket SET staff_id = ? WHERE ticket_id = ?", [manager, m.ticketId]);
+    await h.tx((tx) => changeStatus(tx, { ticketId: m.ticketId, statusId: 1 }, ADMIN, at()));
+    expect(await ticketRow(m.ticketId)).toMatchObject({ status_id: 1, staff_id: manager });
+
+    const other = await inDept("sub.assign@example.com", sub);
+    await expectNoWrites(
+      () =>
+        h.tx((tx) =>
+          assignTicket(tx, { ticketId: other.ticketId, assignee: { staffId: parentAgent } }, ADMIN, at()),
+        ),
+      TicketActionError,
+      (e) => expect(e.message).toBe("Permission denied"),
+    );
+  });
+});
+
+describe("comment notes of a transfer and a release (Ticket::postNote with a string)", () => {
+  it("are text without the BALANCED flag while rich text is off; status and assignment comments stay html (Ticket::logNote)", async () => {
+    const t = await newTicket("plain.notes@example.com", "Plain Notes");
+    const at = ports("2026-03-11T09:00:00Z");
+    await h.setConfig("enable_richtext", "0");
+    try {
+      await h.tx((tx) =>
+        transferTicket(tx, { ticketId: t.ticketId, deptId: 2, comment: "a < b & c" }, ADMIN, at),
+      );
+      await h.tx((tx) =>
+        assignTicket(tx, { ticketId: t.ticketId, assignee: { teamId: 1 }, comment: "team up" }, ADMIN, at),
+      );
+      await h.tx((tx) => releaseTicket(tx, { ticketId: t.ticketId, comment: "let go" }, ADMIN, at));
+      await h.tx((tx) =>
+        changeStatus(tx, { ticketId: t.ticketId, statusId: 2, comment: "resolved it" }, ADMIN, at),
+      );
+    } finally {
+      await h.setConfig("enable_richtext", "1");
+    }
+    const notes = await h.query(
+      "SELECT title, body, format, flags FROM ost_thread_entry WHERE thread_id = ? AND type = 'N' ORDER BY id",
+      [t.threadId],
+    );
+    expect(notes).toEqual([
+      {
+        title: "Ticket transferred from Support to Sales",
+        body: "a &lt; b &amp; c",
+        format: "text",
+        flags: 0,
+      },
+      { title: "Ticket Assigned to Level I Support", body: "team up", format: "html", flags: 64 },
+      { title: "Assignment Released", body: "let go", format: "text", flags: 0 },
+      { title: "Status Changed", body: "resolved it", format: "html", flags: 64 },
     ]);
   });
 });

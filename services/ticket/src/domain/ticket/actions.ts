@@ -436,11 +436,11 @@ export function assignTicket(
       if (!staff.isActive || staff.onVacation) {
         throw new TicketActionError("assignee", "Agent is unavailable for assignment");
       }
-      const member =
-        staff.deptId === change.view.deptId || (await lookups.isDeptMember(staff.id, change.view.deptId));
+      // Dept::canAssign: the primary department only, or a member (Dept::isMember: manager included).
       const primaryOnly =
         dept && (dept.flags & DeptFlag.ASSIGN_PRIMARY_ONLY) !== 0 && staff.deptId !== change.view.deptId;
-      if (primaryOnly || (dept && (dept.flags & DeptFlag.ASSIGN_MEMBERS_ONLY) !== 0 && !member)) {
+      const membersOnly = dept && (dept.flags & DeptFlag.ASSIGN_MEMBERS_ONLY) !== 0;
+      if (primaryOnly || (membersOnly && !(await lookups.isDeptMember(staff, dept)))) {
         throw new TicketActionError("err", "Permission denied");
       }
       if (change.view.staffId && change.view.staffId !== staff.id)
@@ -505,6 +505,15 @@ export function assignTicket(
   });
 }
 
+/**
+ * The format of a note osTicket posts from a plain string through Ticket::postNote (transfer and release
+ * comments): ThreadEntry::create makes it html when rich text is enabled, else text (no BALANCED flag).
+ * Ticket::logNote (status and assignment comments) always wraps the string as html.
+ */
+function plainNoteFormat(ctx: UseCaseContext): BodyFormat {
+  return ctx.config.flag("enable_richtext") ? "html" : "text";
+}
+
 export interface ReleaseInput {
   readonly ticketId: number;
   /** Release the agent (default true). */
@@ -548,7 +557,8 @@ export function releaseTicket(
     await change.event("released", data);
     let entryId = 0;
     const comment = (input.comment ?? "").trim();
-    if (comment) entryId = await change.note("Assignment Released", comment);
+    if (comment)
+      entryId = await change.note("Assignment Released", comment, { format: plainNoteFormat(ctx) });
     await ctx.emit({
       type: "ticket.released",
       ticketId: change.ticket.id,
@@ -595,8 +605,7 @@ export function transferTicket(
       (to.flags & DeptFlag.ASSIGN_MEMBERS_ONLY) !== 0
     ) {
       const staff = await lookups.staff(change.view.staffId);
-      const member = staff && (staff.deptId === to.id || (await lookups.isDeptMember(staff.id, to.id)));
-      if (!member) change.setStaff(0);
+      if (!staff || !(await lookups.isDeptMember(staff, to))) change.setStaff(0);
     }
     await change.flush();
     if (change.view.state === "closed") {
@@ -622,7 +631,9 @@ export function transferTicket(
     let entryId = 0;
     const comment = (input.comment ?? "").trim();
     if (comment) {
-      entryId = await change.note(`Ticket transferred from ${from?.name ?? ""} to ${to.name}`, comment);
+      entryId = await change.note(`Ticket transferred from ${from?.name ?? ""} to ${to.name}`, comment, {
+        format: plainNoteFormat(ctx),
+      });
     }
     if (input.refer && from) {
       await ctx.tx.run(

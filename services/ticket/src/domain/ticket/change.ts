@@ -130,7 +130,8 @@ export class TicketChange {
 
   /**
    * Posts an internal note (Ticket::postNote / logNote): by the acting agent, else by `SYSTEM` or the given
-   * poster name. Bodies of notes logged by the system (status comments, transfers) are HTML.
+   * poster name. The body is html unless told otherwise, as Ticket::logNote wraps strings (status and
+   * assignment comments); strings posted through Ticket::postNote take the rich-text setting instead.
    */
   async note(
     title: string,

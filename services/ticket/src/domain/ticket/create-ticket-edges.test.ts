@@ -305,7 +305,9 @@ describe("organization auto-collaboration (Ticket::create, every origin)", () =>
       ),
     );
     expect(portal.collaborators.map((c) => c.user_id)).toEqual([ann.userId, bob.userId]);
-    const user = { username: "cat@collab.example", uid: cat.userId, uid_type: "U" };
+    // No user object reaches these events (Thread::logCollaboratorEvents, the org `collab` event): osTicket
+    // takes `$thisclient`, a ClientSession that is neither Staff nor User, so uid stays NULL with type 'S'.
+    const user = { username: "cat@collab.example", uid: null, uid_type: "S" };
     expect(portal.events.slice(1)).toEqual([
       { name: "collab", data: `{"add":{"${ann.userId}":{"name":"Ann Member"}}}`, ...user },
       { name: "collab", data: `{"add":{"${bob.userId}":{"name":"Bob Member"}}}`, ...user },

@@ -1,6 +1,6 @@
 import { TicketActionError } from "../errors.ts";
 import { DeptFlag, type TicketStatus, TopicFlag } from "../reference/lookups.ts";
-import { int } from "../rows.ts";
+import { int, isRecord, json, strOrNull } from "../rows.ts";
 import { computeSlaDueDate } from "../sla/due-date.ts";
 import { NOW, type TicketChange } from "./change.ts";
 
@@ -25,18 +25,50 @@ export async function isReopenable(change: TicketChange): Promise<boolean> {
   return !(topic && (topic.flags & TopicFlag.ARCHIVED) !== 0);
 }
 
+/**
+ * Ticket::getMissingRequiredFields: is an answer row of the ticket's forms NULL for a field flagged
+ * close-required, other than a field the help topic disables (the topic's form rows, or without a topic the
+ * ticket's own form entries, list those in `extra.disable`)? Only answer rows that exist count: a field with
+ * no row (added to the form after the ticket was created) or with an empty string does not hold a close. The
+ * PHP criteria name the flags key twice, so the later CLOSE_REQUIRED test replaces the ENABLED one: a
+ * disabled field with a NULL answer still holds a close there, and here.
+ */
+async function hasMissingRequiredField(change: TicketChange): Promise<boolean> {
+  const { ctx, ticket, view } = change;
+  const [missing = [], extras = []] = await ctx.tx.batch([
+    {
+      sql:
+        "SELECT DISTINCT v.field_id FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+        " JOIN ost_form_field f ON f.id = v.field_id" +
+        " WHERE e.object_type = 'T' AND e.object_id = ? AND f.flags & 4 AND v.value IS NULL",
+      params: [ticket.id],
+    },
+    {
+      // The topic's form rows when the topic exists, else the ticket's form entries.
+      sql:
+        "SELECT extra FROM ost_help_topic_form WHERE topic_id = ?" +
+        " UNION ALL SELECT extra FROM ost_form_entry WHERE object_type = 'T' AND object_id = ?" +
+        " AND NOT EXISTS (SELECT 1 FROM ost_help_topic WHERE topic_id = ?)",
+      params: [view.topicId, ticket.id, view.topicId],
+    },
+  ]);
+  if (!missing.length) return false;
+  const disabled = new Set<number>();
+  for (const row of extras) {
+    const extra = json(strOrNull(row, "extra"));
+    const list = isRecord(extra) ? extra.disable : undefined;
+    const ids = Array.isArray(list) ? list : isRecord(list) ? Object.values(list) : [];
+    for (const id of ids) disabled.add(Number(id));
+  }
+  return missing.some((row) => !disabled.has(int(row, "field_id")));
+}
+
 /** Ticket::isCloseable: no required-for-close field empty, no open task, topic set when required. */
 async function closeBlocker(change: TicketChange): Promise<string | undefined> {
   const { ctx, ticket, view } = change;
   if (view.state === "closed") return undefined;
-  const missing = await ctx.tx.first(
-    "SELECT 1 AS yes FROM ost_form_entry e JOIN ost_form_field f ON f.form_id = e.form_id" +
-      " LEFT JOIN ost_form_entry_values v ON v.entry_id = e.id AND v.field_id = f.id" +
-      " WHERE e.object_type = 'T' AND e.object_id = ? AND f.flags & 1 AND f.flags & 4" +
-      " AND (v.value IS NULL OR v.value = '') AND (v.value_id IS NULL OR v.value_id = 0) LIMIT 1",
-    [ticket.id],
-  );
-  if (missing) return "This ticket is missing data on  one or more required fields  and cannot be closed";
+  if (await hasMissingRequiredField(change))
+    return "This ticket is missing data on  one or more required fields  and cannot be closed";
   const tasks = await ctx.tx.first(
     "SELECT COUNT(*) AS n FROM ost_task WHERE object_type = 'T' AND object_id = ? AND flags & 1",
     [ticket.id],
@@ -117,10 +149,8 @@ export async function applyStatus(
         const dept = await ctx.lookups.department(view.deptId);
         const candidateId = view.staffId || (await lastRespondent(change));
         const candidate = candidateId ? await ctx.lookups.staff(candidateId) : undefined;
-        const canAccess =
-          candidate &&
-          !candidate.assignedOnly &&
-          (candidate.deptId === view.deptId || (await ctx.lookups.isDeptMember(candidate.id, view.deptId)));
+        // Staff::canAccessDept: managed departments and sub-departments count, unlike Dept::isMember.
+        const canAccess = candidate && dept && (await ctx.lookups.canAccessDept(candidate, dept.id));
         const autoAssign = !dept || (dept.flags & DeptFlag.DISABLE_REOPEN_AUTO_ASSIGN) === 0;
         change.setStaff(
           autoAssign && candidate?.isActive && !candidate.onVacation && canAccess ? candidate.id : 0,
