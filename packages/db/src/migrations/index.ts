@@ -6,6 +6,7 @@ import { Migration20260502000000_notification_trace } from "./Migration202605020
 import { Migration20260503000000_email_trace } from "./Migration20260503000000_email_trace.ts";
 import { Migration20260504000000_capture_ticket } from "./Migration20260504000000_capture_ticket.ts";
 import { Migration20260505000000_upload } from "./Migration20260505000000_upload.ts";
+import { Migration20260506000000_scheduled_task } from "./Migration20260506000000_scheduled_task.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -25,4 +26,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20260503000000_email_trace", class: Migration20260503000000_email_trace },
   { name: "Migration20260504000000_capture_ticket", class: Migration20260504000000_capture_ticket },
   { name: "Migration20260505000000_upload", class: Migration20260505000000_upload },
+  { name: "Migration20260506000000_scheduled_task", class: Migration20260506000000_scheduled_task },
 ];

@@ -1,13 +1,25 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
-import { SystemLogLevel } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
+import {
+  ScheduledCleanupOutcome,
+  SystemLogLevel,
+} from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqlFor } from "../domain/index.ts";
+import { deleteExpiredSessions } from "../domain/maintenance.ts";
 import { type TicketHarness, ticketHarness } from "../testing/harness.ts";
 
 let h: TicketHarness;
 
 beforeAll(async () => {
-  h = await ticketHarness("system", { env: { TICKET_OVERDUE_BATCH: "2", TICKET_OVERDUE_MAX_BATCHES: "2" } });
+  h = await ticketHarness("system", {
+    env: {
+      TICKET_OVERDUE_BATCH: "2",
+      TICKET_OVERDUE_MAX_BATCHES: "2",
+      TICKET_CLEANUP_BATCH: "2",
+      TICKET_CLEANUP_MAX_BATCHES: "2",
+    },
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -101,6 +113,272 @@ describe("RunScheduledTasks", () => {
     expect(noScope.code).toBe(Code.PermissionDenied);
     const anonymous = await failure(h.client.runScheduledTasks({}));
     expect(anonymous.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("RunScheduledTasks cleanups", () => {
+  const { DONE, MORE_LEFT, SKIPPED, FAILED } = ScheduledCleanupOutcome;
+  const run = async () => h.client.runScheduledTasks({}, { headers: await h.service() });
+  const cleanup = (rowsDeleted: number, outcome: ScheduledCleanupOutcome) => ({ rowsDeleted, outcome });
+  const setCoreConfig = (key: string, value: string | null) =>
+    value === null
+      ? h.exec("DELETE FROM ost_config WHERE `namespace` = 'core' AND `key` = ?", [key])
+      : h.setConfig(key, value);
+  /** Today's purge not done yet (as on the first run of a new day). */
+  const newDay = () => h.exec("DELETE FROM ostmesh_scheduled_task WHERE task = 'purge_logs'");
+  const addLog = (title: string, created: string) =>
+    h.exec(
+      "INSERT INTO ost_syslog (log_type, title, log, logger, ip_address, created, updated)" +
+        ` VALUES ('Debug', ?, 'x', '', '', ${created}, NOW())`,
+      [title],
+    );
+  const logs = async (prefix: string) =>
+    (await h.query("SELECT title FROM ost_syslog WHERE title LIKE ? ORDER BY log_id", [`${prefix}%`])).map(
+      (r) => r.title,
+    );
+
+  it("deletes locks that expired and keeps running ones and those without expiry (Lock::cleanup)", async () => {
+    const add = (code: string, expire: string) =>
+      h.exec(`INSERT INTO ost_lock (staff_id, expire, code, created) VALUES (1, ${expire}, ?, NOW())`, [
+        code,
+      ]);
+    try {
+      await add("lk-expired", "NOW() - INTERVAL 1 SECOND");
+      await add("lk-running", "NOW() + INTERVAL 1 MINUTE");
+      await add("lk-no-expiry", "NULL");
+      const res = await run();
+      expect(res.expiredLocks).toMatchObject(cleanup(1, DONE));
+      expect((await h.query("SELECT code FROM ost_lock ORDER BY lock_id")).map((r) => r.code)).toEqual([
+        "lk-running",
+        "lk-no-expiry",
+      ]);
+    } finally {
+      await h.exec("DELETE FROM ost_lock");
+    }
+  });
+
+  it("deletes drafts more than 14 calendar days past their update, or their creation if never updated (Draft::cleanup)", async () => {
+    const add = (ns: string, created: string, updated: string) =>
+      h.exec(
+        `INSERT INTO ost_draft (staff_id, namespace, body, created, updated) VALUES (1, ?, 'draft', ${created}, ${updated})`,
+        [ns],
+      );
+    try {
+      // 15 calendar days ago though possibly less than 15×24 hours: DATEDIFF counts dates, not hours.
+      await add(
+        "d.created-15d",
+        "CURDATE() - INTERVAL 15 DAY + INTERVAL 23 HOUR + INTERVAL 59 MINUTE",
+        "NULL",
+      );
+      // 14 calendar days ago at midnight (more than 14×24 hours): kept.
+      await add("d.created-14d", "CURDATE() - INTERVAL 14 DAY", "NULL");
+      // An old draft edited yesterday counts from its update.
+      await add("d.updated-1d", "NOW() - INTERVAL 30 DAY", "NOW() - INTERVAL 1 DAY");
+      await add("d.updated-15d", "NOW() - INTERVAL 30 DAY", "CURDATE() - INTERVAL 15 DAY + INTERVAL 23 HOUR");
+      await add("d.updated-14d", "NOW() - INTERVAL 30 DAY", "CURDATE() - INTERVAL 14 DAY");
+      const res = await run();
+      expect(res.staleDrafts).toMatchObject(cleanup(2, DONE));
+      expect((await h.query("SELECT namespace FROM ost_draft ORDER BY id")).map((r) => r.namespace)).toEqual([
+        "d.created-14d",
+        "d.updated-1d",
+        "d.updated-14d",
+      ]);
+    } finally {
+      await h.exec("DELETE FROM ost_draft");
+    }
+  });
+
+  it("deletes expired sessions where osTicket keeps them in the database (osTicketSession::cleanup)", async () => {
+    const add = (id: string, expire: string) =>
+      h.exec(
+        "INSERT INTO ost_session (session_id, session_data, session_expire, session_updated, user_id, user_ip, user_agent)" +
+          ` VALUES (?, '', ${expire}, NOW(), '0', '192.0.2.1', 'test')`,
+        [id],
+      );
+    const sessions = async () =>
+      (await h.query("SELECT session_id FROM ost_session ORDER BY session_id")).map((r) => r.session_id);
+    try {
+      await add("s-expired", "NOW() - INTERVAL 1 SECOND");
+      await add("s-live", "NOW() + INTERVAL 1 MINUTE");
+      await add("s-no-expiry", "NULL");
+      // OSTICKET_SESSION_BACKEND unset: osTicket's default, the database.
+      const res = await run();
+      expect(res.expiredSessions).toMatchObject(cleanup(1, DONE));
+      expect(await sessions()).toEqual(["s-live", "s-no-expiry"]);
+
+      // Memcache or PHP's own handler: osTicket's cron leaves ost_session alone.
+      await add("s-expired-2", "NOW() - INTERVAL 1 HOUR");
+      const limits = { batchSize: 10, maxBatches: 1 };
+      for (const backend of ["memcache", "system"]) {
+        expect(await deleteExpiredSessions(sqlFor(h.em()), limits, backend)).toEqual({
+          rowsDeleted: 0,
+          outcome: "skipped",
+        });
+      }
+      expect(await sessions()).toEqual(["s-expired-2", "s-live", "s-no-expiry"]);
+      // Memcache with the database as secondary store: its cleanup runs.
+      expect(await deleteExpiredSessions(sqlFor(h.em()), limits, "memcache.database")).toEqual({
+        rowsDeleted: 1,
+        outcome: "done",
+      });
+      expect(await sessions()).toEqual(["s-live", "s-no-expiry"]);
+    } finally {
+      await h.exec("DELETE FROM ost_session");
+    }
+  });
+
+  it("deletes password-reset tokens older than pw_reset_window minutes (ConfigItem::cleanPwResets)", async () => {
+    const add = (token: string, updated: string, namespace = "pwreset") =>
+      h.exec(
+        `INSERT INTO ost_config (\`namespace\`, \`key\`, \`value\`, updated) VALUES (?, ?, 'staff1', ${updated})`,
+        [namespace, token],
+      );
+    const tokens = async () =>
+      (
+        await h.query("SELECT `key` FROM ost_config WHERE `key` LIKE 'tok-%' ORDER BY `namespace`, `key`")
+      ).map((r) => r.key);
+    try {
+      // No pw_reset_window row (the fresh install has none): osTicket's default of 30 minutes.
+      await add("tok-30m01s", "NOW() - INTERVAL 1801 SECOND");
+      await add("tok-29m", "NOW() - INTERVAL 29 MINUTE");
+      await add("tok-other-namespace", "NOW() - INTERVAL 1 YEAR", "ostmesh-test");
+      expect((await run()).expiredPasswordResets).toMatchObject(cleanup(1, DONE));
+      expect(await tokens()).toEqual(["tok-other-namespace", "tok-29m"]);
+
+      await setCoreConfig("pw_reset_window", "60");
+      await add("tok-45m", "NOW() - INTERVAL 45 MINUTE");
+      await add("tok-61m", "NOW() - INTERVAL 61 MINUTE");
+      expect((await run()).expiredPasswordResets).toMatchObject(cleanup(1, DONE));
+      expect(await tokens()).toEqual(["tok-other-namespace", "tok-29m", "tok-45m"]);
+
+      // A window of 0: osTicket cleans nothing.
+      await setCoreConfig("pw_reset_window", "0");
+      await add("tok-2d", "NOW() - INTERVAL 2 DAY");
+      expect((await run()).expiredPasswordResets).toMatchObject(cleanup(0, SKIPPED));
+      expect(await tokens()).toContain("tok-2d");
+    } finally {
+      await setCoreConfig("pw_reset_window", null);
+      await h.exec("DELETE FROM ost_config WHERE `key` LIKE 'tok-%'");
+    }
+  });
+
+  it("purges system-log rows past log_graceperiod months, at most once a day (osTicket::purgeLogs)", async () => {
+    try {
+      await newDay();
+      // The fresh install's grace period: 12 months.
+      await addLog("purge: 12 months and 1 second", "NOW() - INTERVAL 12 MONTH - INTERVAL 1 SECOND");
+      await addLog("purge: 13 months", "NOW() - INTERVAL 13 MONTH");
+      await addLog("purge: 1 minute short of 12 months", "NOW() - INTERVAL 12 MONTH + INTERVAL 1 MINUTE");
+      const first = await run();
+      expect(first.systemLogPurge).toMatchObject(cleanup(2, DONE));
+      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months"]);
+      expect(
+        await h.query(
+          "SELECT done_on = CURDATE() AS today FROM ostmesh_scheduled_task WHERE task = 'purge_logs'",
+        ),
+      ).toEqual([{ today: 1 }]);
+
+      // Done today: a later run the same day leaves old rows alone.
+      await addLog("purge: 14 months", "NOW() - INTERVAL 14 MONTH");
+      expect((await run()).systemLogPurge).toMatchObject(cleanup(0, SKIPPED));
+      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months", "purge: 14 months"]);
+
+      // The next day's first run purges again.
+      await h.exec(
+        "UPDATE ostmesh_scheduled_task SET done_on = CURDATE() - INTERVAL 1 DAY WHERE task = 'purge_logs'",
+      );
+      expect((await run()).systemLogPurge).toMatchObject(cleanup(1, DONE));
+      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months"]);
+
+      // The setting is read on each purge: 6 months.
+      await setCoreConfig("log_graceperiod", "6");
+      await newDay();
+      await addLog("purge: 7 months", "NOW() - INTERVAL 7 MONTH");
+      await addLog("purge: 5 months", "NOW() - INTERVAL 5 MONTH");
+      expect((await run()).systemLogPurge).toMatchObject(cleanup(2, DONE));
+      expect(await logs("purge:")).toEqual(["purge: 5 months"]);
+    } finally {
+      await setCoreConfig("log_graceperiod", "12");
+      await h.exec("DELETE FROM ost_syslog WHERE title LIKE 'purge:%'");
+    }
+  });
+
+  it("never purges with log_graceperiod 0 (Never Purge Logs), empty or missing, and leaves the day's purge open", async () => {
+    try {
+      await addLog("never: 5 years", "NOW() - INTERVAL 5 YEAR");
+      for (const grace of ["0", "", null]) {
+        await setCoreConfig("log_graceperiod", grace);
+        await newDay();
+        expect((await run()).systemLogPurge).toMatchObject(cleanup(0, SKIPPED));
+        expect(await logs("never:")).toEqual(["never: 5 years"]);
+        expect(await h.query("SELECT task FROM ostmesh_scheduled_task WHERE task = 'purge_logs'")).toEqual(
+          [],
+        );
+      }
+    } finally {
+      await setCoreConfig("log_graceperiod", "12");
+      await h.exec("DELETE FROM ost_syslog WHERE title LIKE 'never:%'");
+    }
+  });
+
+  it("deletes in bounded batches and leaves the rest, and an unfinished purge, to the next run", async () => {
+    try {
+      // TICKET_CLEANUP_BATCH=2, TICKET_CLEANUP_MAX_BATCHES=2: at most 4 rows per duty and run.
+      for (let i = 0; i < 5; i++) {
+        await h.exec(
+          "INSERT INTO ost_lock (staff_id, expire, code, created) VALUES (1, NOW() - INTERVAL 1 HOUR, ?, NOW())",
+          [`batch-${i}`],
+        );
+        await addLog(`batch: ${i}`, "NOW() - INTERVAL 2 YEAR");
+      }
+      await newDay();
+      const first = await run();
+      expect(first.expiredLocks).toMatchObject(cleanup(4, MORE_LEFT));
+      expect(first.systemLogPurge).toMatchObject(cleanup(4, MORE_LEFT));
+      expect(await h.query("SELECT COUNT(*) AS n FROM ost_lock")).toEqual([{ n: 1 }]);
+      expect(await logs("batch:")).toEqual(["batch: 4"]);
+      // The unfinished purge is not counted as today's.
+      expect(
+        await h.query(
+          "SELECT done_on < CURDATE() AS open FROM ostmesh_scheduled_task WHERE task = 'purge_logs'",
+        ),
+      ).toEqual([{ open: 1 }]);
+
+      const second = await run();
+      expect(second.expiredLocks).toMatchObject(cleanup(1, DONE));
+      expect(second.systemLogPurge).toMatchObject(cleanup(1, DONE));
+      expect(await h.query("SELECT COUNT(*) AS n FROM ost_lock")).toEqual([{ n: 0 }]);
+      expect(await logs("batch:")).toEqual([]);
+      expect((await run()).systemLogPurge).toMatchObject(cleanup(0, SKIPPED));
+    } finally {
+      await h.exec("DELETE FROM ost_lock");
+      await h.exec("DELETE FROM ost_syslog WHERE title LIKE 'batch:%'");
+    }
+  });
+
+  it("reports a failing duty and still runs the others", async () => {
+    await h.exec("RENAME TABLE ostmesh_scheduled_task TO ostmesh_scheduled_task_away");
+    try {
+      await h.exec(
+        "INSERT INTO ost_lock (staff_id, expire, code, created) VALUES (1, NOW() - INTERVAL 1 MINUTE, 'fail', NOW())",
+      );
+      await h.exec(
+        "INSERT INTO ost_draft (staff_id, namespace, body, created) VALUES (1, 'fail', 'x', NOW() - INTERVAL 20 DAY)",
+      );
+      await addLog("fail: old", "NOW() - INTERVAL 2 YEAR");
+      const res = await run();
+      expect(res.systemLogPurge).toMatchObject(cleanup(0, FAILED));
+      expect(res.expiredLocks).toMatchObject(cleanup(1, DONE));
+      expect(res.expiredSessions).toMatchObject(cleanup(0, DONE));
+      expect(res.expiredPasswordResets).toMatchObject(cleanup(0, DONE));
+      expect(res.staleDrafts).toMatchObject(cleanup(1, DONE));
+      expect(await logs("fail:")).toEqual(["fail: old"]);
+    } finally {
+      await h.exec("RENAME TABLE ostmesh_scheduled_task_away TO ostmesh_scheduled_task");
+      await h.exec("DELETE FROM ost_syslog WHERE title LIKE 'fail:%'");
+      await h.exec("DELETE FROM ost_lock");
+      await h.exec("DELETE FROM ost_draft");
+    }
   });
 });
 

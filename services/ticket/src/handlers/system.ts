@@ -1,4 +1,7 @@
-/** RunScheduledTasks (osTicket's cron share: overdue marking) and RecordSystemLog (ost_syslog rows). */
+/**
+ * RunScheduledTasks (osTicket's cron share: overdue marking and the database cleanups) and RecordSystemLog
+ * (ost_syslog rows).
+ */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -12,10 +15,23 @@ import {
   RunScheduledTasksRequestSchema,
   type RunScheduledTasksResponse,
   RunScheduledTasksResponseSchema,
+  type ScheduledCleanup,
+  ScheduledCleanupOutcome,
+  ScheduledCleanupSchema,
   SystemLogLevel,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { callerOf, domainActor, subjectOf } from "../access.ts";
 import { findOverdueTicketIds, markOverdue, sqlFor } from "../domain/index.ts";
+import {
+  type CleanupLimits,
+  type CleanupOutcome,
+  type CleanupResult,
+  deleteExpiredLocks,
+  deleteExpiredPasswordResets,
+  deleteExpiredSessions,
+  deleteStaleDrafts,
+  purgeSystemLog,
+} from "../domain/maintenance.ts";
 import { phpInt } from "../domain/rows.ts";
 import { domainFailure, invalidArgument } from "../errors.ts";
 import { runIdempotent } from "../idempotency.ts";
@@ -27,11 +43,41 @@ function nowMs(rt: Runtime): number {
   return rt.deps.clock ? rt.deps.clock.now().getTime() : Date.now();
 }
 
+const OUTCOMES: Readonly<Record<CleanupOutcome, ScheduledCleanupOutcome>> = {
+  done: ScheduledCleanupOutcome.DONE,
+  "more-left": ScheduledCleanupOutcome.MORE_LEFT,
+  skipped: ScheduledCleanupOutcome.SKIPPED,
+  failed: ScheduledCleanupOutcome.FAILED,
+};
+
+/** Runs one cleanup duty; its failure is logged and reported, and the run goes on with the next duty. */
+async function cleanup(
+  rt: Runtime,
+  duty: string,
+  run: () => Promise<CleanupResult>,
+  signal: AbortSignal,
+): Promise<ScheduledCleanup> {
+  signal.throwIfAborted();
+  const result = await run();
+  if (result.outcome === "failed")
+    rt.deps.logger?.warn(
+      { err: result.error, duty, rowsDeleted: result.rowsDeleted },
+      "scheduled cleanup failed",
+    );
+  return create(ScheduledCleanupSchema, {
+    rowsDeleted: result.rowsDeleted,
+    outcome: OUTCOMES[result.outcome],
+  });
+}
+
 /**
  * Marks overdue tickets (Ticket::checkOverdue) in bounded batches: each ticket in its own transaction with
  * its event, so one failure spares the others and no transaction holds many ticket locks. A run stops after
  * `overdueMaxBatches` batches; the next run continues (the query finds what is still unmarked), so a retry
- * after a crash is harmless. The idempotency record only remembers the response of a completed run.
+ * after a crash is harmless. Then the database cleanups of osTicket's cron, in its order (domain/maintenance.ts):
+ * expired locks, the daily system-log purge, expired sessions, expired password-reset tokens, stale drafts;
+ * each in batches of its own statements, a failure of one logged and reported without stopping the others.
+ * The idempotency record only remembers the response of a completed run.
  */
 export async function handleRunScheduledTasks(
   rt: Runtime,
@@ -78,8 +124,37 @@ export async function handleRunScheduledTasks(
           }
         }
         if (marked > 0) rt.deps.outbox.notify();
+
+        const { cleanupBatchSize, cleanupMaxBatches, sessionBackend } = rt.deps.config;
+        const limits: CleanupLimits = {
+          batchSize: cleanupBatchSize,
+          maxBatches: cleanupMaxBatches,
+          signal: ctx.signal,
+        };
+        // Outside any transaction: each DELETE batch commits on its own.
+        const sql = sqlFor(rt.em());
+        const expiredLocks = await cleanup(rt, "locks", () => deleteExpiredLocks(sql, limits), ctx.signal);
+        const systemLogPurge = await cleanup(rt, "syslog", () => purgeSystemLog(sql, limits), ctx.signal);
+        const expiredSessions = await cleanup(
+          rt,
+          "sessions",
+          () => deleteExpiredSessions(sql, limits, sessionBackend),
+          ctx.signal,
+        );
+        const expiredPasswordResets = await cleanup(
+          rt,
+          "pwresets",
+          () => deleteExpiredPasswordResets(sql, limits),
+          ctx.signal,
+        );
+        const staleDrafts = await cleanup(rt, "drafts", () => deleteStaleDrafts(sql, limits), ctx.signal);
         return create(RunScheduledTasksResponseSchema, {
           ticketsMarkedOverdue: marked,
+          expiredLocks,
+          staleDrafts,
+          expiredSessions,
+          expiredPasswordResets,
+          systemLogPurge,
           startedAt: timestampFromMs(startedAt),
           finishedAt: timestampFromMs(nowMs(rt)),
         });

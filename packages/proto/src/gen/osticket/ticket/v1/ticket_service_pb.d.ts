@@ -1760,6 +1760,46 @@ export declare type RunScheduledTasksResponse = Message<"osticket.ticket.v1.RunS
    * @generated from field: google.protobuf.Timestamp finished_at = 3;
    */
   finishedAt?: Timestamp | undefined;
+
+  /**
+   * Expired agent locks deleted (ost_lock rows whose expire is before NOW(); osTicket's Lock::cleanup).
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanup expired_locks = 4;
+   */
+  expiredLocks?: ScheduledCleanup | undefined;
+
+  /**
+   * Drafts deleted (ost_draft rows more than 14 calendar days past their last update, or past their creation
+   * when never updated; osTicket's Draft::cleanup).
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanup stale_drafts = 5;
+   */
+  staleDrafts?: ScheduledCleanup | undefined;
+
+  /**
+   * Expired sessions deleted (ost_session rows whose session_expire is NOW() or before), only where osTicket
+   * keeps its sessions in the database (the ticket service's OSTICKET_SESSION_BACKEND); else SKIPPED.
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanup expired_sessions = 6;
+   */
+  expiredSessions?: ScheduledCleanup | undefined;
+
+  /**
+   * Password-reset tokens deleted (ost_config rows of namespace 'pwreset' older than the helpdesk's
+   * pw_reset_window; osTicket's ConfigItem::cleanPwResets). SKIPPED when the window is 0.
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanup expired_password_resets = 7;
+   */
+  expiredPasswordResets?: ScheduledCleanup | undefined;
+
+  /**
+   * System-log rows purged (ost_syslog rows older than log_graceperiod months; osTicket's purgeLogs). Runs
+   * at most once a day per database, instead of osTicket's random one run in 300; SKIPPED when it already
+   * ran today or the grace period is 0 or empty ("Never Purge Logs").
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanup system_log_purge = 8;
+   */
+  systemLogPurge?: ScheduledCleanup | undefined;
 };
 
 /**
@@ -1767,6 +1807,33 @@ export declare type RunScheduledTasksResponse = Message<"osticket.ticket.v1.RunS
  * Use `create(RunScheduledTasksResponseSchema)` to create a new message.
  */
 export declare const RunScheduledTasksResponseSchema: GenMessage<RunScheduledTasksResponse>;
+
+/**
+ * What one cleanup duty of a RunScheduledTasks run did.
+ *
+ * @generated from message osticket.ticket.v1.ScheduledCleanup
+ */
+export declare type ScheduledCleanup = Message<"osticket.ticket.v1.ScheduledCleanup"> & {
+  /**
+   * Rows this run deleted (for a failed duty, those the batches before the failure deleted).
+   *
+   * @generated from field: uint32 rows_deleted = 1;
+   */
+  rowsDeleted: number;
+
+  /**
+   * Whether the duty finished, stopped at the batch limit, did not apply or failed.
+   *
+   * @generated from field: osticket.ticket.v1.ScheduledCleanupOutcome outcome = 2;
+   */
+  outcome: ScheduledCleanupOutcome;
+};
+
+/**
+ * Describes the message osticket.ticket.v1.ScheduledCleanup.
+ * Use `create(ScheduledCleanupSchema)` to create a new message.
+ */
+export declare const ScheduledCleanupSchema: GenMessage<ScheduledCleanup>;
 
 /**
  * One ost_syslog row to write.
@@ -2337,6 +2404,53 @@ export enum TicketSortField {
  * Describes the enum osticket.ticket.v1.TicketSortField.
  */
 export declare const TicketSortFieldSchema: GenEnum<TicketSortField>;
+
+/**
+ * Outcome of one cleanup duty of a RunScheduledTasks run.
+ *
+ * @generated from enum osticket.ticket.v1.ScheduledCleanupOutcome
+ */
+export enum ScheduledCleanupOutcome {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SCHEDULED_CLEANUP_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every row the duty's condition matched is gone.
+   *
+   * @generated from enum value: SCHEDULED_CLEANUP_OUTCOME_DONE = 1;
+   */
+  DONE = 1,
+
+  /**
+   * The run's batch limit was reached (rows may be left); the next run continues.
+   *
+   * @generated from enum value: SCHEDULED_CLEANUP_OUTCOME_MORE_LEFT = 2;
+   */
+  MORE_LEFT = 2,
+
+  /**
+   * The duty did not apply to this run, as osTicket's cron would also have left it out.
+   *
+   * @generated from enum value: SCHEDULED_CLEANUP_OUTCOME_SKIPPED = 3;
+   */
+  SKIPPED = 3,
+
+  /**
+   * A statement failed (logged by the ticket service); the other duties still ran.
+   *
+   * @generated from enum value: SCHEDULED_CLEANUP_OUTCOME_FAILED = 4;
+   */
+  FAILED = 4,
+}
+
+/**
+ * Describes the enum osticket.ticket.v1.ScheduledCleanupOutcome.
+ */
+export declare const ScheduledCleanupOutcomeSchema: GenEnum<ScheduledCleanupOutcome>;
 
 /**
  * Level of an osTicket system-log row (ost_syslog.log_type).
