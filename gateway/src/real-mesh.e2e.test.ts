@@ -92,6 +92,23 @@ describe("tickets.json with the real services", () => {
     expect(cdata?.subject).toBe("Printer on fire");
   });
 
+  it('an ip given empty or "0": the ticket takes the client\'s address, the message keeps the ip as sent', async () => {
+    for (const ip of ["", "0", "198.51.100.7"]) {
+      const res = await post(
+        "/api/tickets.json",
+        JSON.stringify({ email: "ip.check@example.com", name: "Ip Check", subject: "ip", message: "m", ip }),
+      );
+      expect(res.status).toBe(201);
+      const ticket = await ticketByNumber(res.body);
+      const entry = await firstEntry(ticket.ticket_id);
+      expect({ ip, ticket: ticket.ip_address, entry: entry.ip_address }).toEqual({
+        ip,
+        ticket: ip === "198.51.100.7" ? ip : "127.0.0.1",
+        entry: ip,
+      });
+    }
+  });
+
   it("reuses an existing user (name ignored) and applies priority and the ISO-8859-1 data-URL reading", async () => {
     const res = await post(
       "/api/tickets.json",

@@ -85,6 +85,7 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
       priorityId: has("priorityId") ? text(data.get("priorityId")) : "",
       topicId: has("topicId") ? text(data.get("topicId")) : "",
       emailId: has("emailId") ? text(data.get("emailId")) : "",
+      remoteAddress: input.clientIp,
     },
     attachments: input.attachments.map((file) => ({
       source: {

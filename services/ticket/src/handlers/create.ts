@@ -88,6 +88,7 @@ export function createInput(
     source: legacy ? legacy.source || "API" : typedSource,
     origin: legacy ? undefined : originOf(principal),
     ipAddress: req.ipAddress,
+    remoteAddress: legacy?.remoteAddress || undefined,
     topicId: legacy?.topicId ? legacy.topicId : nonZero(req.topicId),
     deptId: nonZero(req.deptId),
     statusId: nonZero(req.statusId),
@@ -236,7 +237,7 @@ export async function handleCreateTicket(
   try {
     return await createInTransaction();
   } catch (error) {
-    if (refusal !== undefined) await logRefusal(rt, refusal, req.ipAddress);
+    if (refusal !== undefined) await logRefusal(rt, refusal, req.legacy?.remoteAddress || req.ipAddress);
     throw error;
   }
 

@@ -109,7 +109,13 @@ export interface CreateTicketInput {
    * as the origin, so `Phone` / `Other` are refused there).
    */
   readonly origin?: string;
+  /** The first message's address (the legacy API's `ip` as sent), and the ticket's unless `remoteAddress`. */
   readonly ipAddress?: string;
+  /**
+   * The HTTP client's address, for the ticket when `ipAddress` is PHP-falsy (Ticket::create:
+   * `$vars['ip'] ?: $_SERVER['REMOTE_ADDR']`).
+   */
+  readonly remoteAddress?: string;
   /** Help topic; in legacy mode a raw value (non-numeric / unknown / inactive → 0 silently). */
   readonly topicId?: number | string;
   readonly deptId?: number;
@@ -682,6 +688,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   statusId = statusId || config.defaultTicketStatusId;
   const topicId = topic?.id ?? 0;
   const ipAddress = truncate(input.ipAddress ?? "", 64);
+  const ticketIpAddress = phpTruthyString(input.ipAddress ?? "")
+    ? ipAddress
+    : truncate(input.remoteAddress ?? ipAddress, 64);
   ticketSource = ticketSource || "Web";
 
   let priority: PriorityAnswer;
@@ -816,7 +825,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         finalStaffId,
         closing ? 0 : assignedTeamId,
         input.emailId ?? 0,
-        ipAddress,
+        ticketIpAddress,
         ticketSourceEnum(ticketSource),
         dueDateEpoch,
         dueDateEpoch,

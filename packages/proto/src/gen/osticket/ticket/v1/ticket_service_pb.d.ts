@@ -276,6 +276,15 @@ export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> 
    * @generated from field: string email_id = 5;
    */
   emailId: string;
+
+  /**
+   * The HTTP client's address (PHP's REMOTE_ADDR), where `ip_address` holds the request's `ip` as sent:
+   * the ticket's ip_address when `ip` is empty or "0" (the first message keeps the `ip` as sent), and the
+   * address of the system-log warning a refused request leaves. Empty = `ip_address`.
+   *
+   * @generated from field: string remote_address = 6;
+   */
+  remoteAddress: string;
 };
 
 /**
