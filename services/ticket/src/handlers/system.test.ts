@@ -268,10 +268,11 @@ describe("RunScheduledTasks cleanups", () => {
       // The fresh install's grace period: 12 months.
       await addLog("purge: 12 months and 1 second", "NOW() - INTERVAL 12 MONTH - INTERVAL 1 SECOND");
       await addLog("purge: 13 months", "NOW() - INTERVAL 13 MONTH");
-      await addLog("purge: 1 minute short of 12 months", "NOW() - INTERVAL 12 MONTH + INTERVAL 1 MINUTE");
+      // Two days short: month arithmetic clamps to a month's last day, so a closer row could reach a 29 February.
+      await addLog("purge: 2 days short of 12 months", "NOW() - INTERVAL 12 MONTH + INTERVAL 2 DAY");
       const first = await run();
       expect(first.systemLogPurge).toMatchObject(cleanup(2, DONE));
-      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months"]);
+      expect(await logs("purge:")).toEqual(["purge: 2 days short of 12 months"]);
       expect(
         await h.query(
           "SELECT done_on = CURDATE() AS today FROM ostmesh_scheduled_task WHERE task = 'purge_logs'",
@@ -281,14 +282,14 @@ describe("RunScheduledTasks cleanups", () => {
       // Done today: a later run the same day leaves old rows alone.
       await addLog("purge: 14 months", "NOW() - INTERVAL 14 MONTH");
       expect((await run()).systemLogPurge).toMatchObject(cleanup(0, SKIPPED));
-      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months", "purge: 14 months"]);
+      expect(await logs("purge:")).toEqual(["purge: 2 days short of 12 months", "purge: 14 months"]);
 
       // The next day's first run purges again.
       await h.exec(
         "UPDATE ostmesh_scheduled_task SET done_on = CURDATE() - INTERVAL 1 DAY WHERE task = 'purge_logs'",
       );
       expect((await run()).systemLogPurge).toMatchObject(cleanup(1, DONE));
-      expect(await logs("purge:")).toEqual(["purge: 1 minute short of 12 months"]);
+      expect(await logs("purge:")).toEqual(["purge: 2 days short of 12 months"]);
 
       // The setting is read on each purge: 6 months.
       await setCoreConfig("log_graceperiod", "6");

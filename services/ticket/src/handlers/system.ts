@@ -5,7 +5,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import { execute, query } from "@ostmesh/db";
 import {
   type RecordSystemLogRequest,
   RecordSystemLogRequestSchema,
@@ -21,7 +20,13 @@ import {
   SystemLogLevel,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { callerOf, domainActor, subjectOf } from "../access.ts";
-import { findOverdueTicketIds, markOverdue, sqlFor } from "../domain/index.ts";
+import {
+  findOverdueTicketIds,
+  markOverdue,
+  type SystemLogType,
+  sqlFor,
+  writeSystemLog,
+} from "../domain/index.ts";
 import {
   type CleanupLimits,
   type CleanupOutcome,
@@ -32,7 +37,6 @@ import {
   deleteStaleDrafts,
   purgeSystemLog,
 } from "../domain/maintenance.ts";
-import { phpInt } from "../domain/rows.ts";
 import { domainFailure, invalidArgument } from "../errors.ts";
 import { runIdempotent } from "../idempotency.ts";
 import type { Runtime } from "../runtime.ts";
@@ -166,17 +170,10 @@ export async function handleRunScheduledTasks(
   }
 }
 
-const LOG_TYPES: Readonly<Partial<Record<SystemLogLevel, string>>> = {
+const LOG_TYPES: Readonly<Partial<Record<SystemLogLevel, SystemLogType>>> = {
   [SystemLogLevel.DEBUG]: "Debug",
   [SystemLogLevel.WARNING]: "Warning",
   [SystemLogLevel.ERROR]: "Error",
-};
-
-/** osTicket's numeric level of each row type (osTicket::log: 1 Error, 2 Warning, 3 Debug). */
-const LEVEL_IDS: Readonly<Partial<Record<SystemLogLevel, number>>> = {
-  [SystemLogLevel.ERROR]: 1,
-  [SystemLogLevel.WARNING]: 2,
-  [SystemLogLevel.DEBUG]: 3,
 };
 
 /**
@@ -207,27 +204,16 @@ export async function handleRecordSystemLog(
         responseSchema: RecordSystemLogResponseSchema,
       },
       async (tx) => {
-        const [setting] = await query(
-          tx,
-          "SELECT `value` FROM ost_config WHERE `namespace` = 'core' AND `key` = 'log_level'",
+        const logIds = await writeSystemLog(
+          sqlFor(tx),
+          req.entries.map((e) => ({
+            type: LOG_TYPES[e.level] ?? "Error",
+            title: e.title,
+            message: e.message,
+            logger: e.logger,
+            ipAddress: e.ipAddress,
+          })),
         );
-        // PHP compares the raw setting: a missing key is null, below every level.
-        const logLevel = setting ? phpInt(String(setting.value ?? "")) : 0;
-        const logIds: number[] = [];
-        // One row per statement: the ids of a multi-row INSERT are not guaranteed consecutive.
-        for (const e of req.entries) {
-          if ((LEVEL_IDS[e.level] ?? 1) > logLevel) {
-            logIds.push(0);
-            continue;
-          }
-          const { insertId } = await execute(
-            tx,
-            "INSERT INTO ost_syslog (log_type, title, log, logger, ip_address, created, updated)" +
-              " VALUES (?, ?, ?, ?, ?, NOW(), NOW())",
-            [LOG_TYPES[e.level] ?? "Error", e.title, e.message, e.logger, e.ipAddress],
-          );
-          logIds.push(insertId);
-        }
         return create(RecordSystemLogResponseSchema, { logIds });
       },
     );
