@@ -69,4 +69,24 @@ export const OstmeshIdempotency = defineEntity({
 });
 export type OstmeshIdempotency = InferEntity<typeof OstmeshIdempotency>;
 
-export const ostmeshEntities = [OstmeshOutbox, OstmeshInbox, OstmeshIdempotency];
+/**
+ * When a daily duty of the scheduled tasks last ran (see Migration20260506000000_scheduled_task): one row
+ * per duty, `done_on` the DB server's CURDATE().
+ */
+export const OstmeshScheduledTask = defineEntity({
+  name: "OstmeshScheduledTask",
+  tableName: "ostmesh_scheduled_task",
+  properties: {
+    task: p.string().length(64).primary(),
+    doneOn: p.string().columnType("date").name("done_on"),
+    updatedAt: p
+      .type(DbDateTime)
+      .columnType("datetime(6)")
+      .name("updated_at")
+      .defaultRaw("current_timestamp(6)")
+      .extra("on update current_timestamp(6)"),
+  },
+});
+export type OstmeshScheduledTask = InferEntity<typeof OstmeshScheduledTask>;
+
+export const ostmeshEntities = [OstmeshOutbox, OstmeshInbox, OstmeshIdempotency, OstmeshScheduledTask];
