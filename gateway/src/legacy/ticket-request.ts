@@ -86,6 +86,7 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
       topicId: has("topicId") ? text(data.get("topicId")) : "",
       emailId: has("emailId") ? text(data.get("emailId")) : "",
       remoteAddress: input.clientIp,
+      sourceSent: has("source"),
     },
     attachments: input.attachments.map((file) => ({
       source: {

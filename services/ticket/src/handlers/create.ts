@@ -85,7 +85,8 @@ export function createInput(
     subject: req.subject,
     message: req.message,
     messageFormat: bodyFormat(req.messageFormat),
-    source: legacy ? legacy.source || "API" : typedSource,
+    // PHP's `??=`: a source sent empty stays empty (an invalid origin); only a missing one becomes API.
+    source: legacy ? legacy.source || (legacy.sourceSent ? "" : "API") : typedSource,
     origin: legacy ? undefined : originOf(principal),
     ipAddress: req.ipAddress,
     remoteAddress: legacy?.remoteAddress || undefined,

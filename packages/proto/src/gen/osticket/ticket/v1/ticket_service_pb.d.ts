@@ -242,7 +242,8 @@ export declare const CollaboratorInputSchema: GenMessage<CollaboratorInput>;
  */
 export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> & {
   /**
-   * `source` exactly as sent (compared case-insensitively; stored ucfirst); empty = "API".
+   * `source` exactly as sent (compared case-insensitively; stored ucfirst); empty = "API", unless
+   * `source_sent` says the request carried it empty (or false), which osTicket refuses as an invalid origin.
    *
    * @generated from field: string source = 1;
    */
@@ -285,6 +286,14 @@ export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> 
    * @generated from field: string remote_address = 6;
    */
   remoteAddress: string;
+
+  /**
+   * The request carried a non-null `source` key (PHP's `??=` puts "API" only in place of a missing or null
+   * one): an empty `source` is then "Invalid ticket origin given", as in osTicket.
+   *
+   * @generated from field: bool source_sent = 7;
+   */
+  sourceSent: boolean;
 };
 
 /**
