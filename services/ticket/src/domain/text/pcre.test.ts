@@ -13,6 +13,15 @@ describe("pregMatch answers as PHP's preg_match does", () => {
     expect(pregMatch("/x/i \n", "X")).toBe(1);
   });
 
+  it("gives up on catastrophic backtracking as PCRE does at its backtrack limit: false, in bounded time", () => {
+    const started = performance.now();
+    expect(pregMatch("/^(a+)+$/", `${"a".repeat(64)}!`)).toBe(false);
+    // Without a limit this match would run for far longer than the test's own timeout.
+    expect(performance.now() - started).toBeLessThan(2000);
+    // The same pattern still answers where it does not backtrack.
+    expect(pregMatch("/^(a+)+$/", "aaaa")).toBe(1);
+  });
+
   it("refuses what PHP refuses: false", () => {
     expect(pregMatch("viagra", "viagra")).toBe(false);
     expect(pregMatch("\\viagra\\", "viagra")).toBe(false);

@@ -14,7 +14,19 @@
  * the documented behaviour (services/ticket/README.md).
  */
 
+import vm from "node:vm";
+
 export type PregResult = 1 | 0 | false;
+
+/**
+ * How long one match may run. PCRE stops a match at `pcre.backtrack_limit` and preg_match answers false;
+ * JS has no such limit, so a pattern with catastrophic backtracking (`/^(a+)+$/`) against a long message
+ * would hold the event loop for minutes. The match runs in a reused VM context whose timeout ends it, and
+ * a match that ran out of time answers false, as PHP's does at its limit.
+ */
+const MATCH_TIMEOUT_MS = 50;
+const matchContext = vm.createContext({ pattern: /(?:)/, subject: "" });
+const runMatch = new vm.Script("pattern.test(subject)");
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -57,7 +69,16 @@ export function pregMatch(pattern: string, subject: string): PregResult {
   }
   if (!compiled) return false;
   compiled.regex.lastIndex = 0;
-  return compiled.regex.test(compiled.unicode ? subject : byteChars(subject)) ? 1 : 0;
+  matchContext.pattern = compiled.regex;
+  matchContext.subject = compiled.unicode ? subject : byteChars(subject);
+  try {
+    return runMatch.runInContext(matchContext, { timeout: MATCH_TIMEOUT_MS }) === true ? 1 : 0;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return false;
+    throw error;
+  } finally {
+    matchContext.subject = "";
+  }
 }
 
 function compile(pattern: string): Compiled | null {
