@@ -544,7 +544,7 @@ describe("XML bodies", () => {
   it("an empty document → 400 XML error: No error", async () => {
     const res = await post("/api/tickets.xml", "");
     expect(res.status).toBe(400);
-    expect(res.body).toMatch(/^XML error: No error at line 1:0$/);
+    expect(res.body).toMatch(/^XML error: No error at line 1:1$/);
   });
 });
 

@@ -6,8 +6,10 @@
  *  - the parser is never told the input has ended, so a truncated document is not an error (it just
  *    yields less data, and validation reports what is missing);
  *  - a document that is not well-formed is `XML error: <message> at line L:C`.
- * Messages follow PHP's for the common cases ("Not well-formed (invalid token)" for text where markup is
- * expected, as PHP reports JSON posted to tickets.xml); other libxml messages are approximated.
+ * Messages and positions follow PHP 8's ext/xml over libxml2 for the common cases ("Not well-formed (invalid
+ * token)" for text where markup is expected, as PHP reports JSON posted to tickets.xml; a mismatched tag,
+ * an undeclared entity, a redefined or unquoted attribute, junk after the root, a misplaced XML
+ * declaration, a byte that is not UTF-8); other libxml messages are approximated.
  */
 import { SaxesParser } from "saxes";
 import { isPhpArray, type PhpArray, type PhpValue } from "./php.ts";
@@ -16,14 +18,53 @@ export type XmlDecodeResult = { ok: true; value: PhpValue } | { ok: false; error
 
 const NOT_WELL_FORMED = "Not well-formed (invalid token)";
 
-function phpMessage(saxesMessage: string): string {
+/**
+ * PHP's text for a well-formedness error (ext/xml's libxml error names) and where it reports it. `column`
+ * is the parser's (the 1-based column of the last character it read); libxml reports the position after
+ * it, and for some errors a position of its own.
+ */
+function phpError(
+  saxesMessage: string,
+  text: string,
+  line: number,
+  column: number,
+  rootEnd: number | undefined,
+): string {
   const m = saxesMessage.replace(/^(?:[^:]*:)?\d+:\d+: /, "").toLowerCase();
-  if (m.startsWith("unmatched closing tag") || m.startsWith("unexpected close tag")) return "Mismatched tag";
-  if (m.startsWith("undefined entity")) return "Undefined entity";
-  if (m.startsWith("duplicate attribute")) return "Duplicate attribute";
-  if (m.startsWith("documents may contain only one root")) return "Junk after document element";
-  if (m.includes("xml declaration")) return "XML declaration not at start of external entity";
-  return NOT_WELL_FORMED;
+  const after = `${line}:${column + 1}`;
+  // Past the next `>` (or `?>`): where libxml stands once it has read the whole tag.
+  const pastNext = (mark: string) => {
+    const at = text.indexOf(mark, indexAt(text, line, column));
+    if (at < 0) return after;
+    const [markLine, markColumn] = positionOf(text, at + mark.length - 1).split(":");
+    return `${markLine}:${Number(markColumn) + 1}`;
+  };
+  if (m.startsWith("unmatched closing tag") || m.startsWith("unexpected close tag"))
+    return `Mismatched tag at line ${after}`;
+  if (m.startsWith("undefined entity")) return `Undeclared entity error at line ${after}`;
+  if (m.startsWith("duplicate attribute")) return `Attribute redefined at line ${after}`;
+  if (m.startsWith("unquoted attribute value")) return `Attribute without value at line ${pastNext(">")}`;
+  if (m.startsWith("disallowed character in tag name"))
+    return `XML_ERR_NAME_REQUIRED at line ${line}:${column}`;
+  if (m.startsWith("documents may contain only one root")) {
+    // At the first character after the root element.
+    const junk = rootEnd === undefined ? -1 : text.slice(rootEnd).search(/[^ \t\r\n]/);
+    return `Invalid document end at line ${junk < 0 ? after : positionOf(text, (rootEnd ?? 0) + junk)}`;
+  }
+  if (m.includes("xml declaration")) return `Reserved XML Name at line ${pastNext("?>")}`;
+  return `${NOT_WELL_FORMED} at line ${line}:${column}`;
+}
+
+/** The string index of 1-based `line` and `column` (in characters) of `text`. */
+function indexAt(text: string, line: number, column: number): number {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const next = text.indexOf("\n", start);
+    if (next < 0) return text.length;
+    start = next + 1;
+  }
+  const chars = [...(text.slice(start).split("\n", 1)[0] ?? "")];
+  return start + chars.slice(0, Math.max(0, column - 1)).join("").length;
 }
 
 /** Line and column (1-based, PHP style) of character index `index` of `text`. */
@@ -64,8 +105,9 @@ function decodeBody(body: Buffer): { text: string } | { error: string } {
     }
     const prefix = body.subarray(0, valid).toString("utf8");
     const lines = prefix.split("\n");
-    const column = [...(lines.at(-1) ?? "")].length;
-    return { error: `XML error: ${NOT_WELL_FORMED} at line ${lines.length}:${column}` };
+    // libxml reports a byte that is not UTF-8 one column past it.
+    const column = [...(lines.at(-1) ?? "")].length + 2;
+    return { error: `XML error: Invalid character at line ${lines.length}:${column}` };
   }
 }
 
@@ -96,8 +138,9 @@ export function decodeXml(body: Buffer): XmlDecodeResult {
   const stack: PhpArray[] = [];
   let failure: string | undefined;
 
+  let rootEnd: number | undefined;
   parser.on("error", (error) => {
-    failure ??= `XML error: ${phpMessage(error.message)} at line ${parser.line}:${parser.column}`;
+    failure ??= `XML error: ${phpError(error.message, decoded.text, parser.line, parser.column, rootEnd)}`;
     throw new XmlFailure(error.message);
   });
   parser.on("opentag", (tag) => {
@@ -117,6 +160,7 @@ export function decodeXml(body: Buffer): XmlDecodeResult {
   parser.on("closetag", (tag) => {
     const prev = content;
     const parent = stack.pop();
+    if (stack.length === 0) rootEnd = parser.position;
     if (!parent) return;
     content = parent;
     const name = tag.name;
@@ -155,5 +199,6 @@ export function decodeXml(body: Buffer): XmlDecodeResult {
 export function noXmlError(body: Buffer): string {
   const text = body.toString("utf8");
   const lines = text.split("\n");
-  return `XML error: No error at line ${lines.length}:${text.length === 0 ? 0 : [...(lines.at(-1) ?? "")].length}`;
+  // libxml's column is the position after the last character read.
+  return `XML error: No error at line ${lines.length}:${[...(lines.at(-1) ?? "")].length + 1}`;
 }
