@@ -81,6 +81,9 @@ export async function createFromEmail(
       emailId:
         input.addressing.emailId || input.fallbackEmailId || config.int("default_email_id") || undefined,
       ...(priorityId ? { priorityId } : {}),
+      // What the ticket filters see of the mail: its Reply-To and its other To/Cc addressees.
+      ...(mail.replyTo ? { replyTo: { email: mail.replyTo.address, name: mail.replyTo.name } } : {}),
+      recipients: input.addressing.recipients.map((r) => ({ name: r.name, email: r.email })),
       alert: !mail.isBounce,
       autorespond: !(mail.isBounce || mail.isAutoReply || fromMailbox),
       legacy: true,

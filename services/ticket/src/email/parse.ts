@@ -1,4 +1,5 @@
 import { type AddressObject, type Attachment, type EmailAddress, simpleParser } from "mailparser";
+import { phpTrim } from "../domain/text/format.ts";
 import { isEmailAddress } from "../domain/users/email.ts";
 import { randCode } from "./body.ts";
 import { EmailParseError } from "./errors.ts";
@@ -60,6 +61,11 @@ export interface ParsedEmail {
   readonly cc: readonly MailAddress[];
   readonly deliveredTo: readonly MailAddress[];
   readonly bcc: readonly MailAddress[];
+  /**
+   * The first Reply-To address (Mail_Parse::getHeaderInfo's `reply-to`), its display name trimmed of
+   * whitespace and double quotes as osTicket trims it (`reply-to-name`); undefined without the header.
+   */
+  readonly replyTo?: MailAddress | undefined;
   /** The html and plain-text bodies (all parts of that type, in order), undefined when there is none. */
   readonly html: string | undefined;
   readonly text: string | undefined;
@@ -126,6 +132,7 @@ function decodedEmail(
     cc: addresses(envelope.cc),
     deliveredTo: addresses(envelope.headers.get("delivered-to")),
     bcc: addresses(envelope.bcc),
+    replyTo: replyTo(envelope.replyTo),
     html: content.html.length ? content.html.join("") : undefined,
     text: content.text.length ? content.text.join("\n") : undefined,
     attachments: content.files,
@@ -202,6 +209,7 @@ async function undecodable(bytes: Buffer, failure: DecoderFailure): Promise<Pars
     ["Cc", list("cc")],
     ["Bcc", list("bcc")],
     ["Delivered-To", list("delivered-to")],
+    ["Reply-To", list("reply-to")],
     ["Subject", one("subject")],
   ].filter(([, value]) => value);
   const head = Buffer.from(`${lines.map(([n, v]) => `${n}: ${v}`).join("\r\n")}\r\n\r\n`, "latin1");
@@ -226,6 +234,7 @@ async function undecodable(bytes: Buffer, failure: DecoderFailure): Promise<Pars
     cc: addresses(mail.cc),
     deliveredTo: addresses(mail.headers.get("delivered-to")),
     bcc: addresses(mail.bcc),
+    replyTo: replyTo(mail.replyTo),
     html: undefined,
     text,
     attachments: [
@@ -328,6 +337,12 @@ function addresses(value: unknown): MailAddress[] {
   };
   for (const o of objects) visit(o.value);
   return out;
+}
+
+/** The first Reply-To address, its name trimmed of " \t\n\r\0\x0B and `"` (Mail_Parse::getHeaderInfo). */
+function replyTo(value: unknown): MailAddress | undefined {
+  const first = addresses(value)[0];
+  return first && { ...first, name: phpTrim(first.name, ' \t\n\r\0\x0B"') };
 }
 
 function isAddressObject(value: unknown): value is AddressObject {

@@ -69,7 +69,7 @@ export function parseAnswer(field: FormField, raw: string | undefined): CleanVal
 }
 
 /** Format::phone: 7 digits → 555-1234, 10 digits → (555) 123-4567. */
-function formatPhone(value: string, format: unknown): string {
+export function formatPhone(value: string, format: unknown): string {
   const [phone = "", ext] = splitOnce(value, "X");
   let shown = phone;
   if (format === "us") {

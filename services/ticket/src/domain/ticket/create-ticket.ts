@@ -7,6 +7,7 @@ import {
 } from "../errors.ts";
 import {
   type CleanValue,
+  formatPhone,
   parseAnswer,
   type StoredAnswer,
   storeAnswer,
@@ -67,6 +68,7 @@ import {
   type Requester,
   requesterRead,
 } from "../users/requester.ts";
+import { type StoredFilterData, storedFilterDataRead } from "./filter-data.ts";
 import {
   activeFiltersRead,
   applyFilterActions,
@@ -75,6 +77,8 @@ import {
   filterEventData,
   filterTarget,
   matchingFilters,
+  ruleFieldId,
+  rulesLookAt,
 } from "./filters.ts";
 import { ticketSearchRow } from "./state.ts";
 
@@ -129,6 +133,16 @@ export interface CreateTicketInput {
   readonly teamId?: number;
   /** System mailbox (ost_email.email_id) the ticket is about. */
   readonly emailId?: number;
+  /**
+   * E-mail channel: the mail's first Reply-To address and its display name (the filters' `reply-to` and
+   * `reply-to-name`; a filter's `replyto` action opens the ticket for it).
+   */
+  readonly replyTo?: { readonly email: string; readonly name?: string };
+  /**
+   * E-mail channel: the mail's To and Cc addressees that are no system mailbox, in header order (the
+   * filters' `addressee`).
+   */
+  readonly recipients?: readonly { readonly name: string; readonly email: string }[];
   /** Agent-set due date (honoured for the staff origin only). */
   readonly dueDate?: Date;
   /** Custom field answers by variable name (ticket, contact and help-topic forms). */
@@ -394,9 +408,9 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // Reference rows this request will most likely need, in one round trip with the ban list and the
   // requester (read ahead: they are only used once the request has passed the checks before them), and a
   // ticket number of the helpdesk's own scheme (kept unless the help topic numbers its tickets itself).
-  const email = byId?.email ?? phpTrim(input.requester.email ?? "");
+  let email = byId?.email ?? phpTrim(input.requester.email ?? "");
   const helpdeskNumbers = { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId };
-  const [[requester, drawnNumber], filters] = await lookups.prefetch(
+  const [[requesterFound, drawnNumber], filters] = await lookups.prefetch(
     {
       topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
       statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
@@ -424,6 +438,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     issues.set("topicId", "Unknown or inactive help topic");
   }
 
+  let requester = requesterFound;
   let user: ExistingUser | undefined;
   /** The organization the looked-up requester address's domain maps to (read with the requester). */
   let requesterDomainOrg: { email: string; orgId: number } | undefined;
@@ -461,22 +476,60 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       }
     }
 
-    // Ban list (filterTicketData → Banlist::isBanned) and the requester, read with the reference rows.
-    if (requester.banned) throw new TicketDeniedError(email);
-    // Then the ticket filters (filterTicketData → TicketFilter::apply), before the open-ticket limit.
-    filterVars = ticketFilterVars(input, {
-      user: byId ?? requester.user,
-      contactForm,
-      ticketInstance,
-      topicInstances,
-      vars,
+    // The ticket filters (filterTicketData → TicketFilter::apply), before the open-ticket limit. A known
+    // user's and an organization's stored answers are read only when a rule looks at a field of no form
+    // the request fills in.
+    const requestFieldIds = new Set(
+      [ticketInstance, ...topicInstances].flatMap((i) => i.form.fields.map((f) => f.id)),
+    );
+    const storedWanted = rulesLookAt(filters, (what) => {
+      const id = ruleFieldId(what);
+      return id !== 0 && !requestFieldIds.has(id);
     });
-    overrides = await applyFilterActions(matchingFilters(filters, filterVars), lookups);
-    if (overrides.rejectedBy)
-      throw new TicketDeniedError(filterVars.email ?? email, {
-        id: overrides.rejectedBy.id,
-        name: overrides.rejectedBy.name,
+    const priorityData = await priorityFilterData(ctx, input.priority);
+    let carried: FilterOverrides = {};
+    for (let pass = 0; ; pass++) {
+      // Ban list (filterTicketData → Banlist::isBanned), for the requester of this pass.
+      if (requester.banned) throw new TicketDeniedError(email);
+      // A re-run after `replyto` looks its user up by the new address (osTicket passes no user then).
+      const filterUser = pass === 0 ? (byId ?? requester.user) : requester.user;
+      const filterOrgId = filterUser ? filterUser.orgId : requester.domainOrgId;
+      const stored =
+        storedWanted && (filterUser || filterOrgId)
+          ? await tx.read(storedFilterDataRead(filterUser?.id ?? 0, filterOrgId))
+          : undefined;
+      filterVars = ticketFilterVars(input, {
+        user: filterUser,
+        contactForm,
+        ticketInstance,
+        topicInstances,
+        vars,
+        stored,
+        priorityData,
       });
+      overrides = await applyFilterActions(
+        matchingFilters(filters, filterVars),
+        lookups,
+        filterVars,
+        carried,
+      );
+      if (overrides.rejectedBy)
+        throw new TicketDeniedError(filterVars.email ?? email, {
+          id: overrides.rejectedBy.id,
+          name: overrides.rejectedBy.name,
+        });
+      const { replyTo, ...kept } = overrides;
+      overrides = kept;
+      // FilterDataChanged: the filters run again for the Reply-To address (and its name, else the name the
+      // filters saw), which the ticket is then opened for. A user found by a uid stays the owner. A loop
+      // (the Reply-To's user has another default address) ends here; osTicket's recursion never ends.
+      if (!replyTo || pass >= 3) break;
+      carried = kept;
+      vars.email = replyTo.email;
+      vars.name = replyTo.name ?? filterVars.name;
+      email = phpTrim(replyTo.email);
+      requester = await tx.read(requesterRead(email));
+    }
     requesterDomainOrg = { email, orgId: requester.domainOrgId };
 
     // Open-ticket limit per user (loop control).
@@ -1143,9 +1196,13 @@ async function firstMessageRecipients(
 
 /**
  * The data the ticket filters match on (filterTicketData + TicketFilter::__construct): `body` the message as
- * given; the ticket form's and the help topic's forms' answers as `field.<id>`; the requester's `name` and
- * `email` (a known user's as stored, else the contact form's), and for a requester who is no user yet the
- * contact form's answers as `field.<id>`; `topicId` and `emailId` as given. All but the body trimmed.
+ * given; the ticket form's and the help topic's forms' answers as `field.<id>` (the priority field as the
+ * priority's name, see priorityFilterData); the requester's `name` and `email` (a known user's as stored,
+ * else the contact form's), and for a requester who is no user yet the contact form's answers as
+ * `field.<id>`; the `stored` answers of a known user, then of the organization (the user's, else the one
+ * the new requester's domain maps to), where no earlier data has that key (PHP's `+=`); `topicId` and
+ * `emailId` as given; for a mail, `reply-to`, `reply-to-name` and `addressee` (each To and Cc addressee's
+ * name and address, joined by spaces, untrimmed). All others trimmed.
  */
 function ticketFilterVars(
   input: CreateTicketInput,
@@ -1155,15 +1212,25 @@ function ticketFilterVars(
     ticketInstance: FormInstance;
     topicInstances: readonly FormInstance[];
     vars: Readonly<Record<string, string | undefined>>;
+    stored: { user: StoredFilterData; org: StoredFilterData } | undefined;
+    priorityData: string | undefined;
   },
 ): FilterVars {
-  const { user, contactForm, ticketInstance, topicInstances, vars } = known;
+  const { user, contactForm, ticketInstance, topicInstances, vars, stored } = known;
   const data: Record<string, string | undefined> = {};
-  const answer = (field: FormField, raw: string | undefined) => phpTrim(parseAnswer(field, raw) ?? "");
+  // The field's toString of its clean value: a phone number shown as PhoneField formats it.
+  const answer = (field: FormField, raw: string | undefined) => {
+    const clean = parseAnswer(field, raw) ?? "";
+    return phpTrim(field.type === "phone" ? formatPhone(clean, field.configuration.format ?? "us") : clean);
+  };
   for (const instance of [ticketInstance, ...topicInstances]) {
     for (const field of instance.form.fields) {
       if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field)) continue;
-      if (field.type === "thread" || field.type === "priority") continue;
+      if (field.type === "thread") continue;
+      if (field.type === "priority") {
+        if (known.priorityData !== undefined) data[`field.${field.id}`] = phpTrim(known.priorityData);
+        continue;
+      }
       const raw = field.name === "subject" && instance === ticketInstance ? input.subject : vars[field.name];
       data[`field.${field.id}`] = answer(field, field.name ? raw : undefined);
     }
@@ -1179,10 +1246,33 @@ function ticketFilterVars(
       if (field.name === "email" || field.name === "name") data[field.name] = value;
     }
   }
+  for (const [key, value] of Object.entries({ ...stored?.org, ...stored?.user })) {
+    if (!(key in data)) data[key] = phpTrim(value);
+  }
   if (input.topicId !== undefined) data.topicId = phpTrim(String(input.topicId));
   if (input.emailId !== undefined) data.emailId = String(input.emailId);
+  if (input.replyTo) {
+    data["reply-to"] = phpTrim(input.replyTo.email);
+    if (phpTruthyString(input.replyTo.name)) data["reply-to-name"] = phpTrim(input.replyTo.name ?? "");
+  }
+  if (input.recipients?.length) data.addressee = input.recipients.flatMap((r) => [r.name, r.email]).join(" ");
   data.body = input.message;
   return data;
+}
+
+/**
+ * The ticket form's priority field as its getFilterData gives it (PriorityField::toString of the parsed
+ * answer): a priority id names the priority's description, an id of no priority nothing, any other text
+ * itself. Undefined when no priority was given.
+ */
+async function priorityFilterData(
+  ctx: UseCaseContext,
+  raw: number | string | undefined,
+): Promise<string | undefined> {
+  if (raw === undefined || raw === "") return undefined;
+  const text = String(raw);
+  if (!isNumeric(text)) return text;
+  return (await ctx.lookups.priority(phpInt(text)))?.desc;
 }
 
 /** An organization's members (Organization::allMembers), by id, with what collaborators need. */

@@ -408,3 +408,135 @@ describe("what the actions do to the ticket", () => {
     expect((refused as TicketDeniedError).filter).toBeUndefined();
   });
 });
+
+describe("stored user and organization data, the priority field and e-mail metadata", () => {
+  it("a known user's stored contact-form answers as field.<id> (the phone as PhoneField shows it)", async () => {
+    await addFilter({ name: "phone", rules: [["field.3", "equal", "(555) 123-4567"]], actions: toSales });
+    const requester = { email: `phone${serial}@example.com`, name: "Phone User", phone: "555.123.4567" };
+    // A requester who is no user yet is matched on the contact form as sent, formatted the same way.
+    expect(await routed(input({ requester }))).toBe(true);
+    // Once stored, the user's answer is what the filters see, whatever the request says.
+    expect(await routed(input({ requester: { email: requester.email } }))).toBe(true);
+    expect(await routed(input({ requester: { email: requester.email, phone: "1" } }))).toBe(true);
+    expect(await routed(input({ requester: { email: `other${serial}@example.com`, name: "O" } }))).toBe(
+      false,
+    );
+  });
+
+  it("the user's organization: its name as the organization form's name field, and its stored answers", async () => {
+    const user = await create(input());
+    await h.tx(async (tx) => {
+      await tx.run("UPDATE ost_user SET org_id = 1 WHERE id = ?", [user.userId]);
+      const { insertId } = await tx.run(
+        "INSERT INTO ost_form_entry SET form_id = 4, object_id = 1, object_type = 'O', sort = 1, created = NOW(), updated = NOW()",
+      );
+      await tx.run(
+        "INSERT INTO ost_form_entry_values SET entry_id = ?, field_id = 30, value = 'https://osticket.com'",
+        [insertId],
+      );
+    });
+    const again = (): CreateTicketInput => input({ requester: { userId: user.userId } });
+    await addFilter({ name: "org name", rules: [["field.27", "equal", "osticket"]], actions: toSales });
+    expect(await routed(again())).toBe(true);
+    await h.tx((tx) => tx.run("DELETE FROM ost_filter WHERE name = 'org name'"));
+    await addFilter({
+      name: "org site",
+      rules: [["field.30", "contains", "osticket.com"]],
+      actions: toSales,
+    });
+    expect(await routed(again())).toBe(true);
+    expect(await routed(input())).toBe(false);
+  });
+
+  it("a new requester: the organization whose domain matches the address", async () => {
+    await h.tx((tx) => tx.run("UPDATE ost_organization SET domain = 'org-domain.example' WHERE id = 1"));
+    try {
+      await addFilter({ name: "org", rules: [["field.27", "equal", "osTicket"]], actions: toSales });
+      expect(await routed(input({ requester: { email: `n${serial}@org-domain.example`, name: "N" } }))).toBe(
+        true,
+      );
+      expect(await routed(input())).toBe(false);
+    } finally {
+      await h.tx((tx) => tx.run("UPDATE ost_organization SET domain = '' WHERE id = 1"));
+    }
+  });
+
+  it("the ticket form's priority field as the priority's name; an unknown id as nothing", async () => {
+    await addFilter({
+      name: "high",
+      rules: [["field.22", "equal", "High"]],
+      actions: [["dept", { dept_id: 2 }]],
+    });
+    await addFilter({
+      name: "none",
+      rules: [["field.22", "equal", ""]],
+      actions: [["dept", { dept_id: 3 }]],
+    });
+    expect((await create(input({ priority: 3 }))).deptId).toBe(2);
+    expect((await create(input({ priority: "3" }))).deptId).toBe(2);
+    expect((await create(input({ priority: 99 }))).deptId).toBe(3);
+    expect((await create(input({ priority: 2 }))).deptId).toBe(1);
+  });
+
+  it("replyto: the ticket is the Reply-To's; earlier actions stay, and the filters run again on it", async () => {
+    const known = await create(
+      input({ requester: { email: `known${serial}@example.com`, name: "Known One" } }),
+    );
+    await addFilter({
+      name: "relay",
+      execorder: 1,
+      rules: [["email", "starts", "relay"]],
+      actions: [
+        ["sla", { sla_id: 1 }],
+        ["replyto", {}],
+        ["pri", { priority: 4 }],
+      ],
+    });
+    await addFilter({
+      name: "known",
+      execorder: 2,
+      rules: [["name", "equal", "Known One"]],
+      actions: toSales,
+    });
+    const mail = (replyTo: { email: string; name?: string }) =>
+      input({
+        source: "Email",
+        origin: "email",
+        emailId: 1,
+        requester: { email: `relay${serial}@example.com`, name: "Relay" },
+        replyTo,
+      });
+    await h.setConfig("accept_unregistered_email", "1");
+    const r = await create(mail({ email: `KNOWN${serial - 1}@example.com`, name: "Someone Else" }));
+    expect(r.userId).toBe(known.userId);
+    // The SLA set before the replyto stays; the priority after it never ran; the re-run matched the name.
+    expect(await ticketRow(r.ticketId)).toMatchObject({ sla_id: 1, dept_id: 2, priority: "2" });
+    // A new Reply-To address without a name is created with the name the filters saw.
+    const fresh = await create(mail({ email: `fresh${serial}@example.com` }));
+    const [owner] = await h.query("SELECT name FROM ost_user WHERE id = ?", [fresh.userId]);
+    expect(owner).toEqual({ name: "Relay" });
+    expect(fresh.userCreated).toBe(true);
+  });
+
+  it("reply-to, reply-to-name and addressee are what the create input says", async () => {
+    await addFilter({
+      name: "meta",
+      matchAll: true,
+      rules: [
+        ["reply-to", "equal", "a@b.example"],
+        ["reply-to-name", "equal", "A B"],
+        ["addressee", "equal", " x@y.example Zed z@y.example"],
+      ],
+      actions: toSales,
+    });
+    const meta = {
+      replyTo: { email: " a@b.example ", name: "A B" },
+      recipients: [
+        { name: "", email: "x@y.example" },
+        { name: "Zed", email: "z@y.example" },
+      ],
+    };
+    expect(await routed(input(meta))).toBe(true);
+    expect(await routed(input({ ...meta, recipients: [] }))).toBe(false);
+  });
+});

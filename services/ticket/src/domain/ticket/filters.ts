@@ -7,6 +7,7 @@
 import type { Lookups } from "../reference/lookups.ts";
 import { int, isRecord, json, phpInt, str } from "../rows.ts";
 import type { BatchRead } from "../sql.ts";
+import { phpTruthyString } from "../text/format.ts";
 import { pregMatch } from "../text/pcre.ts";
 
 /** ost_filter.target a ticket's origin is filtered as (TicketFilter::origin2target). */
@@ -55,6 +56,25 @@ export interface TicketFilter {
 
 /** The data a ticket is filtered on, by rule `what` (absent = PHP's null: an empty string to every test). */
 export type FilterVars = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Whether any rule of the filters looks at data `what` names for which `wanted` holds: data that costs a
+ * read is only gathered when a rule asks for it.
+ */
+export function rulesLookAt(filters: readonly TicketFilter[], wanted: (what: string) => boolean): boolean {
+  return filters.some((f) => f.rules.some((r) => wanted(r.what)));
+}
+
+/** The `<id>` of a `field.<id>` or `field.<id>.<sub>` rule subject, 0 for any other subject. */
+export function ruleFieldId(what: string): number {
+  const match = /^field\.(\d+)(?:\.|$)/.exec(what);
+  return match ? Number(match[1]) : 0;
+}
+
+/** strcasecmp's equality (PHP 8: ASCII-only case folding). */
+function sameIgnoringAsciiCase(a: string, b: string): boolean {
+  return asciiLower(a) === asciiLower(b);
+}
 
 /**
  * The active filters for a channel (TicketFilter::getAllActive: target Any or the channel's, limited to
@@ -205,27 +225,48 @@ export interface FilterOverrides {
   readonly statusId?: number;
   /** `noresp`: no auto-response. */
   readonly autorespond?: false;
+  /**
+   * `replyto` (FA_UseReplyTo): the ticket is to be opened for the mail's Reply-To address instead (and its
+   * name, when it has one); the filters then run again on that requester (FilterDataChanged). The
+   * actions that ran before it keep their effect, as they stay in osTicket's `$vars`.
+   */
+  readonly replyTo?: { readonly email: string; readonly name: string | undefined };
 }
 
 const DEPT_ACTIVE = 0x04;
 const TOPIC_ACTIVE = 0x02;
 
 /**
- * The pre-create pass (TicketFilter::apply): each applied filter's actions in order, a later value
- * overwriting an earlier one; a department or help topic only when it is active. A `reject` stops
- * everything there. `email` actions belong to the post-create pass; `replyto` and `canned` are not
- * supported (see services/ticket/README.md).
+ * The pre-create pass (TicketFilter::apply) over the data the filters matched (`vars`): each applied
+ * filter's actions in order, a later value overwriting an earlier one (starting from `carried`, what an
+ * earlier pass set); a department or help topic only when it is active. A `reject` stops everything there,
+ * and so does a `replyto` that changes the requester. `email` actions belong to the post-create pass;
+ * `canned` is not supported (see services/ticket/README.md).
  */
 export async function applyFilterActions(
   matching: readonly TicketFilter[],
   lookups: Lookups,
+  vars: FilterVars,
+  carried: FilterOverrides = {},
 ): Promise<FilterOverrides> {
-  const result: { -readonly [K in keyof FilterOverrides]: FilterOverrides[K] } = {};
+  const result: { -readonly [K in keyof FilterOverrides]: FilterOverrides[K] } = { ...carried };
   for (const filter of applied(matching)) {
     for (const action of filter.actions) {
       switch (action.type) {
         case "reject":
           return { rejectedBy: filter };
+        case "replyto": {
+          // FA_UseReplyTo: only a Reply-To that is not the requester's address (strcasecmp) changes anything.
+          const replyTo = vars["reply-to"] ?? "";
+          const email = vars.email ?? "";
+          if (!phpTruthyString(replyTo) || !phpTruthyString(email) || sameIgnoringAsciiCase(replyTo, email))
+            break;
+          const name = vars["reply-to-name"];
+          return {
+            ...result,
+            replyTo: { email: replyTo, name: name && phpTruthyString(name) ? name : undefined },
+          };
+        }
         case "noresp":
           result.autorespond = false;
           break;
