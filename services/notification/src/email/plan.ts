@@ -481,9 +481,13 @@ async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmai
     from,
     recipients,
     {
+      // Ticket::onActivity passes the entry as `note`: %{note} and %{note.message} are its body,
+      // %{note.poster} and %{note.title} its columns.
       note: entryVariable(entry),
+      "note.message": entryVariable(entry),
+      "note.poster": entry.poster,
       "note.title": entry.title,
-      "poster.name": entry.poster,
+      activity: "New Internal Note",
       comments: entryVariable(entry),
     },
     author ? [author.address] : [],

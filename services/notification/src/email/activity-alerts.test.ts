@@ -1,0 +1,148 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { writeOutbox } from "@ostmesh/bus";
+import { type EntityManager, execute, query } from "@ostmesh/db";
+import { EventTypes } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { outboxEventOf } from "../capture/capture.ts";
+import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
+import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
+import { replayApiCreateTicket } from "../testing/osticket-php.ts";
+import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import { EmailStatus } from "./outbox.ts";
+
+type EventInit = MessageInitShape<typeof EventSchema>;
+type Payload = NonNullable<EventInit["payload"]>;
+
+let seq = 0;
+/** An ostmesh event on ticket 25 by agent `agentId` (0: an API key). */
+function ticketEvent(payload: Payload, agentId: number): Event {
+  seq++;
+  const types: Partial<Record<string, string>> = {
+    threadEntryAdded: EventTypes.TICKET_ENTRY_ADDED,
+    ticketCreated: EventTypes.TICKET_CREATED,
+    ticketOverdue: EventTypes.TICKET_OVERDUE,
+    ticketAssigned: EventTypes.TICKET_ASSIGNED,
+  };
+  return create(EventSchema, {
+    id: `activity-${Date.now()}-${seq}`,
+    type: types[payload.case ?? ""] ?? EventTypes.TICKET_ENTRY_ADDED,
+    origin: EventOrigin.OSTMESH,
+    actor: agentId ? { kind: PrincipalKind.AGENT, id: agentId } : { kind: PrincipalKind.API_KEY, id: 1 },
+    aggregate: { type: AggregateType.TICKET, id: 25 },
+    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
+    payload,
+  });
+}
+
+/** The e-mails osTicket's own rules send for ostmesh's internal activity (notes, responses) and alerts' From. */
+describe("activity alerts and osTicket's alert rules (note.alert, departments without alerts, From, signatures)", () => {
+  let env: TestEnv;
+  let smtp: TestSmtpServer;
+  let mail: MailPipeline;
+  let em: EntityManager;
+
+  async function setConfig(values: Record<string, string>): Promise<void> {
+    for (const [key, value] of Object.entries(values))
+      await execute(em, "UPDATE ost_config SET value = ? WHERE namespace = 'core' AND `key` = ?", [
+        value,
+        key,
+      ]);
+  }
+
+  /** Publishes the event, waits until it was handled, checks `expected` e-mails were queued; returns them. */
+  async function mailsOf(event: Event, expected: number): Promise<ReceivedMail[]> {
+    const since = smtp.received.length;
+    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
+    env.relay.notify();
+    await waitFor(
+      async () =>
+        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
+      `event ${event.id} handled`,
+    );
+    await waitFor(async () => {
+      const [row] = await query(
+        em,
+        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND status IN (?, ?)",
+        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
+      );
+      return Number(row?.n) >= expected;
+    }, `${expected} e-mails of ${event.id}`);
+    const [queued] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ?", [
+      event.id,
+    ]);
+    expect(Number(queued?.n)).toBe(expected);
+    await waitFor(async () => smtp.received.length - since >= expected, `${expected} e-mails received`);
+    return smtp.received.slice(since);
+  }
+
+  const recipients = (mails: ReceivedMail[]) => mails.flatMap((m) => m.rcptTo).sort();
+
+  async function addEntry(sql: string): Promise<number> {
+    const entry = await execute(
+      em,
+      `INSERT INTO ost_thread_entry SET created = NOW(), thread_id = 25, ${sql}`,
+    );
+    return entry.insertId;
+  }
+
+  const entryAdded = (id: number, type: ThreadEntryType, agentId: number, extra: object = {}) =>
+    ticketEvent({ case: "threadEntryAdded", value: { entry: { id, type }, ...extra } }, agentId);
+
+  beforeAll(async () => {
+    env = await createTestEnv("activity");
+    em = env.orm.em.fork();
+    smtp = await startSmtpServer();
+    await replayApiCreateTicket(em);
+    // Support: Jane (2), Tina (5); Sales: Sam (3). Team 1: Jane and Tina with alerts.
+    await execute(
+      em,
+      "INSERT INTO ost_staff (staff_id, dept_id, role_id, username, firstname, lastname, passwd, email, isactive," +
+        " isadmin, onvacation, created, updated) VALUES (2, 1, 1, 'agent2', 'Jane', 'Agent', '', 'jane@example.org', 1, 0, 0, NOW(), NOW())," +
+        " (3, 2, 1, 'agent3', 'Sam', 'Sales', '', 'sam@example.org', 1, 0, 0, NOW(), NOW())," +
+        " (5, 1, 1, 'agent5', 'Tina', 'Lead', '', 'tina@example.org', 1, 0, 0, NOW(), NOW())",
+    );
+    await execute(em, "INSERT INTO ost_team_member (team_id, staff_id, flags) VALUES (1, 2, 1), (1, 5, 1)");
+    mail = await startMailPipeline(env, smtp, "activity");
+  });
+  afterAll(async () => {
+    await mail?.stop();
+    await smtp?.close();
+    await env?.close();
+  });
+  beforeEach(async () => {
+    await setConfig({
+      note_alert_active: "1",
+      note_alert_laststaff: "",
+      note_alert_assigned: "1",
+      note_alert_dept_manager: "",
+      ticket_alert_active: "",
+      message_alert_active: "",
+      message_autoresponder: "",
+      ticket_autoresponder: "",
+    });
+    await execute(
+      em,
+      "UPDATE ost_department SET manager_id = 0, group_membership = 1, email_id = 0, message_auto_response = 1 WHERE id IN (1, 2)",
+    );
+    await execute(em, "UPDATE ost_ticket SET staff_id = 0, team_id = 0, dept_id = 1 WHERE ticket_id = 25");
+  });
+
+  it("fills note.alert's From, Title and body from the note (%{note.poster}, %{note.title}, %{note.message})", async () => {
+    await execute(em, "UPDATE ost_ticket SET staff_id = 2 WHERE ticket_id = 25");
+    const note = await addEntry(
+      "type = 'N', format = 'html', staff_id = 1, poster = 'Admin User', title = 'Called the customer', flags = 64," +
+        " pid = 0, body = '<p>Customer will send the logs</p>'",
+    );
+    const mails = await mailsOf(entryAdded(note, ThreadEntryType.NOTE, 1), 1);
+    expect(recipients(mails)).toEqual(["jane@example.org"]);
+    const [alert] = mails;
+    expect(alert?.parsed.subject).toBe("New Internal Activity Alert");
+    expect(alert?.parsed.html).toMatch(/<strong>From<\/strong>: <\/td> <td>Admin User <\/td>/);
+    expect(alert?.parsed.html).toMatch(/<strong>Title<\/strong>: <\/td> <td>Called the customer <\/td>/);
+    expect(alert?.parsed.html).toContain("<br /> <p>Customer will send the logs</p> <br />");
+  });
+});
