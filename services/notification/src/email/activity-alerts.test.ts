@@ -145,4 +145,28 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     expect(alert?.parsed.html).toMatch(/<strong>Title<\/strong>: <\/td> <td>Called the customer <\/td>/);
     expect(alert?.parsed.html).toContain("<br /> <p>Customer will send the logs</p> <br />");
   });
+
+  it("neither alerts nor auto-responds to a bounce or an auto-reply threaded onto the ticket by e-mail", async () => {
+    await setConfig({
+      message_alert_active: "1",
+      message_alert_laststaff: "",
+      message_alert_assigned: "1",
+      message_alert_dept_manager: "",
+      message_autoresponder: "1",
+    });
+    await execute(em, "UPDATE ost_ticket SET staff_id = 2 WHERE ticket_id = 25");
+    const message = await addEntry(
+      "type = 'M', format = 'text', user_id = 28, poster = 'Trace User', source = 'Email', flags = 512," +
+        " pid = 31, body = 'I am out of the office.'",
+    );
+    // An ordinary reply: the assignee's alert and the requester's confirmation.
+    const ordinary = await mailsOf(entryAdded(message, ThreadEntryType.MESSAGE, 0, { viaEmail: true }), 2);
+    expect(recipients(ordinary)).toEqual(["jane@example.org", "trace.user@example.net"]);
+    // The same as an auto-reply: nothing, or the two auto-responders would answer each other.
+    const automatic = entryAdded(message, ThreadEntryType.MESSAGE, 0, {
+      viaEmail: true,
+      bounceOrAutoReply: true,
+    });
+    expect(await mailsOf(automatic, 0)).toEqual([]);
+  });
 });

@@ -117,6 +117,8 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
       if (mid && !ctx.threading.references.includes(mid)) ctx.threading.references.push(mid);
       switch (entry.type) {
         case ThreadEntryType.MESSAGE:
+          // Ticket::postMessage: a bounce or an auto-reply alerts nobody and gets no auto-response (mail loops).
+          if (p.value.bounceOrAutoReply) return [];
           return [...(await messageAlerts(ctx, entry)), ...(await messageAutoResponse(ctx, entry))];
         case ThreadEntryType.RESPONSE:
           return p.value.notify ? await replyNotice(ctx, entry) : [];

@@ -54,6 +54,8 @@ export type TicketDomainEvent =
       readonly entryId: number;
       readonly userId: number;
       readonly reopened: boolean;
+      /** An e-mailed bounce or auto-reply (nobody is alerted or auto-responded to). */
+      readonly bounceOrAutoReply?: boolean;
     })
   | (TicketEventBase & {
       readonly type: "ticket.note.posted";

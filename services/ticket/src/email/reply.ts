@@ -186,6 +186,7 @@ export function postEmailReply(
       entryId: entry.id,
       userId,
       reopened,
+      bounceOrAutoReply: automatic,
       viaEmail: true,
       threadId: ticket.threadId,
       pid: input.entry.entryId,

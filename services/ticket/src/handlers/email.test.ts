@@ -117,10 +117,44 @@ describe("IngestEmail", () => {
     ]);
     const added = all[2];
     if (added?.payload.case !== "threadEntryAdded") throw new Error("unexpected payload");
-    expect(added.payload.value).toMatchObject({ viaEmail: true, entry: { id: reply.threadEntryId } });
+    expect(added.payload.value).toMatchObject({
+      viaEmail: true,
+      bounceOrAutoReply: false,
+      entry: { id: reply.threadEntryId },
+    });
     const reopened = all[3];
     if (reopened?.payload.case !== "ticketStatusChanged") throw new Error("unexpected payload");
     expect(reopened.payload.value.reopened).toBe(true);
+  });
+
+  it("marks a threaded auto-reply's entry event, so that nobody is alerted or auto-responded to", async () => {
+    const headers = await h.service();
+    const first = await h.client.ingestEmail(
+      { rawMessage: mail({ from: "Olga <olga@example.com>", subject: "Toner", mid: "<o1@example.com>" }) },
+      { headers },
+    );
+    const events = (await h.events()).length;
+    const reply = await h.client.ingestEmail(
+      {
+        rawMessage: mail({
+          from: "Olga <olga@example.com>",
+          subject: "Out of office: Re: Toner",
+          mid: "<o2@example.com>",
+          extra: ["In-Reply-To: <o1@example.com>", "Auto-Submitted: auto-replied"],
+          body: "I am away until Monday.",
+        }),
+      },
+      { headers },
+    );
+    expect(reply.outcome).toBe(IngestOutcome.THREADED_REPLY);
+    expect(reply.ticket?.id).toBe(first.ticket?.id);
+    const added = (await h.events()).slice(events).find((e) => e.type === "ticket.entry_added");
+    if (added?.payload.case !== "threadEntryAdded") throw new Error("no entry event");
+    expect(added.payload.value).toMatchObject({
+      viaEmail: true,
+      bounceOrAutoReply: true,
+      entry: { id: reply.threadEntryId },
+    });
   });
 
   it("replays a retried call with the same key", async () => {

@@ -102,6 +102,7 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
             entry,
             notify: e.type === "ticket.response.posted" ? (o.notify ?? true) : false,
             viaEmail: o.viaEmail ?? false,
+            bounceOrAutoReply: e.type === "ticket.message.posted" && e.bounceOrAutoReply === true,
           },
         });
         break;

@@ -395,6 +395,14 @@ export declare type ThreadEntryAdded = Message<"osticket.events.v1.ThreadEntryAd
    * @generated from field: bool via_email = 3;
    */
   viaEmail: boolean;
+
+  /**
+   * The e-mail was a bounce or an auto-reply: osTicket sends no alert, auto-response or collaborator
+   * notice for it (mail loops).
+   *
+   * @generated from field: bool bounce_or_auto_reply = 4;
+   */
+  bounceOrAutoReply: boolean;
 };
 
 /**
