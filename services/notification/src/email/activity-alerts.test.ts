@@ -169,4 +169,55 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     });
     expect(await mailsOf(automatic, 0)).toEqual([]);
   });
+
+  it("sends a department without members for alerts no manager's new-ticket, activity, assignment or overdue alert", async () => {
+    // Sales (2), primary members only: its only member Sam is on vacation; its manager Jane is a Support agent.
+    await execute(em, "UPDATE ost_ticket SET dept_id = 2 WHERE ticket_id = 25");
+    await execute(em, "UPDATE ost_department SET manager_id = 2, group_membership = 0 WHERE id = 2");
+    await setConfig({
+      ticket_alert_active: "1",
+      ticket_alert_admin: "1",
+      ticket_alert_dept_manager: "1",
+      ticket_alert_dept_members: "1",
+      note_alert_dept_manager: "1",
+      assigned_alert_active: "1",
+      assigned_alert_staff: "1",
+      overdue_alert_active: "1",
+      overdue_alert_assigned: "1",
+      overdue_alert_dept_manager: "1",
+    });
+    const note = await addEntry(
+      "type = 'N', format = 'html', staff_id = 1, poster = 'Admin User', title = 'Checked', flags = 64, pid = 0," +
+        " body = '<p>Checked the logs</p>'",
+    );
+    const created = () =>
+      ticketEvent(
+        { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, alert: true } },
+        0,
+      );
+    const noted = () => entryAdded(note, ThreadEntryType.NOTE, 1);
+    const overdue = () => ticketEvent({ case: "ticketOverdue", value: {} }, 0);
+    const assigned = () => ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 1);
+
+    await execute(em, "UPDATE ost_staff SET onvacation = 1 WHERE staff_id = 3");
+    try {
+      // No available member: the administrator's new-ticket copy only.
+      expect(recipients(await mailsOf(created(), 1))).toEqual(["admin@example.org"]);
+      expect(await mailsOf(noted(), 0)).toEqual([]);
+      expect(await mailsOf(overdue(), 0)).toEqual([]);
+      await execute(em, "UPDATE ost_ticket SET staff_id = 2 WHERE ticket_id = 25");
+      expect(await mailsOf(assigned(), 0)).toEqual([]);
+    } finally {
+      await execute(em, "UPDATE ost_staff SET onvacation = 0 WHERE staff_id = 3");
+    }
+    // Sam back: the manager (and the assignee) are alerted again.
+    expect(recipients(await mailsOf(noted(), 1))).toEqual(["jane@example.org"]);
+    expect(recipients(await mailsOf(assigned(), 1))).toEqual(["jane@example.org"]);
+    // Alerts disabled for the department: nobody, not even the administrator.
+    await execute(em, "UPDATE ost_department SET group_membership = 2 WHERE id = 2");
+    expect(await mailsOf(created(), 0)).toEqual([]);
+    expect(await mailsOf(noted(), 0)).toEqual([]);
+    expect(await mailsOf(overdue(), 0)).toEqual([]);
+    expect(await mailsOf(assigned(), 0)).toEqual([]);
+  });
 });

@@ -370,9 +370,14 @@ async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): 
   const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
   const [manager] = await agentsById(em, [dept.managerId]);
   const recipients: (Agent | undefined)[] = [];
-  if (settings.flag("ticket_alert_dept_members") && !assigned)
-    for (const m of await departmentAlertMembers(em, dept)) if (m.id !== manager?.id) recipients.push(m);
-  if (settings.flag("ticket_alert_dept_manager")) recipients.push(manager);
+  // Ticket::onNewTicket alerts members and manager only when the department has members for alerts;
+  // the administrator's copy depends on the department's alert setting alone.
+  const members = await departmentAlertMembers(em, dept);
+  if (members.length > 0) {
+    if (settings.flag("ticket_alert_dept_members") && !assigned)
+      for (const m of members) if (m.id !== manager?.id) recipients.push(m);
+    if (settings.flag("ticket_alert_dept_manager")) recipients.push(manager);
+  }
   const variables = { message: entryVariable(message) };
   const emails = alertsTo(ctx, tpl, from, recipients, variables);
   const admin = settings.adminEmail;
@@ -386,6 +391,14 @@ async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): 
     emails.push(compose(ctx, tpl, to, from, { ...variables, ...recipientVariables(ctx, to, "agent") }));
   }
   return emails;
+}
+
+/**
+ * Dept::getNumMembersForAlerts: a department with alerts disabled, or without available members, sends no
+ * activity, assignment, overdue or transfer alerts (not even to an assignee or manager from elsewhere).
+ */
+async function hasAlertMembers(ctx: Context): Promise<boolean> {
+  return (await departmentAlertMembers(ctx.em, ctx.dept)).length > 0;
 }
 
 async function assignees(ctx: Context): Promise<Agent[]> {
@@ -468,7 +481,7 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
 /** New Internal Activity Alert: last respondent, assignee, manager; never the note's author. */
 async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
   const { em, settings, dept, ticket } = ctx;
-  if (!settings.flag("note_alert_active")) return [];
+  if (!settings.flag("note_alert_active") || !(await hasAlertMembers(ctx))) return [];
   const tpl = await template(ctx, "note.alert");
   const from = await fromMailbox(ctx, settings.alertEmailId);
   if (!tpl || !from) return [];
@@ -501,6 +514,7 @@ async function overdueAlerts(ctx: Context): Promise<PlannedEmail[]> {
   const { em, settings, dept, ticket } = ctx;
   if (!settings.flag("overdue_alert_active")) return [];
   if ((await slaFlags(em, num(ticket.sla_id))) & SLA_NOALERTS) return [];
+  if (!(await hasAlertMembers(ctx))) return [];
   const tpl = await template(ctx, "ticket.overdue");
   const from = await fromMailbox(ctx, settings.alertEmailId);
   if (!tpl || !from) return [];
@@ -547,6 +561,7 @@ async function commentsVariable(ctx: Context, noteEntryId: number): Promise<Temp
 async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<PlannedEmail[]> {
   const { em, settings } = ctx;
   if (assigned.released || !settings.flag("assigned_alert_active")) return [];
+  if (!(await hasAlertMembers(ctx))) return [];
   const recipients: (Agent | undefined)[] = [];
   let assignee: Record<string, TemplateValue>;
   const staff = assigned.staff;
