@@ -126,7 +126,8 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     });
     await execute(
       em,
-      "UPDATE ost_department SET manager_id = 0, group_membership = 1, email_id = 0, message_auto_response = 1 WHERE id IN (1, 2)",
+      "UPDATE ost_department SET manager_id = 0, group_membership = 1, email_id = 0, autoresp_email_id = 0," +
+        " message_auto_response = 1 WHERE id IN (1, 2)",
     );
     await execute(em, "UPDATE ost_ticket SET staff_id = 0, team_id = 0, dept_id = 1 WHERE ticket_id = 25");
   });
@@ -219,5 +220,75 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     expect(await mailsOf(noted(), 0)).toEqual([]);
     expect(await mailsOf(overdue(), 0)).toEqual([]);
     expect(await mailsOf(assigned(), 0)).toEqual([]);
+  });
+
+  it("sends alerts from the department's e-mail, the activity alert from the alert e-mail, an agent's notice from the department's", async () => {
+    // Sales sends as noreply@ (its e-mail) and auto-responds as support@; the alert e-mail is alerts@.
+    await execute(em, "UPDATE ost_ticket SET dept_id = 2, staff_id = 2 WHERE ticket_id = 25");
+    await execute(
+      em,
+      "UPDATE ost_department SET email_id = 3, autoresp_email_id = 1, manager_id = 2 WHERE id = 2",
+    );
+    await setConfig({
+      ticket_alert_active: "1",
+      ticket_alert_admin: "",
+      ticket_alert_dept_manager: "1",
+      ticket_alert_dept_members: "",
+      ticket_notice_active: "1",
+      message_autoresponder: "1",
+      message_alert_active: "1",
+      message_alert_laststaff: "",
+      message_alert_assigned: "1",
+      message_alert_dept_manager: "",
+      assigned_alert_active: "1",
+      assigned_alert_staff: "1",
+      transfer_alert_active: "1",
+      transfer_alert_assigned: "1",
+      transfer_alert_dept_manager: "",
+      transfer_alert_dept_members: "",
+      overdue_alert_active: "1",
+      overdue_alert_assigned: "1",
+      overdue_alert_dept_manager: "",
+    });
+    const from = (mails: ReceivedMail[]) => mails.flatMap((m) => m.parsed.from?.value.map((v) => v.address));
+
+    const created = ticketEvent(
+      { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, alert: true } },
+      0,
+    );
+    expect(from(await mailsOf(created, 1))).toEqual(["noreply@example.com"]);
+    const message = await addEntry(
+      "type = 'M', format = 'text', user_id = 28, poster = 'Trace User', source = 'Web', flags = 0, pid = 31," +
+        " body = 'Any news?'",
+    );
+    const messageAlert = await mailsOf(entryAdded(message, ThreadEntryType.MESSAGE, 0), 2);
+    const alert = messageAlert.filter((m) => m.parsed.subject === "New Message Alert");
+    expect(from(alert)).toEqual(["noreply@example.com"]);
+    // The requester's Message Confirmation comes from the auto-response e-mail.
+    const confirmation = messageAlert.filter((m) => m.rcptTo.includes("trace.user@example.net"));
+    expect(from(confirmation)).toEqual(["support@example.com"]);
+    const assigned = ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 1);
+    expect(from(await mailsOf(assigned, 1))).toEqual(["noreply@example.com"]);
+    const transferred = ticketEvent(
+      { case: "ticketTransferred", value: { previous: { id: 1 }, current: { id: 2 } } },
+      1,
+    );
+    transferred.type = EventTypes.TICKET_TRANSFERRED;
+    expect(from(await mailsOf(transferred, 1))).toEqual(["noreply@example.com"]);
+    expect(from(await mailsOf(ticketEvent({ case: "ticketOverdue", value: {} }, 0), 1))).toEqual([
+      "noreply@example.com",
+    ]);
+    const note = await addEntry(
+      "type = 'N', format = 'html', staff_id = 1, poster = 'Admin User', title = 'Noted', flags = 64, pid = 0," +
+        " body = '<p>Noted</p>'",
+    );
+    expect(from(await mailsOf(entryAdded(note, ThreadEntryType.NOTE, 1), 1))).toEqual(["alerts@example.com"]);
+
+    // An agent opens the ticket for the requester: the notice comes from the department's e-mail.
+    const notice = ticketEvent(
+      { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
+      1,
+    );
+    expect(from(await mailsOf(notice, 1))).toEqual(["noreply@example.com"]);
   });
 });

@@ -152,7 +152,8 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
       "sam@example.org",
     ]);
     const jane = alerts.find((m) => m.rcptTo.includes("jane@example.org"));
-    expect(addresses(jane?.parsed.from)).toEqual(["alerts@example.com"]);
+    // Dept::getAlertEmail: Support has no e-mail of its own, so the default one (not the alert e-mail).
+    expect(addresses(jane?.parsed.from)).toEqual(["support@example.com"]);
     expect(jane?.parsed.html).toContain("Hi Jane Agent,");
     expect(jane?.parsed.html).toContain("New ticket #771291 created");
     expect(jane?.parsed.html).toContain("Trace User &lt;trace.user@example.net&gt;");

@@ -253,6 +253,14 @@ async function fromMailbox(ctx: Context, emailId: number): Promise<Mailbox | und
   return chosen ? { address: chosen.address, name: chosen.name || ctx.settings.helpdeskTitle } : undefined;
 }
 
+/**
+ * Dept::getAlertEmail, the sender of the new-ticket, new-message, assignment, transfer and overdue alerts:
+ * the department's e-mail, else the default one (only the activity alert uses the alert e-mail setting).
+ */
+async function departmentAlertMailbox(ctx: Context): Promise<Mailbox | undefined> {
+  return fromMailbox(ctx, ctx.dept.emailId);
+}
+
 async function template(ctx: Context, codeName: string): Promise<EmailTemplate | undefined> {
   return loadTemplate(ctx.em, ctx.dept.tplId, ctx.settings.defaultTemplateId, codeName);
 }
@@ -338,7 +346,8 @@ async function newTicketNotice(
   // Loop control: never auto-respond to one of the helpdesk's own mailboxes.
   if (await isSystemAddress(em, to.address)) return [];
   const tpl = await template(ctx, staffOpened ? "ticket.notice" : "ticket.autoresp");
-  const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
+  // Ticket::open sends an agent's notice from the department's e-mail, never its auto-response one.
+  const from = await fromMailbox(ctx, staffOpened ? dept.emailId : dept.autorespEmailId || dept.emailId);
   if (!tpl || !from) return [];
   const cc = copyCollaborators
     ? (await activeCollaborators(em, num(ticket.thread_id))).filter(
@@ -365,7 +374,7 @@ async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): 
   const { em, settings, dept, ticket } = ctx;
   if (!settings.flag("ticket_alert_active")) return [];
   const tpl = await template(ctx, "ticket.alert");
-  const from = await fromMailbox(ctx, settings.alertEmailId);
+  const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
   const [manager] = await agentsById(em, [dept.managerId]);
@@ -412,7 +421,7 @@ async function messageAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedE
   const { em, settings, dept, ticket } = ctx;
   if (!settings.flag("message_alert_active")) return [];
   const tpl = await template(ctx, "message.alert");
-  const from = await fromMailbox(ctx, settings.alertEmailId);
+  const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   const recipients: (Agent | undefined)[] = [];
   if (settings.flag("message_alert_laststaff"))
@@ -516,7 +525,7 @@ async function overdueAlerts(ctx: Context): Promise<PlannedEmail[]> {
   if ((await slaFlags(em, num(ticket.sla_id))) & SLA_NOALERTS) return [];
   if (!(await hasAlertMembers(ctx))) return [];
   const tpl = await template(ctx, "ticket.overdue");
-  const from = await fromMailbox(ctx, settings.alertEmailId);
+  const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   const assigned = num(ticket.staff_id) > 0 || num(ticket.team_id) > 0;
   const recipients: (Agent | undefined)[] = [];
@@ -583,7 +592,7 @@ async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<P
   const wanted = recipients.filter((a) => a && a.id !== assigner?.id);
   if (wanted.length === 0) return [];
   const tpl = await template(ctx, "assigned.alert");
-  const from = await fromMailbox(ctx, settings.alertEmailId);
+  const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   const system = "SYSTEM (Auto Assignment)";
   return alertsTo(ctx, tpl, from, wanted, {
@@ -616,7 +625,7 @@ async function transferAlerts(ctx: Context, transferred: TicketTransferred): Pro
   const wanted = recipients.filter((a) => a && a.id !== staff?.id);
   if (wanted.length === 0) return [];
   const tpl = await template(ctx, "transfer.alert");
-  const from = await fromMailbox(ctx, settings.alertEmailId);
+  const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   return alertsTo(ctx, tpl, from, wanted, {
     ...(staff ? personVariables("staff", staff) : {}),
