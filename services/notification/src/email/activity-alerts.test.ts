@@ -291,4 +291,37 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     );
     expect(from(await mailsOf(notice, 1))).toEqual(["noreply@example.com"]);
   });
+
+  it("leaves %{signature} empty in replies and agents' notices (no signature chosen), the department's in auto-responses", async () => {
+    await execute(
+      em,
+      "UPDATE ost_department SET signature = 'Signed: the Support desk', ispublic = 1 WHERE id = 1",
+    );
+    await setConfig({ ticket_autoresponder: "1", ticket_notice_active: "1" });
+    await execute(em, "UPDATE ost_department SET ticket_auto_response = 1 WHERE id = 1");
+    const response = await addEntry(
+      "type = 'R', format = 'html', staff_id = 1, poster = 'Admin User', flags = 64, pid = 31," +
+        " body = '<p>Fixed it.</p>'",
+    );
+    const [reply] = await mailsOf(entryAdded(response, ThreadEntryType.RESPONSE, 1, { notify: true }), 1);
+    expect(reply?.parsed.subject).toMatch(/^Re: /);
+    expect(reply?.parsed.html).toContain("<p>Fixed it.</p>");
+    expect(reply?.parsed.html).not.toContain("Signed: the Support desk");
+
+    const notice = ticketEvent(
+      { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
+      1,
+    );
+    const [noticeMail] = await mailsOf(notice, 1);
+    expect(noticeMail?.parsed.html).toContain("Our customer care team has created a ticket");
+    expect(noticeMail?.parsed.html).not.toContain("Signed: the Support desk");
+
+    // The new-ticket auto-response is signed by the (public) department.
+    const autoresp = ticketEvent(
+      { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
+      0,
+    );
+    const [autoMail] = await mailsOf(autoresp, 1);
+    expect(autoMail?.parsed.html).toContain("Signed: the Support desk");
+  });
 });

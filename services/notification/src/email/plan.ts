@@ -362,6 +362,9 @@ async function newTicketNotice(
       from,
       {
         message: entryVariable(message),
+        // An agent's notice is signed only as the agent chose ("mine" or "dept", Ticket::open); ostmesh's API
+        // offers no such choice, so it goes unsigned as osTicket's does without one.
+        ...(staffOpened ? { signature: "" } : {}),
         ...recipientVariables(ctx, to, "user"),
       },
       cc,
@@ -478,6 +481,9 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
       from,
       {
         response: entryVariable(entry),
+        // Ticket::postReply signs only with the agent's chosen signature ("mine" or "dept"); PostReply has no
+        // such choice, so the reply goes unsigned as osTicket's does without one.
+        signature: "",
         "staff.name": agent?.name ?? entry.poster,
         "poster.name": entry.poster,
         ...recipientVariables(ctx, to, "user"),
