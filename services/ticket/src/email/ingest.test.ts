@@ -245,6 +245,45 @@ describe("new tickets from e-mail (FACTS §2.9)", () => {
     expect(r.attachmentFailures).toEqual([]);
   });
 
+  it("a named text part marked inline is stored as a file too; a named text/calendar without disposition is not", async () => {
+    const raw = rawMail(
+      [
+        "From: Files <files@example.com>",
+        "To: Support <support@example.com>",
+        "Subject: Inline note",
+        "Message-ID: <m3-inline@mail.example.com>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="MIX"',
+      ],
+      [
+        "--MIX",
+        "Content-Type: text/plain",
+        "",
+        "See the note.",
+        "--MIX",
+        'Content-Type: text/plain; name="n.txt"',
+        'Content-Disposition: inline; filename="n.txt"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        Buffer.from("the note").toString("base64"),
+        "--MIX",
+        'Content-Type: text/calendar; name="invite.ics"',
+        "",
+        "BEGIN:VCALENDAR",
+        "--MIX--",
+        "",
+      ].join("\n"),
+    );
+    const r = created(await ingest(raw));
+    const files = await h.query(
+      "SELECT f.type, f.size, f.name, a.inline FROM ost_attachment a" +
+        " JOIN ost_file f ON f.id = a.file_id WHERE a.object_id = ? AND a.type = 'H'",
+      [r.entryId],
+    );
+    expect(files).toEqual([{ type: "text/plain", size: 8, name: "n.txt", inline: 0 }]);
+    expect(str(await entryRow(r.entryId), "body")).toContain("the note");
+  });
+
   it("an inline image referenced by cid: is linked inline=1 and the body points at its file key", async () => {
     const png = Buffer.from(
       "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",

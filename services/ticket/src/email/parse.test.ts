@@ -487,6 +487,96 @@ describe("MIME structure as osTicket's parser walks it", () => {
   });
 });
 
+describe("which parts become files (Mail_Parse::getAttachments)", () => {
+  const head = [
+    "From: a@example.com",
+    "To: support@example.com",
+    "Subject: parts",
+    'Content-Type: multipart/mixed; boundary="P"',
+  ];
+
+  it("a named text part marked inline joins the body and is also kept as a file", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--P",
+        "Content-Type: text/plain",
+        "",
+        "first",
+        "--P",
+        'Content-Type: text/plain; charset=iso-8859-1; name="n.txt"',
+        'Content-Disposition: inline; filename="n.txt"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString("base64"),
+        "--P",
+        'Content-Type: application/pdf; name="r.pdf"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "JVBERi0xLjQK",
+        "--P",
+        'Content-Type: text/html; name="h.html"',
+        'Content-Disposition: inline; filename="h.html"',
+        "",
+        "<p>hi</p>",
+        "--P--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.text).toMatch(/^first\ncafé/);
+    expect(mail.attachments.map((a) => [a.name, a.type, a.data.toString("utf8")])).toEqual([
+      ["n.txt", "text/plain", "café"],
+      ["r.pdf", "application/pdf", "%PDF-1.4\n"],
+      ["h.html", "text/html", "<p>hi</p>\r\n"],
+    ]);
+  });
+
+  it("a named part without a disposition is a file only when it is image/* or application/*", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--P",
+        "Content-Type: text/plain",
+        "",
+        "body",
+        "--P",
+        'Content-Type: text/calendar; name="invite.ics"',
+        "",
+        "BEGIN:VCALENDAR",
+        "--P",
+        'Content-Type: audio/mpeg; name="vm.mp3"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--P",
+        'Content-Type: application/octet-stream; name="a.pdf"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--P",
+        'Content-Type: image/png; name="i.png"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--P",
+        'Content-Type: audio/mpeg; name="kept.mp3"',
+        "Content-Disposition: attachment",
+        "Content-Transfer-Encoding: base64",
+        "",
+        "AAEC",
+        "--P--",
+        "",
+      ].join("\n"),
+    );
+    // The type is stored as the mail declares it, not guessed from the file name.
+    expect(mail.attachments.map((a) => [a.name, a.type])).toEqual([
+      ["a.pdf", "application/octet-stream"],
+      ["i.png", "image/png"],
+      ["kept.mp3", "audio/mpeg"],
+    ]);
+  });
+});
+
 describe("message body", () => {
   const mailWith = (over: Partial<ParsedEmail>): ParsedEmail => ({
     header: "",

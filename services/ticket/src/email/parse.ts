@@ -13,6 +13,7 @@ import {
   messageId,
   splitHeaders,
 } from "./headers.ts";
+import { type MimeLeaf, mimeLeaves } from "./leaves.ts";
 import {
   type DecoderFailure,
   decoderFailure,
@@ -105,7 +106,7 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const mail = await decode(bytes);
   const multipart = /^\s*multipart\//i.test(firstValue(fields, "content-type"));
   const eol = header.includes("\r\n") ? "\r\n" : "\n";
-  const content = await contentOf(mail, multipart, eol, 0);
+  const content = await contentOf(mail, await mimeLeaves(bytes), multipart, eol, 0);
   return decodedEmail(header, messageId(header, fields), mail, fields, content);
 }
 
@@ -159,7 +160,8 @@ async function unwrapped(bytes: Buffer, forwarded: ForwardedMessage): Promise<Pa
     const innerHeader = Buffer.from(forwarded.innerSection ?? "", "latin1").toString("utf8");
     const multipart = /^\s*multipart\//i.test(firstValue(headerFields(innerHeader), "content-type"));
     const eol = innerHeader.includes("\r\n") ? "\r\n" : "\n";
-    content = await contentOf(await decode(bytes.subarray(forwarded.innerOffset)), multipart, eol, 0);
+    const inner = bytes.subarray(forwarded.innerOffset);
+    content = await contentOf(await decode(inner), await mimeLeaves(inner), multipart, eol, 0);
   }
   return decodedEmail(header, mid, outer, outerFields, content);
 }
@@ -284,9 +286,15 @@ const MAX_NESTING = 5;
  * messages (so their text or html joins the body — with rich text, an attached message's html is taken
  * even when the outer mail is plain text), an attached message with a Content-Disposition is kept as one
  * `.eml` file, and one without is opened up instead: its own files become the mail's files.
+ *
+ * A part is a file candidate (Mail_Parse::getAttachments) when its disposition is `attachment` or `inline`,
+ * or, without either, when it is image/* or application/*: a named `text/calendar` or `audio/mpeg` part
+ * with no disposition is dropped. A named text part marked `inline` is both: its text joins the body
+ * (mailparser puts it there) and it is kept as a file, which `leaves` supplies.
  */
 async function contentOf(
   mail: Decoded,
+  leaves: readonly MimeLeaf[],
   multipart: boolean,
   eol: string,
   depth: number,
@@ -300,10 +308,29 @@ async function contentOf(
     html.push(multipart && !mail.html.endsWith("\n") ? `${mail.html}\n` : mail.html);
   }
   if (mail.text !== undefined) text.push(mail.text);
+  const inlineTexts = leaves.filter(isInlineNamedText);
+  const keep = (kept: MailAttachment, transferEncoding: unknown) => {
+    // Unless base64-decoded, a part's bytes keep the line break before the next boundary in osTicket.
+    const base64 = typeof transferEncoding === "string" && transferEncoding.trim().toLowerCase() === "base64";
+    files.push(multipart && !base64 ? { ...kept, data: Buffer.concat([kept.data, Buffer.from(eol)]) } : kept);
+  };
+  const keepInlineTextsBefore = (partId: string | null | undefined) => {
+    while (inlineTexts[0] && (partId == null || comparePartIds(inlineTexts[0].partId, partId) < 0)) {
+      const leaf = inlineTexts.shift();
+      if (leaf) keep(inlineTextFile(leaf), leaf.transferEncoding);
+    }
+  };
   for (const part of mail.attachments) {
+    keepInlineTextsBefore(part.partId);
     const isMessage = part.contentType.toLowerCase() === "message/rfc822";
     if (isMessage && depth < MAX_NESTING) {
-      const inner = await contentOf(await decode(part.content), true, eol, depth + 1);
+      const inner = await contentOf(
+        await decode(part.content),
+        await mimeLeaves(part.content),
+        true,
+        eol,
+        depth + 1,
+      );
       html.push(...inner.html);
       text.push(...inner.text);
       const disposed = part.contentDisposition === "attachment" || part.contentDisposition === "inline";
@@ -312,14 +339,54 @@ async function contentOf(
         continue;
       }
     }
-    const kept = attachment(part);
-    if (!kept) continue;
-    // Unless base64-decoded, a part's bytes keep the line break before the next boundary in osTicket.
-    const encoding = part.headers.get("content-transfer-encoding");
-    const base64 = typeof encoding === "string" && encoding.trim().toLowerCase() === "base64";
-    files.push(multipart && !base64 ? { ...kept, data: Buffer.concat([kept.data, Buffer.from(eol)]) } : kept);
+    const kept = isFileCandidate(part) ? attachment(part) : undefined;
+    if (kept) keep(kept, part.headers.get("content-transfer-encoding"));
   }
+  keepInlineTextsBefore(undefined);
   return { html, text, files };
+}
+
+/** Types mailparser reads as body text when they are inline or carry no disposition. */
+const MAILPARSER_TEXT_TYPES = new Set(["text/plain", "text/html", "message/delivery-status"]);
+
+/** A named part marked inline that mailparser reads into the body only; osTicket also keeps it as a file. */
+function isInlineNamedText(leaf: MimeLeaf): boolean {
+  return MAILPARSER_TEXT_TYPES.has(leaf.type) && leaf.disposition === "inline" && leaf.filename !== undefined;
+}
+
+function inlineTextFile(leaf: MimeLeaf): MailAttachment {
+  return {
+    name: leaf.filename ?? "",
+    type: leaf.type,
+    data: utf8Text(leaf.type, leaf.charset, leaf.data),
+    cid: undefined,
+  };
+}
+
+/** Mail_Parse::getAttachments' test: an attachment or inline disposition, or else an image or application type. */
+function isFileCandidate(part: Attachment): boolean {
+  const disposition = part.contentDisposition?.toLowerCase();
+  if (disposition === "attachment" || disposition === "inline") return true;
+  const primary = declaredType(part).split("/")[0];
+  return primary === "image" || primary === "application";
+}
+
+/** The Content-Type as the mail gives it (mailparser guesses one from the file name for octet-streams). */
+function declaredType(part: Attachment): string {
+  const header = part.headers.get("content-type");
+  const value = typeof header === "object" && header !== null && "value" in header ? header.value : undefined;
+  return typeof value === "string" && value ? value.toLowerCase() : part.contentType.toLowerCase();
+}
+
+/** IMAP-style part numbers in tree order ("2" < "2.1" < "10"). */
+function comparePartIds(a: string, b: string): number {
+  const x = a ? a.split(".").map(Number) : [];
+  const y = b ? b.split(".").map(Number) : [];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d) return d;
+  }
+  return x.length - y.length;
 }
 
 function addresses(value: unknown): MailAddress[] {
@@ -355,7 +422,7 @@ function isAddressObject(value: unknown): value is AddressObject {
  * messages (`<subject>.eml`); any other nameless part is dropped. Text parts are stored as UTF-8.
  */
 function attachment(part: Attachment): MailAttachment | undefined {
-  const type = part.contentType.toLowerCase();
+  const type = declaredType(part);
   const [primary = "", secondary = ""] = type.split("/");
   let name = part.filename ?? "";
   if (!name && part.cid && primary === "image") name = `image-${randCode(4)}.${secondary}`;
@@ -364,16 +431,23 @@ function attachment(part: Attachment): MailAttachment | undefined {
     name = `${subject?.[1]?.trim() || `email-message-${randCode(4)}`}.eml`;
   }
   if (!name) return undefined;
-  let data = part.content;
-  const charset = contentTypeCharset(part);
-  if (primary === "text" && charset && !/^(utf-?8|us-ascii)$/i.test(charset)) {
-    try {
-      data = Buffer.from(new TextDecoder(charset).decode(data), "utf8");
-    } catch {
-      // Unknown charset: keep the bytes as they came.
-    }
+  return {
+    name,
+    type,
+    data: utf8Text(type, contentTypeCharset(part), part.content),
+    cid: part.cid || undefined,
+  };
+}
+
+/** A text file's bytes in UTF-8, transcoded from its declared charset. */
+function utf8Text(type: string, charset: string | undefined, data: Buffer): Buffer {
+  if (!type.startsWith("text/") || !charset || /^(utf-?8|us-ascii)$/i.test(charset)) return data;
+  try {
+    return Buffer.from(new TextDecoder(charset).decode(data), "utf8");
+  } catch {
+    // Unknown charset: keep the bytes as they came.
+    return data;
   }
-  return { name, type, data, cid: part.cid || undefined };
 }
 
 function contentTypeCharset(part: Attachment): string | undefined {
