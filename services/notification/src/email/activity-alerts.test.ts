@@ -324,4 +324,34 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     const [autoMail] = await mailsOf(autoresp, 1);
     expect(autoMail?.parsed.html).toContain("Signed: the Support desk");
   });
+
+  it("alerts the assignee, the assigned team's members and the manager of an agent's response, never its author, e-mailed to the user or not", async () => {
+    // Assigned to Jane and to team 1 (Jane, Tina); Support's manager is Sam.
+    await execute(em, "UPDATE ost_ticket SET staff_id = 2, team_id = 1 WHERE ticket_id = 25");
+    await execute(em, "UPDATE ost_department SET manager_id = 3 WHERE id = 1");
+    await setConfig({ note_alert_assigned: "1", note_alert_dept_manager: "1" });
+    const byAdmin = await addEntry(
+      "type = 'R', format = 'html', staff_id = 1, poster = 'Admin User', flags = 64, pid = 31," +
+        " body = '<p>Replaced the toner.</p>'",
+    );
+    const quiet = await mailsOf(entryAdded(byAdmin, ThreadEntryType.RESPONSE, 1, { notify: false }), 3);
+    expect(recipients(quiet)).toEqual(["jane@example.org", "sam@example.org", "tina@example.org"]);
+    const tina = quiet.find((m) => m.rcptTo.includes("tina@example.org"));
+    expect(tina?.parsed.subject).toBe("New Internal Activity Alert");
+    expect(tina?.parsed.html).toMatch(/<strong>From<\/strong>: <\/td> <td>Admin User <\/td>/);
+    expect(tina?.parsed.html).toContain("<p>Replaced the toner.</p>");
+
+    // Jane answers and e-mails the user: the user's reply, and the alerts to all but Jane.
+    const byJane = await addEntry(
+      "type = 'R', format = 'html', staff_id = 2, poster = 'Jane Agent', flags = 64, pid = 31," +
+        " body = '<p>Please confirm.</p>'",
+    );
+    const told = await mailsOf(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 3);
+    expect(recipients(told)).toEqual(["sam@example.org", "tina@example.org", "trace.user@example.net"]);
+
+    // With activity alerts off, only the user's reply.
+    await setConfig({ note_alert_active: "" });
+    const off = await mailsOf(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 1);
+    expect(recipients(off)).toEqual(["trace.user@example.net"]);
+  });
 });

@@ -121,9 +121,13 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
           if (p.value.bounceOrAutoReply) return [];
           return [...(await messageAlerts(ctx, entry)), ...(await messageAutoResponse(ctx, entry))];
         case ThreadEntryType.RESPONSE:
-          return p.value.notify ? await replyNotice(ctx, entry) : [];
+          // Ticket::postReply: the agents hear of the response (onResponse) whether or not the user is e-mailed.
+          return [
+            ...(p.value.notify ? await replyNotice(ctx, entry) : []),
+            ...(await activityAlerts(ctx, entry, "New Response")),
+          ];
         case ThreadEntryType.NOTE:
-          return await noteAlerts(ctx, entry);
+          return await activityAlerts(ctx, entry, "New Internal Note");
         default:
           return [];
       }
@@ -493,8 +497,12 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
   ];
 }
 
-/** New Internal Activity Alert: last respondent, assignee, manager; never the note's author. */
-async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+/**
+ * New Internal Activity Alert (Ticket::onActivity) about a note or an agent's response: to the last respondent,
+ * the assigned agent and the assigned team's members (both when both are assigned), the manager; never to the
+ * agent who wrote the entry.
+ */
+async function activityAlerts(ctx: Context, entry: ThreadEntry, activity: string): Promise<PlannedEmail[]> {
   const { em, settings, dept, ticket } = ctx;
   if (!settings.flag("note_alert_active") || !(await hasAlertMembers(ctx))) return [];
   const tpl = await template(ctx, "note.alert");
@@ -502,14 +510,17 @@ async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmai
   if (!tpl || !from) return [];
   const recipients: (Agent | undefined)[] = [];
   if (settings.flag("note_alert_laststaff")) recipients.push(await lastRespondent(em, num(ticket.thread_id)));
-  if (settings.flag("note_alert_assigned")) recipients.push(...(await assignees(ctx)));
+  if (settings.flag("note_alert_assigned")) {
+    recipients.push(...(await agentsById(em, [num(ticket.staff_id)])));
+    recipients.push(...(await teamAlertMembers(em, num(ticket.team_id))));
+  }
   if (settings.flag("note_alert_dept_manager")) recipients.push(...(await agentsById(em, [dept.managerId])));
-  const [author] = await agentsById(em, [entry.staffId]);
+  const [author] = await agentsById(em, [entry.staffId || ((await actingAgent(ctx))?.id ?? 0)]);
   return alertsTo(
     ctx,
     tpl,
     from,
-    recipients,
+    recipients.filter((a) => a?.id !== author?.id),
     {
       // Ticket::onActivity passes the entry as `note`: %{note} and %{note.message} are its body,
       // %{note.poster} and %{note.title} its columns.
@@ -517,10 +528,9 @@ async function noteAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedEmai
       "note.message": entryVariable(entry),
       "note.poster": entry.poster,
       "note.title": entry.title,
-      activity: "New Internal Note",
+      activity,
       comments: entryVariable(entry),
     },
-    author ? [author.address] : [],
   );
 }
 
