@@ -364,7 +364,7 @@ describe("new tickets from e-mail (FACTS §2.9)", () => {
     ]);
   });
 
-  it("a sender on the ban list is denied; only the Message-ID is kept on record", async () => {
+  it("a sender on the ban list is denied; a mail fetcher keeps only its Message-ID on record", async () => {
     const before = await h.counts();
     const raw = plain({ from: "test@example.com", subject: "Spam", mid: "<banned@mail.example.com>" });
     await expect(ingest(raw)).rejects.toBeInstanceOf(EmailDeniedError);
@@ -374,6 +374,23 @@ describe("new tickets from e-mail (FACTS §2.9)", () => {
       ["<banned@mail.example.com>"],
     );
     expect(marker).toEqual({ thread_entry_id: 0, email_id: null, headers: null });
+  });
+
+  it("denied over the legacy HTTP route, nothing is written: osTicket's error response exits first", async () => {
+    const before = await h.counts();
+    const raw = plain({ from: "test@example.com", subject: "Spam", mid: "<banned-http@mail.example.com>" });
+    await expect(
+      ingestEmail(h.em, { raw, ip: "10.0.0.7" }, ports("2026-03-02T09:00:00Z"), {
+        keepDeniedMessageId: false,
+      }),
+    ).rejects.toBeInstanceOf(EmailDeniedError);
+    expect(countChanges(before, await h.counts())).toEqual({});
+    // Not a re-delivery next time: the same mail is denied again rather than skipped.
+    await expect(
+      ingestEmail(h.em, { raw, ip: "10.0.0.7" }, ports("2026-03-02T09:00:00Z"), {
+        keepDeniedMessageId: false,
+      }),
+    ).rejects.toBeInstanceOf(EmailDeniedError);
   });
 
   it("a mail without a usable sender is a validation error that writes nothing", async () => {

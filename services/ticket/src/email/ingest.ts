@@ -53,6 +53,12 @@ export interface IngestEmailOptions {
    * a mail whose message is osTicket's error text with the raw mail attached (see ParsedEmail.parseFailure).
    */
   readonly onParseFailure?: (failure: NonNullable<ParsedEmail["parseFailure"]>) => void;
+  /**
+   * Whether a denied mail's Message-ID is kept on record (default true), as osTicket's mail fetcher and
+   * CLI pipe keep it (api.tickets.php processEmail). false for the legacy HTTP route: there osTicket's
+   * error response exits the request (TicketApiController::onError) before the Message-ID is recorded.
+   */
+  readonly keepDeniedMessageId?: boolean;
 }
 
 /** Seconds a delivery waits for a concurrent delivery of the same Message-ID to finish. */
@@ -74,7 +80,8 @@ const SAME_MESSAGE_WAIT_SECONDS = 30;
  *
  * Throws EmailParseError (not even a header can be read), EmailDeniedError (ban list / unregistered sender refused),
  * and the write core's TicketValidationError (e.g. no usable sender, no system mailbox configured); on
- * any error nothing is written (but the Message-ID of a denied mail when ingestEmail ran the transaction).
+ * any error nothing is written (but the Message-ID of a denied mail when ingestEmail ran the transaction,
+ * unless options.keepDeniedMessageId is false).
  */
 export async function ingestEmail(
   em: EntityManager,
@@ -84,12 +91,13 @@ export async function ingestEmail(
 ): Promise<IngestEmailResult> {
   const mail = await parseEmail(input.raw);
   if (mail.parseFailure) options.onParseFailure?.(mail.parseFailure);
+  const keepDenied = options.keepDeniedMessageId ?? true;
   if (em.isInTransaction()) {
     try {
       return await ingestParsed(em, mail, input, ports, options);
     } catch (error) {
       if (!(error instanceof TicketDeniedError)) throw error;
-      await recordDeniedMessage(sqlFor(em), mail.mid);
+      if (keepDenied) await recordDeniedMessage(sqlFor(em), mail.mid);
       throw new EmailDeniedError(error, mail.mid);
     }
   }
@@ -101,7 +109,8 @@ export async function ingestEmail(
         return await ingestParsed(txEm, mail, input, ports, options);
       } catch (error) {
         if (!(error instanceof TicketDeniedError)) throw error;
-        // Committed on purpose: osTicket keeps the refused Message-ID on record.
+        if (!keepDenied) throw new EmailDeniedError(error, mail.mid);
+        // Committed on purpose: osTicket's mail fetcher keeps the refused Message-ID on record.
         await recordDeniedMessage(sqlFor(txEm), mail.mid);
         return error;
       }

@@ -217,6 +217,20 @@ describe("IngestEmail", () => {
     expect(
       await h.query("SELECT thread_entry_id FROM ost_thread_entry_email WHERE mid = '<spam1@example.com>'"),
     ).toEqual([{ thread_entry_id: 0 }]);
+    // A legacy request (POST /api/tickets.email) is denied the same way but records nothing.
+    const legacyDenied = await failure(
+      h.client.ingestEmail(
+        {
+          rawMessage: mail({ from: "spam@example.com", subject: "Buy", mid: "<spam2@example.com>" }),
+          legacy: true,
+        },
+        { headers },
+      ),
+    );
+    expect(legacyDenied.code).toBe(Code.PermissionDenied);
+    expect(await h.query("SELECT * FROM ost_thread_entry_email WHERE mid = '<spam2@example.com>'")).toEqual(
+      [],
+    );
 
     const agent = await failure(
       h.client.ingestEmail(

@@ -1,8 +1,10 @@
 /**
  * TicketService.IngestEmail over the e-mail channel (../email): the message is parsed and routed (new
  * ticket, threaded reply, re-delivery) in one READ COMMITTED transaction that also holds the idempotency
- * record and the outbox events. A denied sender's Message-ID stays on record, as osTicket keeps it: that
- * transaction commits and the call then fails with PERMISSION_DENIED.
+ * record and the outbox events. A denied sender's Message-ID stays on record, as osTicket's mail fetcher
+ * keeps it: that transaction commits and the call then fails with PERMISSION_DENIED. A legacy request
+ * (`POST /api/tickets.email`) writes nothing: over HTTP osTicket's error response ends the request before
+ * the Message-ID is recorded.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
@@ -50,7 +52,7 @@ export async function handleIngestEmail(
         // Concurrent deliveries of one message must see each other's commits (see ingestEmail).
         isolationLevel: "read committed",
         recover: async (tx, error) => {
-          if (!(error instanceof EmailDeniedError)) return false;
+          if (!(error instanceof EmailDeniedError) || req.legacy) return false;
           // Kept on purpose, as osTicket keeps the refused Message-ID; the call fails after the commit.
           await recordDeniedMessage(sqlFor(tx), error.mid);
           return true;
@@ -64,6 +66,7 @@ export async function handleIngestEmail(
           m.ports,
           {
             secretSalt: rt.deps.config.secretSalt,
+            keepDeniedMessageId: !req.legacy,
             onParseFailure: (failure) =>
               rt.deps.logger?.warn(
                 { reason: failure.reason, osTicketText: failure.legacyText },

@@ -596,7 +596,9 @@ export declare type IngestEmailRequest = Message<"osticket.ticket.v1.IngestEmail
   emailId: number;
 
   /**
-   * Use osTicket's exact legacy behaviour for errors and attachment problems.
+   * Use osTicket's exact legacy behaviour for errors and attachment problems. A denied mail's Message-ID
+   * is then not kept on record (over HTTP osTicket's error response ends the request first); without it,
+   * it is kept as osTicket's mail fetcher keeps it (an ost_thread_entry_email row with thread_entry_id 0).
    *
    * @generated from field: bool legacy = 5;
    */
