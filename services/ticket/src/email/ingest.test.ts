@@ -607,6 +607,26 @@ describe("replies threaded onto existing tickets", () => {
     ).toEqual([]);
   });
 
+  it("an unknown sender without a display name is named by the address in the banner", async () => {
+    const r = threaded(
+      await ingest(
+        plain({
+          from: "stranger@example.net",
+          subject: "Re: Printer broken",
+          mid: "<nameless-sender@mail.example.net>",
+          extra: ["In-Reply-To: <orig@mail.example.com>"],
+          body: "Same here.",
+        }),
+        "2026-03-04T10:05:00Z",
+      ),
+    );
+    const e = await entryRow(r.entryId);
+    expect(str(e, "body")).toMatch(
+      /^Received From: stranger@example\.net &lt;stranger@example\.net&gt;\n\nSame here\./,
+    );
+    expect(e).toMatchObject({ poster: "stranger@example.net" });
+  });
+
   it("a known user who is not the owner becomes a collaborator and posts as one", async () => {
     const stranger = created(
       await ingest(

@@ -116,7 +116,8 @@ export function postEmailReply(
       userId = author.userId;
       flags = author.flags;
     } else {
-      body = withReceivedFromBanner(body, from?.name ?? "", from?.address ?? "");
+      // Mail_Parse names a sender without a display name by the address itself.
+      body = withReceivedFromBanner(body, from?.name || from?.address || "", from?.address ?? "");
     }
 
     // A known user who is not the owner joins the thread first (Thread::addCollaborator).
