@@ -240,6 +240,42 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
     expect(smtp.received.length - since).toBe(1);
   });
 
+  it("renders %{company.name} from the company form and %{ticket} as the ticket's number", async () => {
+    const company =
+      "(SELECT v.entry_id FROM ost_form_entry_values v JOIN ost_form_field f ON f.id = v.field_id" +
+      " JOIN ost_form_entry e ON e.id = v.entry_id WHERE e.object_type = 'C' AND f.name = 'name')";
+    await execute(
+      em,
+      `UPDATE ost_form_entry_values SET value = 'ACME Support' WHERE field_id = (SELECT id FROM ost_form_field WHERE form_id = 3 AND name = 'name') AND entry_id IN (SELECT * FROM ${company} x)`,
+    );
+    await execute(
+      em,
+      "UPDATE ost_email_template SET subject = 'Opened %{ticket} for %{company}' WHERE code_name = 'ticket.autoresp'",
+    );
+    try {
+      const since = smtp.received.length;
+      const event = ticketEvent({
+        case: "ticketCreated",
+        value: { ticket: { id: 25 }, message: { id: 31 }, alert: false, autorespond: true },
+      });
+      await publish(event);
+      await settled(event.id, 1);
+      const [reply] = mailsTo("trace.user@example.net", since);
+      expect(reply?.parsed.subject).toBe("Opened 771291 for ACME Support");
+      // The stock body signs with %{company.name}; the helpdesk's title is another setting.
+      expect(reply?.parsed.html).toContain("Your ACME Support Team");
+    } finally {
+      await execute(
+        em,
+        "UPDATE ost_email_template SET subject = 'Support Ticket Opened [#%{ticket.number}]' WHERE code_name = 'ticket.autoresp'",
+      );
+      await execute(
+        em,
+        `UPDATE ost_form_entry_values SET value = 'osTicket Test Helpdesk' WHERE field_id = (SELECT id FROM ost_form_field WHERE form_id = 3 AND name = 'name') AND entry_id IN (SELECT * FROM ${company} x)`,
+      );
+    }
+  });
+
   it("sends an agent's Ticket Notice to the requester, with the active collaborators on Cc for Alert All only", async () => {
     await execute(em, "INSERT INTO ost_user_email (user_id, address) VALUES (0, 'notice.cc@example.net')");
     const [mail] = await query(em, "SELECT id FROM ost_user_email WHERE address = 'notice.cc@example.net'");

@@ -200,6 +200,8 @@ async function ticketVariables(
       ? `${str(ticket.staff_first)} ${str(ticket.staff_last)}`.trim()
       : "";
   return {
+    // A ticket prints itself as its number (Ticket::asVar).
+    ticket: str(ticket.number),
     "ticket.id": str(ticket.ticket_id),
     "ticket.number": str(ticket.number),
     "ticket.subject": str(ticket.subject),
@@ -223,7 +225,7 @@ async function ticketVariables(
     "ticket.staff_link": joinUrl(settings.helpdeskUrl, `scp/tickets.php?id=${num(ticket.ticket_id)}`),
     "ticket.client_link": clientLink(settings, ticket),
     url: settings.helpdeskUrl,
-    "company.name": settings.helpdeskTitle,
+    "company.name": settings.companyName,
     signature: dept.isPublic ? { html: dept.signature } : "",
   };
 }

@@ -9,6 +9,11 @@ import { num, str } from "../osticket/reads.ts";
 export interface AlertSettings {
   readonly helpdeskUrl: string;
   readonly helpdeskTitle: string;
+  /**
+   * The company's name (`%{company.name}`): the name answer of the company information form (Admin Panel →
+   * Settings → Company), which is what osTicket's Company object prints.
+   */
+  readonly companyName: string;
   /** IANA zone dates in e-mails are shown in (default_timezone). */
   readonly timeZone: string;
   readonly adminEmail: string;
@@ -58,12 +63,19 @@ const DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 export async function loadAlertSettings(em: EntityManager): Promise<AlertSettings> {
-  const rows = await query(em, "SELECT `key`, value FROM ost_config WHERE namespace = 'core'");
+  // The company's name rides along as a pseudo-key no config key can have (config keys have no colon).
+  const rows = await query(
+    em,
+    "SELECT `key`, value FROM ost_config WHERE namespace = 'core' UNION ALL" +
+      " (SELECT ':company_name', v.value FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+      " JOIN ost_form_field f ON f.id = v.field_id WHERE e.object_type = 'C' AND f.name = 'name' ORDER BY e.id LIMIT 1)",
+  );
   const values = new Map(rows.map((r) => [str(r.key), str(r.value)]));
   const get = (key: string) => values.get(key) ?? DEFAULTS[key] ?? "";
   return {
     helpdeskUrl: get("helpdesk_url"),
     helpdeskTitle: get("helpdesk_title"),
+    companyName: values.get(":company_name") ?? "",
     timeZone: get("default_timezone") || "UTC",
     adminEmail: get("admin_email"),
     defaultEmailId: num(get("default_email_id")),
