@@ -193,6 +193,33 @@ describe("new tickets from e-mail (FACTS §2.9)", () => {
     expect(search).toEqual({ title: "Html mail", content: "Html version ." });
   });
 
+  it("multipart/mixed with text and html siblings stores the html part alone (rich text)", async () => {
+    const raw = rawMail(
+      [
+        "From: Mixed Sender <mixed.sender@example.com>",
+        "To: support@example.com",
+        "Subject: Mixed mail",
+        "Message-ID: <m2-mixed@mail.example.com>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="MIX"',
+      ],
+      [
+        "--MIX",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "plain",
+        "--MIX",
+        "Content-Type: text/html; charset=utf-8",
+        "",
+        "<p>html</p>",
+        "--MIX--",
+        "",
+      ].join("\n"),
+    );
+    const r = created(await ingest(raw));
+    expect(await entryRow(r.entryId)).toMatchObject({ body: "<p>html</p> ", format: "html" });
+  });
+
   it("a base64 attachment becomes an ft 'T' file linked to the first message", async () => {
     const data = Buffer.from("quarterly numbers\n1,2,3\n");
     const raw = rawMail(

@@ -15,12 +15,15 @@ export interface MimeLeaf {
   readonly transferEncoding: string | undefined;
   /** The body with its Content-Transfer-Encoding undone (no charset conversion). */
   readonly data: Buffer;
+  /** Inside a message/rfc822 part given inline, which the splitter opens (mailparser keeps no file of it). */
+  readonly inMessage: boolean;
 }
 
 /**
  * Every leaf part of a message in the order of the MIME tree, read with the splitter mailparser itself
- * uses, so part numbers line up with those of mailparser's attachments. Parts of attached messages are
- * left out: the caller decodes an attached message on its own.
+ * uses, so part numbers line up with those of mailparser's attachments. An attached message is one leaf
+ * (the caller decodes it on its own), unless it is marked inline and not encoded: the splitter then opens
+ * it, as mailparser does, and its parts come with `inMessage` set.
  */
 export async function mimeLeaves(bytes: Buffer): Promise<MimeLeaf[]> {
   const splitter = new Splitter();
@@ -37,14 +40,14 @@ export async function mimeLeaves(bytes: Buffer): Promise<MimeLeaf[]> {
       filename: node.filename || undefined,
       charset: node.charset || undefined,
       transferEncoding: node.encoding || undefined,
+      inMessage: insideMessage(node),
     };
     leaves.push(transferDecoded(node, Buffer.concat(chunks)).then((data) => ({ ...leaf, data })));
   };
   splitter.on("data", (chunk: SplitterChunk) => {
     if (chunk.type === "node") {
       finish();
-      if (!chunk.multipart && !chunk.messageNode && !insideMessage(chunk))
-        current = { node: chunk, chunks: [] };
+      if (!chunk.multipart && !chunk.messageNode) current = { node: chunk, chunks: [] };
     } else if (chunk.type === "body" && current) {
       current.chunks.push(chunk.value);
     } else if (chunk.type === "data") {

@@ -577,6 +577,48 @@ describe("which parts become files (Mail_Parse::getAttachments)", () => {
   });
 });
 
+describe("html body of a multipart/mixed mail (Mail_Parse::getPart)", () => {
+  const head = [
+    "From: a@example.com",
+    "To: support@example.com",
+    "Subject: mixed",
+    'Content-Type: multipart/mixed; boundary="M"',
+  ];
+
+  it("is its html parts only, joined as they are: no <br/> for text siblings or between parts", async () => {
+    const mail = await parse(
+      head,
+      [
+        "--M",
+        "Content-Type: text/plain",
+        "",
+        "plain",
+        "--M",
+        "Content-Type: text/html",
+        "",
+        "<p>html</p>",
+        "--M",
+        "Content-Type: text/html",
+        "Content-Transfer-Encoding: base64",
+        "",
+        Buffer.from("<p>two</p>").toString("base64"),
+        "--M",
+        'Content-Type: text/html; name="att.html"',
+        "Content-Disposition: attachment",
+        "",
+        "<p>not body</p>",
+        "--M--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.html).toBe("<p>html</p>\n<p>two</p>");
+    expect(mailBody(mail, { richText: true, replySeparator: null })).toMatchObject({
+      text: "<p>html</p>\n<p>two</p>",
+      format: "html",
+    });
+  });
+});
+
 describe("message body", () => {
   const mailWith = (over: Partial<ParsedEmail>): ParsedEmail => ({
     header: "",

@@ -302,13 +302,11 @@ async function contentOf(
   const html: string[] = [];
   const text: string[] = [];
   const files: MailAttachment[] = [];
-  if (typeof mail.html === "string") {
-    // osTicket's MIME decoder keeps the line break before a part's closing boundary (mailparser drops it):
-    // it is what leaves the trailing space on stored html bodies.
-    html.push(multipart && !mail.html.endsWith("\n") ? `${mail.html}\n` : mail.html);
-  }
+  // Mail_Parse::getPart: the html parts (inline or without a disposition), joined as they are — not
+  // mailparser's html, which puts `<br/>` between parts and stands for each plain-text sibling too.
+  for (const leaf of leaves) if (isHtmlBody(leaf)) html.push(htmlBody(leaf, multipart));
   if (mail.text !== undefined) text.push(mail.text);
-  const inlineTexts = leaves.filter(isInlineNamedText);
+  const inlineTexts = leaves.filter((leaf) => !leaf.inMessage && isInlineNamedText(leaf));
   const keep = (kept: MailAttachment, transferEncoding: unknown) => {
     // Unless base64-decoded, a part's bytes keep the line break before the next boundary in osTicket.
     const base64 = typeof transferEncoding === "string" && transferEncoding.trim().toLowerCase() === "base64";
@@ -344,6 +342,32 @@ async function contentOf(
   }
   keepInlineTextsBefore(undefined);
   return { html, text, files };
+}
+
+function isHtmlBody(leaf: MimeLeaf): boolean {
+  return leaf.type === "text/html" && (leaf.disposition === undefined || leaf.disposition === "inline");
+}
+
+/**
+ * An html part's text, its line ends as mailparser gives them. osTicket's MIME decoder keeps the line break
+ * before a part's closing boundary unless the part was base64-decoded: it is what leaves the trailing space
+ * on stored html bodies.
+ */
+function htmlBody(leaf: MimeLeaf, multipart: boolean): string {
+  const text = decodeText(leaf.data, leaf.charset).replace(/\r?\n/g, "\n");
+  return multipart && leaf.transferEncoding !== "base64" && !text.endsWith("\n") ? `${text}\n` : text;
+}
+
+/** Text in its declared charset (UTF-8 when none or unknown), as mailparser reads body parts. */
+function decodeText(data: Buffer, charset: string | undefined): string {
+  if (charset && !/^(utf-?8|us-?ascii|ascii)$/i.test(charset)) {
+    try {
+      return new TextDecoder(charset).decode(data);
+    } catch {
+      // Unknown charset: read as UTF-8.
+    }
+  }
+  return data.toString("utf8");
 }
 
 /** Types mailparser reads as body text when they are inline or carry no disposition. */
