@@ -5,7 +5,7 @@ import type { Ports, TicketDomainEvent } from "../domain/ports.ts";
 import { int, str } from "../domain/rows.ts";
 import { EmailDeniedError } from "./errors.ts";
 import { type IngestEmailResult, ingestEmail } from "./ingest.ts";
-import { encodeMessageId } from "./loopback.ts";
+import { encodeMessageId, systemMessageIdCode } from "./loopback.ts";
 import { countChanges, type MailHarness, openMailHarness, rawMail } from "./testing.ts";
 
 let h: MailHarness;
@@ -344,6 +344,27 @@ describe("replies to mails osTicket's PHP side sent (Message-IDs signed with its
     );
     expect(loop).toMatchObject({ kind: "redelivered", ticketId: first.ticketId, loop: true });
     expect(countChanges(before, await h.counts())).toEqual({});
+
+    // This help desk's system code with a tag that does not verify is no loop for osTicket
+    // (decodeMessageId returns before comparing the code): the reply is posted.
+    const forged = `<B${systemMessageIdCode(salt)}-zzzzz-${Buffer.alloc(18).toString("base64")}-support@example.com>`;
+    const posted = threaded(
+      await withSalt(
+        mail([
+          "From: Lou <lou@example.com>",
+          "To: support@example.com",
+          "Subject: Re: lb",
+          `Message-ID: ${forged}`,
+          "In-Reply-To: <lb1@x>",
+        ]),
+      ),
+    );
+    expect(posted.ticketId).toBe(first.ticketId);
+    expect(await h.one("SELECT thread_entry_id FROM ost_thread_entry_email WHERE mid = ?", [forged])).toEqual(
+      {
+        thread_entry_id: posted.entryId,
+      },
+    );
 
     // An id naming only the thread (a mail osTicket sent without an entry): the reply has no parent.
     const threadOnly = encodeMessageId(salt, {

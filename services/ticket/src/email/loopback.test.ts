@@ -32,10 +32,13 @@ describe("osTicket's own Message-IDs", () => {
     ).toBe(PHP_MADE);
   });
 
-  it("trusts nothing without the right salt or with a changed tag", () => {
+  it("trusts nothing without the right salt or with a changed tag, and such an id is no loop", () => {
     expect(decodeMessageId(PHP_MADE, "another salt")).toEqual({ loopback: false });
+    // This help desk's system code, but a tag that does not verify: decodeMessageId returns before it
+    // compares the code (class.mailer.php), so osTicket posts the mail instead of stopping a loop.
     const tampered = PHP_MADE.replace("BwAAAGMA", "BwAAAGQA");
-    expect(decodeMessageId(tampered, SALT)).toEqual({ loopback: true });
+    expect(decodeMessageId(tampered, SALT)).toEqual({ loopback: false });
+    expect(decodeMessageId(`<B${systemMessageIdCode(SALT)}-Xy7_q>`, SALT)).toEqual({ loopback: false });
     expect(decodeMessageId("<plain@mail.example.com>", SALT)).toEqual({ loopback: false });
     expect(decodeMessageId("<Zsomething-else@x>", SALT)).toBeUndefined();
   });

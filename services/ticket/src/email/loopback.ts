@@ -30,7 +30,8 @@ function trimBrackets(text: string): string {
 
 /**
  * Mailer::decodeMessageId. Undefined for an id with an unknown version letter; `loopback: false` when the
- * id is not one of this help desk's (or its signature does not check out).
+ * id is not one of this help desk's, and also when its tag does not verify: osTicket returns before it
+ * compares the system code then, so such a mail is not a loop and is posted like any other.
  */
 export function decodeMessageId(mid: string, salt: string): OsTicketMessageId | undefined {
   const bare = trimBrackets(mid);
@@ -45,8 +46,8 @@ export function decodeMessageId(mid: string, salt: string): OsTicketMessageId | 
   const id = parts[1] ?? "";
   const tag = parts[2] ?? "";
   const info = version === "B" ? decodeB(id, tag, salt) : decodeA(id, tag, sig, salt);
+  if (!info) return { loopback: false };
   const loopback = code === systemMessageIdCode(salt);
-  if (!info) return { loopback };
   const byClass =
     info.userClass === "S"
       ? { staffId: info.uid }
