@@ -13,6 +13,7 @@ import {
   TicketNotice,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { loadEntry, loadTicketRow, num, str } from "../osticket/reads.ts";
+import { formatIcuDate } from "./dates.ts";
 import {
   type Agent,
   ALERTS_DISABLED,
@@ -174,16 +175,9 @@ function splitName(name: string): { first: string; last: string } {
   return { first: parts[0] ?? "", last: parts.slice(1).join(" ") };
 }
 
-function formatDate(seconds: unknown, timeZone: string): string {
-  const s = num(seconds);
-  if (s <= 0) return "";
-  try {
-    return new Intl.DateTimeFormat("en-US", { dateStyle: "short", timeStyle: "short", timeZone }).format(
-      new Date(s * 1000),
-    );
-  } catch {
-    return new Date(s * 1000).toISOString();
-  }
+/** A date column as osTicket prints it in e-mails (FormattedDate: the helpdesk's pattern and zone). */
+function formatDate(seconds: unknown, settings: AlertSettings): string {
+  return formatIcuDate(num(seconds), settings.dateTimePattern, settings.timeZone);
 }
 
 async function ticketVariables(
@@ -219,9 +213,9 @@ async function ticketVariables(
     "ticket.team.name": str(ticket.team_name),
     "ticket.assigned": staff || str(ticket.team_name),
     "ticket.source": str(ticket.source),
-    "ticket.create_date": formatDate(ticket.created, settings.timeZone),
-    "ticket.due_date": formatDate(num(ticket.duedate) || num(ticket.est_duedate), settings.timeZone),
-    "ticket.close_date": formatDate(ticket.closed, settings.timeZone),
+    "ticket.create_date": formatDate(ticket.created, settings),
+    "ticket.due_date": formatDate(num(ticket.duedate) || num(ticket.est_duedate), settings),
+    "ticket.close_date": formatDate(ticket.closed, settings),
     "ticket.staff_link": joinUrl(settings.helpdeskUrl, `scp/tickets.php?id=${num(ticket.ticket_id)}`),
     "ticket.client_link": clientLink(settings, ticket),
     url: settings.helpdeskUrl,

@@ -1,5 +1,6 @@
 import { type EntityManager, query } from "@ostmesh/db";
 import { num, str } from "../osticket/reads.ts";
+import { dateTimePattern } from "./dates.ts";
 
 /**
  * osTicket's alert and auto-responder switches (ost_config, namespace core), read on every event so admins
@@ -16,6 +17,8 @@ export interface AlertSettings {
   readonly companyName: string;
   /** IANA zone dates in e-mails are shown in (default_timezone). */
   readonly timeZone: string;
+  /** ICU pattern of dates in e-mails (`date_formats`, `datetime_format`; see dates.ts). */
+  readonly dateTimePattern: string;
   readonly adminEmail: string;
   readonly defaultEmailId: number;
   readonly alertEmailId: number;
@@ -77,6 +80,7 @@ export async function loadAlertSettings(em: EntityManager): Promise<AlertSetting
     helpdeskTitle: get("helpdesk_title"),
     companyName: values.get(":company_name") ?? "",
     timeZone: get("default_timezone") || "UTC",
+    dateTimePattern: dateTimePattern(get("date_formats"), get("datetime_format")),
     adminEmail: get("admin_email"),
     defaultEmailId: num(get("default_email_id")),
     alertEmailId: num(get("alert_email_id")),
