@@ -164,7 +164,7 @@ describe("assignment and transfer alerts (osTicket's assigned.alert and transfer
     ).toEqual([]);
   });
 
-  it("alerts a team's members with alerts on, else its lead, never the assigning agent", async () => {
+  it("alerts a team's members with alerts on, else its lead, the assigning agent included", async () => {
     await execute(em, "UPDATE ost_ticket SET team_id = 1 WHERE ticket_id = 25");
     const toTeam = () =>
       ticketEvent({ case: "ticketAssigned", value: { team: { id: 1, name: "Level I Support" } } }, 1);
@@ -178,9 +178,9 @@ describe("assignment and transfer alerts (osTicket's assigned.alert and transfer
     // Without the members switch, the lead.
     await setConfig({ assigned_alert_team_members: "" });
     expect(recipients(await alertsOf(toTeam(), 1))).toEqual(["tina@example.org"]);
-    // The lead assigns the ticket to her own team: not alerted about her own change.
+    // The lead assigns the ticket to her own team: Ticket::onAssign leaves no one out, so she is alerted too.
     const byLead = ticketEvent({ case: "ticketAssigned", value: { team: { id: 1 } } }, 5);
-    expect(await alertsOf(byLead, 0)).toEqual([]);
+    expect(recipients(await alertsOf(byLead, 1))).toEqual(["tina@example.org"]);
     // A team with alerts off alerts nobody.
     await execute(em, "UPDATE ost_team SET flags = flags | 2 WHERE team_id = 1");
     expect(await alertsOf(toTeam(), 0)).toEqual([]);
@@ -206,17 +206,22 @@ describe("assignment and transfer alerts (osTicket's assigned.alert and transfer
     expect(await alertsOf(transfer(1), 0)).toEqual([]);
 
     await setConfig({ transfer_alert_active: "1", transfer_alert_dept_members: "1" });
-    const mails = await alertsOf(transfer(1), 2);
-    // Sales' members Sam and the admin (extended access with alerts; he made the change) and its manager Jane.
-    expect(recipients(mails)).toEqual(["jane@example.org", "sam@example.org"]);
+    const mails = await alertsOf(transfer(1), 3);
+    // Sales' members Sam and the admin (extended access with alerts; he made the change, and Ticket::transfer
+    // leaves no one out) and its manager Jane.
+    expect(recipients(mails)).toEqual(["admin@example.org", "jane@example.org", "sam@example.org"]);
     const sam = mails.find((m) => m.rcptTo.includes("sam@example.org"));
     expect(sam?.parsed.subject).toBe("Ticket #771291 transfer - Sales");
     expect(sam?.parsed.html).toContain("Hi Sam Sales,");
     expect(sam?.parsed.html).toContain("transferred to the Sales department by <strong>Admin U.</strong>");
     expect(sam?.parsed.html).toContain("<blockquote><p>Please call the customer</p> </blockquote>");
 
-    // Sam transfers it: the admin and the manager, not Sam.
-    expect(recipients(await alertsOf(transfer(3), 2))).toEqual(["admin@example.org", "jane@example.org"]);
+    // Sam transfers it: the same three, Sam included.
+    expect(recipients(await alertsOf(transfer(3), 3))).toEqual([
+      "admin@example.org",
+      "jane@example.org",
+      "sam@example.org",
+    ]);
 
     // Assigned to Tina: the assignee (with transfer_alert_assigned), not the department's members.
     await execute(em, "UPDATE ost_ticket SET staff_id = 5 WHERE ticket_id = 25");

@@ -577,7 +577,9 @@ async function commentsVariable(ctx: Context, noteEntryId: number): Promise<Temp
 /**
  * Ticket Assignment Alert (Ticket::onAssign): to the assigned agent (assigned_alert_staff), or to a team's
  * members (assigned_alert_team_members), else its lead (assigned_alert_team_lead), when the team has alerts
- * on; never to the agent who assigned (a claim alerts nobody). Releases alert nobody.
+ * on. An agent who assigns a ticket to themself (a claim) alerts nobody; otherwise the assigning agent is
+ * not left out (a team's member assigning it to the team is alerted with the others), as in osTicket.
+ * Releases alert nobody.
  */
 async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<PlannedEmail[]> {
   const { em, settings } = ctx;
@@ -587,6 +589,8 @@ async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<P
   let assignee: Record<string, TemplateValue>;
   const staff = assigned.staff;
   const team = assigned.team;
+  const assigner = await actingAgent(ctx);
+  if (staff?.id && staff.id === assigner?.id) return [];
   if (staff?.id && staff.id !== assigned.previousStaff?.id) {
     const [agent] = await agentsById(em, [staff.id]);
     if (!agent) return [];
@@ -600,8 +604,7 @@ async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<P
   } else {
     return [];
   }
-  const assigner = await actingAgent(ctx);
-  const wanted = recipients.filter((a) => a && a.id !== assigner?.id);
+  const wanted = recipients.filter((a) => a !== undefined);
   if (wanted.length === 0) return [];
   const tpl = await template(ctx, "assigned.alert");
   const from = await departmentAlertMailbox(ctx);
@@ -619,8 +622,8 @@ async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<P
 /**
  * Ticket Transfer Alert (Ticket::transfer), when the new department has members for alerts: to the assignee
  * or the assigned team's members (transfer_alert_assigned), else, unassigned, to the department's members
- * (transfer_alert_dept_members); and to its manager (transfer_alert_dept_manager); never to the agent who
- * transferred.
+ * (transfer_alert_dept_members); and to its manager (transfer_alert_dept_manager); the agent who
+ * transferred included where they are one of these, as in osTicket.
  */
 async function transferAlerts(ctx: Context, transferred: TicketTransferred): Promise<PlannedEmail[]> {
   const { em, settings, dept, ticket } = ctx;
@@ -634,7 +637,7 @@ async function transferAlerts(ctx: Context, transferred: TicketTransferred): Pro
   if (settings.flag("transfer_alert_dept_manager"))
     recipients.push(...(await agentsById(em, [dept.managerId])));
   const staff = await actingAgent(ctx);
-  const wanted = recipients.filter((a) => a && a.id !== staff?.id);
+  const wanted = recipients.filter((a) => a !== undefined);
   if (wanted.length === 0) return [];
   const tpl = await template(ctx, "transfer.alert");
   const from = await departmentAlertMailbox(ctx);
