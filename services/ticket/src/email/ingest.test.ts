@@ -220,6 +220,24 @@ describe("new tickets from e-mail (FACTS §2.9)", () => {
     expect(await entryRow(r.entryId)).toMatchObject({ body: "<p>html</p> ", format: "html" });
   });
 
+  it("a us-ascii body carrying UTF-8 bytes is read as ISO-8859-1, as osTicket's iconv transcode reads it", async () => {
+    const raw = rawMail(
+      [
+        "From: Ascii Sender <ascii.sender@example.com>",
+        "To: support@example.com",
+        "Subject: Ascii mail",
+        "Message-ID: <m2-ascii@mail.example.com>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+        "Content-Transfer-Encoding: 8bit",
+      ],
+      "Un café, merci.\n",
+    );
+    const r = created(await ingest(raw));
+    // é's bytes C3 A9 read as ISO-8859-1 are "Ã©"; Format::strip_emoticons then drops U+00A9 (©) as well.
+    expect(await entryRow(r.entryId)).toMatchObject({ body: "Un cafÃ, merci.", format: "text" });
+  });
+
   it("a base64 attachment becomes an ft 'T' file linked to the first message", async () => {
     const data = Buffer.from("quarterly numbers\n1,2,3\n");
     const raw = rawMail(

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { extractEmbeddedImages, mailBody, withReceivedFromBanner } from "./body.ts";
+import { normalizeCharset } from "./charset.ts";
 import { EmailParseError } from "./errors.ts";
 import {
   headerBlock,
@@ -366,7 +367,8 @@ describe("parsing", () => {
         "",
       ].join("\n"),
     );
-    expect(mail.text).toBe("body");
+    // A part keeps the line break before the next boundary (Mail_mimeDecode::_boundarySplit).
+    expect(mail.text).toBe("body\n");
     const names = mail.attachments.map((a) => a.name);
     expect(names).toHaveLength(2);
     expect(names[0]).toMatch(/^image-[A-Za-z0-9]{4}\.gif$/);
@@ -415,7 +417,7 @@ describe("MIME structure as osTicket's parser walks it", () => {
         "",
       ].join("\n"),
     );
-    expect(mail.text).toBe("see below\ninner body");
+    expect(mail.text).toBe("see below\ninner body\n");
     expect(mail.attachments.map((a) => [a.name, a.type, a.data.length])).toEqual([
       ["r.pdf", "application/pdf", 9],
     ]);
@@ -619,6 +621,98 @@ describe("html body of a multipart/mixed mail (Mail_Parse::getPart)", () => {
   });
 });
 
+describe("charsets, transcoded as osTicket's Charset::transcode does (iconv)", () => {
+  const b64 = (bytes: number[] | string) =>
+    (typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)).toString("base64");
+
+  it("normalizes names as Charset::normalize: us-ascii and bogus names are ISO-8859-1", () => {
+    expect(normalizeCharset("us-ascii")).toBe("ISO-8859-1");
+    expect(normalizeCharset("")).toBe("ISO-8859-1");
+    expect(normalizeCharset("x-user-defined")).toBe("ISO-8859-1");
+    expect(normalizeCharset("iso8859-1")).toBe("ISO-8859-1");
+    expect(normalizeCharset("iso-8859-8-i")).toBe("ISO-8859-8");
+    expect(normalizeCharset("windows1252")).toBe("Windows-1252");
+    expect(normalizeCharset("gb2312")).toBe("GBK");
+    expect(normalizeCharset("ks_c_5601-1987")).toBe("cp949");
+    expect(normalizeCharset("utf-8")).toBe("utf-8");
+  });
+
+  it("ISO-8859-1 bytes 0x80-0x9F are C1 controls, not windows-1252 punctuation (text, html and files)", async () => {
+    const latin1 = [0x93, 0x61, 0x94, 0x20, 0x96, 0x20, 0x63, 0x61, 0x66, 0xe9];
+    const mail = await parse(
+      ["From: a@example.com", "Subject: c1", 'Content-Type: multipart/mixed; boundary="C"'],
+      [
+        "--C",
+        "Content-Type: text/plain; charset=ISO-8859-1",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64(latin1),
+        "--C",
+        "Content-Type: text/html; charset=iso-8859-1",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64(latin1),
+        "--C",
+        'Content-Type: text/plain; charset=latin1; name="l.txt"',
+        "Content-Disposition: attachment",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64(latin1),
+        "--C--",
+        "",
+      ].join("\n"),
+    );
+    const expected = "\u0093a\u0094 \u0096 café";
+    expect(mail.text).toBe(expected);
+    expect(mail.html).toBe(expected);
+    expect(mail.attachments[0]?.data.toString("utf8")).toBe(expected);
+  });
+
+  it("a us-ascii part carrying UTF-8 bytes is read as ISO-8859-1: café becomes cafÃ©", async () => {
+    const mail = await parse(
+      ["From: a@example.com", "Subject: ascii", 'Content-Type: multipart/mixed; boundary="C"'],
+      [
+        "--C",
+        "Content-Type: text/plain; charset=us-ascii",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64("café"),
+        "--C",
+        'Content-Type: text/plain; charset=US-ASCII; name="a.txt"',
+        "Content-Disposition: attachment",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64("café"),
+        "--C--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.text).toBe("cafÃ©");
+    expect(mail.attachments[0]?.data.toString("utf8")).toBe("cafÃ©");
+  });
+
+  it("other charsets are decoded by name; an unknown one leaves the bytes as they are", async () => {
+    const mail = await parse(
+      ["From: a@example.com", "Subject: other", 'Content-Type: multipart/mixed; boundary="C"'],
+      [
+        "--C",
+        "Content-Type: text/plain; charset=windows-1251",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64([0xcf, 0xf0, 0xe8]),
+        "--C",
+        "Content-Type: text/plain; charset=x-no-such-charset",
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64(" ok"),
+        "--C--",
+        "",
+      ].join("\n"),
+    );
+    expect(mail.text).toBe("При ok");
+  });
+});
+
 describe("message body", () => {
   const mailWith = (over: Partial<ParsedEmail>): ParsedEmail => ({
     header: "",
@@ -751,7 +845,7 @@ describe("a message/rfc822 wrapper (Mail_Parse::decode unwraps it)", () => {
       to: [{ name: "Support", address: "support@example.com" }],
       cc: [{ name: "", address: "carl@example.com" }],
       deliveredTo: [{ name: "", address: "support@example.com" }],
-      text: "It is on fire.",
+      text: "It is on fire.\n",
       html: undefined,
       // Read from the header text, which is the inner message's.
       priorityUrgency: 1,

@@ -2,6 +2,7 @@ import { type AddressObject, type Attachment, type EmailAddress, simpleParser } 
 import { phpTrim } from "../domain/text/format.ts";
 import { isEmailAddress } from "../domain/users/email.ts";
 import { randCode } from "./body.ts";
+import { transcodeToUtf8 } from "./charset.ts";
 import { EmailParseError } from "./errors.ts";
 import {
   firstValue,
@@ -84,8 +85,8 @@ export interface ParsedEmail {
 
 /**
  * Parses a raw RFC 822 message. Headers used for threading (Message-ID, In-Reply-To, References) are read
- * from the raw header section as osTicket reads them; addresses, subject, bodies and attachments come from
- * mailparser. A message osTicket's MIME decoder cannot decode is what EmailDataParser::onParseError makes of
+ * from the raw header section as osTicket reads them; addresses, subject and attachments come from
+ * mailparser, bodies from the MIME parts themselves (see contentOf). A message osTicket's MIME decoder cannot decode is what EmailDataParser::onParseError makes of
  * it (include/class.mailparse.php): its header fields, osTicket's error text as the plain-text body and the
  * raw message as its one attachment, with `parseFailure` set. A mail whose top-level type is message/rfc822
  * is unwrapped as Mail_Parse::decode unwraps it (see ForwardedMessage). Throws EmailParseError when not even
@@ -135,7 +136,7 @@ function decodedEmail(
     bcc: addresses(envelope.bcc),
     replyTo: replyTo(envelope.replyTo),
     html: content.html.length ? content.html.join("") : undefined,
-    text: content.text.length ? content.text.join("\n") : undefined,
+    text: content.text.length ? content.text.join("") : undefined,
     attachments: content.files,
     priorityUrgency: headerPriorityUrgency(header),
     isBounce: isBounce(split),
@@ -289,8 +290,8 @@ const MAX_NESTING = 5;
  *
  * A part is a file candidate (Mail_Parse::getAttachments) when its disposition is `attachment` or `inline`,
  * or, without either, when it is image/* or application/*: a named `text/calendar` or `audio/mpeg` part
- * with no disposition is dropped. A named text part marked `inline` is both: its text joins the body
- * (mailparser puts it there) and it is kept as a file, which `leaves` supplies.
+ * with no disposition is dropped. A named text part marked `inline` is both: its text joins the body and
+ * it is kept as a file (mailparser does not list it among its attachments, so `leaves` supplies it).
  */
 async function contentOf(
   mail: Decoded,
@@ -302,10 +303,13 @@ async function contentOf(
   const html: string[] = [];
   const text: string[] = [];
   const files: MailAttachment[] = [];
-  // Mail_Parse::getPart: the html parts (inline or without a disposition), joined as they are — not
-  // mailparser's html, which puts `<br/>` between parts and stands for each plain-text sibling too.
-  for (const leaf of leaves) if (isHtmlBody(leaf)) html.push(htmlBody(leaf, multipart));
-  if (mail.text !== undefined) text.push(mail.text);
+  // Mail_Parse::getPart: the html parts and the plain-text parts (inline or without a disposition), each
+  // transcoded as osTicket does and joined as they are — not mailparser's bodies, which put `<br/>` or a
+  // line break between parts, stand for each sibling of the other type too and read charsets the WHATWG way.
+  for (const leaf of leaves) {
+    if (isBodyPart(leaf, "text/html")) html.push(bodyText(leaf, multipart));
+    else if (isBodyPart(leaf, "text/plain")) text.push(bodyText(leaf, multipart));
+  }
   const inlineTexts = leaves.filter((leaf) => !leaf.inMessage && isInlineNamedText(leaf));
   const keep = (kept: MailAttachment, transferEncoding: unknown) => {
     // Unless base64-decoded, a part's bytes keep the line break before the next boundary in osTicket.
@@ -344,30 +348,19 @@ async function contentOf(
   return { html, text, files };
 }
 
-function isHtmlBody(leaf: MimeLeaf): boolean {
-  return leaf.type === "text/html" && (leaf.disposition === undefined || leaf.disposition === "inline");
+function isBodyPart(leaf: MimeLeaf, type: string): boolean {
+  return leaf.type === type && (leaf.disposition === undefined || leaf.disposition === "inline");
 }
 
 /**
- * An html part's text, its line ends as mailparser gives them. osTicket's MIME decoder keeps the line break
- * before a part's closing boundary unless the part was base64-decoded: it is what leaves the trailing space
- * on stored html bodies.
+ * A body part's text in UTF-8 (transcoded from its declared charset, else taken as it is), line ends as
+ * `\n`. osTicket's MIME decoder keeps the line break before a part's closing boundary unless the part was
+ * base64-decoded: it is what leaves the trailing space on stored html bodies.
  */
-function htmlBody(leaf: MimeLeaf, multipart: boolean): string {
-  const text = decodeText(leaf.data, leaf.charset).replace(/\r?\n/g, "\n");
+function bodyText(leaf: MimeLeaf, multipart: boolean): string {
+  const data = leaf.charset === undefined ? leaf.data : transcodeToUtf8(leaf.data, leaf.charset);
+  const text = data.toString("utf8").replace(/\r?\n/g, "\n");
   return multipart && leaf.transferEncoding !== "base64" && !text.endsWith("\n") ? `${text}\n` : text;
-}
-
-/** Text in its declared charset (UTF-8 when none or unknown), as mailparser reads body parts. */
-function decodeText(data: Buffer, charset: string | undefined): string {
-  if (charset && !/^(utf-?8|us-?ascii|ascii)$/i.test(charset)) {
-    try {
-      return new TextDecoder(charset).decode(data);
-    } catch {
-      // Unknown charset: read as UTF-8.
-    }
-  }
-  return data.toString("utf8");
 }
 
 /** Types mailparser reads as body text when they are inline or carry no disposition. */
@@ -463,15 +456,9 @@ function attachment(part: Attachment): MailAttachment | undefined {
   };
 }
 
-/** A text file's bytes in UTF-8, transcoded from its declared charset. */
+/** A text file's bytes in UTF-8, transcoded from its declared charset as osTicket does. */
 function utf8Text(type: string, charset: string | undefined, data: Buffer): Buffer {
-  if (!type.startsWith("text/") || !charset || /^(utf-?8|us-ascii)$/i.test(charset)) return data;
-  try {
-    return Buffer.from(new TextDecoder(charset).decode(data), "utf8");
-  } catch {
-    // Unknown charset: keep the bytes as they came.
-    return data;
-  }
+  return type.startsWith("text/") && charset ? transcodeToUtf8(data, charset) : data;
 }
 
 function contentTypeCharset(part: Attachment): string | undefined {
