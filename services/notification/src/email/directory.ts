@@ -189,6 +189,26 @@ export async function activeCollaborators(em: EntityManager, threadId: number): 
   return rows.map((r) => ({ name: str(r.name), address: str(r.address) }));
 }
 
+/** A ticket participant: the end user behind a mailbox. */
+export interface Participant {
+  readonly userId: number;
+  readonly mailbox: Mailbox;
+}
+
+/** The thread's active collaborators with their users (Ticket::getActiveCollaborators), in the order added. */
+export async function activeCollaboratorUsers(em: EntityManager, threadId: number): Promise<Participant[]> {
+  const rows = await query(
+    em,
+    "SELECT c.user_id, u.name, e.address FROM ost_thread_collaborator c JOIN ost_user u ON u.id = c.user_id" +
+      " JOIN ost_user_email e ON e.id = u.default_email_id WHERE c.thread_id = ? AND c.flags & 1 <> 0 ORDER BY c.id",
+    [threadId],
+  );
+  return rows.map((r) => ({
+    userId: num(r.user_id),
+    mailbox: { name: str(r.name), address: str(r.address) },
+  }));
+}
+
 /** The Message-ID an e-mailed thread entry arrived with (ost_thread_entry_email.mid), if any. */
 export async function entryMessageId(em: EntityManager, entryId: number): Promise<string | undefined> {
   if (!entryId) return undefined;

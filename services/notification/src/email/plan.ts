@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { type EntityManager, query, type Row } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { EventOrigin, MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { EventOrigin, MessageFormat, TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type {
   Event,
   TicketAssigned,
@@ -18,6 +18,7 @@ import {
   type Agent,
   ALERTS_DISABLED,
   activeCollaborators,
+  activeCollaboratorUsers,
   agentsById,
   type Department,
   departmentAlertMembers,
@@ -27,6 +28,7 @@ import {
   lastRespondent,
   loadDepartment,
   type Mailbox,
+  type Participant,
   SLA_NOALERTS,
   slaFlags,
   systemEmail,
@@ -120,7 +122,14 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
         case ThreadEntryType.MESSAGE:
           // Ticket::postMessage: a bounce or an auto-reply alerts nobody and gets no auto-response (mail loops).
           if (p.value.bounceOrAutoReply) return [];
-          return [...(await messageAlerts(ctx, entry)), ...(await messageAutoResponse(ctx, entry))];
+          return [
+            ...(await messageAlerts(ctx, entry)),
+            ...(await messageAutoResponse(ctx, entry)),
+            // A message that came by e-mail already reached the participants it was addressed to.
+            ...(p.value.viaEmail || entry.source === TicketSource.EMAIL
+              ? []
+              : await collaboratorNotice(ctx, entry)),
+          ];
         case ThreadEntryType.RESPONSE:
           // Ticket::postReply: the agents hear of the response (onResponse) whether or not the user is e-mailed.
           return [
@@ -460,6 +469,90 @@ async function userMailbox(ctx: Context, userId: number): Promise<Mailbox | unde
     [userId],
   );
   return row ? { name: str(row.name), address: str(row.address) } : undefined;
+}
+
+/** PersonsName's formats: osTicket fills every `%{recipient.name.<format>}` for an unnamed collaborator. */
+const NAME_FORMATS = [
+  "first",
+  "last",
+  "full",
+  "legal",
+  "lastfirst",
+  "formal",
+  "short",
+  "shortformal",
+  "complete",
+  "original",
+] as const;
+
+/**
+ * Collaborator notice (ticket.activity.notice, Ticket::notifyCollaborators from postMessage): an end user's
+ * message posted on the web or through the API goes, in one e-mail, to the ticket's other participants: the
+ * owner on To, the active collaborators on Cc, never the poster. It greets the owner when the owner is among
+ * them; otherwise every `%{recipient.name.*}` reads "Collaborator" (and `%{recipient}` itself is the last
+ * participant listed, as osTicket leaves it). osTicket sends a collaborator-only notice with no To at all;
+ * ostmesh's outbox needs one recipient on To, so the first collaborator takes it and the others go on Cc.
+ */
+async function collaboratorNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEmail[]> {
+  const { em, settings, ticket } = ctx;
+  if (!settings.flag("message_autoresponder_collabs") || entry.userId === 0) return [];
+  const poster = await userMailbox(ctx, entry.userId);
+  const requester: Participant = { userId: num(ticket.user_id), mailbox: owner(ctx) };
+  const participants = [requester, ...(await activeCollaboratorUsers(em, num(ticket.thread_id)))];
+  const others = participants.filter((p) => p.userId !== entry.userId && p.mailbox.address);
+  if (others.length === 0) return [];
+  const tpl = await template(ctx, "ticket.activity.notice");
+  // Dept::getEmail: the department's e-mail, else the default one.
+  const from = await fromMailbox(ctx, ctx.dept.emailId);
+  if (!tpl || !from) return [];
+  const [first, ...rest] = others;
+  if (!first) return [];
+  const to = first.mailbox;
+  const seen = new Set([to.address.toLowerCase()]);
+  const cc: Mailbox[] = [];
+  for (const p of rest) {
+    const key = p.mailbox.address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    cc.push(p.mailbox);
+  }
+  const ticketId = num(ticket.ticket_id);
+  const greetsOwner =
+    first === requester && to.address.toLowerCase() !== (poster?.address ?? "").toLowerCase();
+  let recipient: TemplateVariables;
+  if (greetsOwner) {
+    recipient = {
+      ...recipientVariables(ctx, to, "user"),
+      // TicketOwner's link on a ticket with collaborators carries no auth token.
+      "recipient.ticket_link": joinUrl(settings.helpdeskUrl, `view.php?id=${ticketId}`),
+    };
+  } else {
+    const last = (participants.at(-1) ?? requester).mailbox;
+    recipient = {
+      "recipient.name": last.name,
+      "recipient.email": last.address,
+      // Collaborator's link to the portal's ticket view.
+      "recipient.ticket_link": joinUrl(settings.helpdeskUrl, `tickets.php?id=${ticketId}`),
+      ...Object.fromEntries(NAME_FORMATS.map((f) => [`recipient.name.${f}`, "Collaborator"])),
+    };
+  }
+  const posterName = poster?.name ?? "A collaborator";
+  return [
+    compose(
+      ctx,
+      tpl,
+      to,
+      from,
+      {
+        message: entryVariable(entry),
+        poster: posterName,
+        "poster.name": posterName,
+        signature: "",
+        ...recipient,
+      },
+      cc,
+    ),
+  ];
 }
 
 /** The agent's reply, e-mailed to the requester with active collaborators on Cc. */

@@ -29,6 +29,7 @@ export interface AlertSettings {
 export type AlertFlag =
   | "ticket_autoresponder"
   | "message_autoresponder"
+  | "message_autoresponder_collabs"
   | "ticket_notice_active"
   | "ticket_alert_active"
   | "ticket_alert_admin"
@@ -63,6 +64,8 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   default_email_id: "0",
   alert_email_id: "0",
   default_template_id: "1",
+  // notifyCollabsONNewMessage: osTicket notifies collaborators of new messages unless told not to.
+  message_autoresponder_collabs: "1",
 };
 
 export async function loadAlertSettings(em: EntityManager): Promise<AlertSettings> {

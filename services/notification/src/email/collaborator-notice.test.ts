@@ -1,0 +1,176 @@
+import { create } from "@bufbuild/protobuf";
+import { writeOutbox } from "@ostmesh/bus";
+import { type EntityManager, execute, query } from "@ostmesh/db";
+import { EventTypes } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import type { AddressObject } from "mailparser";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { outboxEventOf } from "../capture/capture.ts";
+import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
+import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
+import { replayApiCreateTicket } from "../testing/osticket-php.ts";
+import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import { EmailStatus } from "./outbox.ts";
+
+function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.flatMap((a) => a.value.map((v) => v.address ?? ""));
+}
+
+let seq = 0;
+/** ThreadEntryAdded for a message on ticket 25 (owner: Trace User, user 28), posted through the API. */
+function messageAdded(
+  entryId: number,
+  extra: { viaEmail?: boolean; bounceOrAutoReply?: boolean } = {},
+): Event {
+  seq++;
+  return create(EventSchema, {
+    id: `collab-${Date.now()}-${seq}`,
+    type: EventTypes.TICKET_ENTRY_ADDED,
+    origin: EventOrigin.OSTMESH,
+    actor: { kind: PrincipalKind.API_KEY, id: 1 },
+    aggregate: { type: AggregateType.TICKET, id: 25 },
+    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
+    payload: {
+      case: "threadEntryAdded",
+      value: { entry: { id: entryId, type: ThreadEntryType.MESSAGE }, ...extra },
+    },
+  });
+}
+
+/** osTicket's collaborator notice (ticket.activity.notice) for end users' messages posted on the web or by API. */
+describe("collaborator notice on a new message (Ticket::notifyCollaborators)", () => {
+  let env: TestEnv;
+  let smtp: TestSmtpServer;
+  let mail: MailPipeline;
+  let em: EntityManager;
+  let active = 0;
+  let inactive = 0;
+
+  async function setConfig(key: string, value: string): Promise<void> {
+    await execute(
+      em,
+      "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', ?, ?, NOW())" +
+        " ON DUPLICATE KEY UPDATE value = VALUES(value)",
+      [key, value],
+    );
+  }
+
+  async function addUser(name: string, address: string): Promise<number> {
+    await execute(em, "INSERT INTO ost_user_email (user_id, address) VALUES (0, ?)", [address]);
+    const [row] = await query(em, "SELECT id FROM ost_user_email WHERE address = ?", [address]);
+    const user = await execute(
+      em,
+      "INSERT INTO ost_user (org_id, default_email_id, name, created, updated) VALUES (0, ?, ?, NOW(), NOW())",
+      [Number(row?.id), name],
+    );
+    await execute(em, "UPDATE ost_user_email SET user_id = ? WHERE id = ?", [user.insertId, Number(row?.id)]);
+    return user.insertId;
+  }
+
+  async function addMessage(userId: number, poster: string, source: string): Promise<number> {
+    const entry = await execute(
+      em,
+      "INSERT INTO ost_thread_entry SET created = NOW(), type = 'M', thread_id = 25, format = 'html', user_id = ?," +
+        " poster = ?, source = ?, flags = 512, pid = 31, body = '<p>Any news &amp; an ETA?</p>'",
+      [userId, poster, source],
+    );
+    return entry.insertId;
+  }
+
+  /** Publishes the event, waits until it was handled and its e-mails were sent; returns the notices. */
+  async function noticesOf(event: Event, expected: number): Promise<ReceivedMail[]> {
+    const since = smtp.received.length;
+    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
+    env.relay.notify();
+    await waitFor(
+      async () =>
+        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
+      `event ${event.id} handled`,
+    );
+    await waitFor(async () => {
+      const [row] = await query(
+        em,
+        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND template = 'ticket.activity.notice' AND status IN (?, ?)",
+        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
+      );
+      return Number(row?.n) >= expected;
+    }, `${expected} notices of ${event.id}`);
+    const queued = await query(
+      em,
+      "SELECT message_id FROM ostmesh_email WHERE event_id = ? AND template = 'ticket.activity.notice'",
+      [event.id],
+    );
+    expect(queued.length).toBe(expected);
+    const ids = new Set(queued.map((r) => String(r.message_id)));
+    await waitFor(
+      async () =>
+        smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? "")).length >= expected,
+      `${expected} notices received`,
+    );
+    return smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? ""));
+  }
+
+  beforeAll(async () => {
+    env = await createTestEnv("collabnotice");
+    em = env.orm.em.fork();
+    smtp = await startSmtpServer();
+    await replayApiCreateTicket(em);
+    active = await addUser("Carla Colleague", "carla@example.net");
+    inactive = await addUser("Ivan Inactive", "ivan@example.net");
+    await execute(
+      em,
+      "INSERT INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated)" +
+        " VALUES (1, 25, ?, 'M', NOW(), NOW()), (0, 25, ?, 'M', NOW(), NOW())",
+      [active, inactive],
+    );
+    mail = await startMailPipeline(env, smtp, "collabnotice");
+  });
+  afterAll(async () => {
+    await mail?.stop();
+    await smtp?.close();
+    await env?.close();
+  });
+  beforeEach(async () => {
+    await setConfig("message_autoresponder_collabs", "1");
+  });
+
+  it("sends the owner's API message to the active collaborator alone, greeted as Collaborator", async () => {
+    const [notice, ...more] = await noticesOf(messageAdded(await addMessage(28, "Trace User", "API")), 1);
+    expect(more).toEqual([]);
+    // The owner (the poster) and the inactive collaborator are left out.
+    expect(notice?.rcptTo).toEqual(["carla@example.net"]);
+    expect(addresses(notice?.parsed.from)).toEqual(["support@example.com"]);
+    expect(notice?.parsed.subject).toBe("Re: Trace ticket [#771291]");
+    expect(notice?.parsed.html).toContain("<strong>Dear Collaborator,</strong>");
+    expect(notice?.parsed.html).toContain("<em>Trace User</em> just logged a message");
+    expect(notice?.parsed.html).toContain("<p>Any news &amp; an ETA?</p>");
+    expect(notice?.parsed.html).toMatch(/href="[^"]*\/tickets\.php\?id=25"/);
+  });
+
+  it("sends a collaborator's web message to the owner on To, greeted by name", async () => {
+    const [notice, ...more] = await noticesOf(
+      messageAdded(await addMessage(active, "Carla Colleague", "Web")),
+      1,
+    );
+    expect(more).toEqual([]);
+    expect(notice?.rcptTo).toEqual(["trace.user@example.net"]);
+    expect(addresses(notice?.parsed.to)).toEqual(["trace.user@example.net"]);
+    expect(addresses(notice?.parsed.cc)).toEqual([]);
+    expect(notice?.parsed.html).toContain("<strong>Dear Trace,</strong>");
+    expect(notice?.parsed.html).toContain("<em>Carla Colleague</em> just logged a message");
+    expect(notice?.parsed.html).toMatch(/href="[^"]*\/view\.php\?id=25"/);
+  });
+
+  it("sends no notice for a message by e-mail, a bounce or auto-reply, or with the setting off", async () => {
+    const byEmail = await addMessage(28, "Trace User", "Email");
+    expect(await noticesOf(messageAdded(byEmail, { viaEmail: true }), 0)).toEqual([]);
+    const bounce = await addMessage(28, "Trace User", "API");
+    expect(await noticesOf(messageAdded(bounce, { bounceOrAutoReply: true }), 0)).toEqual([]);
+    await setConfig("message_autoresponder_collabs", "0");
+    expect(await noticesOf(messageAdded(await addMessage(28, "Trace User", "API")), 0)).toEqual([]);
+  });
+});
