@@ -1,18 +1,15 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { writeOutbox } from "@ostmesh/bus";
-import { type EntityManager, execute, query } from "@ostmesh/db";
+import { type EntityManager, execute } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { outboxEventOf } from "../capture/capture.ts";
-import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
-import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
+import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-import { EmailStatus } from "./outbox.ts";
 
 type EventInit = MessageInitShape<typeof EventSchema>;
 type Payload = NonNullable<EventInit["payload"]>;
@@ -45,40 +42,8 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
   let mail: MailPipeline;
   let em: EntityManager;
 
-  async function setConfig(values: Record<string, string>): Promise<void> {
-    for (const [key, value] of Object.entries(values))
-      await execute(em, "UPDATE ost_config SET value = ? WHERE namespace = 'core' AND `key` = ?", [
-        value,
-        key,
-      ]);
-  }
-
-  /** Publishes the event, waits until it was handled, checks `expected` e-mails were queued; returns them. */
-  async function mailsOf(event: Event, expected: number): Promise<ReceivedMail[]> {
-    const since = smtp.received.length;
-    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
-    env.relay.notify();
-    await waitFor(
-      async () =>
-        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
-      `event ${event.id} handled`,
-    );
-    await waitFor(async () => {
-      const [row] = await query(
-        em,
-        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND status IN (?, ?)",
-        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
-      );
-      return Number(row?.n) >= expected;
-    }, `${expected} e-mails of ${event.id}`);
-    const [queued] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ?", [
-      event.id,
-    ]);
-    expect(Number(queued?.n)).toBe(expected);
-    await waitFor(async () => smtp.received.length - since >= expected, `${expected} e-mails received`);
-    return smtp.received.slice(since);
-  }
-
+  const setConfig = (values: Record<string, string>) => setCoreConfig(em, values);
+  const sent = (event: Event, expected: number) => mailsOf(env, smtp, event, expected);
   const recipients = (mails: ReceivedMail[]) => mails.flatMap((m) => m.rcptTo).sort();
 
   async function addEntry(sql: string): Promise<number> {
@@ -138,7 +103,7 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       "type = 'N', format = 'html', staff_id = 1, poster = 'Admin User', title = 'Called the customer', flags = 64," +
         " pid = 0, body = '<p>Customer will send the logs</p>'",
     );
-    const mails = await mailsOf(entryAdded(note, ThreadEntryType.NOTE, 1), 1);
+    const mails = await sent(entryAdded(note, ThreadEntryType.NOTE, 1), 1);
     expect(recipients(mails)).toEqual(["jane@example.org"]);
     const [alert] = mails;
     expect(alert?.parsed.subject).toBe("New Internal Activity Alert");
@@ -161,14 +126,14 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
         " pid = 31, body = 'I am out of the office.'",
     );
     // An ordinary reply: the assignee's alert and the requester's confirmation.
-    const ordinary = await mailsOf(entryAdded(message, ThreadEntryType.MESSAGE, 0, { viaEmail: true }), 2);
+    const ordinary = await sent(entryAdded(message, ThreadEntryType.MESSAGE, 0, { viaEmail: true }), 2);
     expect(recipients(ordinary)).toEqual(["jane@example.org", "trace.user@example.net"]);
     // The same as an auto-reply: nothing, or the two auto-responders would answer each other.
     const automatic = entryAdded(message, ThreadEntryType.MESSAGE, 0, {
       viaEmail: true,
       bounceOrAutoReply: true,
     });
-    expect(await mailsOf(automatic, 0)).toEqual([]);
+    expect(await sent(automatic, 0)).toEqual([]);
   });
 
   it("sends a department without members for alerts no manager's new-ticket, activity, assignment or overdue alert", async () => {
@@ -203,23 +168,23 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
     await execute(em, "UPDATE ost_staff SET onvacation = 1 WHERE staff_id = 3");
     try {
       // No available member: the administrator's new-ticket copy only.
-      expect(recipients(await mailsOf(created(), 1))).toEqual(["admin@example.org"]);
-      expect(await mailsOf(noted(), 0)).toEqual([]);
-      expect(await mailsOf(overdue(), 0)).toEqual([]);
+      expect(recipients(await sent(created(), 1))).toEqual(["admin@example.org"]);
+      expect(await sent(noted(), 0)).toEqual([]);
+      expect(await sent(overdue(), 0)).toEqual([]);
       await execute(em, "UPDATE ost_ticket SET staff_id = 2 WHERE ticket_id = 25");
-      expect(await mailsOf(assigned(), 0)).toEqual([]);
+      expect(await sent(assigned(), 0)).toEqual([]);
     } finally {
       await execute(em, "UPDATE ost_staff SET onvacation = 0 WHERE staff_id = 3");
     }
     // Sam back: the manager (and the assignee) are alerted again.
-    expect(recipients(await mailsOf(noted(), 1))).toEqual(["jane@example.org"]);
-    expect(recipients(await mailsOf(assigned(), 1))).toEqual(["jane@example.org"]);
+    expect(recipients(await sent(noted(), 1))).toEqual(["jane@example.org"]);
+    expect(recipients(await sent(assigned(), 1))).toEqual(["jane@example.org"]);
     // Alerts disabled for the department: nobody, not even the administrator.
     await execute(em, "UPDATE ost_department SET group_membership = 2 WHERE id = 2");
-    expect(await mailsOf(created(), 0)).toEqual([]);
-    expect(await mailsOf(noted(), 0)).toEqual([]);
-    expect(await mailsOf(overdue(), 0)).toEqual([]);
-    expect(await mailsOf(assigned(), 0)).toEqual([]);
+    expect(await sent(created(), 0)).toEqual([]);
+    expect(await sent(noted(), 0)).toEqual([]);
+    expect(await sent(overdue(), 0)).toEqual([]);
+    expect(await sent(assigned(), 0)).toEqual([]);
   });
 
   it("sends alerts from the department's e-mail, the activity alert from the alert e-mail, an agent's notice from the department's", async () => {
@@ -256,40 +221,40 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, alert: true } },
       0,
     );
-    expect(from(await mailsOf(created, 1))).toEqual(["noreply@example.com"]);
+    expect(from(await sent(created, 1))).toEqual(["noreply@example.com"]);
     const message = await addEntry(
       "type = 'M', format = 'text', user_id = 28, poster = 'Trace User', source = 'Web', flags = 0, pid = 31," +
         " body = 'Any news?'",
     );
-    const messageAlert = await mailsOf(entryAdded(message, ThreadEntryType.MESSAGE, 0), 2);
+    const messageAlert = await sent(entryAdded(message, ThreadEntryType.MESSAGE, 0), 2);
     const alert = messageAlert.filter((m) => m.parsed.subject === "New Message Alert");
     expect(from(alert)).toEqual(["noreply@example.com"]);
     // The requester's Message Confirmation comes from the auto-response e-mail.
     const confirmation = messageAlert.filter((m) => m.rcptTo.includes("trace.user@example.net"));
     expect(from(confirmation)).toEqual(["support@example.com"]);
     const assigned = ticketEvent({ case: "ticketAssigned", value: { staff: { id: 2 } } }, 1);
-    expect(from(await mailsOf(assigned, 1))).toEqual(["noreply@example.com"]);
+    expect(from(await sent(assigned, 1))).toEqual(["noreply@example.com"]);
     const transferred = ticketEvent(
       { case: "ticketTransferred", value: { previous: { id: 1 }, current: { id: 2 } } },
       1,
     );
     transferred.type = EventTypes.TICKET_TRANSFERRED;
-    expect(from(await mailsOf(transferred, 1))).toEqual(["noreply@example.com"]);
-    expect(from(await mailsOf(ticketEvent({ case: "ticketOverdue", value: {} }, 0), 1))).toEqual([
+    expect(from(await sent(transferred, 1))).toEqual(["noreply@example.com"]);
+    expect(from(await sent(ticketEvent({ case: "ticketOverdue", value: {} }, 0), 1))).toEqual([
       "noreply@example.com",
     ]);
     const note = await addEntry(
       "type = 'N', format = 'html', staff_id = 1, poster = 'Admin User', title = 'Noted', flags = 64, pid = 0," +
         " body = '<p>Noted</p>'",
     );
-    expect(from(await mailsOf(entryAdded(note, ThreadEntryType.NOTE, 1), 1))).toEqual(["alerts@example.com"]);
+    expect(from(await sent(entryAdded(note, ThreadEntryType.NOTE, 1), 1))).toEqual(["alerts@example.com"]);
 
     // An agent opens the ticket for the requester: the notice comes from the department's e-mail.
     const notice = ticketEvent(
       { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
       1,
     );
-    expect(from(await mailsOf(notice, 1))).toEqual(["noreply@example.com"]);
+    expect(from(await sent(notice, 1))).toEqual(["noreply@example.com"]);
   });
 
   it("leaves %{signature} empty in replies and agents' notices (no signature chosen), the department's in auto-responses", async () => {
@@ -303,7 +268,7 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       "type = 'R', format = 'html', staff_id = 1, poster = 'Admin User', flags = 64, pid = 31," +
         " body = '<p>Fixed it.</p>'",
     );
-    const [reply] = await mailsOf(entryAdded(response, ThreadEntryType.RESPONSE, 1, { notify: true }), 1);
+    const [reply] = await sent(entryAdded(response, ThreadEntryType.RESPONSE, 1, { notify: true }), 1);
     expect(reply?.parsed.subject).toMatch(/^Re: /);
     expect(reply?.parsed.html).toContain("<p>Fixed it.</p>");
     expect(reply?.parsed.html).not.toContain("Signed: the Support desk");
@@ -312,7 +277,7 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
       1,
     );
-    const [noticeMail] = await mailsOf(notice, 1);
+    const [noticeMail] = await sent(notice, 1);
     expect(noticeMail?.parsed.html).toContain("Our customer care team has created a ticket");
     expect(noticeMail?.parsed.html).not.toContain("Signed: the Support desk");
 
@@ -321,7 +286,7 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       { case: "ticketCreated", value: { ticket: { id: 25 }, message: { id: 31 }, autorespond: true } },
       0,
     );
-    const [autoMail] = await mailsOf(autoresp, 1);
+    const [autoMail] = await sent(autoresp, 1);
     expect(autoMail?.parsed.html).toContain("Signed: the Support desk");
   });
 
@@ -334,7 +299,7 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       "type = 'R', format = 'html', staff_id = 1, poster = 'Admin User', flags = 64, pid = 31," +
         " body = '<p>Replaced the toner.</p>'",
     );
-    const quiet = await mailsOf(entryAdded(byAdmin, ThreadEntryType.RESPONSE, 1, { notify: false }), 3);
+    const quiet = await sent(entryAdded(byAdmin, ThreadEntryType.RESPONSE, 1, { notify: false }), 3);
     expect(recipients(quiet)).toEqual(["jane@example.org", "sam@example.org", "tina@example.org"]);
     const tina = quiet.find((m) => m.rcptTo.includes("tina@example.org"));
     expect(tina?.parsed.subject).toBe("New Internal Activity Alert");
@@ -346,12 +311,12 @@ describe("activity alerts and osTicket's alert rules (note.alert, departments wi
       "type = 'R', format = 'html', staff_id = 2, poster = 'Jane Agent', flags = 64, pid = 31," +
         " body = '<p>Please confirm.</p>'",
     );
-    const told = await mailsOf(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 3);
+    const told = await sent(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 3);
     expect(recipients(told)).toEqual(["sam@example.org", "tina@example.org", "trace.user@example.net"]);
 
     // With activity alerts off, only the user's reply.
     await setConfig({ note_alert_active: "" });
-    const off = await mailsOf(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 1);
+    const off = await sent(entryAdded(byJane, ThreadEntryType.RESPONSE, 2, { notify: true }), 1);
     expect(recipients(off)).toEqual(["trace.user@example.net"]);
   });
 });

@@ -1,17 +1,14 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { writeOutbox } from "@ostmesh/bus";
-import { type EntityManager, execute, query } from "@ostmesh/db";
+import { type EntityManager, execute } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { outboxEventOf } from "../capture/capture.ts";
-import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
-import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
+import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-import { EmailStatus } from "./outbox.ts";
 
 type EventInit = MessageInitShape<typeof EventSchema>;
 type Payload = NonNullable<EventInit["payload"]>;
@@ -38,40 +35,8 @@ describe("assignment and transfer alerts (osTicket's assigned.alert and transfer
   let em: EntityManager;
   let noteId = 0;
 
-  async function setConfig(values: Record<string, string>): Promise<void> {
-    for (const [key, value] of Object.entries(values))
-      await execute(em, "UPDATE ost_config SET value = ? WHERE namespace = 'core' AND `key` = ?", [
-        value,
-        key,
-      ]);
-  }
-
-  /** Publishes the event and waits until it was handled; returns the e-mails it sent. */
-  async function alertsOf(event: Event, expected: number): Promise<ReceivedMail[]> {
-    const since = smtp.received.length;
-    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
-    env.relay.notify();
-    await waitFor(
-      async () =>
-        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
-      `event ${event.id} handled`,
-    );
-    await waitFor(async () => {
-      const [row] = await query(
-        em,
-        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND status IN (?, ?)",
-        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
-      );
-      return Number(row?.n) >= expected;
-    }, `${expected} e-mails of ${event.id}`);
-    const [queued] = await query(em, "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ?", [
-      event.id,
-    ]);
-    expect(Number(queued?.n)).toBe(expected);
-    await waitFor(async () => smtp.received.length - since >= expected, `${expected} e-mails received`);
-    return smtp.received.slice(since);
-  }
-
+  const setConfig = (values: Record<string, string>) => setCoreConfig(em, values);
+  const alertsOf = (event: Event, expected: number) => mailsOf(env, smtp, event, expected);
   const recipients = (mails: ReceivedMail[]) => mails.flatMap((m) => m.rcptTo).sort();
 
   beforeAll(async () => {

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { writeOutbox } from "@ostmesh/bus";
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -8,12 +7,10 @@ import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/ostic
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { outboxEventOf } from "../capture/capture.ts";
-import { createTestEnv, type TestEnv, waitFor } from "../testing/env.ts";
-import { type MailPipeline, startMailPipeline } from "../testing/mail.ts";
+import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-import { EmailStatus } from "./outbox.ts";
+import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
 
 function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -50,14 +47,9 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
   let active = 0;
   let inactive = 0;
 
-  async function setConfig(key: string, value: string): Promise<void> {
-    await execute(
-      em,
-      "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', ?, ?, NOW())" +
-        " ON DUPLICATE KEY UPDATE value = VALUES(value)",
-      [key, value],
-    );
-  }
+  const setConfig = (key: string, value: string) => setCoreConfig(em, { [key]: value });
+  const noticesOf = (event: Event, expected: number) =>
+    mailsOf(env, smtp, event, expected, "ticket.activity.notice");
 
   async function addUser(name: string, address: string): Promise<number> {
     await execute(em, "INSERT INTO ost_user_email (user_id, address) VALUES (0, ?)", [address]);
@@ -79,39 +71,6 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
       [userId, poster, source],
     );
     return entry.insertId;
-  }
-
-  /** Publishes the event, waits until it was handled and its e-mails were sent; returns the notices. */
-  async function noticesOf(event: Event, expected: number): Promise<ReceivedMail[]> {
-    const since = smtp.received.length;
-    await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
-    env.relay.notify();
-    await waitFor(
-      async () =>
-        (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
-      `event ${event.id} handled`,
-    );
-    await waitFor(async () => {
-      const [row] = await query(
-        em,
-        "SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ? AND template = 'ticket.activity.notice' AND status IN (?, ?)",
-        [event.id, EmailStatus.SENT, EmailStatus.FAILED],
-      );
-      return Number(row?.n) >= expected;
-    }, `${expected} notices of ${event.id}`);
-    const queued = await query(
-      em,
-      "SELECT message_id FROM ostmesh_email WHERE event_id = ? AND template = 'ticket.activity.notice'",
-      [event.id],
-    );
-    expect(queued.length).toBe(expected);
-    const ids = new Set(queued.map((r) => String(r.message_id)));
-    await waitFor(
-      async () =>
-        smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? "")).length >= expected,
-      `${expected} notices received`,
-    );
-    return smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? ""));
   }
 
   beforeAll(async () => {

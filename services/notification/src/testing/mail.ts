@@ -1,10 +1,14 @@
 import type { ConsumerHandle } from "@ostmesh/bus";
+import { writeOutbox } from "@ostmesh/bus";
 import { testDurable } from "@ostmesh/bus/testing/names.ts";
+import { type EntityManager, execute, query } from "@ostmesh/db";
+import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { outboxEventOf } from "../capture/capture.ts";
 import { startEmailConsumer } from "../email/consumer.ts";
-import { EmailSender } from "../email/outbox.ts";
+import { EmailSender, EmailStatus } from "../email/outbox.ts";
 import { smtpTransport } from "../email/transport.ts";
-import type { TestEnv } from "./env.ts";
-import type { TestSmtpServer } from "./smtp.ts";
+import { type TestEnv, waitFor } from "./env.ts";
+import type { ReceivedMail, TestSmtpServer } from "./smtp.ts";
 
 /** The e-mail path as production runs it: the consumer queues alerts, the sender delivers them to `smtp`. */
 export interface MailPipeline {
@@ -44,4 +48,61 @@ export async function startMailPipeline(
       await sender.stop();
     },
   };
+}
+
+/** Sets osTicket `core` settings (a key the table lacks is added, as the admin panel would save it). */
+export async function setCoreConfig(
+  em: EntityManager,
+  values: Readonly<Record<string, string>>,
+): Promise<void> {
+  for (const [key, value] of Object.entries(values))
+    await execute(
+      em,
+      "INSERT INTO ost_config (namespace, `key`, value, updated) VALUES ('core', ?, ?, NOW())" +
+        " ON DUPLICATE KEY UPDATE value = VALUES(value)",
+      [key, value],
+    );
+}
+
+/**
+ * Publishes `event` through the outbox and waits until the e-mail consumer has handled it and its e-mails
+ * (those of `template` only, when given) were sent or given up; throws unless exactly `expected` were queued.
+ * Returns them as the SMTP server received them.
+ */
+export async function mailsOf(
+  env: TestEnv,
+  smtp: TestSmtpServer,
+  event: Event,
+  expected: number,
+  template?: string,
+): Promise<ReceivedMail[]> {
+  const em = env.orm.em.fork();
+  const since = smtp.received.length;
+  await em.fork().transactional((tx) => writeOutbox(tx, outboxEventOf(event, env.stream)));
+  env.relay.notify();
+  await waitFor(
+    async () => (await query(em, "SELECT 1 FROM ostmesh_inbox WHERE message_id = ?", [event.id])).length > 0,
+    `event ${event.id} handled`,
+  );
+  const ofTemplate = template === undefined ? "" : " AND template = ?";
+  const params = template === undefined ? [event.id] : [event.id, template];
+  await waitFor(async () => {
+    const [row] = await query(
+      em,
+      `SELECT COUNT(*) AS n FROM ostmesh_email WHERE event_id = ?${ofTemplate} AND status IN (?, ?)`,
+      [...params, EmailStatus.SENT, EmailStatus.FAILED],
+    );
+    return Number(row?.n) >= expected;
+  }, `${expected} e-mails of ${event.id}`);
+  const queued = await query(
+    em,
+    `SELECT message_id FROM ostmesh_email WHERE event_id = ?${ofTemplate}`,
+    params,
+  );
+  if (queued.length !== expected)
+    throw new Error(`expected ${expected} e-mails of ${event.id} to be queued, found ${queued.length}`);
+  const ids = new Set(queued.map((r) => String(r.message_id)));
+  const received = () => smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? ""));
+  await waitFor(async () => received().length >= expected, `${expected} e-mails received`);
+  return received();
 }
