@@ -116,6 +116,8 @@ export const OstmeshEmail = defineEntity({
     sentAt: time("sent_at").nullable(),
     /** JSON object of W3C trace headers (traceparent, tracestate) of the event's consumer span. */
     traceContext: p.string().length(1024).name("trace_context").nullable(),
+    /** JSON array of {fileId, name}: the ost_file rows to attach and the names they go by; null for none. */
+    attachments: p.text().nullable(),
   },
   uniques: [{ name: "ux_email_once", properties: ["eventId", "template", "recipient"] }],
   indexes: [{ name: "ix_email_due", properties: ["status", "nextAttemptAt"] }],

@@ -7,6 +7,7 @@ import { Migration20260503000000_email_trace } from "./Migration20260503000000_e
 import { Migration20260504000000_capture_ticket } from "./Migration20260504000000_capture_ticket.ts";
 import { Migration20260505000000_upload } from "./Migration20260505000000_upload.ts";
 import { Migration20260506000000_scheduled_task } from "./Migration20260506000000_scheduled_task.ts";
+import { Migration20260507000000_email_attachments } from "./Migration20260507000000_email_attachments.ts";
 
 /** Where MikroORM records which of ostmesh's migrations ran. */
 export const MIGRATIONS_TABLE = "ostmesh_migrations";
@@ -27,4 +28,8 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20260504000000_capture_ticket", class: Migration20260504000000_capture_ticket },
   { name: "Migration20260505000000_upload", class: Migration20260505000000_upload },
   { name: "Migration20260506000000_scheduled_task", class: Migration20260506000000_scheduled_task },
+  {
+    name: "Migration20260507000000_email_attachments",
+    class: Migration20260507000000_email_attachments,
+  },
 ];

@@ -7,7 +7,7 @@ import { backoffMs, claimLeased, DeliveryLoop, forEachConcurrently, QueueDepth }
 import { num, str } from "../osticket/reads.ts";
 import { restoredTraceContext } from "../trace-context.ts";
 import type { Mailbox } from "./directory.ts";
-import type { PlannedEmail } from "./plan.ts";
+import type { PlannedEmail, PlannedFile } from "./plan.ts";
 import { stripTags } from "./templates.ts";
 
 export const EmailStatus = { PENDING: 1, RETRYING: 2, SENT: 3, FAILED: 4 } as const;
@@ -29,8 +29,8 @@ export async function enqueueEmails(
     const result = await execute(
       tx,
       "INSERT IGNORE INTO ostmesh_email (event_id, template, recipient, recipient_name, cc, from_address, from_name," +
-        " subject, body_html, message_id, in_reply_to, references_ids, ticket_id, trace_context)" +
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " subject, body_html, message_id, in_reply_to, references_ids, ticket_id, trace_context, attachments)" +
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [
         eventId,
         e.template,
@@ -46,11 +46,19 @@ export async function enqueueEmails(
         e.references.length > 0 ? e.references.join(" ") : null,
         e.ticketId,
         traceContext,
+        e.files.length > 0 ? JSON.stringify(e.files) : null,
       ],
     );
     added += result.affectedRows;
   }
   return added;
+}
+
+/** A file e-mailed with a message, read from osTicket's storage. */
+export interface MailAttachment {
+  filename: string;
+  content: Buffer;
+  contentType: string;
 }
 
 /** What the sender needs from a mail transport (nodemailer's Mail object fits). */
@@ -68,6 +76,7 @@ export interface MailTransport {
     inReplyTo?: string;
     references?: string[];
     headers?: Record<string, string>;
+    attachments?: MailAttachment[];
   }): Promise<{ response?: string }>;
   close(): void;
 }
@@ -188,6 +197,7 @@ export class EmailSender {
       this.#o.metrics?.attempt("email", outcome, (performance.now() - started) / 1000);
     const cc = row.cc ? parseCc(row.cc) : [];
     try {
+      const attachments = row.attachments ? await this.#attachments(em, id, parseFiles(row.attachments)) : [];
       await this.#traced(row, attempts, {
         from: { address: str(row.from_address), name: str(row.from_name) },
         to: { address: str(row.recipient), name: str(row.recipient_name) },
@@ -203,6 +213,7 @@ export class EmailSender {
         headers: AUTO_REPLIES.has(template)
           ? { "Auto-Submitted": "auto-replied", "X-Autoreply": "yes" }
           : { "Auto-Submitted": "auto-generated" },
+        ...(attachments.length > 0 ? { attachments } : {}),
       });
       // The row's bookkeeping is the sender's own, outside the send span (and the change's trace).
       await execute(
@@ -237,6 +248,64 @@ export class EmailSender {
         "e-mail not sent; will retry",
       );
     }
+  }
+
+  /**
+   * The planned files' bytes from osTicket's database storage (ost_file_chunk, read chunk by chunk). As
+   * osTicket's Mailer does with a file it cannot read, a file that is gone, kept in another storage backend,
+   * or larger than the helpdesk's max_file_size is left out with a warning, and the e-mail still goes.
+   */
+  async #attachments(em: EntityManager, emailId: number, files: PlannedFile[]): Promise<MailAttachment[]> {
+    const [config] = await query(
+      em,
+      "SELECT value FROM ost_config WHERE namespace = 'core' AND `key` = 'max_file_size'",
+    );
+    const limit = num(config?.value) || DEFAULT_MAX_FILE_SIZE;
+    const out: MailAttachment[] = [];
+    for (const file of files) {
+      const [row] = await query(em, "SELECT bk, type, size, name FROM ost_file WHERE id = ?", [file.fileId]);
+      const skip = !row
+        ? "file not found"
+        : str(row.bk) !== "D"
+          ? "file not in database storage"
+          : num(row.size) > limit
+            ? "file larger than max_file_size"
+            : "";
+      if (!row || skip) {
+        this.#o.logger.warn({ emailId, fileId: file.fileId, limit }, `e-mail attachment left out: ${skip}`);
+        continue;
+      }
+      const chunks: Buffer[] = [];
+      let chunkId = -1;
+      let size = 0;
+      for (;;) {
+        const [chunk] = await query(
+          em,
+          "SELECT chunk_id, filedata FROM ost_file_chunk WHERE file_id = ? AND chunk_id > ? ORDER BY chunk_id LIMIT 1",
+          [file.fileId, chunkId],
+        );
+        if (!chunk) break;
+        chunkId = num(chunk.chunk_id);
+        const data = Buffer.isBuffer(chunk.filedata) ? chunk.filedata : Buffer.from(str(chunk.filedata));
+        size += data.length;
+        // ost_file.size is osTicket's word; the chunks are what would go out.
+        if (size > limit) break;
+        chunks.push(data);
+      }
+      if (size > limit) {
+        this.#o.logger.warn(
+          { emailId, fileId: file.fileId, limit },
+          "e-mail attachment left out: file larger than max_file_size",
+        );
+        continue;
+      }
+      out.push({
+        filename: file.name || str(row.name),
+        content: Buffer.concat(chunks),
+        contentType: str(row.type) || "application/octet-stream",
+      });
+    }
+    return out;
   }
 
   /** One SMTP send inside its CLIENT span, a child of the stored context of the change; rethrows failures. */
@@ -291,6 +360,23 @@ function recordSendError(span: Span, error: unknown): void {
 /** SMTP replies often quote the refused recipient; telemetry keeps no e-mail address. */
 function withoutAddresses(text: string): string {
   return text.replace(/[^\s<>"'(),;:@/[\]]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+/g, "REDACTED");
+}
+
+/** osTicket's max_file_size on a fresh install (1 MiB), for a helpdesk whose ost_config lacks it. */
+const DEFAULT_MAX_FILE_SIZE = 1_048_576;
+
+function parseFiles(value: unknown): PlannedFile[] {
+  try {
+    const parsed: unknown = JSON.parse(str(value));
+    if (!Array.isArray(parsed)) return [];
+    return parsed.flatMap((f: unknown) =>
+      f && typeof f === "object" && num(Reflect.get(f, "fileId")) > 0
+        ? [{ fileId: num(Reflect.get(f, "fileId")), name: str(Reflect.get(f, "name")) }]
+        : [],
+    );
+  } catch {
+    return [];
+  }
 }
 
 function parseCc(value: unknown): Mailbox[] {

@@ -64,6 +64,14 @@ export interface PlannedEmail {
   readonly inReplyTo: string | undefined;
   readonly references: readonly string[];
   readonly ticketId: number;
+  /** osTicket files the e-mail carries; their bytes are read from ost_file_chunk when it is sent. */
+  readonly files: readonly PlannedFile[];
+}
+
+/** An ost_file attached to an e-mail under the name its ost_attachment row gives it ("" keeps the file's own). */
+export interface PlannedFile {
+  readonly fileId: number;
+  readonly name: string;
 }
 
 interface Context {
@@ -303,7 +311,24 @@ function compose(
     inReplyTo: references.at(-1),
     references,
     ticketId: num(ctx.ticket.ticket_id),
+    files: [],
   };
+}
+
+/**
+ * The files of a thread entry that osTicket e-mails with it when `email_attachments` is on (ThreadEntry's
+ * attachments; Mailer::send adds each under its attachment name). Inline images stay out: they belong to the
+ * body. A note's files never leave the helpdesk, whichever e-mail asks for them.
+ */
+async function entryFiles(ctx: Context, entryId: number): Promise<PlannedFile[]> {
+  if (!entryId || !ctx.settings.flag("email_attachments")) return [];
+  const rows = await query(
+    ctx.em,
+    "SELECT a.file_id, a.name FROM ost_attachment a JOIN ost_thread_entry t ON t.id = a.object_id" +
+      " WHERE a.object_id = ? AND a.type = 'H' AND a.inline = 0 AND t.type <> 'N' ORDER BY a.id",
+    [entryId],
+  );
+  return rows.map((r) => ({ fileId: num(r.file_id), name: str(r.name) }));
 }
 
 /** Alerts to agents: one e-mail each, available agents only, each address once. */
@@ -363,21 +388,26 @@ async function newTicketNotice(
         (c) => c.address && c.address.toLowerCase() !== to.address.toLowerCase(),
       )
     : [];
+  // Ticket::open attaches the message's files to an agent's notice; the auto-response carries none.
+  const files = staffOpened ? await entryFiles(ctx, message?.id ?? 0) : [];
   return [
-    compose(
-      ctx,
-      tpl,
-      to,
-      from,
-      {
-        message: entryVariable(message),
-        // An agent's notice is signed only as the agent chose ("mine" or "dept", Ticket::open); ostmesh's API
-        // offers no such choice, so it goes unsigned as osTicket's does without one.
-        ...(staffOpened ? { signature: "" } : {}),
-        ...recipientVariables(ctx, to, "user"),
-      },
-      cc,
-    ),
+    {
+      ...compose(
+        ctx,
+        tpl,
+        to,
+        from,
+        {
+          message: entryVariable(message),
+          // An agent's notice is signed only as the agent chose ("mine" or "dept", Ticket::open); ostmesh's API
+          // offers no such choice, so it goes unsigned as osTicket's does without one.
+          ...(staffOpened ? { signature: "" } : {}),
+          ...recipientVariables(ctx, to, "user"),
+        },
+        cc,
+      ),
+      files,
+    },
   ];
 }
 
@@ -537,22 +567,21 @@ async function collaboratorNotice(ctx: Context, entry: ThreadEntry): Promise<Pla
     };
   }
   const posterName = poster?.name ?? "A collaborator";
-  return [
-    compose(
-      ctx,
-      tpl,
-      to,
-      from,
-      {
-        message: entryVariable(entry),
-        poster: posterName,
-        "poster.name": posterName,
-        signature: "",
-        ...recipient,
-      },
-      cc,
-    ),
-  ];
+  const notice = compose(
+    ctx,
+    tpl,
+    to,
+    from,
+    {
+      message: entryVariable(entry),
+      poster: posterName,
+      "poster.name": posterName,
+      signature: "",
+      ...recipient,
+    },
+    cc,
+  );
+  return [{ ...notice, files: await entryFiles(ctx, entry.id) }];
 }
 
 /** The agent's reply, e-mailed to the requester with active collaborators on Cc. */
@@ -566,24 +595,24 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
     (c) => c.address && c.address.toLowerCase() !== to.address.toLowerCase(),
   );
   const [agent] = await agentsById(ctx.em, [entry.staffId]);
-  return [
-    compose(
-      ctx,
-      tpl,
-      to,
-      from,
-      {
-        response: entryVariable(entry),
-        // Ticket::postReply signs only with the agent's chosen signature ("mine" or "dept"); PostReply has no
-        // such choice, so the reply goes unsigned as osTicket's does without one.
-        signature: "",
-        "staff.name": agent?.name ?? entry.poster,
-        "poster.name": entry.poster,
-        ...recipientVariables(ctx, to, "user"),
-      },
-      cc,
-    ),
-  ];
+  const reply = compose(
+    ctx,
+    tpl,
+    to,
+    from,
+    {
+      response: entryVariable(entry),
+      // Ticket::postReply signs only with the agent's chosen signature ("mine" or "dept"); PostReply has no
+      // such choice, so the reply goes unsigned as osTicket's does without one.
+      signature: "",
+      "staff.name": agent?.name ?? entry.poster,
+      "poster.name": entry.poster,
+      ...recipientVariables(ctx, to, "user"),
+    },
+    cc,
+  );
+  // Ticket::postReply attaches the response's files.
+  return [{ ...reply, files: await entryFiles(ctx, entry.id) }];
 }
 
 /**

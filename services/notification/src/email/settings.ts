@@ -54,7 +54,8 @@ export type AlertFlag =
   | "transfer_alert_active"
   | "transfer_alert_assigned"
   | "transfer_alert_dept_manager"
-  | "transfer_alert_dept_members";
+  | "transfer_alert_dept_members"
+  | "email_attachments";
 
 /** Values of keys absent from ost_config (osTicket's OsticketConfig::$defaults and installer seed). */
 const DEFAULTS: Readonly<Record<string, string>> = {
@@ -66,6 +67,8 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   default_template_id: "1",
   // notifyCollabsONNewMessage: osTicket notifies collaborators of new messages unless told not to.
   message_autoresponder_collabs: "1",
+  // emailAttachments: the installer seeds it on; e-mails carry their thread entry's files.
+  email_attachments: "1",
 };
 
 export async function loadAlertSettings(em: EntityManager): Promise<AlertSettings> {
