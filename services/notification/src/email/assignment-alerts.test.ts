@@ -1,32 +1,16 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type EntityManager, execute } from "@ostmesh/db";
-import { EventTypes } from "@ostmesh/proto";
-import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
-import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestEnv, type TestEnv } from "../testing/env.ts";
-import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
+import {
+  type MailPipeline,
+  mailsOf,
+  setCoreConfig,
+  startMailPipeline,
+  replayedTicketEvent as ticketEvent,
+} from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-
-type EventInit = MessageInitShape<typeof EventSchema>;
-type Payload = NonNullable<EventInit["payload"]>;
-
-let seq = 0;
-/** An ostmesh event on ticket 25 by agent `agentId` (0: an API key). */
-function ticketEvent(payload: Payload, agentId: number): Event {
-  seq++;
-  return create(EventSchema, {
-    id: `alert-${Date.now()}-${seq}`,
-    type: payload.case === "ticketAssigned" ? EventTypes.TICKET_ASSIGNED : EventTypes.TICKET_TRANSFERRED,
-    origin: EventOrigin.OSTMESH,
-    actor: agentId ? { kind: PrincipalKind.AGENT, id: agentId } : { kind: PrincipalKind.API_KEY, id: 1 },
-    aggregate: { type: AggregateType.TICKET, id: 25 },
-    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
-    payload,
-  });
-}
 
 describe("assignment and transfer alerts (osTicket's assigned.alert and transfer.alert)", () => {
   let env: TestEnv;

@@ -1,14 +1,16 @@
-import { create } from "@bufbuild/protobuf";
 import { type EntityManager, execute, query } from "@ostmesh/db";
-import { EventTypes } from "@ostmesh/proto";
-import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
-import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
-import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestEnv, type TestEnv } from "../testing/env.ts";
-import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
+import {
+  type MailPipeline,
+  mailsOf,
+  replayedTicketEvent,
+  setCoreConfig,
+  startMailPipeline,
+} from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
 
@@ -17,25 +19,18 @@ function addresses(value: AddressObject | AddressObject[] | undefined): string[]
   return list.flatMap((a) => a.value.map((v) => v.address ?? ""));
 }
 
-let seq = 0;
-/** ThreadEntryAdded for a message on ticket 25 (owner: Trace User, user 28), posted through the API. */
+/** A message (entry `entryId`) added through the API on ticket 25. */
 function messageAdded(
   entryId: number,
   extra: { viaEmail?: boolean; bounceOrAutoReply?: boolean } = {},
 ): Event {
-  seq++;
-  return create(EventSchema, {
-    id: `collab-${Date.now()}-${seq}`,
-    type: EventTypes.TICKET_ENTRY_ADDED,
-    origin: EventOrigin.OSTMESH,
-    actor: { kind: PrincipalKind.API_KEY, id: 1 },
-    aggregate: { type: AggregateType.TICKET, id: 25 },
-    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
-    payload: {
+  return replayedTicketEvent(
+    {
       case: "threadEntryAdded",
       value: { entry: { id: entryId, type: ThreadEntryType.MESSAGE }, ...extra },
     },
-  });
+    0,
+  );
 }
 
 /** osTicket's collaborator notice (ticket.activity.notice) for end users' messages posted on the web or by API. */

@@ -1,8 +1,12 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ConsumerHandle } from "@ostmesh/bus";
 import { writeOutbox } from "@ostmesh/bus";
 import { testDurable } from "@ostmesh/bus/testing/names.ts";
 import { type EntityManager, execute, query } from "@ostmesh/db";
-import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { EventTypes } from "@ostmesh/proto";
+import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
+import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { outboxEventOf } from "../capture/capture.ts";
 import { startEmailConsumer } from "../email/consumer.ts";
 import { EmailSender, EmailStatus } from "../email/outbox.ts";
@@ -105,4 +109,33 @@ export async function mailsOf(
   const received = () => smtp.received.slice(since).filter((m) => ids.has(m.parsed.messageId ?? ""));
   await waitFor(async () => received().length >= expected, `${expected} e-mails received`);
   return received();
+}
+
+export type TicketEventPayload = NonNullable<MessageInitShape<typeof EventSchema>["payload"]>;
+
+const TYPE_OF_PAYLOAD: Readonly<Partial<Record<string, string>>> = {
+  threadEntryAdded: EventTypes.TICKET_ENTRY_ADDED,
+  ticketCreated: EventTypes.TICKET_CREATED,
+  ticketOverdue: EventTypes.TICKET_OVERDUE,
+  ticketAssigned: EventTypes.TICKET_ASSIGNED,
+  ticketTransferred: EventTypes.TICKET_TRANSFERRED,
+};
+
+let eventSeq = 0;
+
+/**
+ * An ostmesh event on the ticket replayApiCreateTicket writes (25, #771291, Support, user 28), by agent
+ * `agentId` (0: an API key); its type follows the payload.
+ */
+export function replayedTicketEvent(payload: TicketEventPayload, agentId: number): Event {
+  eventSeq++;
+  return create(EventSchema, {
+    id: `mail-${Date.now()}-${eventSeq}`,
+    type: TYPE_OF_PAYLOAD[payload.case ?? ""] ?? EventTypes.TICKET_ENTRY_ADDED,
+    origin: EventOrigin.OSTMESH,
+    actor: agentId ? { kind: PrincipalKind.AGENT, id: agentId } : { kind: PrincipalKind.API_KEY, id: 1 },
+    aggregate: { type: AggregateType.TICKET, id: 25 },
+    ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
+    payload,
+  });
 }

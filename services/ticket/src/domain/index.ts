@@ -42,7 +42,6 @@ export {
   type SystemLogRow,
   type SystemLogType,
   sanitizeLogText,
-  systemLogLevel,
   writeSystemLog,
 } from "./syslog.ts";
 export { cleanBody, cleanTitle, sanitizeRichText, stripEmoticons } from "./text/format.ts";

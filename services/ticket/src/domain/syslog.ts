@@ -20,7 +20,7 @@ export interface SystemLogRow {
  * `core.log_level` as osTicket::log compares it: a missing setting is PHP's null, below every level, so
  * nothing is logged.
  */
-export async function systemLogLevel(sql: Sql): Promise<number> {
+async function systemLogLevel(sql: Sql): Promise<number> {
   const row = await sql.first(
     "SELECT `value` FROM ost_config WHERE `namespace` = 'core' AND `key` = 'log_level'",
   );
