@@ -395,6 +395,39 @@ describe("replies to mails osTicket's PHP side sent (Message-IDs signed with its
       type: "M",
     });
 
+    // An agent answering a mail about the thread only (a new-ticket alert of a ticket with no e-mailed
+    // message): Thread::lookupByEmailHeaders keeps the staff id but not the class, so the agent is neither
+    // the owner nor a collaborator and the mail is posted as a message from an unknown sender.
+    const threadOnlyToAgent = encodeMessageId(salt, {
+      uid: 1,
+      entryId: 0,
+      threadId: first.threadId,
+      userClass: "S",
+      random: "pqrst",
+      sender: "support@example.com",
+    });
+    const fromAgent = threaded(
+      await withSalt(
+        mail(
+          [
+            "From: Admin <admin@example.org>",
+            "To: support@example.com",
+            "Subject: Re: New Ticket Alert",
+            "Message-ID: <lb6@x>",
+            `In-Reply-To: ${threadOnlyToAgent}`,
+          ],
+          "Taking it.",
+        ),
+      ),
+    );
+    expect(fromAgent.ticketId).toBe(first.ticketId);
+    const agentEntry = await h.one(
+      "SELECT pid, staff_id, user_id, type, body FROM ost_thread_entry WHERE id = ?",
+      [fromAgent.entryId],
+    );
+    expect(agentEntry).toMatchObject({ pid: 0, staff_id: 0, user_id: 0, type: "M" });
+    expect(str(agentEntry, "body")).toMatch(/^Received From: Admin &lt;admin@example\.org&gt;/);
+
     // Without the salt the same agent mail is not recognised: it opens a ticket of its own.
     const unsalted = await ingest(
       mail([

@@ -130,7 +130,8 @@ function referencedIds(mail: {
 /**
  * Thread::lookupByEmailHeaders, tried when no entry took the mail: an osTicket-made id naming a ticket's
  * thread (a mail osTicket sent without a thread entry). The reply then has no parent entry (pid 0); the
- * recipient the id names is taken as it is.
+ * recipient the id names is taken as it is, but not its class: this lookup never records it, so the sender's
+ * address alone decides the author (an agent answering such an alert posts a "Received From" message).
  */
 export async function findLoopbackThread(
   tx: Sql,
@@ -152,7 +153,7 @@ export async function findLoopbackThread(
     if (!thread) continue;
     return {
       entry: { entryId: 0, threadId: int(thread, "id"), ticketId: int(thread, "object_id"), mid: "" },
-      sender: { userId: info.userId ?? 0, staffId: info.staffId ?? 0, userClass: info.userClass ?? "" },
+      sender: { userId: info.userId ?? 0, staffId: info.staffId ?? 0, userClass: "" },
     };
   }
   return undefined;
