@@ -1,6 +1,7 @@
 import type { MetadataCache } from "./reference/forms.ts";
 import type { Sql } from "./sql.ts";
 import type { LoggedThreadEvent } from "./thread/events.ts";
+import type { FilterEmailAction } from "./ticket/filters.ts";
 
 /**
  * Who performs a use case. `staff` is an agent (osTicket's `$thisstaff`), `user` an end user signed in to
@@ -43,11 +44,19 @@ export type TicketDomainEvent =
       readonly autorespond: boolean;
       /** The staff panel's "Ticket Notice" in effect on an agent's ticket (absent: not offered). */
       readonly ticketNotice?: TicketNotice;
+      /** The response a filter's canned response was posted as (0 or absent: none). */
+      readonly cannedReplyEntryId?: number;
+      /** The canned response is e-mailed to the requester instead of the new-ticket auto-response. */
+      readonly cannedReplyAutorespond?: boolean;
+      /** What the filters' "Send an Email" actions send. */
+      readonly filterEmails?: readonly FilterEmailAction[];
     })
   | (TicketEventBase & {
       readonly type: "ticket.response.posted";
       readonly entryId: number;
       readonly staffId: number;
+      /** Whether the requester and collaborators are e-mailed the response (absent: as the caller asked). */
+      readonly notify?: boolean;
     })
   | (TicketEventBase & {
       readonly type: "ticket.message.posted";

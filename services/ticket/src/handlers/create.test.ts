@@ -155,6 +155,66 @@ describe("CreateTicket", () => {
     });
   });
 
+  it("carries a filter's canned reply and Send an Email actions on its events", async () => {
+    await h.exec(
+      "INSERT INTO ost_filter (id, execorder, isactive, match_all_rules, stop_onmatch, target, email_id, name, notes, created, updated)" +
+        " VALUES (900, 1, 1, 0, 0, 'Any', 0, 'canned events', '', NOW(), NOW())",
+    );
+    await h.exec(
+      "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, notes, created, updated)" +
+        " VALUES (900, 'email', 'equal', 'canned.events@example.com', 1, '', NOW(), NOW())",
+    );
+    await h.exec(
+      "INSERT INTO ost_filter_action (filter_id, sort, type, configuration, updated) VALUES" +
+        ` (900, 1, 'canned', '{"canned_id":1}', NOW()),` +
+        ` (900, 2, 'email', '{"recipients":"%{user}","subject":"S %{ticket.number}","message":"M","from":"1"}', NOW())`,
+    );
+    try {
+      const before = (await h.events()).length;
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "canned.events@example.com", name: "Cora Canned" },
+          subject: "Canned",
+          message: "hello",
+        },
+        { headers: await h.service() },
+      );
+      const events = (await h.events()).slice(before);
+      expect(events.map((e) => e.type)).toEqual(["ticket.created", "ticket.entry_added"]);
+      const [created, added] = events;
+      if (created?.payload.case !== "ticketCreated" || added?.payload.case !== "threadEntryAdded")
+        throw new Error("unexpected payloads");
+      const [reply] = await h.query("SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'R'", [
+        res.ticket?.threadId ?? 0,
+      ]);
+      expect(created.payload.value).toMatchObject({
+        autorespond: false,
+        cannedReplyEntryId: Number(reply?.id),
+        cannedReplyAutorespond: true,
+        filterEmails: [
+          {
+            filterId: 900,
+            filterName: "canned events",
+            recipients: '"Cora Canned" <canned.events@example.com>',
+            subject: "S %{ticket.number}",
+            message: "M",
+            fromEmailId: 1,
+          },
+        ],
+      });
+      expect(added.payload.value.notify).toBe(false);
+      expect(added.payload.value.entry).toMatchObject({
+        id: Number(reply?.id),
+        pid: res.messageEntryId,
+        poster: "SYSTEM (Canned Reply)",
+      });
+    } finally {
+      await h.exec("DELETE FROM ost_filter_action WHERE filter_id = 900");
+      await h.exec("DELETE FROM ost_filter_rule WHERE filter_id = 900");
+      await h.exec("DELETE FROM ost_filter WHERE id = 900");
+    }
+  });
+
   it("reports osTicket's validation errors in its order and writes nothing", async () => {
     const before = await h.counts();
     const error = await failure(

@@ -84,6 +84,9 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
               autorespond: e.autorespond,
               newUser: e.userCreated,
               ticketNotice: ticketNoticeEnum(e.ticketNotice),
+              cannedReplyEntryId: e.cannedReplyEntryId ?? 0,
+              cannedReplyAutorespond: e.cannedReplyAutorespond ?? false,
+              filterEmails: (e.filterEmails ?? []).map((f) => ({ ...f })),
             },
           },
           m.threadEventOf("created"),
@@ -100,7 +103,7 @@ export async function publishDomainEvents(m: Mutation, o: PublishOptions): Promi
           case: "threadEntryAdded",
           value: {
             entry,
-            notify: e.type === "ticket.response.posted" ? (o.notify ?? true) : false,
+            notify: e.type === "ticket.response.posted" ? (e.notify ?? o.notify ?? true) : false,
             viaEmail: o.viaEmail ?? false,
             bounceOrAutoReply: e.type === "ticket.message.posted" && e.bounceOrAutoReply === true,
           },

@@ -1,3 +1,4 @@
+import { dateTimePattern } from "@ostmesh/kit/osticket/dates.ts";
 import { ticketSourceEnum, type UseCaseContext, ucfirst, withUseCase } from "../context.ts";
 import {
   OpenTicketLimitError,
@@ -68,12 +69,22 @@ import {
   type Requester,
   requesterRead,
 } from "../users/requester.ts";
+import {
+  CANNED_REPLY_POSTER,
+  cannedPlainText,
+  companyName,
+  enabledCannedResponse,
+  linkCannedFiles,
+  replaceCannedVariables,
+} from "./canned.ts";
 import { type StoredFilterData, storedFilterDataRead } from "./filter-data.ts";
 import {
   activeFiltersRead,
   applyFilterActions,
+  type FilterEmailAction,
   type FilterOverrides,
   type FilterVars,
+  filterEmails,
   filterEventData,
   filterTarget,
   matchingFilters,
@@ -1026,9 +1037,11 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       });
   }
   // The post-create filter pass: matched again, now on the stored user's name and address, and one `edited`
-  // event for each action of the filters applied that describes itself.
+  // event for each action of the filters applied that describes itself; their "Send an Email" actions.
+  let emailsOfFilters: FilterEmailAction[] = [];
   if (filterVars) {
     const matchedAfter = matchingFilters(filters, { ...filterVars, name: posterName, email: ownerEmail });
+    emailsOfFilters = filterEmails(matchedAfter, { name: posterName, email: ownerEmail });
     const described = await filterEventData(matchedAfter, lookups);
     if (described.length) {
       const filterAuthor = await actorAuthor(lookups, tx, ctx.actor, "Ticket Filter");
@@ -1099,6 +1112,74 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     attachments: input.attachments ?? [],
   });
   if (entry.searchRow) searchRows.push(entry.searchRow);
+
+  // A filter's canned response (Ticket::postCannedReply), posted after the message, the filters' post-create
+  // pass and the assignment, when it exists and is enabled.
+  const canned = overrides.cannedResponseId
+    ? await enabledCannedResponse(tx, overrides.cannedResponseId)
+    : undefined;
+  let cannedReply: { entryId: number; autorespond: boolean } | undefined;
+  if (canned) {
+    const richText = config.flag("enable_richtext");
+    const helpdeskUrl = config.get("helpdesk_url") ?? "";
+    const variables = {
+      ticketId,
+      number,
+      subject: cdata.get("subject") ?? "",
+      ownerName: posterName,
+      ownerEmail,
+      source: ticketSourceEnum(ticketSource) || ticketSource,
+      deptName: dept?.name ?? "",
+      topicName,
+      statusName: status?.name ?? "",
+      priorityDesc: priority.value ?? "",
+      slaName: slaId ? ((await lookups.sla(slaId))?.name ?? "") : "",
+      staffName: finalStaffId
+        ? (await lookups.staff(finalStaffId).then((s) => s && `${s.firstname} ${s.lastname}`)) || ""
+        : "",
+      teamName: !closing && assignedTeamId ? ((await lookups.team(assignedTeamId))?.name ?? "") : "",
+      created: ctx.now,
+      dueEpoch: estDueEpoch,
+      closedEpoch: closing ? ctx.now : null,
+      helpdeskUrl,
+      companyName: /(?:%\{|%%7B)company/.test(canned.response) ? await companyName(tx) : "",
+      dateTimePattern: dateTimePattern(config.get("date_formats") ?? "", config.get("datetime_format") ?? ""),
+      timeZone: config.defaultTimezone,
+    };
+    const filled = replaceCannedVariables(canned.response, variables);
+    const format: BodyFormat = richText ? "html" : "text";
+    const reply = await insertThreadEntry(tx, {
+      recipients: null,
+      threadId,
+      type: "R",
+      pid: entry.id,
+      staffId: actorStaff?.id ?? 0,
+      userId: 0,
+      poster: CANNED_REPLY_POSTER,
+      source: "",
+      title: null,
+      body: storedBody(
+        cleanBodyContent(richText ? filled : cannedPlainText(filled), format, { policy: ctx.htmlPolicy }),
+      ),
+      format,
+      // Ticket::postReply's $_SERVER['REMOTE_ADDR']: the HTTP client's address.
+      ipAddress: truncate(input.remoteAddress ?? input.ipAddress ?? "", 64),
+    });
+    linkCannedFiles(tx, reply.id, canned.files);
+    if (reply.searchRow) searchRows.push(reply.searchRow);
+    // onResponse answers the ticket and postCannedReply marks it unanswered again: isanswered stays 0.
+    tx.later("UPDATE ost_thread SET lastresponse = NOW() WHERE id = ?", [threadId]);
+    // Only the auto-response the request, the filters, the mailbox and the help topic left on (not the
+    // helpdesk's or the department's switch) e-mails it; an agent's ticket never does (Ticket::open).
+    const requested = !notice && origin !== "staff" && (overrides.autorespond ?? input.autorespond ?? true);
+    const mailbox = input.emailId ? await lookups.systemEmail(input.emailId) : undefined;
+    const autorespond =
+      requested &&
+      !mailbox?.noAutoResponse &&
+      !topic?.noAutoResponse &&
+      !(await tx.first("SELECT email_id FROM ost_email WHERE email = ? LIMIT 1", [ownerEmail]));
+    cannedReply = { entryId: reply.id, autorespond };
+  }
   searchRows.push(ticketSearchRow(ticketId, number, searchAnswers));
   await replaceSearchRows(tx, searchRows);
 
@@ -1134,9 +1215,27 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     source: ticketSourceEnum(ticketSource) || ticketSource,
     alert: input.alert ?? true,
     // An agent's notice is the requester's notice: "Do Not Send Alert" withholds it.
-    autorespond: notice ? notice !== "none" : (overrides.autorespond ?? input.autorespond ?? true),
+    // A canned reply takes the new-ticket auto-response's place (postCannedReply, then `$autorespond = false`).
+    autorespond: notice
+      ? notice !== "none"
+      : !cannedReply && (overrides.autorespond ?? input.autorespond ?? true),
     ...(notice ? { ticketNotice: notice } : {}),
+    ...(cannedReply
+      ? { cannedReplyEntryId: cannedReply.entryId, cannedReplyAutorespond: cannedReply.autorespond }
+      : {}),
+    ...(emailsOfFilters.length ? { filterEmails: emailsOfFilters } : {}),
   });
+  if (cannedReply)
+    await ctx.emit({
+      type: "ticket.response.posted",
+      ticketId,
+      number,
+      actor: ctx.actor,
+      entryId: cannedReply.entryId,
+      staffId: actorStaff?.id ?? 0,
+      // postReply($info, $errors, $alert = false): nobody is e-mailed the response as a reply.
+      notify: false,
+    });
   for (const entryId of importErrorNotes)
     await ctx.emit({
       type: "ticket.note.posted",

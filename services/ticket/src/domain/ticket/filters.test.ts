@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TicketDeniedError } from "../errors.ts";
-import { SYSTEM_ACTOR } from "../ports.ts";
+import { SYSTEM_ACTOR, type TicketDomainEvent } from "../ports.ts";
 import { fixedClock, type Harness, openHarness, seededRandom } from "../testing/harness.ts";
 import { type CreateTicketInput, createTicket } from "./create-ticket.ts";
 import { ruleHolds } from "./filters.ts";
@@ -538,5 +538,228 @@ describe("stored user and organization data, the priority field and e-mail metad
     };
     expect(await routed(input(meta))).toBe(true);
     expect(await routed(input({ ...meta, recipients: [] }))).toBe(false);
+  });
+});
+
+describe("the canned and email actions (Ticket::postCannedReply, FA_SendEmail)", () => {
+  const clock = fixedClock("2026-11-26T07:21:27Z");
+
+  async function createEmitting(request: CreateTicketInput) {
+    const emitted: TicketDomainEvent[] = [];
+    const created = await h.tx((tx) =>
+      createTicket(tx, request, SYSTEM_ACTOR, {
+        clock,
+        metadata: h.metadata(),
+        random: seededRandom(serial),
+        emit: async (event) => {
+          emitted.push(event);
+        },
+      }),
+    );
+    return { created, emitted };
+  }
+
+  async function cannedResponse(response: string, enabled = 1): Promise<number> {
+    return h.tx(async (tx) => {
+      const { insertId } = await tx.run(
+        "INSERT INTO ost_canned_response (dept_id, isenabled, title, response, created, updated)" +
+          " VALUES (2, ?, ?, ?, NOW(), NOW())",
+        [enabled, `canned ${serial}-${Math.random()}`, response],
+      );
+      return insertId;
+    });
+  }
+
+  async function cannedFile(cannedId: number, fileName: string, attachmentName: string | null) {
+    return h.tx(async (tx) => {
+      const { insertId } = await tx.run(
+        "INSERT INTO ost_file (ft, bk, type, size, `key`, signature, name, created)" +
+          " VALUES ('T', 'D', 'text/plain', 5, ?, ?, ?, NOW())",
+        [`key${serial}${fileName}`, `sig${serial}${fileName}`, fileName],
+      );
+      await tx.run(
+        "INSERT INTO ost_attachment (object_id, type, file_id, name, inline) VALUES (?, 'C', ?, ?, 0)",
+        [cannedId, insertId, attachmentName],
+      );
+      return insertId;
+    });
+  }
+
+  async function responses(threadId: number) {
+    return h.query(
+      "SELECT id, pid, staff_id, user_id, type, flags, poster, source, title, body, format, ip_address, recipients" +
+        " FROM ost_thread_entry WHERE thread_id = ? AND type = 'R' ORDER BY id",
+      [threadId],
+    );
+  }
+
+  it("posts the canned response, variables filled in, as SYSTEM (Canned Reply)'s response with its files", async () => {
+    // osTicket's stock sample canned response (canned_id 2 of a fresh install).
+    await addFilter({
+      name: "canned",
+      rules: [["body", "contains", ""]],
+      actions: [["canned", { canned_id: 2 }]],
+    });
+    const readme = await cannedFile(2, "readme.txt", null);
+    const renamed = await cannedFile(2, "terms.txt", "Terms of service.txt");
+    const sameName = await cannedFile(2, "Guide.txt", "guide.TXT");
+    const { created, emitted } = await createEmitting(input({ ipAddress: "10.0.0.7" }));
+
+    const [reply, ...more] = await responses(created.threadId);
+    expect(more).toEqual([]);
+    expect(reply).toMatchObject({
+      pid: created.messageEntryId,
+      staff_id: 0,
+      user_id: 0,
+      poster: "SYSTEM (Canned Reply)",
+      source: "",
+      title: null,
+      format: "html",
+      // BALANCED (html) | SYSTEM (no author); no recipients (postReply is given no reply-to).
+      flags: 0x40 | 0x80,
+      recipients: null,
+      ip_address: "10.0.0.7",
+      // The sanitised HTML (HtmlThreadEntryBody::getClean) of the filled-in canned response.
+      body: `Hi Filtered, <br /> <br /> Your ticket #${created.number} created on 11/26/26 7:21 AM is in Support department.`,
+    });
+    const files = await h.query(
+      "SELECT file_id, name, inline FROM ost_attachment WHERE type = 'H' AND object_id = ? ORDER BY file_id",
+      [Number(reply?.id)],
+    );
+    expect(files).toEqual([
+      { file_id: readme, name: null, inline: 0 },
+      { file_id: renamed, name: "Terms of service.txt", inline: 0 },
+      { file_id: sameName, name: null, inline: 0 },
+    ]);
+    const [ticket] = await h.query(
+      "SELECT t.isanswered, th.lastresponse IS NOT NULL AS responded FROM ost_ticket t" +
+        " JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T' WHERE t.ticket_id = ?",
+      [created.ticketId],
+    );
+    // Answered by onResponse, then marked unanswered again.
+    expect(ticket).toEqual({ isanswered: 0, responded: 1 });
+
+    // The canned reply replaces the new-ticket auto-response; its entry's event e-mails nobody as a reply.
+    expect(emitted.map((e) => e.type)).toEqual(["ticket.created", "ticket.response.posted"]);
+    expect(emitted[0]).toMatchObject({
+      autorespond: false,
+      cannedReplyEntryId: reply?.id,
+      cannedReplyAutorespond: true,
+    });
+    expect(emitted[1]).toMatchObject({ entryId: reply?.id, staffId: 0, notify: false });
+  });
+
+  it("a disabled or unknown canned response posts nothing and leaves the auto-response", async () => {
+    const disabled = await cannedResponse("Never sent", 0);
+    await addFilter({
+      name: "disabled canned",
+      rules: [["body", "contains", ""]],
+      actions: [["canned", { canned_id: disabled }]],
+    });
+    const { created, emitted } = await createEmitting(input());
+    expect(await responses(created.threadId)).toEqual([]);
+    expect(emitted.map((e) => e.type)).toEqual(["ticket.created"]);
+    expect(emitted[0]).toMatchObject({ autorespond: true });
+    expect(emitted[0]).not.toHaveProperty("cannedReplyEntryId");
+  });
+
+  it("the last canned action wins; with noresp or autorespond off the reply is posted but not e-mailed", async () => {
+    const first = await cannedResponse("<p>first</p>");
+    const second = await cannedResponse("<p>second, %{ticket.unknown}%{other.thing} for %{ticket.email}</p>");
+    await addFilter({
+      name: "two canned",
+      rules: [["body", "contains", ""]],
+      actions: [
+        ["canned", { canned_id: first }],
+        ["noresp", {}],
+        ["canned", { canned_id: second }],
+      ],
+    });
+    const request = input();
+    const { created, emitted } = await createEmitting(request);
+    const [reply] = await responses(created.threadId);
+    expect(reply?.body).toBe(`<p>second, %{other.thing} for ${request.requester.email}</p>`);
+    expect(emitted[0]).toMatchObject({ autorespond: false, cannedReplyAutorespond: false });
+
+    await h.tx((tx) => tx.run("DELETE FROM ost_filter_action WHERE type = 'noresp'"));
+    const off = await createEmitting(input({ autorespond: false }));
+    expect(await responses(off.created.threadId)).toHaveLength(1);
+    expect(off.emitted[0]).toMatchObject({ autorespond: false, cannedReplyAutorespond: false });
+  });
+
+  it("with rich text off the canned response is posted as text", async () => {
+    await h.setConfig("enable_richtext", "0");
+    try {
+      const canned = await cannedResponse("<p>Line one<br>Line &amp; two</p><p>Ticket %{ticket}</p>");
+      await addFilter({
+        name: "text canned",
+        rules: [["body", "contains", ""]],
+        actions: [["canned", { canned_id: canned }]],
+      });
+      const { created } = await createEmitting(input());
+      const [reply] = await responses(created.threadId);
+      expect(reply).toMatchObject({
+        format: "text",
+        flags: 0x80,
+        body: `Line one\nLine &amp; two\nTicket ${created.number}`,
+      });
+    } finally {
+      await h.setConfig("enable_richtext", "1");
+    }
+  });
+
+  it("email: each applied filter's Send an Email action rides on ticket.created, %{user} as the requester", async () => {
+    await addFilter({
+      name: "notify sales",
+      execorder: 1,
+      rules: [["field.20", "contains", "rack"]],
+      actions: [
+        [
+          "email",
+          {
+            recipients: "sales@example.com, %{user}",
+            subject: "New: %{ticket.subject}",
+            message: "<p>%{recipient.name} opened %{ticket.number}</p>",
+            from: 1,
+          },
+        ],
+        ["email", { recipients: "ops@example.com", subject: "s", message: "m" }],
+      ],
+    });
+    // Matched after the first one stops: never runs.
+    await addFilter({
+      name: "after stop",
+      execorder: 3,
+      rules: [["body", "contains", ""]],
+      actions: [["email", { recipients: "late@example.com", subject: "s", message: "m" }]],
+    });
+    await addFilter({
+      name: "stopper",
+      execorder: 2,
+      stop: true,
+      rules: [["body", "contains", ""]],
+      actions: [],
+    });
+    await addFilter({
+      name: "not matching",
+      execorder: 1,
+      rules: [["subject", "contains", "printer"]],
+      actions: [["email", { recipients: "nobody@example.com", subject: "s", message: "m" }]],
+    });
+    const request = input();
+    const { emitted } = await createEmitting(request);
+    expect(emitted[0]).toMatchObject({
+      type: "ticket.created",
+      filterEmails: [
+        {
+          filterName: "notify sales",
+          recipients: `sales@example.com, "Filtered User" <${request.requester.email}>`,
+          subject: "New: %{ticket.subject}",
+          message: "<p>%{recipient.name} opened %{ticket.number}</p>",
+          fromEmailId: 1,
+        },
+        { filterName: "notify sales", recipients: "ops@example.com", fromEmailId: 0 },
+      ],
+    });
   });
 });

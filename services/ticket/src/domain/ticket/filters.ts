@@ -225,6 +225,8 @@ export interface FilterOverrides {
   readonly statusId?: number;
   /** `noresp`: no auto-response. */
   readonly autorespond?: false;
+  /** `canned` (FA_AutoCannedResponse): the canned response to post as the first response. */
+  readonly cannedResponseId?: number;
   /**
    * `replyto` (FA_UseReplyTo): the ticket is to be opened for the mail's Reply-To address instead (and its
    * name, when it has one); the filters then run again on that requester (FilterDataChanged). The
@@ -240,8 +242,8 @@ const TOPIC_ACTIVE = 0x02;
  * The pre-create pass (TicketFilter::apply) over the data the filters matched (`vars`): each applied
  * filter's actions in order, a later value overwriting an earlier one (starting from `carried`, what an
  * earlier pass set); a department or help topic only when it is active. A `reject` stops everything there,
- * and so does a `replyto` that changes the requester. `email` actions belong to the post-create pass;
- * `canned` is not supported (see services/ticket/README.md).
+ * and so does a `replyto` that changes the requester. `email` actions belong to the post-create pass
+ * (filterEmails).
  */
 export async function applyFilterActions(
   matching: readonly TicketFilter[],
@@ -269,6 +271,9 @@ export async function applyFilterActions(
         }
         case "noresp":
           result.autorespond = false;
+          break;
+        case "canned":
+          if (configId(action, "canned_id")) result.cannedResponseId = configId(action, "canned_id");
           break;
         case "dept": {
           const id = configId(action, "dept_id");
@@ -301,6 +306,50 @@ export async function applyFilterActions(
     }
   }
   return result;
+}
+
+/** One "Send an Email" action (FA_SendEmail) of an applied filter, as configured. */
+export interface FilterEmailAction {
+  readonly filterId: number;
+  readonly filterName: string;
+  /** The address list, `%{user}` replaced by the requester. */
+  readonly recipients: string;
+  readonly subject: string;
+  readonly message: string;
+  /** The "From Email" (ost_email id), 0 when unset. */
+  readonly fromEmailId: number;
+}
+
+/**
+ * The post-create pass's `email` actions (TicketFilter::apply with the new ticket runs those alone): each
+ * applied filter's, in order. `%{user}` (and any `%{user.…}`) in the recipients is the requester as
+ * `"<name>" <<address>>` (`owner`: the stored user's name and address the pass matched on); other variables
+ * there are left as written, as VariableReplacer leaves variables it does not know.
+ */
+export function filterEmails(
+  matching: readonly TicketFilter[],
+  owner: { readonly name: string; readonly email: string },
+): FilterEmailAction[] {
+  const user = `"${owner.name}" <${owner.email}>`;
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const emails: FilterEmailAction[] = [];
+  for (const filter of applied(matching)) {
+    for (const action of filter.actions) {
+      if (action.type !== "email") continue;
+      emails.push({
+        filterId: filter.id,
+        filterName: filter.name,
+        recipients: text(action.config.recipients).replace(
+          /(?:%\{|%%7B)(user(?:\.[\w.]*)?)(?:\}|%7D)/g,
+          () => user,
+        ),
+        subject: text(action.config.subject),
+        message: text(action.config.message),
+        fromEmailId: configId(action, "from"),
+      });
+    }
+  }
+  return emails;
 }
 
 /** The data of an `edited` event a filter action logs (getEventDescription): `value` false when not found. */

@@ -360,6 +360,33 @@ export declare type TicketCreated = Message<"osticket.events.v1.TicketCreated"> 
    * @generated from field: osticket.ticket.v1.TicketNotice ticket_notice = 6;
    */
   ticketNotice: TicketNotice;
+
+  /**
+   * The response a ticket filter's "Attach Canned Response" action posted on the new ticket
+   * (Ticket::postCannedReply: the enabled canned response's text and files, by "SYSTEM (Canned Reply)",
+   * the ticket left unanswered), 0 when none was posted. Its ThreadEntryAdded event (notify false) follows.
+   *
+   * @generated from field: uint32 canned_reply_entry_id = 7;
+   */
+  cannedReplyEntryId: number;
+
+  /**
+   * The canned response is to be e-mailed to the requester as osTicket's canned auto-reply
+   * (`ticket.autoreply`): the new-ticket auto-response was requested and not turned off by the API, a
+   * filter, the mailbox or the help topic. `autorespond` is then false: the canned reply replaces the
+   * new-ticket auto-response. Never for a ticket an agent opened.
+   *
+   * @generated from field: bool canned_reply_autorespond = 8;
+   */
+  cannedReplyAutorespond: boolean;
+
+  /**
+   * The e-mails of the ticket filters' "Send an Email" actions (FA_SendEmail), in the order the filters
+   * ran; sent whatever the alert and auto-response settings.
+   *
+   * @generated from field: repeated osticket.events.v1.FilterEmail filter_emails = 9;
+   */
+  filterEmails: FilterEmail[];
 };
 
 /**
@@ -367,6 +394,62 @@ export declare type TicketCreated = Message<"osticket.events.v1.TicketCreated"> 
  * Use `create(TicketCreatedSchema)` to create a new message.
  */
 export declare const TicketCreatedSchema: GenMessage<TicketCreated>;
+
+/**
+ * One "Send an Email" action of a ticket filter that applied to a new ticket: what the action is configured
+ * with, to be rendered with the ticket's variables and sent to each address of `recipients`.
+ *
+ * @generated from message osticket.events.v1.FilterEmail
+ */
+export declare type FilterEmail = Message<"osticket.events.v1.FilterEmail"> & {
+  /**
+   * ost_filter.id of the filter.
+   *
+   * @generated from field: uint32 filter_id = 1;
+   */
+  filterId: number;
+
+  /**
+   * Its name.
+   *
+   * @generated from field: string filter_name = 2;
+   */
+  filterName: string;
+
+  /**
+   * The action's address list, `%{user}` already replaced by the requester ("Name" <address>).
+   *
+   * @generated from field: string recipients = 3;
+   */
+  recipients: string;
+
+  /**
+   * The subject template (osTicket's `%{ticket.number}` variables).
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * The HTML message template.
+   *
+   * @generated from field: string message = 5;
+   */
+  message: string;
+
+  /**
+   * The ost_email the e-mail is sent from (the action's "From Email"), 0 for the default e-mail.
+   *
+   * @generated from field: uint32 from_email_id = 6;
+   */
+  fromEmailId: number;
+};
+
+/**
+ * Describes the message osticket.events.v1.FilterEmail.
+ * Use `create(FilterEmailSchema)` to create a new message.
+ */
+export declare const FilterEmailSchema: GenMessage<FilterEmail>;
 
 /**
  * A message, response or note was added to a ticket's thread (not the first message of a new ticket,
