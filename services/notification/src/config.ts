@@ -4,6 +4,12 @@ import { type EnvSource, env, loadConfig } from "@ostmesh/kit";
 export interface NotificationConfig {
   /** SMTP_URL (smtp://user:pass@host:587, smtps://host:465); e-mail notifications are off when unset. */
   readonly smtpUrl: string | undefined;
+  /**
+   * OSTICKET_SECRET_SALT: osTicket's SECRET_SALT (include/ost-config.php). With it, e-mails carry osTicket's own
+   * signed Message-IDs, so replies by e-mail thread onto the entry and identify the recipient as osTicket's mail
+   * handling does (and as the ticket service's with the same setting).
+   */
+  readonly secretSalt: string | undefined;
   /** NOTIFICATION_CAPTURE: pick up changes made by osTicket's PHP side (default on). */
   readonly capture: boolean;
   /** NOTIFICATION_OUTBOX_RELAY: run an outbox relay here too (one leader per database; default on). */
@@ -33,6 +39,7 @@ export function loadNotificationConfig(source: EnvSource = process.env): Notific
   return loadConfig(
     (read) => ({
       smtpUrl: read(env.url("SMTP_URL", { protocols: ["smtp:", "smtps:"] }).optional()),
+      secretSalt: read(env.string("OSTICKET_SECRET_SALT").optional()),
       capture: read(env.bool("NOTIFICATION_CAPTURE").default(true)),
       outboxRelay: read(env.bool("NOTIFICATION_OUTBOX_RELAY").default(true)),
       webhooks: {

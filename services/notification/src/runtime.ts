@@ -140,6 +140,7 @@ export async function startNotificationRuntime(
           logger,
           onQueued: () => sender.notify(),
           deliverPolicy: options.deliverPolicy ?? "new",
+          secretSalt: config.secretSalt,
         }),
       );
       watchLag(`${prefix}-email`);

@@ -24,6 +24,8 @@ export interface EmailConsumerOptions {
   onQueued?: () => void;
   /** Where a new durable starts (default "new": no e-mails for events from before the first start). */
   deliverPolicy?: "all" | "new";
+  /** osTicket's SECRET_SALT: e-mails get osTicket's signed Message-IDs (see PlanOptions). */
+  secretSalt?: string | undefined;
 }
 
 /**
@@ -49,7 +51,12 @@ export async function startEmailConsumer(options: EmailConsumerOptions): Promise
       // The consumer's span: each e-mail's SMTP send continues this trace.
       const traceContext = storedTraceContext();
       const result = await processOnce(options.orm.em.fork(), durable, dedupeId(event), async (tx) =>
-        enqueueEmails(tx, event.id, await planEmails(tx, event), traceContext),
+        enqueueEmails(
+          tx,
+          event.id,
+          await planEmails(tx, event, { secretSalt: options.secretSalt }),
+          traceContext,
+        ),
       );
       if (result.processed && result.value > 0) options.onQueued?.();
     },

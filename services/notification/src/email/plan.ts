@@ -36,6 +36,7 @@ import {
   teamLead,
   topicNoAutoResponse,
 } from "./directory.ts";
+import { osTicketMessageId, type RecipientClass, stableRandomPart } from "./message-id.ts";
 import { type AlertSettings, loadAlertSettings } from "./settings.ts";
 import {
   type EmailTemplate,
@@ -74,6 +75,15 @@ export interface PlannedFile {
   readonly name: string;
 }
 
+export interface PlanOptions {
+  /**
+   * osTicket's SECRET_SALT (include/ost-config.php). With it, e-mails carry osTicket's own signed Message-IDs
+   * and the In-Reply-To / References its mailer gives each kind of mail, so replies thread as osTicket
+   * threads them; without it, ostmesh's ids and headers.
+   */
+  readonly secretSalt?: string | undefined;
+}
+
 interface Context {
   readonly em: EntityManager;
   readonly event: Event;
@@ -81,11 +91,36 @@ interface Context {
   readonly settings: AlertSettings;
   readonly dept: Department;
   readonly domain: string;
+  readonly salt: string | undefined;
+  /** ostmesh's own threading (no salt): the ticket's first e-mailed message, then the entry's. */
   readonly threading: { readonly references: string[] };
   readonly base: Record<string, TemplateValue>;
 }
 
-export async function planEmails(em: EntityManager, event: Event): Promise<PlannedEmail[]> {
+/** Who an e-mail goes to, as osTicket's mailer classes its recipient (Staff, TicketOwner, Collaborator, a list). */
+interface Addressee {
+  readonly userClass: RecipientClass;
+  /** Staff id for S, user id for U and C, 0 otherwise. */
+  readonly id: number;
+}
+
+/**
+ * Mailer::send's `thread` option: the thread entry (and its thread), or only the thread, an e-mail is about,
+ * and the e-mailed message it answers (In-Reply-To and References in osTicket's mode).
+ */
+interface MailThread {
+  readonly entryId: number;
+  readonly threadId: number;
+  readonly answers: string | undefined;
+}
+
+const NO_THREAD: MailThread = { entryId: 0, threadId: 0, answers: undefined };
+
+export async function planEmails(
+  em: EntityManager,
+  event: Event,
+  options: PlanOptions = {},
+): Promise<PlannedEmail[]> {
   if (event.origin === EventOrigin.OSTICKET) return [];
   const ticketId = event.ticket?.ticketId || event.aggregate?.id || 0;
   if (!ticketId) return [];
@@ -104,6 +139,7 @@ export async function planEmails(em: EntityManager, event: Event): Promise<Plann
     settings,
     dept,
     domain,
+    salt: options.secretSalt || undefined,
     threading: { references: [firstMid ?? `<ostmesh.ticket.${ticketId}@${domain}>`] },
     base: await ticketVariables(em, ticket, dept, settings),
   };
@@ -282,11 +318,29 @@ async function template(ctx: Context, codeName: string): Promise<EmailTemplate |
   return loadTemplate(ctx.em, ctx.dept.tplId, ctx.settings.defaultTemplateId, codeName);
 }
 
-function messageIdFor(ctx: Context, template: string, recipient: string): string {
-  const hash = createHash("sha256")
-    .update(`${ctx.event.id}\u0000${template}\u0000${recipient.toLowerCase()}`)
-    .digest("hex")
-    .slice(0, 32);
+/**
+ * Stable per (event, template, recipient), so a re-planned e-mail keeps its id: osTicket's signed format when the
+ * salt is known (its random part derived from the same key), else ostmesh's own.
+ */
+function messageIdFor(
+  ctx: Context,
+  template: string,
+  to: Mailbox,
+  from: Mailbox,
+  addressee: Addressee,
+  thread: MailThread,
+): string {
+  const key = `${ctx.event.id}\u0000${template}\u0000${to.address.toLowerCase()}`;
+  if (ctx.salt)
+    return osTicketMessageId(ctx.salt, {
+      uid: addressee.id,
+      entryId: thread.entryId,
+      threadId: thread.threadId,
+      userClass: addressee.userClass,
+      random: stableRandomPart(key),
+      sender: from.address,
+    });
+  const hash = createHash("sha256").update(key).digest("hex").slice(0, 32);
   return `<ostmesh.${hash}@${ctx.domain}>`;
 }
 
@@ -296,10 +350,17 @@ function compose(
   to: Mailbox,
   from: Mailbox,
   variables: TemplateVariables,
+  about: { readonly addressee: Addressee; readonly thread: MailThread },
   cc: readonly Mailbox[] = [],
 ): PlannedEmail {
   const rendered = renderTemplate(tpl, { ...ctx.base, ...variables });
-  const references = [...ctx.threading.references];
+  // osTicket answers the e-mailed message with In-Reply-To and References both naming it (getEmailReferences
+  // looks for 'References' in a header map whose names are lower-cased, so it only ever adds the mid).
+  const references = ctx.salt
+    ? about.thread.answers
+      ? [about.thread.answers]
+      : []
+    : [...ctx.threading.references];
   return {
     template: tpl.codeName,
     to,
@@ -307,12 +368,53 @@ function compose(
     from,
     subject: rendered.subject,
     html: rendered.html,
-    messageId: messageIdFor(ctx, tpl.codeName, to.address),
+    messageId: messageIdFor(ctx, tpl.codeName, to, from, about.addressee, about.thread),
     inReplyTo: references.at(-1),
     references,
     ticketId: num(ctx.ticket.ticket_id),
     files: [],
   };
+}
+
+/** The thread entry an e-mail is about, in the ticket's thread. */
+function aboutEntry(ctx: Context, entryId: number, answers?: string): MailThread {
+  return entryId ? { entryId, threadId: num(ctx.ticket.thread_id), answers } : NO_THREAD;
+}
+
+/**
+ * Thread::getLastEmailMessage's Message-ID: the newest message that came by e-mail with its headers kept (of
+ * `userId` only, when given), which osTicket's mailer answers in a mail to the requester or a list.
+ */
+async function lastEmailedMessageId(ctx: Context, userId?: number): Promise<string | undefined> {
+  if (!ctx.salt) return undefined;
+  const [row] = await query(
+    ctx.em,
+    "SELECT e.mid FROM ost_thread_entry t JOIN ost_thread_entry_email e ON e.thread_entry_id = t.id" +
+      " WHERE t.thread_id = ? AND t.type = 'M' AND t.source = 'Email' AND e.headers IS NOT NULL" +
+      `${userId === undefined ? "" : " AND t.user_id = ?"} ORDER BY t.id DESC, e.id LIMIT 1`,
+    userId === undefined ? [num(ctx.ticket.thread_id)] : [num(ctx.ticket.thread_id), userId],
+  );
+  return str(row?.mid) || undefined;
+}
+
+const LIST: Addressee = { userClass: "M", id: 0 };
+
+function ownerAddressee(ctx: Context): Addressee {
+  return { userClass: "U", id: num(ctx.ticket.user_id) };
+}
+
+/** A mail about the ticket's thread without an entry (its reply has no parent entry). */
+function aboutThreadOnly(ctx: Context): MailThread {
+  return { entryId: 0, threadId: num(ctx.ticket.thread_id), answers: undefined };
+}
+
+/**
+ * Ticket::onNewTicket: the auto-response and the alerts are about the first message and answer it when it came
+ * by e-mail; otherwise they name only the thread.
+ */
+async function newTicketThread(ctx: Context, message: ThreadEntry | undefined): Promise<MailThread> {
+  const mid = message ? await entryMessageId(ctx.em, message.id) : undefined;
+  return message && mid ? aboutEntry(ctx, message.id, mid) : aboutThreadOnly(ctx);
 }
 
 /**
@@ -338,6 +440,7 @@ function alertsTo(
   from: Mailbox,
   recipients: readonly (Agent | undefined)[],
   variables: TemplateVariables,
+  thread: MailThread,
   exclude: readonly string[] = [],
 ): PlannedEmail[] {
   const sent = new Set(exclude.map((a) => a.toLowerCase()));
@@ -347,7 +450,16 @@ function alertsTo(
     const key = agent.address.toLowerCase();
     if (sent.has(key)) continue;
     sent.add(key);
-    out.push(compose(ctx, tpl, agent, from, { ...variables, ...recipientVariables(ctx, agent, "agent") }));
+    out.push(
+      compose(
+        ctx,
+        tpl,
+        agent,
+        from,
+        { ...variables, ...recipientVariables(ctx, agent, "agent") },
+        { addressee: { userClass: "S", id: agent.id }, thread },
+      ),
+    );
   }
   return out;
 }
@@ -390,6 +502,14 @@ async function newTicketNotice(
     : [];
   // Ticket::open attaches the message's files to an agent's notice; the auto-response carries none.
   const files = staffOpened ? await entryFiles(ctx, message?.id ?? 0) : [];
+  // Ticket::open mails its recipient list about the last message (else the thread), answering the newest
+  // e-mailed message; Ticket::onNewTicket auto-responds to the owner as the alerts are sent.
+  const about = staffOpened
+    ? {
+        addressee: LIST,
+        thread: message ? aboutEntry(ctx, message.id, await lastEmailedMessageId(ctx)) : aboutThreadOnly(ctx),
+      }
+    : { addressee: ownerAddressee(ctx), thread: await newTicketThread(ctx, message) };
   return [
     {
       ...compose(
@@ -404,6 +524,7 @@ async function newTicketNotice(
           ...(staffOpened ? { signature: "" } : {}),
           ...recipientVariables(ctx, to, "user"),
         },
+        about,
         cc,
       ),
       files,
@@ -430,7 +551,8 @@ async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): 
     if (settings.flag("ticket_alert_dept_manager")) recipients.push(manager);
   }
   const variables = { message: entryVariable(message) };
-  const emails = alertsTo(ctx, tpl, from, recipients, variables);
+  const thread = await newTicketThread(ctx, message);
+  const emails = alertsTo(ctx, tpl, from, recipients, variables, thread);
   const admin = settings.adminEmail;
   if (
     settings.flag("ticket_alert_admin") &&
@@ -439,7 +561,17 @@ async function newTicketAlerts(ctx: Context, message: ThreadEntry | undefined): 
     !emails.some((e) => e.to.address.toLowerCase() === admin.toLowerCase())
   ) {
     const to = { address: admin, name: "Admin" };
-    emails.push(compose(ctx, tpl, to, from, { ...variables, ...recipientVariables(ctx, to, "agent") }));
+    // A bare address with the 'A' user type, which Mailer::getMessageId tags as several recipients ('M').
+    emails.push(
+      compose(
+        ctx,
+        tpl,
+        to,
+        from,
+        { ...variables, ...recipientVariables(ctx, to, "agent") },
+        { addressee: LIST, thread },
+      ),
+    );
   }
   return emails;
 }
@@ -471,10 +603,15 @@ async function messageAlerts(ctx: Context, entry: ThreadEntry): Promise<PlannedE
   if (settings.flag("message_alert_assigned")) recipients.push(...(await assignees(ctx)));
   if (settings.flag("message_alert_dept_manager"))
     recipients.push(...(await agentsById(em, [dept.managerId])));
-  return alertsTo(ctx, tpl, from, recipients, {
-    message: entryVariable(entry),
-    "poster.name": entry.poster || str(ticket.user_name),
-  });
+  // Ticket::postMessage: about the message; an alert to an agent answers nothing.
+  return alertsTo(
+    ctx,
+    tpl,
+    from,
+    recipients,
+    { message: entryVariable(entry), "poster.name": entry.poster || str(ticket.user_name) },
+    aboutEntry(ctx, entry.id),
+  );
 }
 
 /** Message Confirmation to the end user who wrote. */
@@ -487,8 +624,24 @@ async function messageAutoResponse(ctx: Context, entry: ThreadEntry): Promise<Pl
   const tpl = await template(ctx, "message.autoresp");
   const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
   if (!tpl || !from) return [];
+  // Ticket::onMessage writes to the owner or a collaborator about the message, answering it when it came by
+  // e-mail, else the newest message that user e-mailed.
+  const isOwner = entry.userId === num(ctx.ticket.user_id);
+  const answers = ctx.salt
+    ? ((await entryMessageId(em, entry.id)) ?? (await lastEmailedMessageId(ctx, entry.userId)))
+    : undefined;
   return [
-    compose(ctx, tpl, to, from, { message: entryVariable(entry), ...recipientVariables(ctx, to, "user") }),
+    compose(
+      ctx,
+      tpl,
+      to,
+      from,
+      { message: entryVariable(entry), ...recipientVariables(ctx, to, "user") },
+      {
+        addressee: { userClass: isOwner ? "U" : "C", id: entry.userId },
+        thread: aboutEntry(ctx, entry.id, answers),
+      },
+    ),
   ];
 }
 
@@ -579,6 +732,8 @@ async function collaboratorNotice(ctx: Context, entry: ThreadEntry): Promise<Pla
       signature: "",
       ...recipient,
     },
+    // Ticket::notifyCollaborators mails its recipient list about the message, answering the newest e-mailed one.
+    { addressee: LIST, thread: aboutEntry(ctx, entry.id, await lastEmailedMessageId(ctx)) },
     cc,
   );
   return [{ ...notice, files: await entryFiles(ctx, entry.id) }];
@@ -609,6 +764,8 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
       "poster.name": entry.poster,
       ...recipientVariables(ctx, to, "user"),
     },
+    // Ticket::postReply mails its recipient list about the response, answering the newest e-mailed message.
+    { addressee: LIST, thread: aboutEntry(ctx, entry.id, await lastEmailedMessageId(ctx)) },
     cc,
   );
   // Ticket::postReply attaches the response's files.
@@ -649,6 +806,7 @@ async function activityAlerts(ctx: Context, entry: ThreadEntry, activity: string
       activity,
       comments: entryVariable(entry),
     },
+    aboutEntry(ctx, entry.id),
   );
 }
 
@@ -668,7 +826,8 @@ async function overdueAlerts(ctx: Context): Promise<PlannedEmail[]> {
     recipients.push(...(await departmentAlertMembers(em, dept)));
   if (settings.flag("overdue_alert_dept_manager"))
     recipients.push(...(await agentsById(em, [dept.managerId])));
-  return alertsTo(ctx, tpl, from, recipients, { comments: "" });
+  // Ticket::onOverdue sends its alerts about no thread at all.
+  return alertsTo(ctx, tpl, from, recipients, { comments: "" }, NO_THREAD);
 }
 
 /** The agent who made the change (osTicket's `$thisstaff`); undefined for API keys, services, the system. */
@@ -732,13 +891,21 @@ async function assignedAlerts(ctx: Context, assigned: TicketAssigned): Promise<P
   const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
   const system = "SYSTEM (Auto Assignment)";
-  return alertsTo(ctx, tpl, from, wanted, {
-    ...assignee,
-    ...(assigner
-      ? personVariables("assigner", assigner)
-      : { "assigner.name": system, "assigner.name.short": system }),
-    comments: await commentsVariable(ctx, assigned.noteEntryId),
-  });
+  return alertsTo(
+    ctx,
+    tpl,
+    from,
+    wanted,
+    {
+      ...assignee,
+      ...(assigner
+        ? personVariables("assigner", assigner)
+        : { "assigner.name": system, "assigner.name.short": system }),
+      comments: await commentsVariable(ctx, assigned.noteEntryId),
+    },
+    // Ticket::onAssign: about the comment note when there is one, else about no thread.
+    aboutEntry(ctx, assigned.noteEntryId),
+  );
 }
 
 /**
@@ -764,8 +931,16 @@ async function transferAlerts(ctx: Context, transferred: TicketTransferred): Pro
   const tpl = await template(ctx, "transfer.alert");
   const from = await departmentAlertMailbox(ctx);
   if (!tpl || !from) return [];
-  return alertsTo(ctx, tpl, from, wanted, {
-    ...(staff ? personVariables("staff", staff) : {}),
-    comments: await commentsVariable(ctx, transferred.noteEntryId),
-  });
+  return alertsTo(
+    ctx,
+    tpl,
+    from,
+    wanted,
+    {
+      ...(staff ? personVariables("staff", staff) : {}),
+      comments: await commentsVariable(ctx, transferred.noteEntryId),
+    },
+    // Ticket::transfer: about the comment note when there is one, else about no thread.
+    aboutEntry(ctx, transferred.noteEntryId),
+  );
 }

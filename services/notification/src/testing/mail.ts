@@ -21,11 +21,15 @@ export interface MailPipeline {
   stop(): Promise<void>;
 }
 
-/** Starts the e-mail consumer (durable `label`, every event from the start) and a quick-retrying sender. */
+/**
+ * Starts the e-mail consumer (durable `label`, every event from the start) and a quick-retrying sender;
+ * `secretSalt` as OSTICKET_SECRET_SALT.
+ */
 export async function startMailPipeline(
   env: TestEnv,
   smtp: TestSmtpServer,
   label: string,
+  options: { secretSalt?: string } = {},
 ): Promise<MailPipeline> {
   const sender = new EmailSender({
     orm: env.orm,
@@ -43,6 +47,7 @@ export async function startMailPipeline(
     logger: env.logger,
     onQueued: () => sender.notify(),
     deliverPolicy: "all",
+    secretSalt: options.secretSalt,
   });
   return {
     sender,
