@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
-import { decodeHTML } from "entities";
-import { type BodyFormat, htmlChars, sanitizeRichText, stripTags } from "../domain/text/format.ts";
+import { type BodyFormat, htmlChars } from "../domain/text/format.ts";
+import { mailHtmlToText } from "./html2text.ts";
 import type { MailAttachment, ParsedEmail } from "./parse.ts";
 
 /** The message body osTicket takes from a mail, before cleaning (Mail_Parse::getBody). */
@@ -22,7 +22,7 @@ export interface BodyOptions {
 
 /**
  * With rich text the html part (only what is inside `<body>` survives cleaning), else the plain-text part;
- * without rich text the plain-text part, else the html part turned into text. Then everything from the
+ * without rich text the plain-text part, else the html part turned into text (mailHtmlToText). Then everything from the
  * reply separator on is cut off, unless nothing but blanks would be left.
  */
 export function mailBody(mail: ParsedEmail, options: BodyOptions): MailBody {
@@ -37,7 +37,7 @@ export function mailBody(mail: ParsedEmail, options: BodyOptions): MailBody {
   } else if (mail.text) {
     body = { text: mail.text, format: "text" };
   } else if (mail.html) {
-    body = { text: htmlToText(mail.html), format: "text" };
+    body = { text: mailHtmlToText(mail.html), format: "text" };
   }
   if (!body) return { text: "", format: "text", strippedCids: new Set(), embedded };
 
@@ -92,18 +92,6 @@ export function extractEmbeddedImages(html: string): { html: string; images: Mai
 
 function referencedCids(html: string): Set<string> {
   return new Set([...html.matchAll(/src=("|'|\b)cid:(\S+)\1/g)].flatMap((m) => (m[2] ? [m[2]] : [])));
-}
-
-/** Format::html2text of the safe html, roughly: block ends and breaks become line breaks. */
-function htmlToText(html: string): string {
-  const safe = sanitizeRichText(html);
-  const broken = safe
-    .replace(/<br\s*\/?>/gi, "\n")
-    .replace(/<\/(p|div|h[1-6]|li|tr|blockquote|pre)>/gi, "\n")
-    .replace(/<(p|div|h[1-6]|blockquote|pre)(\s[^>]*)?>/gi, "\n");
-  return decodeHTML(stripTags(broken))
-    .replace(/[ \t]+\n/g, "\n")
-    .trim();
 }
 
 /**

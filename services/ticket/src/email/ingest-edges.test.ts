@@ -755,3 +755,29 @@ describe("where a mail lands", () => {
     }
   });
 });
+
+describe("an html-only mail with rich text off", () => {
+  it("is stored as osTicket's Format::html2text makes it: line breaks from <br>, </div>, </p>, tags stripped", async () => {
+    await h.setConfig("enable_richtext", "0");
+    try {
+      const raw = rawMail(
+        [
+          "From: Hanna Html <hanna@example.com>",
+          "To: Support <support@example.com>",
+          "Subject: Html only",
+          "Message-ID: <html-only@mail.example.com>",
+          "MIME-Version: 1.0",
+          "Content-Type: text/html; charset=utf-8",
+        ],
+        '<html><body><div>Hello <b>team</b>,<br>the <a href="https://status.example.com/">status page</a> is down.</div><p>Items:</p><ul><li>one</li><li>two</li></ul><p>Thanks &amp; regards</p></body></html>',
+      );
+      const r = created(await ingest(raw));
+      expect(await h.one("SELECT body, format FROM ost_thread_entry WHERE id = ?", [r.entryId])).toEqual({
+        body: "Hello team,\nthe status page is down.\nItems:\n\nonetwoThanks &amp; regards",
+        format: "text",
+      });
+    } finally {
+      await h.setConfig("enable_richtext", "1");
+    }
+  });
+});
