@@ -61,7 +61,7 @@ export async function createFromEmail(
   const tx = sqlFor(em);
   const { mail, config } = input;
   const priorityId = config.flag("use_email_priority")
-    ? await priorityForUrgency(em, mail.priorityUrgency)
+    ? await priorityForUrgency(em, requestedUrgency(mail))
     : 0;
   const { body, inline } = rewriteInlineImages(input.body.text, input.files);
   // Loop control (Ticket::create): no auto-response to bounces, auto-replies or the help desk's own
@@ -130,12 +130,21 @@ export async function createFromEmail(
   };
 }
 
-/** Mail_Parse::getPriority: the priority whose urgency is one more than the header's level. */
+/**
+ * Mail_Parse::getPriority's urgency: 4 − a TNEF part's importance (2 high, 3 normal, 4 low), else one more
+ * than the headers' level; 0 asks for nothing.
+ */
+function requestedUrgency(mail: ParsedEmail): number {
+  if (mail.tnefImportance !== undefined) return 4 - mail.tnefImportance;
+  return mail.priorityUrgency ? mail.priorityUrgency + 1 : 0;
+}
+
+/** The first priority with that urgency (none for 0 or an urgency no priority has). */
 async function priorityForUrgency(em: EntityManager, urgency: number): Promise<number> {
   if (!urgency) return 0;
   const row = await sqlFor(em).first(
     "SELECT priority_id FROM ost_ticket_priority WHERE priority_urgency = ? LIMIT 1",
-    [urgency + 1],
+    [urgency],
   );
   return row ? int(row, "priority_id") : 0;
 }

@@ -53,6 +53,8 @@ export interface IngestEmailOptions {
    * a mail whose message is osTicket's error text with the raw mail attached (see ParsedEmail.parseFailure).
    */
   readonly onParseFailure?: (failure: NonNullable<ParsedEmail["parseFailure"]>) => void;
+  /** Told Mail_Parse's notes on the mail (a winmail.dat that could not be decoded stays an attachment). */
+  readonly onNotes?: (notes: readonly string[]) => void;
   /**
    * Whether a denied mail's Message-ID is kept on record (default true), as osTicket's mail fetcher and
    * CLI pipe keep it (api.tickets.php processEmail). false for the legacy HTTP route: there osTicket's
@@ -91,6 +93,7 @@ export async function ingestEmail(
 ): Promise<IngestEmailResult> {
   const mail = await parseEmail(input.raw);
   if (mail.parseFailure) options.onParseFailure?.(mail.parseFailure);
+  if (mail.notes?.length) options.onNotes?.(mail.notes);
   const keepDenied = options.keepDeniedMessageId ?? true;
   if (em.isInTransaction()) {
     try {

@@ -7,6 +7,8 @@ export interface MimeLeaf {
   readonly partId: string;
   /** Lower-cased `type/subtype`. */
   readonly type: string;
+  /** The Content-Type value as written, without its parameters ('' when there is none). */
+  readonly declaredType: string;
   /** Lower-cased Content-Disposition value, undefined without one. */
   readonly disposition: string | undefined;
   /** The disposition's filename, else the type's name parameter. */
@@ -36,6 +38,7 @@ export async function mimeLeaves(bytes: Buffer): Promise<MimeLeaf[]> {
     const leaf = {
       partId: partId(node),
       type: typeof node.contentType === "string" ? node.contentType.toLowerCase() : "text/plain",
+      declaredType: node.headers ? (node.headers.getFirst("Content-Type").split(";")[0] ?? "").trim() : "",
       disposition: node.disposition || undefined,
       filename: node.filename || undefined,
       charset: node.charset || undefined,

@@ -15,6 +15,7 @@ import {
   splitHeaders,
 } from "./headers.ts";
 import { type MimeLeaf, mimeLeaves } from "./leaves.ts";
+import { decodeTnef, type TnefMessage, tnefFiles, tnefHtmlBody, tnefImportance } from "./tnef.ts";
 import {
   type DecoderFailure,
   decoderFailure,
@@ -74,6 +75,13 @@ export interface ParsedEmail {
   readonly attachments: readonly MailAttachment[];
   /** Urgency asked for by X-Priority / Importance (1 high, 2 normal, 3 low), 0 when none. */
   readonly priorityUrgency: number;
+  /**
+   * PR_IMPORTANCE of a decoded TNEF part (0 low, 1 normal, 2 high), when it sets one: it overrides the
+   * headers' priority (Mail_Parse::getPriority asks for urgency 4 − importance).
+   */
+  readonly tnefImportance?: number;
+  /** Mail_Parse's notes: why a TNEF part could not be decoded (osTicket keeps them and shows them nowhere). */
+  readonly notes?: readonly string[];
   readonly isBounce: boolean;
   readonly isAutoReply: boolean;
   /**
@@ -107,7 +115,8 @@ export async function parseEmail(raw: Uint8Array): Promise<ParsedEmail> {
   const mail = await decode(bytes);
   const multipart = /^\s*multipart\//i.test(firstValue(fields, "content-type"));
   const eol = header.includes("\r\n") ? "\r\n" : "\n";
-  const content = await contentOf(mail, await mimeLeaves(bytes), multipart, eol, 0);
+  const leaves = await mimeLeaves(bytes);
+  const content = withTnef(await contentOf(mail, leaves, multipart, eol, 0), leaves);
   return decodedEmail(header, messageId(header, fields), mail, fields, content);
 }
 
@@ -139,6 +148,8 @@ function decodedEmail(
     text: content.text.length ? content.text.join("") : undefined,
     attachments: content.files,
     priorityUrgency: headerPriorityUrgency(header),
+    ...(content.tnefImportance !== undefined ? { tnefImportance: content.tnefImportance } : {}),
+    ...(content.notes?.length ? { notes: content.notes } : {}),
     isBounce: isBounce(split),
     isAutoReply: isAutoReply(split),
   };
@@ -162,7 +173,8 @@ async function unwrapped(bytes: Buffer, forwarded: ForwardedMessage): Promise<Pa
     const multipart = /^\s*multipart\//i.test(firstValue(headerFields(innerHeader), "content-type"));
     const eol = innerHeader.includes("\r\n") ? "\r\n" : "\n";
     const inner = bytes.subarray(forwarded.innerOffset);
-    content = await contentOf(await decode(inner), await mimeLeaves(inner), multipart, eol, 0);
+    const leaves = await mimeLeaves(inner);
+    content = withTnef(await contentOf(await decode(inner), leaves, multipart, eol, 0), leaves);
   }
   return decodedEmail(header, mid, outer, outerFields, content);
 }
@@ -263,6 +275,8 @@ interface MailContent {
   html: string[];
   text: string[];
   files: MailAttachment[];
+  tnefImportance?: number;
+  notes?: string[];
 }
 
 async function decode(bytes: Buffer): Promise<Decoded> {
@@ -346,6 +360,59 @@ async function contentOf(
   }
   keepInlineTextsBefore(undefined);
   return { html, text, files };
+}
+
+/**
+ * Mail_Parse::decode's TNEF pass: each single part directly under the message typed exactly
+ * `application/ms-tnef` (Mail_mimeDecode keeps the case as written, and osTicket compares it as is) is
+ * decoded; the last one that decodes is the message's TNEF, and a part that does not decode stays a file,
+ * with a note. With a TNEF, its PR_BODY_HTML is the html body whenever it has one (Mail_Parse::getPart
+ * returns it before looking at any part, so it also wins over a text/plain part when rich text is off and
+ * there is no plain-text part), and its attachments are the mail's only files (Mail_Parse::getAttachments
+ * returns them instead of the MIME parts', even when there are none). An attachment without data cannot be
+ * stored (AttachmentFile::create gives up) and is left out.
+ */
+function withTnef(content: MailContent, leaves: readonly MimeLeaf[]): MailContent {
+  let tnef: TnefMessage | undefined;
+  const notes: string[] = [];
+  for (const leaf of leaves) {
+    if (leaf.inMessage || leaf.partId === "" || leaf.partId.includes(".") || !isTnefType(leaf.declaredType)) {
+      continue;
+    }
+    try {
+      tnef = decodeTnef(leaf.data);
+    } catch (error) {
+      notes.push(`TNEF parsing exception: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (!tnef) return notes.length ? { ...content, notes } : content;
+  const html = tnefHtmlBody(tnef);
+  const files: MailAttachment[] = [];
+  for (const file of tnefFiles(tnef)) {
+    if (!file.data) continue;
+    files.push({
+      name: file.name,
+      type: file.type.toLowerCase(),
+      data: file.data,
+      cid: file.cid,
+      // osTicket passes the attAttachData length as the size; without one it stores the bytes anew.
+      ...(file.size ? {} : { deduplicate: false as const }),
+    });
+  }
+  const importance = tnefImportance(tnef);
+  return {
+    ...content,
+    html: html === undefined ? content.html : [html],
+    files,
+    ...(importance !== undefined ? { tnefImportance: importance } : {}),
+    ...(notes.length ? { notes } : {}),
+  };
+}
+
+/** Mail_mimeDecode's `type/subtype` of a Content-Type, compared as osTicket compares it: case-sensitively. */
+function isTnefType(declared: string): boolean {
+  const match = /([0-9a-z+.-]+)\/([0-9a-z+.-]+)/i.exec(declared);
+  return match?.[1] === "application" && match[2] === "ms-tnef";
 }
 
 function isBodyPart(leaf: MimeLeaf, type: string): boolean {

@@ -4,6 +4,7 @@ import { TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1
 import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ATT, LVL_MESSAGE, outlookTnef, tnefBlock, tnefStream } from "../email/testing-tnef.ts";
 import { type TicketHarness, ticketHarness } from "../testing/harness.ts";
 
 let h: TicketHarness;
@@ -239,5 +240,76 @@ describe("IngestEmail", () => {
       ),
     );
     expect(agent.code).toBe(Code.PermissionDenied);
+  });
+
+  it("unpacks a winmail.dat into the TNEF's files and html body; one that does not decode stays a file and is logged", async () => {
+    const headers = await h.service();
+    const outlook = (mid: string, tnef: Buffer) =>
+      Buffer.from(
+        [
+          "From: Olga Outlook <olga@example.com>",
+          "To: Support <support@example.com>",
+          "Subject: Minutes",
+          `Message-ID: ${mid}`,
+          "MIME-Version: 1.0",
+          'Content-Type: multipart/mixed; boundary="B"',
+          "",
+          "--B",
+          "Content-Type: text/plain; charset=utf-8",
+          "",
+          "See the minutes.",
+          "--B",
+          'Content-Type: application/ms-tnef; name="winmail.dat"',
+          "Content-Transfer-Encoding: base64",
+          "",
+          tnef.toString("base64"),
+          "--B--",
+          "",
+        ].join("\r\n"),
+      );
+    const files = (entryId: number) =>
+      h.query(
+        "SELECT f.name, f.type, f.size FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id" +
+          " WHERE a.type = 'H' AND a.object_id = ? ORDER BY a.id",
+        [entryId],
+      );
+    const minutes = Buffer.from("Minutes of the meeting\n");
+    const good = await h.client.ingestEmail(
+      {
+        rawMessage: outlook(
+          "<tnef-good@example.com>",
+          outlookTnef({
+            oemCodepage: 1252,
+            htmlBody: Buffer.from("<p>Minutes attached.</p>"),
+            files: [
+              { title: "MINUTE~1.TXT", longName: "minutes.txt", mimeType: "text/plain", data: minutes },
+            ],
+          }),
+        ),
+        legacy: true,
+      },
+      { headers },
+    );
+    expect(good.outcome).toBe(IngestOutcome.NEW_TICKET);
+    expect(await files(good.threadEntryId)).toEqual([
+      { name: "minutes.txt", type: "text/plain", size: minutes.length },
+    ]);
+    expect(
+      await h.query("SELECT body, format FROM ost_thread_entry WHERE id = ?", [good.threadEntryId]),
+    ).toEqual([{ body: "<p>Minutes attached.</p>", format: "html" }]);
+
+    const corrupt = tnefStream([tnefBlock(LVL_MESSAGE, ATT.tnefVersion, Buffer.from([0, 0, 1, 0]), 0)]);
+    const bad = await h.client.ingestEmail(
+      { rawMessage: outlook("<tnef-bad@example.com>", corrupt), legacy: true },
+      { headers },
+    );
+    expect(await files(bad.threadEntryId)).toEqual([
+      { name: "winmail.dat", type: "application/ms-tnef", size: corrupt.length },
+    ]);
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        notes: ["TNEF parsing exception: Corrupted block. 0001: Invalid checksum, expected 0000"],
+      }),
+    );
   });
 });

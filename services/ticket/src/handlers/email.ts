@@ -72,6 +72,11 @@ export async function handleIngestEmail(
                 { reason: failure.reason, osTicketText: failure.legacyText },
                 "e-mail osTicket cannot decode: its message is the parse error, the raw mail attached",
               ),
+            onNotes: (notes) =>
+              rt.deps.logger?.warn(
+                { notes },
+                "winmail.dat not decoded: kept as an attachment, as osTicket keeps it",
+              ),
           },
         );
         const ticket = await m.ticket(result.ticketId);
