@@ -77,7 +77,7 @@ import {
   linkCannedFiles,
   replaceCannedVariables,
 } from "./canned.ts";
-import { type StoredFilterData, storedFilterDataRead } from "./filter-data.ts";
+import { type StoredFilterData, storedFilterData } from "./filter-data.ts";
 import {
   activeFiltersRead,
   applyFilterActions,
@@ -497,6 +497,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       const id = ruleFieldId(what);
       return id !== 0 && !requestFieldIds.has(id);
     });
+    const listSubFieldsWanted = rulesLookAt(filters, (what) => /^field\.\d+\./.test(what));
     const priorityData = await priorityFilterData(ctx, input.priority);
     let carried: FilterOverrides = {};
     for (let pass = 0; ; pass++) {
@@ -507,7 +508,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       const filterOrgId = filterUser ? filterUser.orgId : requester.domainOrgId;
       const stored =
         storedWanted && (filterUser || filterOrgId)
-          ? await tx.read(storedFilterDataRead(filterUser?.id ?? 0, filterOrgId))
+          ? await storedFilterData(tx, filterUser?.id ?? 0, filterOrgId, listSubFieldsWanted)
           : undefined;
       filterVars = ticketFilterVars(input, {
         user: filterUser,

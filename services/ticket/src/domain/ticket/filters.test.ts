@@ -448,6 +448,77 @@ describe("stored user and organization data, the priority field and e-mail metad
     expect(await routed(input())).toBe(false);
   });
 
+  it("a stored list answer's items: their properties as field.<id>.<property id>, their abbreviation as .abb", async () => {
+    const ids = await h.tx(async (tx) => {
+      const { insertId: listId } = await tx.run(
+        "INSERT INTO ost_list (name, name_plural, sort_mode, masks, type, configuration, notes, created, updated)" +
+          " VALUES ('Region', 'Regions', 'SortCol', 0, NULL, '{}', '', NOW(), NOW())",
+      );
+      const { insertId: formId } = await tx.run(
+        "INSERT INTO ost_form (type, flags, title, created, updated) VALUES (?, 0, 'Region Properties', NOW(), NOW())",
+        [`L${listId}`],
+      );
+      const field = async (form: number, type: string, name: string, sort: number, configuration = "{}") =>
+        (
+          await tx.run(
+            "INSERT INTO ost_form_field (form_id, flags, type, label, name, configuration, sort, created, updated)" +
+              " VALUES (?, 1, ?, ?, ?, ?, ?, NOW(), NOW())",
+            [form, type, name, name, configuration, sort],
+          )
+        ).insertId;
+      const manager = await field(formId, "text", "manager", 1);
+      const tier = await field(formId, "choices", "tier", 2, JSON.stringify({ choices: "g:Gold\ns:Silver" }));
+      const item = async (value: string, extra: string | null, properties: object | null) =>
+        (
+          await tx.run(
+            "INSERT INTO ost_list_items (list_id, status, value, extra, sort, properties) VALUES (?, 1, ?, ?, 1, ?)",
+            [listId, value, extra, properties ? JSON.stringify(properties) : null],
+          )
+        ).insertId;
+      const europe = await item("Europe", "EU", { [manager]: "Ann", [tier]: { g: "Gold" } });
+      const asia = await item("Asia", "AS", { [manager]: "Bo" });
+      const region = await field(1, `list-${listId}`, "region", 20);
+      return { formId, manager, tier, europe, asia, region };
+    });
+    try {
+      const user = await create(input());
+      await h.tx(async (tx) => {
+        const entry = await tx.first(
+          "SELECT id FROM ost_form_entry WHERE object_type = 'U' AND object_id = ?",
+          [user.userId],
+        );
+        await tx.run(
+          "INSERT INTO ost_form_entry_values (entry_id, field_id, value) VALUES (?, ?, ?)" +
+            " ON DUPLICATE KEY UPDATE value = VALUES(value)",
+          // Asia first: the answer's order counts, not the ids' (a JS object would reorder integer keys).
+          [Number(entry?.id), ids.region, `{"${ids.asia}":"Asia","${ids.europe}":"Europe"}`],
+        );
+      });
+      const again = (): CreateTicketInput => input({ requester: { userId: user.userId } });
+      const routedBy = async (what: string, value: string) => {
+        await addFilter({ name: what, rules: [[what, "equal", value]], actions: toSales });
+        try {
+          return await routed(again());
+        } finally {
+          await h.tx((tx) => tx.run("DELETE FROM ost_filter WHERE name = ?", [what]));
+        }
+      };
+      const field = `field.${ids.region}`;
+      expect(await routedBy(field, "Asia, Europe")).toBe(true);
+      // Each item's value in the answer's order, joined by a space (an unset property is empty).
+      expect(await routedBy(`${field}.${ids.manager}`, "Bo Ann")).toBe(true);
+      expect(await routedBy(`${field}.abb`, "AS EU")).toBe(true);
+      // " Gold", trimmed as every filter value is.
+      expect(await routedBy(`${field}.${ids.tier}`, "Gold")).toBe(true);
+      expect(await routedBy(`${field}.${ids.manager}`, "Ann Bo")).toBe(false);
+      // Another requester has no such answer.
+      await addFilter({ name: "abb", rules: [[`${field}.abb`, "equal", "AS EU"]], actions: toSales });
+      expect(await routed(input())).toBe(false);
+    } finally {
+      await h.tx((tx) => tx.run("DELETE FROM ost_form_field WHERE id = ?", [ids.region]));
+    }
+  });
+
   it("a new requester: the organization whose domain matches the address", async () => {
     await h.tx((tx) => tx.run("UPDATE ost_organization SET domain = 'org-domain.example' WHERE id = 1"));
     try {
