@@ -127,4 +127,22 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
     await setConfig("message_autoresponder_collabs", "0");
     expect(await noticesOf(messageAdded(await addMessage(28, "Trace User", "API")), 0)).toEqual([]);
   });
+
+  it("auto-responds to a message of the owner or a collaborator, never of a user the ticket does not know (Ticket::onMessage)", async () => {
+    await setCoreConfig(em, { message_autoresponder: "1", message_autoresponder_collabs: "0" });
+    const stranger = await addUser("Sid Stranger", "sid@example.net");
+    const confirmationsOf = (event: Event, expected: number) =>
+      mailsOf(env, smtp, event, expected, "message.autoresp");
+    const [toOwner] = await confirmationsOf(messageAdded(await addMessage(28, "Trace User", "API")), 1);
+    expect(toOwner?.rcptTo).toEqual(["trace.user@example.net"]);
+    // An inactive collaborator is still the thread's collaborator.
+    const [toCollaborator] = await confirmationsOf(
+      messageAdded(await addMessage(inactive, "Ivan Inactive", "API")),
+      1,
+    );
+    expect(toCollaborator?.rcptTo).toEqual(["ivan@example.net"]);
+    expect(
+      await confirmationsOf(messageAdded(await addMessage(stranger, "Sid Stranger", "API")), 0),
+    ).toEqual([]);
+  });
 });

@@ -4,6 +4,7 @@ import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_p
 import { EventOrigin, MessageFormat, TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type {
   Event,
+  FilterEmail,
   TicketAssigned,
   TicketTransferred,
 } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
@@ -12,6 +13,7 @@ import {
   ThreadEntryType,
   TicketNotice,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import addressparser from "nodemailer/lib/addressparser";
 import { loadEntry, loadTicketRow, num, str } from "../osticket/reads.ts";
 import { formatIcuDate } from "./dates.ts";
 import {
@@ -152,7 +154,12 @@ export async function planEmails(
       // agent's autorespond meant in events without the choice) copies them. "Do Not Send Alert" comes
       // with autorespond false.
       const copyCollaborators = staffOpened && p.value.ticketNotice !== TicketNotice.USER;
+      // Ticket::create: the filters' e-mails (post-create pass), the canned reply, then Ticket::onNewTicket.
       return [
+        ...(await filterActionEmails(ctx, p.value.filterEmails)),
+        ...(p.value.cannedReplyEntryId && p.value.cannedReplyAutorespond && !staffOpened
+          ? await cannedAutoReply(ctx, p.value.cannedReplyEntryId, message)
+          : []),
         ...(p.value.autorespond ? await newTicketNotice(ctx, message, staffOpened, copyCollaborators) : []),
         ...(p.value.alert ? await newTicketAlerts(ctx, message) : []),
       ];
@@ -619,14 +626,19 @@ async function messageAutoResponse(ctx: Context, entry: ThreadEntry): Promise<Pl
   const { em, settings, dept } = ctx;
   if (!settings.flag("message_autoresponder") || !dept.messageAutoResponse) return [];
   if (entry.userId === 0) return [];
-  const to = entry.userId === num(ctx.ticket.user_id) ? owner(ctx) : await userMailbox(ctx, entry.userId);
+  // Ticket::onMessage answers the owner or one of the thread's collaborators (active or not), nobody else.
+  const isOwner = entry.userId === num(ctx.ticket.user_id);
+  const to = isOwner
+    ? owner(ctx)
+    : (await isCollaborator(ctx, entry.userId))
+      ? await userMailbox(ctx, entry.userId)
+      : undefined;
   if (!to?.address || (await isSystemAddress(em, to.address))) return [];
   const tpl = await template(ctx, "message.autoresp");
   const from = await fromMailbox(ctx, dept.autorespEmailId || dept.emailId);
   if (!tpl || !from) return [];
   // Ticket::onMessage writes to the owner or a collaborator about the message, answering it when it came by
   // e-mail, else the newest message that user e-mailed.
-  const isOwner = entry.userId === num(ctx.ticket.user_id);
   const answers = ctx.salt
     ? ((await entryMessageId(em, entry.id)) ?? (await lastEmailedMessageId(ctx, entry.userId)))
     : undefined;
@@ -643,6 +655,15 @@ async function messageAutoResponse(ctx: Context, entry: ThreadEntry): Promise<Pl
       },
     ),
   ];
+}
+
+async function isCollaborator(ctx: Context, userId: number): Promise<boolean> {
+  const [row] = await query(
+    ctx.em,
+    "SELECT 1 AS found FROM ost_thread_collaborator WHERE thread_id = ? AND user_id = ? LIMIT 1",
+    [num(ctx.ticket.thread_id), userId],
+  );
+  return row !== undefined;
 }
 
 async function userMailbox(ctx: Context, userId: number): Promise<Mailbox | undefined> {
@@ -943,4 +964,79 @@ async function transferAlerts(ctx: Context, transferred: TicketTransferred): Pro
     // Ticket::transfer: about the comment note when there is one, else about no thread.
     aboutEntry(ctx, transferred.noteEntryId),
   );
+}
+
+/**
+ * A ticket filter's canned response e-mailed to the requester (Ticket::postCannedReply with `$alert`): the
+ * department's canned auto-reply template (`ticket.autoreply`) from the department's e-mail (else the default
+ * one), with the response and its files; about the response, answering the first message when the owner
+ * e-mailed it. The ticket service decided that it goes out (TicketCreated.canned_reply_autorespond): the
+ * helpdesk's and the department's auto-response switches do not apply to it.
+ */
+async function cannedAutoReply(
+  ctx: Context,
+  entryId: number,
+  message: ThreadEntry | undefined,
+): Promise<PlannedEmail[]> {
+  const to = owner(ctx);
+  if (!to.address) return [];
+  const response = await loadEntry(ctx.em, entryId);
+  const tpl = await template(ctx, "ticket.autoreply");
+  const from = await fromMailbox(ctx, ctx.dept.emailId);
+  if (!response || !tpl || !from) return [];
+  const answers =
+    message && message.userId === num(ctx.ticket.user_id)
+      ? await entryMessageId(ctx.em, message.id)
+      : undefined;
+  const reply = compose(
+    ctx,
+    tpl,
+    to,
+    from,
+    { response: entryVariable(response), ...recipientVariables(ctx, to, "user") },
+    { addressee: ownerAddressee(ctx), thread: aboutEntry(ctx, response.id, answers) },
+  );
+  return [{ ...reply, files: await entryFiles(ctx, response.id) }];
+}
+
+/** Mail_Parse::parseAddressList, leniently: each mailbox of the list that has an address. */
+function addressList(list: string): Mailbox[] {
+  return addressparser(list, { flatten: true })
+    .filter((a) => a.address?.includes("@"))
+    .map((a) => ({ address: a.address ?? "", name: a.name }));
+}
+
+/**
+ * The ticket filters' "Send an Email" actions (FA_SendEmail): to each address of the action's list, its
+ * subject and message rendered with the ticket's variables (`%{recipient}` is the ticket's owner, as the
+ * action fills it in before it splits the list; `%{user}` the requester as `"<name>" <<address>>`), from the
+ * action's "From Email" (else the default e-mail). Sent whatever the alert and auto-response settings, as a
+ * plain e-mail about no thread entry.
+ */
+async function filterActionEmails(ctx: Context, emails: readonly FilterEmail[]): Promise<PlannedEmail[]> {
+  const out: PlannedEmail[] = [];
+  const ticketOwner = owner(ctx);
+  for (const email of emails) {
+    const from = await fromMailbox(ctx, email.fromEmailId);
+    if (!from) continue;
+    const tpl: EmailTemplate = {
+      codeName: `filter.${email.filterId}.email`,
+      subject: email.subject,
+      body: email.message,
+    };
+    const user = `"${ticketOwner.name}" <${ticketOwner.address}>`;
+    for (const to of addressList(email.recipients)) {
+      out.push(
+        compose(
+          ctx,
+          tpl,
+          to,
+          from,
+          { ...recipientVariables(ctx, ticketOwner, "user"), recipient: ticketOwner.name, user },
+          { addressee: { userClass: "?", id: 0 }, thread: NO_THREAD },
+        ),
+      );
+    }
+  }
+  return out;
 }
