@@ -20,13 +20,19 @@ import { invalidArgument } from "./errors.ts";
 
 /** What the ticket service needs from the attachment service. */
 export interface FileStore {
-  /** Stores bytes; the ost_file id of the stored (or deduplicated) file. */
+  /** Stores bytes; the ost_file id and key of the stored (or deduplicated) file. */
   upload(
     file: { name: string; type: string; data: Uint8Array; legacySize: bigint; keepDeclaredType: boolean },
     call: CallOptions,
-  ): Promise<number>;
-  /** Whether a stored file exists. */
-  exists(fileId: number, call: CallOptions): Promise<boolean>;
+  ): Promise<StoredFile>;
+  /** A stored file, undefined when there is none with that id. */
+  find(fileId: number, call: CallOptions): Promise<StoredFile | undefined>;
+}
+
+/** A file in osTicket's storage: ost_file.id and ost_file.key (what `cid:` references in bodies name). */
+export interface StoredFile {
+  readonly id: number;
+  readonly key: string;
 }
 
 export interface CallOptions {
@@ -46,7 +52,7 @@ export class AttachmentServiceFileStore implements FileStore {
   async upload(
     file: { name: string; type: string; data: Uint8Array; legacySize: bigint; keepDeclaredType: boolean },
     call: CallOptions,
-  ): Promise<number> {
+  ): Promise<StoredFile> {
     const res = await this.#client.uploadFile(
       {
         name: file.name,
@@ -61,10 +67,10 @@ export class AttachmentServiceFileStore implements FileStore {
       },
     );
     if (!res.file) throw new ConnectError("UploadFile returned no file", Code.Internal);
-    return res.file.id;
+    return { id: res.file.id, key: res.file.key };
   }
 
-  async exists(fileId: number, call: CallOptions): Promise<boolean> {
+  async find(fileId: number, call: CallOptions): Promise<StoredFile | undefined> {
     try {
       const res = await this.#client.getFileInfo(
         { fileId },
@@ -73,9 +79,9 @@ export class AttachmentServiceFileStore implements FileStore {
           headers: call.authorization ? { authorization: call.authorization } : undefined,
         },
       );
-      return res.file !== undefined;
+      return res.file ? { id: res.file.id, key: res.file.key } : undefined;
     } catch (error) {
-      if (error instanceof ConnectError && error.code === Code.NotFound) return false;
+      if (error instanceof ConnectError && error.code === Code.NotFound) return undefined;
       throw error;
     }
   }
@@ -96,6 +102,8 @@ export interface PreparedFiles {
    * assertMayLinkFiles) inside its transaction before linking.
    */
   readonly named: { readonly fileId: number; readonly field: string }[];
+  /** The stored file's key for each Content-ID the request gave (AttachmentInput.content_id). */
+  readonly contentIds: { readonly contentId: string; readonly key: string }[];
 }
 
 /** Failures a legacy request forgives: the file is dropped (too large) or noted (anything else). */
@@ -145,7 +153,8 @@ export async function prepareFiles(
   const links: AttachmentLink[] = [];
   const importErrors: ImportError[] = [];
   const named: { fileId: number; field: string }[] = [];
-  if (attachments.length === 0) return { links, importErrors, named };
+  const contentIds: { contentId: string; key: string }[] = [];
+  if (attachments.length === 0) return { links, importErrors, named, contentIds };
   if (!store)
     throw new ConnectError("attachments are not available: no attachment service", Code.Unavailable);
   for (const [i, a] of attachments.entries()) {
@@ -160,7 +169,7 @@ export async function prepareFiles(
           break;
         }
         try {
-          const fileId = await store.upload(
+          const stored = await store.upload(
             // osTicket stores the declared type without looking at the content.
             {
               name: file.name,
@@ -171,7 +180,8 @@ export async function prepareFiles(
             },
             call,
           );
-          links.push({ fileId, name: name ?? null, inline: a.inline });
+          links.push({ fileId: stored.id, name: name ?? null, inline: a.inline });
+          if (a.contentId) contentIds.push({ contentId: a.contentId, key: stored.key });
         } catch (error) {
           if (!(error instanceof ConnectError) || !isFileProblem(error)) throw error;
           if (!legacy) throw invalidArgument(`${field}.file`, `${file.name}: ${error.rawMessage}`);
@@ -182,9 +192,11 @@ export async function prepareFiles(
       }
       case "fileId": {
         // Same answer as a file the caller may not see (access.ts assertMayLinkFiles): existence never leaks.
-        if (!(await store.exists(a.source.value, call)))
+        const stored = await store.find(a.source.value, call);
+        if (!stored)
           throw new ConnectError(`${field}.file_id: file ${a.source.value} not found`, Code.NotFound);
         links.push({ fileId: a.source.value, name: name ?? null, inline: a.inline });
+        if (a.contentId) contentIds.push({ contentId: a.contentId, key: stored.key });
         named.push({ fileId: a.source.value, field: `${field}.file_id` });
         break;
       }
@@ -192,5 +204,20 @@ export async function prepareFiles(
         throw invalidArgument(field, "an attachment needs a file or a file_id");
     }
   }
-  return { links, importErrors, named };
+  return { links, importErrors, named, contentIds };
+}
+
+/**
+ * ThreadEntry::create's rewrite of inline images: every `src="cid:<content-id>"` of the body names the
+ * stored file's key instead (the Content-ID is not kept). osTicket's staff panel and client portal turn
+ * only `cid:<file key>` into the file's download link (Format::viewableImages); an image left pointing
+ * at the Content-ID shows broken there.
+ */
+export function rewriteContentIds(body: string, files: PreparedFiles): string {
+  let out = body;
+  for (const { contentId, key } of files.contentIds) {
+    const cid = contentId.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    out = out.replace(new RegExp(`src=("|'|\\b)(?:cid:)?${cid}\\1`, "gi"), `src="cid:${key}"`);
+  }
+  return out;
 }

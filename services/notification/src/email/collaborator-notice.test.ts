@@ -141,8 +141,8 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
       1,
     );
     expect(toCollaborator?.rcptTo).toEqual(["ivan@example.net"]);
-    expect(
-      await confirmationsOf(messageAdded(await addMessage(stranger, "Sid Stranger", "API")), 0),
-    ).toEqual([]);
+    expect(await confirmationsOf(messageAdded(await addMessage(stranger, "Sid Stranger", "API")), 0)).toEqual(
+      [],
+    );
   });
 });

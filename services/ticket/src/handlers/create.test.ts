@@ -439,6 +439,54 @@ describe("CreateTicket", () => {
     expect(entries.entries[0]?.attachments.map((a) => a.name)).toEqual(["notes.txt"]);
   });
 
+  it("points the body's cid: references at the stored files' keys, as osTicket's panel resolves them", async () => {
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    const first = await h.client.createTicket(
+      {
+        requester: { email: "inline@example.com", name: "Inline Sender" },
+        subject: "Inline image",
+        message: '<p>See <img src="cid:shot.1@example.com" alt="shot"> and <img src=\'cid:other\'></p>',
+        messageFormat: MessageFormat.HTML,
+        attachments: [
+          {
+            source: { case: "file", value: { name: "shot.png", type: "image/png", data: png } },
+            inline: true,
+            contentId: "shot.1@example.com",
+          },
+        ],
+      },
+      { headers: await h.service() },
+    );
+    const [file] = await h.query(
+      "SELECT f.id, f.`key`, a.inline FROM ost_attachment a JOIN ost_file f ON f.id = a.file_id WHERE a.type = 'H' AND a.object_id = ?",
+      [first.messageEntryId],
+    );
+    expect(file?.inline).toBe(1);
+    const body = async (entryId: number) =>
+      String((await h.query("SELECT body FROM ost_thread_entry WHERE id = ?", [entryId]))[0]?.body);
+    expect(await body(first.messageEntryId)).toBe(
+      `<p>See <img src="cid:${file?.key}" alt="shot" /> and <img src="cid:other" /></p>`,
+    );
+
+    // A stored file named by id gets its key too.
+    const second = await h.client.createTicket(
+      {
+        requester: { email: "inline@example.com", name: "Inline Sender" },
+        subject: "Inline image again",
+        message: '<p><img src="cid:again"></p>',
+        messageFormat: MessageFormat.HTML,
+        attachments: [
+          { source: { case: "fileId", value: Number(file?.id) }, inline: true, contentId: "again" },
+        ],
+      },
+      { headers: await h.service() },
+    );
+    expect(await body(second.messageEntryId)).toBe(`<p><img src="cid:${file?.key}" /></p>`);
+  });
+
   it("drops oversized files of legacy requests silently and refuses them for typed requests", async () => {
     await h.setConfig("max_file_size", "16");
     const big = Buffer.alloc(64, 1);

@@ -32,7 +32,7 @@ import {
   USER_CREATE_DENIED,
 } from "../domain/index.ts";
 import { validationFailure } from "../errors.ts";
-import { prepareFiles } from "../files.ts";
+import { prepareFiles, rewriteContentIds } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
 import { formFieldResolver, type Mutation, mutate } from "./mutation.ts";
@@ -262,6 +262,7 @@ export async function handleCreateTicket(
           m.sql,
           {
             ...input,
+            message: input.message && rewriteContentIds(input.message, files),
             attachments: files.links,
             ...(legacy
               ? { collaboratorUserIds: await legacyCollaboratorIds(m, req) }
