@@ -34,6 +34,14 @@ describe("mailHtmlToText (Mail_Parse::getBody with rich text off)", () => {
     ).toBe("a \"quoted\" 'single' © é é A\n\n");
   });
 
+  it("keeps a no-break space (not a place to wrap) and drops head, title and style", () => {
+    expect(
+      mailHtmlToText(
+        '<html><head><title>T</title><style>p{color:red}</style></head><body><p>Hello <b>bold</b> &amp; <a href="https://x.example/">link</a></p><p>Second&nbsp;para</p><ul><li>one</li><li>two</li></ul></body></html>',
+      ),
+    ).toBe("Hello bold & link\n\nSecond\u00a0para\n\nonetwo");
+  });
+
   it("drops scripts and form controls but keeps a button's text", () => {
     expect(
       mailHtmlToText("<script>alert(1)</script><form><input value=x><button>Go</button></form><p>after</p>"),

@@ -52,6 +52,14 @@ describe("html bodies (Format::safe_html)", () => {
       '<a href="https://example.com/">x</a>',
     );
   });
+  it("compacts ASCII whitespace only: a no-break space stays, and an element holding one is not empty", () => {
+    expect(sanitizeRichText("<p>a&nbsp;b \n\t c</p>")).toBe("<p>a\u00a0b c</p>");
+    expect(sanitizeRichText("<p>Outlook</p><p>&nbsp;</p><p>x</p>")).toBe(
+      "<p>Outlook</p><p>\u00a0</p><p>x</p>",
+    );
+    expect(sanitizeRichText("a\u00a0b  c")).toBe("a\u00a0b c");
+    expect(cleanBody("<p>a&nbsp;b</p><p>&nbsp;</p>", "html")).toBe("<p>a\u00a0b</p><p>\u00a0</p>");
+  });
   it("decodes entity-encoded markup before cleaning", () => {
     expect(sanitizeRichText("&lt;script&gt;bad()&lt;/script&gt;<p>ok</p>")).toBe("<p>ok</p>");
   });

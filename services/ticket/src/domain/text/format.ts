@@ -142,7 +142,8 @@ const VOID = new Set([
 
 /** Removes elements with no content at all, repeatedly (Format::html_balance's empty-node pass). */
 function removeEmptyElements(html: string): string {
-  const empty = /<([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?>\s*<\/\1\s*>/g;
+  // libxml drops blank text (ASCII whitespace): an element holding a no-break space is not empty.
+  const empty = /<([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?>[ \t\n\r]*<\/\1\s*>/g;
   let current = html;
   for (;;) {
     const next = current.replace(empty, (match, tag: string) =>
@@ -356,6 +357,9 @@ function iframeAllowed(src: string, domains: readonly string[]): boolean {
   return new RegExp(`^(https?:)?//(www\\.)?(${escaped})(\\?|/|#)([^@]*)$`, "i").test(src);
 }
 
+/** The whitespace htmLawed compacts: ASCII only, so a no-break space (U+00A0) stays one. */
+const ASCII_SPACES = /[ \t\n\v\f\r]+/g;
+
 /**
  * Format::safe_html: entity-encoded markup decoded first (so it cannot slip through), head/style/script
  * blocks and comments removed, forms/inputs/buttons and plugin elements dropped, `id`, `on*`, `action`,
@@ -364,7 +368,7 @@ function iframeAllowed(src: string, domains: readonly string[]): boolean {
  */
 export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string {
   // Text without markup or entities only has its whitespace compacted.
-  if (!/[<>&]/.test(input)) return input.replace(/\s+/g, " ");
+  if (!/[<>&]/.test(input)) return input.replace(ASCII_SPACES, " ");
   const iframeDomains = policy.iframeDomains ?? [];
   const prepared = decodeSpecialChars(input)
     .replace(/<(head|style|script)[\s\S]+?<\/\1>/gi, "")
@@ -409,7 +413,7 @@ export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string
   // htmLawed's tidy=-1 compacts whitespace outside preformatted blocks.
   const compact = cleaned
     .split(/(<pre[\s\S]*?<\/pre>|<textarea[\s\S]*?<\/textarea>)/i)
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\s+/g, " ")))
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(ASCII_SPACES, " ")))
     .join("");
   return removeEmptyElements(compact);
 }
