@@ -671,6 +671,8 @@ export function redactTicketForEndUser(ticket: Ticket, visible: ClientVisibleFie
   ticket.emailId = 0;
   if (!visible.fieldNames.has("priority")) ticket.priority = undefined;
   ticket.answers = ticket.answers.filter((a) => visible.fieldIds.has(a.fieldId));
+  // The portal names a merged child's parent, never a parent's children (other users' tickets).
+  if (ticket.relation) ticket.relation.children = [];
   return ticket;
 }
 

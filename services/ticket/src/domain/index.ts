@@ -48,6 +48,7 @@ export { cleanBody, cleanTitle, sanitizeRichText, stripEmoticons } from "./text/
 export type { AttachmentLink } from "./thread/entries.ts";
 export * from "./ticket/actions.ts";
 export * from "./ticket/create-ticket.ts";
+export { isMergedChild, type MergeType, mergeTypeOf, TicketFlag } from "./ticket/merge.ts";
 export { dnsMailDomainVerifier, isEmailAddress } from "./users/email.ts";
 
 /** Runs each use case in its own transaction on `em` with fixed ports (one instance per service). */

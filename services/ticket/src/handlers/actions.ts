@@ -2,6 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
+import { runBatchRead } from "@ostmesh/db";
 import type { TicketPermission } from "@ostmesh/kit/auth/index.ts";
 import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
@@ -49,6 +50,7 @@ import {
 import {
   assignTicket,
   changeStatus,
+  isMergedChild,
   postMessage,
   postNote,
   postReply,
@@ -175,7 +177,13 @@ export async function handlePostMessage(
       fields: { key: (k) => (k === "user" ? "user_id" : bodyField.key(k)) },
     },
     async (m) => {
-      const before = await beforeAction(m, ctx, req.ticketId);
+      const addressed = await beforeAction(m, ctx, req.ticketId);
+      // A merged child's messages go to its parent (Ticket::postMessage): the change is the parent's.
+      const before =
+        addressed.parentTicketId &&
+        isMergedChild({ parentId: addressed.parentTicketId, flags: addressed.flags })
+          ? ((await runBatchRead(m.tx, m.ticketRead(addressed.parentTicketId))) ?? addressed)
+          : addressed;
       await assertMayLinkFiles(ctx, m.tx, files.named);
       const result = await postMessage(
         m.sql,
@@ -191,7 +199,7 @@ export async function handlePostMessage(
         domainActor(principal),
         m.ports,
       );
-      const after = await m.ticket(req.ticketId);
+      const after = await m.ticket(result.ticketId);
       await publishDomainEvents(m, { before, after });
       const view = await EndUserView.for(principal, m.tx);
       const entry = await m.entry(result.entryId);

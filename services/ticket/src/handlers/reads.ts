@@ -34,7 +34,7 @@ import {
 } from "../access.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 import { pageSize, queryHash } from "../paging.ts";
-import { countTickets, filterConditions, sortSpec, ticketPage } from "../read/list.ts";
+import { countTickets, filterConditions, NOT_MERGED_CHILD, sortSpec, ticketPage } from "../read/list.ts";
 import { searchText } from "../read/search-text.ts";
 import { listEntries } from "../read/thread.ts";
 import { loadTickets, ticketIdByNumber, ticketsRead } from "../read/tickets.ts";
@@ -86,6 +86,8 @@ interface ListArgs {
   readonly pageToken: string;
   readonly includeTotalSize: boolean;
   readonly search?: string;
+  /** ListTickets: leave merged children out (osTicket's staff queues). */
+  readonly queue?: boolean;
 }
 
 async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
@@ -103,11 +105,13 @@ async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
     sort: spec.field,
     desc: spec.desc,
     search: searchQuery ?? null,
+    queue: args.queue ?? false,
   });
   const cursor = rt.pageTokens.decode(args.rpc, bound, args.pageToken, spec.parts.length);
   const ref = await rt.refs.get(em);
   const visibility = await visibleTickets(ctx, em);
   const filters = filterConditions(args.filter, ref);
+  if (args.queue && kindOf(callerOf(ctx)) !== PrincipalKind.END_USER) filters.push(NOT_MERGED_CHILD);
   const rows = await ticketPage(em, {
     visibility,
     filters,
@@ -152,6 +156,7 @@ export async function handleListTickets(
     pageSize: req.pageSize,
     pageToken: req.pageToken,
     includeTotalSize: req.includeTotalSize,
+    queue: !req.includeMergedChildren,
   });
   return create(ListTicketsResponseSchema, page);
 }
@@ -189,7 +194,7 @@ export async function handleListThreadEntries(
   if (req.types.includes(ThreadEntryType.UNSPECIFIED))
     throw invalidArgument("types", "THREAD_ENTRY_TYPE_UNSPECIFIED is not an entry type");
   const bound = queryHash({ ticket: req.ticketId, types: [...req.types].sort(), hidden: req.includeHidden });
-  const cursor = rt.pageTokens.decode("ListThreadEntries", bound, req.pageToken, 0);
+  const cursor = rt.pageTokens.decode("ListThreadEntries", bound, req.pageToken, 2);
   const em = rt.em();
   const access = await authorizeTicket(ctx, em, req.ticketId);
   // End users never see internal notes (nor entries hidden by edits).
@@ -203,17 +208,19 @@ export async function handleListThreadEntries(
     threadId: access.threadId,
     types,
     includeHidden: req.includeHidden,
-    afterId: cursor?.id ?? 0,
+    after: cursor
+      ? { group: Number(cursor.keys[0] ?? 0), created: String(cursor.keys[1] ?? ""), id: cursor.id }
+      : undefined,
     limit: size + 1,
   });
   const page = entries.slice(0, size);
-  const last = page[page.length - 1];
+  const last = page[page.length - 1]?.position;
   const view = await EndUserView.for(principal, em);
   return create(ListThreadEntriesResponseSchema, {
-    entries: view.entries(page),
+    entries: view.entries(page.map((p) => p.entry)),
     nextPageToken:
       entries.length > size && last
-        ? rt.pageTokens.encode("ListThreadEntries", bound, { keys: [], id: last.id })
+        ? rt.pageTokens.encode("ListThreadEntries", bound, { keys: [last.group, last.created], id: last.id })
         : "",
   });
 }

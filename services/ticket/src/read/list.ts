@@ -94,6 +94,15 @@ export interface Condition {
 
 const NOTHING: Condition = { sql: "0", params: [] };
 
+/**
+ * osTicket's staff queues leave merged children out (include/staff/templates/queue-tickets.tmpl.php: no
+ * ticket_pid, or the LINKED flag); its searches and the client portal's ticket list keep them.
+ */
+export const NOT_MERGED_CHILD: Condition = {
+  sql: "(t.ticket_pid IS NULL OR (t.flags & 8) <> 0)",
+  params: [],
+};
+
 function inList(column: string, values: readonly (number | string)[]): Condition {
   return values.length === 0 ? NOTHING : { sql: `${column} IN (${marks(values.length)})`, params: values };
 }

@@ -34,15 +34,50 @@ export interface EntryQuery {
   /** Entry types to return; empty = all. */
   readonly types: readonly ThreadEntryType[];
   readonly includeHidden: boolean;
-  /** Only entries with a larger id (keyset). */
-  readonly afterId: number;
+  /** Only entries after this one in the thread's order (keyset). */
+  readonly after: EntryPosition | undefined;
   readonly limit: number;
 }
 
-/** One page of a thread's entries, oldest first. */
-export async function listEntries(em: EntityManager, q: EntryQuery): Promise<ThreadEntry[]> {
-  const where = ["e.thread_id = ?", "e.id > ?"];
-  const params: unknown[] = [q.threadId, q.afterId];
+/** Where an entry stands in its thread's order: its group, its creation time as stored, its id. */
+export interface EntryPosition {
+  readonly group: number;
+  readonly created: string;
+  readonly id: number;
+}
+
+/**
+ * The group of an entry in the order osTicket shows a thread (ThreadEntry::sortEntries). Only a ticket's own
+ * thread ('T') whose ticket merged with separate threads (flag SEPARATE_THREADS without COMBINE_THREADS)
+ * has more than one: its own entries first, then the entries a merge moved in, child thread by child
+ * thread, the highest child thread id first (the `thread` of the entry's ost_thread_entry_merge data).
+ * Everything else is one group.
+ */
+const ENTRY_GROUP =
+  "IF(mode.separate = 1, COALESCE(4294967296 - NULLIF((SELECT CAST(JSON_VALUE(mg.data, '$.thread') AS UNSIGNED)" +
+  " FROM ost_thread_entry_merge mg WHERE mg.thread_entry_id = e.id ORDER BY mg.id LIMIT 1), 0), 0), 0)";
+
+const THREAD_MODE =
+  " JOIN (SELECT IF(th.object_type = 'T' AND (t.flags & 3) = 2, 1, 0) AS separate FROM ost_thread th" +
+  " LEFT JOIN ost_ticket t ON t.ticket_id = th.object_id WHERE th.id = ?) mode";
+
+/**
+ * One page of a thread's entries in the order osTicket's staff panel and client portal show them: by
+ * creation time, then id (ThreadEntry's default ordering, so an edited entry keeps its original's place),
+ * a separate-threads merge parent's children's entries after its own (ENTRY_GROUP).
+ */
+export async function listEntries(
+  em: EntityManager,
+  q: EntryQuery,
+): Promise<{ entry: ThreadEntry; position: EntryPosition }[]> {
+  const where = ["e.thread_id = ?"];
+  const params: unknown[] = [q.threadId, q.threadId];
+  if (q.after) {
+    where.push(
+      `(${ENTRY_GROUP} > ? OR (${ENTRY_GROUP} = ? AND (e.created > ? OR (e.created = ? AND e.id > ?))))`,
+    );
+    params.push(q.after.group, q.after.group, q.after.created, q.after.created, q.after.id);
+  }
   if (q.types.length > 0) {
     const letters = q.types.map(entryTypeColumn).filter((t): t is string => t !== undefined);
     if (letters.length === 0) return [];
@@ -52,10 +87,19 @@ export async function listEntries(em: EntityManager, q: EntryQuery): Promise<Thr
   if (!q.includeHidden) where.push(`(e.flags & ${ENTRY_HIDDEN}) = 0`);
   const rows = await query(
     em,
-    `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e${ENTRY_JOINS} WHERE ${where.join(" AND ")} ORDER BY e.id LIMIT ?`,
+    `SELECT ${ENTRY_COLUMNS}, ${ENTRY_GROUP} AS entry_group, CAST(e.created AS CHAR) AS created_at` +
+      ` FROM ost_thread_entry e${THREAD_MODE}${ENTRY_JOINS} WHERE ${where.join(" AND ")}` +
+      " ORDER BY entry_group, e.created, e.id LIMIT ?",
     [...params, q.limit],
   );
-  return withAttachments(em, rows.map(entryOf));
+  const entries = await withAttachments(em, rows.map(entryOf));
+  return entries.map((entry, i) => {
+    const row = rows[i] ?? {};
+    return {
+      entry,
+      position: { group: num(row, "entry_group"), created: str(row, "created_at"), id: entry.id },
+    };
+  });
 }
 
 /** Entries by id (e.g. the one an action just posted); the map holds those that exist. */

@@ -11,7 +11,11 @@ import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb
 import {
   CollaboratorSchema,
   PriorityRefSchema,
+  RelatedTicketSchema,
   type Ticket,
+  type TicketRelation,
+  TicketRelationKind,
+  TicketRelationSchema,
   TicketSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { collaboratorRoleOf, sourceOf } from "../mapping.ts";
@@ -40,7 +44,19 @@ const TICKET_COLUMNS =
   " th.id AS thread_id, th.object_type AS thread_object_type, UNIX_TIMESTAMP(th.lastmessage) AS lastmessage," +
   " UNIX_TIMESTAMP(th.lastresponse) AS lastresponse," +
   " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
-  " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username";
+  " s.firstname AS staff_firstname, s.lastname AS staff_lastname, s.username AS staff_username," +
+  " pt.number AS parent_number";
+
+/** ost_ticket.flags bits of merges and links (Ticket::FLAG_*). */
+const FLAG_COMBINE_THREADS = 0x01;
+const FLAG_SEPARATE_THREADS = 0x02;
+const FLAG_PARENT = 0x10;
+
+/** The subject answer of ticket `r` (the ticket form's "subject" field). */
+const RELATED_SUBJECT =
+  "(SELECT sv.value FROM ost_form_entry sfe JOIN ost_form_entry_values sv ON sv.entry_id = sfe.id" +
+  " JOIN ost_form_field sf ON sf.id = sv.field_id AND sf.name = 'subject'" +
+  " WHERE sfe.object_type = 'T' AND sfe.object_id = r.ticket_id ORDER BY sfe.sort, sfe.id LIMIT 1) AS subject";
 
 /** Loads tickets by id; the map holds only the ones that exist. */
 export async function loadTickets(
@@ -75,6 +91,7 @@ export function ticketsRead(
         " LEFT JOIN ost_user u ON u.id = t.user_id" +
         " LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
         " LEFT JOIN ost_staff s ON s.staff_id = t.staff_id" +
+        " LEFT JOIN ost_ticket pt ON pt.ticket_id = t.ticket_pid" +
         ` WHERE t.ticket_id IN (${idList})`,
       params: unique,
     },
@@ -90,17 +107,28 @@ export function ticketsRead(
     },
   ];
   if (options.full)
-    statements.push({
-      sql:
-        "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
-        " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
-        " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
-        ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
-      params: unique,
-    });
+    statements.push(
+      {
+        // Ticket::getChildTickets of each ticket, and each one's parent (for its subject).
+        sql:
+          `SELECT 'child' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
+          ` FROM ost_ticket r WHERE r.ticket_pid IN (${idList})` +
+          ` UNION ALL SELECT 'parent' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
+          ` FROM ost_ticket c JOIN ost_ticket r ON r.ticket_id = c.ticket_pid WHERE c.ticket_id IN (${idList})`,
+        params: [...unique, ...unique],
+      },
+      {
+        sql:
+          "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
+          " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+          " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
+          ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
+        params: unique,
+      },
+    );
   return {
     statements,
-    read([rows = [], answers = [], collaborators = []]) {
+    read([rows = [], answers = [], related = [], collaborators = []]) {
       const tickets = new Map<number, Ticket>();
       for (const row of [...rows].sort(byThreadPreference)) {
         const id = num(row, "ticket_id");
@@ -110,7 +138,10 @@ export function ticketsRead(
         const ticket = tickets.get(num(a, "ticket_id"));
         if (ticket) applyAnswer(ticket, a, ref, options.full);
       }
-      if (options.full) applyCollaborators(tickets, collaborators);
+      if (options.full) {
+        applyRelatives(tickets, related);
+        applyCollaborators(tickets, collaborators);
+      }
       return tickets;
     },
   };
@@ -186,7 +217,49 @@ function ticketOf(r: Row, ref: ReferenceSnapshot): Ticket {
     emailId: num(r, "email_id"),
     parentTicketId: num(r, "ticket_pid"),
     flags: num(r, "flags"),
+    relation: relationOf(r),
   });
+}
+
+/**
+ * The ticket's relation from its own row (Ticket::getMergeType, isParent, isChild): the kind its flags say
+ * (neither combine nor separate is a link), the parent by id and number.
+ */
+function relationOf(r: Row): TicketRelation | undefined {
+  const flags = num(r, "flags");
+  const parentId = num(r, "ticket_pid");
+  const isParent = (flags & FLAG_PARENT) !== 0;
+  if (!parentId && !isParent) return undefined;
+  const kind =
+    (flags & FLAG_COMBINE_THREADS) !== 0
+      ? TicketRelationKind.MERGED_COMBINED
+      : (flags & FLAG_SEPARATE_THREADS) !== 0
+        ? TicketRelationKind.MERGED_SEPARATE
+        : TicketRelationKind.LINKED;
+  return create(TicketRelationSchema, {
+    kind,
+    isParent,
+    parent: parentId ? { id: parentId, number: str(r, "parent_number") } : undefined,
+  });
+}
+
+/** Children (in ost_ticket.sort order, then id) and the parent's subject, for full reads. */
+function applyRelatives(tickets: Map<number, Ticket>, rows: readonly Row[]): void {
+  const bySort = [...rows].sort(
+    (a, b) => num(a, "sort") - num(b, "sort") || num(a, "ticket_id") - num(b, "ticket_id"),
+  );
+  for (const r of bySort) {
+    const related = { id: num(r, "ticket_id"), number: str(r, "number"), subject: str(r, "subject") };
+    if (r.rel === "child") {
+      const parent = tickets.get(num(r, "ticket_pid"));
+      // Ticket::getChildren: a parent's only (flag PARENT).
+      if (!parent?.relation?.isParent) continue;
+      parent.relation.children.push(create(RelatedTicketSchema, related));
+      continue;
+    }
+    for (const t of tickets.values())
+      if (t.parentTicketId === related.id && t.relation?.parent) t.relation.parent.subject = related.subject;
+  }
 }
 
 function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boolean): void {

@@ -14,7 +14,8 @@ import {
 } from "../thread/entries.ts";
 import { findUserById } from "../users/requester.ts";
 import { NOW, TicketChange } from "./change.ts";
-import { ticketForUpdateRead, ticketStateOf } from "./state.ts";
+import { isMergedChild, refuseOnMergedChild, TicketFlag } from "./merge.ts";
+import { type TicketState, ticketForUpdateRead, ticketStateOf } from "./state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "./status.ts";
 
 /** What an action left the ticket as (the RPC layer reloads the full ticket for its response). */
@@ -41,18 +42,30 @@ function result(change: TicketChange, entryId: number): ActionResult {
   };
 }
 
-/** Runs an action on one row-locked ticket. */
+/**
+ * Runs an action on one row-locked ticket; with `toParent`, on the parent of a merged child instead, as
+ * Ticket::postMessage posts a child's messages (the parent's row is locked by the same read).
+ */
 function onTicket<T>(
   tx: Sql,
   ticketId: number,
   actor: Actor,
   ports: Ports,
-  work: (change: TicketChange, ctx: UseCaseContext) => Promise<T>,
+  work: (change: TicketChange, ctx: UseCaseContext, addressed: TicketState) => Promise<T>,
+  options: { readonly toParent?: boolean } = {},
 ): Promise<T> {
   return withUseCaseReading(tx, actor, ports, ticketForUpdateRead(ticketId), async (ctx, rows) => {
-    const ticket = await ticketStateOf(rows, ctx.lookups, ticketId);
+    const addressed = await ticketStateOf(rows, ctx.lookups, ticketId);
+    const ticket =
+      options.toParent && isMergedChild(addressed) && rows.parent
+        ? await ticketStateOf(
+            { ticket: rows.parent, status: undefined, parent: undefined },
+            ctx.lookups,
+            addressed.parentId,
+          )
+        : addressed;
     const change = new TicketChange(ctx, ticket);
-    const out = await work(change, ctx);
+    const out = await work(change, ctx, addressed);
     await change.finish();
     return out;
   });
@@ -104,6 +117,7 @@ export function postReply(
 ): Promise<ActionResult> {
   return onTicket(tx, input.ticketId, actor, ports, async (change, ctx) => {
     const staff = requireStaff(ctx);
+    refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
     const format = input.format ?? "text";
     const stored = body(ctx, input.body, format, "response", "Response content is required");
     const who = input.recipients ?? "none";
@@ -184,6 +198,8 @@ export interface PostMessageResult extends ActionResult {
 /**
  * End-user message (Ticket::postMessage → onMessage): entry type M, thread.lastmessage, isanswered = 0,
  * lastupdate; a closed, reopenable ticket is reopened; a non-owner author is added as collaborator first.
+ * A message to a merged child goes to its parent (the result names the parent); its author, by default
+ * the child's owner, then joins the parent's thread unless they own the parent.
  */
 export function postMessage(
   tx: Sql,
@@ -191,8 +207,12 @@ export function postMessage(
   actor: Actor,
   ports: Ports = {},
 ): Promise<PostMessageResult> {
-  return onTicket(tx, input.ticketId, actor, ports, async (change, ctx) => {
-    const authorId = input.userId ?? (actor.kind === "user" ? actor.userId : change.ticket.userId);
+  return onTicket(tx, input.ticketId, actor, ports, postMessageOn(input, actor), { toParent: true });
+}
+
+function postMessageOn(input: PostMessageInput, actor: Actor) {
+  return async (change: TicketChange, ctx: UseCaseContext, addressed: TicketState) => {
+    const authorId = input.userId ?? (actor.kind === "user" ? actor.userId : addressed.userId);
     const author = await findUserById(ctx.tx, authorId);
     if (!author) throw new NotFoundError("user", authorId);
     const format = input.format ?? "text";
@@ -250,7 +270,7 @@ export function postMessage(
       reopened,
     });
     return { ...result(change, entry.id), reopened };
-  });
+  };
 }
 
 export interface PostNoteInput {
@@ -272,6 +292,7 @@ export function postNote(
   ports: Ports = {},
 ): Promise<ActionResult> {
   return onTicket(tx, input.ticketId, actor, ports, async (change, ctx) => {
+    refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
     const format = input.format ?? "text";
     body(ctx, input.body, format, "note", "Note content is required");
     const entryId = await change.note(input.title, input.body, {
@@ -361,8 +382,60 @@ export function changeStatus(
 async function deleteTicket(change: TicketChange): Promise<void> {
   const { ctx, ticket } = change;
   const tx = ctx.tx;
-  const threadId = ticket.threadId;
   await tx.run("DELETE FROM ost_ticket WHERE ticket_id = ?", [ticket.id]);
+  if (ticket.parentId) await leaveParent(tx, ticket.parentId);
+  else await deleteThread(tx, ticket.threadId);
+  await releaseChildren(tx, ticket.id);
+  await change.event("deleted");
+  await tx.run(
+    "DELETE v FROM ost_form_entry_values v JOIN ost_form_entry e ON e.id = v.entry_id WHERE e.object_type = 'T' AND e.object_id = ?",
+    [ticket.id],
+  );
+  await tx.run("DELETE FROM ost_form_entry WHERE object_type = 'T' AND object_id = ?", [ticket.id]);
+  await tx.run("DELETE FROM ost_draft WHERE namespace LIKE ?", [`ticket.%.${ticket.id}`]);
+  const cdata = await tx.first(
+    "SELECT 1 AS yes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ost_ticket__cdata'",
+  );
+  if (cdata) await tx.run("DELETE FROM ost_ticket__cdata WHERE ticket_id = ?", [ticket.id]);
+  await tx.run("DELETE FROM ost__search WHERE object_type = 'T' AND object_id = ?", [ticket.id]);
+}
+
+/** The bits Ticket::setMergeType(3) clears: merge type, link and parent. */
+const RELATION_FLAGS =
+  TicketFlag.COMBINE_THREADS | TicketFlag.SEPARATE_THREADS | TicketFlag.LINKED | TicketFlag.PARENT;
+
+/**
+ * Ticket::delete of a parent: each child becomes a ticket of its own again (no ticket_pid, no merge or link
+ * flags, its child thread a ticket thread again). The entries a merge moved stay in the deleted parent's
+ * thread, and go with it.
+ */
+async function releaseChildren(tx: Sql, parentId: number): Promise<void> {
+  await tx.run(
+    "UPDATE ost_thread th JOIN ost_ticket c ON c.ticket_id = th.object_id SET th.object_type = 'T'" +
+      " WHERE c.ticket_pid = ? AND th.object_type = 'C'",
+    [parentId],
+  );
+  await tx.run(
+    `UPDATE ost_ticket SET ticket_pid = NULL, flags = flags & ~${RELATION_FLAGS}, updated = NOW() WHERE ticket_pid = ?`,
+    [parentId],
+  );
+}
+
+/**
+ * Ticket::delete of a child (merged or linked): its thread stays (osTicket deletes only a thread that is no
+ * child's), and a parent left without children is a plain ticket again.
+ */
+async function leaveParent(tx: Sql, parentId: number): Promise<void> {
+  const left = await tx.first("SELECT ticket_id FROM ost_ticket WHERE ticket_pid = ? LIMIT 1", [parentId]);
+  if (left) return;
+  await tx.run(
+    `UPDATE ost_ticket SET flags = flags & ~${RELATION_FLAGS}, updated = NOW() WHERE ticket_id = ? AND (flags & ${TicketFlag.PARENT}) <> 0`,
+    [parentId],
+  );
+}
+
+/** Thread::delete: the thread with its entries, their files' links and e-mail headers, collaborators, referrals. */
+async function deleteThread(tx: Sql, threadId: number): Promise<void> {
   await tx.run("DELETE FROM ost_thread WHERE id = ?", [threadId]);
   await tx.run(
     "UPDATE ost_thread_entry_email m JOIN ost_thread_entry e ON e.id = m.thread_entry_id SET m.headers = NULL WHERE e.thread_id = ?",
@@ -380,18 +453,6 @@ async function deleteTicket(change: TicketChange): Promise<void> {
   );
   await tx.run("DELETE FROM ost_thread_entry WHERE thread_id = ?", [threadId]);
   await tx.run("UPDATE ost_thread_event SET thread_id = 0 WHERE thread_id = ?", [threadId]);
-  await change.event("deleted");
-  await tx.run(
-    "DELETE v FROM ost_form_entry_values v JOIN ost_form_entry e ON e.id = v.entry_id WHERE e.object_type = 'T' AND e.object_id = ?",
-    [ticket.id],
-  );
-  await tx.run("DELETE FROM ost_form_entry WHERE object_type = 'T' AND object_id = ?", [ticket.id]);
-  await tx.run("DELETE FROM ost_draft WHERE namespace LIKE ?", [`ticket.%.${ticket.id}`]);
-  const cdata = await tx.first(
-    "SELECT 1 AS yes FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ost_ticket__cdata'",
-  );
-  if (cdata) await tx.run("DELETE FROM ost_ticket__cdata WHERE ticket_id = ?", [ticket.id]);
-  await tx.run("DELETE FROM ost__search WHERE object_type = 'T' AND object_id = ?", [ticket.id]);
 }
 
 export type Assignee = { readonly staffId: number } | { readonly teamId: number };

@@ -22,17 +22,31 @@ export interface TicketState {
   readonly duedate: string | null;
   readonly estDuedate: string | null;
   readonly closed: string | null;
+  /**
+   * Ticket::getThread: its own thread ('T'), else the child thread ('C') a merge turned it into (the oldest
+   * should bad data hold more).
+   */
   readonly threadId: number;
+  /** ost_ticket.ticket_pid (the ticket it is merged into or linked to), 0 for none. */
+  readonly parentId: number;
+  /** ost_ticket.flags (merge and link bits, see merge.ts). */
+  readonly flags: number;
+  /** The parent's number ('' without a parent, or when its row is gone). */
+  readonly parentNumber: string;
   /** The status row; undefined when status_id points nowhere. */
   readonly status: TicketStatus | undefined;
   /** `open`, `closed`, `archived`, `deleted` ('' without a status). */
   readonly state: string;
 }
 
-/** What ticketForUpdateRead reads: the locked row and the status row its status id had in this snapshot. */
+/**
+ * What ticketForUpdateRead reads: the locked row, the status row its status id had in this snapshot, and
+ * the locked row of the ticket it is merged into or linked to (ticket_pid), if any.
+ */
 export interface LockedTicketRows {
   readonly ticket: Row | undefined;
   readonly status: Row | undefined;
+  readonly parent: Row | undefined;
 }
 
 /**
@@ -46,12 +60,16 @@ export function ticketForUpdateRead(ticketId: number): BatchRead<LockedTicketRow
   return {
     statements: [
       {
+        // The parent comes along (locked too, in primary-key order): a message to a merged child goes to
+        // it, and refusals name it. Without a parent the list's second value is 0, which matches nothing.
         sql:
-          "SELECT t.ticket_id, t.number, t.user_id, t.status_id, t.dept_id, t.sla_id, t.topic_id, t.staff_id, t.team_id," +
-          " t.isoverdue, t.isanswered, t.duedate, t.est_duedate, t.closed," +
-          " (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id AND th.object_type = 'T' ORDER BY th.id LIMIT 1) AS thread_id" +
-          " FROM ost_ticket t WHERE t.ticket_id = ? FOR UPDATE",
-        params: [ticketId],
+          "SELECT t.ticket_id, t.ticket_pid, t.flags, t.number, t.user_id, t.status_id, t.dept_id, t.sla_id," +
+          " t.topic_id, t.staff_id, t.team_id, t.isoverdue, t.isanswered, t.duedate, t.est_duedate, t.closed," +
+          " (SELECT th.id FROM ost_thread th WHERE th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
+          " ORDER BY th.object_type = 'T' DESC, th.id LIMIT 1) AS thread_id" +
+          " FROM ost_ticket t WHERE t.ticket_id IN" +
+          " (?, COALESCE((SELECT c.ticket_pid FROM ost_ticket c WHERE c.ticket_id = ?), 0)) FOR UPDATE",
+        params: [ticketId, ticketId],
       },
       {
         sql:
@@ -60,7 +78,13 @@ export function ticketForUpdateRead(ticketId: number): BatchRead<LockedTicketRow
         params: [ticketId],
       },
     ],
-    read: ([tickets = [], statuses = []]) => ({ ticket: tickets[0], status: statuses[0] }),
+    read: ([tickets = [], statuses = []]) => {
+      const ticket = tickets.find((r) => int(r, "ticket_id") === ticketId);
+      const parentId = ticket ? (intOrNull(ticket, "ticket_pid") ?? 0) : 0;
+      const parent =
+        parentId && parentId !== ticketId ? tickets.find((r) => int(r, "ticket_id") === parentId) : undefined;
+      return { ticket, status: statuses[0], parent };
+    },
   };
 }
 
@@ -93,6 +117,9 @@ export async function ticketStateOf(
     estDuedate: strOrNull(row, "est_duedate"),
     closed: strOrNull(row, "closed"),
     threadId,
+    parentId: intOrNull(row, "ticket_pid") ?? 0,
+    flags: int(row, "flags"),
+    parentNumber: rows.parent ? str(rows.parent, "number") : "",
     status,
     state: status?.state.toLowerCase() ?? "",
   };

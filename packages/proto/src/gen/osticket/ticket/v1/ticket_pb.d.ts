@@ -238,6 +238,13 @@ export declare type Ticket = Message<"osticket.ticket.v1.Ticket"> & {
    * @generated from field: repeated osticket.ticket.v1.Collaborator collaborators = 31;
    */
   collaborators: Collaborator[];
+
+  /**
+   * How the ticket is merged with or linked to others; absent when it is neither a parent nor a child.
+   *
+   * @generated from field: osticket.ticket.v1.TicketRelation relation = 32;
+   */
+  relation?: TicketRelation | undefined;
 };
 
 /**
@@ -245,6 +252,83 @@ export declare type Ticket = Message<"osticket.ticket.v1.Ticket"> & {
  * Use `create(TicketSchema)` to create a new message.
  */
 export declare const TicketSchema: GenMessage<Ticket>;
+
+/**
+ * A ticket named by another one's relation.
+ *
+ * @generated from message osticket.ticket.v1.RelatedTicket
+ */
+export declare type RelatedTicket = Message<"osticket.ticket.v1.RelatedTicket"> & {
+  /**
+   * ost_ticket.ticket_id.
+   *
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * Public ticket number.
+   *
+   * @generated from field: string number = 2;
+   */
+  number: string;
+
+  /**
+   * Subject (full reads only: GetTicket and mutation responses).
+   *
+   * @generated from field: string subject = 3;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message osticket.ticket.v1.RelatedTicket.
+ * Use `create(RelatedTicketSchema)` to create a new message.
+ */
+export declare const RelatedTicketSchema: GenMessage<RelatedTicket>;
+
+/**
+ * A ticket's place in a merge or link (ost_ticket.ticket_pid, flags and sort).
+ *
+ * @generated from message osticket.ticket.v1.TicketRelation
+ */
+export declare type TicketRelation = Message<"osticket.ticket.v1.TicketRelation"> & {
+  /**
+   * The merge type: a parent's is that of its merge or link; a child's its own.
+   *
+   * @generated from field: osticket.ticket.v1.TicketRelationKind kind = 1;
+   */
+  kind: TicketRelationKind;
+
+  /**
+   * The parent ticket (ticket_pid); absent on a parent. A merged child's thread is a child thread: it
+   * keeps its events but its entries are in the parent's, and replies and notes go to the parent
+   * (PostReply and PostNote on a merged child are FAILED_PRECONDITION, PostMessage posts to the parent).
+   *
+   * @generated from field: osticket.ticket.v1.RelatedTicket parent = 2;
+   */
+  parent?: RelatedTicket | undefined;
+
+  /**
+   * The ticket is a parent (flag PARENT).
+   *
+   * @generated from field: bool is_parent = 3;
+   */
+  isParent: boolean;
+
+  /**
+   * A parent's children in osTicket's order (ost_ticket.sort, then id); full reads only.
+   *
+   * @generated from field: repeated osticket.ticket.v1.RelatedTicket children = 4;
+   */
+  children: RelatedTicket[];
+};
+
+/**
+ * Describes the message osticket.ticket.v1.TicketRelation.
+ * Use `create(TicketRelationSchema)` to create a new message.
+ */
+export declare const TicketRelationSchema: GenMessage<TicketRelation>;
 
 /**
  * A status with its state (ost_ticket_status).
@@ -783,6 +867,48 @@ export declare type AttachmentSummary = Message<"osticket.ticket.v1.AttachmentSu
  * Use `create(AttachmentSummarySchema)` to create a new message.
  */
 export declare const AttachmentSummarySchema: GenMessage<AttachmentSummary>;
+
+/**
+ * How osTicket relates tickets (Ticket::getMergeType from ost_ticket.flags).
+ *
+ * @generated from enum osticket.ticket.v1.TicketRelationKind
+ */
+export enum TicketRelationKind {
+  /**
+   * No relation.
+   *
+   * @generated from enum value: TICKET_RELATION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Merged with combined threads: the children's entries were moved into the parent's thread and show among
+   * its own by date.
+   *
+   * @generated from enum value: TICKET_RELATION_KIND_MERGED_COMBINED = 1;
+   */
+  MERGED_COMBINED = 1,
+
+  /**
+   * Merged with separate threads: the children's entries were moved into the parent's thread and show after
+   * its own, child by child.
+   *
+   * @generated from enum value: TICKET_RELATION_KIND_MERGED_SEPARATE = 2;
+   */
+  MERGED_SEPARATE = 2,
+
+  /**
+   * Linked: each ticket keeps its own thread; nothing is refused on a linked child.
+   *
+   * @generated from enum value: TICKET_RELATION_KIND_LINKED = 3;
+   */
+  LINKED = 3,
+}
+
+/**
+ * Describes the enum osticket.ticket.v1.TicketRelationKind.
+ */
+export declare const TicketRelationKindSchema: GenEnum<TicketRelationKind>;
 
 /**
  * Role of a collaborator on a thread (ost_thread_collaborator.role).

@@ -11,7 +11,7 @@ import { file_osticket_common_v1_types } from "../../common/v1/types_pb.js";
  * Describes the file osticket/ticket/v1/ticket.proto.
  */
 export const file_osticket_ticket_v1_ticket = /*@__PURE__*/
-  fileDesc("Ch9vc3RpY2tldC90aWNrZXQvdjEvdGlja2V0LnByb3RvEhJvc3RpY2tldC50aWNrZXQudjEiyQkKBlRpY2tldBIKCgJpZBgBIAEoDRIOCgZudW1iZXIYAiABKAkSDwoHc3ViamVjdBgDIAEoCRIzCgZzdGF0dXMYBCABKAsyIy5vc3RpY2tldC50aWNrZXQudjEuVGlja2V0U3RhdHVzUmVmEjEKCHByaW9yaXR5GAUgASgLMh8ub3N0aWNrZXQudGlja2V0LnYxLlByaW9yaXR5UmVmEjUKCmRlcGFydG1lbnQYBiABKAsyIS5vc3RpY2tldC50aWNrZXQudjEuRGVwYXJ0bWVudFJlZhI0CgpoZWxwX3RvcGljGAcgASgLMiAub3N0aWNrZXQudGlja2V0LnYxLkhlbHBUb3BpY1JlZhInCgNzbGEYCCABKAsyGi5vc3RpY2tldC50aWNrZXQudjEuU2xhUmVmEi4KCXJlcXVlc3RlchgJIAEoCzIbLm9zdGlja2V0LnRpY2tldC52MS5Vc2VyUmVmEjQKDmFzc2lnbmVlX3N0YWZmGAogASgLMhwub3N0aWNrZXQudGlja2V0LnYxLkFnZW50UmVmEjIKDWFzc2lnbmVlX3RlYW0YCyABKAsyGy5vc3RpY2tldC50aWNrZXQudjEuVGVhbVJlZhIwCgZzb3VyY2UYDCABKA4yIC5vc3RpY2tldC5jb21tb24udjEuVGlja2V0U291cmNlEhQKDHNvdXJjZV9leHRyYRgNIAEoCRISCgppcF9hZGRyZXNzGA4gASgJEhIKCmlzX292ZXJkdWUYDyABKAgSEwoLaXNfYW5zd2VyZWQYECABKAgSLAoIZHVlX2RhdGUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGVzdF9kdWVfZGF0ZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91cGRhdGVfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfbWVzc2FnZV9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9yZXNwb25zZV9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJY2xvc2VkX2F0GBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZW9wZW5lZF9hdBgZIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoHYW5zd2VycxgaIAMoCzIeLm9zdGlja2V0LmNvbW1vbi52MS5Gb3JtQW5zd2VyEhEKCXRocmVhZF9pZBgbIAEoDRIQCghlbWFpbF9pZBgcIAEoDRIYChBwYXJlbnRfdGlja2V0X2lkGB0gASgNEg0KBWZsYWdzGB4gASgNEjcKDWNvbGxhYm9yYXRvcnMYHyADKAsyIC5vc3RpY2tldC50aWNrZXQudjEuQ29sbGFib3JhdG9yIlsKD1RpY2tldFN0YXR1c1JlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEi4KBXN0YXRlGAMgASgOMh8ub3N0aWNrZXQuY29tbW9uLnYxLlRpY2tldFN0YXRlIkcKC1ByaW9yaXR5UmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkSDwoHdXJnZW5jeRgDIAEoDRINCgVjb2xvchgEIAEoCSIpCg1EZXBhcnRtZW50UmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiKAoMSGVscFRvcGljUmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiIgoGU2xhUmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiQgoHVXNlclJlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg4KBm9yZ19pZBgEIAEoDSI2CghBZ2VudFJlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJIiMKB1RlYW1SZWYSCgoCaWQYASABKA0SDAoEbmFtZRgCIAEoCSKJAQoMQ29sbGFib3JhdG9yEikKBHVzZXIYASABKAsyGy5vc3RpY2tldC50aWNrZXQudjEuVXNlclJlZhIyCgRyb2xlGAIgASgOMiQub3N0aWNrZXQudGlja2V0LnYxLkNvbGxhYm9yYXRvclJvbGUSDgoGYWN0aXZlGAMgASgIEgoKAmNjGAQgASgIIoYFCgtUaHJlYWRFbnRyeRIKCgJpZBgBIAEoDRILCgNwaWQYAiABKA0SEQoJdGhyZWFkX2lkGAMgASgNEjEKBHR5cGUYBCABKA4yIy5vc3RpY2tldC50aWNrZXQudjEuVGhyZWFkRW50cnlUeXBlEg4KBnBvc3RlchgFIAEoCRIQCghzdGFmZl9pZBgGIAEoDRIPCgd1c2VyX2lkGAcgASgNEg0KBXRpdGxlGAggASgJEgwKBGJvZHkYCSABKAkSMQoGZm9ybWF0GAogASgOMiEub3N0aWNrZXQuY29tbW9uLnYxLk1lc3NhZ2VGb3JtYXQSMAoGc291cmNlGAsgASgOMiAub3N0aWNrZXQuY29tbW9uLnYxLlRpY2tldFNvdXJjZRINCgVmbGFncxgMIAEoDRISCgppcF9hZGRyZXNzGA0gASgJEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjoKC2F0dGFjaG1lbnRzGBAgAygLMiUub3N0aWNrZXQudGlja2V0LnYxLkF0dGFjaG1lbnRTdW1tYXJ5EikKBmF1dGhvchgRIAEoCzIZLm9zdGlja2V0LmNvbW1vbi52MS5BY3RvchIpCgZlZGl0b3IYEiABKAsyGS5vc3RpY2tldC5jb21tb24udjEuQWN0b3ISGgoSYm9keV9pbl9hdHRhY2htZW50GBMgASgIEjIKCnJlY2lwaWVudHMYFCABKAsyHi5vc3RpY2tldC50aWNrZXQudjEuUmVjaXBpZW50cyIkCgpSZWNpcGllbnRzEgoKAnRvGAEgAygJEgoKAmNjGAIgAygJInUKEUF0dGFjaG1lbnRTdW1tYXJ5EhUKDWF0dGFjaG1lbnRfaWQYASABKA0SDwoHZmlsZV9pZBgCIAEoBRIMCgRuYW1lGAMgASgJEgwKBHR5cGUYBCABKAkSDAoEc2l6ZRgFIAEoAxIOCgZpbmxpbmUYBiABKAgqjQEKEENvbGxhYm9yYXRvclJvbGUSIQodQ09MTEFCT1JBVE9SX1JPTEVfVU5TUEVDSUZJRUQQABIdChlDT0xMQUJPUkFUT1JfUk9MRV9NRVNTQUdFEAESGgoWQ09MTEFCT1JBVE9SX1JPTEVfTk9URRACEhsKF0NPTExBQk9SQVRPUl9ST0xFX1JFUExZEAMqdAoMVGlja2V0Tm90aWNlEh0KGVRJQ0tFVF9OT1RJQ0VfVU5TUEVDSUZJRUQQABIVChFUSUNLRVRfTk9USUNFX0FMTBABEhYKElRJQ0tFVF9OT1RJQ0VfVVNFUhACEhYKElRJQ0tFVF9OT1RJQ0VfTk9ORRADKo8BCg9UaHJlYWRFbnRyeVR5cGUSIQodVEhSRUFEX0VOVFJZX1RZUEVfVU5TUEVDSUZJRUQQABIdChlUSFJFQURfRU5UUllfVFlQRV9NRVNTQUdFEAESHgoaVEhSRUFEX0VOVFJZX1RZUEVfUkVTUE9OU0UQAhIaChZUSFJFQURfRU5UUllfVFlQRV9OT1RFEANiBnByb3RvMw", [file_google_protobuf_timestamp, file_osticket_common_v1_principal, file_osticket_common_v1_types]);
+  fileDesc("Ch9vc3RpY2tldC90aWNrZXQvdjEvdGlja2V0LnByb3RvEhJvc3RpY2tldC50aWNrZXQudjEi/wkKBlRpY2tldBIKCgJpZBgBIAEoDRIOCgZudW1iZXIYAiABKAkSDwoHc3ViamVjdBgDIAEoCRIzCgZzdGF0dXMYBCABKAsyIy5vc3RpY2tldC50aWNrZXQudjEuVGlja2V0U3RhdHVzUmVmEjEKCHByaW9yaXR5GAUgASgLMh8ub3N0aWNrZXQudGlja2V0LnYxLlByaW9yaXR5UmVmEjUKCmRlcGFydG1lbnQYBiABKAsyIS5vc3RpY2tldC50aWNrZXQudjEuRGVwYXJ0bWVudFJlZhI0CgpoZWxwX3RvcGljGAcgASgLMiAub3N0aWNrZXQudGlja2V0LnYxLkhlbHBUb3BpY1JlZhInCgNzbGEYCCABKAsyGi5vc3RpY2tldC50aWNrZXQudjEuU2xhUmVmEi4KCXJlcXVlc3RlchgJIAEoCzIbLm9zdGlja2V0LnRpY2tldC52MS5Vc2VyUmVmEjQKDmFzc2lnbmVlX3N0YWZmGAogASgLMhwub3N0aWNrZXQudGlja2V0LnYxLkFnZW50UmVmEjIKDWFzc2lnbmVlX3RlYW0YCyABKAsyGy5vc3RpY2tldC50aWNrZXQudjEuVGVhbVJlZhIwCgZzb3VyY2UYDCABKA4yIC5vc3RpY2tldC5jb21tb24udjEuVGlja2V0U291cmNlEhQKDHNvdXJjZV9leHRyYRgNIAEoCRISCgppcF9hZGRyZXNzGA4gASgJEhIKCmlzX292ZXJkdWUYDyABKAgSEwoLaXNfYW5zd2VyZWQYECABKAgSLAoIZHVlX2RhdGUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGVzdF9kdWVfZGF0ZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91cGRhdGVfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfbWVzc2FnZV9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9yZXNwb25zZV9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJY2xvc2VkX2F0GBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZW9wZW5lZF9hdBgZIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoHYW5zd2VycxgaIAMoCzIeLm9zdGlja2V0LmNvbW1vbi52MS5Gb3JtQW5zd2VyEhEKCXRocmVhZF9pZBgbIAEoDRIQCghlbWFpbF9pZBgcIAEoDRIYChBwYXJlbnRfdGlja2V0X2lkGB0gASgNEg0KBWZsYWdzGB4gASgNEjcKDWNvbGxhYm9yYXRvcnMYHyADKAsyIC5vc3RpY2tldC50aWNrZXQudjEuQ29sbGFib3JhdG9yEjQKCHJlbGF0aW9uGCAgASgLMiIub3N0aWNrZXQudGlja2V0LnYxLlRpY2tldFJlbGF0aW9uIjwKDVJlbGF0ZWRUaWNrZXQSCgoCaWQYASABKA0SDgoGbnVtYmVyGAIgASgJEg8KB3N1YmplY3QYAyABKAkiwQEKDlRpY2tldFJlbGF0aW9uEjQKBGtpbmQYASABKA4yJi5vc3RpY2tldC50aWNrZXQudjEuVGlja2V0UmVsYXRpb25LaW5kEjEKBnBhcmVudBgCIAEoCzIhLm9zdGlja2V0LnRpY2tldC52MS5SZWxhdGVkVGlja2V0EhEKCWlzX3BhcmVudBgDIAEoCBIzCghjaGlsZHJlbhgEIAMoCzIhLm9zdGlja2V0LnRpY2tldC52MS5SZWxhdGVkVGlja2V0IlsKD1RpY2tldFN0YXR1c1JlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEi4KBXN0YXRlGAMgASgOMh8ub3N0aWNrZXQuY29tbW9uLnYxLlRpY2tldFN0YXRlIkcKC1ByaW9yaXR5UmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkSDwoHdXJnZW5jeRgDIAEoDRINCgVjb2xvchgEIAEoCSIpCg1EZXBhcnRtZW50UmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiKAoMSGVscFRvcGljUmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiIgoGU2xhUmVmEgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkiQgoHVXNlclJlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg4KBm9yZ19pZBgEIAEoDSI2CghBZ2VudFJlZhIKCgJpZBgBIAEoDRIMCgRuYW1lGAIgASgJEhAKCHVzZXJuYW1lGAMgASgJIiMKB1RlYW1SZWYSCgoCaWQYASABKA0SDAoEbmFtZRgCIAEoCSKJAQoMQ29sbGFib3JhdG9yEikKBHVzZXIYASABKAsyGy5vc3RpY2tldC50aWNrZXQudjEuVXNlclJlZhIyCgRyb2xlGAIgASgOMiQub3N0aWNrZXQudGlja2V0LnYxLkNvbGxhYm9yYXRvclJvbGUSDgoGYWN0aXZlGAMgASgIEgoKAmNjGAQgASgIIoYFCgtUaHJlYWRFbnRyeRIKCgJpZBgBIAEoDRILCgNwaWQYAiABKA0SEQoJdGhyZWFkX2lkGAMgASgNEjEKBHR5cGUYBCABKA4yIy5vc3RpY2tldC50aWNrZXQudjEuVGhyZWFkRW50cnlUeXBlEg4KBnBvc3RlchgFIAEoCRIQCghzdGFmZl9pZBgGIAEoDRIPCgd1c2VyX2lkGAcgASgNEg0KBXRpdGxlGAggASgJEgwKBGJvZHkYCSABKAkSMQoGZm9ybWF0GAogASgOMiEub3N0aWNrZXQuY29tbW9uLnYxLk1lc3NhZ2VGb3JtYXQSMAoGc291cmNlGAsgASgOMiAub3N0aWNrZXQuY29tbW9uLnYxLlRpY2tldFNvdXJjZRINCgVmbGFncxgMIAEoDRISCgppcF9hZGRyZXNzGA0gASgJEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjoKC2F0dGFjaG1lbnRzGBAgAygLMiUub3N0aWNrZXQudGlja2V0LnYxLkF0dGFjaG1lbnRTdW1tYXJ5EikKBmF1dGhvchgRIAEoCzIZLm9zdGlja2V0LmNvbW1vbi52MS5BY3RvchIpCgZlZGl0b3IYEiABKAsyGS5vc3RpY2tldC5jb21tb24udjEuQWN0b3ISGgoSYm9keV9pbl9hdHRhY2htZW50GBMgASgIEjIKCnJlY2lwaWVudHMYFCABKAsyHi5vc3RpY2tldC50aWNrZXQudjEuUmVjaXBpZW50cyIkCgpSZWNpcGllbnRzEgoKAnRvGAEgAygJEgoKAmNjGAIgAygJInUKEUF0dGFjaG1lbnRTdW1tYXJ5EhUKDWF0dGFjaG1lbnRfaWQYASABKA0SDwoHZmlsZV9pZBgCIAEoBRIMCgRuYW1lGAMgASgJEgwKBHR5cGUYBCABKAkSDAoEc2l6ZRgFIAEoAxIOCgZpbmxpbmUYBiABKAgqrwEKElRpY2tldFJlbGF0aW9uS2luZBIkCiBUSUNLRVRfUkVMQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEigKJFRJQ0tFVF9SRUxBVElPTl9LSU5EX01FUkdFRF9DT01CSU5FRBABEigKJFRJQ0tFVF9SRUxBVElPTl9LSU5EX01FUkdFRF9TRVBBUkFURRACEh8KG1RJQ0tFVF9SRUxBVElPTl9LSU5EX0xJTktFRBADKo0BChBDb2xsYWJvcmF0b3JSb2xlEiEKHUNPTExBQk9SQVRPUl9ST0xFX1VOU1BFQ0lGSUVEEAASHQoZQ09MTEFCT1JBVE9SX1JPTEVfTUVTU0FHRRABEhoKFkNPTExBQk9SQVRPUl9ST0xFX05PVEUQAhIbChdDT0xMQUJPUkFUT1JfUk9MRV9SRVBMWRADKnQKDFRpY2tldE5vdGljZRIdChlUSUNLRVRfTk9USUNFX1VOU1BFQ0lGSUVEEAASFQoRVElDS0VUX05PVElDRV9BTEwQARIWChJUSUNLRVRfTk9USUNFX1VTRVIQAhIWChJUSUNLRVRfTk9USUNFX05PTkUQAyqPAQoPVGhyZWFkRW50cnlUeXBlEiEKHVRIUkVBRF9FTlRSWV9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZVEhSRUFEX0VOVFJZX1RZUEVfTUVTU0FHRRABEh4KGlRIUkVBRF9FTlRSWV9UWVBFX1JFU1BPTlNFEAISGgoWVEhSRUFEX0VOVFJZX1RZUEVfTk9URRADYgZwcm90bzM", [file_google_protobuf_timestamp, file_osticket_common_v1_principal, file_osticket_common_v1_types]);
 
 /**
  * Describes the message osticket.ticket.v1.Ticket.
@@ -21,94 +21,122 @@ export const TicketSchema = /*@__PURE__*/
   messageDesc(file_osticket_ticket_v1_ticket, 0);
 
 /**
+ * Describes the message osticket.ticket.v1.RelatedTicket.
+ * Use `create(RelatedTicketSchema)` to create a new message.
+ */
+export const RelatedTicketSchema = /*@__PURE__*/
+  messageDesc(file_osticket_ticket_v1_ticket, 1);
+
+/**
+ * Describes the message osticket.ticket.v1.TicketRelation.
+ * Use `create(TicketRelationSchema)` to create a new message.
+ */
+export const TicketRelationSchema = /*@__PURE__*/
+  messageDesc(file_osticket_ticket_v1_ticket, 2);
+
+/**
  * Describes the message osticket.ticket.v1.TicketStatusRef.
  * Use `create(TicketStatusRefSchema)` to create a new message.
  */
 export const TicketStatusRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 1);
+  messageDesc(file_osticket_ticket_v1_ticket, 3);
 
 /**
  * Describes the message osticket.ticket.v1.PriorityRef.
  * Use `create(PriorityRefSchema)` to create a new message.
  */
 export const PriorityRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 2);
+  messageDesc(file_osticket_ticket_v1_ticket, 4);
 
 /**
  * Describes the message osticket.ticket.v1.DepartmentRef.
  * Use `create(DepartmentRefSchema)` to create a new message.
  */
 export const DepartmentRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 3);
+  messageDesc(file_osticket_ticket_v1_ticket, 5);
 
 /**
  * Describes the message osticket.ticket.v1.HelpTopicRef.
  * Use `create(HelpTopicRefSchema)` to create a new message.
  */
 export const HelpTopicRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 4);
+  messageDesc(file_osticket_ticket_v1_ticket, 6);
 
 /**
  * Describes the message osticket.ticket.v1.SlaRef.
  * Use `create(SlaRefSchema)` to create a new message.
  */
 export const SlaRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 5);
+  messageDesc(file_osticket_ticket_v1_ticket, 7);
 
 /**
  * Describes the message osticket.ticket.v1.UserRef.
  * Use `create(UserRefSchema)` to create a new message.
  */
 export const UserRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 6);
+  messageDesc(file_osticket_ticket_v1_ticket, 8);
 
 /**
  * Describes the message osticket.ticket.v1.AgentRef.
  * Use `create(AgentRefSchema)` to create a new message.
  */
 export const AgentRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 7);
+  messageDesc(file_osticket_ticket_v1_ticket, 9);
 
 /**
  * Describes the message osticket.ticket.v1.TeamRef.
  * Use `create(TeamRefSchema)` to create a new message.
  */
 export const TeamRefSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 8);
+  messageDesc(file_osticket_ticket_v1_ticket, 10);
 
 /**
  * Describes the message osticket.ticket.v1.Collaborator.
  * Use `create(CollaboratorSchema)` to create a new message.
  */
 export const CollaboratorSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 9);
+  messageDesc(file_osticket_ticket_v1_ticket, 11);
 
 /**
  * Describes the message osticket.ticket.v1.ThreadEntry.
  * Use `create(ThreadEntrySchema)` to create a new message.
  */
 export const ThreadEntrySchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 10);
+  messageDesc(file_osticket_ticket_v1_ticket, 12);
 
 /**
  * Describes the message osticket.ticket.v1.Recipients.
  * Use `create(RecipientsSchema)` to create a new message.
  */
 export const RecipientsSchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 11);
+  messageDesc(file_osticket_ticket_v1_ticket, 13);
 
 /**
  * Describes the message osticket.ticket.v1.AttachmentSummary.
  * Use `create(AttachmentSummarySchema)` to create a new message.
  */
 export const AttachmentSummarySchema = /*@__PURE__*/
-  messageDesc(file_osticket_ticket_v1_ticket, 12);
+  messageDesc(file_osticket_ticket_v1_ticket, 14);
+
+/**
+ * Describes the enum osticket.ticket.v1.TicketRelationKind.
+ */
+export const TicketRelationKindSchema = /*@__PURE__*/
+  enumDesc(file_osticket_ticket_v1_ticket, 0);
+
+/**
+ * How osTicket relates tickets (Ticket::getMergeType from ost_ticket.flags).
+ *
+ * @generated from enum osticket.ticket.v1.TicketRelationKind
+ */
+export const TicketRelationKind = /*@__PURE__*/
+  tsEnum(TicketRelationKindSchema);
 
 /**
  * Describes the enum osticket.ticket.v1.CollaboratorRole.
  */
 export const CollaboratorRoleSchema = /*@__PURE__*/
-  enumDesc(file_osticket_ticket_v1_ticket, 0);
+  enumDesc(file_osticket_ticket_v1_ticket, 1);
 
 /**
  * Role of a collaborator on a thread (ost_thread_collaborator.role).
@@ -122,7 +150,7 @@ export const CollaboratorRole = /*@__PURE__*/
  * Describes the enum osticket.ticket.v1.TicketNotice.
  */
 export const TicketNoticeSchema = /*@__PURE__*/
-  enumDesc(file_osticket_ticket_v1_ticket, 1);
+  enumDesc(file_osticket_ticket_v1_ticket, 2);
 
 /**
  * The staff panel's "Ticket Notice" choice on a ticket an agent opens (osTicket's `reply-to`, offered while
@@ -138,7 +166,7 @@ export const TicketNotice = /*@__PURE__*/
  * Describes the enum osticket.ticket.v1.ThreadEntryType.
  */
 export const ThreadEntryTypeSchema = /*@__PURE__*/
-  enumDesc(file_osticket_ticket_v1_ticket, 2);
+  enumDesc(file_osticket_ticket_v1_ticket, 3);
 
 /**
  * Type of a thread entry (ost_thread_entry.type).

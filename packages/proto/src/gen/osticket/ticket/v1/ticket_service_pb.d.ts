@@ -867,6 +867,15 @@ export declare type ListTicketsRequest = Message<"osticket.ticket.v1.ListTickets
    * @generated from field: bool include_total_size = 6;
    */
   includeTotalSize: boolean;
+
+  /**
+   * Also list merged children. Agents, API keys and services get the tickets of osTicket's staff queues,
+   * which leave out tickets merged into another (a linked child is listed); end users always get their
+   * merged children too, as the client portal lists them. SearchTickets finds merged children either way.
+   *
+   * @generated from field: bool include_merged_children = 7;
+   */
+  includeMergedChildren: boolean;
 };
 
 /**
