@@ -1016,11 +1016,12 @@ function addressList(list: string): Mailbox[] {
 async function filterActionEmails(ctx: Context, emails: readonly FilterEmail[]): Promise<PlannedEmail[]> {
   const out: PlannedEmail[] = [];
   const ticketOwner = owner(ctx);
-  for (const email of emails) {
+  for (const [index, email] of emails.entries()) {
     const from = await fromMailbox(ctx, email.fromEmailId);
     if (!from) continue;
+    // Each action its own "template", so two actions to one address are two e-mails.
     const tpl: EmailTemplate = {
-      codeName: `filter.${email.filterId}.email`,
+      codeName: `filter.email.${index + 1}`,
       subject: email.subject,
       body: email.message,
     };
