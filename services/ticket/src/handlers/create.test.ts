@@ -487,6 +487,35 @@ describe("CreateTicket", () => {
     expect(await body(second.messageEntryId)).toBe(`<p><img src="cid:${file?.key}" /></p>`);
   });
 
+  it("records the caller's address the gateway forwarded when the request names none, as osTicket's REMOTE_ADDR", async () => {
+    const headers = await h.service();
+    headers.set("x-forwarded-for", "198.51.100.23");
+    const addresses = async (ticketId: number) =>
+      h.query(
+        "SELECT t.ip_address AS ticket, e.ip_address AS entry FROM ost_ticket t" +
+          " JOIN ost_thread th ON th.object_type = 'T' AND th.object_id = t.ticket_id" +
+          " JOIN ost_thread_entry e ON e.thread_id = th.id WHERE t.ticket_id = ?",
+        [ticketId],
+      );
+    const unnamed = await h.client.createTicket(
+      { requester: { email: "addr@example.com", name: "Addr Ess" }, subject: "From where", message: "hi" },
+      { headers },
+    );
+    expect(await addresses(unnamed.ticket?.id ?? 0)).toEqual([
+      { ticket: "198.51.100.23", entry: "198.51.100.23" },
+    ]);
+    const named = await h.client.createTicket(
+      {
+        requester: { email: "addr@example.com", name: "Addr Ess" },
+        subject: "From there",
+        message: "hi",
+        ipAddress: "203.0.113.5",
+      },
+      { headers },
+    );
+    expect(await addresses(named.ticket?.id ?? 0)).toEqual([{ ticket: "203.0.113.5", entry: "203.0.113.5" }]);
+  });
+
   it("drops oversized files of legacy requests silently and refuses them for typed requests", async () => {
     await h.setConfig("max_file_size", "16");
     const big = Buffer.alloc(64, 1);

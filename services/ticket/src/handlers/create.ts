@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { query } from "@ostmesh/db";
@@ -52,6 +53,17 @@ function originOf(principal: Principal): string {
     default:
       return "api";
   }
+}
+
+/**
+ * The caller's address as the gateway resolved it (it sets X-Forwarded-For to that one address), else "":
+ * what osTicket records from REMOTE_ADDR on the ticket and its first message when no `ip` is given. Not a
+ * check of anything: a typed caller may name any address in `ip_address` anyway.
+ */
+export function callerAddress(ctx: HandlerContext): string {
+  const hops = (ctx.requestHeader.get("x-forwarded-for") ?? "").split(",");
+  const last = hops[hops.length - 1]?.trim() ?? "";
+  return isIP(last) ? last : "";
 }
 
 /** The CreateTicket request as the domain's input (LegacyOptions' raw values replace typed ones). */
@@ -226,7 +238,9 @@ export async function handleCreateTicket(
       { field: "collaborators", description: "end users cannot add collaborators to a new ticket" },
     ]);
   assertTicketNotice(req, principal);
-  const input = createInput(req, principal);
+  const typed = createInput(req, principal);
+  // A typed request without ip_address records the caller's address, as osTicket's portal and staff panel do.
+  const input = legacy || typed.ipAddress ? typed : { ...typed, ipAddress: callerAddress(ctx) };
   const files = await prepareFiles(
     rt.deps.clients?.files,
     req.attachments,
