@@ -7,6 +7,7 @@ import { sqlFor } from "../domain/sql.ts";
 import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
 import { EntryFlag, insertFileImportErrorNote, insertThreadEntry } from "../domain/thread/entries.ts";
 import { NOW, TicketChange } from "../domain/ticket/change.ts";
+import { isMergedChild } from "../domain/ticket/merge.ts";
 import { ticketForUpdateRead, ticketStateOf } from "../domain/ticket/state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "../domain/ticket/status.ts";
 import { findUserById } from "../domain/users/requester.ts";
@@ -88,26 +89,45 @@ export function postEmailReply(
   const tx = sqlFor(em);
   const ticketId = input.entry.ticketId;
   return withUseCaseReading(tx, SYSTEM_ACTOR, ports, ticketForUpdateRead(ticketId), async (ctx, rows) => {
-    const ticket = await ticketStateOf(rows, ctx.lookups, ticketId);
-    const change = new TicketChange(ctx, ticket);
+    const addressed = await ticketStateOf(rows, ctx.lookups, ticketId);
+    const addressedChange = new TicketChange(ctx, addressed);
     // Only a mail known to come from an agent may still be added to a closed ticket that cannot reopen.
     const agentMail = (input.loopback?.staffId ?? 0) !== 0;
-    if (!agentMail && ticket.state === "closed" && !(await isReopenable(change))) return undefined;
+    if (!agentMail && addressed.state === "closed" && !(await isReopenable(addressedChange)))
+      return undefined;
 
-    const author = await resolveAuthor(ctx, input, ticket);
+    const author = await resolveAuthor(ctx, input, addressed);
     if (author === "refuse") return undefined;
-    const snapshot = (): TicketSnapshot => ({
-      ticketId: ticket.id,
-      threadId: ticket.threadId,
-      ownerId: ticket.userId,
-      staffId: change.view.staffId,
-      teamId: change.view.teamId,
-      deptId: change.view.deptId,
-      topicId: change.view.topicId,
+    const snapshotOf = (t: typeof addressed, c: TicketChange): TicketSnapshot => ({
+      ticketId: t.id,
+      threadId: t.threadId,
+      ownerId: t.userId,
+      staffId: c.view.staffId,
+      teamId: c.view.teamId,
+      deptId: c.view.deptId,
+      topicId: c.view.topicId,
     });
     const from = input.mail.from;
-    await referToMailboxDepartments(ctx, snapshot(), input.addressing.systemEmailIds, input.mailboxes);
-    if (author?.type === "note") return postAgentNote(em, ctx, change, input, author.staffId);
+    await referToMailboxDepartments(
+      ctx,
+      snapshotOf(addressed, addressedChange),
+      input.addressing.systemEmailIds,
+      input.mailboxes,
+    );
+    if (author?.type === "note") return postAgentNote(em, ctx, addressedChange, input, author.staffId);
+
+    // A message on a merged child's thread goes to the parent (Ticket::postMessage), marked as the child's
+    // (ThreadEntry::setExtra: flag CHILD and merge data naming the child's thread). Notes stay on the child.
+    const childThreadId = isMergedChild(addressed) && rows.parent ? addressed.threadId : 0;
+    const ticket = childThreadId
+      ? await ticketStateOf(
+          { ticket: rows.parent, status: undefined, parent: undefined },
+          ctx.lookups,
+          addressed.parentId,
+        )
+      : addressed;
+    const change = childThreadId ? new TicketChange(ctx, ticket) : addressedChange;
+    const snapshot = () => snapshotOf(ticket, change);
 
     let body = input.body;
     let userId = 0;
@@ -157,8 +177,13 @@ export function postEmailReply(
       body: stored,
       format: body.format,
       ipAddress: "",
-      flags: flags | replyFlag(input.addressing),
+      flags: flags | replyFlag(input.addressing) | (childThreadId ? EntryFlag.CHILD : 0),
     });
+    if (childThreadId)
+      await ctx.tx.run("INSERT INTO ost_thread_entry_merge (thread_entry_id, data) VALUES (?, ?)", [
+        entry.id,
+        JSON.stringify({ thread: childThreadId }),
+      ]);
     change.index(entry.searchRow);
     await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
     await linkMailFiles(em, entry.id, input.files, inline);

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { TicketRelationKind } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
 import { mergeAsOsTicket } from "../testing/merge.ts";
@@ -236,6 +237,73 @@ describe("actions on merged tickets", () => {
     expect((await threadOf(parent.id)).at(1)).toBe("Any news?");
     const events = await h.events();
     expect(events.at(-1)?.ticket?.ticketId).toBe(parent.id);
+  });
+
+  it("thread an e-mail reply found on a merged child's thread onto the parent, marked as the child's (Thread::postEmail, ThreadEntry::setExtra)", async () => {
+    const parent = await open("Mail parent");
+    const raw = (from: string, mid: string, extra: string[], body: string) =>
+      Buffer.from(
+        [
+          `From: ${from}`,
+          "To: Support <support@example.com>",
+          "Subject: Re: Mail child",
+          `Message-ID: ${mid}`,
+          ...extra,
+          "MIME-Version: 1.0",
+          "Content-Type: text/plain; charset=utf-8",
+          "",
+          body,
+          "",
+        ].join("\r\n"),
+      );
+    const created = await h.client.ingestEmail(
+      {
+        rawMessage: raw("Cleo Child <cleo.child@example.com>", "<merge-child@example.com>", [], "First mail"),
+      },
+      { headers: service },
+    );
+    const childId = created.ticket?.id ?? 0;
+    const childThreadId = created.ticket?.threadId ?? 0;
+    // An agent edited the first message before the merge: the original, hidden, keeps its Message-ID and
+    // stays on the child's thread (Thread::getEntries leaves hidden entries out of the move).
+    await h.exec(
+      "INSERT INTO ost_thread_entry (pid, thread_id, staff_id, user_id, type, flags, poster, editor, editor_type, source, title, body, format, ip_address, created, updated)" +
+        " SELECT id, thread_id, staff_id, user_id, type, (flags & ~4) | 2, poster, 1, 'S', source, title, 'First mail, edited', format, ip_address, created, NOW()" +
+        " FROM ost_thread_entry WHERE id = ?",
+      [created.threadEntryId],
+    );
+    await h.exec("UPDATE ost_thread_entry SET flags = flags | 4 WHERE id = ?", [created.threadEntryId]);
+    // Merged with a status that can reopen (Resolved), so osTicket still threads mail on the child.
+    await mergeAsOsTicket(h, parent.id, [childId], "combine", 2);
+
+    const reply = await h.client.ingestEmail(
+      {
+        rawMessage: raw(
+          "Cleo Child <cleo.child@example.com>",
+          "<merge-child-2@example.com>",
+          ["In-Reply-To: <merge-child@example.com>"],
+          "Any update?",
+        ),
+      },
+      { headers: service },
+    );
+    expect(reply.outcome).toBe(IngestOutcome.THREADED_REPLY);
+    expect(reply.ticket?.id).toBe(parent.id);
+    const [entry] = await h.query(
+      "SELECT e.thread_id, e.pid, (e.flags & 0x400) <> 0 AS child, m.data FROM ost_thread_entry e" +
+        " LEFT JOIN ost_thread_entry_merge m ON m.thread_entry_id = e.id WHERE e.id = ?",
+      [reply.threadEntryId],
+    );
+    expect(entry).toEqual({
+      thread_id: parent.threadId,
+      pid: created.threadEntryId,
+      child: 1,
+      data: JSON.stringify({ thread: childThreadId }),
+    });
+    expect((await threadOf(parent.id)).slice(-2)).toEqual(["First mail, edited", "Any update?"]);
+    // The child stays as the merge left it.
+    const [child] = await h.query("SELECT status_id FROM ost_ticket WHERE ticket_id = ?", [childId]);
+    expect(child).toEqual({ status_id: 2 });
   });
 
   it("change a merged child's status, assignment and department on the child, events on its child thread", async () => {
