@@ -205,7 +205,8 @@ export declare type Ticket = Message<"osticket.ticket.v1.Ticket"> & {
   answers: FormAnswer[];
 
   /**
-   * ost_thread.id of the ticket's thread (object_type 'T').
+   * ost_thread.id of the ticket's thread (object_type 'T'; for a ticket merged into another, the child
+   * thread 'C' the merge left it).
    *
    * @generated from field: uint32 thread_id = 27;
    */
