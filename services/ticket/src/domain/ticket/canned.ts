@@ -5,8 +5,10 @@
  * "SYSTEM (Canned Reply)" with the canned response's files.
  */
 import { formatIcuDate } from "@ostmesh/kit/osticket/dates.ts";
+import { phpWordwrap } from "../../email/html2text.ts";
 import { int, str, strOrNull } from "../rows.ts";
 import type { Sql } from "../sql.ts";
+import { decodeSpecialChars, phpTruthyString, sanitizeRichText, stripTags } from "../text/format.ts";
 import type { AttachmentLink } from "../thread/entries.ts";
 
 /** The poster osTicket records on a canned reply. */
@@ -195,20 +197,18 @@ export async function companyName(tx: Sql): Promise<string> {
 }
 
 /**
- * Format::html2text for a helpdesk with rich text off (the canned response is then posted as text), roughly:
- * line breaks and block ends become new lines, tags go, entities are decoded.
+ * The canned response as text for a helpdesk with rich text off (Canned::getPlainText:
+ * `Format::html2text($response, 90)`): entities of the special characters decoded and the HTML balanced,
+ * then osTicket's simple conversion (1.18.1 loads no other): `<br>` a line break, `</div>` one and `</p>`
+ * two (replacing the whitespace after them), tags stripped, the special characters decoded, wrapped at 90
+ * bytes.
  */
 export function cannedPlainText(html: string): string {
-  return html
-    .replace(/<br\s*\/?>/gi, "\n")
-    .replace(/<\/(p|div|h[1-6]|li|tr|blockquote|pre)>/gi, "\n")
-    .replace(/<[^>]*>/g, "")
-    .replace(/&nbsp;/g, " ")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&#0?39;/g, "'")
-    .replace(/&amp;/g, "&")
-    .replace(/[ \t]+\n/g, "\n")
-    .trim();
+  if (!phpTruthyString(html)) return html;
+  const tidy = sanitizeRichText(decodeSpecialChars(html));
+  const broken = tidy
+    .replace(/<br ?\/?>/gi, "\n")
+    .replace(/(<\/div>)[ \t\n\v\f\r]*/gi, "$1\n")
+    .replace(/(<\/p>)[ \t\n\v\f\r]*/gi, "$1\n\n");
+  return phpWordwrap(decodeSpecialChars(stripTags(broken)), 90);
 }

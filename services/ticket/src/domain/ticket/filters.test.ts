@@ -761,7 +761,10 @@ describe("the canned and email actions (Ticket::postCannedReply, FA_SendEmail)",
   it("with rich text off the canned response is posted as text", async () => {
     await h.setConfig("enable_richtext", "0");
     try {
-      const canned = await cannedResponse("<p>Line one<br>Line &amp; two</p><p>Ticket %{ticket}</p>");
+      const long = "word ".repeat(20).trim();
+      const canned = await cannedResponse(
+        `<p>Line one<br>Line &amp; two</p><p>Ticket %{ticket}</p><div>${long}</div>`,
+      );
       await addFilter({
         name: "text canned",
         rules: [["body", "contains", ""]],
@@ -772,7 +775,8 @@ describe("the canned and email actions (Ticket::postCannedReply, FA_SendEmail)",
       expect(reply).toMatchObject({
         format: "text",
         flags: 0x80,
-        body: `Line one\nLine &amp; two\nTicket ${created.number}`,
+        // Format::html2text's simple conversion, wrapped at 90 bytes; stored escaped as any text body.
+        body: `Line one\nLine &amp; two\n\nTicket ${created.number}\n\n${"word ".repeat(18).trim()}\nword word`,
       });
     } finally {
       await h.setConfig("enable_richtext", "1");
