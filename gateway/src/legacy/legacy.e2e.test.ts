@@ -359,6 +359,19 @@ describe("JSON bodies", () => {
     expect(gw.upstreams.created.at(-1)?.deptId).toBe(2);
   });
 
+  it("an undocumented cannedResponseId is logged as unexpected and still passed on, as Ticket::create honours it", async () => {
+    const res = await post("/api/tickets.json", valid({ cannedResponseId: "2" }));
+    expect(res.status).toBe(201);
+    expect(res.rows.map((r) => [r.log_type, r.title, r.log])).toEqual([
+      [
+        "Error",
+        "Unexpected Data (400)",
+        `cannedResponseId: Unexpected data received in API request [${masked(KEY)}] `,
+      ],
+    ]);
+    expect(gw.upstreams.created.at(-1)?.cannedResponseId).toBe(2);
+  });
+
   it("validation failure → 500 Unable to create new ticket : + the error map", async () => {
     const res = await post(
       "/api/tickets.json",

@@ -1,7 +1,8 @@
 /**
  * Fixed-up legacy data → TicketService.CreateTicket. Raw values whose osTicket semantics depend on how they
  * were written (source, priority, priorityId, topicId, emailId) travel verbatim in LegacyOptions; the
- * undocumented keys osTicket still honours (deptId, statusId, slaId, staffId, teamId, ccs) are mapped too.
+ * undocumented keys osTicket still honours (deptId, statusId, slaId, staffId, teamId, ccs, cannedResponseId)
+ * are mapped too.
  */
 import { create } from "@bufbuild/protobuf";
 import { MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
@@ -35,6 +36,7 @@ const MAPPED_KEYS = new Set([
   "staffId",
   "teamId",
   "ccs",
+  "cannedResponseId",
 ]);
 
 function text(value: PhpValue | undefined): string {
@@ -78,6 +80,7 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
     slaId: phpUint(data.get("slaId")),
     staffId: phpUint(data.get("staffId")),
     teamId: phpUint(data.get("teamId")),
+    cannedResponseId: phpUint(data.get("cannedResponseId")),
     legacy: {
       // PHP's `??=`: only a missing or null source becomes "API".
       source: has("source") ? text(data.get("source")) : "API",

@@ -155,6 +155,67 @@ describe("CreateTicket", () => {
     });
   });
 
+  it("posts the canned response a request names (cannedResponseId), and refuses one that is not enabled", async () => {
+    const before = (await h.events()).length;
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "canned.request@example.com", name: "Rita Request" },
+        subject: "Canned by request",
+        message: "hello",
+        cannedResponseId: 1,
+      },
+      { headers: await h.service() },
+    );
+    const [reply] = await h.query(
+      "SELECT id, pid, poster, staff_id FROM ost_thread_entry WHERE thread_id = ? AND type = 'R'",
+      [res.ticket?.threadId ?? 0],
+    );
+    expect(reply).toMatchObject({ pid: res.messageEntryId, poster: "SYSTEM (Canned Reply)", staff_id: 0 });
+    const [created] = (await h.events()).slice(before);
+    if (created?.payload.case !== "ticketCreated") throw new Error("unexpected payload");
+    expect(created.payload.value).toMatchObject({
+      autorespond: false,
+      cannedReplyEntryId: Number(reply?.id),
+    });
+
+    await h.exec("UPDATE ost_canned_response SET isenabled = 0 WHERE canned_id = 2");
+    try {
+      const counts = await h.counts();
+      const disabled = await failure(
+        h.client.createTicket(
+          {
+            requester: { email: "canned.request@example.com", name: "Rita Request" },
+            subject: "Canned by request",
+            message: "hello",
+            cannedResponseId: 2,
+          },
+          { headers: await h.service() },
+        ),
+      );
+      expect(disabled.code).toBe(Code.InvalidArgument);
+      expect(violations(disabled)).toEqual([
+        {
+          field: "canned_response_id",
+          legacyKey: "cannedResponseId",
+          description: "No enabled canned response has id 2",
+        },
+      ]);
+      expect(await h.counts()).toEqual(counts);
+    } finally {
+      await h.exec("UPDATE ost_canned_response SET isenabled = 1 WHERE canned_id = 2");
+    }
+
+    const owner = await insertUser(h, { name: "Portal Pat", email: "portal.pat@example.com" });
+    const endUser = await failure(
+      h.client.createTicket(
+        { subject: "Canned from the portal", message: "hello", cannedResponseId: 1 },
+        { headers: await h.endUser(owner) },
+      ),
+    );
+    expect(endUser.code).toBe(Code.InvalidArgument);
+    expect(violations(endUser)?.map((v) => v.field)).toEqual(["canned_response_id"]);
+  });
+
   it("carries a filter's canned reply and Send an Email actions on its events", async () => {
     await h.exec(
       "INSERT INTO ost_filter (id, execorder, isactive, match_all_rules, stop_onmatch, target, email_id, name, notes, created, updated)" +

@@ -111,6 +111,7 @@ export function createInput(
     staffId: nonZero(req.staffId),
     teamId: nonZero(req.teamId),
     emailId: legacy?.emailId ? Number(legacy.emailId.trim() || "x") : nonZero(req.emailId),
+    cannedResponseId: nonZero(req.cannedResponseId),
     dueDate: agent && req.dueDate ? timestampDate(req.dueDate) : undefined,
     answers: { ...req.answers },
     alert: req.alert ?? true,
@@ -193,6 +194,7 @@ function createField(key: string, req: CreateTicketRequest): string | undefined 
   if (key === "email") return "requester.email";
   if (key === "name") return "requester.name";
   if (key === "assignId") return req.staffId ? "staff_id" : "team_id";
+  if (key === "cannedResponseId") return "canned_response_id";
   return undefined;
 }
 
@@ -238,6 +240,10 @@ export async function handleCreateTicket(
       { field: "collaborators", description: "end users cannot add collaborators to a new ticket" },
     ]);
   assertTicketNotice(req, principal);
+  if (isEndUser(principal) && req.cannedResponseId)
+    throw validationFailure(Code.InvalidArgument, [
+      { field: "canned_response_id", description: "end users cannot post a canned response" },
+    ]);
   const typed = createInput(req, principal);
   // A typed request without ip_address records the caller's address, as osTicket's portal and staff panel do.
   const input = legacy || typed.ipAddress ? typed : { ...typed, ipAddress: callerAddress(ctx) };

@@ -169,6 +169,12 @@ export interface CreateTicketInput {
    * staff panel offers it (see `ticketNoticeOf`).
    */
   readonly ticketNotice?: TicketNotice;
+  /**
+   * `cannedResponseId`: a canned response posted as the first response (Ticket::postCannedReply); a filter's
+   * canned action takes its place. One that is not enabled is an issue keyed `cannedResponseId`, unless
+   * `legacy` (osTicket posts nothing then).
+   */
+  readonly cannedResponseId?: number;
   readonly attachments?: readonly AttachmentLink[];
   /**
    * Existing end users to add as collaborators (legacy `ccs`: user ids); the owner, duplicates and (in
@@ -1114,11 +1120,14 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   });
   if (entry.searchRow) searchRows.push(entry.searchRow);
 
-  // A filter's canned response (Ticket::postCannedReply), posted after the message, the filters' post-create
-  // pass and the assignment, when it exists and is enabled.
-  const canned = overrides.cannedResponseId
-    ? await enabledCannedResponse(tx, overrides.cannedResponseId)
-    : undefined;
+  // The canned response (Ticket::postCannedReply) a filter chose, else the request's, posted after the
+  // message, the filters' post-create pass and the assignment, when it exists and is enabled.
+  const cannedId = overrides.cannedResponseId ?? input.cannedResponseId;
+  const canned = cannedId ? await enabledCannedResponse(tx, cannedId) : undefined;
+  if (!canned && cannedId && cannedId === input.cannedResponseId && !input.legacy)
+    throw new TicketValidationError([
+      { key: "cannedResponseId", message: `No enabled canned response has id ${cannedId}` },
+    ]);
   let cannedReply: { entryId: number; autorespond: boolean } | undefined;
   if (canned) {
     const richText = config.flag("enable_richtext");

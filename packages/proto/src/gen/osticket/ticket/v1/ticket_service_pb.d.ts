@@ -519,6 +519,19 @@ export declare type CreateTicketRequest = Message<"osticket.ticket.v1.CreateTick
    * @generated from field: osticket.ticket.v1.TicketNotice ticket_notice = 23;
    */
   ticketNotice: TicketNotice;
+
+  /**
+   * A canned response (ost_canned_response.canned_id) posted as the ticket's first response, as osTicket's
+   * Ticket::create does with `cannedResponseId` (Ticket::postCannedReply): a response by "SYSTEM (Canned
+   * Reply)" answering the first message, its variables filled in and its files attached, the ticket left
+   * unanswered; it takes the place of the new-ticket auto-response (TicketCreated.canned_reply_entry_id).
+   * A ticket filter's canned action, when one applies, is posted instead. Not a disabled or unknown one:
+   * INVALID_ARGUMENT on `canned_response_id`, nothing written (legacy requests: skipped silently, as osTicket
+   * does). END_USER callers cannot choose one (INVALID_ARGUMENT on `canned_response_id`).
+   *
+   * @generated from field: uint32 canned_response_id = 24;
+   */
+  cannedResponseId: number;
 };
 
 /**
