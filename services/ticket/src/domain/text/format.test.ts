@@ -117,9 +117,8 @@ describe("plain-text fast paths agree with the full sanitiser", () => {
   it("gives the same result with and without markup-free input", () => {
     for (const text of ["Trace ticket", "  a \n b\t", "Emoji  Name", "quotes \" and ' stay", "x"]) {
       expect(sanitizeRichText(text)).toBe(sanitizeRichText(`${text}<b></b>`));
-      expect(cleanBody(text, "text")).toBe(
-        cleanBody(`${text}<i></i>`, "text").replace(/&lt;i&gt;&lt;\/i&gt;$/, ""),
-      );
+      // An empty element vanishes; the blanks before it would stay (libxml keeps them inside the wrapper).
+      expect(cleanBody(text, "text")).toBe(cleanBody(`${text.trimEnd()}<i></i>`, "text"));
     }
   });
 });

@@ -1,6 +1,7 @@
 import { decodeHTML } from "entities";
 import sanitizeHtml from "sanitize-html";
 import { HTML4_ENTITIES } from "./html4-entities.ts";
+import { libxmlBalance } from "./libxml-balance.ts";
 
 /**
  * Text and HTML cleaning with osTicket's observable results (FACTS §0, §2.2, §6.1). osTicket's own code is
@@ -135,22 +136,6 @@ const EMPTY_KEEP = new Set([
   "param",
   "div",
 ]);
-const VOID = new Set([
-  "area",
-  "br",
-  "col",
-  "embed",
-  "hr",
-  "img",
-  "input",
-  "isindex",
-  "param",
-  "base",
-  "link",
-  "meta",
-  "wbr",
-]);
-
 /** Removes elements with no content at all, repeatedly (Format::html_balance's empty-node pass). */
 function removeEmptyElements(html: string): string {
   // libxml drops blank text (ASCII whitespace): an element holding a no-break space is not empty.
@@ -165,24 +150,10 @@ function removeEmptyElements(html: string): string {
   }
 }
 
-/** Format::html_balance: tags balanced, entities normalised, empty elements dropped. */
+/** Format::html_balance: tags balanced, entities resolved, empty elements dropped, as libxml2 does it. */
 export function balanceHtml(html: string): string {
   if (!phpTrim(html)) return html;
-  // Plain text without markup, entities or no-break spaces comes back unchanged (only trimmed).
-  if (!/[<>&\u00A0]/.test(html)) return phpTrim(html);
-  const balanced = sanitizeHtml(html, {
-    allowedTags: false,
-    allowedAttributes: false,
-    allowVulnerableTags: true,
-    nonTextTags: [],
-  });
-  // libxml (which osTicket balances with) writes void elements as `<br>` and a no-break space as &nbsp;.
-  const libxmlStyle = balanced
-    .replace(/<([a-zA-Z][a-zA-Z0-9]*)([^<>]*?) \/>/g, (m, tag: string, attrs: string) =>
-      VOID.has(tag.toLowerCase()) ? `<${tag}${attrs}>` : m,
-    )
-    .replaceAll("\u00A0", "&nbsp;");
-  return phpTrim(removeEmptyElements(libxmlStyle));
+  return libxmlBalance(html);
 }
 
 export interface HtmlPolicy {
