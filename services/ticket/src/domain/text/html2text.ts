@@ -1,4 +1,4 @@
-import { decodeSpecialChars, phpTruthyString, sanitizeRichText, stripTags } from "../domain/text/format.ts";
+import { decodeSpecialChars, phpTruthyString, sanitizeRichText, stripTags } from "./format.ts";
 
 /** The line width Mail_Parse::getBody asks Format::html2text for. */
 const MAIL_WIDTH = 100;
@@ -16,12 +16,19 @@ const MAIL_WIDTH = 100;
  */
 export function mailHtmlToText(html: string): string {
   const safe = sanitizeRichText(html);
-  if (!phpTruthyString(safe)) return safe;
-  const broken = safe
+  return phpTruthyString(safe) ? simpleHtml2Text(safe, MAIL_WIDTH) : safe;
+}
+
+/**
+ * What Format::html2text does after its optional tidying, on the simple path 1.18.1 runs: line breaks for
+ * `<br>`, `</div>` and `</p>`, tags stripped, &amp; &quot; &lt; &gt; decoded, wrapped at `width` bytes.
+ */
+export function simpleHtml2Text(html: string, width: number): string {
+  const broken = html
     .replace(/<br ?\/?>/gi, "\n")
     .replace(/(<\/div>)[ \t\n\v\f\r]*/gi, "$1\n")
     .replace(/(<\/p>)[ \t\n\v\f\r]*/gi, "$1\n\n");
-  return phpWordwrap(decodeSpecialChars(stripTags(broken)), MAIL_WIDTH);
+  return phpWordwrap(decodeSpecialChars(stripTags(broken)), width);
 }
 
 /**

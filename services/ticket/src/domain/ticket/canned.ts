@@ -5,10 +5,10 @@
  * "SYSTEM (Canned Reply)" with the canned response's files.
  */
 import { formatIcuDate } from "@ostmesh/kit/osticket/dates.ts";
-import { phpWordwrap } from "../../email/html2text.ts";
 import { int, str, strOrNull } from "../rows.ts";
 import type { Sql } from "../sql.ts";
-import { decodeSpecialChars, phpTruthyString, sanitizeRichText, stripTags } from "../text/format.ts";
+import { decodeSpecialChars, phpTruthyString, sanitizeRichText } from "../text/format.ts";
+import { simpleHtml2Text } from "../text/html2text.ts";
 import type { AttachmentLink } from "../thread/entries.ts";
 
 /** The poster osTicket records on a canned reply. */
@@ -205,10 +205,5 @@ export async function companyName(tx: Sql): Promise<string> {
  */
 export function cannedPlainText(html: string): string {
   if (!phpTruthyString(html)) return html;
-  const tidy = sanitizeRichText(decodeSpecialChars(html));
-  const broken = tidy
-    .replace(/<br ?\/?>/gi, "\n")
-    .replace(/(<\/div>)[ \t\n\v\f\r]*/gi, "$1\n")
-    .replace(/(<\/p>)[ \t\n\v\f\r]*/gi, "$1\n\n");
-  return phpWordwrap(decodeSpecialChars(stripTags(broken)), 90);
+  return simpleHtml2Text(sanitizeRichText(decodeSpecialChars(html)), 90);
 }
