@@ -63,6 +63,21 @@ describe("html bodies (Format::safe_html)", () => {
   it("decodes entity-encoded markup before cleaning", () => {
     expect(sanitizeRichText("&lt;script&gt;bad()&lt;/script&gt;<p>ok</p>")).toBe("<p>ok</p>");
   });
+  it("unwraps Gmail's dir=ltr div and Outlook's _MailEndCompose bookmark as safe_html's rules do", () => {
+    expect(sanitizeRichText('<div dir="ltr">Hello<br>there</div><div class="gmail_quote">quoted</div>')).toBe(
+      "Hello<br />there <div>quoted</div>",
+    );
+    // Only the first wrapper and the first </div> after it go, even where that is not its own end.
+    expect(sanitizeRichText('<DIV DIR="ltr"><div>a</div><div>b</div></DIV>')).toBe(
+      "<div>a <div>b</div></div>",
+    );
+    expect(sanitizeRichText('<div dir=3D"ltr">qp</div>rest')).toBe("qp rest");
+    expect(sanitizeRichText('<p>x</p><span style="mso-bookmark:_MailEndCompose">tail <b>b</b></span>')).toBe(
+      "<p>x</p>tail <b>b</b>",
+    );
+    expect(sanitizeRichText('<a name="_MailEndCompose">keep</a><p>z</p>')).toBe("keep<p>z</p>");
+  });
+
   it("keeps Mso classes only and cleans styles", () => {
     expect(
       sanitizeRichText('<p class="MsoNormal other" style="color: red; -webkit-x: 1; mso-y: 2">t</p>'),

@@ -357,6 +357,11 @@ export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string
     .replace(/<!\[[^\]<]+\]>/g, "")
     .replace(/<!DOCTYPE[^>]+>/g, "")
     .replace(/<\?[^>]+>/g, "")
+    .replace(/<html[^>]+/gi, "<html")
+    // Outlook's end-of-compose bookmark keeps only its content (to the line's last </a> or </span>).
+    .replace(/<(a|span) (name|style)="(mso-bookmark:)?_MailEndCompose">([^\n]+)?<\/(a|span)>/g, "$4")
+    // Gmail's wrapper: the first <div dir="ltr"> and the first </div> after it go, a space in their place.
+    .replace(/<div dir=(3D)?"ltr">([\s\S]*?)<\/div>([\s\S]*)/i, "$2 $3")
     .replace(/data-cid="[^"]*"/g, "")
     .replace(/position:[^!";]+;?/g, "");
   const cleaned = sanitizeHtml(prepared, {
