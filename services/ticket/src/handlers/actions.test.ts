@@ -465,3 +465,92 @@ describe("idempotency of actions", () => {
     expect(violation(tooLong)?.field).toBe("idempotency_key");
   });
 });
+
+describe("the client's address on the entries actions write", () => {
+  const ipOf = async (entryId: number | undefined) =>
+    (await h.query("SELECT ip_address FROM ost_thread_entry WHERE id = ?", [entryId ?? 0]))[0]?.ip_address;
+  const forwarded = (headers: Headers, address: string) => {
+    headers.set("x-forwarded-for", address);
+    return headers;
+  };
+
+  it("records the address the gateway forwarded on replies, notes, messages and comments, as osTicket's REMOTE_ADDR", async () => {
+    const t = await newTicket();
+    const agent = forwarded(await h.agent(), "198.51.100.7");
+    const reply = await h.client.postReply(
+      { ticketId: t.id, body: "On it", notify: false },
+      { headers: agent },
+    );
+    const note = await h.client.postNote({ ticketId: t.id, title: "N", body: "Noted" }, { headers: agent });
+    const owner = forwarded(await h.endUser(ownerId), "203.0.113.9");
+    const message = await h.client.postMessage({ ticketId: t.id, body: "Thanks" }, { headers: owner });
+    const named = await h.client.postMessage(
+      { ticketId: t.id, body: "From here", ipAddress: "192.0.2.44" },
+      { headers: owner },
+    );
+    const status = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 2, comment: "resolved" },
+      { headers: agent },
+    );
+    const assigned = await h.client.assignTicket(
+      { ticketId: t.id, assignee: { case: "staffId", value: 1 }, comment: "mine" },
+      { headers: agent },
+    );
+    const released = await h.client.assignTicket(
+      { ticketId: t.id, assignee: { case: "release", value: true }, comment: "not mine" },
+      { headers: agent },
+    );
+    const transferred = await h.client.transferTicket(
+      { ticketId: t.id, deptId: 2, comment: "sales" },
+      { headers: agent },
+    );
+    expect({
+      reply: await ipOf(reply.entry?.id),
+      note: await ipOf(note.entry?.id),
+      message: await ipOf(message.entry?.id),
+      named: await ipOf(named.entry?.id),
+      status: await ipOf(status.noteEntryId),
+      assigned: await ipOf(assigned.noteEntryId),
+      released: await ipOf(released.noteEntryId),
+      transferred: await ipOf(transferred.noteEntryId),
+    }).toEqual({
+      reply: "198.51.100.7",
+      note: "198.51.100.7",
+      message: "203.0.113.9",
+      named: "192.0.2.44",
+      status: "198.51.100.7",
+      assigned: "198.51.100.7",
+      released: "198.51.100.7",
+      transferred: "198.51.100.7",
+    });
+  });
+
+  it("records none without a forwarded address (a caller inside the mesh)", async () => {
+    const t = await newTicket();
+    const agent = await h.agent();
+    const reply = await h.client.postReply(
+      { ticketId: t.id, body: "On it", notify: false },
+      { headers: agent },
+    );
+    const note = await h.client.postNote({ ticketId: t.id, title: "N", body: "Noted" }, { headers: agent });
+    const message = await h.client.postMessage(
+      { ticketId: t.id, body: "Thanks" },
+      { headers: await h.endUser(ownerId) },
+    );
+    const status = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 2, comment: "resolved" },
+      { headers: agent },
+    );
+    const transferred = await h.client.transferTicket(
+      { ticketId: t.id, deptId: 2, comment: "sales" },
+      { headers: forwarded(await h.agent(), "not an address") },
+    );
+    expect(
+      await Promise.all(
+        [reply.entry?.id, note.entry?.id, message.entry?.id, status.noteEntryId, transferred.noteEntryId].map(
+          ipOf,
+        ),
+      ),
+    ).toEqual(["", "", "", "", ""]);
+  });
+});

@@ -67,6 +67,7 @@ import {
   type UpdateTicketInput,
   updateTicket,
 } from "../writes/update-ticket.ts";
+import { callerAddress } from "./create.ts";
 import { formFieldResolver, type Mutation, mutate } from "./mutation.ts";
 import { publishDomainEvents } from "./publish.ts";
 
@@ -146,6 +147,7 @@ export async function handlePostReply(
           replyStatusId: req.replyStatusId || undefined,
           attachments: files.links,
           recipients: notify ? "all" : "none",
+          ipAddress: callerAddress(ctx),
         },
         domainActor(callerOf(ctx), staffId),
         m.ports,
@@ -193,7 +195,7 @@ export async function handlePostMessage(
           format: bodyFormat(req.format),
           userId: endUser ? idOf(principal) : req.userId || undefined,
           source: sourceColumn(req.source),
-          ipAddress: req.ipAddress,
+          ipAddress: req.ipAddress || callerAddress(ctx),
           attachments: files.links,
         },
         domainActor(principal),
@@ -241,6 +243,7 @@ export async function handlePostNote(
           body: req.body,
           format: bodyFormat(req.format),
           statusId: req.statusId || undefined,
+          ipAddress: callerAddress(ctx),
           attachments: files.links,
         },
         domainActor(callerOf(ctx), staffId),
@@ -276,7 +279,12 @@ export async function handleChangeStatus(
       const before = await beforeAction(m, ctx, req.ticketId, statusPermission(m, req.statusId, true));
       const result = await changeStatus(
         m.sql,
-        { ticketId: req.ticketId, statusId: req.statusId, comment: req.comment || undefined },
+        {
+          ticketId: req.ticketId,
+          statusId: req.statusId,
+          comment: req.comment || undefined,
+          ipAddress: callerAddress(ctx),
+        },
         domainActor(callerOf(ctx)),
         m.ports,
       );
@@ -327,8 +335,9 @@ export async function handleAssignTicket(
       const before = await beforeAction(m, ctx, req.ticketId, release ? "ticket.release" : "ticket.assign");
       const actor = domainActor(callerOf(ctx));
       const comment = req.comment || undefined;
+      const ipAddress = callerAddress(ctx);
       const result = release
-        ? await releaseTicket(m.sql, { ticketId: req.ticketId, comment }, actor, m.ports)
+        ? await releaseTicket(m.sql, { ticketId: req.ticketId, comment, ipAddress }, actor, m.ports)
         : await assignTicket(
             m.sql,
             {
@@ -336,6 +345,7 @@ export async function handleAssignTicket(
               assignee:
                 assignee.case === "teamId" ? { teamId: assignee.value } : { staffId: Number(assignee.value) },
               comment,
+              ipAddress,
             },
             actor,
             m.ports,
@@ -368,7 +378,12 @@ export async function handleTransferTicket(
       const before = await beforeAction(m, ctx, req.ticketId, "ticket.transfer");
       const result = await transferTicket(
         m.sql,
-        { ticketId: req.ticketId, deptId: req.deptId, comment: req.comment || undefined },
+        {
+          ticketId: req.ticketId,
+          deptId: req.deptId,
+          comment: req.comment || undefined,
+          ipAddress: callerAddress(ctx),
+        },
         domainActor(callerOf(ctx)),
         m.ports,
       );

@@ -323,6 +323,8 @@ export interface ChangeStatusInput {
   readonly statusId: number;
   /** Posted as an internal note titled "Status Changed". */
   readonly comment?: string;
+  /** The client's address, recorded on the comment's note. */
+  readonly ipAddress?: string;
 }
 
 export interface ChangeStatusResult extends ActionResult {
@@ -357,7 +359,10 @@ export function changeStatus(
       });
       return { ...result(change, 0), deleted: true };
     }
-    const outcome = await applyStatus(change, status, { comments: input.comment });
+    const outcome = await applyStatus(change, status, {
+      comments: input.comment,
+      ipAddress: input.ipAddress,
+    });
     await change.finish();
     if (outcome.changed) {
       await ctx.emit({
@@ -462,6 +467,8 @@ export interface AssignInput {
   readonly assignee: Assignee;
   /** Posted as an internal note ("Ticket Assigned to <name>" / "Ticket claimed by <name>"). */
   readonly comment?: string;
+  /** The client's address, recorded on the comment's note. */
+  readonly ipAddress?: string;
   /** Refer the thread to the previous assignee. */
   readonly refer?: boolean;
 }
@@ -545,7 +552,10 @@ export function assignTicket(
         claim && ctx.staff
           ? `Ticket claimed by ${staffDisplayName(ctx.staff, ctx.config.agentNameFormat)}`
           : `Ticket Assigned to ${assigneeName}`;
-      entryId = await change.note(title, comment, { poster: "SYSTEM (Auto Assignment)" });
+      entryId = await change.note(title, comment, {
+        poster: "SYSTEM (Auto Assignment)",
+        ipAddress: input.ipAddress,
+      });
     }
     if (refer && input.refer) {
       await ctx.tx.run(
@@ -583,6 +593,8 @@ export interface ReleaseInput {
   readonly team?: boolean;
   /** Posted as an internal note titled "Assignment Released". */
   readonly comment?: string;
+  /** The client's address, recorded on the comment's note. */
+  readonly ipAddress?: string;
 }
 
 /**
@@ -619,7 +631,10 @@ export function releaseTicket(
     let entryId = 0;
     const comment = (input.comment ?? "").trim();
     if (comment)
-      entryId = await change.note("Assignment Released", comment, { format: plainNoteFormat(ctx) });
+      entryId = await change.note("Assignment Released", comment, {
+        format: plainNoteFormat(ctx),
+        ipAddress: input.ipAddress,
+      });
     await ctx.emit({
       type: "ticket.released",
       ticketId: change.ticket.id,
@@ -637,6 +652,8 @@ export interface TransferInput {
   readonly deptId: number;
   /** Posted as a note titled "Ticket transferred from <A> to <B>". */
   readonly comment?: string;
+  /** The client's address, recorded on the comment's note. */
+  readonly ipAddress?: string;
   /** Refer the thread to the previous department. */
   readonly refer?: boolean;
 }
@@ -694,6 +711,7 @@ export function transferTicket(
     if (comment) {
       entryId = await change.note(`Ticket transferred from ${from?.name ?? ""} to ${to.name}`, comment, {
         format: plainNoteFormat(ctx),
+        ipAddress: input.ipAddress,
       });
     }
     if (input.refer && from) {

@@ -111,7 +111,7 @@ async function lastRespondent(change: TicketChange): Promise<number> {
 export async function applyStatus(
   change: TicketChange,
   status: TicketStatus,
-  options: { comments?: string; setClosingAgent?: boolean; forceClose?: boolean } = {},
+  options: { comments?: string; ipAddress?: string; setClosingAgent?: boolean; forceClose?: boolean } = {},
 ): Promise<StatusOutcome> {
   const { ctx, view } = change;
   const hadStatus = view.statusId;
@@ -170,7 +170,8 @@ export async function applyStatus(
 
   let noteId = 0;
   const comments = (options.comments ?? "").trim();
-  if (hadStatus && comments) noteId = await change.note("Status Changed", comments);
+  if (hadStatus && comments)
+    noteId = await change.note("Status Changed", comments, { ipAddress: options.ipAddress });
   if (closed) {
     await change.event("closed", { status: [status.id, status.name] }, { annul: "closed" });
     // Drafts of the ticket go (their attachments are left as osTicket leaves them).
