@@ -554,3 +554,80 @@ describe("the client's address on the entries actions write", () => {
     ).toEqual(["", "", "", "", ""]);
   });
 });
+
+describe("inline images of replies, notes and messages", () => {
+  it("points the body's cid: references at the stored files' keys, as osTicket's panel and portal resolve them", async () => {
+    const t = await newTicket();
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    const inline = (name: string, contentId: string) => ({
+      source: { case: "file" as const, value: { name, type: "image/png", data: png } },
+      inline: true,
+      contentId,
+    });
+    const stored = async (entryId: number | undefined) => {
+      const [row] = await h.query(
+        "SELECT e.body, f.id, f.`key`, a.inline FROM ost_thread_entry e" +
+          " JOIN ost_attachment a ON a.type = 'H' AND a.object_id = e.id JOIN ost_file f ON f.id = a.file_id" +
+          " WHERE e.id = ?",
+        [entryId ?? 0],
+      );
+      return { body: String(row?.body), id: Number(row?.id), key: String(row?.key), inline: row?.inline };
+    };
+    const reply = await h.client.postReply(
+      {
+        ticketId: t.id,
+        body: '<p>Look <img src="cid:reply.1@example.com" alt="r"> and <img src=\'cid:other\' alt="o"></p>',
+        format: MessageFormat.HTML,
+        notify: false,
+        attachments: [inline("reply.png", "reply.1@example.com")],
+      },
+      { headers: await h.agent() },
+    );
+    const replied = await stored(reply.entry?.id);
+    expect(replied.inline).toBe(1);
+    expect(replied.body).toBe(
+      `<p>Look <img src="cid:${replied.key}" alt="r" /> and <img src="cid:other" alt="o" /></p>`,
+    );
+
+    const note = await h.client.postNote(
+      {
+        ticketId: t.id,
+        title: "Screenshot",
+        body: '<p><img src="cid:note-shot" alt="n"></p>',
+        format: MessageFormat.HTML,
+        attachments: [inline("note.png", "note-shot")],
+      },
+      { headers: await h.agent() },
+    );
+    const noted = await stored(note.entry?.id);
+    expect(noted.body).toBe(`<p><img src="cid:${noted.key}" alt="n" /></p>`);
+
+    const message = await h.client.postMessage(
+      {
+        ticketId: t.id,
+        body: '<p>Mine: <img src="cid:msg@portal" alt="m"></p>',
+        format: MessageFormat.HTML,
+        attachments: [inline("message.png", "msg@portal")],
+      },
+      { headers: await h.endUser(ownerId) },
+    );
+    const messaged = await stored(message.entry?.id);
+    expect(messaged.body).toBe(`<p>Mine: <img src="cid:${messaged.key}" alt="m" /></p>`);
+
+    // A stored file named by id gets its key too.
+    const again = await h.client.postNote(
+      {
+        ticketId: t.id,
+        title: "Again",
+        body: '<p><img src="cid:again" alt="a"></p>',
+        format: MessageFormat.HTML,
+        attachments: [{ source: { case: "fileId", value: replied.id }, inline: true, contentId: "again" }],
+      },
+      { headers: await h.service() },
+    );
+    expect((await stored(again.entry?.id)).body).toBe(`<p><img src="cid:${replied.key}" alt="a" /></p>`);
+  });
+});

@@ -58,7 +58,7 @@ import {
   transferTicket,
 } from "../domain/index.ts";
 import { invalidArgument, notFound } from "../errors.ts";
-import { prepareFiles } from "../files.ts";
+import { prepareFiles, rewriteContentIds } from "../files.ts";
 import { bodyFormat, sourceColumn } from "../mapping.ts";
 import type { Runtime } from "../runtime.ts";
 import {
@@ -142,7 +142,7 @@ export async function handlePostReply(
         m.sql,
         {
           ticketId: req.ticketId,
-          body: req.body,
+          body: rewriteContentIds(req.body, files),
           format: bodyFormat(req.format),
           replyStatusId: req.replyStatusId || undefined,
           attachments: files.links,
@@ -191,7 +191,7 @@ export async function handlePostMessage(
         m.sql,
         {
           ticketId: req.ticketId,
-          body: req.body,
+          body: rewriteContentIds(req.body, files),
           format: bodyFormat(req.format),
           userId: endUser ? idOf(principal) : req.userId || undefined,
           source: sourceColumn(req.source),
@@ -240,7 +240,7 @@ export async function handlePostNote(
         {
           ticketId: req.ticketId,
           title: req.title,
-          body: req.body,
+          body: rewriteContentIds(req.body, files),
           format: bodyFormat(req.format),
           statusId: req.statusId || undefined,
           ipAddress: callerAddress(ctx),
