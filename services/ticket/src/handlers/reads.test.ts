@@ -831,6 +831,72 @@ describe("SearchTickets", () => {
     expect(Number(row?.words)).toBeCloseTo(Number(row?.phrase), 6);
   });
 
+  const quickTicket = async (subject: string, message: string) => {
+    const res = await h.client.createTicket(
+      { requester: { email: "quick@example.com", name: "Quinn Quick" }, subject, message },
+      { headers: service },
+    );
+    return { id: res.ticket?.id ?? 0, number: res.ticket?.number ?? "" };
+  };
+  const quickIds = async (query: string) =>
+    (await h.client.searchTickets({ query, pageSize: 200 }, { headers: admin })).tickets.map((t) => t.id);
+  const refusal = async (query: string) => {
+    const error = await failure(h.client.searchTickets({ query }, { headers: admin }));
+    const violation = error.findDetails(ValidationErrorsSchema)[0]?.violations[0];
+    return { code: error.code, field: violation?.field, description: violation?.description };
+  };
+
+  it("finds the tickets whose number contains a numeric text, as osTicket's quick search does", async () => {
+    const numbered = await quickTicket("Ticket with a number", "nothing numeric here");
+    const part = numbered.number.slice(1, 5);
+    // The digits in text are not searched: osTicket looks only at numbers (`number contains`).
+    const mentions = await quickTicket(`Mentions ${part}0 in its subject`, `and ${part} in its message`);
+    const found = await quickIds(part);
+    expect(found).toContain(numbered.id);
+    expect(found).not.toContain(mentions.id);
+    const [count] = await h.query("SELECT COUNT(*) AS n FROM ost_ticket WHERE number LIKE ?", [`%${part}%`]);
+    expect(found.length).toBe(Number(count?.n));
+    // The exact number first; and a number is never too short.
+    expect((await quickIds(numbered.number))[0]).toBe(numbered.id);
+    expect(await quickIds(numbered.number.slice(-2))).toContain(numbered.id);
+  });
+
+  it("chooses natural language or boolean mode as osTicket does", async () => {
+    const both = await quickTicket("Wombat kettle broken", "the wombat and the kettle");
+    const wombat = await quickTicket("Wombat loose in the office", "only the animal");
+    const kettle = await quickTicket("Kettle leaking", "only the appliance");
+    // Hyphenated words without an operator: natural language mode, any of the parts, both parts first.
+    const hyphenated = await quickIds("wombat-kettle");
+    expect(new Set(hyphenated)).toEqual(new Set([both.id, wombat.id, kettle.id]));
+    expect(hyphenated[0]).toBe(both.id);
+    // With an operator the text is boolean: `-kettle` leaves out tickets whose row has kettle.
+    expect(await quickIds("+wombat -kettle")).toEqual([wombat.id]);
+    // osTicket's grammar has no operator before a phrase: natural language mode, InnoDB's phrase.
+    expect(await quickIds('+"wombat kettle"')).toEqual([both.id]);
+    expect(await quickIds('"wombat kettle" -broken')).toEqual([]);
+  });
+
+  it("refuses four keywords as osTicket counts them, with its text, and allows five words on a line", async () => {
+    const ticket = await quickTicket("Platypus grooming", "platypus care");
+    expect(await refusal("platypus\ngrooming\ncare\nnow")).toEqual({
+      code: Code.InvalidArgument,
+      field: "query",
+      description: "Search term cannot have more than 4 keywords",
+    });
+    // osTicket counts at most 2 on one line; natural language mode matches any word.
+    expect(await quickIds("platypus zzqx yyqx xxqz wwqz")).toEqual([ticket.id]);
+  });
+
+  it("refuses a non-numeric text under 3 bytes, which osTicket would answer with every ticket", async () => {
+    expect(await refusal("ab")).toEqual({
+      code: Code.InvalidArgument,
+      field: "query",
+      description: "query must be at least 3 bytes long unless it is a ticket number",
+    });
+    expect((await refusal("é")).code).toBe(Code.InvalidArgument);
+    expect(await quickIds("éa")).toEqual([]);
+  });
+
   it("pages by relevance and by other sorts, and refuses an empty query", async () => {
     for (let i = 0; i < 5; i++)
       await h.client.createTicket(

@@ -35,7 +35,7 @@ import {
 import { invalidArgument, notFound } from "../errors.ts";
 import { pageSize, queryHash } from "../paging.ts";
 import { countTickets, filterConditions, NOT_MERGED_CHILD, sortSpec, ticketPage } from "../read/list.ts";
-import { searchText } from "../read/search-text.ts";
+import { searchRefusal, searchText } from "../read/search-text.ts";
 import { listEntries } from "../read/thread.ts";
 import { loadTickets, ticketIdByNumber, ticketsRead } from "../read/tickets.ts";
 import type { Runtime } from "../runtime.ts";
@@ -168,6 +168,8 @@ export async function handleSearchTickets(
 ): Promise<SearchTicketsResponse> {
   if (!req.query.trim()) throw invalidArgument("query", "query is required");
   if (req.query.length > 1000) throw invalidArgument("query", "query must be at most 1000 characters");
+  const refusal = searchRefusal(req.query);
+  if (refusal) throw invalidArgument("query", refusal);
   const page = await listPage(rt, ctx, {
     rpc: "SearchTickets",
     filter: req.filter,

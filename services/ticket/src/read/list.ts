@@ -5,8 +5,9 @@
  * tickets created meanwhile neither shift nor repeat what is already listed. No OFFSET anywhere.
  *
  * Search (SearchTickets) is osTicket's staff search: one FULLTEXT lookup over ost__search
- * (MATCH (title, content) AGAINST (... IN BOOLEAN MODE)) whose T rows are tickets, H rows thread entries
- * mapped to their ticket, U rows end users mapped to their tickets; a ticket's relevance is its best row's.
+ * (MATCH (title, content) AGAINST (... IN NATURAL LANGUAGE or BOOLEAN MODE), see search-text.ts) whose T
+ * rows are tickets, H rows thread entries mapped to their ticket, U rows end users mapped to their tickets;
+ * a ticket's relevance is its best row's. A numeric text searches ticket numbers containing it instead.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
@@ -213,6 +214,11 @@ export interface TicketPageQuery {
   readonly search?: SearchText;
 }
 
+/** MATCH over an index row (alias s) in the search's mode. */
+function against(search: SearchText): string {
+  return `MATCH (s.title, s.content) AGAINST (? IN ${search.mode === "boolean" ? "BOOLEAN" : "NATURAL LANGUAGE"} MODE)`;
+}
+
 /** The conditions an index row (alias s) must meet besides MATCH: each phrase InnoDB is not asked for. */
 function phraseChecks(search: SearchText): Condition {
   return {
@@ -223,22 +229,29 @@ function phraseChecks(search: SearchText): Condition {
 
 /** The derived table of matching tickets with their relevance (alias m). */
 function searchTable(search: SearchText): Condition {
-  const against = "MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)";
+  const matches = against(search);
   const branches: string[] = [];
   const params: unknown[] = [];
   if (search.match) {
     const phrases = phraseChecks(search);
     branches.push(
       "SELECT COALESCE(IF(s.object_type = 'T', s.object_id, NULL), th.object_id, tu.ticket_id) AS ticket_id," +
-        ` ${against} AS relevance FROM ost__search s` +
+        ` ${matches} AS relevance FROM ost__search s` +
         " LEFT JOIN ost_thread_entry se ON s.object_type = 'H' AND se.id = s.object_id" +
         " LEFT JOIN ost_thread th ON th.id = se.thread_id AND th.object_type = 'T'" +
         " LEFT JOIN ost_ticket tu ON s.object_type = 'U' AND tu.user_id = s.object_id" +
-        ` WHERE ${against} AND s.object_type IN ('T', 'H', 'U')${phrases.sql}`,
+        ` WHERE ${matches} AND s.object_type IN ('T', 'H', 'U')${phrases.sql}`,
     );
     params.push(search.match, search.match, ...phrases.params);
   }
-  if (search.number) {
+  if (search.numberContains) {
+    // osTicket's quick search of a number: `number contains` (LIKE, a scan of the number index); the exact
+    // number first, the others tied (newest first).
+    branches.push(
+      "SELECT ticket_id, IF(number = ?, 1000000, 1) AS relevance FROM ost_ticket WHERE number LIKE ?",
+    );
+    params.push(search.numberContains, `%${search.numberContains.replace(/[\\%_]/g, "\\$&")}%`);
+  } else if (search.number) {
     // An exact ticket number outranks every text match.
     branches.push("SELECT ticket_id, 1000000 AS relevance FROM ost_ticket WHERE number = ?");
     params.push(search.number);
@@ -272,12 +285,20 @@ async function relevanceFirstPage(
   q: TicketPageQuery,
 ): Promise<{ id: number; keys: KeyValue[] }[] | undefined> {
   const search = q.search;
-  if (!search || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc) return undefined;
+  if (!search?.match || q.cursor || q.spec.field !== TicketSortField.RELEVANCE || !q.spec.desc)
+    return undefined;
   // Scores of the same quality tie (InnoDB ranks by term counts), so a page may end inside a run of equal
   // scores that continues past the rows read: then the bound is read at once (every read ranks all of
   // the term's matches again, so a few big reads cost less than many growing ones). A search that needed
   // more rows than the first read before starts with about what it needed (see budgetHints).
-  const hintKey = JSON.stringify([search.match, search.phrases, q.limit, q.visibility, q.filters]);
+  const hintKey = JSON.stringify([
+    search.match,
+    search.mode,
+    search.phrases,
+    q.limit,
+    q.visibility,
+    q.filters,
+  ]);
   const usual = q.limit * FAST_PATH_ROWS_PER_TICKET;
   const first = Math.min(Math.max(usual, budgetHints.get(hintKey) ?? 0), FAST_PATH_MAX_ROWS);
   for (const budget of first < FAST_PATH_MAX_ROWS ? [first, FAST_PATH_MAX_ROWS] : [first]) {
@@ -323,8 +344,8 @@ async function bestRowsPage(
     all = await query(
       em,
       "SELECT s.object_type, s.object_id," +
-        " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
-        ` FROM ost__search s WHERE MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE)${phrases.sql} LIMIT ?`,
+        ` CAST(ROUND(${against(search)}, 6) AS DECIMAL(20,6)) AS relevance` +
+        ` FROM ost__search s WHERE ${against(search)}${phrases.sql} LIMIT ?`,
       [search.match, search.match, ...phrases.params, budget],
     );
     for (let i = 1; i < all.length; i++)
@@ -460,7 +481,7 @@ async function newestAtLevel(
   const rows = await query(
     em,
     "SELECT s.object_type, s.object_id," +
-      " CAST(ROUND(MATCH (s.title, s.content) AGAINST (? IN BOOLEAN MODE), 6) AS DECIMAL(20,6)) AS relevance" +
+      ` CAST(ROUND(${against(search)}, 6) AS DECIMAL(20,6)) AS relevance` +
       ` FROM ost__search s WHERE ((s.object_type = 'T' AND s.object_id IN (${marks(ids.length)}))` +
       ` OR (s.object_type = 'H' AND s.object_id IN (${marks(entries.length)}))` +
       ` OR (s.object_type = 'U' AND s.object_id IN (${marks(users.length)})))${phrases.sql}`,

@@ -1,64 +1,119 @@
 /**
- * A search text as SearchTickets hands it to MySQL: osTicket's boolean-mode query (booleanQuery), and the
- * plan that answers its phrases cheaply (searchText).
+ * A search text as SearchTickets hands it to MySQL, by the rules of osTicket 1.18.1's staff quick search
+ * (scp/tickets.php, MysqlSearchBackend::find in include/class.search.php): which texts are refused, which
+ * search ticket numbers, and which full-text mode the others use (fulltextQuery); and the plan that answers
+ * boolean-mode phrases cheaply (searchText).
  *
  * InnoDB answers a phrase ("password reset") by finding every row holding all of its words and then
  * re-reading and re-tokenising each of those rows to check that the words stand side by side: about half a
- * millisecond per row here, seconds for two common words in a large helpdesk. A phrase every match must
- * contain is therefore asked as its words (`+password +reset`, an intersection of two index lists, which
- * also ranks each row exactly as the phrase does) and the side-by-side check is made by a regular
- * expression on the rows the intersection returns. Only phrases whose words InnoDB indexes as they are
- * (plain ASCII words within the token sizes, no stopwords) are rewritten; any other phrase, and any phrase
- * a match may lack (an optional or excluded one), is left to InnoDB.
+ * millisecond per row here, seconds for two common words in a large helpdesk. In boolean mode a phrase
+ * every match must contain is therefore asked as its words (`+password +reset`, an intersection of two
+ * index lists, which also ranks each row exactly as the phrase does) and the side-by-side check is made by
+ * a regular expression on the rows the intersection returns. Only phrases whose words InnoDB indexes as
+ * they are (plain ASCII words within the token sizes, no stopwords) are rewritten; any other phrase, any
+ * phrase a match may lack (an optional or excluded one) and every phrase of a natural-language search
+ * (whose scores a boolean rewrite would not keep) is left to InnoDB.
  */
 import type { EntityManager } from "@ostmesh/db";
 import { query } from "@ostmesh/db";
 
+/** osTicket's refusal of a quick search of four "keywords" or more (scp/tickets.php). */
+export const TOO_MANY_KEYWORDS = "Search term cannot have more than 4 keywords";
+/** Why a non-numeric text shorter than 3 bytes is refused (osTicket ignores it and lists every ticket). */
+export const TOO_SHORT = "query must be at least 3 bytes long unless it is a ticket number";
+
+/** PHP's trim(): spaces, tabs, line ends, NUL and vertical tabs off both ends. */
+function phpTrim(text: string): string {
+  const blank = (c: string) => " \t\n\r\v".includes(c) || c === String.fromCharCode(0);
+  let start = 0;
+  let end = text.length;
+  while (start < end && blank(text.charAt(start))) start++;
+  while (end > start && blank(text.charAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/**
+ * osTicket's mb_str_wc (bootstrap.php): the pieces of the trimmed text split at `[^\p{L}\p{N}'].+`. The
+ * `.+` runs to the end of the line (PCRE's `.` stops only at \n), so a one-line text counts at most 2;
+ * only a text of several lines reaches 4.
+ */
+export function keywordCount(text: string): number {
+  const trimmed = phpTrim(text);
+  return [...trimmed.matchAll(/[^\p{L}\p{N}'][^\n]+/gu)].length + 1;
+}
+
+/** PHP 8's is_numeric: an integer or decimal, optional sign and exponent, whitespace around. */
+export function isNumeric(text: string): boolean {
+  return /^[ \t\n\r\v\f]*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[ \t\n\r\v\f]*$/.test(text);
+}
+
+/**
+ * Why osTicket's quick search would not search `text` as asked, or undefined: four keywords or more
+ * (osTicket's refusal, its text), or a non-numeric text under 3 bytes (MysqlSearchBackend::find's minimum,
+ * below which osTicket drops the search and lists every ticket).
+ */
+export function searchRefusal(text: string): string | undefined {
+  if (keywordCount(text) >= 4) return TOO_MANY_KEYWORDS;
+  if (!isNumeric(text) && Buffer.byteLength(text) < 3) return TOO_SHORT;
+  return undefined;
+}
+
+export type SearchMode = "boolean" | "natural";
+
 /** MySQL's boolean-mode operators that may lead a term. */
 type Operator = "" | "+" | "-" | "~" | "<" | ">";
 
-/** One term of a boolean-mode query: a word (with an optional trailing `*`) or a quoted phrase. */
+/**
+ * One top-level expression of a boolean-mode query: a word (`[<>~+-]? word [*]?`), a quoted phrase (which
+ * osTicket's grammar allows without an operator only) or a parenthesised group, kept as written.
+ */
 interface Term {
   readonly op: Operator;
   readonly text: string;
-  readonly quoted: boolean;
+  readonly kind: "word" | "phrase" | "group";
 }
 
-const WORD = /^[\p{L}\p{N}_]+$/u;
+// osTicket's boolean grammar (MysqlSearchBackend::find): PHP's /u makes \w Unicode letters, digits and _.
+const W = "[\\p{L}\\p{N}_]";
+const TERM = `[<>~+-]?${W}[\\p{L}\\p{N}_-]*[*]?`;
+const QWORD = '"[^"]+"';
+const PARENS = `\\((?:${TERM}|${QWORD})(?:\\s+(?:${TERM}|${QWORD}))+\\)`;
+const EXPR = `(?:[<>~+-]?${PARENS}|${TERM}|${QWORD})`;
+/** The whole text in the grammar (PCRE's `$` also matches before a final newline). */
+const BOOLEAN = new RegExp(`^${EXPR}(?:\\s+${EXPR})*\\n?$`, "u");
+/** An operator leading the text or a word of it. */
+const OPERATOR = /(?:^|\s)["()<>~+-]/u;
+const EXPRESSION = new RegExp(`(?<op>[<>~+-]?)(?<body>${PARENS})|(?<word>${TERM})|(?<phrase>${QWORD})`, "gu");
 
 function booleanTerms(text: string): Term[] {
-  // MySQL's boolean grammar: [<>~+-]? word [*]? | "phrase" | [<>~+-]?( ... ). Anything else in the text
-  // (punctuation, unbalanced quotes) would either be an error or silently change the meaning, so the text
-  // is rebuilt from its terms: operators are kept where the grammar allows them, words with characters the
-  // parser treats as operators (e-mail addresses, hyphenated words) become phrases, as osTicket quotes them.
   const terms: Term[] = [];
-  const re = /([+\-~<>]?)"([^"]*)"|([+\-~<>]?)([^\s"()]+)/gu;
-  for (const m of text.matchAll(re)) {
-    if (m[2] !== undefined) {
-      const phrase = m[2].replace(/[^\p{L}\p{N}_@.'\s-]/gu, " ").trim();
-      if (phrase) terms.push({ op: (m[1] ?? "") as Operator, text: phrase, quoted: true });
-      continue;
+  for (const m of text.matchAll(EXPRESSION)) {
+    const g = m.groups ?? {};
+    if (g.body !== undefined) terms.push({ op: (g.op ?? "") as Operator, text: g.body, kind: "group" });
+    else if (g.phrase !== undefined) terms.push({ op: "", text: g.phrase.slice(1, -1), kind: "phrase" });
+    else {
+      const word = g.word ?? "";
+      const op = (/^[<>~+-]/.test(word) ? word[0] : "") as Operator;
+      terms.push({ op, text: word.slice(op.length), kind: "word" });
     }
-    const op = (m[3] ?? "") as Operator;
-    const raw = m[4] ?? "";
-    const star = raw.endsWith("*");
-    const word = raw.replace(/\*+$/, "");
-    const parts = word.split(/[^\p{L}\p{N}_]+/u).filter(Boolean);
-    if (parts.length === 0) continue;
-    if (parts.length === 1 && WORD.test(word))
-      terms.push({ op, text: `${word}${star ? "*" : ""}`, quoted: false });
-    else terms.push({ op, text: word, quoted: true });
   }
   return terms;
 }
 
 function render(term: Term): string {
-  return term.quoted ? `${term.op}"${term.text}"` : `${term.op}${term.text}`;
+  return term.kind === "phrase" ? `${term.op}"${term.text}"` : `${term.op}${term.text}`;
 }
 
-/** A search text as osTicket's MySQL search backend feeds it to MATCH ... AGAINST in boolean mode. */
-export function booleanQuery(text: string): string {
-  return booleanTerms(text).map(render).join(" ");
+/**
+ * The MATCH text and mode osTicket's MysqlSearchBackend::find uses for `text`: boolean mode only when an
+ * operator leads the text or one of its words and the whole text is in its boolean grammar (words of
+ * letters, digits, `_` and `-`, quoted phrases, groups of two or more terms in parentheses), natural
+ * language mode otherwise. Either way `:<digits>` loses its colon, as osTicket strips it. (osTicket's
+ * quoting of e-mail addresses in boolean mode never applies: its grammar has no `@` outside quotes.)
+ */
+export function fulltextQuery(text: string): { mode: SearchMode; match: string } {
+  const boolean = OPERATOR.test(text) && BOOLEAN.test(text);
+  return { mode: boolean ? "boolean" : "natural", match: text.replace(/:(\d+)/g, "$1") };
 }
 
 /** What InnoDB's FULLTEXT parser leaves out of its index (innodb_ft_* settings and the stopword list). */
@@ -69,12 +124,15 @@ export interface FulltextRules {
   readonly stopwords: ReadonlySet<string>;
 }
 
-/** SearchTickets' search: the MATCH text, the text as a possible ticket number, and phrase checks. */
+/** SearchTickets' search: the MATCH text and mode, ticket numbers, and phrase checks. */
 export interface SearchText {
-  /** Boolean-mode query for MATCH (title, content) AGAINST (? IN BOOLEAN MODE). */
+  /** MATCH (title, content) AGAINST (match IN <mode> MODE); empty: no full-text search (a number's). */
   readonly match: string;
-  /** The raw text, trimmed: an exact ticket number outranks every text match. */
+  readonly mode: SearchMode;
+  /** The text, trimmed: an exact ticket number outranks every text match. */
   readonly number: string;
+  /** A numeric text: osTicket's quick search looks only for ticket numbers containing it. */
+  readonly numberContains: string;
   /** Regular expressions (MariaDB REGEXP, PCRE) an index row's title or content must match, each. */
   readonly phrases: readonly string[];
 }
@@ -112,19 +170,27 @@ function indexedWords(phrase: string, rules: FulltextRules): string[] | undefine
 }
 
 /**
- * The search for `text`. Without `rules` (the server's FULLTEXT settings could not be read) every phrase
- * stays InnoDB's; the match is then exactly booleanQuery(text).
+ * The search for `text` (one searchRefusal lets through). A numeric text is a ticket-number search, as in
+ * osTicket's quick search (`number contains`, no full-text search). Without `rules` (the server's FULLTEXT
+ * settings could not be read) every phrase stays InnoDB's; the match is then exactly fulltextQuery's.
  */
 export function searchText(text: string, rules: FulltextRules | undefined): SearchText {
-  const terms = booleanTerms(text);
-  // A term every match must contain: a `+` term, or the one term without an operator when all the others
-  // are exclusions (boolean mode then matches rows that have it).
+  if (isNumeric(text)) {
+    const digits = text.trim();
+    return { match: "", mode: "natural", number: digits, numberContains: digits, phrases: [] };
+  }
+  const { mode, match } = fulltextQuery(text);
+  const plain = { match, mode, number: text.trim(), numberContains: "", phrases: [] };
+  if (mode === "natural" || !rules) return plain;
+  const terms = booleanTerms(match);
+  // A phrase every match must contain: the one positive term when all the others are exclusions (boolean
+  // mode then matches rows that have it; osTicket's grammar gives phrases no operator of their own).
   const positive = terms.filter((t) => t.op !== "-");
-  const required = (t: Term) => t.op === "+" || (t.op === "" && positive.length === 1);
   const phrases: string[] = [];
   const parts: string[] = [];
   for (const term of terms) {
-    const words = rules && term.quoted && required(term) ? indexedWords(term.text, rules) : undefined;
+    const words =
+      term.kind === "phrase" && positive.length === 1 ? indexedWords(term.text, rules) : undefined;
     if (!words) {
       parts.push(render(term));
       continue;
@@ -132,7 +198,8 @@ export function searchText(text: string, rules: FulltextRules | undefined): Sear
     parts.push(...words.map((w) => `+${w}`));
     phrases.push(phrasePattern(words));
   }
-  return { match: parts.join(" "), number: text.trim(), phrases };
+  if (phrases.length === 0) return plain;
+  return { ...plain, match: parts.join(" "), phrases };
 }
 
 /** InnoDB's built-in stopword list (information_schema.INNODB_FT_DEFAULT_STOPWORD, readable only with PROCESS). */

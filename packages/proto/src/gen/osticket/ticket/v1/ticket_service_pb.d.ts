@@ -938,10 +938,22 @@ export declare const ListTicketsResponseSchema: GenMessage<ListTicketsResponse>;
  */
 export declare type SearchTicketsRequest = Message<"osticket.ticket.v1.SearchTicketsRequest"> & {
   /**
-   * Search text: an exact ticket number, or words matched against subjects, thread entries and
-   * requesters, in MySQL's boolean full-text syntax as osTicket's staff search uses it: `word`, `+word`
-   * (required), `-word` (excluded), `word*` (prefix), `"a phrase"`. Other punctuation is dropped; words
-   * with characters the syntax would misread (e-mail addresses, hyphenated words) are searched as phrases.
+   * Search text, read as osTicket 1.18.1's staff quick search reads it:
+   * - A number (PHP's is_numeric, e.g. `8316`) finds the tickets whose number contains it, the exact
+   *   number first; it is not searched as text.
+   * - Other text is matched against ticket numbers and subjects, thread entries and requesters
+   *   (MySQL FULLTEXT over ost__search). As in osTicket, boolean mode is used only when an operator
+   *   (`+ - ~ < > ( "`) starts the text or one of its words and the whole text follows MySQL's boolean
+   *   grammar as osTicket checks it: `word`, `+word` (required), `-word` (excluded), `word*` (prefix),
+   *   `"a phrase"` (no operator before it), `(two or more terms)`. Anything else, hyphenated words
+   *   (`wi-fi`) and e-mail addresses included, is searched in natural language mode: rows with any of
+   *   the words, ranked by them. In boolean mode a hyphen inside a word is MySQL's: `wi-fi` is `wi -fi`.
+   *   `:<digits>` loses its colon, as osTicket strips it.
+   * - Refused with INVALID_ARGUMENT on `query`: an empty text; four "keywords" or more as osTicket
+   *   counts them ("Search term cannot have more than 4 keywords"; osTicket's count stops at the end of
+   *   a line, so one line counts at most two and only a text of several lines is refused); and a
+   *   non-numeric text shorter than 3 bytes, which osTicket does not search at all (its panel then lists
+   *   every ticket): "query must be at least 3 bytes long unless it is a ticket number".
    *
    * @generated from field: string query = 1;
    */
