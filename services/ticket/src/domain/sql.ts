@@ -62,6 +62,11 @@ export interface Sql {
   batch(statements: readonly Statement[]): Promise<Row[][]>;
   /** A BatchRead's statements in one round trip, and the value read from them. */
   read<T>(read: BatchRead<T>): Promise<T>;
+  /**
+   * The EntityManager (and transaction) the statements run on, for the attachment service's storage core,
+   * which takes one: a file it stores commits or rolls back with the rest of the use case.
+   */
+  readonly em: EntityManager;
 }
 
 /** An executor over an EntityManager; inside `em.transactional` it joins that transaction. */
@@ -80,6 +85,7 @@ export function sqlFor(em: EntityManager): Sql {
     settle: () => settleDeferred(em),
     batch: (statements) => queryBatch(em, statements),
     read: (read) => runBatchRead(em, read),
+    em,
   };
 }
 

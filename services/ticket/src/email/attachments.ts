@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/mysql";
-import { attachToEntry, StorageError, storeFile } from "@ostmesh/attachment/storage/index.ts";
-import { sqlFor } from "../domain/sql.ts";
+import { StorageError, sanitizeFileName, storeFile } from "@ostmesh/attachment/storage/index.ts";
+import type { AttachmentLink } from "../domain/thread/entries.ts";
 import type { MailAttachment } from "./parse.ts";
 
 /** A mail attachment stored in ost_file, ready to be linked to the entry. */
@@ -10,6 +9,8 @@ export interface StoredMailFile {
   /** ost_file.key: `cid:` references in the body are rewritten to it. */
   readonly key: string;
   readonly name: string;
+  /** ost_attachment.name: the name the mail gave, when it differs from the stored file's (a reused file). */
+  readonly alias: string | null;
   readonly cid: string | undefined;
 }
 
@@ -44,7 +45,14 @@ export async function storeMailFiles(
         purpose: "T",
         deduplicate: file.deduplicate ?? true,
       });
-      stored.push({ fileId: info.id, key: info.key, name: file.name, cid: file.cid });
+      const given = sanitizeFileName(file.name);
+      stored.push({
+        fileId: info.id,
+        key: info.key,
+        name: file.name,
+        alias: given === info.name ? null : given,
+        cid: file.cid,
+      });
     } catch (error) {
       if (!(error instanceof StorageError)) throw error;
       failures.push({ name: file.name, message: error.osTicketMessage });
@@ -74,43 +82,13 @@ export function rewriteInlineImages(
   return { body: out, inline };
 }
 
-/** Links the stored files to the entry (ost_attachment type 'H'); the same bytes twice stay one link. */
-export async function linkMailFiles(
-  em: EntityManager,
-  entryId: number,
+/**
+ * The stored files as links of the new entry (ost_attachment type 'H'), inline where the body references
+ * them; insertThreadEntry makes the same bytes twice one link.
+ */
+export function mailFileLinks(
   files: readonly StoredMailFile[],
   inline: ReadonlySet<number>,
-): Promise<void> {
-  for (const f of files) {
-    await attachToEntry(em, { entryId, fileId: f.fileId, name: f.name, inline: inline.has(f.fileId) });
-  }
-}
-
-/** Bodies this long (in characters) do not fit osTicket's TEXT column and are stored as a file instead. */
-export const MAX_BODY_CHARS = 65_000;
-
-/**
- * ThreadEntry::create for a body of 65,000 characters or more: the body (as it would have been stored) goes
- * into an inline `text/html` file named `<md5>.txt`, stored without deduplication. osTicket sets the body to NULL, which its ORM leaves
- * out of the INSERT, so the NOT NULL column gets its implicit default: the stored body is ''.
- */
-export async function moveOversizedBody(
-  em: EntityManager,
-  entryId: number,
-  storedBody: string,
-): Promise<boolean> {
-  if (Array.from(storedBody).length < MAX_BODY_CHARS) return false;
-  const data = Buffer.from(storedBody, "utf8");
-  const file = await storeFile(em, {
-    name: `${createHash("md5").update(data).digest("hex")}.txt`,
-    declaredType: "text/html",
-    source: data,
-    maxBytes: Number.MAX_SAFE_INTEGER,
-    purpose: "T",
-    // osTicket passes no size for it, so AttachmentFile::create never reuses an identical stored file.
-    deduplicate: false,
-  });
-  await sqlFor(em).run("UPDATE ost_thread_entry SET body = '' WHERE id = ?", [entryId]);
-  await attachToEntry(em, { entryId, fileId: file.id, inline: true });
-  return true;
+): AttachmentLink[] {
+  return files.map((f) => ({ fileId: f.fileId, name: f.alias, inline: inline.has(f.fileId) }));
 }

@@ -5,12 +5,10 @@ import type { HelpdeskConfig } from "../domain/reference/config.ts";
 import { int } from "../domain/rows.ts";
 import { replaceSearchRows } from "../domain/search.ts";
 import { sqlFor } from "../domain/sql.ts";
-import { cleanBodyContent, storedBody } from "../domain/text/format.ts";
 import { createTicket } from "../domain/ticket/create-ticket.ts";
 import {
   type AttachmentFailure,
-  linkMailFiles,
-  moveOversizedBody,
+  mailFileLinks,
   rewriteInlineImages,
   type StoredMailFile,
 } from "./attachments.ts";
@@ -73,6 +71,7 @@ export async function createFromEmail(
       requester: { email: mail.from?.address, name: mail.from?.name || mail.from?.address },
       subject: mail.subject || "[No Subject]",
       message: body,
+      attachments: mailFileLinks(input.files, inline),
       messageFormat: input.body.format,
       source: "Email",
       origin: "email",
@@ -99,11 +98,6 @@ export async function createFromEmail(
       created.messageEntryId,
     ]);
     await recordMessageHeaders(ctx.tx, created.messageEntryId, mail, input.addressing);
-    await linkMailFiles(em, created.messageEntryId, input.files, inline);
-    const stored = storedBody(
-      cleanBodyContent(body, input.body.format, { editorSpacing: false, policy: ctx.htmlPolicy }),
-    );
-    await moveOversizedBody(em, created.messageEntryId, stored);
     const snapshot: TicketSnapshot = {
       ticketId: created.ticketId,
       threadId: created.threadId,

@@ -13,8 +13,7 @@ import { applyStatus, isReopenable, reopenStatusFor } from "../domain/ticket/sta
 import { findUserById } from "../domain/users/requester.ts";
 import {
   type AttachmentFailure,
-  linkMailFiles,
-  moveOversizedBody,
+  mailFileLinks,
   rewriteInlineImages,
   type StoredMailFile,
 } from "./attachments.ts";
@@ -114,7 +113,7 @@ export function postEmailReply(
       input.addressing.systemEmailIds,
       input.mailboxes,
     );
-    if (author?.type === "note") return postAgentNote(em, ctx, addressedChange, input, author.staffId);
+    if (author?.type === "note") return postAgentNote(ctx, addressedChange, input, author.staffId);
 
     // A message on a merged child's thread goes to the parent (Ticket::postMessage), marked as the child's
     // (ThreadEntry::setExtra: flag CHILD and merge data naming the child's thread). Notes stay on the child.
@@ -178,6 +177,7 @@ export function postEmailReply(
       format: body.format,
       ipAddress: "",
       flags: flags | replyFlag(input.addressing) | (childThreadId ? EntryFlag.CHILD : 0),
+      attachments: mailFileLinks(input.files, inline),
     });
     if (childThreadId)
       await ctx.tx.run("INSERT INTO ost_thread_entry_merge (thread_entry_id, data) VALUES (?, ?)", [
@@ -186,8 +186,6 @@ export function postEmailReply(
       ]);
     change.index(entry.searchRow);
     await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
-    await linkMailFiles(em, entry.id, input.files, inline);
-    await moveOversizedBody(em, entry.id, stored);
 
     await ctx.tx.run("UPDATE ost_thread SET lastmessage = NOW() WHERE id = ?", [ticket.threadId]);
     for (const row of await addRecipientCollaborators(ctx, snapshot(), input.addressing, userId))
@@ -298,7 +296,6 @@ export type EmailNoteEvent = Extract<TicketDomainEvent, { type: "ticket.note.pos
  * the matched entry. The ticket itself is not touched.
  */
 async function postAgentNote(
-  em: EntityManager,
   ctx: UseCaseContext,
   change: TicketChange,
   input: ReplyInput,
@@ -329,11 +326,10 @@ async function postAgentNote(
     format: input.body.format,
     ipAddress: truncate(input.ip, 64),
     flags: replyFlag(input.addressing),
+    attachments: mailFileLinks(input.files, inline),
   });
   change.index(entry.searchRow);
   await recordMessageHeaders(ctx.tx, entry.id, input.mail, input.addressing);
-  await linkMailFiles(em, entry.id, input.files, inline);
-  await moveOversizedBody(em, entry.id, stored);
   await change.finish();
   const event: EmailNoteEvent = {
     type: "ticket.note.posted",

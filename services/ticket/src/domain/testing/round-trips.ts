@@ -47,6 +47,8 @@ export function recordingSql(tx: Sql): { sql: Sql; roundTrips: string[]; deferre
       tx.laterRecoverable(text, params, recover);
     },
     settle: () => tx.settle(),
+    // Files the storage core writes (oversized bodies) are not counted: ordinary use cases write none.
+    em: tx.em,
   };
   return { sql, roundTrips, deferred };
 }

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { storeFile } from "@ostmesh/attachment/storage/index.ts";
 import { int, phpJsonEncode, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
 import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
@@ -38,7 +40,7 @@ export interface NewThreadEntry {
   readonly source: string;
   /** As stored (already cleaned); null leaves the column NULL. */
   readonly title: string | null;
-  /** As stored (already cleaned, see `cleanBody`). */
+  /** As stored (already cleaned, see `cleanBody`); one of MAX_BODY_CHARS or more goes into a file. */
   readonly body: string;
   readonly format: BodyFormat;
   readonly ipAddress: string;
@@ -60,11 +62,34 @@ export interface InsertedEntry {
 }
 
 /**
+ * Bodies of this many characters (code points, PHP's mb_strlen) or more do not go into the entry's TEXT
+ * column: ThreadEntry::create stores them as a file instead (include/class.thread.php, "65,535 chars in text
+ * field").
+ */
+export const MAX_BODY_CHARS = 65_000;
+
+/** Whether a stored body is long enough to be moved into a file (see MAX_BODY_CHARS). */
+export function isOversizedBody(body: string): boolean {
+  // A string has at least as many UTF-16 units as code points: only long ones need counting.
+  if (body.length < MAX_BODY_CHARS) return false;
+  let chars = 0;
+  for (const _ of body) if (++chars >= MAX_BODY_CHARS) return true;
+  return false;
+}
+
+/**
  * INSERTs a thread entry as ThreadEntry::create leaves it: `created` NOW(), `updated` left to the zero date,
  * BALANCED for html, SYSTEM without author; links attachments (type `H`, one row per file, the later name
  * winning). The caller writes the returned search row.
+ *
+ * An oversized body (isOversizedBody) is stored first as an inline `text/html` file named `<md5>.txt`, never
+ * deduplicated (AttachmentFile::create gets no size for it), linked after the entry's other files without a
+ * name; osTicket sets the body NULL, which its ORM leaves out of the INSERT, so the NOT NULL column holds its
+ * implicit default ''. The search row still indexes the whole body: osTicket indexes ThreadEntry::getBody,
+ * which reads it back from that file.
  */
 export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise<InsertedEntry> {
+  const bodyFileId = isOversizedBody(entry.body) ? await storeBodyFile(tx, entry.body) : 0;
   let flags = entry.flags ?? 0;
   const recipientCount = Object.values(entry.recipients ?? {}).reduce((n, list) => n + list.length, 0);
   const recipients =
@@ -85,7 +110,7 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
       entry.poster,
       entry.source,
       entry.title,
-      entry.body,
+      bodyFileId ? "" : entry.body,
       entry.format,
       entry.ipAddress,
       recipients,
@@ -93,6 +118,7 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
   );
   const files = new Map<number, AttachmentLink>();
   for (const a of entry.attachments ?? []) files.set(a.fileId, a);
+  if (bodyFileId) files.set(bodyFileId, { fileId: bodyFileId, inline: true });
   if (files.size) {
     const params: SqlValue[] = [...files.values()].flatMap((a) => [
       insertId,
@@ -120,6 +146,22 @@ export async function insertThreadEntry(tx: Sql, entry: NewThreadEntry): Promise
           }
         : undefined,
   };
+}
+
+/** Stores an oversized body as ThreadEntry::create does (see insertThreadEntry); its ost_file id. */
+async function storeBodyFile(tx: Sql, body: string): Promise<number> {
+  const data = Buffer.from(body, "utf8");
+  const file = await storeFile(tx.em, {
+    name: `${createHash("md5").update(data).digest("hex")}.txt`,
+    declaredType: "text/html",
+    source: data,
+    maxBytes: Number.MAX_SAFE_INTEGER,
+    purpose: "T",
+    deduplicate: false,
+    // The body is the body, whatever its first bytes look like: osTicket checks no content here.
+    checkContent: false,
+  });
+  return file.id;
 }
 
 /**
