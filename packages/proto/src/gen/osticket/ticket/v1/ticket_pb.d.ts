@@ -694,8 +694,9 @@ export declare type ThreadEntry = Message<"osticket.ticket.v1.ThreadEntry"> & {
   title: string;
 
   /**
-   * Body as stored; for bodies osTicket moved into an attached .txt file this is empty and
-   * body_in_attachment is set.
+   * Body as stored. A body osTicket moved into an attached .txt file (65,000 characters or more) is read
+   * back from that file, as osTicket shows it, and body_in_attachment is set; it stays empty when the file
+   * is kept outside the database (a filesystem or plugin storage backend).
    *
    * @generated from field: string body = 9;
    */
@@ -767,7 +768,8 @@ export declare type ThreadEntry = Message<"osticket.ticket.v1.ThreadEntry"> & {
   editor?: Actor | undefined;
 
   /**
-   * The body exceeded osTicket's inline limit and is stored as an attached text file instead.
+   * The body exceeded osTicket's inline limit and is stored as an attached text file instead (the
+   * entry's inline text/html file; body holds its content).
    *
    * @generated from field: bool body_in_attachment = 19;
    */
