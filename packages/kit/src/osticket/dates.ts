@@ -16,6 +16,15 @@ export function dateTimePattern(dateFormats: string, customPattern: string): str
   return LOCALE_DATETIME;
 }
 
+/**
+ * The ICU pattern osTicket formats dates (without time) with (OsticketConfig::getDateFormat): the helpdesk's
+ * `date_format` when `date_formats` = custom, else the locale's short date (en_US: `M/d/yy`).
+ */
+export function datePattern(dateFormats: string, customPattern: string): string {
+  if (dateFormats === "custom") return customPattern;
+  return LOCALE_DATETIME.split(" ")[0] ?? "";
+}
+
 interface Parts {
   year: number;
   month: number;

@@ -18,6 +18,7 @@ import {
   TicketRelationSchema,
   TicketSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { listSelection } from "../domain/forms/answers.ts";
 import { collaboratorRoleOf, sourceOf } from "../mapping.ts";
 import type { ReferenceSnapshot } from "../reference.ts";
 import { marks, num, type Row, str, timestamp } from "../rows.ts";
@@ -285,15 +286,31 @@ function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boole
   if (!full || OWN_FIELDS.has(name) || type === "thread") return;
   ticket.answers.push(
     create(FormAnswerSchema, {
+      ...answerValue(a, type),
       fieldId: num(a, "field_id"),
       formId: num(a, "form_id"),
       name,
       label: str(a, "label"),
       type,
-      value: str(a, "value"),
-      valueId: num(a, "value_id"),
     }),
   );
+}
+
+/**
+ * The answer's display value: a choice or list answer is stored as `{"<key>":"<label>"}`, shown as its
+ * labels joined by ", " (ChoiceField::toString, SelectionField::toString); a list answer's value_id is
+ * NULL, so its item id is given from the key when one item is selected.
+ */
+function answerValue(a: Row, type: string): { value: string; valueId: number } {
+  const value = str(a, "value");
+  const valueId = num(a, "value_id");
+  const list = /^list-\d+$/.test(type);
+  if (type !== "choices" && !list) return { value, valueId };
+  const selection = listSelection(value);
+  if (!selection) return { value, valueId };
+  const keys = [...selection.keys()];
+  const single = keys.length === 1 && /^[1-9]\d*$/.test(keys[0] ?? "") ? Number(keys[0]) : 0;
+  return { value: [...selection.values()].join(", "), valueId: valueId || (list ? single : 0) };
 }
 
 function applyCollaborators(tickets: Map<number, Ticket>, rows: readonly Row[]): void {

@@ -12,8 +12,17 @@
  */
 import { withUseCaseReading } from "../domain/context.ts";
 import { TicketActionError, TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
-import { type CleanValue, parseAnswer, storeAnswer, validateAnswer } from "../domain/forms/answers.ts";
+import {
+  type AnswerContext,
+  type CleanValue,
+  listIdOf,
+  parseAnswer,
+  storeAnswer,
+  validateAnswer,
+} from "../domain/forms/answers.ts";
+import { answerDates } from "../domain/forms/datetime.ts";
 import { upsertCdata } from "../domain/forms/entries.ts";
+import { listItemsRead } from "../domain/forms/lists.ts";
 import type { Actor, Ports } from "../domain/ports.ts";
 import { cdataColumn, type FormField, isEnabled } from "../domain/reference/forms.ts";
 import { TopicFlag } from "../domain/reference/lookups.ts";
@@ -134,6 +143,21 @@ export function updateTicket(
       }
     }
 
+    // The inline editor's widgets read the answers: list items looked up (their lists read only when a
+    // list field is answered), dates written as the date picker writes them in the agent's zone.
+    const listIds = new Set<number>();
+    for (const name of Object.keys(input.answers ?? {})) {
+      const field = slots.get(name)?.field;
+      const listId = field ? listIdOf(field) : undefined;
+      if (listId !== undefined) listIds.add(listId);
+    }
+    const listRead = listItemsRead([...listIds], 0);
+    const dates = answerDates(ctx.config, ctx.staff?.timezone);
+    const context: AnswerContext = {
+      dates,
+      listItems: listRead.statements.length ? listRead.read(await tx.batch(listRead.statements)) : new Map(),
+    };
+
     // --- Validation (nothing written before all of it passed).
     const issues: ValidationIssue[] = [];
     const newAnswers: Array<{ slot: AnswerSlot; value: CleanValue }> = [];
@@ -142,7 +166,7 @@ export function updateTicket(
       const slot = slots.get("subject");
       if (!slot) issues.push({ key: "subject", message: "The ticket form has no subject field" });
       else {
-        const value = parseAnswer(slot.field, input.subject);
+        const value = parseAnswer(slot.field, input.subject, context);
         for (const message of validateAnswer(slot.field, value, { required: true, isEmail }))
           issues.push({ key: String(slot.field.id), message });
         newAnswers.push({ slot, value });
@@ -154,7 +178,7 @@ export function updateTicket(
         issues.push({ key: `answers.${name}`, message: `The ticket has no field named ${name}` });
         continue;
       }
-      const value = raw === "" ? null : parseAnswer(slot.field, raw);
+      const value = raw === "" ? null : parseAnswer(slot.field, raw, context);
       for (const message of validateAnswer(slot.field, value, { required: false, isEmail }))
         issues.push({ key: String(slot.field.id), message });
       newAnswers.push({ slot, value });
@@ -255,7 +279,7 @@ export function updateTicket(
       }
     }
     for (const { slot, value } of newAnswers) {
-      const stored = storeAnswer(slot.field, value);
+      const stored = storeAnswer(slot.field, value, dates);
       if (await write(slot, stored, (old) => answerChange(slot.field, old.value, stored.value)))
         changed.add(slot.field.name === "subject" ? "subject" : "answers");
     }

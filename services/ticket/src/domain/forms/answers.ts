@@ -1,5 +1,5 @@
 import type { FormField } from "../reference/forms.ts";
-import { isNumeric } from "../rows.ts";
+import { isNumeric, isRecord, json, phpJsonEncode } from "../rows.ts";
 import {
   cleanTextAnswer,
   htmlChars,
@@ -8,6 +8,7 @@ import {
   sanitizeRichText,
   searchable,
 } from "../text/format.ts";
+import { type AnswerDates, dateAnswerText, widgetDate } from "./datetime.ts";
 
 /** What one answer writes: the ost_form_entry_values row, the cdata column, the search text. */
 export interface StoredAnswer {
@@ -49,10 +50,104 @@ export function fieldChoices(field: FormField): Map<string, string> {
   return choices;
 }
 
-/** Parses raw input the way the field type's `parse` does (emoji and tags out, phones digits-only...). */
-export function parseAnswer(field: FormField, raw: string | undefined): CleanValue {
+/** An item of a custom list (ost_list_items), as a list field (`list-<list id>`) selects it. */
+export interface ListItem {
+  readonly id: number;
+  readonly listId: number;
+  readonly value: string;
+  /** The abbreviation ('' for none). */
+  readonly extra: string;
+  /** `status` bit 1: offered to choose from. Disabled items are still found by value or abbreviation. */
+  readonly enabled: boolean;
+}
+
+/** What reading an answer needs besides the text: the lists' items, and how dates are read. */
+export interface AnswerContext {
+  /** Items by list id, in the list's order; a list field whose list is missing here is taken as sent. */
+  readonly listItems?: ReadonlyMap<number, readonly ListItem[]>;
+  /**
+   * The value goes through the field's `parse` before its widget (Ticket::create for the API and e-mail
+   * origins, on the ticket form): a date is kept as sent, a list item is looked up by id, then abbreviation.
+   */
+  readonly parsedFirst?: boolean;
+  /** Dates are stored as the date picker writes them (without: as sent). */
+  readonly dates?: AnswerDates;
+}
+
+/** The list a list field selects from (SelectionField::getListId: `list-<id>`). */
+export function listIdOf(field: FormField): number | undefined {
+  const match = /^list-(\d+)$/.exec(field.type);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A PHP array key that is an integer ("2", not "02" or " 2"). */
+const INT_KEY = /^(?:0|-?[1-9]\d*)$/;
+
+/** MySQL's comparison of the item's value or abbreviation (case-insensitive, trailing spaces ignored). */
+const sqlEquals = (a: string, b: string) => a.trimEnd().toLowerCase() === b.trimEnd().toLowerCase();
+
+/**
+ * The list item an answer names, as SelectionField reads one text: the widget first (the drop-down:
+ * an enabled item's id, an enabled item's value as sent, any item's value, any item's abbreviation; the
+ * typeahead: an enabled item's id or any item's abbreviation; the text box: by value or abbreviation, then
+ * an enabled item's id), preceded by `parse`'s own lookup (an enabled item's id, any item's abbreviation)
+ * when `parsedFirst`. An item found nowhere is dropped, as osTicket drops it (no error of its own).
+ */
+export function selectListItem(
+  field: FormField,
+  raw: string,
+  items: readonly ListItem[],
+  parsedFirst: boolean,
+): ListItem | undefined {
+  if (!raw || raw === "0") return undefined;
+  const enabledById = () =>
+    INT_KEY.test(raw) ? items.find((i) => i.enabled && i.id === Number(raw)) : undefined;
+  const enabledByValue = () => items.find((i) => i.enabled && i.value === raw);
+  const byValue = () => items.find((i) => sqlEquals(i.value, raw));
+  const byExtra = () => items.find((i) => i.extra !== "" && sqlEquals(i.extra, raw));
+  const widget = config(field, "widget", "dropdown");
+  const lookups =
+    widget === "typeahead"
+      ? [enabledById, byExtra]
+      : widget === "textbox"
+        ? [enabledByValue, byValue, byExtra, enabledById]
+        : [enabledById, enabledByValue, byValue, byExtra];
+  for (const lookup of parsedFirst ? [enabledById, byExtra, ...lookups] : lookups) {
+    const item = lookup();
+    if (item) return item;
+  }
+  return undefined;
+}
+
+/** A list answer's selection (`{"<item id>":"<value>"}`), from its stored JSON; undefined for other text. */
+export function listSelection(value: string | null): Map<string, string> | undefined {
+  const parsed = value ? json(value) : undefined;
+  if (!isRecord(parsed)) return undefined;
+  return new Map(Object.entries(parsed).map(([k, v]) => [k, typeof v === "string" ? v : String(v ?? "")]));
+}
+
+/**
+ * Parses raw input the way the field type's `parse` does (emoji and tags out, phones digits-only...); with
+ * a context, list items are looked up (the clean value is their JSON) and dates read as osTicket reads them.
+ */
+export function parseAnswer(
+  field: FormField,
+  raw: string | undefined,
+  context: AnswerContext = {},
+): CleanValue {
   if (raw === undefined) return field.type === "bool" ? "0" : null;
+  const listId = listIdOf(field);
+  const items = listId === undefined ? undefined : context.listItems?.get(listId);
+  if (items) {
+    const item = selectListItem(field, raw, items, context.parsedFirst ?? false);
+    return item ? phpJsonEncode({ [item.id]: item.value }) : null;
+  }
   switch (field.type) {
+    case "datetime": {
+      const text = raw.trim();
+      if (!text || context.parsedFirst || !context.dates) return text || null;
+      return widgetDate(text, config(field, "timezone", ""), context.dates);
+    }
     case "text":
       return cleanTextAnswer(raw);
     case "memo":
@@ -186,10 +281,33 @@ function isIp(text: string): boolean {
   return /^[0-9a-fA-F:]+$/.test(text) && text.includes(":") && text.split(":").length <= 8;
 }
 
-/** The rows and mirrors one cleaned value produces. */
-export function storeAnswer(field: FormField, value: CleanValue): StoredAnswer {
+/**
+ * The rows and mirrors one cleaned value produces. A list selection is stored as its JSON, mirrored as its
+ * item ids and indexed as its values (SelectionField::getKeys, ::toString); a date is indexed as the
+ * helpdesk prints it (`dates`; without them, as stored).
+ */
+export function storeAnswer(field: FormField, value: CleanValue, dates?: AnswerDates): StoredAnswer {
   const v = value ?? "";
+  const selection = listIdOf(field) === undefined ? undefined : listSelection(v);
+  if (selection)
+    return {
+      fieldId: field.id,
+      value: v,
+      valueId: null,
+      cdata: [...selection.keys()].join(", "),
+      searchable: searchable([...selection.values()].join(", ")),
+    };
   switch (field.type) {
+    case "datetime":
+      return {
+        fieldId: field.id,
+        value: v || null,
+        valueId: null,
+        cdata: v,
+        searchable: dates
+          ? searchable(dateAnswerText(v, !!config(field, "time", false), dates))
+          : searchable(v),
+      };
     case "bool":
       return {
         fieldId: field.id,
@@ -203,7 +321,7 @@ export function storeAnswer(field: FormField, value: CleanValue): StoredAnswer {
       const label = fieldChoices(field).get(v);
       return {
         fieldId: field.id,
-        value: label === undefined ? v : JSON.stringify({ [v]: label }),
+        value: label === undefined ? v : phpJsonEncode({ [v]: label }),
         valueId: null,
         cdata: v,
         searchable: searchable(label ?? v),

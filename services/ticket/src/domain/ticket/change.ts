@@ -1,4 +1,5 @@
 import type { UseCaseContext } from "../context.ts";
+import { answerDates } from "../forms/datetime.ts";
 import type { TicketStatus } from "../reference/lookups.ts";
 import { staffDisplayName } from "../reference/lookups.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
@@ -196,7 +197,14 @@ export class TicketChange {
   /** Flushes, then rewrites the ticket's `T` search row and every queued row (one REPLACE). */
   async finish(): Promise<void> {
     await this.flush();
-    const rows = [...this.#search, await refreshTicketSearch(this.ctx.tx, this.ticket)];
+    const rows = [
+      ...this.#search,
+      await refreshTicketSearch(
+        this.ctx.tx,
+        this.ticket,
+        answerDates(this.ctx.config, this.ctx.staff?.timezone),
+      ),
+    ];
     await replaceSearchRows(this.ctx.tx, rows);
   }
 }

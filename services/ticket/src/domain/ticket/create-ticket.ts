@@ -14,7 +14,9 @@ import {
   storeAnswer,
   validateAnswer,
 } from "../forms/answers.ts";
+import { answerDates } from "../forms/datetime.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
+import { listIdsOf, listItemsRead } from "../forms/lists.ts";
 import { drawNumberAhead, nextTicketNumber } from "../numbers.ts";
 import { type Actor, type Ports, SYSTEM_ACTOR, type TicketNotice } from "../ports.ts";
 import {
@@ -427,23 +429,33 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // ticket number of the helpdesk's own scheme (kept unless the help topic numbers its tickets itself).
   let email = byId?.email ?? phpTrim(input.requester.email ?? "");
   const helpdeskNumbers = { format: config.ticketNumberFormat, sequenceId: config.ticketSequenceId };
-  const [[requesterFound, drawnNumber], filters] = await lookups.prefetch(
+  // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields). Known before
+  // the read ahead (they are cached), so that it reads the items of their lists too.
+  const ticketForm = await ctx.metadata.byType(tx, "T");
+  if (!ticketForm) throw new Error("osTicket has no ticket form (ost_form type 'T')");
+  const contactForm = await ctx.metadata.byType(tx, "U");
+  const requestedTopicId = isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0;
+  const [[[requesterFound, drawnNumber], filters], listItems] = await lookups.prefetch(
     {
-      topics: [isNumeric(input.topicId) ? phpInt(String(input.topicId)) : 0, config.defaultHelpTopicId],
+      topics: [requestedTopicId, config.defaultHelpTopicId],
       statuses: [input.statusId ?? 0, config.defaultTicketStatusId],
       depts: [input.deptId ?? 0, config.defaultDeptId],
       slas: [input.slaId ?? 0, config.defaultSlaId],
     },
     bothReads(
-      bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
-      activeFiltersRead(filterTarget(origin), input.emailId ?? 0),
+      bothReads(
+        bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
+        activeFiltersRead(filterTarget(origin), input.emailId ?? 0),
+      ),
+      listItemsRead(listIdsOf([ticketForm]), requestedTopicId),
     ),
   );
-
-  // --- Forms: the ticket form, plus the help topic's forms (a topic may disable some fields).
-  const ticketForm = await ctx.metadata.byType(tx, "T");
-  if (!ticketForm) throw new Error("osTicket has no ticket form (ost_form type 'T')");
-  const contactForm = await ctx.metadata.byType(tx, "U");
+  // How answers are read: list items looked up, dates as the date picker writes them (in the agent's zone
+  // for an agent's ticket). Ticket::create parses the ticket form's values itself for the API and e-mail
+  // origins before the widgets see them; the help topic's forms always go through their widgets.
+  const dates = answerDates(config, ctx.staff?.timezone);
+  const topicAnswers = { listItems, dates };
+  const ticketAnswers = { ...topicAnswers, parsedFirst: origin !== "web" && origin !== "staff" };
   let ticketInstance: FormInstance = { form: ticketForm, sort: 1, extra: null, disabled: new Set() };
   const topicInstances: FormInstance[] = [];
 
@@ -598,7 +610,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       continue;
     }
     const raw = field.name === "subject" ? input.subject : field.name ? vars[field.name] : undefined;
-    const value = parseAnswer(field, raw);
+    const value = parseAnswer(field, raw, ticketAnswers);
     ticketValues.set(field.id, value);
     if (!validates(field)) continue;
     for (const message of validateAnswer(field, value, {
@@ -659,7 +671,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     for (const field of instance.form.fields) {
       if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field) || isExtStored(field))
         continue;
-      const value = parseAnswer(field, field.name ? vars[field.name] : undefined);
+      const value = parseAnswer(field, field.name ? vars[field.name] : undefined, topicAnswers);
       values.set(field.id, value);
       if (!validates(field)) continue;
       for (const message of validateAnswer(field, value, {
@@ -931,7 +943,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     } else {
       let value = ticketValues.get(field.id) ?? null;
       if (field.name === "subject" && !value && topic) value = cleanTextAnswer(topicName);
-      stored = storeAnswer(field, value);
+      stored = storeAnswer(field, value, dates);
     }
     ticketStored.push(stored);
     cdata.set(cdataColumn(field), stored.cdata);
@@ -961,7 +973,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     const values = topicValues.get(instance) ?? new Map<number, CleanValue>();
     const stored = [...values].flatMap(([fieldId, value]) => {
       const field = instance.form.fields.find((f) => f.id === fieldId);
-      return field ? [storeAnswer(field, value)] : [];
+      return field ? [storeAnswer(field, value, dates)] : [];
     });
     insertFormEntry(
       tx,
@@ -1093,7 +1105,10 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   for (const failure of input.fileImportErrors ?? [])
     importErrorNotes.push(await insertFileImportErrorNote(tx, threadId, failure));
 
-  // First message (ORIGINAL_MESSAGE; poster = the stored user name) with the recipients it names.
+  // First message (ORIGINAL_MESSAGE; poster = the stored user name) with the recipients it names. The staff
+  // panel's and the client portal's forms post their fields under hashed names, so Ticket::create finds no
+  // `subject` to title the message with (NULL); the portal posts no `source` either ('').
+  const formPosted = !legacy && (origin === "web" || origin === "staff");
   const notice = ticketNoticeOf(ctx, origin, input);
   const entry = await insertThreadEntry(tx, {
     recipients: await firstMessageRecipients(ctx, {
@@ -1110,8 +1125,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     staffId: 0,
     userId,
     poster: truncate(posterName, 128),
-    source: truncate(source, 32),
-    title: cleanTitle(input.subject ?? "", ctx.htmlPolicy),
+    source: formPosted && origin === "web" ? "" : truncate(source, 32),
+    title: formPosted ? null : cleanTitle(input.subject ?? "", ctx.htmlPolicy),
     body,
     format: messageFormat,
     ipAddress,
@@ -1190,7 +1205,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       !(await tx.first("SELECT email_id FROM ost_email WHERE email = ? LIMIT 1", [ownerEmail]));
     cannedReply = { entryId: reply.id, autorespond };
   }
-  searchRows.push(ticketSearchRow(ticketId, number, searchAnswers));
+  searchRows.push(ticketSearchRow(ticketId, number, searchAnswers, dates));
   await replaceSearchRows(tx, searchRows);
 
   const result: CreateTicketResult = {

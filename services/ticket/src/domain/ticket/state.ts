@@ -1,5 +1,6 @@
 import { NotFoundError } from "../errors.ts";
-import { fieldChoices } from "../forms/answers.ts";
+import { fieldChoices, listSelection } from "../forms/answers.ts";
+import { type AnswerDates, dateAnswerText } from "../forms/datetime.ts";
 import type { Lookups, TicketStatus } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
@@ -133,10 +134,19 @@ export interface TicketAnswer {
   readonly value: string | null;
 }
 
-/** Searchable text of a stored answer (FormField::searchable per type; priorities are not indexed). */
-export function answerSearchable(a: TicketAnswer): string {
+/**
+ * Searchable text of a stored answer (FormField::searchable per type; priorities are not indexed): a list
+ * selection's values, a date as the helpdesk prints it (`dates`; without them, as stored).
+ */
+export function answerSearchable(a: TicketAnswer, dates?: AnswerDates): string {
   const v = a.value ?? "";
+  if (/^list-\d+$/.test(a.fieldType)) {
+    const selection = listSelection(v);
+    return searchable(selection ? [...selection.values()].join(", ") : v);
+  }
   switch (a.fieldType) {
+    case "datetime":
+      return searchable(dates ? dateAnswerText(v, !!a.configuration.time, dates) : v);
     case "priority":
     case "thread":
       return "";
@@ -182,10 +192,11 @@ export function ticketSearchRow(
   ticketId: number,
   number: string,
   answers: readonly TicketAnswer[],
+  dates?: AnswerDates,
 ): SearchRow {
   const subject = answers.find((a) => a.fieldName === "subject")?.value ?? "";
   const content = answers
-    .map(answerSearchable)
+    .map((a) => answerSearchable(a, dates))
     .filter((s) => s !== "" && s !== "0")
     .join("\n")
     .trim();
@@ -223,6 +234,7 @@ export async function loadTicketAnswers(tx: Sql, ticketId: number): Promise<Tick
 export async function refreshTicketSearch(
   tx: Sql,
   ticket: { id: number; number: string },
+  dates?: AnswerDates,
 ): Promise<SearchRow> {
-  return ticketSearchRow(ticket.id, ticket.number, await loadTicketAnswers(tx, ticket.id));
+  return ticketSearchRow(ticket.id, ticket.number, await loadTicketAnswers(tx, ticket.id), dates);
 }

@@ -1,0 +1,282 @@
+/**
+ * Custom answers stored and read as osTicket 1.18.1 stores and reads them: list fields (`list-<id>`) as
+ * `{"<item id>":"<value>"}` with the item ids in `__cdata` and the values in the search index; date fields
+ * as the date picker writes them (`Y-m-d H:i:s T`), indexed as the helpdesk prints dates; choice and list
+ * answers read back as their labels; and the first message of a portal or staff-panel ticket untitled.
+ */
+import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
+
+let h: TicketHarness;
+let gadget = 0;
+let widget = 0;
+let sprocket = 0;
+let listId = 0;
+
+/** Enabled, and visible and editable for agents and end users. */
+const FLAGS = 0x3301;
+
+beforeAll(async () => {
+  h = await ticketHarness("form-answers");
+  const list = await h.exec(
+    "INSERT INTO ost_list SET name = 'Products', name_plural = 'Products', sort_mode = 'SortCol', masks = 0," +
+      " type = NULL, configuration = '', created = NOW(), updated = NOW()",
+  );
+  listId = list.insertId;
+  const item = (value: string, extra: string | null, status: number, sort: number) =>
+    h
+      .exec("INSERT INTO ost_list_items SET list_id = ?, status = ?, value = ?, extra = ?, sort = ?", [
+        listId,
+        status,
+        value,
+        extra,
+        sort,
+      ])
+      .then((r) => r.insertId);
+  gadget = await item("Gadget Max", "GMX", 1, 1);
+  widget = await item("Widget", "WDG", 0, 2);
+  sprocket = await item("Sprocket", null, 1, 3);
+
+  const [ticketForm] = await h.query("SELECT id FROM ost_form WHERE type = 'T' ORDER BY id LIMIT 1");
+  const field = (formId: unknown, type: string, label: string, name: string, config: unknown, sort: number) =>
+    h.exec(
+      "INSERT INTO ost_form_field SET form_id = ?, flags = ?, type = ?, label = ?, name = ?, configuration = ?," +
+        " sort = ?, created = NOW(), updated = NOW()",
+      [formId, FLAGS, type, label, name, config === null ? null : JSON.stringify(config), sort],
+    );
+  await field(ticketForm?.id, `list-${listId}`, "Product", "product", null, 40);
+  await field(ticketForm?.id, "datetime", "Delivery", "delivery", { time: false }, 41);
+  await field(
+    ticketForm?.id,
+    "datetime",
+    "Call at",
+    "callat",
+    { time: true, timezone: "America/New_York" },
+    42,
+  );
+  await h.exec(
+    "ALTER TABLE ost_ticket__cdata ADD COLUMN product mediumtext, ADD COLUMN delivery mediumtext, ADD COLUMN callat mediumtext",
+  );
+  const form = await h.exec(
+    "INSERT INTO ost_form SET type = 'G', flags = 1, title = 'Order', name = '', created = NOW(), updated = NOW()",
+  );
+  await field(form.insertId, `list-${listId}`, "Spare part", "spare", null, 1);
+  await field(form.insertId, "datetime", "Shipped", "shipped", null, 2);
+  await field(form.insertId, "choices", "Country", "country", { choices: "us:United States\nfr:France" }, 3);
+  await h.exec(
+    "INSERT INTO ost_help_topic_form SET topic_id = 1, form_id = ?, sort = 2, extra = '{\"disable\":[]}'",
+    [form.insertId],
+  );
+  await h.setConfig("default_timezone", "UTC");
+  await h.setConfig("date_formats", "");
+  await h.exec("UPDATE ost_staff SET timezone = 'UTC' WHERE staff_id = 1");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** The ticket's answers by field name: value and value_id as stored. */
+async function answers(ticketId: number): Promise<Record<string, [unknown, unknown]>> {
+  const rows = await h.query(
+    "SELECT f.name, v.value, v.value_id FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+      " JOIN ost_form_field f ON f.id = v.field_id WHERE e.object_type = 'T' AND e.object_id = ?",
+    [ticketId],
+  );
+  return Object.fromEntries(rows.map((r) => [String(r.name), [r.value, r.value_id]]));
+}
+
+async function cdata(ticketId: number) {
+  const [row] = await h.query("SELECT product, delivery, callat FROM ost_ticket__cdata WHERE ticket_id = ?", [
+    ticketId,
+  ]);
+  return row;
+}
+
+async function searchContent(ticketId: number): Promise<string[]> {
+  const [row] = await h.query("SELECT content FROM ost__search WHERE object_type = 'T' AND object_id = ?", [
+    ticketId,
+  ]);
+  return String(row?.content ?? "").split("\n");
+}
+
+const json = (id: number, value: string) => JSON.stringify({ [id]: value });
+
+describe("list fields", () => {
+  it("stores an item named by id, value or abbreviation as osTicket does, and drops an unknown one", async () => {
+    const service = await h.service();
+    const create = async (product: string, spare: string, legacy = false) =>
+      (
+        await h.client.createTicket(
+          {
+            requester: { email: "buyer@example.com", name: "Buyer" },
+            subject: "Order",
+            message: "Please",
+            topicId: 1,
+            answers: { product, spare },
+            ...(legacy ? { legacy: { source: "API" } } : {}),
+          },
+          { headers: service },
+        )
+      ).ticket?.id ?? 0;
+
+    const byLabel = await create("Gadget Max", "sprocket");
+    expect(await answers(byLabel)).toMatchObject({
+      product: [json(gadget, "Gadget Max"), null],
+      spare: [json(sprocket, "Sprocket"), null],
+    });
+    expect((await cdata(byLabel))?.product).toBe(String(gadget));
+    expect(await searchContent(byLabel)).toEqual(expect.arrayContaining(["Gadget Max", "Sprocket"]));
+
+    const byId = await create(String(gadget), "WDG", true);
+    // A disabled item is still found by its abbreviation.
+    expect(await answers(byId)).toMatchObject({
+      product: [json(gadget, "Gadget Max"), null],
+      spare: [json(widget, "Widget"), null],
+    });
+
+    // An unknown item and a disabled item's id select nothing (osTicket reports no error for either).
+    const unknown = await create("Nothing like it", String(widget));
+    expect(await answers(unknown)).toMatchObject({ product: [null, null], spare: [null, null] });
+    expect((await cdata(unknown))?.product).toBe("");
+  });
+
+  it("reads choice and list answers back as their labels, with the list item's id", async () => {
+    const service = await h.service();
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "reader@example.com", name: "Reader" },
+        subject: "Read me",
+        message: "Hi",
+        topicId: 1,
+        answers: { product: String(sprocket), country: "us" },
+      },
+      { headers: service },
+    );
+    const id = created.ticket?.id ?? 0;
+    expect((await answers(id)).country).toEqual([JSON.stringify({ us: "United States" }), null]);
+    const got = await h.client.getTicket({ lookup: { case: "ticketId", value: id } }, { headers: service });
+    const byName = Object.fromEntries(got.ticket?.answers.map((a) => [a.name, [a.value, a.valueId]]) ?? []);
+    expect(byName.product).toEqual(["Sprocket", sprocket]);
+    expect(byName.country).toEqual(["United States", 0]);
+  });
+
+  it("UpdateTicket stores the item as osTicket's inline editor does", async () => {
+    const service = await h.service();
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "editor@example.com", name: "Editor" },
+        subject: "Edit me",
+        message: "Hi",
+        topicId: 1,
+        answers: { product: "Gadget Max" },
+      },
+      { headers: service },
+    );
+    const id = created.ticket?.id ?? 0;
+    await h.client.updateTicket(
+      { ticketId: id, patch: { answers: { product: "Sprocket" } }, updateMask: { paths: ["answers"] } },
+      { headers: await h.agent() },
+    );
+    expect((await answers(id)).product).toEqual([json(sprocket, "Sprocket"), null]);
+    expect((await cdata(id))?.product).toBe(String(sprocket));
+    const content = await searchContent(id);
+    expect(content).toContain("Sprocket");
+    expect(content).not.toContain("Gadget Max");
+  });
+});
+
+describe("date fields", () => {
+  it("stores dates as the date picker writes them and indexes them as the helpdesk prints dates", async () => {
+    const agent = await h.agent();
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "dates@example.com", name: "Dates" },
+        subject: "When",
+        message: "Soon",
+        topicId: 1,
+        source: TicketSource.PHONE,
+        answers: { delivery: "2026-12-03", callat: "2026-12-03 14:30", shipped: "2026-11-30" },
+      },
+      { headers: agent },
+    );
+    const id = created.ticket?.id ?? 0;
+    expect(await answers(id)).toMatchObject({
+      delivery: ["2026-12-03 00:00:00 UTC", null],
+      // The field's own zone: the time as entered (read as UTC) shown in New York.
+      callat: ["2026-12-03 09:30:00 EST", null],
+      shipped: ["2026-11-30 00:00:00 UTC", null],
+    });
+    expect(await cdata(id)).toMatchObject({ delivery: "2026-12-03 00:00:00 UTC" });
+    const content = await searchContent(id);
+    expect(content).toEqual(expect.arrayContaining(["12/3/26", "12/3/26 2:30 PM", "11/30/26"]));
+    expect(content.join("\n")).not.toContain("2026-12-03");
+  });
+
+  it("keeps the API's ticket-form date as sent (Ticket::create parses it) but indexes it as a date", async () => {
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "api-dates@example.com", name: "Api Dates" },
+        subject: "When",
+        message: "Soon",
+        topicId: 1,
+        answers: { delivery: "2026-12-03", shipped: "2026-12-04" },
+        legacy: { source: "API" },
+      },
+      { headers: await h.service() },
+    );
+    const id = created.ticket?.id ?? 0;
+    expect(await answers(id)).toMatchObject({
+      delivery: ["2026-12-03", null],
+      shipped: ["2026-12-04 00:00:00 UTC", null],
+    });
+    expect(await searchContent(id)).toEqual(expect.arrayContaining(["12/3/26", "12/4/26"]));
+  });
+});
+
+describe("the first message of a portal or staff-panel ticket", () => {
+  const firstMessage = async (ticketId: number) => {
+    const [row] = await h.query(
+      "SELECT te.title, te.source, s.title AS search_title FROM ost_thread_entry te JOIN ost_thread th ON th.id = te.thread_id" +
+        " LEFT JOIN ost__search s ON s.object_type = 'H' AND s.object_id = te.id" +
+        " WHERE th.object_type = 'T' AND th.object_id = ? ORDER BY te.id LIMIT 1",
+      [ticketId],
+    );
+    return row;
+  };
+
+  it("is untitled, and the portal's has no source; an API ticket's keeps both", async () => {
+    const owner = await insertUser(h, { name: "Portal User", email: "portal@example.com" });
+    const portal = await h.client.createTicket(
+      { subject: "From the portal", message: "Hello", topicId: 1 },
+      { headers: await h.endUser(owner) },
+    );
+    expect(await firstMessage(portal.ticket?.id ?? 0)).toEqual({ title: null, source: "", search_title: "" });
+
+    const staff = await h.client.createTicket(
+      {
+        requester: { email: "caller@example.com", name: "Caller" },
+        subject: "On the phone",
+        message: "Called",
+        topicId: 1,
+        source: TicketSource.PHONE,
+      },
+      { headers: await h.agent() },
+    );
+    expect(await firstMessage(staff.ticket?.id ?? 0)).toEqual({
+      title: null,
+      source: "Phone",
+      search_title: "",
+    });
+
+    const api = await h.client.createTicket(
+      { requester: { email: "api@example.com", name: "Api" }, subject: "By API", message: "Hi" },
+      { headers: await h.service() },
+    );
+    expect(await firstMessage(api.ticket?.id ?? 0)).toEqual({
+      title: "By API",
+      source: "API",
+      search_title: "By API",
+    });
+  });
+});
