@@ -529,7 +529,7 @@ describe("CreateTicket", () => {
     const body = async (entryId: number) =>
       String((await h.query("SELECT body FROM ost_thread_entry WHERE id = ?", [entryId]))[0]?.body);
     expect(await body(first.messageEntryId)).toBe(
-      `<p>See <img src="cid:${file?.key}" alt="shot" /> and <img src="cid:other" /></p>`,
+      `<p>See <img src="cid:${file?.key}" alt="shot" /> and <img src="cid:other" alt="image" /></p>`,
     );
 
     // A stored file named by id gets its key too.
@@ -545,7 +545,7 @@ describe("CreateTicket", () => {
       },
       { headers: await h.service() },
     );
-    expect(await body(second.messageEntryId)).toBe(`<p><img src="cid:${file?.key}" /></p>`);
+    expect(await body(second.messageEntryId)).toBe(`<p><img src="cid:${file?.key}" alt="image" /></p>`);
   });
 
   it("records the caller's address the gateway forwarded when the request names none, as osTicket's REMOTE_ADDR", async () => {

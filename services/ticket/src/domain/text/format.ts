@@ -1,12 +1,12 @@
 import { decodeHTML } from "entities";
-import sanitizeHtml from "sanitize-html";
-import { HTML4_ENTITIES } from "./html4-entities.ts";
+import { htmlChars } from "./html-chars.ts";
+import { htmLawed, iframeSpec } from "./htmlawed.ts";
 import { libxmlBalance } from "./libxml-balance.ts";
 
 /**
  * Text and HTML cleaning with osTicket's observable results (FACTS §0, §2.2, §6.1). osTicket's own code is
- * not reused: HTML goes through sanitize-html configured to the element/attribute/scheme policy osTicket's
- * htmLawed setup enforces (`Format::safe_html`), and the plain-text rules are written here.
+ * not reused: HTML goes through our port of libxml2's balancing (libxml-balance.ts) and of the htmLawed pass
+ * osTicket configures (htmlawed.ts), as `Format::safe_html` runs them, and the plain-text rules are written here.
  */
 
 /** Code point ranges osTicket strips before saving (Format::strip_emoticons). */
@@ -41,26 +41,7 @@ export function decodeSpecialChars(text: string): string {
   );
 }
 
-/**
- * `htmlspecialchars` with ENT_COMPAT | ENT_HTML401 and no double encoding (Format::htmlchars): an `&` that
- * starts an HTML 4.01 entity (no `&apos;`) or a numeric reference up to U+10FFFF is left alone.
- */
-export function htmlChars(text: string): string {
-  return text.replace(/&(#[0-9]+;|#[xX][0-9a-fA-F]+;|[a-zA-Z0-9]+;)?|["<>]/g, (match, entity?: string) => {
-    if (match === '"') return "&quot;";
-    if (match === "<") return "&lt;";
-    if (match === ">") return "&gt;";
-    if (entity && isKeptReference(entity.slice(0, -1))) return match;
-    return `&amp;${entity ?? ""}`;
-  });
-}
-
-function isKeptReference(reference: string): boolean {
-  if (!reference.startsWith("#")) return reference !== "apos" && HTML4_ENTITIES.has(reference);
-  const hex = reference.charAt(1) === "x" || reference.charAt(1) === "X";
-  const digits = reference.slice(hex ? 2 : 1).replace(/^0+/, "");
-  return digits.length <= 8 && Number.parseInt(digits || "0", hex ? 16 : 10) <= 0x10ffff;
-}
+export { htmlChars };
 
 /** PHP `strip_tags`: drops tags and comments; a `<` followed by whitespace is text. */
 export function stripTags(text: string): string {
@@ -123,33 +104,6 @@ export function stripEmptyLines(text: string): string {
   return phpTrim(text).replace(/\n{3,}/g, "\n\n");
 }
 
-const EMPTY_KEEP = new Set([
-  "area",
-  "br",
-  "col",
-  "embed",
-  "iframe",
-  "hr",
-  "img",
-  "input",
-  "isindex",
-  "param",
-  "div",
-]);
-/** Removes elements with no content at all, repeatedly (Format::html_balance's empty-node pass). */
-function removeEmptyElements(html: string): string {
-  // libxml drops blank text (ASCII whitespace): an element holding a no-break space is not empty.
-  const empty = /<([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?>[ \t\n\r]*<\/\1\s*>/g;
-  let current = html;
-  for (;;) {
-    const next = current.replace(empty, (match, tag: string) =>
-      EMPTY_KEEP.has(tag.toLowerCase()) ? match : "",
-    );
-    if (next === current) return current;
-    current = next;
-  }
-}
-
 /** Format::html_balance: tags balanced, entities resolved, empty elements dropped, as libxml2 does it. */
 export function balanceHtml(html: string): string {
   if (!phpTrim(html)) return html;
@@ -161,198 +115,26 @@ export interface HtmlPolicy {
   readonly iframeDomains?: readonly string[];
 }
 
-const HREF_SCHEMES = new Set([
-  "aim",
-  "feed",
-  "file",
-  "ftp",
-  "gopher",
-  "http",
-  "https",
-  "irc",
-  "mailto",
-  "news",
-  "nntp",
-  "sftp",
-  "ssh",
-  "telnet",
-]);
-const SRC_SCHEMES = new Set(["cid", "http", "https", "data"]);
-const OTHER_URL_SCHEMES = new Set(["file", "http", "https"]);
-const URL_ATTRIBUTES = new Set([
-  "href",
-  "src",
-  "action",
-  "background",
-  "cite",
-  "classid",
-  "codebase",
-  "data",
-  "longdesc",
-  "profile",
-  "usemap",
-]);
-/**
- * Elements kept (htmLawed's element set minus its `safe` exclusions — applet, audio, canvas, embed, iframe,
- * object, script, video — and osTicket's `*-form-input-button`); other tags are dropped, their text kept.
- */
-const ALLOWED_ELEMENTS = [
-  "a",
-  "abbr",
-  "acronym",
-  "address",
-  "area",
-  "article",
-  "aside",
-  "b",
-  "bdi",
-  "bdo",
-  "big",
-  "blockquote",
-  "br",
-  "caption",
-  "center",
-  "cite",
-  "code",
-  "col",
-  "colgroup",
-  "data",
-  "datalist",
-  "dd",
-  "del",
-  "details",
-  "dfn",
-  "dir",
-  "div",
-  "dl",
-  "dt",
-  "em",
-  "fieldset",
-  "figcaption",
-  "figure",
-  "font",
-  "footer",
-  "h1",
-  "h2",
-  "h3",
-  "h4",
-  "h5",
-  "h6",
-  "header",
-  "hgroup",
-  "hr",
-  "i",
-  "img",
-  "ins",
-  "isindex",
-  "kbd",
-  "label",
-  "legend",
-  "li",
-  "main",
-  "map",
-  "mark",
-  "menu",
-  "meter",
-  "nav",
-  "noscript",
-  "ol",
-  "optgroup",
-  "option",
-  "output",
-  "p",
-  "pre",
-  "progress",
-  "q",
-  "rb",
-  "rbc",
-  "rp",
-  "rt",
-  "rtc",
-  "ruby",
-  "s",
-  "samp",
-  "section",
-  "select",
-  "small",
-  "span",
-  "strike",
-  "strong",
-  "sub",
-  "summary",
-  "sup",
-  "table",
-  "tbody",
-  "td",
-  "textarea",
-  "tfoot",
-  "th",
-  "thead",
-  "time",
-  "tr",
-  "tt",
-  "u",
-  "ul",
-  "var",
-  "wbr",
-];
-
-const IFRAME_ATTRIBUTES = new Set([
-  "height",
-  "width",
-  "type",
-  "style",
-  "src",
-  "frameborder",
-  "allowfullscreen",
-]);
-
-function schemeAllowed(attribute: string, url: string): boolean {
-  const match = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url);
-  if (!match?.[1]) return true;
-  const scheme = match[1].toLowerCase();
-  if (attribute === "href") return HREF_SCHEMES.has(scheme);
-  if (attribute === "src") return SRC_SCHEMES.has(scheme);
-  return OTHER_URL_SCHEMES.has(scheme);
+/** htmlspecialchars_decode with ENT_COMPAT | ENT_HTML401 (Format::htmldecode): `&amp; &quot; &lt; &gt;` and
+ * numeric references to those four characters, in one pass. */
+export function htmlDecode(text: string): string {
+  return text.replace(
+    /&(?:(amp|quot|lt|gt)|#([0-9]+)|#[xX]([0-9a-fA-F]+));/g,
+    (match, name?: string, dec?: string, hex?: string) => {
+      if (name) return name === "amp" ? "&" : name === "quot" ? '"' : name === "lt" ? "<" : ">";
+      const code = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? "", 16);
+      return code === 34 || code === 38 || code === 60 || code === 62 ? String.fromCharCode(code) : match;
+    },
+  );
 }
-
-/** Format::__html_cleanup for `style`: vendor and mso- rules and repeated properties dropped. */
-function cleanStyle(style: string): string | null {
-  const seen = new Set<string>();
-  const kept: string[] = [];
-  for (const rule of decodeHTML(style).split(/;\s*/)) {
-    const colon = rule.indexOf(":");
-    const prop = colon === -1 ? rule : rule.slice(0, colon);
-    let val = colon === -1 ? "" : rule.slice(colon + 1);
-    if (seen.has(prop)) continue;
-    seen.add(prop);
-    if (!val || !prop || prop.startsWith("-") || prop.startsWith("mso-")) continue;
-    val = val.includes(" ") ? val.replaceAll('"', "'") : val.replaceAll('"', "");
-    kept.push(`${prop}:${phpTrim(val)}`);
-  }
-  return kept.length ? htmlChars(kept.join(";")) : null;
-}
-
-function iframeAllowed(src: string, domains: readonly string[]): boolean {
-  if (!domains.length) return false;
-  const escaped = domains.map((d) => d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
-  return new RegExp(`^(https?:)?//(www\\.)?(${escaped})(\\?|/|#)([^@]*)$`, "i").test(src);
-}
-
-/** The whitespace htmLawed compacts: ASCII only, so a no-break space (U+00A0) stays one. */
-const ASCII_SPACES = /[ \t\n\v\f\r]+/g;
 
 /**
  * Format::safe_html: entity-encoded markup decoded first (so it cannot slip through), head/style/script
- * blocks and comments removed, forms/inputs/buttons and plugin elements dropped, `id`, `on*`, `action`,
- * `formaction` attributes removed, URL schemes whitelisted per attribute (others become `denied:...` as
- * htmLawed writes them), whitespace compacted, empty elements dropped.
+ * blocks and a few mail-client wrappers removed by osTicket's rules, the markup balanced by libxml2
+ * (Format::html_balance), then cleaned by htmLawed with osTicket's configuration.
  */
 export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string {
-  // Text without markup or entities only has its whitespace compacted.
-  if (!/[<>&]/.test(input)) return input.replace(ASCII_SPACES, " ");
-  const iframeDomains = policy.iframeDomains ?? [];
-  const prepared = decodeSpecialChars(input)
+  const prepared = htmlDecode(input)
     .replace(/<(head|style|script)[\s\S]+?<\/\1>/gi, "")
     .replace(/<!\[[^\]<]+\]>/g, "")
     .replace(/<!DOCTYPE[^>]+>/g, "")
@@ -364,45 +146,8 @@ export function sanitizeRichText(input: string, policy: HtmlPolicy = {}): string
     .replace(/<div dir=(3D)?"ltr">([\s\S]*?)<\/div>([\s\S]*)/i, "$2 $3")
     .replace(/data-cid="[^"]*"/g, "")
     .replace(/position:[^!";]+;?/g, "");
-  const cleaned = sanitizeHtml(prepared, {
-    allowedTags: iframeDomains.length ? [...ALLOWED_ELEMENTS, "iframe"] : ALLOWED_ELEMENTS,
-    allowedAttributes: false,
-    allowVulnerableTags: true,
-    allowedSchemesAppliedToAttributes: [],
-    disallowedTagsMode: "discard",
-    nonTextTags: ["script", "style", "title", "head", "object", "applet"],
-    exclusiveFilter: (frame) =>
-      frame.tag === "iframe" && !iframeAllowed(frame.attribs.src ?? "", iframeDomains),
-    transformTags: {
-      "*": (tagName, attribs) => {
-        const kept: Record<string, string> = {};
-        for (const [name, value] of Object.entries(attribs)) {
-          const lower = name.toLowerCase();
-          if (lower === "id" || lower === "action" || lower === "formaction" || lower.startsWith("on"))
-            continue;
-          if (tagName === "iframe" && !IFRAME_ATTRIBUTES.has(lower)) continue;
-          if (lower === "class") {
-            const classes = value.split(" ").filter((c) => c.startsWith("Mso"));
-            if (classes.length) kept[name] = classes.join(" ");
-            continue;
-          }
-          if (lower === "style") {
-            const style = cleanStyle(value);
-            if (style) kept[name] = style;
-            continue;
-          }
-          kept[name] = URL_ATTRIBUTES.has(lower) && !schemeAllowed(lower, value) ? `denied:${value}` : value;
-        }
-        return { tagName, attribs: kept };
-      },
-    },
-  });
-  // htmLawed's tidy=-1 compacts whitespace outside preformatted blocks.
-  const compact = cleaned
-    .split(/(<pre[\s\S]*?<\/pre>|<textarea[\s\S]*?<\/textarea>)/i)
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(ASCII_SPACES, " ")))
-    .join("");
-  return removeEmptyElements(compact);
+  const balanced = phpTruthyString(phpTrim(prepared)) ? libxmlBalance(prepared) : prepared;
+  return htmLawed(balanced, iframeSpec(policy.iframeDomains ?? []));
 }
 
 /** Format::stripExternalImages for storage: images other than cid: or gif/png/jpg/jpeg URLs are removed. */
@@ -448,7 +193,7 @@ export function cleanBodyContent(
 ): string {
   let clean: string;
   if (format === "html") {
-    let html = phpTrim(body, " <>br/\t\n\r") ? body : "";
+    let html = phpTruthyString(phpTrim(body, " <>br/\t\n\r")) ? body : "";
     if (options.editorSpacing) html = html.replaceAll("<p></p>", "<p><br></p>");
     clean = sanitizeRichText(html, options.policy);
   } else {
