@@ -183,6 +183,22 @@ describe("list fields", () => {
     const content = await searchContent(id);
     expect(content).toContain("Sprocket");
     expect(content).not.toContain("Gadget Max");
+    // Cleared: NULL, and the edited event logs each side's database form (SelectionField::to_database).
+    await h.client.updateTicket(
+      { ticketId: id, patch: { answers: { product: "" } }, updateMask: { paths: ["answers"] } },
+      { headers: await h.agent() },
+    );
+    expect((await answers(id)).product).toEqual([null, null]);
+    const [field] = await h.query("SELECT id FROM ost_form_field WHERE name = 'product'");
+    const events = await h.query(
+      "SELECT te.data FROM ost_thread_event te JOIN ost_event e ON e.id = te.event_id JOIN ost_thread th ON th.id = te.thread_id" +
+        " WHERE e.name = 'edited' AND th.object_type = 'T' AND th.object_id = ? ORDER BY te.id",
+      [id],
+    );
+    expect(events.map((e) => JSON.parse(String(e.data)).fields?.[String(field?.id)])).toEqual([
+      [json(gadget, "Gadget Max"), json(sprocket, "Sprocket")],
+      [json(sprocket, "Sprocket"), null],
+    ]);
   });
 });
 

@@ -94,12 +94,13 @@ function memoChangeText(text: string): string {
 
 /**
  * An answer's `[old, new]` in the edited event as the field's getChanges() gives it: the database form of
- * each value, where an answer never stored reads as `false` (a checkbox's as "0"), a cleared choice as null
- * and a cleared text as "".
+ * each value, where an answer never stored reads as `false` (a checkbox's as "0"), a cleared choice or list
+ * item as null and a cleared text as "".
  */
 function answerChange(field: FormField, old: string | null, next: string | null): readonly unknown[] {
   if (field.type === "memo") return [memoChangeText(old ?? ""), memoChangeText(next ?? "")];
-  return [old ?? (field.type === "bool" ? "0" : false), next ?? (field.type === "choices" ? null : "")];
+  const selection = field.type === "choices" || listIdOf(field) !== undefined;
+  return [old ?? (field.type === "bool" ? "0" : false), next ?? (selection ? null : "")];
 }
 
 /** Updates ticket fields; throws TicketValidationError (osTicket's keys) before writing anything. */
