@@ -631,3 +631,99 @@ describe("inline images of replies, notes and messages", () => {
     expect((await stored(again.entry?.id)).body).toBe(`<p><img src="cid:${replied.key}" alt="a" /></p>`);
   });
 });
+
+describe("the staff panel's ticket locks", () => {
+  const LOCKED = "Action Denied. Ticket is locked by someone else!";
+  /** A lock as the panel's acquireLock writes it: a row of ost_lock, named by the ticket's lock_id. */
+  async function lock(ticketId: number, staffId: number, minutes: number): Promise<void> {
+    const row = await h.exec(
+      "INSERT INTO ost_lock SET staff_id = ?, expire = NOW() + INTERVAL ? MINUTE, code = 'abcdefghij', created = NOW()",
+      [staffId, minutes],
+    );
+    await h.exec("UPDATE ost_ticket SET lock_id = ? WHERE ticket_id = ?", [row.insertId, ticketId]);
+  }
+
+  it("refuses an agent's reply and note while another agent holds a live lock, writing nothing", async () => {
+    const t = await newTicket();
+    await lock(t.id, 2, 3);
+    const headers = await h.agent();
+    const counts = await h.counts();
+    const events = (await h.events()).length;
+    const reply = await failure(h.client.postReply({ ticketId: t.id, body: "Mine now" }, { headers }));
+    const note = await failure(
+      h.client.postNote({ ticketId: t.id, title: "N", body: "Also mine", statusId: 3 }, { headers }),
+    );
+    for (const error of [reply, note]) {
+      expect(error.code).toBe(Code.FailedPrecondition);
+      expect(violation(error)).toMatchObject({ legacyKey: "err", description: LOCKED });
+    }
+    expect(await h.counts()).toEqual(counts);
+    expect((await h.events()).length).toBe(events);
+  });
+
+  it("lets the lock's own agent through, and anyone once it expired", async () => {
+    const own = await newTicket();
+    await lock(own.id, 1, 3);
+    const headers = await h.agent();
+    expect((await h.client.postReply({ ticketId: own.id, body: "Mine" }, { headers })).entry?.staffId).toBe(
+      1,
+    );
+    expect(
+      (await h.client.postNote({ ticketId: own.id, title: "N", body: "Mine" }, { headers })).entry?.staffId,
+    ).toBe(1);
+    const expired = await newTicket();
+    await lock(expired.id, 2, -1);
+    expect(
+      (await h.client.postReply({ ticketId: expired.id, body: "Free" }, { headers })).entry?.staffId,
+    ).toBe(1);
+    expect(
+      (await h.client.postNote({ ticketId: expired.id, title: "N", body: "Free" }, { headers })).entry,
+    ).toBeTruthy();
+  });
+
+  it("ignores locks when the helpdesk disables them (lock mode 0 or no lock time)", async () => {
+    const t = await newTicket();
+    await lock(t.id, 2, 3);
+    const headers = await h.agent();
+    try {
+      await h.setConfig("ticket_lock", "0");
+      expect((await h.client.postReply({ ticketId: t.id, body: "Off" }, { headers })).entry).toBeTruthy();
+      await h.setConfig("ticket_lock", "2");
+      await h.setConfig("autolock_minutes", "0");
+      expect(
+        (await h.client.postNote({ ticketId: t.id, title: "N", body: "Off" }, { headers })).entry,
+      ).toBeTruthy();
+      await h.setConfig("autolock_minutes", "3");
+      const error = await failure(h.client.postNote({ ticketId: t.id, title: "N", body: "On" }, { headers }));
+      expect(violation(error)?.description).toBe(LOCKED);
+    } finally {
+      await h.setConfig("ticket_lock", "2");
+      await h.setConfig("autolock_minutes", "3");
+    }
+  });
+
+  it("does not hold API keys, services or the actions the panel does not lock for", async () => {
+    const t = await newTicket();
+    await lock(t.id, 2, 3);
+    const service = await h.service();
+    expect(
+      (await h.client.postReply({ ticketId: t.id, body: "Via API", staffId: 1 }, { headers: service })).entry,
+    ).toBeTruthy();
+    expect(
+      (
+        await h.client.postNote(
+          { ticketId: t.id, title: "N", body: "Via API", staffId: 1 },
+          { headers: service },
+        )
+      ).entry,
+    ).toBeTruthy();
+    const agent = await h.agent();
+    const status = await h.client.changeStatus(
+      { ticketId: t.id, statusId: 2, comment: "done" },
+      { headers: agent },
+    );
+    expect(status.noteEntryId).toBeGreaterThan(0);
+    const transferred = await h.client.transferTicket({ ticketId: t.id, deptId: 2 }, { headers: agent });
+    expect(transferred.ticket?.department?.id).toBe(2);
+  });
+});

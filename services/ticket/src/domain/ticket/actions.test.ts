@@ -68,7 +68,7 @@ const events = (threadId: number) =>
   );
 
 describe("round trips", () => {
-  it("posts a reply and a note in a bounded number of round trips (the ticket read with config, the reply's reads together)", async () => {
+  it("posts a reply and a note in a bounded number of round trips (the ticket and its lock read with config, the reply's reads together)", async () => {
     const t = await newTicket("round.trips@example.com", "Round Trips");
     const metadata = h.metadata();
     const counted = async (act: (tx: Sql) => Promise<unknown>) => {
@@ -80,12 +80,21 @@ describe("round trips", () => {
       return { roundTrips: recorded?.roundTrips.length, deferred: recorded?.deferred.length };
     };
     const reply = await counted((tx) =>
-      postReply(tx, { ticketId: t.ticketId, body: "On it", recipients: "all" }, ADMIN, { metadata }),
+      postReply(tx, { ticketId: t.ticketId, body: "On it", recipients: "all", respectLock: true }, ADMIN, {
+        metadata,
+      }),
     );
     const note = await counted((tx) =>
-      postNote(tx, { ticketId: t.ticketId, title: "Checked", body: "Looked at it" }, ADMIN, { metadata }),
+      postNote(
+        tx,
+        { ticketId: t.ticketId, title: "Checked", body: "Looked at it", respectLock: true },
+        ADMIN,
+        {
+          metadata,
+        },
+      ),
     );
-    // Reply: config, agent, ticket and status; the message replied to, the recipients and the department;
+    // Reply: config, agent, ticket, status and the ticket's lock; the message replied to, the recipients and the department;
     // the entry; the ticket's update with its answers for the search row. Note: the same without the second.
     expect({ reply, note }).toEqual({
       reply: { roundTrips: 4, deferred: 3 },

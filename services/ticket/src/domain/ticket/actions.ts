@@ -14,6 +14,7 @@ import {
 } from "../thread/entries.ts";
 import { findUserById } from "../users/requester.ts";
 import { NOW, TicketChange } from "./change.ts";
+import { refuseLockedByAnother, type TicketLock, ticketLockRead } from "./lock.ts";
 import { isMergedChild, refuseOnMergedChild, TicketFlag } from "./merge.ts";
 import { type TicketState, ticketForUpdateRead, ticketStateOf } from "./state.ts";
 import { applyStatus, isReopenable, reopenStatusFor } from "./status.ts";
@@ -44,17 +45,27 @@ function result(change: TicketChange, entryId: number): ActionResult {
 
 /**
  * Runs an action on one row-locked ticket; with `toParent`, on the parent of a merged child instead, as
- * Ticket::postMessage posts a child's messages (the parent's row is locked by the same read).
+ * Ticket::postMessage posts a child's messages (the parent's row is locked by the same read). With
+ * `lock`, the ticket's live staff-panel lock is read in the same round trip and handed to `work`.
  */
 function onTicket<T>(
   tx: Sql,
   ticketId: number,
   actor: Actor,
   ports: Ports,
-  work: (change: TicketChange, ctx: UseCaseContext, addressed: TicketState) => Promise<T>,
-  options: { readonly toParent?: boolean } = {},
+  work: (
+    change: TicketChange,
+    ctx: UseCaseContext,
+    addressed: TicketState,
+    lock: TicketLock | undefined,
+  ) => Promise<T>,
+  options: { readonly toParent?: boolean; readonly lock?: boolean } = {},
 ): Promise<T> {
-  return withUseCaseReading(tx, actor, ports, ticketForUpdateRead(ticketId), async (ctx, rows) => {
+  const read = bothReads(
+    ticketForUpdateRead(ticketId),
+    options.lock ? ticketLockRead(ticketId) : noRead(undefined),
+  );
+  return withUseCaseReading(tx, actor, ports, read, async (ctx, [rows, lock]) => {
     const addressed = await ticketStateOf(rows, ctx.lookups, ticketId);
     const ticket =
       options.toParent && isMergedChild(addressed) && rows.parent
@@ -65,7 +76,7 @@ function onTicket<T>(
           )
         : addressed;
     const change = new TicketChange(ctx, ticket);
-    const out = await work(change, ctx, addressed);
+    const out = await work(change, ctx, addressed, lock);
     await change.finish();
     return out;
   });
@@ -103,6 +114,8 @@ export interface PostReplyInput {
    * the owner, `none` (default) = nobody. Recorded on the entry's `recipients` and REPLY_* flag.
    */
   readonly recipients?: "all" | "user" | "none";
+  /** Refuse the reply while another agent holds the ticket's staff-panel lock, as the panel's form does. */
+  readonly respectLock?: boolean;
 }
 
 /**
@@ -115,67 +128,85 @@ export function postReply(
   actor: Actor,
   ports: Ports = {},
 ): Promise<ActionResult> {
-  return onTicket(tx, input.ticketId, actor, ports, async (change, ctx) => {
-    const staff = requireStaff(ctx);
-    refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
-    const format = input.format ?? "text";
-    const stored = body(ctx, input.body, format, "response", "Response content is required");
-    const who = input.recipients ?? "none";
-    // The message replied to, the recipients and the department (auto-claim) in one round trip.
-    const [last, recipients] = await ctx.lookups.prefetch(
-      { depts: [change.view.deptId], priorities: false },
-      bothReads(
-        {
-          statements: [
-            {
-              sql: "SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M' ORDER BY id DESC LIMIT 1",
-              params: [change.ticket.threadId],
-            },
-          ],
-          read: ([rows = []]) => rows[0],
-        },
-        who === "none" ? noRead(null) : ticketRecipientsRead(change.ticket, who),
-      ),
-    );
-    const entry = await insertThreadEntry(ctx.tx, {
-      recipients,
-      threadId: change.ticket.threadId,
-      type: "R",
-      pid: last ? int(last, "id") : 0,
-      staffId: staff.id,
-      userId: 0,
-      poster: staffDisplayName(staff, ctx.config.agentNameFormat),
-      source: "",
-      title: input.title === undefined ? null : cleanTitle(input.title, ctx.htmlPolicy),
-      body: stored,
-      format,
-      ipAddress: input.ipAddress ?? "",
-      attachments: input.attachments ?? [],
-    });
-    change.index(entry.searchRow);
-    ctx.tx.later("UPDATE ost_thread SET lastresponse = NOW() WHERE id = ?", [change.ticket.threadId]);
-    if (input.replyStatusId && input.replyStatusId !== change.view.statusId) {
-      const status = await ctx.lookups.status(input.replyStatusId);
-      if (!status) throw new NotFoundError("status", input.replyStatusId);
-      await applyStatus(change, status);
-    }
-    const dept = await ctx.lookups.department(change.view.deptId);
-    const claim =
-      (input.claim ?? true) &&
-      ctx.config.autoClaimTickets &&
-      !(dept && (dept.flags & DeptFlag.DISABLE_AUTO_CLAIM) !== 0);
-    if (claim && change.view.state === "open" && !change.view.staffId) change.setStaff(staff.id);
-    change.setAnswered(true);
-    await ctx.emit({
-      type: "ticket.response.posted",
-      ticketId: change.ticket.id,
-      number: change.ticket.number,
-      actor: ctx.actor,
-      entryId: entry.id,
-      staffId: staff.id,
-    });
-    return result(change, entry.id);
+  const respectLock = input.respectLock ?? false;
+  return onTicket(
+    tx,
+    input.ticketId,
+    actor,
+    ports,
+    async (change, ctx, _addressed, lock) => {
+      const staff = requireStaff(ctx);
+      refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
+      if (respectLock) refuseLockedByAnother(ctx.config, lock, staff.id);
+      return postReplyOn(input, change, ctx, staff);
+    },
+    { lock: respectLock },
+  );
+}
+
+async function postReplyOn(
+  input: PostReplyInput,
+  change: TicketChange,
+  ctx: UseCaseContext,
+  staff: Staff,
+): Promise<ActionResult> {
+  const format = input.format ?? "text";
+  const stored = body(ctx, input.body, format, "response", "Response content is required");
+  const who = input.recipients ?? "none";
+  // The message replied to, the recipients and the department (auto-claim) in one round trip.
+  const [last, recipients] = await ctx.lookups.prefetch(
+    { depts: [change.view.deptId], priorities: false },
+    bothReads(
+      {
+        statements: [
+          {
+            sql: "SELECT id FROM ost_thread_entry WHERE thread_id = ? AND type = 'M' ORDER BY id DESC LIMIT 1",
+            params: [change.ticket.threadId],
+          },
+        ],
+        read: ([rows = []]) => rows[0],
+      },
+      who === "none" ? noRead(null) : ticketRecipientsRead(change.ticket, who),
+    ),
+  );
+  const entry = await insertThreadEntry(ctx.tx, {
+    recipients,
+    threadId: change.ticket.threadId,
+    type: "R",
+    pid: last ? int(last, "id") : 0,
+    staffId: staff.id,
+    userId: 0,
+    poster: staffDisplayName(staff, ctx.config.agentNameFormat),
+    source: "",
+    title: input.title === undefined ? null : cleanTitle(input.title, ctx.htmlPolicy),
+    body: stored,
+    format,
+    ipAddress: input.ipAddress ?? "",
+    attachments: input.attachments ?? [],
   });
+  change.index(entry.searchRow);
+  ctx.tx.later("UPDATE ost_thread SET lastresponse = NOW() WHERE id = ?", [change.ticket.threadId]);
+  if (input.replyStatusId && input.replyStatusId !== change.view.statusId) {
+    const status = await ctx.lookups.status(input.replyStatusId);
+    if (!status) throw new NotFoundError("status", input.replyStatusId);
+    await applyStatus(change, status);
+  }
+  const dept = await ctx.lookups.department(change.view.deptId);
+  const claim =
+    (input.claim ?? true) &&
+    ctx.config.autoClaimTickets &&
+    !(dept && (dept.flags & DeptFlag.DISABLE_AUTO_CLAIM) !== 0);
+  if (claim && change.view.state === "open" && !change.view.staffId) change.setStaff(staff.id);
+  change.setAnswered(true);
+  await ctx.emit({
+    type: "ticket.response.posted",
+    ticketId: change.ticket.id,
+    number: change.ticket.number,
+    actor: ctx.actor,
+    entryId: entry.id,
+    staffId: staff.id,
+  });
+  return result(change, entry.id);
 }
 
 export interface PostMessageInput {
@@ -282,6 +313,8 @@ export interface PostNoteInput {
   readonly statusId?: number;
   readonly ipAddress?: string;
   readonly attachments?: readonly AttachmentLink[];
+  /** Refuse an agent's note while another agent holds the ticket's staff-panel lock, as the panel's form does. */
+  readonly respectLock?: boolean;
 }
 
 /** Internal note (Ticket::postNote): entry type N by the agent, or SYSTEM; no ticket column changes. */
@@ -291,31 +324,48 @@ export function postNote(
   actor: Actor,
   ports: Ports = {},
 ): Promise<ActionResult> {
-  return onTicket(tx, input.ticketId, actor, ports, async (change, ctx) => {
-    refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
-    const format = input.format ?? "text";
-    body(ctx, input.body, format, "note", "Note content is required");
-    const entryId = await change.note(input.title, input.body, {
-      format,
-      ipAddress: input.ipAddress ?? "",
-      attachments: input.attachments ?? [],
-    });
-    if (input.statusId) {
-      const status = await ctx.lookups.status(input.statusId);
-      if (!status) throw new NotFoundError("status", input.statusId);
-      await applyStatus(change, status);
-    }
-    await ctx.emit({
-      type: "ticket.note.posted",
-      ticketId: change.ticket.id,
-      number: change.ticket.number,
-      actor: ctx.actor,
-      entryId,
-      staffId: ctx.staff?.id ?? 0,
-      title: input.title,
-    });
-    return result(change, entryId);
+  const respectLock = (input.respectLock ?? false) && actor.kind === "staff";
+  return onTicket(
+    tx,
+    input.ticketId,
+    actor,
+    ports,
+    async (change, ctx, _addressed, lock) => {
+      refuseOnMergedChild(change.ticket, change.ticket.parentNumber);
+      if (respectLock && ctx.staff) refuseLockedByAnother(ctx.config, lock, ctx.staff.id);
+      return postNoteOn(input, change, ctx);
+    },
+    { lock: respectLock },
+  );
+}
+
+async function postNoteOn(
+  input: PostNoteInput,
+  change: TicketChange,
+  ctx: UseCaseContext,
+): Promise<ActionResult> {
+  const format = input.format ?? "text";
+  body(ctx, input.body, format, "note", "Note content is required");
+  const entryId = await change.note(input.title, input.body, {
+    format,
+    ipAddress: input.ipAddress ?? "",
+    attachments: input.attachments ?? [],
   });
+  if (input.statusId) {
+    const status = await ctx.lookups.status(input.statusId);
+    if (!status) throw new NotFoundError("status", input.statusId);
+    await applyStatus(change, status);
+  }
+  await ctx.emit({
+    type: "ticket.note.posted",
+    ticketId: change.ticket.id,
+    number: change.ticket.number,
+    actor: ctx.actor,
+    entryId,
+    staffId: ctx.staff?.id ?? 0,
+    title: input.title,
+  });
+  return result(change, entryId);
 }
 
 export interface ChangeStatusInput {
