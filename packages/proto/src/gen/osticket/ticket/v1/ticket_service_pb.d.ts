@@ -2623,6 +2623,9 @@ export declare const TicketService: GenService<{
   },
   /**
    * Posts an agent response (type 'R'): sets isanswered, may auto-claim the ticket, may change status.
+   * The entry records the client's address the gateway forwarded. An AGENT is refused while another agent
+   * holds a live staff-panel lock on the ticket (ost_lock, with osTicket's locking on): FAILED_PRECONDITION
+   * "Action Denied. Ticket is locked by someone else!", nothing written.
    *
    * @generated from rpc osticket.ticket.v1.TicketService.PostReply
    */
@@ -2643,7 +2646,8 @@ export declare const TicketService: GenService<{
     output: typeof PostMessageResponseSchema;
   },
   /**
-   * Posts an internal note (type 'N'), optionally changing the status.
+   * Posts an internal note (type 'N'), optionally changing the status. The entry records the client's
+   * address the gateway forwarded; an AGENT is refused under another agent's live lock as in PostReply.
    *
    * @generated from rpc osticket.ticket.v1.TicketService.PostNote
    */
