@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   bodySearchable,
   cleanBody,
+  cleanBodyContent,
   cleanTextAnswer,
   cleanTitle,
   htmlChars,
@@ -76,6 +77,28 @@ describe("html bodies (Format::safe_html)", () => {
       "<p>x</p>tail <b>b</b>",
     );
     expect(sanitizeRichText('<a name="_MailEndCompose">keep</a><p>z</p>')).toBe("keep<p>z</p>");
+  });
+
+  it("turns images on osTicket's own file.php URLs back into cid: references (Format::localizeInlineImages)", () => {
+    expect(
+      cleanBodyContent(
+        '<p>a<img src="https://help.example.com/file.php?key=b1c2d3e4f5&expires=1795000000&signature=abcdef0123" alt="shot" /></p>',
+        "html",
+      ),
+    ).toBe('<p>a<img src="cid:b1c2d3e4f5" alt="shot" /></p>');
+    expect(
+      cleanBodyContent(
+        '<p><img src="/scp/file.php?id=7&amp;key=zzz111&expires=1&signature=s" style="width:10px"></p>',
+        "html",
+      ),
+    ).toBe('<p><img src="cid:zzz111" style="width:10px" alt="image" /></p>');
+    // Only an src written first is recognised; other images keep their URL.
+    expect(cleanBodyContent('<p><img alt="first" src="/file.php?key=q&expires=1"></p>', "html")).toBe(
+      '<p><img alt="first" src="/file.php?key=q&amp;expires=1" /></p>',
+    );
+    expect(cleanBodyContent('<p><img src="https://cdn.example.org/x.png"></p>', "html")).toBe(
+      '<p><img src="https://cdn.example.org/x.png" alt="image" /></p>',
+    );
   });
 
   it("keeps Mso classes only and cleans styles", () => {

@@ -167,7 +167,19 @@ export function stripExternalImages(html: string): string {
 
 /** Format::sanitize($text, true): safe HTML with the tags then stripped (entities stay encoded). */
 export function sanitizeToText(text: string, policy: HtmlPolicy = {}): string {
-  return stripTags(sanitizeRichText(text, policy));
+  return stripTags(sanitizeRichText(localizeInlineImages(text), policy));
+}
+
+/**
+ * Format::localizeInlineImages, the first step of Format::sanitize: an image pointing at osTicket's own
+ * `file.php?…key=<key>…` URL goes back to `cid:<key>`, the form bodies are stored in. Its pattern, kept as
+ * it is: the key runs to the next `&` (osTicket's URLs carry `&expires=` and `&signature=` after it).
+ */
+export function localizeInlineImages(text: string): string {
+  return text.replace(
+    /<img src="(?:https?:\/)?(?:\/[^/"]+)*?\/file\.php\?(?:\w+=[^&"]+&(?:amp;)?)*?key=([^&]+)[^"]*/g,
+    '<img src="cid:$1',
+  );
 }
 
 /** Body format of a thread entry. */
@@ -195,7 +207,7 @@ export function cleanBodyContent(
   if (format === "html") {
     let html = phpTruthyString(phpTrim(body, " <>br/\t\n\r")) ? body : "";
     if (options.editorSpacing) html = html.replaceAll("<p></p>", "<p><br></p>");
-    clean = sanitizeRichText(html, options.policy);
+    clean = sanitizeRichText(localizeInlineImages(html), options.policy);
   } else {
     const text = phpTrim(body) ? body : "";
     clean = htmlChars(balanceHtml(stripEmptyLines(text)));
