@@ -440,6 +440,108 @@ describe("replies to mails osTicket's PHP side sent (Message-IDs signed with its
     );
     expect(unsalted.kind).toBe("created");
   });
+
+  it("a reply without In-Reply-To or References threads by the marker its body quotes (html div, text Ref-Mid line)", async () => {
+    const first = created(
+      await ingest(
+        mail([
+          "From: Mia <mia@example.com>",
+          "To: support@example.com",
+          "Subject: marker",
+          "Message-ID: <mk1@x>",
+        ]),
+      ),
+    );
+    const ids = (entryId: number, uid: number, userClass: "U" | "S", random: string) =>
+      encodeMessageId(salt, {
+        uid,
+        entryId,
+        threadId: first.threadId,
+        userClass,
+        random,
+        sender: "support@example.com",
+      })
+        // Mailer::send writes the id into the body without its angle brackets.
+        .slice(1, -1);
+    const toOwner = ids(first.entryId, first.userId, "U", "mkaaa");
+
+    // An html reply quoting the mail's hidden div: the quote is cut at the separator inside the div, the div's
+    // opening tag (and the id) stays in the body that is searched.
+    const html = threaded(
+      await withSalt(
+        rawMail(
+          [
+            "From: Mia <mia@example.com>",
+            "To: support@example.com",
+            "Subject: Re: your request",
+            "Message-ID: <mk2@x>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/html; charset=utf-8",
+          ],
+          `<p>Thanks!</p><blockquote><div style="display:none"\n                        class="mid-${toOwner}">-- reply above this line --<br/><br/></div><p>We got it.</p></blockquote>`,
+        ),
+      ),
+    );
+    expect(html.ticketId).toBe(first.ticketId);
+    expect(
+      await h.one("SELECT pid, user_id, type FROM ost_thread_entry WHERE id = ?", [html.entryId]),
+    ).toEqual({
+      pid: first.entryId,
+      user_id: first.userId,
+      type: "M",
+    });
+
+    // A plain-text reply whose last line is the quoted Ref-Mid line (PCRE's `$` matches before the final
+    // line break): the id names the agent the alert went to, who posts an internal note.
+    const toAgent = ids(first.entryId, 1, "S", "mkbbb");
+    const text = threaded(
+      await withSalt(
+        mail(
+          [
+            "From: Admin <admin@example.org>",
+            "To: support@example.com",
+            "Subject: Re: alert",
+            "Message-ID: <mk3@x>",
+          ],
+          `On it.\n\n> New message.\n> Ref-Mid: ${toAgent}\n`,
+        ),
+      ),
+    );
+    expect(text.ticketId).toBe(first.ticketId);
+    expect(
+      await h.one("SELECT pid, staff_id, user_id, type, body FROM ost_thread_entry WHERE id = ?", [
+        text.entryId,
+      ]),
+    ).toEqual({
+      pid: first.entryId,
+      staff_id: 1,
+      user_id: 0,
+      type: "N",
+      body: `On it.\n\n&gt; New message.\n&gt; Ref-Mid: ${toAgent}`,
+    });
+
+    // A Ref-Mid line with more text after it is no marker (osTicket's pattern wants the body's end or a
+    // quote after the id), and neither is a marker whose signature does not verify: new tickets.
+    const midway = await withSalt(
+      mail(
+        ["From: Mia <mia@example.com>", "To: support@example.com", "Subject: Re: x", "Message-ID: <mk4@x>"],
+        `Hi.\n> Ref-Mid: ${ids(first.entryId, first.userId, "U", "mkccc")}\n> more\n`,
+      ),
+    );
+    expect(midway.kind).toBe("created");
+    const forged = toOwner.replace(
+      /-([A-Za-z0-9+/]+)-support@/,
+      (_, tag: string) => `-${tag.slice(0, -2)}AA-support@`,
+    );
+    expect(forged).not.toBe(toOwner);
+    const unsigned = await withSalt(
+      mail(
+        ["From: Mia <mia@example.com>", "To: support@example.com", "Subject: Re: y", "Message-ID: <mk5@x>"],
+        `Hi.\n> Ref-Mid: ${forged}\n`,
+      ),
+    );
+    expect(unsigned.kind).toBe("created");
+  });
 });
 
 describe("bodies too long for the TEXT column", () => {

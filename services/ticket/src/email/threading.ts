@@ -122,7 +122,9 @@ function referencedIds(mail: {
   for (const value of [mail.mid, mail.inReplyTo, mail.references]) {
     if (value) possibles.push(...listedMessageIds(value).reverse());
   }
-  const embedded = /(?:class="mid-|Ref-Mid: )([^"\s]*)(?:$|")/.exec(mail.body)?.[1];
+  // Mailer::send's hidden marker (html) or Ref-Mid line (the text part's last line). PCRE's `$` also matches
+  // before a final line break, which a quoted text body ends with.
+  const embedded = /(?:class="mid-|Ref-Mid: )([^"\s]*)(?:$|(?=\n$)|")/.exec(mail.body)?.[1];
   if (embedded !== undefined && !possibles.includes(embedded)) possibles.push(embedded);
   return possibles;
 }
