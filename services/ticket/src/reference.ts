@@ -25,6 +25,7 @@ import {
   type TicketStatus,
   TicketStatusSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/reference_pb.js";
+import { phpTruthy } from "./domain/rows.ts";
 import { stateOf } from "./mapping.ts";
 import { isRecord, marks, num, parseJson, type Row, str, strOrNull } from "./rows.ts";
 
@@ -38,6 +39,8 @@ export interface ReferenceSnapshot {
   readonly teams: ReadonlyMap<number, { readonly id: number; readonly name: string }>;
   /** `help_topic_sort_mode`: `a` alphabetical (default), `m` manual (`sort` column). */
   readonly topicSortMode: string;
+  /** `verify_email_addrs`: addresses must have a mail domain (MX, else A/AAAA); on when not set. */
+  readonly verifyEmailAddresses: boolean;
 }
 
 /** Topic flags (include/class.topic.php). */
@@ -61,7 +64,8 @@ async function loadSnapshot(em: EntityManager): Promise<ReferenceSnapshot> {
     query(
       em,
       "SELECT `key`, `value` FROM ost_config WHERE `namespace` = 'core' AND `key` IN" +
-        " ('default_ticket_status_id', 'default_priority_id', 'default_sla_id', 'help_topic_sort_mode')",
+        " ('default_ticket_status_id', 'default_priority_id', 'default_sla_id', 'help_topic_sort_mode'," +
+        " 'verify_email_addrs')",
     ),
     query(em, "SELECT id, name, state, mode, sort, properties FROM ost_ticket_status"),
     query(
@@ -221,6 +225,7 @@ async function loadSnapshot(em: EntityManager): Promise<ReferenceSnapshot> {
     slas: slaMap,
     teams: new Map(teams.map((r) => [num(r, "team_id"), { id: num(r, "team_id"), name: str(r, "name") }])),
     topicSortMode: cfg.get("help_topic_sort_mode") || "a",
+    verifyEmailAddresses: phpTruthy(cfg.get("verify_email_addrs") ?? "1"),
   };
 }
 

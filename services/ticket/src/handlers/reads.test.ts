@@ -861,6 +861,52 @@ describe("SearchTickets", () => {
     expect(await quickIds(numbered.number.slice(-2))).toContain(numbered.id);
   });
 
+  it("searches the requester's addresses for an e-mail-like text, as osTicket's quick search does", async () => {
+    const own = await h.client.createTicket(
+      {
+        requester: { email: "Ada.Lovelace@example.org", name: "Ada Lovelace" },
+        subject: "Engine",
+        message: "notes",
+      },
+      { headers: service },
+    );
+    const ownId = own.ticket?.id ?? 0;
+    // Another requester's ticket that mentions the address: full text would find it, osTicket does not.
+    const mentions = await h.client.createTicket(
+      {
+        requester: { email: "babbage@example.org", name: "Charles Babbage" },
+        subject: "Write to ada.lovelace@example.org",
+        message: "ada.lovelace@example.org knows",
+      },
+      { headers: service },
+    );
+    const mentionsId = mentions.ticket?.id ?? 0;
+    const userId = Number(own.ticket?.requester?.id);
+    // A second address of the same user counts too (user__emails__address, any of them).
+    await h.exec("INSERT INTO ost_user_email SET user_id = ?, flags = 0, address = ?", [
+      userId,
+      "countess@example.net",
+    ]);
+    // A valid address is compared whole (the column's case-insensitive collation).
+    expect(await quickIds("ada.lovelace@example.org")).toEqual([ownId]);
+    expect(await quickIds("ADA.LOVELACE@EXAMPLE.ORG")).toEqual([ownId]);
+    expect(await quickIds("countess@example.net")).toEqual([ownId]);
+    expect(await quickIds("lovelace@example.org")).toEqual([]);
+    // Not a valid address: contained in an address (LIKE, its wildcards taken literally).
+    expect(await quickIds("lovelace@example.")).toEqual([ownId]);
+    expect(await quickIds("a.lovelace@")).toEqual([ownId]);
+    expect(await quickIds("@example.org")).toEqual(expect.arrayContaining([ownId, mentionsId]));
+    expect(await quickIds("ace@ex_mple")).toEqual([]);
+    // Filters and visibility as every search.
+    const search = (query: string, filter: { deptIds: number[] }, headers: Headers) =>
+      h.client.searchTickets({ query, filter }, { headers }).then((r) => r.tickets.map((t) => t.id));
+    expect(await search("countess@example.net", { deptIds: [2] }, admin)).toEqual([]);
+    expect(await search("countess@example.net", { deptIds: [1] }, admin)).toEqual([ownId]);
+    const babbage = Number(mentions.ticket?.requester?.id);
+    expect(await search("countess@example.net", { deptIds: [] }, await h.endUser(babbage))).toEqual([]);
+    expect(await search("countess@example.net", { deptIds: [] }, await h.endUser(userId))).toEqual([ownId]);
+  });
+
   it("chooses natural language or boolean mode as osTicket does", async () => {
     const both = await quickTicket("Wombat kettle broken", "the wombat and the kettle");
     const wombat = await quickTicket("Wombat loose in the office", "only the animal");

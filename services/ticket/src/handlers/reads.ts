@@ -32,12 +32,15 @@ import {
   loadedTicketAccessRead,
   visibleTickets,
 } from "../access.ts";
+import { dnsMailDomainVerifier } from "../domain/index.ts";
+import { emailHost } from "../domain/users/email.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 import { pageSize, queryHash } from "../paging.ts";
 import { countTickets, filterConditions, NOT_MERGED_CHILD, sortSpec, ticketPage } from "../read/list.ts";
-import { searchRefusal, searchText } from "../read/search-text.ts";
+import { isEmailish, searchRefusal, searchText } from "../read/search-text.ts";
 import { listEntries } from "../read/thread.ts";
 import { loadTickets, ticketIdByNumber, ticketsRead } from "../read/tickets.ts";
+import type { ReferenceSnapshot } from "../reference.ts";
 import type { Runtime } from "../runtime.ts";
 
 export async function handleGetTicket(
@@ -90,6 +93,18 @@ interface ListArgs {
   readonly queue?: boolean;
 }
 
+/**
+ * Validator::is_valid_email of an e-mail-like search text: one address, not at localhost, its domain able to
+ * receive mail when verify_email_addrs is on.
+ */
+async function validAddress(rt: Runtime, ref: ReferenceSnapshot, text: string): Promise<boolean> {
+  if (!isEmailish(text)) return false;
+  const host = emailHost(text);
+  if (!host) return false;
+  if (!ref.verifyEmailAddresses) return true;
+  return (rt.deps.verifyMailDomain ?? dnsMailDomainVerifier())(host);
+}
+
 async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
   const size = pageSize(args.pageSize);
   const search = args.search !== undefined;
@@ -97,8 +112,11 @@ async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
   if (!search && spec.parts.some((p) => p.expr.startsWith("m.")))
     throw invalidArgument("sort_field", "relevance is a sort of SearchTickets only");
   const em = rt.em();
+  const ref = await rt.refs.get(em);
   const searchQuery =
-    args.search === undefined ? undefined : searchText(args.search, await rt.fulltextRules(em));
+    args.search === undefined
+      ? undefined
+      : searchText(args.search, await rt.fulltextRules(em), await validAddress(rt, ref, args.search));
   // The token is bound to everything that decides the result set and its order.
   const bound = queryHash({
     filter: args.filter ? toJson(TicketFilterSchema, args.filter) : null,
@@ -108,7 +126,6 @@ async function listPage(rt: Runtime, ctx: HandlerContext, args: ListArgs) {
     queue: args.queue ?? false,
   });
   const cursor = rt.pageTokens.decode(args.rpc, bound, args.pageToken, spec.parts.length);
-  const ref = await rt.refs.get(em);
   const visibility = await visibleTickets(ctx, em);
   const filters = filterConditions(args.filter, ref);
   if (args.queue && kindOf(callerOf(ctx)) !== PrincipalKind.END_USER) filters.push(NOT_MERGED_CHILD);

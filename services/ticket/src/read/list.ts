@@ -7,7 +7,8 @@
  * Search (SearchTickets) is osTicket's staff search: one FULLTEXT lookup over ost__search
  * (MATCH (title, content) AGAINST (... IN NATURAL LANGUAGE or BOOLEAN MODE), see search-text.ts) whose T
  * rows are tickets, H rows thread entries mapped to their ticket, U rows end users mapped to their tickets;
- * a ticket's relevance is its best row's. A numeric text searches ticket numbers containing it instead.
+ * a ticket's relevance is its best row's. A numeric text searches ticket numbers containing it instead, an
+ * e-mail-like text the requester's addresses.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@ostmesh/db";
@@ -243,6 +244,16 @@ function searchTable(search: SearchText): Condition {
         ` WHERE ${matches} AND s.object_type IN ('T', 'H', 'U')${phrases.sql}`,
     );
     params.push(search.match, search.match, ...phrases.params);
+  }
+  if (search.requesterAddress) {
+    // osTicket's quick search of an e-mail-like text: the requester's addresses (any of the user's), equal
+    // (the address index, then tickets by user) or containing it (a scan of the addresses); all tied.
+    const { text, exact } = search.requesterAddress;
+    branches.push(
+      "SELECT rt.ticket_id, 1 AS relevance FROM ost_user_email ue JOIN ost_ticket rt ON rt.user_id = ue.user_id" +
+        ` WHERE ue.address ${exact ? "= ?" : "LIKE ?"}`,
+    );
+    params.push(exact ? text : `%${text.replace(/[\\%_]/g, "\\$&")}%`);
   }
   if (search.numberContains) {
     // osTicket's quick search of a number: `number contains` (LIKE, a scan of the number index); the exact

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   fulltextQuery,
+  isEmailish,
   isNumeric,
   keywordCount,
   searchRefusal,
@@ -139,5 +140,26 @@ describe("searchText", () => {
       "password resets",
     ])
       expect(re.test(text), text).toBe(false);
+  });
+});
+
+describe("isEmailish and the requester-address search", () => {
+  it("takes an @ with two bytes before or after it on its line, as Validator::is_emailish", () => {
+    for (const text of ["x@example.com", "ab@", "@cd", "é@", "line\nab@"])
+      expect(isEmailish(text), text).toBe(true);
+    for (const text of ["a@b", "a@\nbc", "ab\n@c", "no at sign", "@"])
+      expect(isEmailish(text), text).toBe(false);
+  });
+
+  it("searches neither full text nor numbers for such a text", () => {
+    expect(searchText("jane@example.com", undefined, true)).toEqual({
+      match: "",
+      mode: "natural",
+      number: "",
+      numberContains: "",
+      phrases: [],
+      requesterAddress: { text: "jane@example.com", exact: true },
+    });
+    expect(searchText("12@34", undefined).requesterAddress).toEqual({ text: "12@34", exact: false });
   });
 });

@@ -124,6 +124,14 @@ export interface FulltextRules {
   readonly stopwords: ReadonlySet<string>;
 }
 
+/**
+ * osTicket's Validator::is_emailish: an `@` with two characters before or after it on its line. PHP tests
+ * it without /u, so characters are bytes there (`é@` passes).
+ */
+export function isEmailish(text: string): boolean {
+  return /[^\n]{2}@|@[^\n]{2}/.test(Buffer.from(text, "utf8").toString("latin1"));
+}
+
 /** SearchTickets' search: the MATCH text and mode, ticket numbers, and phrase checks. */
 export interface SearchText {
   /** MATCH (title, content) AGAINST (match IN <mode> MODE); empty: no full-text search (a number's). */
@@ -135,6 +143,11 @@ export interface SearchText {
   readonly numberContains: string;
   /** Regular expressions (MariaDB REGEXP, PCRE) an index row's title or content must match, each. */
   readonly phrases: readonly string[];
+  /**
+   * An e-mail-like text: osTicket's quick search looks only for tickets whose requester has an address equal
+   * to it (a valid address) or containing it (no full-text search).
+   */
+  readonly requesterAddress?: { readonly text: string; readonly exact: boolean };
 }
 
 /** Characters InnoDB's tokeniser keeps inside a word. */
@@ -170,11 +183,23 @@ function indexedWords(phrase: string, rules: FulltextRules): string[] | undefine
 }
 
 /**
- * The search for `text` (one searchRefusal lets through). A numeric text is a ticket-number search, as in
- * osTicket's quick search (`number contains`, no full-text search). Without `rules` (the server's FULLTEXT
- * settings could not be read) every phrase stays InnoDB's; the match is then exactly fulltextQuery's.
+ * The search for `text` (one searchRefusal lets through). An e-mail-like text is a search of the requester's
+ * addresses and a numeric text one of ticket numbers, as in osTicket's quick search (`user__emails__address`
+ * equal when the text is a valid address, else contains; `number contains`; neither searches full text).
+ * `validAddress` is Validator::is_valid_email's verdict on the text (decided by the caller, as it may look
+ * the domain up). Without `rules` (the server's FULLTEXT settings could not be read) every phrase stays
+ * InnoDB's; the match is then exactly fulltextQuery's.
  */
-export function searchText(text: string, rules: FulltextRules | undefined): SearchText {
+export function searchText(text: string, rules: FulltextRules | undefined, validAddress = false): SearchText {
+  if (isEmailish(text))
+    return {
+      match: "",
+      mode: "natural",
+      number: "",
+      numberContains: "",
+      phrases: [],
+      requesterAddress: { text, exact: validAddress },
+    };
   if (isNumeric(text)) {
     const digits = text.trim();
     return { match: "", mode: "natural", number: digits, numberContains: digits, phrases: [] };
