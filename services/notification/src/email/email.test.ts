@@ -428,7 +428,9 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
     expect(alerts.flatMap((m) => m.rcptTo).sort()).toEqual(["admin@example.org", "jane@example.org"]);
     const jane = alerts.find((m) => m.rcptTo.includes("jane@example.org"));
     expect(jane?.parsed.subject).toBe("New Message Alert");
-    expect(jane?.parsed.html).toContain("Still broken.<br />");
+    expect(jane?.parsed.html).toContain(
+      '<div style="white-space:pre-wrap">Still broken.\nPlease help.</div>',
+    );
     expect(jane?.parsed.html).toContain("Trace User &lt;trace.user@example.net&gt;");
     expect(jane?.parsed.inReplyTo).toBe("<second@mail.example.net>");
     expect(jane?.parsed.references).toEqual([

@@ -26,8 +26,13 @@ describe("osTicket template variables", () => {
     );
   });
 
-  it("turns stored text bodies (already HTML-escaped by osTicket) into HTML with line breaks", () => {
-    expect(entryHtml("a &lt; b\nsecond line", "text")).toEqual({ html: "a &lt; b<br />\nsecond line" });
+  it("shows stored text bodies as TextThreadEntryBody::display('email') does, never escaping twice", () => {
+    expect(entryHtml("a &lt; b\nsecond line", "text")).toEqual({
+      html: '<div style="white-space:pre-wrap">a &lt; b\nsecond line</div>',
+    });
+    expect(entryHtml('1 < 2 & "x" &amp; &#39;y&#x27;', "text")).toEqual({
+      html: '<div style="white-space:pre-wrap">1 &lt; 2 &amp; &quot;x&quot; &amp; &#39;y&#x27;</div>',
+    });
     expect(entryHtml("<p>kept</p>", "html")).toEqual({ html: "<p>kept</p>" });
   });
 });

@@ -98,9 +98,19 @@ export function renderTemplate(
 }
 
 /**
- * A thread entry body as HTML for %{message} / %{response}: HTML entries are stored sanitised; text entries
- * are stored HTML-escaped (FACTS §6.1), so only their line breaks need markup.
+ * A thread entry body as HTML for %{message} / %{response}: HTML entries are stored sanitised; a text entry is
+ * what TextThreadEntryBody::display('email') makes of it, the text escaped by Format::htmlchars (which leaves
+ * the entities of the stored, already escaped text as they are) in a block that keeps its line breaks.
  */
 export function entryHtml(body: string, format: "html" | "text"): { html: string } {
-  return { html: format === "html" ? body : body.replace(/\r?\n/g, "<br />\n") };
+  return { html: format === "html" ? body : `<div style="white-space:pre-wrap">${htmlchars(body)}</div>` };
+}
+
+/** PHP's htmlspecialchars(ENT_COMPAT, double_encode false): `&` (unless it starts an entity), `<`, `>`, `"`. */
+function htmlchars(text: string): string {
+  return text
+    .replace(/&(?!(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);)/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
 }
