@@ -61,3 +61,28 @@ export function osTicketMessageId(salt: string, parts: MessageIdParts): string {
   const tag = Buffer.concat([packed, signature]).toString("base64").replaceAll("=", "");
   return `<B${code}-${parts.random}-${tag}-${parts.sender}>`;
 }
+
+/** A Message-ID in Mailer::getMessageId's version B shape (ostmesh's own ids, `<ostmesh.…>`, are not). */
+export function isOsTicketMessageId(messageId: string): boolean {
+  return /^<B[^-<>\s]{6}-[^-<>\s]{5}-[A-Za-z0-9+/]+-[^<>\s]*>$/.test(messageId);
+}
+
+/**
+ * Mailer::send's hidden marker at the top of an html body, for a mail about a thread entry: a hidden div whose
+ * class is `mid-` and the mail's Message-ID (no angle brackets), holding the reply separator when quoted
+ * replies are stripped. A reply quoting it threads even when its client dropped In-Reply-To and References
+ * (ThreadEntry::lookupByEmailHeaders reads it from the body); the stripped reply still ends inside the div.
+ */
+export function withMessageIdMarker(html: string, messageId: string, replyTag: string): string {
+  // osTicket's sprintf, whitespace and all.
+  return `<div style="display:none"\n                        class="mid-${bareMessageId(messageId)}">${replyTag}</div>${html}`;
+}
+
+/** Mailer::send's last line of every text body: `Ref-Mid: <Message-ID without brackets>`. */
+export function withRefMidLine(text: string, messageId: string): string {
+  return `${text.trimEnd()}\nRef-Mid: ${bareMessageId(messageId)}\n`;
+}
+
+function bareMessageId(messageId: string): string {
+  return messageId.replace(/^<|>$/g, "");
+}

@@ -7,6 +7,7 @@ import { backoffMs, claimLeased, DeliveryLoop, forEachConcurrently, QueueDepth }
 import { num, str } from "../osticket/reads.ts";
 import { restoredTraceContext } from "../trace-context.ts";
 import type { Mailbox } from "./directory.ts";
+import { isOsTicketMessageId, withRefMidLine } from "./message-id.ts";
 import type { PlannedEmail, PlannedFile } from "./plan.ts";
 import { stripTags } from "./templates.ts";
 
@@ -192,6 +193,7 @@ export class EmailSender {
     const html = str(row.body_html);
     const references = str(row.references_ids).split(/\s+/).filter(Boolean);
     const inReplyTo = str(row.in_reply_to);
+    const messageId = str(row.message_id);
     const started = performance.now();
     const observe = (outcome: DeliveryOutcome) =>
       this.#o.metrics?.attempt("email", outcome, (performance.now() - started) / 1000);
@@ -204,10 +206,8 @@ export class EmailSender {
         ...(row.cc ? { cc } : {}),
         subject: str(row.subject),
         html,
-        text: stripTags(html.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|h\d|tr)>/gi, "\n"))
-          .replace(/\n{3,}/g, "\n\n")
-          .trim(),
-        messageId: str(row.message_id),
+        text: textBody(html, messageId),
+        messageId,
         ...(inReplyTo ? { inReplyTo } : {}),
         ...(references.length > 0 ? { references } : {}),
         headers: AUTO_REPLIES.has(template)
@@ -339,6 +339,17 @@ export class EmailSender {
       },
     );
   }
+}
+
+/**
+ * The plain-text part, from the html. Mailer::send ends every text part with a `Ref-Mid:` line naming the
+ * mail's Message-ID, which threads a plain-text reply that quotes it; only osTicket's own ids are worth naming.
+ */
+function textBody(html: string, messageId: string): string {
+  const text = stripTags(html.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|h\d|tr)>/gi, "\n"))
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+  return isOsTicketMessageId(messageId) ? withRefMidLine(text, messageId) : text;
 }
 
 /** Status ERROR, `error.type` (the SMTP reply code, else the error's code or name) and an exception event. */

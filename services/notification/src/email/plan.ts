@@ -38,7 +38,12 @@ import {
   teamLead,
   topicNoAutoResponse,
 } from "./directory.ts";
-import { osTicketMessageId, type RecipientClass, stableRandomPart } from "./message-id.ts";
+import {
+  osTicketMessageId,
+  type RecipientClass,
+  stableRandomPart,
+  withMessageIdMarker,
+} from "./message-id.ts";
 import { type AlertSettings, loadAlertSettings } from "./settings.ts";
 import {
   type EmailTemplate,
@@ -368,14 +373,21 @@ function compose(
       ? [about.thread.answers]
       : []
     : [...ctx.threading.references];
+  const messageId = messageIdFor(ctx, tpl.codeName, to, from, about.addressee, about.thread);
+  // Mailer::send marks a mail about a thread entry with its Message-ID in a hidden div (with the salt only:
+  // ostmesh's own ids name nothing a reply could be threaded by).
+  const replyTag = ctx.settings.flag("strip_quoted_reply") ? `${ctx.settings.replySeparator}<br/><br/>` : "";
   return {
     template: tpl.codeName,
     to,
     cc,
     from,
     subject: rendered.subject,
-    html: rendered.html,
-    messageId: messageIdFor(ctx, tpl.codeName, to, from, about.addressee, about.thread),
+    html:
+      ctx.salt && about.thread.entryId
+        ? withMessageIdMarker(rendered.html, messageId, replyTag)
+        : rendered.html,
+    messageId,
     inReplyTo: references.at(-1),
     references,
     ticketId: num(ctx.ticket.ticket_id),

@@ -23,6 +23,8 @@ export interface AlertSettings {
   readonly defaultEmailId: number;
   readonly alertEmailId: number;
   readonly defaultTemplateId: number;
+  /** `reply_separator`, marking where a reply's quote starts (with `strip_quoted_reply`). */
+  readonly replySeparator: string;
   readonly flag: (key: AlertFlag) => boolean;
 }
 
@@ -55,7 +57,8 @@ export type AlertFlag =
   | "transfer_alert_assigned"
   | "transfer_alert_dept_manager"
   | "transfer_alert_dept_members"
-  | "email_attachments";
+  | "email_attachments"
+  | "strip_quoted_reply";
 
 /** Values of keys absent from ost_config (osTicket's OsticketConfig::$defaults and installer seed). */
 const DEFAULTS: Readonly<Record<string, string>> = {
@@ -91,6 +94,7 @@ export async function loadAlertSettings(em: EntityManager): Promise<AlertSetting
     defaultEmailId: num(get("default_email_id")),
     alertEmailId: num(get("alert_email_id")),
     defaultTemplateId: num(get("default_template_id")),
+    replySeparator: get("reply_separator"),
     flag: (key) => {
       const value = get(key).trim();
       return value !== "" && value !== "0";
