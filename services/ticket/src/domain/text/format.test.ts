@@ -36,6 +36,11 @@ describe("text bodies (TextThreadEntryBody, FACTS §6.1)", () => {
     expect(cleanBody("   \n ", "text")).toBe("-");
     expect(cleanBody("<br/>", "html")).toBe("-");
   });
+  it("stores '-' for the body \"0\", which PHP takes for empty", () => {
+    expect(cleanBody("0", "text")).toBe("-");
+    expect(cleanBody("0", "html")).toBe("-");
+    expect(cleanBody("00", "text")).toBe("00");
+  });
 });
 
 describe("html bodies (Format::safe_html)", () => {

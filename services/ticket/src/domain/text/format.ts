@@ -215,9 +215,12 @@ export function cleanBodyContent(
   return stripEmoticons(clean);
 }
 
-/** `-` marks an empty body; external images are dropped last (ThreadEntry::create). */
+/**
+ * `-` marks an empty body, and PHP's falsy "0" counts as empty (`if (!($body = ...getClean()))`); external
+ * images are dropped last (ThreadEntry::create).
+ */
 export function storedBody(content: string): string {
-  return stripExternalImages(content || "-");
+  return stripExternalImages(phpTruthyString(content) ? content : "-");
 }
 
 /** Searchable text of a stored body (ost__search `H` content). */
