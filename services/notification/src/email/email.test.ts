@@ -143,7 +143,12 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
       'href="http://127.0.0.1/view.php?t=771291&amp;e=trace.user%40example.net"',
     );
     expect(reply?.parsed.html).toContain("Your osTicket Test Helpdesk Team");
+    // Email::sendAutoReply's headers (Mailer::send, `autoreply`).
     expect(reply?.parsed.headers.get("auto-submitted")).toBe("auto-replied");
+    expect(reply?.parsed.headers.get("precedence")).toBe("auto_reply");
+    expect(reply?.parsed.headers.get("x-autoreply")).toBe("yes");
+    expect(reply?.parsed.headers.get("x-auto-response-suppress")).toBe("DR, RN, OOF, AutoReply");
+    expect(reply?.parsed.headers.get("x-mailer")).toBe("osTicket Mailer");
 
     const alerts = smtp.received.slice(since).filter((m) => m.parsed.subject === "New Ticket Alert");
     expect(alerts.flatMap((m) => m.rcptTo).sort()).toEqual([
@@ -156,6 +161,10 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
     expect(addresses(jane?.parsed.from)).toEqual(["support@example.com"]);
     expect(jane?.parsed.html).toContain("Hi Jane Agent,");
     expect(jane?.parsed.html).toContain("New ticket #771291 created");
+    // Email::sendAlert's headers (Mailer::send, `notice`).
+    expect(jane?.parsed.headers.get("auto-submitted")).toBe("auto-generated");
+    expect(jane?.parsed.headers.get("x-auto-response-suppress")).toBe("OOF, AutoReply");
+    expect(jane?.parsed.headers.get("precedence")).toBeUndefined();
     expect(jane?.parsed.html).toContain("Trace User &lt;trace.user@example.net&gt;");
     expect(jane?.parsed.html).toContain("<p>Hello <b>trace</b></p>");
     expect(jane?.parsed.html).toContain('href="http://127.0.0.1/scp/tickets.php?id=25"');
@@ -387,6 +396,10 @@ describe("e-mail notifications rendered from osTicket's templates, sent over SMT
     expect(addresses(reply?.parsed.cc)).toEqual(["colleague@example.net"]);
     expect(reply?.parsed.subject).toBe("Re: Trace ticket [#771291]");
     expect(reply?.parsed.html).toContain("<p>We are on it &amp; will call.</p>");
+    // Email::send: an agent's reply is not marked as automatic.
+    expect(reply?.parsed.headers.get("auto-submitted")).toBeUndefined();
+    expect(reply?.parsed.headers.get("x-auto-response-suppress")).toBeUndefined();
+    expect(reply?.parsed.headers.get("x-mailer")).toBe("osTicket Mailer");
     expect(reply?.parsed.inReplyTo).toBe("<first.message@mail.example.net>");
     expect(reply?.parsed.references).toBe("<first.message@mail.example.net>");
 

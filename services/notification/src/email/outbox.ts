@@ -103,8 +103,41 @@ export interface EmailSenderOptions {
 
 type MailMessage = Parameters<MailTransport["sendMail"]>[0];
 
-/** Templates that answer an end user automatically (RFC 3834 Auto-Submitted: auto-replied). */
+/** Templates osTicket sends with Email::sendAutoReply (Mailer::send's `autoreply` option). */
 const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.autoreply"]);
+/** Templates osTicket sends with Email::sendAlert (Mailer::send's `notice` option). */
+const ALERTS = new Set([
+  "ticket.alert",
+  "message.alert",
+  "note.alert",
+  "assigned.alert",
+  "transfer.alert",
+  "ticket.overdue",
+]);
+
+/**
+ * The headers Mailer::send gives a mail: X-Mailer always; an auto-response is marked as one and asks that no
+ * one answer it (Precedence, X-Autoreply, X-Auto-Response-Suppress, Auto-Submitted: auto-replied); an alert
+ * suppresses out-of-office answers (Auto-Submitted: auto-generated); what Email::send sends plainly (an
+ * agent's reply, the ticket notice, the activity notice, a filter's e-mail) carries neither.
+ */
+export function mailerHeaders(template: string): Record<string, string> {
+  if (AUTO_REPLIES.has(template))
+    return {
+      "X-Mailer": "osTicket Mailer",
+      Precedence: "auto_reply",
+      "X-Autoreply": "yes",
+      "X-Auto-Response-Suppress": "DR, RN, OOF, AutoReply",
+      "Auto-Submitted": "auto-replied",
+    };
+  if (ALERTS.has(template))
+    return {
+      "X-Mailer": "osTicket Mailer",
+      "X-Auto-Response-Suppress": "OOF, AutoReply",
+      "Auto-Submitted": "auto-generated",
+    };
+  return { "X-Mailer": "osTicket Mailer" };
+}
 
 /**
  * Sends queued e-mails over SMTP with retries (exponential backoff with jitter). Each e-mail is claimed with
@@ -210,9 +243,7 @@ export class EmailSender {
         messageId,
         ...(inReplyTo ? { inReplyTo } : {}),
         ...(references.length > 0 ? { references } : {}),
-        headers: AUTO_REPLIES.has(template)
-          ? { "Auto-Submitted": "auto-replied", "X-Autoreply": "yes" }
-          : { "Auto-Submitted": "auto-generated" },
+        headers: mailerHeaders(template),
         ...(attachments.length > 0 ? { attachments } : {}),
       });
       // The row's bookkeeping is the sender's own, outside the send span (and the change's trace).
