@@ -68,6 +68,10 @@ beforeAll(async () => {
     "INSERT INTO ost_help_topic_form SET topic_id = 1, form_id = ?, sort = 2, extra = '{\"disable\":[]}'",
     [form.insertId],
   );
+  const [contactForm] = await h.query("SELECT id FROM ost_form WHERE type = 'U' ORDER BY id LIMIT 1");
+  await field(contactForm?.id, `list-${listId}`, "Tier", "tier", null, 40);
+  await field(contactForm?.id, "datetime", "Customer since", "since", { time: false }, 41);
+  await h.exec("ALTER TABLE ost_user__cdata ADD COLUMN tier mediumtext, ADD COLUMN since mediumtext");
   await h.setConfig("default_timezone", "UTC");
   await h.setConfig("date_formats", "");
   await h.exec("UPDATE ost_staff SET timezone = 'UTC' WHERE staff_id = 1");
@@ -199,6 +203,55 @@ describe("list fields", () => {
       [json(gadget, "Gadget Max"), json(sprocket, "Sprocket")],
       [json(sprocket, "Sprocket"), null],
     ]);
+  });
+});
+
+describe("a new requester's contact-form answers", () => {
+  it("are stored as the contact form's list and date fields store them, and indexed in the user's row", async () => {
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "new.customer@example.com", name: "New Customer" },
+        subject: "Hello",
+        message: "First ticket",
+        answers: { tier: "gmx", since: "2026-12-03" },
+      },
+      { headers: await h.service() },
+    );
+    const userId = Number(created.ticket?.requester?.id);
+    const rows = await h.query(
+      "SELECT f.name, v.value, v.value_id FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+        " JOIN ost_form_field f ON f.id = v.field_id WHERE e.object_type = 'U' AND e.object_id = ?",
+      [userId],
+    );
+    const stored = Object.fromEntries(rows.map((r) => [String(r.name), [r.value, r.value_id]]));
+    expect(stored).toMatchObject({
+      tier: [json(gadget, "Gadget Max"), null],
+      since: ["2026-12-03 00:00:00 UTC", null],
+    });
+    const [mirror] = await h.query("SELECT tier, since FROM ost_user__cdata WHERE user_id = ?", [userId]);
+    expect(mirror).toEqual({ tier: String(gadget), since: "2026-12-03 00:00:00 UTC" });
+    const [index] = await h.query(
+      "SELECT content FROM ost__search WHERE object_type = 'U' AND object_id = ?",
+      [userId],
+    );
+    const content = String(index?.content ?? "").split("\n");
+    // The answers, then (after a space) the user's addresses, as osTicket writes the U row.
+    expect(content).toEqual(expect.arrayContaining(["Gadget Max", "12/3/26 new.customer@example.com"]));
+    expect(content).not.toContain("gmx");
+    // An unknown item selects nothing, as on the ticket form.
+    const unknown = await h.client.createTicket(
+      {
+        requester: { email: "other.customer@example.com", name: "Other Customer" },
+        subject: "Hello",
+        message: "First ticket",
+        answers: { tier: "Nothing like it" },
+      },
+      { headers: await h.service() },
+    );
+    const [none] = await h.query("SELECT tier FROM ost_user__cdata WHERE user_id = ?", [
+      Number(unknown.ticket?.requester?.id),
+    ]);
+    expect(none?.tier).toBe("");
   });
 });
 

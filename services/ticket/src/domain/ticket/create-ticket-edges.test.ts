@@ -520,6 +520,61 @@ describe("round trips", () => {
       knownUser: { roundTrips: 4, deferred: 5 },
     });
   });
+
+  it("reads the contact form's list items in the same read-ahead round trip", async () => {
+    const { listId, fieldId } = await h.tx(async (tx) => {
+      const [list] = await tx.runAll([
+        {
+          sql:
+            "INSERT INTO ost_list SET name = 'Tiers', name_plural = 'Tiers', sort_mode = 'SortCol', masks = 0," +
+            " configuration = '', created = NOW(), updated = NOW()",
+          params: [],
+        },
+      ]);
+      const id = list?.insertId ?? 0;
+      await tx.run(
+        "INSERT INTO ost_list_items SET list_id = ?, status = 1, value = 'Gold', extra = 'GLD', sort = 1",
+        [id],
+      );
+      const [field] = await tx.runAll([
+        {
+          sql:
+            "INSERT INTO ost_form_field (form_id, flags, type, label, name, sort, created, updated)" +
+            " SELECT id, 0x3301, ?, 'Tier', 'tier', 90, NOW(), NOW() FROM ost_form WHERE type = 'U' ORDER BY id LIMIT 1",
+          params: [`list-${id}`],
+        },
+      ]);
+      // osTicket adds the field's column to the cdata mirror when the field is added.
+      await tx.run("ALTER TABLE ost_user__cdata ADD COLUMN tier mediumtext");
+      return { listId: id, fieldId: field?.insertId ?? 0 };
+    });
+    try {
+      const metadata = new MetadataCache({ ttlMs: 60_000 });
+      let recorded: ReturnType<typeof recordingSql> | undefined;
+      const run = (email: string) =>
+        h.tx((tx) => {
+          recorded = recordingSql(tx);
+          return createTicket(recorded.sql, input(email, { answers: { tier: "gld" } }), SYSTEM_ACTOR, {
+            metadata,
+          });
+        });
+      await run("warm.tier@example.com");
+      const created = await run("fresh.tier@example.com");
+      expect(recorded?.roundTrips.length).toBe(5);
+      const [row] = await h.query(
+        "SELECT v.value FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
+          " WHERE e.object_type = 'U' AND e.object_id = ? AND v.field_id = ?",
+        [created.userId, fieldId],
+      );
+      const [gold] = await h.query("SELECT id FROM ost_list_items WHERE list_id = ?", [listId]);
+      expect(row?.value).toBe(`{"${gold?.id}":"Gold"}`);
+    } finally {
+      await h.tx(async (tx) => {
+        await tx.run("DELETE FROM ost_form_field WHERE id = ?", [fieldId]);
+        await tx.run("ALTER TABLE ost_user__cdata DROP COLUMN tier");
+      });
+    }
+  });
 });
 
 describe("an agent without user.create: osTicket's first error (Ticket::open, then Ticket::create)", () => {

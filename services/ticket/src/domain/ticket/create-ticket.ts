@@ -7,6 +7,7 @@ import {
   type ValidationIssue,
 } from "../errors.ts";
 import {
+  type AnswerContext,
   type CleanValue,
   formatPhone,
   parseAnswer,
@@ -74,6 +75,7 @@ import {
 import {
   CANNED_REPLY_POSTER,
   cannedPlainText,
+  cannedTicketData,
   companyName,
   enabledCannedResponse,
   linkCannedFiles,
@@ -447,7 +449,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         bothReads(email ? requesterRead(email) : NO_REQUESTER, drawNumberAhead(helpdeskNumbers, ctx.random)),
         activeFiltersRead(filterTarget(origin), input.emailId ?? 0),
       ),
-      listItemsRead(listIdsOf([ticketForm]), requestedTopicId),
+      listItemsRead(listIdsOf([ticketForm, contactForm]), requestedTopicId),
     ),
   );
   // How answers are read: list items looked up, dates as the date picker writes them (in the agent's zone
@@ -578,7 +580,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       // in for whatever the contact form says, before the ticket form's errors.
       if (input.mayCreateUsers === false) issues.set("user", USER_CREATE_DENIED);
       else {
-        const candidate = await validateNewUser(ctx, contactForm, vars, validates, required);
+        const candidate = await validateNewUser(ctx, contactForm, vars, validates, required, topicAnswers);
         if (candidate) newUser = candidate;
         else issues.set("user", "Incomplete client information");
       }
@@ -866,7 +868,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     posterName = owner.name;
     ownerEmail = owner.email;
   } else if (newUser) {
-    const created = await createUserOrReuse(ctx, contactForm, { ...newUser, orgId });
+    const created = await createUserOrReuse(ctx, contactForm, { ...newUser, orgId, dates });
     userId = created.id;
     posterName = created.name;
     ownerEmail = created.email;
@@ -1147,6 +1149,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if (canned) {
     const richText = config.flag("enable_richtext");
     const helpdeskUrl = config.get("helpdesk_url") ?? "";
+    const stored = await cannedTicketData(tx, canned.response, { ticketId, userId, threadId });
     const variables = {
       ticketId,
       number,
@@ -1170,6 +1173,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       companyName: /(?:%\{|%%7B)company/.test(canned.response) ? await companyName(tx) : "",
       dateTimePattern: dateTimePattern(config.get("date_formats") ?? "", config.get("datetime_format") ?? ""),
       timeZone: config.defaultTimezone,
+      ...(stored ? { stored } : {}),
     };
     const filled = replaceCannedVariables(canned.response, variables);
     const format: BodyFormat = richText ? "html" : "text";
@@ -1555,9 +1559,10 @@ async function validateNewUser(
   vars: Readonly<Record<string, string | undefined>>,
   validates: (f: FormField) => boolean,
   required: (f: FormField) => boolean,
+  answers: AnswerContext,
 ): Promise<NewUserCandidate | undefined> {
   if (vars.email === undefined) return undefined;
-  const checked = await checkContactForm(ctx, contactForm, vars, validates, required);
+  const checked = await checkContactForm(ctx, contactForm, vars, validates, required, answers);
   return checked.errors.length ? undefined : checked.user;
 }
 
@@ -1570,7 +1575,8 @@ interface NewUserCandidate {
 /**
  * The contact form (UserForm) over `vars` as User::fromForm / User::fromVars check it: each validated
  * field's messages by field name, an address that is not one valid mailbox (Validator::is_email) or whose
- * domain fails `verify_email_addrs` under `email`; and the user those values make.
+ * domain fails `verify_email_addrs` under `email`; and the user those values make. List and date answers are
+ * read as the contact form's fields read them (`answerContext`: the request's list items and date rules).
  */
 async function checkContactForm(
   ctx: UseCaseContext,
@@ -1578,6 +1584,7 @@ async function checkContactForm(
   vars: Readonly<Record<string, string | undefined>>,
   validates: (f: FormField) => boolean,
   required: (f: FormField) => boolean,
+  answerContext: AnswerContext = {},
 ): Promise<{ user: NewUserCandidate; errors: { field: string; message: string }[] }> {
   const email = phpTrim(cleanTextAnswer(vars.email ?? ""));
   const answers = new Map<string, string | null>();
@@ -1585,7 +1592,7 @@ async function checkContactForm(
   let mustVerify = false;
   for (const field of contactForm?.fields ?? []) {
     if (!isEnabled(field) || !hasData(field)) continue;
-    const value = parseAnswer(field, field.name ? vars[field.name] : undefined);
+    const value = parseAnswer(field, field.name ? vars[field.name] : undefined, answerContext);
     if (field.name) answers.set(field.name, value);
     if (!validates(field)) continue;
     for (const message of validateAnswer(field, value, {

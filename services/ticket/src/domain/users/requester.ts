@@ -1,4 +1,5 @@
 import { type StoredAnswer, storeAnswer } from "../forms/answers.ts";
+import type { AnswerDates } from "../forms/datetime.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
 import { int, str } from "../rows.ts";
@@ -174,6 +175,8 @@ export interface NewUser {
   readonly orgId: number;
   /** Cleaned contact-form values by field name (phone, notes, custom fields); ext-stored fields ignored. */
   readonly answers: ReadonlyMap<string, string | null>;
+  /** How date answers are indexed (as the helpdesk prints them); without: as stored. */
+  readonly dates?: AnswerDates;
 }
 
 export interface CreatedUser extends ExistingUser {
@@ -205,7 +208,7 @@ export async function createUser(
   if (contactForm) {
     for (const field of contactForm.fields) {
       if (!isEnabled(field) || isExtStored(field) || !hasData(field)) continue;
-      stored.push(storeAnswer(field, user.answers.get(field.name) ?? null));
+      stored.push(storeAnswer(field, user.answers.get(field.name) ?? null, user.dates));
     }
     insertFormEntry(
       tx,
