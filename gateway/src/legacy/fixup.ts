@@ -37,6 +37,31 @@ function scalarString(key: string, value: PhpValue | undefined): string {
   return text;
 }
 
+/**
+ * Keys whose list or object value osTicket's PHP crashes on (a TypeError or a broken query, after writing
+ * part of the ticket): always, or only when the list is not empty (an empty one is falsy and skipped).
+ */
+const CRASHING_ARRAYS: ReadonlyMap<string, "any" | "non-empty"> = new Map([
+  ["subject", "any"], // Format::sanitize → trim()
+  ["notes", "any"], // the contact form's memo field → trim()
+  ["source", "any"], // strtolower() in Ticket::create
+  ["topicId", "any"], // Topic::lookup with an array: a broken query
+  ["emailId", "any"], // trim() in Ticket::create
+  ["statusId", "non-empty"], // TicketStatus::lookup with a list: a broken query
+  ["staffId", "non-empty"],
+  ["teamId", "non-empty"],
+  ["cannedResponseId", "non-empty"],
+]);
+
+/** Refuses, as crashes are, the list or object values CRASHING_ARRAYS names. */
+export function refuseCrashingArrays(data: PhpArray): void {
+  for (const [key, when] of CRASHING_ARRAYS) {
+    const value = data.get(key);
+    if (!isPhpArray(value) || (when === "non-empty" && value.size === 0)) continue;
+    throw new LegacyInputError(`Invalid request: "${key}" must be a single value, not a list or an object`);
+  }
+}
+
 /** ApiJsonDataParser::fixup. */
 export function fixupJson(input: PhpArray): { data: PhpArray; message?: LegacyMessage; files: PhpArray[] } {
   const data: PhpArray = new Map();

@@ -21,6 +21,7 @@ import {
   fixupXml,
   LegacyInputError,
   prepareAttachments,
+  refuseCrashingArrays,
   ticketRequestStructure,
   unexpectedKeys,
 } from "./fixup.ts";
@@ -231,6 +232,7 @@ export class LegacyApi {
     let fixed: ReturnType<typeof fixupJson> | undefined;
     try {
       fixed = route.format === "json" ? fixupJson(document) : fixupXml(document);
+      if (fixed) refuseCrashingArrays(fixed.data);
     } catch (error) {
       // Where osTicket's PHP crashes (an empty 500): a clear 400, and nothing written.
       if (error instanceof LegacyInputError) return { code: 400, body: error.message, rows: [] };

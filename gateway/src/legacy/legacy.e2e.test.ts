@@ -704,11 +704,40 @@ describe("inputs osTicket crashes or chokes on", () => {
       valid({ attachments: [{ "a.txt": { x: 1 } }] }),
       "each attachment",
     ],
+    ["a subject given as a list", valid({ subject: ["x"] }), '"subject" must be a single value'],
+    ["an empty list as subject", valid({ subject: [] }), '"subject" must be a single value'],
+    ["notes given as an object", valid({ notes: { a: 1 } }), '"notes" must be a single value'],
+    ["a source given as a list", valid({ source: [] }), '"source" must be a single value'],
+    ["a topicId given as an object", valid({ topicId: { a: 1 } }), '"topicId" must be a single value'],
+    ["an emailId given as a list", valid({ emailId: [1] }), '"emailId" must be a single value'],
+    ["a statusId given as a list", valid({ statusId: ["x"] }), '"statusId" must be a single value'],
+    ["a staffId given as an object", valid({ staffId: { a: 1 } }), '"staffId" must be a single value'],
+    ["a teamId given as a list", valid({ teamId: [1] }), '"teamId" must be a single value'],
+    ["a cannedResponseId given as a list", valid({ cannedResponseId: [1] }), '"cannedResponseId" must be'],
   ])("%s → 400 with a clear text, nothing written", async (_name, body, text) => {
+    const before = gw.upstreams.created.length;
     const res = await post("/api/tickets.json", body);
     expect(res.status).toBe(400);
     expect(res.body).toContain(text);
     expect(res.rows).toEqual([]);
+    expect(gw.upstreams.created).toHaveLength(before);
+  });
+
+  it("an empty list where osTicket skips it (statusId: []) is no crash: the ticket is created", async () => {
+    const before = gw.upstreams.created.length;
+    expect((await post("/api/tickets.json", valid({ statusId: [], staffId: [] }))).status).toBe(201);
+    expect(gw.upstreams.created).toHaveLength(before + 1);
+  });
+
+  it("an XML <subject> with nested elements → 400 with a clear text, nothing written", async () => {
+    const before = gw.upstreams.created.length;
+    const res = await post(
+      "/api/tickets.xml",
+      "<ticket><email>a@example.com</email><name>A</name><subject><a>1</a></subject><message>m</message></ticket>",
+    );
+    expect(res).toMatchObject({ status: 400, rows: [] });
+    expect(res.body).toContain('"subject" must be a single value');
+    expect(gw.upstreams.created).toHaveLength(before);
   });
 
   it("an XML <file> without attributes → 400 with a clear text, nothing written", async () => {
