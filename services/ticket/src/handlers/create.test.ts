@@ -1465,3 +1465,73 @@ describe("CreateTicket", () => {
     await h.exec("UPDATE ost_organization SET status = 0 WHERE id = ?", [orgId]);
   });
 });
+
+describe("CreateTicket's canned response variables (Ticket::getVar)", () => {
+  it("fills form answers by variable name, the owner's phone and the recipients; leaves an unchecked box as written", async () => {
+    const form = await h.exec(
+      "INSERT INTO ost_form SET type = 'G', flags = 1, title = 'Canned vars', name = '', created = NOW(), updated = NOW()",
+    );
+    const list = await h.exec(
+      "INSERT INTO ost_list SET name = 'Colours', name_plural = 'Colours', sort_mode = 'Alpha', masks = 0," +
+        " type = '', configuration = '', notes = '', created = NOW(), updated = NOW()",
+    );
+    await h.exec(
+      "INSERT INTO ost_list_items SET list_id = ?, status = 1, value = 'Green', extra = 'GRN', sort = 1",
+      [list.insertId],
+    );
+    const fields: Array<[string, string, string, string | null]> = [
+      ["text", "Asset tag", "Asset", null],
+      [`list-${list.insertId}`, "Colour", "colour", null],
+      ["choices", "Tier", "tier", JSON.stringify({ choices: "a:Alpha\nb:Beta" })],
+      ["bool", "Urgent", "urgent", null],
+      ["bool", "Agreed", "agreed", null],
+      ["phone", "Desk phone", "desk", null],
+    ];
+    for (const [sort, [type, label, name, configuration]] of fields.entries())
+      await h.exec(
+        "INSERT INTO ost_form_field SET form_id = ?, flags = 769, type = ?, label = ?, name = ?, configuration = ?, sort = ?, created = NOW(), updated = NOW()",
+        [form.insertId, type, label, name, configuration, sort + 1],
+      );
+    await h.exec(
+      "INSERT INTO ost_help_topic_form SET topic_id = 1, form_id = ?, sort = 9, extra = '{\"disable\":[]}'",
+      [form.insertId],
+    );
+    const canned = await h.exec(
+      "INSERT INTO ost_canned_response SET dept_id = 0, isenabled = 1, title = 'Vars', lang = 'en_US', notes = '', created = NOW(), updated = NOW()," +
+        " response = ?",
+      [
+        "<p>[%{ticket.colour}] [%{ticket.asset}] [%{ticket.TIER}] [%{ticket.urgent}] [%{ticket.agreed}] [%{ticket.desk}]" +
+          " [%{ticket.phone}] [%{ticket.phone_number}] [%{ticket.recipients}] [%{ticket.recipients.emails}]" +
+          " [%{ticket.recipients.full}] [%{ticket.asset.value}] [%{ticket.subject}] [%{ticket.priority}]</p>",
+      ],
+    );
+    const colleague = await insertUser(h, { name: "Carla Colleague", email: "carla.canned@example.com" });
+    try {
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "vera.vars@example.com", name: "Vera Vars", phone: "318-555-8634 x123" },
+          subject: "Canned variables",
+          message: "hello",
+          topicId: 1,
+          answers: { colour: "GRN", Asset: "AT-42", tier: "b", urgent: "1", desk: "(555) 123 4567" },
+          collaborators: [{ email: "carla.canned@example.com" }],
+          cannedResponseId: canned.insertId,
+        },
+        { headers: await h.service() },
+      );
+      const [reply] = await h.query("SELECT body FROM ost_thread_entry WHERE thread_id = ? AND type = 'R'", [
+        res.ticket?.threadId ?? 0,
+      ]);
+      expect(String(reply?.body)).toBe(
+        "<p>[Green] [AT-42] [Beta] [1] [%{ticket.agreed}] [5551234567] [(318) 555-8634 x123] [(318) 555-8634 x123]" +
+          " [Vera Vars, Carla Colleague] [vera.vars@example.com, carla.canned@example.com]" +
+          // "Name <address>" goes in as it is, and the html cleaning then takes the addresses for tags.
+          " [Vera Vars , Carla Colleague ] []" +
+          " [Canned variables] [Normal]</p>",
+      );
+      expect(colleague).toBeGreaterThan(0);
+    } finally {
+      await h.exec("DELETE FROM ost_help_topic_form WHERE form_id = ?", [form.insertId]);
+    }
+  });
+});
