@@ -227,7 +227,7 @@ export async function cannedTicketData(
 
 /**
  * FormField::asVar of a stored answer, for the field types whose asVar gives text: text, memo, phone (the
- * stored digits, as to_php leaves them) and numbers as stored; a checkbox `1` when checked, PHP false when
+ * stored digits, as to_php leaves them) as stored; a checkbox `1` when checked, PHP false when
  * not; choices their labels joined by ", " (ChoiceField::toString). Other types: undefined.
  */
 function answerAsVar(type: string, value: string | null): string | false | undefined {
@@ -235,7 +235,6 @@ function answerAsVar(type: string, value: string | null): string | false | undef
     case "text":
     case "memo":
     case "phone":
-    case "number":
       return value ?? "";
     case "bool":
       return phpTruthy(value) ? "1" : false;
