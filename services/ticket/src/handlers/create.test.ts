@@ -293,6 +293,45 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
 
+  it("stores a legacy emailId as MySQL makes a number of it, and refuses a non-numeric one for the Email origin", async () => {
+    const headers = await h.service();
+    const emailIds = async (sent: string, source = "API") => {
+      const res = await h.client.createTicket(
+        {
+          requester: { email: `mailbox.${sent.length}.${source}@example.com`, name: "Mailbox" },
+          subject: "Legacy emailId",
+          message: "hello",
+          legacy: { source, emailId: sent },
+        },
+        { headers },
+      );
+      const rows = await h.query("SELECT email_id, source FROM ost_ticket WHERE ticket_id = ?", [
+        res.ticket?.id,
+      ]);
+      return rows[0];
+    };
+    // osTicket: `$ticket->email_id = $vars['emailId']`, "false" and "abc…" stored as 0, "99.6" as 100.
+    expect(await emailIds("false")).toEqual({ email_id: 0, source: "API" });
+    expect(await emailIds("abcdefgh")).toEqual({ email_id: 0, source: "API" });
+    expect(await emailIds("99.6")).toEqual({ email_id: 100, source: "API" });
+    const before = await h.counts();
+    const error = await failure(
+      h.client.createTicket(
+        {
+          requester: { email: "mailbox.email@example.com", name: "Mailbox" },
+          subject: "Legacy emailId",
+          message: "hello",
+          legacy: { source: "Email", emailId: "false" },
+        },
+        { headers },
+      ),
+    );
+    expect(violations(error)).toContainEqual(
+      expect.objectContaining({ legacyKey: "emailId", description: "Unknown system email" }),
+    );
+    expect(await h.counts()).toEqual(before);
+  });
+
   it("refuses a banned requester with a Denied detail", async () => {
     await h.exec(
       "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +

@@ -110,7 +110,7 @@ export function createInput(
     slaId: nonZero(req.slaId),
     staffId: nonZero(req.staffId),
     teamId: nonZero(req.teamId),
-    emailId: legacy?.emailId ? Number(legacy.emailId.trim() || "x") : nonZero(req.emailId),
+    emailId: legacy?.emailId ? legacyEmailId(legacy.emailId, legacy.source) : nonZero(req.emailId),
     cannedResponseId: nonZero(req.cannedResponseId),
     dueDate: agent && req.dueDate ? timestampDate(req.dueDate) : undefined,
     answers: { ...req.answers },
@@ -119,6 +119,19 @@ export function createInput(
     ...(notice ? { ticketNotice: notice } : {}),
     legacy: legacy !== undefined,
   };
+}
+
+const PHP_NUMERIC = /^[ \t\n\r\v\f]*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[ \t\n\r\v\f]*$/;
+
+/**
+ * The legacy API's `emailId` as sent. The Email origin checks it with is_numeric (NaN here: "Unknown system
+ * email"); otherwise Ticket::create stores it as sent in ost_ticket.email_id, where MySQL makes a number of
+ * it: rounded, its leading digits, or 0 ("false", "abc").
+ */
+function legacyEmailId(sent: string, source: string): number {
+  if (PHP_NUMERIC.test(sent)) return Math.max(0, Math.round(Number(sent.trim())));
+  if (source.toLowerCase() === "email") return Number.NaN;
+  return Number(/^\s*\+?(\d+)/.exec(sent)?.[1] ?? 0);
 }
 
 function noticeChoice(notice: TicketNotice): TicketNoticeChoice | undefined {
