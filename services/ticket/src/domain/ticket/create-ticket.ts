@@ -10,6 +10,8 @@ import {
   type AnswerContext,
   type CleanValue,
   formatPhone,
+  listIdOf,
+  listSelection,
   parseAnswer,
   type StoredAnswer,
   storeAnswer,
@@ -81,7 +83,13 @@ import {
   linkCannedFiles,
   replaceCannedVariables,
 } from "./canned.ts";
-import { type StoredFilterData, storedFilterData } from "./filter-data.ts";
+import {
+  type ItemData,
+  listItemFilterData,
+  listSubFieldData,
+  type StoredFilterData,
+  storedFilterData,
+} from "./filter-data.ts";
 import {
   activeFiltersRead,
   applyFilterActions,
@@ -519,6 +527,26 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     });
     const listSubFieldsWanted = rulesLookAt(filters, (what) => /^field\.\d+\./.test(what));
     const priorityData = await priorityFilterData(ctx, input.priority);
+    // The request's list answers are read as their fields read them (items looked up, Ticket::create's own
+    // parse first on the ticket form); their items' properties cost one read, only when a rule names one.
+    const filterAnswers = {
+      ticket: { listItems, parsedFirst: ticketAnswers.parsedFirst },
+      other: { listItems },
+    };
+    const requestItems = listSubFieldsWanted
+      ? await listItemFilterData(
+          tx,
+          [ticketInstance, ...topicInstances]
+            .flatMap((instance) => [
+              ...requestListSelections(
+                instance,
+                vars,
+                instance === ticketInstance ? filterAnswers.ticket : filterAnswers.other,
+              ).values(),
+            ])
+            .flat(),
+        )
+      : undefined;
     let carried: FilterOverrides = {};
     for (let pass = 0; ; pass++) {
       // Ban list (filterTicketData → Banlist::isBanned), for the requester of this pass.
@@ -538,6 +566,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         vars,
         stored,
         priorityData,
+        answers: filterAnswers,
+        requestItems,
       });
       overrides = await applyFilterActions(
         matchingFilters(filters, filterVars),
@@ -1342,16 +1372,24 @@ function ticketFilterVars(
     vars: Readonly<Record<string, string | undefined>>;
     stored: { user: StoredFilterData; org: StoredFilterData } | undefined;
     priorityData: string | undefined;
+    /** How the ticket form's and the other forms' answers are read. */
+    answers: { ticket: AnswerContext; other: AnswerContext };
+    /** The request's selected list items' filter data, when a rule names a list answer's sub-field. */
+    requestItems: ReadonlyMap<number, ItemData> | undefined;
   },
 ): FilterVars {
   const { user, contactForm, ticketInstance, topicInstances, vars, stored } = known;
   const data: Record<string, string | undefined> = {};
-  // The field's toString of its clean value: a phone number shown as PhoneField formats it.
-  const answer = (field: FormField, raw: string | undefined) => {
-    const clean = parseAnswer(field, raw) ?? "";
+  // The field's toString of its clean value: a phone number shown as PhoneField formats it, a list answer
+  // as its items' values (SelectionField::toString).
+  const answer = (field: FormField, raw: string | undefined, context: AnswerContext) => {
+    const clean = parseAnswer(field, raw, context) ?? "";
+    const selection = listIdOf(field) === undefined ? undefined : listSelection(clean);
+    if (selection) return phpTrim([...selection.values()].join(", "));
     return phpTrim(field.type === "phone" ? formatPhone(clean, field.configuration.format ?? "us") : clean);
   };
   for (const instance of [ticketInstance, ...topicInstances]) {
+    const context = instance === ticketInstance ? known.answers.ticket : known.answers.other;
     for (const field of instance.form.fields) {
       if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field)) continue;
       if (field.type === "thread") continue;
@@ -1360,8 +1398,11 @@ function ticketFilterVars(
         continue;
       }
       const raw = field.name === "subject" && instance === ticketInstance ? input.subject : vars[field.name];
-      data[`field.${field.id}`] = answer(field, field.name ? raw : undefined);
+      data[`field.${field.id}`] = answer(field, field.name ? raw : undefined, context);
     }
+    if (known.requestItems)
+      for (const [fieldId, itemIds] of requestListSelections(instance, vars, context))
+        listSubFieldData(`field.${fieldId}`, itemIds, known.requestItems, data);
   }
   if (user) {
     data.email = phpTrim(user.email);
@@ -1369,7 +1410,7 @@ function ticketFilterVars(
   } else {
     for (const field of contactForm?.fields ?? []) {
       if (!isEnabled(field) || !hasData(field)) continue;
-      const value = answer(field, field.name ? vars[field.name] : undefined);
+      const value = answer(field, field.name ? vars[field.name] : undefined, known.answers.other);
       data[`field.${field.id}`] = value;
       if (field.name === "email" || field.name === "name") data[field.name] = value;
     }
@@ -1386,6 +1427,21 @@ function ticketFilterVars(
   if (input.recipients?.length) data.addressee = input.recipients.flatMap((r) => [r.name, r.email]).join(" ");
   data.body = input.message;
   return data;
+}
+
+/** The item ids each list answer of a request form selects, by field id, as the filters read them. */
+function requestListSelections(
+  instance: FormInstance,
+  vars: Readonly<Record<string, string | undefined>>,
+  context: AnswerContext,
+): Map<number, number[]> {
+  const selections = new Map<number, number[]>();
+  for (const field of instance.form.fields) {
+    if (!isEnabled(field) || instance.disabled.has(field.id) || listIdOf(field) === undefined) continue;
+    const selection = listSelection(parseAnswer(field, field.name ? vars[field.name] : undefined, context));
+    if (selection?.size) selections.set(field.id, [...selection.keys()].map(Number));
+  }
+  return selections;
 }
 
 /**

@@ -31,7 +31,7 @@ export async function storedFilterData(
   const itemIds = listItems
     ? [...stored.userRows, ...stored.orgRows].flatMap((row) => selectedItemIds(row))
     : [];
-  const items = itemIds.length ? await tx.read(listItemsRead(itemIds)) : new Map<number, ItemData>();
+  const items = await listItemFilterData(tx, itemIds);
   return {
     user: userId ? entriesData(stored.userRows, "U", stored.userSpecial, items) : {},
     org: orgId ? entriesData(stored.orgRows, "O", stored.orgSpecial, items) : {},
@@ -77,7 +77,34 @@ function storedAnswersRead(userId: number, orgId: number): BatchRead<StoredAnswe
 }
 
 /** A list item's filter data: `.<property field id>` → the property as its field prints it, and `.abb`. */
-type ItemData = ReadonlyMap<string, string>;
+export type ItemData = ReadonlyMap<string, string>;
+
+/** The filter data of list items by id (DynamicListItem::getFilterData), in one round trip; none: no read. */
+export async function listItemFilterData(
+  tx: Sql,
+  itemIds: readonly number[],
+): Promise<ReadonlyMap<number, ItemData>> {
+  return itemIds.length ? tx.read(listItemsRead(itemIds)) : new Map<number, ItemData>();
+}
+
+/**
+ * ChoiceField::getFilterData's sub-fields of a list answer `key` (`field.<id>`) selecting `itemIds`, in the
+ * answer's order: each item's properties as `<key>.<property field id>` and its abbreviation as
+ * `<key>.abb`, the first item's value, each further item's appended after a space.
+ */
+export function listSubFieldData(
+  key: string,
+  itemIds: readonly number[],
+  items: ReadonlyMap<number, ItemData>,
+  into: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  for (const itemId of itemIds)
+    for (const [sub, text] of items.get(itemId) ?? []) {
+      const subKey = `${key}${sub}`;
+      into[subKey] = subKey in into ? `${into[subKey]} ${text}` : text;
+    }
+  return into;
+}
 
 /**
  * The item ids a stored list answer selects (its `{"<item id>": "<label>"}` JSON), in the answer's order (as
@@ -171,13 +198,7 @@ function entriesData(
         : answerString(str(row, "type"), row.configuration, strOrNull(row, "value"));
     // getFilterData skips what PHP finds empty; the owner's name and address are set as they are.
     if (phpTruthyString(value) || (str(row, "form_type") === ownType && name in special)) entry[key] = value;
-    // The selected items' properties: the first item's value, each further item's appended after a space.
-    for (const itemId of items.size ? selectedItemIds(row) : []) {
-      for (const [sub, text] of items.get(itemId) ?? []) {
-        const subKey = `${key}${sub}`;
-        entry[subKey] = subKey in entry ? `${entry[subKey]} ${text}` : text;
-      }
-    }
+    if (items.size) listSubFieldData(key, selectedItemIds(row), items, entry);
   }
   for (const entry of byEntry.values())
     for (const [k, v] of Object.entries(entry)) if (!(k in data)) data[k] = v;

@@ -519,6 +519,60 @@ describe("stored user and organization data, the priority field and e-mail metad
     }
   });
 
+  it("the request's own list answers: the item's value, its properties and abbreviation as sub-fields", async () => {
+    const ids = await h.tx(async (tx) => {
+      const { insertId: listId } = await tx.run(
+        "INSERT INTO ost_list (name, name_plural, sort_mode, masks, type, configuration, notes, created, updated)" +
+          " VALUES ('Site', 'Sites', 'SortCol', 0, NULL, '{}', '', NOW(), NOW())",
+      );
+      const { insertId: formId } = await tx.run(
+        "INSERT INTO ost_form (type, flags, title, created, updated) VALUES (?, 0, 'Site Properties', NOW(), NOW())",
+        [`L${listId}`],
+      );
+      const ticketForm = await tx.first("SELECT id FROM ost_form WHERE type = 'T' ORDER BY id LIMIT 1");
+      const contactForm = await tx.first("SELECT id FROM ost_form WHERE type = 'U' ORDER BY id LIMIT 1");
+      const field = async (form: number, type: string, name: string, sort: number) =>
+        (
+          await tx.run(
+            "INSERT INTO ost_form_field (form_id, flags, type, label, name, configuration, sort, created, updated)" +
+              " VALUES (?, 0x3301, ?, ?, ?, '{}', ?, NOW(), NOW())",
+            [form, type, name, name, sort],
+          )
+        ).insertId;
+      const manager = await field(formId, "text", "manager", 1);
+      const { insertId: berlin } = await tx.run(
+        "INSERT INTO ost_list_items (list_id, status, value, extra, sort, properties) VALUES (?, 1, 'Berlin', 'BER', 1, ?)",
+        [listId, JSON.stringify({ [manager]: "Ann" })],
+      );
+      const site = await field(Number(ticketForm?.id), `list-${listId}`, "site", 30);
+      const home = await field(Number(contactForm?.id), `list-${listId}`, "home", 30);
+      return { manager, berlin, site, home };
+    });
+    const routedBy = async (what: string, value: string, answers: Record<string, string>) => {
+      await addFilter({ name: what, rules: [[what, "equal", value]], actions: toSales });
+      try {
+        return await routed(input({ answers }));
+      } finally {
+        await h.tx((tx) => tx.run("DELETE FROM ost_filter WHERE name = ?", [what]));
+      }
+    };
+    try {
+      const site = `field.${ids.site}`;
+      // The API's ticket form: Ticket::create's parse finds the item by abbreviation (or id) first.
+      expect(await routedBy(site, "Berlin", { site: "BER" })).toBe(true);
+      expect(await routedBy(site, "BER", { site: "BER" })).toBe(false);
+      expect(await routedBy(site, "Berlin", { site: String(ids.berlin) })).toBe(true);
+      expect(await routedBy(`${site}.${ids.manager}`, "Ann", { site: "BER" })).toBe(true);
+      expect(await routedBy(`${site}.abb`, "BER", { site: "berlin" })).toBe(true);
+      // A text naming no item is no answer.
+      expect(await routedBy(site, "Nowhere", { site: "Nowhere" })).toBe(false);
+      // A new requester's contact form: the item's value.
+      expect(await routedBy(`field.${ids.home}`, "Berlin", { home: "BER" })).toBe(true);
+    } finally {
+      await h.tx((tx) => tx.run("DELETE FROM ost_form_field WHERE id IN (?, ?)", [ids.site, ids.home]));
+    }
+  });
+
   it("a new requester: the organization whose domain matches the address", async () => {
     await h.tx((tx) => tx.run("UPDATE ost_organization SET domain = 'org-domain.example' WHERE id = 1"));
     try {
