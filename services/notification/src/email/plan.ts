@@ -53,6 +53,7 @@ import {
   type TemplateValue,
   type TemplateVariables,
 } from "./templates.ts";
+import { loadTicketLinks, type TicketLinks } from "./ticket-links.ts";
 
 /**
  * What osTicket would e-mail for an event, decided with osTicket's own rules (Ticket::onNewTicket,
@@ -102,6 +103,8 @@ interface Context {
   /** ostmesh's own threading (no salt): the ticket's first e-mailed message, then the entry's. */
   readonly threading: { readonly references: string[] };
   readonly base: Record<string, TemplateValue>;
+  /** The end users' %{recipient.ticket_link}s. */
+  readonly links: TicketLinks;
 }
 
 /** Who an e-mail goes to, as osTicket's mailer classes its recipient (Staff, TicketOwner, Collaborator, a list). */
@@ -149,6 +152,13 @@ export async function planEmails(
     salt: options.secretSalt || undefined,
     threading: { references: [firstMid ?? `<ostmesh.ticket.${ticketId}@${domain}>`] },
     base: await ticketVariables(em, ticket, dept, settings),
+    links: await loadTicketLinks(
+      em,
+      ticketId,
+      settings.helpdeskUrl,
+      settings.flag("allow_auth_tokens"),
+      options.secretSalt || undefined,
+    ),
   };
   const p = event.payload;
   switch (p.case) {
@@ -289,13 +299,17 @@ async function ticketVariables(
   };
 }
 
-/** The client portal's check-status page for a ticket (osTicket's signed auth links need its secret salt). */
+/** Ticket::getVar('client_link'): the client portal's page for the ticket's number. */
 function clientLink(settings: AlertSettings, ticket: Row): string {
-  const params = new URLSearchParams({ t: str(ticket.number), e: str(ticket.user_email) });
+  const params = new URLSearchParams({ t: str(ticket.number) });
   return joinUrl(settings.helpdeskUrl, `view.php?${params.toString()}`);
 }
 
-function recipientVariables(ctx: Context, who: Mailbox, kind: "agent" | "user"): TemplateVariables {
+function recipientVariables(
+  ctx: Context,
+  who: Mailbox,
+  kind: "agent" | "owner" | "collaborator",
+): TemplateVariables {
   const name = splitName(who.name);
   return {
     "recipient.name": who.name,
@@ -303,7 +317,11 @@ function recipientVariables(ctx: Context, who: Mailbox, kind: "agent" | "user"):
     "recipient.name.last": name.last,
     "recipient.email": who.address,
     "recipient.ticket_link":
-      kind === "agent" ? ctx.base["ticket.staff_link"] : ctx.base["ticket.client_link"],
+      kind === "agent"
+        ? ctx.base["ticket.staff_link"]
+        : kind === "owner"
+          ? ctx.links.owner
+          : ctx.links.collaborator,
   };
 }
 
@@ -541,7 +559,7 @@ async function newTicketNotice(
           // An agent's notice is signed only as the agent chose ("mine" or "dept", Ticket::open); ostmesh's API
           // offers no such choice, so it goes unsigned as osTicket's does without one.
           ...(staffOpened ? { signature: "" } : {}),
-          ...recipientVariables(ctx, to, "user"),
+          ...recipientVariables(ctx, to, "owner"),
         },
         about,
         cc,
@@ -660,7 +678,7 @@ async function messageAutoResponse(ctx: Context, entry: ThreadEntry): Promise<Pl
       tpl,
       to,
       from,
-      { message: entryVariable(entry), ...recipientVariables(ctx, to, "user") },
+      { message: entryVariable(entry), ...recipientVariables(ctx, to, isOwner ? "owner" : "collaborator") },
       {
         addressee: { userClass: isOwner ? "U" : "C", id: entry.userId },
         thread: aboutEntry(ctx, entry.id, answers),
@@ -738,7 +756,7 @@ async function collaboratorNotice(ctx: Context, entry: ThreadEntry): Promise<Pla
   let recipient: TemplateVariables;
   if (greetsOwner) {
     recipient = {
-      ...recipientVariables(ctx, to, "user"),
+      ...recipientVariables(ctx, to, "owner"),
       // TicketOwner's link on a ticket with collaborators carries no auth token.
       "recipient.ticket_link": joinUrl(settings.helpdeskUrl, `view.php?id=${ticketId}`),
     };
@@ -795,7 +813,11 @@ async function replyNotice(ctx: Context, entry: ThreadEntry): Promise<PlannedEma
       signature: "",
       "staff.name": agent?.name ?? entry.poster,
       "poster.name": entry.poster,
-      ...recipientVariables(ctx, to, "user"),
+      ...recipientVariables(ctx, to, "owner"),
+      // Ticket::postReply: the owner alone on a ticket with collaborators gets TicketOwner::getTicketLink().
+      ...(cc.length === 0 && ctx.links.hasCollaborators
+        ? { "recipient.ticket_link": ctx.links.ownerSigned }
+        : {}),
     },
     // Ticket::postReply mails its recipient list about the response, answering the newest e-mailed message.
     { addressee: LIST, thread: aboutEntry(ctx, entry.id, await lastEmailedMessageId(ctx)) },
@@ -1005,7 +1027,7 @@ async function cannedAutoReply(
     tpl,
     to,
     from,
-    { response: entryVariable(response), ...recipientVariables(ctx, to, "user") },
+    { response: entryVariable(response), ...recipientVariables(ctx, to, "owner") },
     { addressee: ownerAddressee(ctx), thread: aboutEntry(ctx, response.id, answers) },
   );
   return [{ ...reply, files: await entryFiles(ctx, response.id) }];
@@ -1045,7 +1067,7 @@ async function filterActionEmails(ctx: Context, emails: readonly FilterEmail[]):
           tpl,
           to,
           from,
-          { ...recipientVariables(ctx, ticketOwner, "user"), recipient: ticketOwner.name, user },
+          { ...recipientVariables(ctx, ticketOwner, "owner"), recipient: ticketOwner.name, user },
           { addressee: { userClass: "?", id: 0 }, thread: NO_THREAD },
         ),
       );

@@ -58,7 +58,8 @@ export type AlertFlag =
   | "transfer_alert_dept_manager"
   | "transfer_alert_dept_members"
   | "email_attachments"
-  | "strip_quoted_reply";
+  | "strip_quoted_reply"
+  | "allow_auth_tokens";
 
 /** Values of keys absent from ost_config (osTicket's OsticketConfig::$defaults and installer seed). */
 const DEFAULTS: Readonly<Record<string, string>> = {
@@ -72,6 +73,8 @@ const DEFAULTS: Readonly<Record<string, string>> = {
   message_autoresponder_collabs: "1",
   // emailAttachments: the installer seeds it on; e-mails carry their thread entry's files.
   email_attachments: "1",
+  // isAuthTokenEnabled: an end user's ticket link logs them in (OsticketConfig::$defaults).
+  allow_auth_tokens: "1",
 };
 
 export async function loadAlertSettings(em: EntityManager): Promise<AlertSettings> {
