@@ -38,10 +38,11 @@ function scalarString(key: string, value: PhpValue | undefined): string {
 }
 
 /**
- * Keys whose list or object value osTicket's PHP crashes on (a TypeError or a broken query, after writing
- * part of the ticket): always, or only when the list is not empty (an empty one is falsy and skipped).
+ * Keys whose value osTicket's PHP crashes on (a TypeError or a broken query, after writing part of the
+ * ticket): a list or object always, or only one that is not empty (an empty one is falsy and skipped), or
+ * (`ccs`, which Ticket::create counts) anything but a list or null.
  */
-const CRASHING_ARRAYS: ReadonlyMap<string, "any" | "non-empty"> = new Map([
+const CRASHING_VALUES: ReadonlyMap<string, "any" | "non-empty" | "not-a-list"> = new Map([
   ["subject", "any"], // Format::sanitize → trim()
   ["notes", "any"], // the contact form's memo field → trim()
   ["source", "any"], // strtolower() in Ticket::create
@@ -51,12 +52,17 @@ const CRASHING_ARRAYS: ReadonlyMap<string, "any" | "non-empty"> = new Map([
   ["staffId", "non-empty"],
   ["teamId", "non-empty"],
   ["cannedResponseId", "non-empty"],
+  ["ccs", "not-a-list"], // count() of a string, number or boolean
 ]);
 
-/** Refuses, as crashes are, the list or object values CRASHING_ARRAYS names. */
-export function refuseCrashingArrays(data: PhpArray): void {
-  for (const [key, when] of CRASHING_ARRAYS) {
+/** Refuses, as crashes are, the values CRASHING_VALUES names. */
+export function refuseCrashingValues(data: PhpArray): void {
+  for (const [key, when] of CRASHING_VALUES) {
     const value = data.get(key);
+    if (when === "not-a-list") {
+      if (value === undefined || value === null || isPhpArray(value)) continue;
+      throw new LegacyInputError(`Invalid request: "${key}" must be a list of e-mail addresses`);
+    }
     if (!isPhpArray(value) || (when === "non-empty" && value.size === 0)) continue;
     throw new LegacyInputError(`Invalid request: "${key}" must be a single value, not a list or an object`);
   }
@@ -263,7 +269,8 @@ export function ticketRequestStructure(fieldNames: Iterable<string>): RequestStr
           ]),
         },
       ],
-      ["system_emails", "*"],
+      // "*" => "*": a scalar entry is unexpected (in_array of its index in ["*"]), a nested one accepted.
+      ["system_emails", { names: new Set(), nested: new Map<string, RequestStructure | "*">([["*", "*"]]) }],
       [
         "thread_entry_recipients",
         { names: new Set(), nested: new Map([["*", { names: new Set(["to", "cc"]), nested: new Map() }]]) },

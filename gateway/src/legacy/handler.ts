@@ -21,7 +21,7 @@ import {
   fixupXml,
   LegacyInputError,
   prepareAttachments,
-  refuseCrashingArrays,
+  refuseCrashingValues,
   ticketRequestStructure,
   unexpectedKeys,
 } from "./fixup.ts";
@@ -147,6 +147,8 @@ export class LegacyApi {
     let body: Buffer;
     try {
       body = route.kind === "cron" ? Buffer.alloc(0) : await readBody(req, limit, signal);
+      // PHP parses a multipart/form-data body itself and leaves php://input, which osTicket reads, empty.
+      if (isMultipartFormData(req.headers["content-type"])) body = Buffer.alloc(0);
     } catch (error) {
       if (error instanceof BodyTooLarge)
         return { code: 413, body: `Request Entity Too Large (at most ${limit} bytes)`, edge: true, rows: [] };
@@ -232,7 +234,7 @@ export class LegacyApi {
     let fixed: ReturnType<typeof fixupJson> | undefined;
     try {
       fixed = route.format === "json" ? fixupJson(document) : fixupXml(document);
-      if (fixed) refuseCrashingArrays(fixed.data);
+      if (fixed) refuseCrashingValues(fixed.data);
     } catch (error) {
       // Where osTicket's PHP crashes (an empty 500): a clear 400, and nothing written.
       if (error instanceof LegacyInputError) return { code: 400, body: error.message, rows: [] };
@@ -306,4 +308,9 @@ function abortOnClose(res: NodeResponse): AbortSignal {
     if (!res.writableFinished) controller.abort(new ConnectError("the client went away", Code.Canceled));
   });
   return controller.signal;
+}
+
+/** Whether PHP's SAPI takes the body for a file upload form (`multipart/form-data`, any case). */
+function isMultipartFormData(contentType: string | undefined): boolean {
+  return /^\s*multipart\/form-data\b/i.test(contentType ?? "");
 }

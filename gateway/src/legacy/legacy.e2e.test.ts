@@ -359,6 +359,33 @@ describe("JSON bodies", () => {
     expect(gw.upstreams.created.at(-1)?.deptId).toBe(2);
   });
 
+  it("system_emails: a scalar entry is logged as unexpected (its index), a nested one is not", async () => {
+    const res = await post("/api/tickets.json", valid({ system_emails: ["a@example.com", { to: "b" }] }));
+    expect(res.status).toBe(201);
+    expect(res.rows.map((r) => [r.log_type, r.title, r.log])).toEqual([
+      [
+        "Error",
+        "Unexpected Data (400)",
+        `system_emails/0: Unexpected data received in API request [${masked(KEY)}] `,
+      ],
+    ]);
+  });
+
+  it("a multipart/form-data body is the empty body osTicket reads from php://input", async () => {
+    const before = gw.upstreams.created.length;
+    const res = await post("/api/tickets.json", valid(), {
+      headers: { "content-type": "Multipart/Form-Data; boundary=x" },
+    });
+    expect(res).toMatchObject({ status: 400, body: "Syntax error, malformed JSON" });
+    expect(res.rows).toEqual([warning(400, "Syntax error, malformed JSON")]);
+    expect(gw.upstreams.created).toHaveLength(before);
+    // Any other type leaves the body to osTicket's parser, as PHP does.
+    const plain = await post("/api/tickets.json", valid(), {
+      headers: { "content-type": "multipart/mixed" },
+    });
+    expect(plain.status).toBe(201);
+  });
+
   it("an undocumented cannedResponseId is logged as unexpected and still passed on, as Ticket::create honours it", async () => {
     const res = await post("/api/tickets.json", valid({ cannedResponseId: "2" }));
     expect(res.status).toBe(201);
@@ -714,6 +741,8 @@ describe("inputs osTicket crashes or chokes on", () => {
     ["a staffId given as an object", valid({ staffId: { a: 1 } }), '"staffId" must be a single value'],
     ["a teamId given as a list", valid({ teamId: [1] }), '"teamId" must be a single value'],
     ["a cannedResponseId given as a list", valid({ cannedResponseId: [1] }), '"cannedResponseId" must be'],
+    ["ccs given as a string", valid({ ccs: "cc@example.com" }), '"ccs" must be a list of e-mail addresses'],
+    ["ccs given as false", valid({ ccs: false }), '"ccs" must be a list of e-mail addresses'],
   ])("%s → 400 with a clear text, nothing written", async (_name, body, text) => {
     const before = gw.upstreams.created.length;
     const res = await post("/api/tickets.json", body);
