@@ -7,7 +7,13 @@ import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/ostic
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestEnv, type TestEnv } from "../testing/env.ts";
-import { type MailPipeline, mailsOf, setCoreConfig, startMailPipeline } from "../testing/mail.ts";
+import {
+  type MailPipeline,
+  mailsOf,
+  replayedTicketEvent,
+  setCoreConfig,
+  startMailPipeline,
+} from "../testing/mail.ts";
 import { replayApiCreateTicket } from "../testing/osticket-php.ts";
 import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
 
@@ -145,5 +151,36 @@ describe("e-mail attachments from osTicket's file storage", () => {
     await attachFile(entry, { name: "small.txt", type: "text/plain", chunks: [Buffer.from("tiny")] });
     const [reply] = await repliesOf(responseAdded(entry));
     expect((reply?.parsed.attachments ?? []).map((f) => f.filename)).toEqual(["small.txt"]);
+  });
+  it("embeds the images the HTML names by cid: (the alerts' osTicket logo) inline, under the sender's domain", async () => {
+    await setCoreConfig(em, {
+      ticket_alert_active: "1",
+      ticket_alert_admin: "1",
+      ticket_alert_dept_manager: "",
+      ticket_alert_dept_members: "",
+      // Inline images go along whatever email_attachments says.
+      email_attachments: "0",
+    });
+    const created = replayedTicketEvent(
+      {
+        case: "ticketCreated",
+        value: { ticket: { id: 25, number: "771291" }, message: { id: 31 }, alert: true, autorespond: false },
+      },
+      0,
+    );
+    const [alert, ...more] = await mailsOf(env, smtp, created, 1, "ticket.alert");
+    expect(more).toEqual([]);
+    // The default template's logo, ost_file 1 (key b56944cb4722cc5cda9d1e23a3ea7fbc), sent from support@example.com.
+    // The HTML as sent (quoted-printable soft breaks undone) names the part; mailparser resolves it to data:.
+    expect(alert?.raw.replace(/=\r?\n/g, "")).toContain(
+      'src=3D"cid:b56944cb4722cc5cda9d1e23a3ea7fbc@example.com"',
+    );
+    expect(alert?.parsed.html).toContain('src="data:image/png;base64,');
+    const logo = (alert?.parsed.attachments ?? []).find((f) => f.filename === "powered-by-osticket.png");
+    expect(logo?.cid).toBe("b56944cb4722cc5cda9d1e23a3ea7fbc@example.com");
+    expect(logo?.contentDisposition).toBe("inline");
+    expect(logo?.contentType).toBe("image/png");
+    expect(logo?.content.length).toBe(9452);
+    expect(alert?.raw).toMatch(/^Content-Type: multipart\/related;/m);
   });
 });

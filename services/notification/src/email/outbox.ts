@@ -60,6 +60,9 @@ export interface MailAttachment {
   filename: string;
   content: Buffer;
   contentType: string;
+  /** An image the HTML shows (`cid:` URL): its Content-ID, sent inline in a multipart/related part. */
+  cid?: string;
+  contentDisposition?: "inline";
 }
 
 /** What the sender needs from a mail transport (nodemailer's Mail object fits). */
@@ -102,6 +105,9 @@ export interface EmailSenderOptions {
 }
 
 type MailMessage = Parameters<MailTransport["sendMail"]>[0];
+
+/** Mailer::send's pattern of an inline image's URL in an HTML body: `cid:` and a file's key. */
+const CID_URL = /cid:([\w.-]{32})/g;
 
 /** Templates osTicket sends with Email::sendAutoReply (Mailer::send's `autoreply` option). */
 const AUTO_REPLIES = new Set(["ticket.autoresp", "message.autoresp", "ticket.autoreply"]);
@@ -232,13 +238,21 @@ export class EmailSender {
       this.#o.metrics?.attempt("email", outcome, (performance.now() - started) / 1000);
     const cc = row.cc ? parseCc(row.cc) : [];
     try {
-      const attachments = row.attachments ? await this.#attachments(em, id, parseFiles(row.attachments)) : [];
+      const inline = await this.#inlineImages(em, id, html, str(row.from_address));
+      const files = row.attachments
+        ? await this.#attachments(
+            em,
+            id,
+            parseFiles(row.attachments).filter((f) => !inline.fileIds.has(f.fileId)),
+          )
+        : [];
+      const attachments = [...inline.images, ...files];
       await this.#traced(row, attempts, {
         from: { address: str(row.from_address), name: str(row.from_name) },
         to: { address: str(row.recipient), name: str(row.recipient_name) },
         ...(row.cc ? { cc } : {}),
         subject: str(row.subject),
-        html,
+        html: inline.html,
         text: textBody(html, messageId),
         messageId,
         ...(inReplyTo ? { inReplyTo } : {}),
@@ -337,6 +351,46 @@ export class EmailSender {
       });
     }
     return out;
+  }
+
+  /**
+   * Mailer::send's inline images: every `cid:<file key>` of the HTML (the first 32 characters of [\w.-] after
+   * `cid:`, as its pattern takes them) that names a file of osTicket's storage (AttachmentFile::lookup: any
+   * ost_file, such as the templates' "Powered by osTicket" logo) goes along as an inline part whose Content-ID
+   * is the key with the sender's domain (`@localhost` without one), and the HTML names it so; a file that is
+   * also a planned attachment is not attached twice. A key that names no file is left as written.
+   */
+  async #inlineImages(
+    em: EntityManager,
+    emailId: number,
+    html: string,
+    fromAddress: string,
+  ): Promise<{ html: string; images: MailAttachment[]; fileIds: Set<number> }> {
+    const keys = [...new Set([...html.matchAll(CID_URL)].map((m) => String(m[1])))];
+    const fileIds = new Set<number>();
+    if (keys.length === 0) return { html, images: [], fileIds };
+    const domain = /(@[0-9a-zA-Z\-.]+)/.exec(fromAddress)?.[1] ?? "@localhost";
+    const rows = await query(
+      em,
+      `SELECT id, \`key\`, name FROM ost_file WHERE \`key\` IN (${keys.map(() => "?").join(", ")}) ORDER BY id`,
+      keys,
+    );
+    const images: MailAttachment[] = [];
+    const embedded = new Set<string>();
+    for (const key of keys) {
+      const file = rows.find((r) => str(r.key).toLowerCase() === key.toLowerCase());
+      if (!file) continue;
+      const [image] = await this.#attachments(em, emailId, [{ fileId: num(file.id), name: str(file.name) }]);
+      if (!image) continue;
+      images.push({ ...image, cid: `${key}${domain}`, contentDisposition: "inline" });
+      fileIds.add(num(file.id));
+      embedded.add(key);
+    }
+    return {
+      html: html.replace(CID_URL, (url, key: string) => (embedded.has(key) ? `${url}${domain}` : url)),
+      images,
+      fileIds,
+    };
   }
 
   /** One SMTP send inside its CLIENT span, a child of the stored context of the change; rethrows failures. */
