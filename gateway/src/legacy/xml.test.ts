@@ -25,6 +25,10 @@ describe("XML errors as PHP reports them", () => {
     ["<ticket><subject>a < b</subject></ticket>", "XML_ERR_NAME_REQUIRED at line 1:21"],
     ['\n<?xml version="1.0"?><ticket/>', "Reserved XML Name at line 2:22"],
     ['{"email":"a@example.com"}', "Not well-formed (invalid token) at line 1:1"],
+    ["<ticket a></ticket>", "Attribute without value at line 1:11"],
+    ["<ticket>\u0001</ticket>", "Invalid character at line 1:10"],
+    ["<ticket>\n<n>a\u0008</n></ticket>", "Invalid character at line 2:6"],
+    ['<ticket a="<"></ticket>', "> required at line 1:12"],
   ])("%j → XML error: %s", (body, expected) => {
     expect(errorOf(body)).toBe(`XML error: ${expected}`);
   });
@@ -40,10 +44,21 @@ describe("XML errors as PHP reports them", () => {
 
   it("says 'No error' with the position after the last character for a document without data", () => {
     expect(noXmlError(Buffer.from(""))).toBe("XML error: No error at line 1:1");
+    expect(noXmlError(Buffer.from("     "))).toBe("XML error: No error at line 1:6");
+    expect(noXmlError(Buffer.from(" \n\n\n "))).toBe("XML error: No error at line 4:2");
     expect(noXmlError(Buffer.from("<ticket>hello</ticket>"))).toBe("XML error: No error at line 1:23");
     expect(noXmlError(Buffer.from("<ticket>hello</ticket>\n"))).toBe("XML error: No error at line 2:1");
     expect(noXmlError(Buffer.from('<?xml version="1.0"?>\n<ticket><a>x</a></ticket>'))).toBe(
       "XML error: No error at line 2:26",
     );
   });
+
+  it.each([["ab"], ["<a>"], ["   "], ["\n \n"], ["<a/"]])(
+    "a body under 4 bytes (%j) is not parsed at all: no data, 'No error at line 1:1'",
+    (body) => {
+      const result = decodeXml(Buffer.from(body));
+      expect(result).toEqual({ ok: true, value: new Map() });
+      expect(noXmlError(Buffer.from(body))).toBe("XML error: No error at line 1:1");
+    },
+  );
 });

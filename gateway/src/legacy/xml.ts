@@ -17,6 +17,8 @@ import { isPhpArray, type PhpArray, type PhpValue } from "./php.ts";
 export type XmlDecodeResult = { ok: true; value: PhpValue } | { ok: false; error: string };
 
 const NOT_WELL_FORMED = "Not well-formed (invalid token)";
+/** Bytes libxml's push parser waits for before it parses anything. */
+const LIBXML_START_BYTES = 4;
 
 /**
  * PHP's text for a well-formedness error (ext/xml's libxml error names) and where it reports it. `column`
@@ -43,7 +45,14 @@ function phpError(
     return `Mismatched tag at line ${after}`;
   if (m.startsWith("undefined entity")) return `Undeclared entity error at line ${after}`;
   if (m.startsWith("duplicate attribute")) return `Attribute redefined at line ${after}`;
-  if (m.startsWith("unquoted attribute value")) return `Attribute without value at line ${pastNext(">")}`;
+  if (m.startsWith("unquoted attribute value") || m.startsWith("attribute without value"))
+    return `Attribute without value at line ${pastNext(">")}`;
+  if (m === "disallowed character.") {
+    // A `<` in an attribute value (libxml's XML_ERR_LT_IN_ATTRIBUTE, "> required" in ext/xml's table) is
+    // reported where it stands; a character XML does not allow, one column past it.
+    if (text[indexAt(text, line, column)] === "<") return `> required at line ${line}:${column}`;
+    return `Invalid character at line ${after}`;
+  }
   if (m.startsWith("disallowed character in tag name"))
     return `XML_ERR_NAME_REQUIRED at line ${line}:${column}`;
   if (m.startsWith("documents may contain only one root")) {
@@ -131,6 +140,9 @@ function reduce(start: PhpArray): PhpValue {
  * empty array (the caller answers `XML error: No error ...`, as osTicket does).
  */
 export function decodeXml(body: Buffer): XmlDecodeResult {
+  // libxml's push parser reads nothing before it has 4 bytes to detect the encoding from, and osTicket
+  // never tells it the input has ended: a shorter body parses "fine" to no data.
+  if (body.length < LIBXML_START_BYTES) return { ok: true, value: new Map() };
   const decoded = decodeBody(body);
   if ("error" in decoded) return { ok: false, error: decoded.error };
   const parser = new SaxesParser({ position: true });
@@ -197,6 +209,7 @@ export function decodeXml(body: Buffer): XmlDecodeResult {
 
 /** The `XML error` text osTicket answers when parsing "succeeded" but gave no usable data. */
 export function noXmlError(body: Buffer): string {
+  if (body.length < LIBXML_START_BYTES) return "XML error: No error at line 1:1";
   const text = body.toString("utf8");
   const lines = text.split("\n");
   // libxml's column is the position after the last character read.
