@@ -588,7 +588,20 @@ describe("help-topic forms and custom numbering", () => {
         "INSERT INTO ost_help_topic_form (topic_id, form_id, sort, extra) VALUES (2, 50, 2, '{\"disable\":[505]}')",
       );
     });
+    // Ticket::create array_merges a topic form's errors, renumbering every field id key so far from 0.
     await expectRejected(base({ topicId: 2, answers: { serial: "SN-1" } }), [
+      { key: "0", message: "Asset tag is a required field" },
+    ]);
+    await expectRejected(
+      base({ requester: { email: "bad", name: "X" }, topicId: 2, subject: "", answers: { serial: "SN-1" } }),
+      [
+        USER_ERROR,
+        { key: "0", message: "Issue Summary is a required field" },
+        { key: "1", message: "Asset tag is a required field" },
+      ],
+    );
+    // Only the legacy API shows the keys: other callers keep the field ids, which name the fields.
+    await expectRejected(base({ topicId: 2, answers: { serial: "SN-1" }, legacy: false }), [
       { key: "506", message: "Asset tag is a required field" },
     ]);
     const r = await create(

@@ -263,6 +263,28 @@ class Issues {
   get size(): number {
     return this.list.length;
   }
+  /**
+   * PHP's `$errors = array_merge($errors, $more)` where `more` is a form's errors (keyed by field id): the
+   * integer keys of both are renumbered from 0 in order (one number per field, however many messages it
+   * has); string keys (`user`, `topicId`, …) stay.
+   */
+  mergeRenumbered(more: readonly ValidationIssue[]): void {
+    let next = 0;
+    const renumber = (list: readonly ValidationIssue[]) => {
+      const given = new Map<string, string>();
+      return list.map((issue) => {
+        if (!/^(0|[1-9]\d*)$/.test(issue.key)) return issue;
+        let key = given.get(issue.key);
+        if (key === undefined) {
+          key = String(next++);
+          given.set(issue.key, key);
+        }
+        return { ...issue, key };
+      });
+    };
+    const merged = [...renumber(this.list), ...renumber(more)];
+    this.list.splice(0, this.list.length, ...merged);
+  }
 }
 
 const MISSING_DATA = "Missing or invalid data — Correct any errors below and try again";
@@ -700,6 +722,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if (!topic) topicInstances.length = 0;
   for (const instance of topicInstances) {
     const values = new Map<number, CleanValue>();
+    const formIssues: ValidationIssue[] = [];
     for (const field of instance.form.fields) {
       if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field) || isExtStored(field))
         continue;
@@ -710,9 +733,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
         required: required(field),
         isEmail: (a) => !!emailHost(a),
       })) {
-        issues.push(String(field.id), message);
+        formIssues.push({ key: String(field.id), message });
       }
     }
+    // Ticket::create merges each invalid topic form's errors with array_merge, which renumbers the field ids
+    // of every form's errors so far: the legacy API answers them so ("0\nSerial is a required field").
+    if (legacy && formIssues.length > 0) issues.mergeRenumbered(formIssues);
+    else for (const issue of formIssues) issues.push(issue.key, issue.message);
     topicValues.set(instance, values);
   }
 
