@@ -359,6 +359,19 @@ describe("JSON bodies", () => {
     expect(gw.upstreams.created.at(-1)?.deptId).toBe(2);
   });
 
+  it("tells the ticket service whether the request carried a message key, whatever its value", async () => {
+    for (const message of ["", null, "data:,", "data:text/plain;base64,@@@"]) {
+      expect((await post("/api/tickets.json", valid({ message }))).status).toBe(201);
+      expect(gw.upstreams.created.at(-1)?.legacy?.messageSent).toBe(true);
+    }
+    const xml = "<ticket><email>x@example.com</email><name>X</name><subject>S</subject><message/></ticket>";
+    expect((await post("/api/tickets.xml", xml)).status).toBe(201);
+    expect(gw.upstreams.created.at(-1)?.legacy?.messageSent).toBe(true);
+    const { message: _omitted, ...rest } = JSON.parse(valid()) as Record<string, unknown>;
+    await post("/api/tickets.json", JSON.stringify(rest));
+    expect(gw.upstreams.created.at(-1)?.legacy?.messageSent).toBe(false);
+  });
+
   it("system_emails: a scalar entry is logged as unexpected (its index), a nested one is not", async () => {
     const res = await post("/api/tickets.json", valid({ system_emails: ["a@example.com", { to: "b" }] }));
     expect(res.status).toBe(201);

@@ -90,6 +90,7 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
       emailId: has("emailId") ? text(data.get("emailId")) : "",
       remoteAddress: input.clientIp,
       sourceSent: has("source"),
+      messageSent: input.message !== undefined,
     },
     attachments: input.attachments.map((file) => ({
       source: {

@@ -318,7 +318,7 @@ export async function startUpstreams(databaseUrl: string, options: UpstreamOptio
             violations.push({ legacyKey: "user", description: "Incomplete client information" });
           if (!req.subject)
             violations.push({ legacyKey: "20", description: "Issue Summary is a required field" });
-          if (!req.message)
+          if (!req.message && !req.legacy?.messageSent)
             violations.push({ legacyKey: "21", description: "Issue Details is a required field" });
           if (email.endsWith("@banned.example") && violations.length === 0)
             throw new ConnectError("Ticket denied", Code.PermissionDenied, undefined, [

@@ -118,6 +118,7 @@ export function createInput(
     autorespond: req.autorespond ?? true,
     ...(notice ? { ticketNotice: notice } : {}),
     legacy: legacy !== undefined,
+    ...(legacy?.messageSent ? { messageSent: true } : {}),
   };
 }
 

@@ -260,6 +260,19 @@ describe("validation failures write nothing (every ost_ table counted)", () => {
     ]);
   });
 
+  it("takes a legacy message sent empty (a key osTicket makes a body object of) as given, stored as '-'", async () => {
+    const r = await create(base({ message: "", messageSent: true }));
+    const entry = await one("SELECT body, format FROM ost_thread_entry WHERE id = ?", [r.messageEntryId]);
+    expect(entry).toEqual({ body: "-", format: "text" });
+    const html = await create(base({ message: "<br/>", messageFormat: "html", messageSent: true }));
+    expect(await one("SELECT body FROM ost_thread_entry WHERE id = ?", [html.messageEntryId])).toEqual({
+      body: "-",
+    });
+    // Without the key it is still missing, and only the legacy API sends the key.
+    await expectRejected(base({ message: "" }), [MESSAGE_REQUIRED]);
+    await expectRejected(base({ message: "", messageSent: true, legacy: false }), [MESSAGE_REQUIRED]);
+  });
+
   it("refuses origins the API cannot use", async () => {
     for (const source of ["Phone", "phone", "Other", "Fax"]) {
       await expectRejected(base({ source }), [

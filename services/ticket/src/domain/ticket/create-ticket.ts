@@ -128,6 +128,11 @@ export interface CreateTicketInput {
   readonly subject?: string;
   /** First message body as sent (ticket form field `message`). */
   readonly message?: string;
+  /**
+   * The legacy request carried a `message` key: osTicket's parsers make it a body object the required check
+   * never refuses, so an empty body is no error (stored as "-").
+   */
+  readonly messageSent?: boolean;
   readonly messageFormat?: BodyFormat;
   /** Channel as sent; stored ucfirst in ost_ticket.source, verbatim on the entry. Default `API`. */
   readonly source?: string;
@@ -647,7 +652,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     policy: ctx.htmlPolicy,
   });
   const body = storedBody(bodyContent);
-  const messageGiven = bodyContent !== "";
+  const messageGiven = bodyContent !== "" || (legacy && input.messageSent === true);
   for (const field of ticketInstance.form.fields) {
     if (!isEnabled(field) || ticketInstance.disabled.has(field.id) || !hasData(field)) continue;
     if (field.type === "thread") {

@@ -294,6 +294,15 @@ export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> 
    * @generated from field: bool source_sent = 7;
    */
   sourceSent: boolean;
+
+  /**
+   * The request carried a `message` key, whatever its value: osTicket's parsers make it a thread entry body
+   * object, which the ticket form's required check never refuses, so an empty or undecodable message
+   * (`""`, null, `data:,`, `<message/>`) is no "Issue Details is a required field" and is stored as "-".
+   *
+   * @generated from field: bool message_sent = 8;
+   */
+  messageSent: boolean;
 };
 
 /**
