@@ -139,6 +139,12 @@ describe("the Message-ID marker in e-mail bodies", () => {
       expect(m.parsed.text?.trimEnd().split("\n").at(-1)).toBe(`Ref-Mid: ${bare(m.parsed.messageId ?? "")}`);
     }
 
+    // The text part is Mailer::send's `rtrim(Format::html2text($body, 90, false))`: line breaks after <br>,
+    // </div> and </p> only, tags stripped, wrapped at 90 bytes (as osTicket 1.18.1 gives it for this body).
+    expect(autoResponse.parsed.text?.split("\nRef-Mid: ")[0]).toBe(
+      "Dear Trace, A request for support has been created and assigned #771291. A representative\nwill follow-up with you as soon as possible. You can view this ticket's progress online. \n\nYour osTicket Test Helpdesk Team, \n Support Department \n If you wish to provide additional comments or information regarding the issue, please\nreply to this email or login to your account for a complete archive of your support\nrequests.",
+    );
+
     // Thread::lookupByEmailHeaders reads the Ref-Mid line from the body: the requester's message, unparented.
     const byUser = threadedOn(
       await reply(

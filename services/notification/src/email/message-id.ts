@@ -80,7 +80,7 @@ export function withMessageIdMarker(html: string, messageId: string, replyTag: s
 
 /** Mailer::send's last line of every text body: `Ref-Mid: <Message-ID without brackets>`. */
 export function withRefMidLine(text: string, messageId: string): string {
-  return `${text.trimEnd()}\nRef-Mid: ${bareMessageId(messageId)}\n`;
+  return `${text}\nRef-Mid: ${bareMessageId(messageId)}\n`;
 }
 
 function bareMessageId(messageId: string): string {

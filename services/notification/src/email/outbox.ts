@@ -3,13 +3,13 @@ import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { describeError, type Logger } from "@ostmesh/bus";
 import { type EntityManager, execute, query, type Row } from "@ostmesh/db";
 import type { DeliveryMetrics, DeliveryOutcome } from "@ostmesh/kit/metrics/delivery.ts";
+import { simpleHtml2Text } from "@ostmesh/kit/osticket/text.ts";
 import { backoffMs, claimLeased, DeliveryLoop, forEachConcurrently, QueueDepth } from "../delivery-loop.ts";
 import { num, str } from "../osticket/reads.ts";
 import { restoredTraceContext } from "../trace-context.ts";
 import type { Mailbox } from "./directory.ts";
 import { isOsTicketMessageId, withRefMidLine } from "./message-id.ts";
 import type { PlannedEmail, PlannedFile } from "./plan.ts";
-import { stripTags } from "./templates.ts";
 
 export const EmailStatus = { PENDING: 1, RETRYING: 2, SENT: 3, FAILED: 4 } as const;
 
@@ -430,10 +430,9 @@ export class EmailSender {
  * The plain-text part, from the html. Mailer::send ends every text part with a `Ref-Mid:` line naming the
  * mail's Message-ID, which threads a plain-text reply that quotes it; only osTicket's own ids are worth naming.
  */
+/** Mailer::send's text part: `rtrim(Format::html2text($body, 90, false))`, then the Ref-Mid line. */
 function textBody(html: string, messageId: string): string {
-  const text = stripTags(html.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|h\d|tr)>/gi, "\n"))
-    .replace(/\n{3,}/g, "\n\n")
-    .trim();
+  const text = simpleHtml2Text(html, 90).replace(/[ \t\n\r\0\v]+$/, "");
   return isOsTicketMessageId(messageId) ? withRefMidLine(text, messageId) : text;
 }
 

@@ -34,57 +34,9 @@ export function phpTruthyString(text: string | null | undefined): boolean {
   return !!text && text !== "0";
 }
 
-/** `htmlspecialchars_decode` with ENT_COMPAT: only &amp; &quot; &lt; &gt; (single pass). */
-export function decodeSpecialChars(text: string): string {
-  return text.replace(/&(amp|quot|lt|gt);/g, (_, name: string) =>
-    name === "amp" ? "&" : name === "quot" ? '"' : name === "lt" ? "<" : ">",
-  );
-}
+import { decodeSpecialChars, stripTags } from "@ostmesh/kit/osticket/text.ts";
 
-export { htmlChars };
-
-/** PHP `strip_tags`: drops tags and comments; a `<` followed by whitespace is text. */
-export function stripTags(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text.charAt(i);
-    if (c !== "<") {
-      out += c;
-      i++;
-      continue;
-    }
-    const next = text.charAt(i + 1);
-    if (next === "" ? false : /\s/.test(next)) {
-      out += c;
-      i++;
-      continue;
-    }
-    if (text.startsWith("<!--", i)) {
-      const end = text.indexOf("-->", i + 4);
-      i = end === -1 ? text.length : end + 3;
-      continue;
-    }
-    // Inside a tag until the matching '>' (quotes and nested '<' respected).
-    let depth = 1;
-    let quote = "";
-    i++;
-    while (i < text.length && depth > 0) {
-      const t = text.charAt(i);
-      if (quote) {
-        if (t === quote) quote = "";
-      } else if (t === '"' || t === "'") {
-        quote = t;
-      } else if (t === "<") {
-        depth++;
-      } else if (t === ">") {
-        depth--;
-      }
-      i++;
-    }
-  }
-  return out;
-}
+export { decodeSpecialChars, htmlChars, stripTags };
 
 /** Format::searchable: NFC, whitespace runs collapsed to their first character, trimmed. */
 export function searchable(text: string): string {

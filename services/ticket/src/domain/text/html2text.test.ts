@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mailHtmlToText, phpWordwrap } from "./html2text.ts";
+import { mailHtmlToText } from "./html2text.ts";
 
 // Expected texts are what osTicket 1.18.1's Format::html2text(Format::safe_html($html), 100, false) gives.
 describe("mailHtmlToText (Mail_Parse::getBody with rich text off)", () => {
@@ -71,15 +71,5 @@ describe("mailHtmlToText (Mail_Parse::getBody with rich text off)", () => {
     );
     expect(mailHtmlToText("<p></p>")).toBe("");
     expect(mailHtmlToText("0")).toBe("0");
-  });
-});
-
-describe("phpWordwrap (wordwrap with cut)", () => {
-  it("gives PHP's results", () => {
-    expect(phpWordwrap("The quick brown fox", 10)).toBe("The quick\nbrown fox");
-    expect(phpWordwrap("A very long woooooooooooord.", 8)).toBe("A very\nlong\nwooooooo\nooooord.");
-    expect(phpWordwrap("aa  bb\ncc dd", 2)).toBe("aa\n b\nb\ncc\ndd");
-    expect(phpWordwrap("abc\n", 2)).toBe("ab\nc\n");
-    expect(phpWordwrap("ééé", 2)).toBe("é\né\né");
   });
 });

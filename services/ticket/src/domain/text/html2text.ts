@@ -1,4 +1,5 @@
-import { decodeSpecialChars, phpTruthyString, sanitizeRichText, stripTags } from "./format.ts";
+import { simpleHtml2Text } from "@ostmesh/kit/osticket/text.ts";
+import { phpTruthyString, sanitizeRichText } from "./format.ts";
 
 /** The line width Mail_Parse::getBody asks Format::html2text for. */
 const MAIL_WIDTH = 100;
@@ -17,57 +18,4 @@ const MAIL_WIDTH = 100;
 export function mailHtmlToText(html: string): string {
   const safe = sanitizeRichText(html);
   return phpTruthyString(safe) ? simpleHtml2Text(safe, MAIL_WIDTH) : safe;
-}
-
-/**
- * What Format::html2text does after its optional tidying, on the simple path 1.18.1 runs: line breaks for
- * `<br>`, `</div>` and `</p>`, tags stripped, &amp; &quot; &lt; &gt; decoded, wrapped at `width` bytes.
- */
-export function simpleHtml2Text(html: string, width: number): string {
-  const broken = html
-    .replace(/<br ?\/?>/gi, "\n")
-    .replace(/(<\/div>)[ \t\n\v\f\r]*/gi, "$1\n")
-    .replace(/(<\/p>)[ \t\n\v\f\r]*/gi, "$1\n\n");
-  return phpWordwrap(decodeSpecialChars(stripTags(broken)), width);
-}
-
-/**
- * PHP's `wordwrap($text, $width, "\n", true)`: counts bytes, keeps existing line breaks, breaks at the last
- * space that fits (the space is dropped) and cuts words longer than the width. A cut that would fall inside
- * a multi-byte character is moved back to the character's start, where PHP splits the character (and
- * MySQL then refuses or cuts the invalid UTF-8).
- */
-export function phpWordwrap(text: string, width: number): string {
-  const bytes = Buffer.from(text, "utf8");
-  const out: Buffer[] = [];
-  const newline = Buffer.from("\n");
-  const length = bytes.length;
-  let lastStart = 0;
-  let lastSpace = 0;
-  let current = 0;
-  for (; current < length; current++) {
-    const byte = bytes[current];
-    if (byte === 0x0a && current + 1 < length) {
-      out.push(bytes.subarray(lastStart, current + 1));
-      lastStart = lastSpace = current + 1;
-    } else if (byte === 0x20) {
-      if (current - lastStart >= width) {
-        out.push(bytes.subarray(lastStart, current), newline);
-        lastStart = current + 1;
-      }
-      lastSpace = current;
-    } else if (current - lastStart >= width && lastStart >= lastSpace) {
-      let cut = current;
-      while (cut > lastStart && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--;
-      if (cut === lastStart) cut = current;
-      out.push(bytes.subarray(lastStart, cut), newline);
-      lastStart = lastSpace = cut;
-      current = cut;
-    } else if (current - lastStart >= width && lastStart < lastSpace) {
-      out.push(bytes.subarray(lastStart, lastSpace), newline);
-      lastStart = lastSpace = lastSpace + 1;
-    }
-  }
-  if (lastStart !== current) out.push(bytes.subarray(lastStart, current));
-  return Buffer.concat(out).toString("utf8");
 }
