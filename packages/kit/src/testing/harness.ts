@@ -127,3 +127,13 @@ async function closedPort(): Promise<number> {
   await once(server, "close");
   return port;
 }
+
+/** The ConnectError a call ends with; the test fails if the call succeeds instead. */
+export async function rejectionOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}

@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../storage/sql.ts";
 import { countRows } from "../storage/testing.ts";
@@ -15,15 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 let seed = 1000;
 async function upload(name = randomName("f", "txt")): Promise<number> {
@@ -84,7 +76,7 @@ describe("AttachFiles", () => {
   it("links all or nothing, and names what is wrong", async () => {
     const entryId = await newEntry();
     const file = await upload();
-    const missing = await rejection(
+    const missing = await rejectionOf(
       h.client.attachFiles(
         {
           threadEntryId: entryId,
@@ -97,7 +89,7 @@ describe("AttachFiles", () => {
     expect(missing.rawMessage).toBe("files[1].file_id: file 999999 not found");
     expect(await countRows(h.em(), "ost_attachment", "`object_id` = ?", [entryId])).toBe(0);
 
-    const noEntry = await rejection(
+    const noEntry = await rejectionOf(
       h.client.attachFiles({ threadEntryId: 999_999, files: [{ fileId: file }] }, { headers }),
     );
     expect(noEntry.code).toBe(Code.NotFound);
@@ -114,7 +106,7 @@ describe("AttachFiles", () => {
       ],
     ];
     for (const [request, message] of cases) {
-      const error = await rejection(h.client.attachFiles(request, { headers }));
+      const error = await rejectionOf(h.client.attachFiles(request, { headers }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toBe(message);
     }
@@ -124,7 +116,7 @@ describe("AttachFiles", () => {
       entryId,
       file,
     ]);
-    const conflict = await rejection(
+    const conflict = await rejectionOf(
       h.client.attachFiles({ threadEntryId: entryId, files: [{ fileId: file }] }, { headers }),
     );
     expect(conflict.code).toBe(Code.FailedPrecondition);
@@ -149,7 +141,7 @@ describe("AttachFiles", () => {
       .em()
       .execute("SELECT `name` FROM `ost_attachment` WHERE `object_id` = ?", [entryId]);
     expect(row?.name).toBe("renamed.txt");
-    const conflict = await rejection(
+    const conflict = await rejectionOf(
       h.client.attachFiles(
         { idempotencyKey: key, threadEntryId: entryId, files: [{ fileId: file, name: "other.txt" }] },
         { headers },
@@ -227,7 +219,7 @@ describe("ListAttachments", () => {
       ],
     ];
     for (const [request, message] of cases) {
-      const error = await rejection(h.client.listAttachments(request, { headers }));
+      const error = await rejectionOf(h.client.listAttachments(request, { headers }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toBe(message);
     }
@@ -236,11 +228,11 @@ describe("ListAttachments", () => {
       { target: { case: "ticketId", value: ticketId }, pageSize: 5000 },
       { headers },
     );
-    const unknownTicket = await rejection(
+    const unknownTicket = await rejectionOf(
       h.client.listAttachments({ target: { case: "ticketId", value: 999_999 } }, { headers }),
     );
     expect(unknownTicket.code).toBe(Code.NotFound);
-    const unknownEntry = await rejection(
+    const unknownEntry = await rejectionOf(
       h.client.listAttachments({ target: { case: "threadEntryId", value: 999_999 } }, { headers }),
     );
     expect(unknownEntry.code).toBe(Code.NotFound);
@@ -272,7 +264,7 @@ describe("PurgeOrphanFiles", () => {
     const shorter = await h.client.purgeOrphanFiles({ minAge: { seconds: 300n } }, { headers });
     expect(shorter.filesDeleted).toBeGreaterThanOrEqual(1);
     expect(await countRows(h.em(), "ost_file", "`id` = ?", [young])).toBe(0);
-    const negative = await rejection(h.client.purgeOrphanFiles({ minAge: { seconds: -1n } }, { headers }));
+    const negative = await rejectionOf(h.client.purgeOrphanFiles({ minAge: { seconds: -1n } }, { headers }));
     expect(negative.code).toBe(Code.InvalidArgument);
     expect(negative.rawMessage).toBe("min_age: must not be negative");
   });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type CapturedLogs, captureLogs } from "@ostmesh/kit/testing/harness.ts";
+import { type CapturedLogs, captureLogs, rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import type { DownloadFileResponse } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHUNK_SIZE, digestOf, fileSignature } from "../storage/index.ts";
@@ -28,15 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function drain(request: Parameters<typeof h.client.downloadFile>[0], callHeaders = headers) {
   const parts: Array<{ kind: string; bytes: number }> = [];
@@ -124,19 +115,19 @@ describe("DownloadFile by id", () => {
   });
 
   it("refuses unknown, invalid and unservable files", async () => {
-    const missing = await rejection(drain({ file: { case: "fileId", value: 999_999 } }));
+    const missing = await rejectionOf(drain({ file: { case: "fileId", value: 999_999 } }));
     expect(missing.code).toBe(Code.NotFound);
-    const invalid = await rejection(drain({ file: { case: "fileId", value: -3 } }));
+    const invalid = await rejectionOf(drain({ file: { case: "fileId", value: -3 } }));
     expect(invalid.code).toBe(Code.InvalidArgument);
     expect(invalid.rawMessage).toBe("file_id: must be a positive id");
-    const neither = await rejection(drain({}));
+    const neither = await rejectionOf(drain({}));
     expect(neither.code).toBe(Code.InvalidArgument);
 
     const { insertId: legacy } = await run(
       h.em(),
       "INSERT INTO `ost_file` SET `type` = 'text/plain', `name` = 'old.txt', `key` = 'legacyk', `ft` = 'T', `signature` = 'x', `created` = NOW(), `size` = 3, `bk` = '6'",
     );
-    const backend = await rejection(drain({ file: { case: "fileId", value: legacy } }));
+    const backend = await rejectionOf(drain({ file: { case: "fileId", value: legacy } }));
     expect(backend.code).toBe(Code.FailedPrecondition);
 
     // Chunks holding fewer bytes than the row promises: the stream ends with DATA_LOSS, not silently short.
@@ -147,7 +138,7 @@ describe("DownloadFile by id", () => {
     await run(h.em(), "INSERT INTO `ost_file_chunk` SET `file_id` = ?, `chunk_id` = 0, `filedata` = 'abc'", [
       short,
     ]);
-    const damaged = await rejection(drain({ file: { case: "fileId", value: short } }));
+    const damaged = await rejectionOf(drain({ file: { case: "fileId", value: short } }));
     expect(damaged.code).toBe(Code.DataLoss);
     expect(damaged.rawMessage).toBe(`file ${short} is damaged: its chunks hold 3 bytes, its size is 5`);
   });
@@ -248,7 +239,7 @@ describe("DownloadFile with a range", () => {
       [{ length: 1n, suffixLength: 5n }, "range.suffix_length: cannot be combined with offset or length"],
     ];
     for (const [range, message] of cases) {
-      const error = await rejection(drain({ file: { case: "fileId", value: big.id }, range }));
+      const error = await rejectionOf(drain({ file: { case: "fileId", value: big.id }, range }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toBe(message);
     }
@@ -374,10 +365,10 @@ describe("GetFileInfo", () => {
   it("returns the file's metadata and refuses unknown or invalid ids", async () => {
     const res = await h.client.getFileInfo({ fileId: big.id }, { headers });
     expect(res.file).toMatchObject({ id: big.id, key: big.key, purpose: "T", backend: "D" });
-    expect((await rejection(h.client.getFileInfo({ fileId: 999_999 }, { headers }))).code).toBe(
+    expect((await rejectionOf(h.client.getFileInfo({ fileId: 999_999 }, { headers }))).code).toBe(
       Code.NotFound,
     );
-    expect((await rejection(h.client.getFileInfo({ fileId: 0 }, { headers }))).code).toBe(
+    expect((await rejectionOf(h.client.getFileInfo({ fileId: 0 }, { headers }))).code).toBe(
       Code.InvalidArgument,
     );
   });
@@ -399,7 +390,7 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
 
     h.advance(3600 * 1000);
     try {
-      const expired = await rejection(drain({ file: { case: "link", value: link } }));
+      const expired = await rejectionOf(drain({ file: { case: "link", value: link } }));
       expect(expired.code).toBe(Code.PermissionDenied);
       expect(expired.rawMessage).toBe("the download link has expired");
     } finally {
@@ -419,7 +410,7 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
       { ...link, signature: "not-a-signature" },
       { ...link, expires: 0n },
     ]) {
-      const error = await rejection(drain({ file: { case: "link", value: forged } }));
+      const error = await rejectionOf(drain({ file: { case: "link", value: forged } }));
       expect(error.code).toBe(Code.PermissionDenied);
       expect(error.rawMessage).toBe("the download link is not valid");
     }
@@ -429,7 +420,7 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
       ttlSeconds: 60,
       disposition: "inline",
     });
-    const gone = await rejection(
+    const gone = await rejectionOf(
       drain({ file: { case: "link", value: { key: "no-such-key", expires: BigInt(expiresAt), signature } } }),
     );
     expect(gone.code).toBe(Code.NotFound);
@@ -442,7 +433,7 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
       { seconds: 86_401n },
       { seconds: 0n, nanos: 500_000_000 },
     ]) {
-      const error = await rejection(h.client.createDownloadLink({ fileId: big.id, ttl }, { headers }));
+      const error = await rejectionOf(h.client.createDownloadLink({ fileId: big.id, ttl }, { headers }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toBe("ttl: must be between 1 second and 24 hours");
     }
@@ -451,14 +442,14 @@ describe("CreateDownloadLink and DownloadFile by signed link", () => {
       { headers },
     );
     expect(Number(longest.expiresAt?.seconds)).toBe(Math.floor(h.now() / 1000) + 86_400);
-    expect((await rejection(h.client.createDownloadLink({ fileId: 999_999 }, { headers }))).code).toBe(
+    expect((await rejectionOf(h.client.createDownloadLink({ fileId: 999_999 }, { headers }))).code).toBe(
       Code.NotFound,
     );
     const { insertId: legacy } = await run(
       h.em(),
       "INSERT INTO `ost_file` SET `type` = 'text/plain', `name` = 'old.txt', `key` = 'legacy2', `ft` = 'T', `signature` = 'x', `created` = NOW(), `size` = 3, `bk` = '6'",
     );
-    expect((await rejection(h.client.createDownloadLink({ fileId: legacy }, { headers }))).code).toBe(
+    expect((await rejectionOf(h.client.createDownloadLink({ fileId: legacy }, { headers }))).code).toBe(
       Code.FailedPrecondition,
     );
   });

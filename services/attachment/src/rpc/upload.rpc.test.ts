@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import type { UploadFileStreamRequest } from "@ostmesh/proto/gen/osticket/attachment/v1/attachment_service_pb.js";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,15 +75,6 @@ function chunkMessage(bytes: Uint8Array): UploadFileStreamRequest {
     idempotencyKey: "",
     part: { case: "chunk", value: bytes },
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
 }
 
 function violation(error: ConnectError) {
@@ -219,11 +211,11 @@ describe("uploaders are recorded with the file (ostmesh_upload)", () => {
   it("records nothing for a refused upload", async () => {
     const before = await countRows(h.em(), "ostmesh_upload");
     const owner = await h.headersOf("endUserOwner");
-    const error = await rejection(
+    const error = await rejectionOf(
       h.client.uploadFile({ name: "big.bin", data: bytesOf(LIMIT + 1) }, { headers: owner }),
     );
     expect(error.code).toBe(Code.ResourceExhausted);
-    const liar = await rejection(
+    const liar = await rejectionOf(
       h.client.uploadFileStream(streamOf({ name: "liar.bin", size: 10 }, bytesOf(20, 5)), { headers: owner }),
     );
     expect(liar.code).toBe(Code.InvalidArgument);
@@ -234,7 +226,7 @@ describe("uploaders are recorded with the file (ostmesh_upload)", () => {
 describe("refused uploads leave nothing behind", () => {
   it("refuses a unary file over max_file_size with the limit in the message and osTicket's wording", async () => {
     const before = await fileRows();
-    const error = await rejection(
+    const error = await rejectionOf(
       h.client.uploadFile({ name: "big.bin", data: bytesOf(LIMIT + 1) }, { headers }),
     );
     expect(error.code).toBe(Code.ResourceExhausted);
@@ -255,13 +247,13 @@ describe("refused uploads leave nothing behind", () => {
         yield message;
       }
     }
-    const declared = await rejection(h.client.uploadFileStream(counted(), { headers }));
+    const declared = await rejectionOf(h.client.uploadFileStream(counted(), { headers }));
     expect(declared.code).toBe(Code.ResourceExhausted);
     expect(declared.rawMessage).toContain(`limit of ${LIMIT} bytes`);
     // At most what the transport had in flight was read, far from the whole file.
     expect(pulled).toBeLessThan(LIMIT);
 
-    const overflow = await rejection(
+    const overflow = await rejectionOf(
       h.client.uploadFileStream(streamOf({ name: "liar.bin", size: 10 }, bytesOf(CHUNK_SIZE + 10)), {
         headers,
       }),
@@ -269,7 +261,7 @@ describe("refused uploads leave nothing behind", () => {
     expect(overflow.code).toBe(Code.InvalidArgument);
     expect(violation(overflow)?.field).toBe("chunk");
 
-    const short = await rejection(
+    const short = await rejectionOf(
       h.client.uploadFileStream(
         streamOf({ name: "short.bin", size: 2 * CHUNK_SIZE }, bytesOf(CHUNK_SIZE + 10)),
         {
@@ -287,7 +279,7 @@ describe("refused uploads leave nothing behind", () => {
   it("refuses a unary message above the unary cap with a pointer to the stream", async () => {
     await h.setMaxFileSize(64 * 1024 * 1024);
     try {
-      const error = await rejection(
+      const error = await rejectionOf(
         h.client.uploadFile({ name: "unary.bin", data: Buffer.alloc(8 * 1024 * 1024 + 1) }, { headers }),
       );
       expect(error.code).toBe(Code.ResourceExhausted);
@@ -299,12 +291,12 @@ describe("refused uploads leave nothing behind", () => {
 
   it("refuses a declared type the content contradicts, and a malformed type", async () => {
     const before = await fileRows();
-    const mismatch = await rejection(
+    const mismatch = await rejectionOf(
       h.client.uploadFile({ name: "cat.png", type: "image/png", data: windowsExecutable() }, { headers }),
     );
     expect(mismatch.code).toBe(Code.InvalidArgument);
     expect(violation(mismatch)).toMatchObject({ field: "type", description: "File type is not allowed" });
-    const streamed = await rejection(
+    const streamed = await rejectionOf(
       h.client.uploadFileStream(
         streamOf({ name: "cat.png", type: "image/png", size: 1024 }, windowsExecutable()),
         { headers },
@@ -312,7 +304,7 @@ describe("refused uploads leave nothing behind", () => {
     );
     expect(streamed.code).toBe(Code.InvalidArgument);
     expect(violation(streamed)?.field).toBe("metadata.type");
-    const malformed = await rejection(
+    const malformed = await rejectionOf(
       h.client.uploadFile({ name: "x.txt", type: "not a type", data: Buffer.from("x") }, { headers }),
     );
     expect(malformed.code).toBe(Code.InvalidArgument);
@@ -330,7 +322,7 @@ describe("refused uploads leave nothing behind", () => {
     expect(kept.file).toMatchObject({ name: "scan.png", type: "text/plain", size: BigInt(png.length) });
     const [files, chunks] = before;
     expect(await fileRows()).toEqual([files + 1, chunks + 1]);
-    const malformed = await rejection(
+    const malformed = await rejectionOf(
       h.client.uploadFile(
         { name: "x.txt", type: "pdf", data: Buffer.from("x"), keepDeclaredType: true },
         { headers },
@@ -350,7 +342,7 @@ describe("refused uploads leave nothing behind", () => {
     );
     try {
       const before = await fileRows();
-      const error = await rejection(
+      const error = await rejectionOf(
         h.client.uploadFile(
           { name: "tool.exe", type: "application/octet-stream", data: Buffer.from("MZ..") },
           { headers },
@@ -359,7 +351,7 @@ describe("refused uploads leave nothing behind", () => {
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain("tool.exe");
       expect(violation(error)).toMatchObject({ field: "name", description: "File type is not allowed" });
-      const streamed = await rejection(
+      const streamed = await rejectionOf(
         h.client.uploadFileStream(streamOf({ name: "tool.exe", size: 4 }, Buffer.from("MZ..")), { headers }),
       );
       expect(violation(streamed)?.field).toBe("metadata.name");
@@ -381,12 +373,12 @@ describe("refused uploads leave nothing behind", () => {
     );
     try {
       const before = await fileRows();
-      const error = await rejection(
+      const error = await rejectionOf(
         h.client.uploadFile({ name: "a.txt", data: Buffer.from("a") }, { headers }),
       );
       expect(error.code).toBe(Code.FailedPrecondition);
       expect(error.rawMessage).toContain("attachments are disabled");
-      const streamed = await rejection(
+      const streamed = await rejectionOf(
         h.client.uploadFileStream(streamOf({ name: "a.txt", size: 1 }, Buffer.from("a")), { headers }),
       );
       expect(streamed.code).toBe(Code.FailedPrecondition);
@@ -422,7 +414,7 @@ describe("refused uploads leave nothing behind", () => {
       ],
     ];
     for (const [call, field] of cases) {
-      const error = await rejection(call());
+      const error = await rejectionOf(call());
       expect(error.code, field).toBe(Code.InvalidArgument);
       expect(violation(error)?.field, field).toBe(field);
     }
@@ -454,7 +446,7 @@ describe("refused uploads leave nothing behind", () => {
       [emptyPart(), "chunk: every message after the first must carry a chunk"],
     ];
     for (const [stream, message] of expectations) {
-      const error = await rejection(h.client.uploadFileStream(stream, { headers }));
+      const error = await rejectionOf(h.client.uploadFileStream(stream, { headers }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toBe(message);
     }
@@ -471,7 +463,7 @@ describe("idempotency keys", () => {
     // Without the key the same bytes would dedupe (deduplicated: true); the retry repeats the first answer.
     expect(retry).toEqual(first);
     expect(retry.deduplicated).toBe(false);
-    const conflict = await rejection(
+    const conflict = await rejectionOf(
       h.client.uploadFile({ idempotencyKey: key, name: "other.bin", data }, { headers }),
     );
     expect(conflict.code).toBe(Code.FailedPrecondition);
@@ -495,7 +487,7 @@ describe("idempotency keys", () => {
     const retry = await h.client.uploadFileStream(streamOf(meta, data, { idempotencyKey: key }), { headers });
     expect(retry).toEqual(first);
     expect(await fileRows()).toEqual(before);
-    const changed = await rejection(
+    const changed = await rejectionOf(
       h.client.uploadFileStream(streamOf(meta, bytesOf(data.byteLength, 100), { idempotencyKey: key }), {
         headers,
       }),

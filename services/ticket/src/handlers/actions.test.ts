@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { MessageFormat, TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
@@ -15,15 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 function violation(error: ConnectError) {
   const v = error.findDetails(ValidationErrorsSchema)[0]?.violations[0];
@@ -67,7 +59,7 @@ describe("PostReply", () => {
 
   it("needs the author agent from API keys and services", async () => {
     const t = await newTicket();
-    const error = await failure(
+    const error = await rejectionOf(
       h.client.postReply({ ticketId: t.id, body: "Hi" }, { headers: await h.service() }),
     );
     expect(error.code).toBe(Code.InvalidArgument);
@@ -81,7 +73,7 @@ describe("PostReply", () => {
 
   it("refuses an empty body with osTicket's key, and an unknown ticket with NOT_FOUND", async () => {
     const t = await newTicket();
-    const empty = await failure(
+    const empty = await rejectionOf(
       h.client.postReply({ ticketId: t.id, body: "   " }, { headers: await h.agent() }),
     );
     expect(empty.code).toBe(Code.InvalidArgument);
@@ -90,11 +82,11 @@ describe("PostReply", () => {
       legacyKey: "response",
       description: "Response content is required",
     });
-    const unknown = await failure(
+    const unknown = await rejectionOf(
       h.client.postReply({ ticketId: 999_999, body: "x" }, { headers: await h.agent() }),
     );
     expect(unknown.code).toBe(Code.NotFound);
-    const missing = await failure(
+    const missing = await rejectionOf(
       h.client.postReply({ ticketId: 0, body: "x" }, { headers: await h.agent() }),
     );
     expect(missing.code).toBe(Code.InvalidArgument);
@@ -104,7 +96,7 @@ describe("PostReply", () => {
     const t = await newTicket();
     const before = await h.counts();
     // The response entry is written before the unknown status is found: the whole transaction goes.
-    const error = await failure(
+    const error = await rejectionOf(
       h.client.postReply(
         { ticketId: t.id, body: "With a bad status", replyStatusId: 4242 },
         { headers: await h.agent() },
@@ -163,7 +155,7 @@ describe("PostMessage", () => {
   it("hides other people's tickets from end users", async () => {
     const t = await newTicket();
     const stranger = await insertUser(h, { name: "Stan Stranger", email: "stan@example.com" });
-    const error = await failure(
+    const error = await rejectionOf(
       h.client.postMessage({ ticketId: t.id, body: "me too" }, { headers: await h.endUser(stranger) }),
     );
     expect(error.code).toBe(Code.NotFound);
@@ -178,7 +170,7 @@ describe("PostMessage", () => {
     );
     expect(res.entry?.userId).toBe(helper);
     expect(res.ticket?.collaborators.map((c) => c.user?.id)).toEqual([helper]);
-    const unknown = await failure(
+    const unknown = await rejectionOf(
       h.client.postMessage({ ticketId: t.id, body: "x", userId: 777_777 }, { headers: await h.service() }),
     );
     expect(unknown.code).toBe(Code.InvalidArgument);
@@ -199,7 +191,7 @@ describe("PostNote", () => {
       { headers: await h.service() },
     );
     expect(bySystem.entry).toMatchObject({ type: ThreadEntryType.NOTE, staffId: 0, poster: "SYSTEM" });
-    const empty = await failure(
+    const empty = await rejectionOf(
       h.client.postNote({ ticketId: t.id, title: "x", body: "" }, { headers: await h.agent() }),
     );
     expect(empty.code).toBe(Code.InvalidArgument);
@@ -240,7 +232,7 @@ describe("ChangeStatus", () => {
     expect(all[0].payload.value).toMatchObject({ closed: true, noteEntryId: closed.noteEntryId });
     if (all[2]?.payload.case !== "ticketDeleted") throw new Error("unexpected payload");
     expect(all[2].payload.value.subject).toBe("Lifecycle");
-    const gone = await failure(
+    const gone = await rejectionOf(
       h.client.getTicket({ lookup: { case: "ticketId", value: t.id } }, { headers: await h.agent() }),
     );
     expect(gone.code).toBe(Code.NotFound);
@@ -249,17 +241,17 @@ describe("ChangeStatus", () => {
   it("refuses transitions osTicket forbids and unknown statuses", async () => {
     const t = await newTicket();
     const before = await h.counts();
-    const archived = await failure(
+    const archived = await rejectionOf(
       h.client.changeStatus({ ticketId: t.id, statusId: 4 }, { headers: await h.agent() }),
     );
     expect(archived.code).toBe(Code.FailedPrecondition);
     expect(violation(archived)?.legacyKey).toBe("err");
-    const unknown = await failure(
+    const unknown = await rejectionOf(
       h.client.changeStatus({ ticketId: t.id, statusId: 99 }, { headers: await h.agent() }),
     );
     expect(unknown.code).toBe(Code.InvalidArgument);
     expect(violation(unknown)?.field).toBe("status_id");
-    const none = await failure(
+    const none = await rejectionOf(
       h.client.changeStatus({ ticketId: t.id, statusId: 0 }, { headers: await h.agent() }),
     );
     expect(none.code).toBe(Code.InvalidArgument);
@@ -281,11 +273,11 @@ describe("a status change carried by a reply or a note", () => {
     const headers = await h.agent(clerk.insertId);
     const t = await newTicket("Reply without closing");
     const before = await h.counts();
-    const reply = await failure(
+    const reply = await rejectionOf(
       h.client.postReply({ ticketId: t.id, body: "Done here", replyStatusId: 3 }, { headers }),
     );
     expect(reply.code).toBe(Code.PermissionDenied);
-    const note = await failure(
+    const note = await rejectionOf(
       h.client.postNote({ ticketId: t.id, title: "Closing", body: "Done", statusId: 3 }, { headers }),
     );
     expect(note.code).toBe(Code.PermissionDenied);
@@ -321,7 +313,7 @@ describe("a status change carried by a reply or a note", () => {
     const creator = await agentWith("statuscreator", '{"ticket.create":1}');
     const t = await newTicket("Reopen rights");
     await h.client.changeStatus({ ticketId: t.id, statusId: 3 }, { headers: await h.agent() });
-    const refused = await failure(
+    const refused = await rejectionOf(
       h.client.changeStatus({ ticketId: t.id, statusId: 1 }, { headers: replier }),
     );
     expect(refused.code).toBe(Code.PermissionDenied);
@@ -375,24 +367,24 @@ describe("AssignTicket", () => {
 
   it("refuses missing or impossible assignments", async () => {
     const t = await newTicket();
-    const none = await failure(h.client.assignTicket({ ticketId: t.id }, { headers: await h.agent() }));
+    const none = await rejectionOf(h.client.assignTicket({ ticketId: t.id }, { headers: await h.agent() }));
     expect(none.code).toBe(Code.InvalidArgument);
     expect(violation(none)?.field).toBe("assignee");
-    const noRelease = await failure(
+    const noRelease = await rejectionOf(
       h.client.assignTicket(
         { ticketId: t.id, assignee: { case: "release", value: false } },
         { headers: await h.agent() },
       ),
     );
     expect(noRelease.code).toBe(Code.InvalidArgument);
-    const notAssigned = await failure(
+    const notAssigned = await rejectionOf(
       h.client.assignTicket(
         { ticketId: t.id, assignee: { case: "release", value: true } },
         { headers: await h.agent() },
       ),
     );
     expect(notAssigned.code).toBe(Code.FailedPrecondition);
-    const unknownAgent = await failure(
+    const unknownAgent = await rejectionOf(
       h.client.assignTicket(
         { ticketId: t.id, assignee: { case: "staffId", value: 4040 } },
         { headers: await h.agent() },
@@ -400,7 +392,7 @@ describe("AssignTicket", () => {
     );
     expect(unknownAgent.code).toBe(Code.InvalidArgument);
     expect(violation(unknownAgent)?.field).toBe("staff_id");
-    const unknownTeam = await failure(
+    const unknownTeam = await rejectionOf(
       h.client.assignTicket(
         { ticketId: t.id, assignee: { case: "teamId", value: 4040 } },
         { headers: await h.agent() },
@@ -427,16 +419,16 @@ describe("TransferTicket", () => {
       current: { id: 2, name: "Sales" },
       noteEntryId: res.noteEntryId,
     });
-    const same = await failure(
+    const same = await rejectionOf(
       h.client.transferTicket({ ticketId: t.id, deptId: 2 }, { headers: await h.agent() }),
     );
     expect(same.code).toBe(Code.FailedPrecondition);
     expect(violation(same)).toMatchObject({ field: "dept_id", legacyKey: "dept" });
-    const unknown = await failure(
+    const unknown = await rejectionOf(
       h.client.transferTicket({ ticketId: t.id, deptId: 99 }, { headers: await h.agent() }),
     );
     expect(unknown.code).toBe(Code.FailedPrecondition);
-    const none = await failure(
+    const none = await rejectionOf(
       h.client.transferTicket({ ticketId: t.id, deptId: 0 }, { headers: await h.agent() }),
     );
     expect(none.code).toBe(Code.InvalidArgument);
@@ -458,7 +450,7 @@ describe("idempotency of actions", () => {
     );
     expect(again).toEqual(first);
     expect(await h.counts()).toEqual(counts);
-    const tooLong = await failure(
+    const tooLong = await rejectionOf(
       h.client.postReply({ idempotencyKey: "k".repeat(129), ticketId: t.id, body: "x" }, { headers }),
     );
     expect(tooLong.code).toBe(Code.InvalidArgument);
@@ -649,8 +641,8 @@ describe("the staff panel's ticket locks", () => {
     const headers = await h.agent();
     const counts = await h.counts();
     const events = (await h.events()).length;
-    const reply = await failure(h.client.postReply({ ticketId: t.id, body: "Mine now" }, { headers }));
-    const note = await failure(
+    const reply = await rejectionOf(h.client.postReply({ ticketId: t.id, body: "Mine now" }, { headers }));
+    const note = await rejectionOf(
       h.client.postNote({ ticketId: t.id, title: "N", body: "Also mine", statusId: 3 }, { headers }),
     );
     for (const error of [reply, note]) {
@@ -694,7 +686,9 @@ describe("the staff panel's ticket locks", () => {
         (await h.client.postNote({ ticketId: t.id, title: "N", body: "Off" }, { headers })).entry,
       ).toBeTruthy();
       await h.setConfig("autolock_minutes", "3");
-      const error = await failure(h.client.postNote({ ticketId: t.id, title: "N", body: "On" }, { headers }));
+      const error = await rejectionOf(
+        h.client.postNote({ ticketId: t.id, title: "N", body: "On" }, { headers }),
+      );
       expect(violation(error)?.description).toBe(LOCKED);
     } finally {
       await h.setConfig("ticket_lock", "2");

@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { DeniedSchema, ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { TicketSource, TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
@@ -18,15 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 function mail(o: {
   from: string;
@@ -172,10 +164,10 @@ describe("IngestEmail", () => {
 
   it("refuses what is not a message, a banned sender (keeping its Message-ID), and callers without rights", async () => {
     const headers = await h.service();
-    const empty = await failure(h.client.ingestEmail({ rawMessage: new Uint8Array() }, { headers }));
+    const empty = await rejectionOf(h.client.ingestEmail({ rawMessage: new Uint8Array() }, { headers }));
     expect(empty.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field).toBe("raw_message");
     // No header at all (EmailDataParser::onParseError without header info): osTicket's own text.
-    const garbage = await failure(
+    const garbage = await rejectionOf(
       h.client.ingestEmail({ rawMessage: Buffer.from("\r\n\r\nnot a mail at all") }, { headers }),
     );
     expect(garbage.code).toBe(Code.InvalidArgument);
@@ -187,7 +179,7 @@ describe("IngestEmail", () => {
       expect.objectContaining({ reason: "the message starts with an empty line (no header section)" }),
     );
     // The legacy API takes an empty body like osTicket: a header-less parse-error mail without a sender.
-    const legacyEmpty = await failure(
+    const legacyEmpty = await rejectionOf(
       h.client.ingestEmail({ rawMessage: new Uint8Array(), legacy: true }, { headers }),
     );
     expect(legacyEmpty.findDetails(ValidationErrorsSchema)[0]?.violations[0]).toMatchObject({
@@ -206,7 +198,7 @@ describe("IngestEmail", () => {
         " SELECT id, 'email', 'equal', 'spam@example.com', 1, NOW(), NOW() FROM ost_filter WHERE name = 'SYSTEM BAN LIST'",
     );
     const tickets = await h.query("SELECT COUNT(*) AS n FROM ost_ticket");
-    const denied = await failure(
+    const denied = await rejectionOf(
       h.client.ingestEmail(
         { rawMessage: mail({ from: "spam@example.com", subject: "Buy", mid: "<spam1@example.com>" }) },
         { headers },
@@ -219,7 +211,7 @@ describe("IngestEmail", () => {
       await h.query("SELECT thread_entry_id FROM ost_thread_entry_email WHERE mid = '<spam1@example.com>'"),
     ).toEqual([{ thread_entry_id: 0 }]);
     // A legacy request (POST /api/tickets.email) is denied the same way but records nothing.
-    const legacyDenied = await failure(
+    const legacyDenied = await rejectionOf(
       h.client.ingestEmail(
         {
           rawMessage: mail({ from: "spam@example.com", subject: "Buy", mid: "<spam2@example.com>" }),
@@ -233,7 +225,7 @@ describe("IngestEmail", () => {
       [],
     );
 
-    const agent = await failure(
+    const agent = await rejectionOf(
       h.client.ingestEmail(
         { rawMessage: mail({ from: "a@example.com", subject: "x", mid: "<a1@example.com>" }) },
         { headers: await h.agent() },

@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { TicketRelationKind } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { IngestOutcome } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_service_pb.js";
@@ -18,15 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 interface Opened {
   readonly id: number;
@@ -193,7 +185,7 @@ describe("actions on merged tickets", () => {
       () => reply(child.id, "Can I reply here?"),
       () => h.client.postNote({ ticketId: child.id, title: "Note", body: "Or a note?" }, { headers: admin }),
     ]) {
-      const error = await failure(call());
+      const error = await rejectionOf(call());
       expect(error.code).toBe(Code.FailedPrecondition);
       expect(error.rawMessage).toContain(`merged into ticket #${parent.number} (id ${parent.id})`);
       expect(error.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.legacyKey).toBe("err");

@@ -1,5 +1,6 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import {
   MessageFormat,
@@ -30,15 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 interface SearchPagesRequest {
   readonly filter?: { deptIds: number[] };
@@ -164,20 +156,20 @@ describe("tickets osTicket's PHP wrote", () => {
 
 describe("GetTicket", () => {
   it("refuses requests without a lookup and answers NOT_FOUND for unknown tickets", async () => {
-    expect((await failure(h.client.getTicket({}, { headers: admin }))).code).toBe(Code.InvalidArgument);
-    const zero = await failure(
+    expect((await rejectionOf(h.client.getTicket({}, { headers: admin }))).code).toBe(Code.InvalidArgument);
+    const zero = await rejectionOf(
       h.client.getTicket({ lookup: { case: "ticketId", value: 0 } }, { headers: admin }),
     );
     expect(field(zero)).toBe("ticket_id");
-    const blank = await failure(
+    const blank = await rejectionOf(
       h.client.getTicket({ lookup: { case: "number", value: " " } }, { headers: admin }),
     );
     expect(field(blank)).toBe("number");
-    const unknown = await failure(
+    const unknown = await rejectionOf(
       h.client.getTicket({ lookup: { case: "ticketId", value: 424242 } }, { headers: admin }),
     );
     expect(unknown.code).toBe(Code.NotFound);
-    const number = await failure(
+    const number = await rejectionOf(
       h.client.getTicket({ lookup: { case: "number", value: "000000" } }, { headers: admin }),
     );
     expect(number.code).toBe(Code.NotFound);
@@ -193,7 +185,7 @@ describe("GetTicket", () => {
     expect(ticket?.sla).toBeUndefined();
     expect(ticket?.estDueDate).toBeUndefined();
     expect(ticket?.ipAddress).toBe("");
-    const other = await failure(
+    const other = await rejectionOf(
       h.client.getTicket({ lookup: { case: "ticketId", value: 1 } }, { headers: owner }),
     );
     expect(other.code).toBe(Code.NotFound);
@@ -273,24 +265,24 @@ describe("ListThreadEntries", () => {
   });
 
   it("refuses bad requests", async () => {
-    expect(field(await failure(h.client.listThreadEntries({ ticketId: 0 }, { headers: admin })))).toBe(
+    expect(field(await rejectionOf(h.client.listThreadEntries({ ticketId: 0 }, { headers: admin })))).toBe(
       "ticket_id",
     );
     expect(
-      field(await failure(h.client.listThreadEntries({ ticketId: 1, pageSize: -1 }, { headers: admin }))),
+      field(await rejectionOf(h.client.listThreadEntries({ ticketId: 1, pageSize: -1 }, { headers: admin }))),
     ).toBe("page_size");
     const other = await h.client.listThreadEntries({ ticketId: 1, pageSize: 1 }, { headers: admin });
-    const misused = await failure(
+    const misused = await rejectionOf(
       h.client.listThreadEntries({ ticketId: 25, pageToken: other.nextPageToken }, { headers: admin }),
     );
     expect(field(misused)).toBe("page_token");
-    const hidden = await failure(
+    const hidden = await rejectionOf(
       h.client.listThreadEntries({ ticketId: 1, includeHidden: true }, { headers: await h.endUser(1) }),
     );
     expect(field(hidden)).toBe("include_hidden");
-    expect((await failure(h.client.listThreadEntries({ ticketId: 424242 }, { headers: admin }))).code).toBe(
-      Code.NotFound,
-    );
+    expect(
+      (await rejectionOf(h.client.listThreadEntries({ ticketId: 424242 }, { headers: admin }))).code,
+    ).toBe(Code.NotFound);
   });
 });
 
@@ -521,9 +513,9 @@ describe("ListTickets", () => {
       h.client.getTicket({ lookup: { case: "ticketId", value: id } }, { headers });
     expect((await get(subTicket, asSales)).ticket?.id).toBe(subTicket);
     expect((await get(managedTicket, asManager)).ticket?.id).toBe(managedTicket);
-    expect((await failure(get(managedTicket, asSales))).code).toBe(Code.NotFound);
-    expect((await failure(get(subTicket, asManager))).code).toBe(Code.NotFound);
-    const reply = await failure(
+    expect((await rejectionOf(get(managedTicket, asSales))).code).toBe(Code.NotFound);
+    expect((await rejectionOf(get(subTicket, asManager))).code).toBe(Code.NotFound);
+    const reply = await rejectionOf(
       h.client.postReply({ ticketId: subTicket, body: "on it" }, { headers: asSales }),
     );
     expect(reply.code).toBe(Code.PermissionDenied);
@@ -592,7 +584,7 @@ describe("ListTickets", () => {
     expect(await get(toSupport, asLimited)).toBe(toSupport);
     expect(
       (
-        await failure(
+        await rejectionOf(
           h.client.getTicket({ lookup: { case: "ticketId", value: toAgent } }, { headers: asSupport }),
         )
       ).code,
@@ -681,17 +673,17 @@ describe("ListTickets", () => {
       parentId,
       childId,
     ]);
-    expect((await failure(get(parentId, asCollaborator))).code).toBe(Code.NotFound);
+    expect((await rejectionOf(get(parentId, asCollaborator))).code).toBe(Code.NotFound);
     expect((await get(childId, asCollaborator))?.id).toBe(childId);
   });
 
   it("refuses bad page sizes, sorts and tokens", async () => {
-    expect(field(await failure(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
+    expect(field(await rejectionOf(h.client.listTickets({ pageSize: -5 }, { headers: admin })))).toBe(
       "page_size",
     );
     expect(
       field(
-        await failure(h.client.listTickets({ sortField: TicketSortField.RELEVANCE }, { headers: admin })),
+        await rejectionOf(h.client.listTickets({ sortField: TicketSortField.RELEVANCE }, { headers: admin })),
       ),
     ).toBe("sort_field");
     const page = await h.client.listTickets({ pageSize: 1 }, { headers: admin });
@@ -701,16 +693,18 @@ describe("ListTickets", () => {
     const at = Math.floor(token.length / 2);
     const tampered = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
     expect(
-      field(await failure(h.client.listTickets({ pageSize: 1, pageToken: tampered }, { headers: admin }))),
+      field(
+        await rejectionOf(h.client.listTickets({ pageSize: 1, pageToken: tampered }, { headers: admin })),
+      ),
     ).toBe("page_token");
-    const otherFilter = await failure(
+    const otherFilter = await rejectionOf(
       h.client.listTickets(
         { pageSize: 1, pageToken: page.nextPageToken, filter: { deptIds: [1] } },
         { headers: admin },
       ),
     );
     expect(field(otherFilter)).toBe("page_token");
-    expect(field(await failure(h.client.listTickets({ pageToken: "garbage" }, { headers: admin })))).toBe(
+    expect(field(await rejectionOf(h.client.listTickets({ pageToken: "garbage" }, { headers: admin })))).toBe(
       "page_token",
     );
     // page_size above the maximum is clamped, not refused.
@@ -841,7 +835,7 @@ describe("SearchTickets", () => {
   const quickIds = async (query: string) =>
     (await h.client.searchTickets({ query, pageSize: 200 }, { headers: admin })).tickets.map((t) => t.id);
   const refusal = async (query: string) => {
-    const error = await failure(h.client.searchTickets({ query }, { headers: admin }));
+    const error = await rejectionOf(h.client.searchTickets({ query }, { headers: admin }));
     const violation = error.findDetails(ValidationErrorsSchema)[0]?.violations[0];
     return { code: error.code, field: violation?.field, description: violation?.description };
   };
@@ -971,7 +965,9 @@ describe("SearchTickets", () => {
     );
     const idsAsc = byCreated.tickets.map((t) => t.id);
     expect(idsAsc).toEqual([...idsAsc].sort((a, b) => a - b));
-    expect(field(await failure(h.client.searchTickets({ query: "  " }, { headers: admin })))).toBe("query");
+    expect(field(await rejectionOf(h.client.searchTickets({ query: "  " }, { headers: admin })))).toBe(
+      "query",
+    );
   });
 
   it("ranks the first page from the index's best rows and agrees with the complete ranking", async () => {

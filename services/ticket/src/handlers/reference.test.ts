@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { TicketState } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,15 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("reference data", () => {
   it("lists departments by full name, public ones for end users, inactive ones for agents on request", async () => {
@@ -52,7 +44,9 @@ describe("reference data", () => {
     expect(forUsers.departments.map((d) => d.name)).not.toContain("Billing");
     const withOld = await h.client.listDepartments({ includeInactive: true }, { headers: admin });
     expect(withOld.departments.map((d) => d.name)).toContain("Old");
-    const denied = await failure(h.client.listDepartments({ includeInactive: true }, { headers: endUser }));
+    const denied = await rejectionOf(
+      h.client.listDepartments({ includeInactive: true }, { headers: endUser }),
+    );
     expect(denied.code).toBe(Code.PermissionDenied);
   });
 
@@ -65,10 +59,12 @@ describe("reference data", () => {
     );
     expect(second.departments.map((d) => d.name)).toEqual(["Support", "Billing"]);
     expect(second.nextPageToken).toBe("");
-    const wrong = await failure(h.client.listSlas({ pageToken: first.nextPageToken }, { headers: admin }));
+    const wrong = await rejectionOf(
+      h.client.listSlas({ pageToken: first.nextPageToken }, { headers: admin }),
+    );
     expect(wrong.code).toBe(Code.InvalidArgument);
     expect(wrong.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field).toBe("page_token");
-    const negative = await failure(h.client.listPriorities({ pageSize: -1 }, { headers: admin }));
+    const negative = await rejectionOf(h.client.listPriorities({ pageSize: -1 }, { headers: admin }));
     expect(negative.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field).toBe("page_size");
   });
 
@@ -93,7 +89,9 @@ describe("reference data", () => {
     expect(forUsers.helpTopics.map((t) => t.id)).not.toContain(2);
     const anonymous = await h.client.listHelpTopics({});
     expect(anonymous.helpTopics.map((t) => t.id)).not.toContain(2);
-    const denied = await failure(h.client.listHelpTopics({ includeInactive: true }, { headers: endUser }));
+    const denied = await rejectionOf(
+      h.client.listHelpTopics({ includeInactive: true }, { headers: endUser }),
+    );
     expect(denied.code).toBe(Code.PermissionDenied);
     await h.exec("UPDATE ost_help_topic SET ispublic = 1 WHERE topic_id = 2");
   });
@@ -119,7 +117,7 @@ describe("reference data", () => {
       { id: 1, name: "Default SLA", gracePeriodHours: 18, isActive: true, isDefault: true },
     ]);
     // SLA plans are not for end users (access rule).
-    expect((await failure(h.client.listSlas({}, { headers: endUser }))).code).toBe(Code.PermissionDenied);
+    expect((await rejectionOf(h.client.listSlas({}, { headers: endUser }))).code).toBe(Code.PermissionDenied);
   });
 
   it("returns a topic's forms: contact form, ticket form, then the topic's own, without disabled fields", async () => {
@@ -161,11 +159,11 @@ describe("reference data", () => {
       "2",
       "1",
     ]);
-    expect((await failure(h.client.getHelpTopicForm({ topicId: 999 }, { headers: admin }))).code).toBe(
+    expect((await rejectionOf(h.client.getHelpTopicForm({ topicId: 999 }, { headers: admin }))).code).toBe(
       Code.NotFound,
     );
     await h.exec("UPDATE ost_help_topic SET ispublic = 0 WHERE topic_id = 1");
-    expect((await failure(h.client.getHelpTopicForm({ topicId: 1 }))).code).toBe(Code.NotFound);
+    expect((await rejectionOf(h.client.getHelpTopicForm({ topicId: 1 }))).code).toBe(Code.NotFound);
     expect((await h.client.getHelpTopicForm({ topicId: 1 }, { headers: admin })).helpTopic?.id).toBe(1);
   });
 });

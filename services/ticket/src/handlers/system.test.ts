@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import {
   ScheduledCleanupOutcome,
@@ -24,15 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("RunScheduledTasks", () => {
   it("marks overdue tickets in bounded batches, each with its event, and continues on the next run", async () => {
@@ -107,11 +99,11 @@ describe("RunScheduledTasks", () => {
   });
 
   it("is refused to callers without cron rights", async () => {
-    const noScope = await failure(
+    const noScope = await rejectionOf(
       h.client.runScheduledTasks({}, { headers: await h.service(["tickets:read"]) }),
     );
     expect(noScope.code).toBe(Code.PermissionDenied);
-    const anonymous = await failure(h.client.runScheduledTasks({}));
+    const anonymous = await rejectionOf(h.client.runScheduledTasks({}));
     expect(anonymous.code).toBe(Code.Unauthenticated);
   });
 });
@@ -504,15 +496,15 @@ describe("RecordSystemLog", () => {
   it("refuses empty or incomplete entries and callers other than services", async () => {
     const headers = await h.service();
     const field = (e: ConnectError) => e.findDetails(ValidationErrorsSchema)[0]?.violations[0]?.field;
-    expect(field(await failure(h.client.recordSystemLog({ entries: [] }, { headers })))).toBe("entries");
+    expect(field(await rejectionOf(h.client.recordSystemLog({ entries: [] }, { headers })))).toBe("entries");
     expect(
       field(
-        await failure(h.client.recordSystemLog({ entries: [{ title: "x", message: "y" }] }, { headers })),
+        await rejectionOf(h.client.recordSystemLog({ entries: [{ title: "x", message: "y" }] }, { headers })),
       ),
     ).toBe("entries[0].level");
     expect(
       field(
-        await failure(
+        await rejectionOf(
           h.client.recordSystemLog(
             { entries: [{ level: SystemLogLevel.DEBUG, title: " ", message: "y" }] },
             { headers },
@@ -520,7 +512,7 @@ describe("RecordSystemLog", () => {
         ),
       ),
     ).toBe("entries[0].title");
-    const agent = await failure(
+    const agent = await rejectionOf(
       h.client.recordSystemLog(
         { entries: [{ level: SystemLogLevel.DEBUG, title: "x", message: "y" }] },
         { headers: await h.agent() },

@@ -1,5 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { ValidationErrorsSchema } from "@ostmesh/proto/gen/osticket/common/v1/errors_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TicketHarness, ticketHarness } from "../testing/harness.ts";
@@ -39,15 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 const violations = (e: ConnectError) =>
   e
@@ -185,13 +177,13 @@ describe("UpdateTicket", () => {
   it("refuses bad masks and values, naming the fields, and writes nothing", async () => {
     const id = await newTicket();
     const counts = await h.counts();
-    const empty = await failure(h.client.updateTicket({ ticketId: id, patch: {} }, { headers: admin }));
+    const empty = await rejectionOf(h.client.updateTicket({ ticketId: id, patch: {} }, { headers: admin }));
     expect(violations(empty)).toEqual([{ field: "update_mask", legacyKey: "" }]);
-    const unknownPath = await failure(
+    const unknownPath = await rejectionOf(
       h.client.updateTicket({ ticketId: id, updateMask: { paths: ["status_id"] } }, { headers: admin }),
     );
     expect(violations(unknownPath)).toEqual([{ field: "update_mask", legacyKey: "" }]);
-    const bad = await failure(
+    const bad = await rejectionOf(
       h.client.updateTicket(
         {
           ticketId: id,
@@ -209,7 +201,7 @@ describe("UpdateTicket", () => {
       { field: "patch.sla_id", legacyKey: "slaId" },
       { field: "patch.help_topic_id", legacyKey: "topicId" },
     ]);
-    const past = await failure(
+    const past = await rejectionOf(
       h.client.updateTicket(
         {
           ticketId: id,
@@ -221,14 +213,14 @@ describe("UpdateTicket", () => {
     );
     expect(violations(past)).toEqual([{ field: "patch.due_date", legacyKey: "duedate" }]);
     expect(await h.counts()).toEqual(counts);
-    const missing = await failure(
+    const missing = await rejectionOf(
       h.client.updateTicket(
         { ticketId: 987654, updateMask: { paths: ["subject"] }, patch: { subject: "x" } },
         { headers: admin },
       ),
     );
     expect(missing.code).toBe(Code.NotFound);
-    const endUser = await failure(
+    const endUser = await rejectionOf(
       h.client.updateTicket({ ticketId: id, updateMask: { paths: ["subject"] }, patch: { subject: "x" } }),
     );
     expect(endUser.code).toBe(Code.Unauthenticated);
@@ -384,7 +376,7 @@ describe("UpdateTicket", () => {
       [id],
     );
     const counts = await h.counts();
-    const refused = await failure(
+    const refused = await rejectionOf(
       h.client.updateTicket(
         { ticketId: id, patch: { dueDate: inDays(3) }, updateMask: { paths: ["due_date"] } },
         { headers: admin },
