@@ -33,6 +33,10 @@ export interface FileStore {
 export interface StoredFile {
   readonly id: number;
   readonly key: string;
+  /** ost_file.name, when known. */
+  readonly name?: string;
+  /** An upload whose content was already stored: that file was reused, under its own name. */
+  readonly deduplicated?: boolean;
 }
 
 export interface CallOptions {
@@ -67,7 +71,7 @@ export class AttachmentServiceFileStore implements FileStore {
       },
     );
     if (!res.file) throw new ConnectError("UploadFile returned no file", Code.Internal);
-    return { id: res.file.id, key: res.file.key };
+    return { id: res.file.id, key: res.file.key, name: res.file.name, deduplicated: res.deduplicated };
   }
 
   async find(fileId: number, call: CallOptions): Promise<StoredFile | undefined> {
@@ -180,7 +184,7 @@ export async function prepareFiles(
             },
             call,
           );
-          links.push({ fileId: stored.id, name: name ?? null, inline: a.inline });
+          links.push({ fileId: stored.id, name: name ?? reusedUnder(stored, file.name), inline: a.inline });
           if (a.contentId) contentIds.push({ contentId: a.contentId, key: stored.key });
         } catch (error) {
           if (!(error instanceof ConnectError) || !isFileProblem(error)) throw error;
@@ -205,6 +209,17 @@ export async function prepareFiles(
     }
   }
   return { links, importErrors, named, contentIds };
+}
+
+/**
+ * GenericAttachments::upload's "varying file names": a file whose content was already stored under another
+ * name (compared as strcasecmp does, ASCII case folded) is linked under the name it was sent with
+ * (ost_attachment.name); null keeps the stored file's name.
+ */
+function reusedUnder(stored: StoredFile, sentName: string): string | null {
+  if (!stored.deduplicated || stored.name === undefined || !sentName) return null;
+  const fold = (text: string) => text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return fold(stored.name) === fold(sentName) ? null : sentName;
 }
 
 /**

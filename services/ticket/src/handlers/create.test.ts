@@ -743,6 +743,35 @@ describe("CreateTicket", () => {
     expect(await h.query("SELECT COUNT(*) AS n FROM ost_file")).toEqual([{ n: Number(files[0]?.n) + 1 }]);
   });
 
+  it("links a file whose content is already stored under the name it was sent with, as osTicket records varying names", async () => {
+    const headers = await h.service();
+    const data = Buffer.from(`same bytes ${Date.now()}`);
+    const send = async (name: string) => {
+      const res = await h.client.createTicket(
+        {
+          requester: { email: "same.bytes@example.com", name: "Same Bytes" },
+          subject: "Same bytes",
+          message: "attached",
+          legacy: { source: "API" },
+          attachments: [{ source: { case: "file", value: { name, type: "text/plain", data } } }],
+        },
+        { headers },
+      );
+      const rows = await h.query(
+        "SELECT a.file_id, a.name FROM ost_attachment a WHERE a.type = 'H' AND a.object_id = ?",
+        [res.messageEntryId],
+      );
+      return rows[0] as { file_id: number; name: string | null };
+    };
+    const first = await send("report.txt");
+    expect(first.name).toBeNull();
+    // GenericAttachments::upload: the same content under another name reuses the file, named on the link.
+    const second = await send("copy of report.txt");
+    expect(second).toEqual({ file_id: first.file_id, name: "copy of report.txt" });
+    // strcasecmp: a name differing in case only is the file's own.
+    expect(await send("REPORT.TXT")).toEqual({ file_id: first.file_id, name: null });
+  });
+
   it("refuses an attachment naming a file that does not exist", async () => {
     const before = await h.counts();
     const error = await failure(
