@@ -166,6 +166,43 @@ describe("change capture of osTicket's PHP side", () => {
     expect(await osticketEvents(env)).toHaveLength(12);
     await third.stop();
   });
+
+  it("publishes osTicket's changes of a merged child, whose thread osTicket's merge made a child thread ('C')", async () => {
+    const em = env.orm.em.fork();
+    const before = (await osticketEvents(env)).length;
+    const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
+    const threadId = Number(thread?.id);
+    // Ticket::merge: the child's thread becomes a child thread naming the parent; its events keep thread_type T.
+    await execute(em, "UPDATE ost_thread SET object_type = 'C', extra = ? WHERE id = ?", [
+      JSON.stringify({ ticket_id: 1, number: "771291" }),
+      threadId,
+    ]);
+    // The panel reopens the child: its status, and a 'reopened' event on its (child) thread.
+    await execute(
+      em,
+      "UPDATE ost_ticket SET status_id = 1, reopened = NOW(), closed = NULL WHERE ticket_id = 25",
+    );
+    await execute(
+      em,
+      "INSERT INTO ost_thread_event (thread_id, thread_type, event_id, staff_id, team_id, dept_id, topic_id, data," +
+        " username, uid, uid_type, annulled, timestamp)" +
+        " SELECT ?, 'T', id, 1, 0, 2, 0, NULL, 'ostadmin', 1, 'S', 0, NOW() FROM ost_event WHERE name = 'reopened'",
+      [threadId],
+    );
+    const capture = newCapture(env);
+    await drain(capture);
+    const events = await waitFor(async () => {
+      const list = await osticketEvents(env);
+      return list.length > before ? list : undefined;
+    }, "the child's reopening");
+    const reopened = events.slice(before);
+    expect(reopened.map((e) => e.type)).toEqual([EventTypes.TICKET_STATUS_CHANGED]);
+    expect(reopened[0]?.ticket).toMatchObject({ ticketId: 25, statusId: 1 });
+    const payload = reopened[0]?.payload;
+    if (payload?.case !== "ticketStatusChanged") throw new Error("not a status change");
+    expect(payload.value).toMatchObject({ reopened: true, current: { id: 1, name: "Open" } });
+    await capture.stop();
+  });
 });
 
 describe("telling ostmesh's own writes apart", () => {

@@ -121,13 +121,22 @@ const EVENTS_SQL =
   " th.object_id, th.object_type, UNIX_TIMESTAMP(t.created) AS ticket_created" +
   " FROM ost_thread_event te LEFT JOIN ost_event ev ON ev.id = te.event_id" +
   " LEFT JOIN ost_thread th ON th.id = te.thread_id" +
-  " LEFT JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.object_type = 'T'" +
+  " LEFT JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.object_type IN ('T', 'C')" +
   " WHERE ";
+
+/**
+ * A ticket's thread: its own (`T`), or the child thread (`C`) osTicket's merge makes of a merged child's,
+ * whose events still carry thread_type `T` and whose object is still the child ticket.
+ */
+function isTicketThread(row: Row): boolean {
+  const type = str(row.object_type);
+  return type === "T" || type === "C";
+}
 
 const ENTRIES_SQL =
   `SELECT ${ENTRY_COLUMNS}, th.object_id, th.object_type, UNIX_TIMESTAMP(t.created) AS ticket_created` +
   " FROM ost_thread_entry e LEFT JOIN ost_thread th ON th.id = e.thread_id" +
-  " LEFT JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.object_type = 'T'" +
+  " LEFT JOIN ost_ticket t ON t.ticket_id = th.object_id AND th.object_type IN ('T', 'C')" +
   " WHERE ";
 
 export class ChangeCapture {
@@ -270,7 +279,7 @@ export class ChangeCapture {
         continue;
       }
       const row = candidate.row;
-      if (str(row.object_type) !== "T" || (candidate.source === "event" && str(row.thread_type) !== "T")) {
+      if (!isTicketThread(row) || (candidate.source === "event" && str(row.thread_type) !== "T")) {
         decisions.push({ candidate, outcome: "ignored" });
         continue;
       }
@@ -500,7 +509,7 @@ export class ChangeCapture {
     const wanted: [string, number][] = [];
     for (const c of candidates) {
       wanted.push([c.source, c.id]);
-      if (str(c.row.object_type) === "T") wanted.push(["created", num(c.row.object_id)]);
+      if (isTicketThread(c.row)) wanted.push(["created", num(c.row.object_id)]);
     }
     const claims = new Set<string>();
     for (let i = 0; i < wanted.length; i += 500) {
@@ -518,7 +527,7 @@ export class ChangeCapture {
   async #isOstmesh(em: EntityManager, candidate: Candidate, claims: ReadonlySet<string>): Promise<boolean> {
     if (claims.has(`${candidate.source}:${candidate.id}`)) return true;
     const row = candidate.row;
-    if (str(row.object_type) !== "T") return false;
+    if (!isTicketThread(row)) return false;
     const ticketId = num(row.object_id);
     if (claims.has(`created:${ticketId}`)) {
       // A ticket ostmesh created: its `created` thread event, and entries written before its first message

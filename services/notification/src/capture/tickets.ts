@@ -118,7 +118,7 @@ function hashSql(cdata: boolean): string {
 }
 
 const fromClause = (cdata: boolean) =>
-  " FROM ost_ticket t LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+  " FROM ost_ticket t LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
   (cdata ? " LEFT JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id" : "");
 
 /** The highest thread event of the ticket's thread at or before the ticket's `updated`. */

@@ -30,7 +30,7 @@ export async function loadTicketLinks(
     em,
     "SELECT t.user_id, DATE_FORMAT(t.created, '%Y-%m-%d %H:%i:%s') AS created," +
       " (SELECT COUNT(*) FROM ost_thread_collaborator c JOIN ost_thread th ON th.id = c.thread_id" +
-      " WHERE th.object_type = 'T' AND th.object_id = t.ticket_id) AS collaborators" +
+      " WHERE th.object_type IN ('T', 'C') AND th.object_id = t.ticket_id) AS collaborators" +
       " FROM ost_ticket t WHERE t.ticket_id = ?",
     [ticketId],
   );

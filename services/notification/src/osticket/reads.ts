@@ -81,7 +81,7 @@ const TICKET_SQL =
   " u.name AS user_name, u.org_id AS user_org_id, ue.address AS user_email," +
   " st.firstname AS staff_first, st.lastname AS staff_last, st.username AS staff_username, tm.name AS team_name" +
   " FROM ost_ticket t" +
-  " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type = 'T'" +
+  " LEFT JOIN ost_thread th ON th.object_id = t.ticket_id AND th.object_type IN ('T', 'C')" +
   " LEFT JOIN ost_ticket_status s ON s.id = t.status_id" +
   " LEFT JOIN ost_ticket__cdata cd ON cd.ticket_id = t.ticket_id" +
   " LEFT JOIN ost_ticket_priority p ON p.priority_id = cd.priority" +
