@@ -359,6 +359,17 @@ describe("JSON bodies", () => {
     expect(gw.upstreams.created.at(-1)?.deptId).toBe(2);
   });
 
+  it('a list or object as name or ip is PHP\'s string cast, "Array", and an empty one is empty', async () => {
+    expect((await post("/api/tickets.json", valid({ name: ["x"], ip: { a: 1 } }))).status).toBe(201);
+    expect(gw.upstreams.created.at(-1)?.requester?.name).toBe("Array");
+    expect(gw.upstreams.created.at(-1)?.ipAddress).toBe("Array");
+    const empty = await post("/api/tickets.json", valid({ name: {} }));
+    expect(empty).toMatchObject({
+      status: 500,
+      body: "Unable to create new ticket :user\nIncomplete client information",
+    });
+  });
+
   it("tells the ticket service whether the request carried a message key, whatever its value", async () => {
     for (const message of ["", null, "data:,", "data:text/plain;base64,@@@"]) {
       expect((await post("/api/tickets.json", valid({ message }))).status).toBe(201);

@@ -45,6 +45,15 @@ function text(value: PhpValue | undefined): string {
   return phpString(value) ?? "";
 }
 
+/**
+ * A value PHP uses as a string: an array is "Array" (PHP's string cast), an empty one "" (osTicket's checks
+ * see it empty before anything casts it).
+ */
+function castText(value: PhpValue | undefined): string {
+  if (isPhpArray(value)) return value.size === 0 ? "" : "Array";
+  return text(value);
+}
+
 function plain(value: PhpValue): unknown {
   if (isPhpArray(value)) return Object.fromEntries([...value].map(([k, v]) => [k, plain(v)]));
   if (typeof value === "object" && value !== null) return value.value;
@@ -67,14 +76,14 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
   const request = create(CreateTicketRequestSchema, {
     requester: {
       email: text(data.get("email")),
-      name: text(data.get("name")),
+      name: castText(data.get("name")),
       phone: text(data.get("phone")),
       notes: text(data.get("notes")),
     },
     subject: text(data.get("subject")),
     message: input.message?.body ?? "",
     messageFormat: input.message?.html ? MessageFormat.HTML : MessageFormat.TEXT,
-    ipAddress: has("ip") ? text(data.get("ip")) : input.clientIp,
+    ipAddress: has("ip") ? castText(data.get("ip")) : input.clientIp,
     deptId: phpUint(data.get("deptId")),
     statusId: phpUint(data.get("statusId")),
     slaId: phpUint(data.get("slaId")),
