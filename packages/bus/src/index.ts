@@ -26,6 +26,7 @@ export {
   deferOutbox,
   EVENT_TYPE_HEADER,
   type OutboxEvent,
+  OutboxPayloadTooLargeError,
   OutboxValidationError,
   validateOutboxEvent,
   type WriteOutboxOptions,

@@ -40,6 +40,18 @@ export class OutboxValidationError extends Error {
   override name = "OutboxValidationError";
 }
 
+/** An event whose payload is larger than the bus carries in one message. */
+export class OutboxPayloadTooLargeError extends OutboxValidationError {
+  override name = "OutboxPayloadTooLargeError";
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
+    super(`payload of ${bytes} bytes exceeds the limit of ${limit}`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
 function check(condition: boolean, message: string): void {
   if (!condition) throw new OutboxValidationError(message);
 }
@@ -55,10 +67,8 @@ export function validateOutboxEvent(event: OutboxEvent, maxPayloadBytes = DEFAUL
   );
   check(aggregateId.length > 0 && aggregateId.length <= 64, "aggregateId must be 1-64 characters");
   check(event.payload instanceof Uint8Array, "payload must be a Uint8Array");
-  check(
-    event.payload.byteLength <= maxPayloadBytes,
-    `payload of ${event.payload.byteLength} bytes exceeds the limit of ${maxPayloadBytes}`,
-  );
+  if (event.payload.byteLength > maxPayloadBytes)
+    throw new OutboxPayloadTooLargeError(event.payload.byteLength, maxPayloadBytes);
   if (event.headers) {
     try {
       assertValidHeaders(event.headers);

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { OutboxPayloadTooLargeError } from "@ostmesh/bus";
 import { IdempotencyConflictError } from "@ostmesh/db";
 import {
   DenialReason,
@@ -133,6 +134,12 @@ export async function domainFailure(
     const field = resolver.key?.(error.entity) ?? `${error.entity}_id`;
     return invalidArgument(field, `unknown ${error.entity} ${error.id}`);
   }
+  if (error instanceof OutboxPayloadTooLargeError)
+    return new ConnectError(
+      `the change is too large to publish: its event would be ${error.bytes} bytes, the event bus carries at` +
+        ` most ${error.limit} (a message or note body of about 1 MiB or more)`,
+      Code.ResourceExhausted,
+    );
   if (error instanceof TicketActionError) {
     const field = resolver.key?.(error.key) ?? LEGACY_KEY_FIELDS[error.key] ?? "";
     return validationFailure(Code.FailedPrecondition, [

@@ -3,6 +3,8 @@
  * in an inline `text/html` file `<md5>.txt` linked last; and read back whole, also where osTicket wrote them.
  */
 import { createHash } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type { ThreadEntry } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -286,5 +288,26 @@ describe("reading a long entry osTicket wrote", () => {
       [entryId, file.insertId],
     );
     expect(await listed(ticketId, Number(entryId))).toMatchObject({ body: "Hello", bodyInAttachment: false });
+  });
+});
+
+describe("a body larger than the event bus carries", () => {
+  it("is RESOURCE_EXHAUSTED with the sizes, and nothing is written", async () => {
+    const before = await h.counts();
+    const error = await rejectionOf(
+      h.client.createTicket(
+        {
+          requester: { email: "lena.long@example.com", name: "Lena Long" },
+          subject: "A very long message",
+          message: textBody(1_100_000),
+        },
+        { headers: await h.service() },
+      ),
+    );
+    expect(error.code).toBe(Code.ResourceExhausted);
+    expect(error.rawMessage).toMatch(
+      /^the change is too large to publish: its event would be \d+ bytes, the event bus carries at most 983040 /,
+    );
+    expect(await h.counts()).toEqual(before);
   });
 });
