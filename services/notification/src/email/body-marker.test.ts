@@ -3,20 +3,20 @@ import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { type IngestEmailResult, ingestEmail } from "@ostmesh/ticket/email/ingest.ts";
 import { rawMail } from "@ostmesh/ticket/email/testing.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
   mailsOf,
-  replayedTicketEvent,
+  mailTo,
+  type ReplayedTicketMail,
+  replayedTicketCreated,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
+  TEST_SECRET_SALT,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import type { TestSmtpServer } from "../testing/smtp.ts";
 import { isOsTicketMessageId } from "./message-id.ts";
 import { planEmails } from "./plan.ts";
 
-const SALT = "sAlT-Example-123";
 const SEPARATOR = "-- reply above this line --";
 
 /**
@@ -28,7 +28,6 @@ const SEPARATOR = "-- reply above this line --";
 describe("the Message-ID marker in e-mail bodies", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
   let threadId = 0;
   let mailSeq = 0;
@@ -51,7 +50,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
       ],
       body,
     );
-    return ingestEmail(env.orm.em.fork(), { raw, ip: "192.0.2.8" }, {}, { secretSalt: SALT });
+    return ingestEmail(env.orm.em.fork(), { raw, ip: "192.0.2.8" }, {}, { secretSalt: TEST_SECRET_SALT });
   }
 
   async function entry(id: number) {
@@ -61,12 +60,6 @@ describe("the Message-ID marker in e-mail bodies", () => {
       [id],
     );
     return row;
-  }
-
-  function to(mails: ReceivedMail[], address: string): ReceivedMail {
-    const found = mails.find((m) => m.rcptTo.includes(address));
-    if (!found) throw new Error(`no e-mail to ${address}`);
-    return found;
   }
 
   function threadedOn(result: IngestEmailResult): number {
@@ -85,28 +78,16 @@ describe("the Message-ID marker in e-mail bodies", () => {
 
   const bare = (messageId: string) => messageId.slice(1, -1);
 
-  const created = (): Event =>
-    replayedTicketEvent(
-      {
-        case: "ticketCreated",
-        value: { ticket: { id: 25, number: "771291" }, message: { id: 31 }, alert: true, autorespond: true },
-      },
-      0,
-    );
+  const created = (): Event => replayedTicketCreated({ alert: true, autorespond: true });
+
+  let fixture: ReplayedTicketMail | undefined;
 
   beforeAll(async () => {
-    env = await createTestEnv("body_marker");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
-    threadId = Number(thread?.id);
-    mail = await startMailPipeline(env, smtp, "body_marker", { secretSalt: SALT });
+    fixture = await startReplayedTicketMail("body_marker");
+    ({ env, em, smtp, threadId } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     // The new-ticket alert to agent 1 (admin@example.org), the auto-response to user 28 (trace.user@example.net).
@@ -131,7 +112,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
 
   it("mails about the thread only: no hidden div, a Ref-Mid line; a text reply quoting it is the requester's message", async () => {
     const mails = await mailsOf(env, smtp, created(), 2);
-    const autoResponse = to(mails, "trace.user@example.net");
+    const autoResponse = mailTo(mails, "trace.user@example.net");
     const id = autoResponse.parsed.messageId ?? "";
     expect(isOsTicketMessageId(id)).toBe(true);
     for (const m of mails) {
@@ -170,7 +151,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
     );
     const event = created();
     const mails = await mailsOf(env, smtp, event, 2);
-    const alert = to(mails, "admin@example.org");
+    const alert = mailTo(mails, "admin@example.org");
     const alertId = alert.parsed.messageId ?? "";
     const html = String(alert.parsed.html);
     expect(
@@ -215,7 +196,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
   it("without quoted-reply stripping the div is empty, and a text reply quoting the Ref-Mid line is the requester's message on the entry", async () => {
     await setCoreConfig(em, { strip_quoted_reply: "0" });
     const mails = await mailsOf(env, smtp, created(), 2);
-    const autoResponse = to(mails, "trace.user@example.net");
+    const autoResponse = mailTo(mails, "trace.user@example.net");
     const id = autoResponse.parsed.messageId ?? "";
     expect(String(autoResponse.parsed.html)).toContain(`class="mid-${bare(id)}"></div>`);
     expect(String(autoResponse.parsed.html)).not.toContain(SEPARATOR);

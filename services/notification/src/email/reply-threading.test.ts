@@ -5,19 +5,19 @@ import { type IngestEmailResult, ingestEmail } from "@ostmesh/ticket/email/inges
 import { decodeMessageId } from "@ostmesh/ticket/email/loopback.ts";
 import { rawMail } from "@ostmesh/ticket/email/testing.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
   mailsOf,
+  mailTo,
+  type ReplayedTicketMail,
+  replayedTicketCreated,
   replayedTicketEvent,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
+  TEST_SECRET_SALT,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import type { TestSmtpServer } from "../testing/smtp.ts";
 import { planEmails } from "./plan.ts";
-
-const SALT = "sAlT-Example-123";
 
 /**
  * The whole round trip with the real services' code: the notification service e-mails (real SMTP) with
@@ -28,7 +28,6 @@ const SALT = "sAlT-Example-123";
 describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads replies to its own", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
   let threadId = 0;
   let mailSeq = 0;
@@ -50,7 +49,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
       ],
       text,
     );
-    return ingestEmail(env.orm.em.fork(), { raw, ip: "192.0.2.7" }, {}, { secretSalt: SALT });
+    return ingestEmail(env.orm.em.fork(), { raw, ip: "192.0.2.7" }, {}, { secretSalt: TEST_SECRET_SALT });
   }
 
   async function entry(id: number) {
@@ -62,40 +61,22 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     return row;
   }
 
-  function to(mails: ReceivedMail[], address: string): ReceivedMail {
-    const found = mails.find((m) => m.rcptTo.includes(address));
-    if (!found) throw new Error(`no e-mail to ${address}`);
-    return found;
-  }
-
   function threadedOn(result: IngestEmailResult): number {
     if (result.kind !== "threaded") throw new Error(`expected a threaded reply, got ${result.kind}`);
     expect(result.ticketId).toBe(25);
     return result.entryId;
   }
 
-  const created = (): Event =>
-    replayedTicketEvent(
-      {
-        case: "ticketCreated",
-        value: { ticket: { id: 25, number: "771291" }, message: { id: 31 }, alert: true, autorespond: true },
-      },
-      0,
-    );
+  const created = (): Event => replayedTicketCreated({ alert: true, autorespond: true });
+
+  let fixture: ReplayedTicketMail | undefined;
 
   beforeAll(async () => {
-    env = await createTestEnv("reply_threading");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
-    threadId = Number(thread?.id);
-    mail = await startMailPipeline(env, smtp, "reply_threading", { secretSalt: SALT });
+    fixture = await startReplayedTicketMail("reply_threading");
+    ({ env, em, smtp, threadId } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     // Only the e-mails each case is about: the new-ticket alert goes to Support's one member, agent 1
@@ -121,14 +102,14 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
   it("a ticket opened through the API: the mails name its thread; the agent's reply is a message from an unknown sender, the requester's their message", async () => {
     const event = created();
     const mails = await mailsOf(env, smtp, event, 2);
-    const alert = to(mails, "admin@example.org");
-    const autoResponse = to(mails, "trace.user@example.net");
+    const alert = mailTo(mails, "admin@example.org");
+    const autoResponse = mailTo(mails, "trace.user@example.net");
     expect(alert.parsed.subject).toBe("New Ticket Alert");
 
     // Ticket::onNewTicket with a message that did not come by e-mail: about the thread, answering nothing.
     const alertId = alert.parsed.messageId ?? "";
     expect(alertId).toMatch(/^<B[^-]{6}-[^-]{5}-[A-Za-z0-9+/]{24}-support@example\.com>$/);
-    expect(decodeMessageId(alertId, SALT)).toEqual({
+    expect(decodeMessageId(alertId, TEST_SECRET_SALT)).toEqual({
       loopback: true,
       uid: 1,
       entryId: 0,
@@ -139,7 +120,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     expect(alert.parsed.inReplyTo).toBeUndefined();
     expect(alert.parsed.references).toBeUndefined();
     const autoResponseId = autoResponse.parsed.messageId ?? "";
-    expect(decodeMessageId(autoResponseId, SALT)).toEqual({
+    expect(decodeMessageId(autoResponseId, TEST_SECRET_SALT)).toEqual({
       loopback: true,
       uid: 28,
       entryId: 0,
@@ -149,7 +130,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     });
 
     // Planned again (a redelivery), every e-mail keeps its Message-ID.
-    const again = await planEmails(env.orm.em.fork(), event, { secretSalt: SALT });
+    const again = await planEmails(env.orm.em.fork(), event, { secretSalt: TEST_SECRET_SALT });
     expect(again.map((e) => e.messageId).sort()).toEqual([alertId, autoResponseId].sort());
 
     // The agent answers the alert: Thread::lookupByEmailHeaders finds the ticket but records no recipient
@@ -181,9 +162,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
       ["Message-ID: <first@mail.example.net>\nReferences: <older@mail.example.net>"],
     );
     const mails = await mailsOf(env, smtp, created(), 2);
-    const alert = to(mails, "admin@example.org");
+    const alert = mailTo(mails, "admin@example.org");
     const alertId = alert.parsed.messageId ?? "";
-    expect(decodeMessageId(alertId, SALT)).toMatchObject({
+    expect(decodeMessageId(alertId, TEST_SECRET_SALT)).toMatchObject({
       loopback: true,
       entryId: 31,
       threadId,
@@ -196,7 +177,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
       expect(m.parsed.inReplyTo).toBe("<first@mail.example.net>");
       expect(m.parsed.references).toBe("<first@mail.example.net>");
     }
-    expect(decodeMessageId(to(mails, "trace.user@example.net").parsed.messageId ?? "", SALT)).toMatchObject({
+    expect(
+      decodeMessageId(mailTo(mails, "trace.user@example.net").parsed.messageId ?? "", TEST_SECRET_SALT),
+    ).toMatchObject({
       entryId: 31,
       userClass: "U",
       userId: 28,
@@ -270,7 +253,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     );
     // Ticket::postReply: a list of recipients ('M'), about the response, answering the newest e-mailed message.
     const replyId = replied?.parsed.messageId ?? "";
-    expect(decodeMessageId(replyId, SALT)).toEqual({
+    expect(decodeMessageId(replyId, TEST_SECRET_SALT)).toEqual({
       loopback: true,
       uid: 0,
       entryId: response.insertId,
@@ -312,7 +295,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     );
     expect(confirmation?.rcptTo).toEqual(["trace.user@example.net"]);
     const confirmationId = confirmation?.parsed.messageId ?? "";
-    expect(decodeMessageId(confirmationId, SALT)).toEqual({
+    expect(decodeMessageId(confirmationId, TEST_SECRET_SALT)).toEqual({
       loopback: true,
       uid: 28,
       entryId: web.insertId,

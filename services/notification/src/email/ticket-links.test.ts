@@ -1,19 +1,19 @@
 import { type EntityManager, execute, query } from "@ostmesh/db";
+import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
   mailsOf,
+  type ReplayedTicketMail,
+  replayedTicketCreated,
   replayedTicketEvent,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
+  TEST_SECRET_SALT,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import type { TestSmtpServer } from "../testing/smtp.ts";
 import { authToken } from "./ticket-links.ts";
-
-const SALT = "sAlT-Example-123";
 
 /** The hrefs of an e-mail's HTML part. */
 function links(html: unknown): string[] {
@@ -28,32 +28,19 @@ function links(html: unknown): string[] {
 describe("end users' ticket links", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
   let threadId = 0;
 
-  const created = () =>
-    replayedTicketEvent(
-      {
-        case: "ticketCreated",
-        value: { ticket: { id: 25, number: "771291" }, message: { id: 31 }, alert: false, autorespond: true },
-      },
-      0,
-    );
+  const created = (): Event => replayedTicketCreated({ alert: false, autorespond: true });
+
+  let fixture: ReplayedTicketMail | undefined;
 
   beforeAll(async () => {
-    env = await createTestEnv("ticket_links");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
-    threadId = Number(thread?.id);
-    mail = await startMailPipeline(env, smtp, "ticket_links", { secretSalt: SALT });
+    fixture = await startReplayedTicketMail("ticket_links");
+    ({ env, em, smtp, threadId } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     await setCoreConfig(em, {
@@ -83,7 +70,7 @@ describe("end users' ticket links", () => {
       em,
       "SELECT DATE_FORMAT(created, '%Y-%m-%d %H:%i:%s') AS created FROM ost_ticket WHERE ticket_id = 25",
     );
-    const token = authToken(28, 25, String(ticket?.created), SALT);
+    const token = authToken(28, 25, String(ticket?.created), TEST_SECRET_SALT);
     const [signed] = await mailsOf(env, smtp, created(), 1);
     expect(signed?.rcptTo).toEqual(["trace.user@example.net"]);
     expect(links(signed?.parsed.html)).toContain(
@@ -178,7 +165,7 @@ describe("end users' ticket links", () => {
       1,
     );
     expect(reply?.rcptTo).toEqual(["trace.user@example.net"]);
-    const token = authToken(28, 25, String(ticket?.created), SALT);
+    const token = authToken(28, 25, String(ticket?.created), TEST_SECRET_SALT);
     expect(links(reply?.parsed.html)).toContain(
       `http://127.0.0.1/view.php?auth=${encodeURIComponent(token)}`,
     );

@@ -11,8 +11,9 @@ import { outboxEventOf } from "../capture/capture.ts";
 import { startEmailConsumer } from "../email/consumer.ts";
 import { EmailSender, EmailStatus } from "../email/outbox.ts";
 import { smtpTransport } from "../email/transport.ts";
-import { type TestEnv, waitFor } from "./env.ts";
-import type { ReceivedMail, TestSmtpServer } from "./smtp.ts";
+import { createTestEnv, type TestEnv, waitFor } from "./env.ts";
+import { replayApiCreateTicket } from "./osticket-php.ts";
+import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "./smtp.ts";
 
 /** The e-mail path as production runs it: the consumer queues alerts, the sender delivers them to `smtp`. */
 export interface MailPipeline {
@@ -143,4 +144,55 @@ export function replayedTicketEvent(payload: TicketEventPayload, agentId: number
     ticket: { ticketId: 25, number: "771291", deptId: 1, userId: 28 },
     payload,
   });
+}
+
+/** The SECRET_SALT of the tests' osTicket installations (OSTICKET_SECRET_SALT). */
+export const TEST_SECRET_SALT = "sAlT-Example-123";
+
+/** A test database holding osTicket's replayed API ticket 25, an SMTP server, and the e-mail path signing ids. */
+export interface ReplayedTicketMail {
+  readonly env: TestEnv;
+  readonly em: EntityManager;
+  readonly smtp: TestSmtpServer;
+  readonly mail: MailPipeline;
+  /** Ticket 25's thread. */
+  readonly threadId: number;
+  stop(): Promise<void>;
+}
+
+/** Sets up a ReplayedTicketMail under `label`; the pipeline has TEST_SECRET_SALT. */
+export async function startReplayedTicketMail(label: string): Promise<ReplayedTicketMail> {
+  const env = await createTestEnv(label);
+  const em = env.orm.em.fork();
+  const smtp = await startSmtpServer();
+  await replayApiCreateTicket(em);
+  const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
+  const mail = await startMailPipeline(env, smtp, label, { secretSalt: TEST_SECRET_SALT });
+  return {
+    env,
+    em,
+    smtp,
+    mail,
+    threadId: Number(thread?.id),
+    async stop() {
+      await mail.stop();
+      await smtp.close();
+      await env.close();
+    },
+  };
+}
+
+/** ticket.created of the replayed ticket 25 (its first message, entry 31). */
+export function replayedTicketCreated(flags: { alert: boolean; autorespond: boolean }): Event {
+  return replayedTicketEvent(
+    { case: "ticketCreated", value: { ticket: { id: 25, number: "771291" }, message: { id: 31 }, ...flags } },
+    0,
+  );
+}
+
+/** The e-mail among `mails` that went to `address`. */
+export function mailTo(mails: readonly ReceivedMail[], address: string): ReceivedMail {
+  const found = mails.find((m) => m.rcptTo.includes(address));
+  if (!found) throw new Error(`no e-mail to ${address}`);
+  return found;
 }
