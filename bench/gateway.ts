@@ -8,7 +8,7 @@
  *   BENCH_TOKEN=<access token> npx node bench/gateway.ts
  *                                             against a running mesh (npm start): real creates
  *
- * BENCH_DURATION (seconds per run, default 10). Each run also prints the CPU time per request of every
+ * BENCH_DURATION (seconds per run, default 10); BENCH_WARMUP (seconds of unmeasured creates first, default 5). Each run also prints the CPU time per request of every
  * process on this machine that serves it, read from /proc (contention-independent): in mesh mode the mesh's
  * processes (found by their entry points, or GATEWAY_PID for the gateway alone), MariaDB and NATS; in
  * stand-in mode the gateway, the stand-in upstreams and MariaDB. Their sum over the machine's cores is the most
@@ -28,6 +28,8 @@ import autocannon from "autocannon";
 import mysql from "mysql2/promise";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+/** Seconds of unmeasured creates before the figures (BENCH_WARMUP, default 5; 0 for none). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const apiKey = randomBytes(16).toString("hex").toUpperCase();
 
 interface Target {
@@ -219,6 +221,22 @@ try {
     alert: false,
     autorespond: false,
   });
+  // Unmeasured first: a fresh process runs its first seconds unoptimized (JIT), with cold pools and caches,
+  // which is not how a serving mesh runs. The warm-up's figures are printed, apart, for comparison.
+  if (WARMUP > 0) {
+    await run(
+      `warm-up (${WARMUP}s, not the figures), 8 conns`,
+      {
+        url: `${target.url}/api/tickets.json`,
+        method: "POST",
+        connections: 8,
+        duration: WARMUP,
+        headers: { "x-api-key": apiKey, "content-type": "application/json" },
+        body,
+      },
+      target,
+    );
+  }
   for (const connections of [8, 32]) {
     await run(
       `legacy POST /api/tickets.json, ${connections} conns`,

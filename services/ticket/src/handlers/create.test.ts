@@ -804,6 +804,12 @@ describe("CreateTicket", () => {
       { headers },
     );
     expect(typed.ticket?.collaborators.map((c) => c.user?.id)).toEqual([cc]);
+    // The create's answer reads the collaborators it added, as GetTicket does.
+    const got = await h.client.getTicket(
+      { lookup: { case: "ticketId", value: typed.ticket?.id ?? 0 } },
+      { headers },
+    );
+    expect(got.ticket).toEqual(typed.ticket);
     const unknown = await failure(
       h.client.createTicket(
         {

@@ -315,7 +315,9 @@ export async function handleCreateTicket(
           refusal = error;
           throw permissionFirst(error, req);
         });
-        const ticket = await m.ticket(created.ticketId);
+        const ticket = await m.ticket(created.ticketId, {
+          created: { collaborators: created.collaboratorsAdded > 0 },
+        });
         await publishDomainEvents(m, { after: ticket });
         // End users get their ticket as the portal shows it (the event above carries the whole ticket).
         const view = await EndUserView.for(principal, m.tx);

@@ -18,7 +18,7 @@ import { domainFailure, type FieldResolver, notFound } from "../errors.ts";
 import type { EventPayload } from "../events.ts";
 import { runIdempotent } from "../idempotency.ts";
 import { entriesRead, loadEntries } from "../read/thread.ts";
-import { ticketsRead } from "../read/tickets.ts";
+import { type LoadOptions, ticketsRead } from "../read/tickets.ts";
 import type { ReferenceSnapshot } from "../reference.ts";
 import { num } from "../rows.ts";
 import type { Runtime } from "../runtime.ts";
@@ -86,8 +86,8 @@ export class Mutation {
    * A ticket as it is now inside the transaction (with answers and collaborators), read in one round trip
    * with the entries the domain's events so far name (their events need them next; see `entry`).
    */
-  async ticket(ticketId: number): Promise<Ticket> {
-    const ticket = await runBatchRead(this.tx, this.ticketRead(ticketId));
+  async ticket(ticketId: number, options: Pick<LoadOptions, "created"> = {}): Promise<Ticket> {
+    const ticket = await runBatchRead(this.tx, this.ticketRead(ticketId, options));
     if (!ticket) throw notFound();
     return ticket;
   }
@@ -96,9 +96,9 @@ export class Mutation {
    * The ticket in full (undefined: not found) with the entries the domain reported, as statements for a
    * round trip shared with other reads (e.g. the authorization's, authorizeTicketWith).
    */
-  ticketRead(ticketId: number): BatchRead<Ticket | undefined> {
+  ticketRead(ticketId: number, options: Pick<LoadOptions, "created"> = {}): BatchRead<Ticket | undefined> {
     const read = bothReads(
-      ticketsRead(this.ref, [ticketId], { full: true }),
+      ticketsRead(this.ref, [ticketId], { full: true, ...options }),
       entriesRead(this.domainEvents.flatMap(entryIdsOf).filter((id) => !this.#entries.has(id))),
     );
     return {

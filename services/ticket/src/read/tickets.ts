@@ -33,6 +33,12 @@ const OWN_FIELDS = new Set(["subject", "message", "priority"]);
 export interface LoadOptions {
   /** Also the form answers and collaborators (GetTicket and mutation responses; lists leave them out). */
   readonly full: boolean;
+  /**
+   * The tickets were created in the transaction reading them: no ticket is merged into or linked with them
+   * yet (nothing else can name them before the commit), so their relations are not looked up, nor their
+   * collaborators unless `collaborators` (the create added some).
+   */
+  readonly created?: { readonly collaborators: boolean };
 }
 
 const TICKET_COLUMNS =
@@ -107,29 +113,32 @@ export function ticketsRead(
       params: unique,
     },
   ];
-  if (options.full)
-    statements.push(
-      {
-        // Ticket::getChildTickets of each ticket, and each one's parent (for its subject).
-        sql:
-          `SELECT 'child' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
-          ` FROM ost_ticket r WHERE r.ticket_pid IN (${idList})` +
-          ` UNION ALL SELECT 'parent' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
-          ` FROM ost_ticket c JOIN ost_ticket r ON r.ticket_id = c.ticket_pid WHERE c.ticket_id IN (${idList})`,
-        params: [...unique, ...unique],
-      },
-      {
-        sql:
-          "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
-          " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
-          " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
-          ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
-        params: unique,
-      },
-    );
+  const related = options.full && !options.created;
+  const collaborated = options.full && (options.created?.collaborators ?? true);
+  if (related)
+    statements.push({
+      // Ticket::getChildTickets of each ticket, and each one's parent (for its subject).
+      sql:
+        `SELECT 'child' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
+        ` FROM ost_ticket r WHERE r.ticket_pid IN (${idList})` +
+        ` UNION ALL SELECT 'parent' AS rel, r.ticket_id, r.ticket_pid, r.number, r.sort, ${RELATED_SUBJECT}` +
+        ` FROM ost_ticket c JOIN ost_ticket r ON r.ticket_id = c.ticket_pid WHERE c.ticket_id IN (${idList})`,
+      params: [...unique, ...unique],
+    });
+  if (collaborated)
+    statements.push({
+      sql:
+        "SELECT c.thread_id, c.user_id, c.role, c.flags, u.name, u.org_id, ue.address FROM ost_thread_collaborator c" +
+        " LEFT JOIN ost_user u ON u.id = c.user_id LEFT JOIN ost_user_email ue ON ue.id = u.default_email_id" +
+        " WHERE c.thread_id IN (SELECT th.id FROM ost_thread th" +
+        ` WHERE th.object_id IN (${idList}) AND th.object_type IN ('T', 'C')) ORDER BY c.id`,
+      params: unique,
+    });
   return {
     statements,
-    read([rows = [], answers = [], related = [], collaborators = []]) {
+    read([rows = [], answers = [], ...more]) {
+      const relatives = related ? (more.shift() ?? []) : [];
+      const collaborators = collaborated ? (more.shift() ?? []) : [];
       const tickets = new Map<number, Ticket>();
       for (const row of [...rows].sort(byThreadPreference)) {
         const id = num(row, "ticket_id");
@@ -140,7 +149,7 @@ export function ticketsRead(
         if (ticket) applyAnswer(ticket, a, ref, options.full);
       }
       if (options.full) {
-        applyRelatives(tickets, related);
+        applyRelatives(tickets, relatives);
         applyCollaborators(tickets, collaborators);
       }
       return tickets;

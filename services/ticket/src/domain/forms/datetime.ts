@@ -21,14 +21,24 @@ export function answerDates(config: HelpdeskConfig, agentTimeZone?: string | nul
   };
 }
 
+/** Zone names already checked: building an Intl.DateTimeFormat to test one costs far more than a lookup. */
+const checkedZones = new Map<string, boolean>();
+
 function validZone(zone: string): string | undefined {
   if (!zone) return undefined;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return zone;
-  } catch {
-    return undefined;
+  let valid = checkedZones.get(zone);
+  if (valid === undefined) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+      valid = true;
+    } catch {
+      valid = false;
+    }
+    // Names come from configuration and agents' profiles, yet a bound keeps odd input from growing it.
+    if (checkedZones.size >= 1000) checkedZones.clear();
+    checkedZones.set(zone, valid);
   }
+  return valid ? zone : undefined;
 }
 
 const DATE =

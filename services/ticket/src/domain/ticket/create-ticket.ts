@@ -249,6 +249,8 @@ export interface CreateTicketResult {
   readonly teamId: number;
   /** est_duedate as written (epoch seconds), null without an active SLA. */
   readonly estDueEpoch: number | null;
+  /** Collaborators the create added (Cc list, organization members). */
+  readonly collaboratorsAdded: number;
 }
 
 /** An ordered error map with PHP array semantics: re-setting a key keeps its position. */
@@ -1288,6 +1290,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     staffId: finalStaffId,
     teamId: closing ? 0 : assignedTeamId,
     estDueEpoch,
+    collaboratorsAdded,
   };
   await ctx.emit({
     type: "ticket.created",
