@@ -22,6 +22,7 @@ export {
   type RecommendedIndexReport,
   recommendedIndexes,
 } from "./indexes.ts";
+export { longBodies, longBodyFiles } from "./long-bodies.ts";
 export { pendingMigrations, runMigrations } from "./migrate.ts";
 export { MIGRATIONS_TABLE, migrationsList } from "./migrations/index.ts";
 export {

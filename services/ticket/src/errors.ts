@@ -137,7 +137,7 @@ export async function domainFailure(
   if (error instanceof OutboxPayloadTooLargeError)
     return new ConnectError(
       `the change is too large to publish: its event would be ${error.bytes} bytes, the event bus carries at` +
-        ` most ${error.limit} (a message or note body of about 1 MiB or more)`,
+        ` most ${error.limit} (thread entries go without their bodies; this much is the ticket's answers)`,
       Code.ResourceExhausted,
     );
   if (error instanceof TicketActionError) {

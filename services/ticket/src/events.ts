@@ -3,7 +3,7 @@
  * change's own transaction, so an event exists if and only if its change committed. The relay publishes
  * them to JetStream with the outbox id as Nats-Msg-Id; the Event's own id is that outbox id too.
  */
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { clone, create, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { deferOutbox, eventSubject } from "@ostmesh/bus";
@@ -11,8 +11,8 @@ import type { EntityManager } from "@ostmesh/db";
 import type { EventType } from "@ostmesh/proto";
 import type { Actor } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
-import { AggregateType, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
-import type { Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
+import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import { ThreadEntrySchema, type Ticket } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 
 export type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
 
@@ -74,7 +74,38 @@ export class TicketEventWriter {
       eventType: EventSchema.typeName,
       aggregateType: "ticket",
       aggregateId: t.id,
-      payload: toBinary(EventSchema, event),
+      payload: encodeWithinBudget(event),
     });
   }
+}
+
+/**
+ * Above this size an event carries its thread entries without their bodies (ThreadEntry.body_omitted):
+ * a message of a megabyte is osTicket's to store, yet every subscriber need not receive it (and the bus
+ * carries at most about 1 MiB in one message).
+ */
+export const EVENT_BODY_BUDGET = 256 * 1024;
+
+/** The event's bytes; past EVENT_BODY_BUDGET, those of a copy whose entries leave their bodies out. */
+function encodeWithinBudget(event: Event): Uint8Array {
+  const bytes = toBinary(EventSchema, event);
+  if (bytes.byteLength <= EVENT_BODY_BUDGET) return bytes;
+  // A copy: the entries may be the very objects the RPC answers with.
+  const lean = clone(EventSchema, event);
+  return omitBodies(lean.payload.value) ? toBinary(EventSchema, lean) : bytes;
+}
+
+/** Empties the body of every thread entry in `value` (at any depth) and marks it omitted; true if any. */
+function omitBodies(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || value instanceof Uint8Array) return false;
+  if (isMessage(value, ThreadEntrySchema)) {
+    if (value.body === "") return false;
+    value.body = "";
+    value.bodyOmitted = true;
+    return true;
+  }
+  // Messages, lists and oneof cases alike.
+  let omitted = false;
+  for (const field of Object.values(value)) if (omitBodies(field)) omitted = true;
+  return omitted;
 }

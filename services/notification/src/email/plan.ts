@@ -219,13 +219,16 @@ export async function planEmails(
   }
 }
 
-/** The entry with its body (events may carry a summary only). */
+/**
+ * The entry with its body: events may carry a summary only, or leave a large body out (body_omitted), and
+ * osTicket's own long bodies live in files.
+ */
 async function fullEntry(
   em: EntityManager,
   entry: ThreadEntry | undefined,
   fallbackId: number,
 ): Promise<ThreadEntry | undefined> {
-  if (entry && (entry.body !== "" || entry.bodyInAttachment)) return entry;
+  if (entry && !entry.bodyOmitted && (entry.body !== "" || entry.bodyInAttachment)) return entry;
   const id = entry?.id || fallbackId;
   return id ? await loadEntry(em, id) : undefined;
 }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type EntityManager, query, type Row } from "@ostmesh/db";
+import { type EntityManager, longBodies, longBodyFiles, query, type Row } from "@ostmesh/db";
 import {
   type Actor,
   ActorSchema,
@@ -248,8 +248,21 @@ export function entryFromRow(row: Row): ThreadEntry {
   });
 }
 
-/** One thread entry, or undefined. */
+/**
+ * One thread entry, or undefined; a body osTicket keeps in files (65,000 characters or more) is read from
+ * them, as the staff panel shows it.
+ */
 export async function loadEntry(em: EntityManager, entryId: number): Promise<ThreadEntry | undefined> {
   const [row] = await query(em, `SELECT ${ENTRY_COLUMNS} FROM ost_thread_entry e WHERE e.id = ?`, [entryId]);
-  return row ? entryFromRow(row) : undefined;
+  if (!row) return undefined;
+  const entry = entryFromRow(row);
+  if (row.body === null || row.body === "") {
+    const files = longBodyFiles([entryId]);
+    const body = longBodies(await query(em, files.sql, files.params)).get(entryId);
+    if (body !== undefined) {
+      entry.body = body;
+      entry.bodyInAttachment = true;
+    }
+  }
+  return entry;
 }

@@ -291,23 +291,49 @@ describe("reading a long entry osTicket wrote", () => {
   });
 });
 
-describe("a body larger than the event bus carries", () => {
-  it("is RESOURCE_EXHAUSTED with the sizes, and nothing is written", async () => {
-    const before = await h.counts();
-    const error = await rejectionOf(
-      h.client.createTicket(
-        {
-          requester: { email: "lena.long@example.com", name: "Lena Long" },
-          subject: "A very long message",
-          message: textBody(1_100_000),
-        },
-        { headers: await h.service() },
-      ),
+describe("a body larger than an event carries", () => {
+  it("is stored and answered whole, and its event leaves the body out (body_omitted)", async () => {
+    const body = textBody(1_100_000);
+    const before = (await h.events()).length;
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "lena.long@example.com", name: "Lena Long" },
+        subject: "A very long message",
+        message: body,
+      },
+      { headers: await h.service() },
     );
-    expect(error.code).toBe(Code.ResourceExhausted);
-    expect(error.rawMessage).toMatch(
-      /^the change is too large to publish: its event would be \d+ bytes, the event bus carries at most 983040 /,
+    // In its file, in several chunks (expectBodyInFile checks the one-chunk case row by row).
+    const { entry, files } = await stored(created.messageEntryId);
+    expect(entry).toEqual({ body: "", format: "text" });
+    expect(files).toMatchObject([{ type: "text/html", size: body.length, inline: 1 }]);
+    const ticketId = created.ticket?.id ?? 0;
+    expect(await listed(ticketId, created.messageEntryId)).toMatchObject({ body, bodyInAttachment: true });
+
+    const [event, ...more] = (await h.events()).slice(before);
+    expect(more).toEqual([]);
+    expect(event?.payload.case).toBe("ticketCreated");
+    const message = event?.payload.case === "ticketCreated" ? event.payload.value.message : undefined;
+    expect(message).toMatchObject({ id: created.messageEntryId, body: "", bodyOmitted: true });
+    // Everything else of the entry and the ticket is there.
+    expect(message?.bodyInAttachment).toBe(true);
+    expect(event?.payload.case === "ticketCreated" && event.payload.value.ticket?.subject).toBe(
+      "A very long message",
     );
-    expect(await h.counts()).toEqual(before);
+  });
+
+  it("keeps the body in events under the budget", async () => {
+    const before = (await h.events()).length;
+    const created = await h.client.createTicket(
+      {
+        requester: { email: "lena.long@example.com", name: "Lena Long" },
+        subject: "A long message",
+        message: TEXT_70K,
+      },
+      { headers: await h.service() },
+    );
+    const [event] = (await h.events()).slice(before);
+    const message = event?.payload.case === "ticketCreated" ? event.payload.value.message : undefined;
+    expect(message).toMatchObject({ body: TEXT_70K, bodyOmitted: false });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { BatchRead, EntityManager, Statement } from "@ostmesh/db";
-import { query, queryBatch, runBatchRead } from "@ostmesh/db";
+import { longBodies, longBodyFiles, query, queryBatch, runBatchRead } from "@ostmesh/db";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import {
   AttachmentSummarySchema,
@@ -124,7 +124,7 @@ export function entriesRead(ids: readonly number[]): BatchRead<Map<number, Threa
         params: unique,
       },
       attachmentsOf(unique),
-      bodyFilesOf(unique),
+      longBodyFiles(unique),
     ],
     read([rows = [], files = [], bodyChunks = []]) {
       const entries = applyBodyFiles(applyAttachments(rows.map(entryOf), files), bodyChunks);
@@ -209,59 +209,16 @@ function recipientsOf(text: string | null): { to: string[]; cc: string[] } | und
 async function withAttachments(em: EntityManager, entries: ThreadEntry[]): Promise<ThreadEntry[]> {
   if (entries.length === 0) return entries;
   const ids = entries.map((e) => e.id);
-  const [files = [], bodyChunks = []] = await queryBatch(em, [attachmentsOf(ids), bodyFilesOf(ids)]);
+  const [files = [], bodyChunks = []] = await queryBatch(em, [attachmentsOf(ids), longBodyFiles(ids)]);
   return applyBodyFiles(applyAttachments(entries, files), bodyChunks);
 }
 
-/**
- * The files ThreadEntry::getBody reads an entry's body from when its column is empty (NULL or ''): the
- * entry's inline `text/html` and `text/plain` files, in attachment order, with their bytes chunk by chunk
- * (only files in the database, `bk` 'D', have bytes here).
- */
-function bodyFilesOf(entryIds: readonly number[]): Statement {
-  return {
-    sql:
-      "SELECT a.object_id, a.file_id, f.bk, f.size, c.filedata FROM ost_attachment a" +
-      " JOIN ost_thread_entry e ON e.id = a.object_id AND (e.body IS NULL OR e.body = '')" +
-      " JOIN ost_file f ON f.id = a.file_id AND f.type IN ('text/html', 'text/plain')" +
-      " LEFT JOIN ost_file_chunk c ON f.bk = 'D' AND c.file_id = f.id" +
-      ` WHERE a.type = 'H' AND a.inline = 1 AND a.object_id IN (${marks(entryIds.length)})` +
-      " ORDER BY a.id, c.chunk_id",
-    params: entryIds,
-  };
-}
-
-/**
- * Rebuilds the bodies osTicket keeps in files (see bodyFilesOf): the files' contents one after the other.
- * A body with a file outside the database, or whose chunks do not add up to its size, stays empty
- * (`body_in_attachment` tells the caller where it is).
- */
+/** Sets the bodies osTicket keeps in files (`longBodyFiles`' rows) on their entries. */
 function applyBodyFiles(entries: ThreadEntry[], chunks: readonly Row[]): ThreadEntry[] {
-  const files = new Map<number, Map<number, { readable: boolean; size: number; parts: Buffer[] }>>();
-  for (const c of chunks) {
-    const entryId = num(c, "object_id");
-    const byFile = files.get(entryId) ?? new Map();
-    files.set(entryId, byFile);
-    const fileId = num(c, "file_id");
-    const file = byFile.get(fileId) ?? { readable: str(c, "bk") === "D", size: num(c, "size"), parts: [] };
-    byFile.set(fileId, file);
-    const data = c.filedata;
-    if (Buffer.isBuffer(data)) file.parts.push(data);
-    else if (typeof data === "string") file.parts.push(Buffer.from(data, "utf8"));
-  }
+  const bodies = longBodies(chunks);
   for (const entry of entries) {
-    const byFile = files.get(entry.id);
-    if (!byFile) continue;
-    const contents: Buffer[] = [];
-    for (const file of byFile.values()) {
-      const data = Buffer.concat(file.parts);
-      if (!file.readable || data.length !== file.size) {
-        contents.length = 0;
-        break;
-      }
-      contents.push(data);
-    }
-    if (contents.length) entry.body = Buffer.concat(contents).toString("utf8");
+    const body = bodies.get(entry.id);
+    if (body !== undefined) entry.body = body;
   }
   return entries;
 }

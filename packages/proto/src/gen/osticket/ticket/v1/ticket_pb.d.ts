@@ -781,6 +781,14 @@ export declare type ThreadEntry = Message<"osticket.ticket.v1.ThreadEntry"> & {
    * @generated from field: osticket.ticket.v1.Recipients recipients = 20;
    */
   recipients?: Recipients | undefined;
+
+  /**
+   * Set in events only: the body was left out (body is empty) because the event would have been larger
+   * than 256 KiB with it. Read the entry with ListThreadEntries.
+   *
+   * @generated from field: bool body_omitted = 21;
+   */
+  bodyOmitted: boolean;
 };
 
 /**
