@@ -1,9 +1,9 @@
+import type { HtmlPolicy } from "@ostmesh/kit/osticket/html/format.ts";
 import type { Actor, MailDomainVerifier, Ports, TicketDomainEvent } from "./ports.ts";
 import { configAndClockRead, type HelpdeskConfig } from "./reference/config.ts";
 import { MetadataCache } from "./reference/forms.ts";
 import { Lookups, type Staff, staffStatement } from "./reference/lookups.ts";
 import { type BatchRead, bothReads, noRead, type Row, type Sql } from "./sql.ts";
-import type { HtmlPolicy } from "./text/format.ts";
 import type { LoggedThreadEvent } from "./thread/events.ts";
 import { dnsMailDomainVerifier } from "./users/email.ts";
 

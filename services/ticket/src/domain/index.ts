@@ -29,6 +29,12 @@ import {
 } from "./ticket/actions.ts";
 import { type CreateTicketInput, type CreateTicketResult, createTicket } from "./ticket/create-ticket.ts";
 
+export {
+  cleanBody,
+  cleanTitle,
+  sanitizeRichText,
+  stripEmoticons,
+} from "@ostmesh/kit/osticket/html/format.ts";
 export * from "./errors.ts";
 export { formatTicketNumber, nextTicketNumber } from "./numbers.ts";
 export { type OutboxRow, writeOutboxRow } from "./outbox.ts";
@@ -44,7 +50,6 @@ export {
   sanitizeLogText,
   writeSystemLog,
 } from "./syslog.ts";
-export { cleanBody, cleanTitle, sanitizeRichText, stripEmoticons } from "./text/format.ts";
 export type { AttachmentLink } from "./thread/entries.ts";
 export * from "./ticket/actions.ts";
 export * from "./ticket/create-ticket.ts";

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
-import { type BodyFormat, htmlChars } from "../domain/text/format.ts";
-import { mailHtmlToText } from "../domain/text/html2text.ts";
+import { type BodyFormat, htmlChars } from "@ostmesh/kit/osticket/html/format.ts";
+import { mailHtmlToText } from "@ostmesh/kit/osticket/html/html2text.ts";
 import type { MailAttachment, ParsedEmail } from "./parse.ts";
 
 /** The message body osTicket takes from a mail, before cleaning (Mail_Parse::getBody). */

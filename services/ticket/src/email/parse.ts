@@ -1,5 +1,5 @@
+import { phpTrim } from "@ostmesh/kit/osticket/html/format.ts";
 import { type AddressObject, type Attachment, type EmailAddress, simpleParser } from "mailparser";
-import { phpTrim } from "../domain/text/format.ts";
 import { isEmailAddress } from "../domain/users/email.ts";
 import { randCode } from "./body.ts";
 import { transcodeToUtf8 } from "./charset.ts";

@@ -1,5 +1,5 @@
+import { phpTrim } from "@ostmesh/kit/osticket/html/format.ts";
 import type { Sql } from "../domain/sql.ts";
-import { phpTrim } from "../domain/text/format.ts";
 import { EntryFlag } from "../domain/thread/entries.ts";
 import type { Addressing } from "./mailboxes.ts";
 import type { ParsedEmail } from "./parse.ts";

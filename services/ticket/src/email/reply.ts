@@ -1,10 +1,10 @@
 import type { EntityManager } from "@mikro-orm/mysql";
+import { cleanBodyContent, storedBody, truncate } from "@ostmesh/kit/osticket/html/format.ts";
 import { type UseCaseContext, withUseCaseReading } from "../domain/context.ts";
 import { type Ports, SYSTEM_ACTOR, type TicketDomainEvent } from "../domain/ports.ts";
 import { staffDisplayName } from "../domain/reference/lookups.ts";
 import { int } from "../domain/rows.ts";
 import { sqlFor } from "../domain/sql.ts";
-import { cleanBodyContent, storedBody, truncate } from "../domain/text/format.ts";
 import { EntryFlag, insertFileImportErrorNote, insertThreadEntry } from "../domain/thread/entries.ts";
 import { NOW, TicketChange } from "../domain/ticket/change.ts";
 import { isMergedChild } from "../domain/ticket/merge.ts";

@@ -1,4 +1,4 @@
-import { phpTruthyString } from "../domain/text/format.ts";
+import { phpTruthyString } from "@ostmesh/kit/osticket/html/format.ts";
 import { transcodeToUtf8 } from "./charset.ts";
 
 /**

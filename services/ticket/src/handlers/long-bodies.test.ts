@@ -4,11 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import { Code } from "@connectrpc/connect";
+import { bodySearchable } from "@ostmesh/kit/osticket/html/format.ts";
 import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { MessageFormat } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import type { ThreadEntry } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bodySearchable } from "../domain/text/format.ts";
 import { insertUser, type TicketHarness, ticketHarness } from "../testing/harness.ts";
 
 let h: TicketHarness;

@@ -10,6 +10,8 @@
  *
  * Built on the write core's building blocks (use case context, row-locked ticket, TicketChange).
  */
+
+import { decodeSpecialChars, stripTags } from "@ostmesh/kit/osticket/html/format.ts";
 import { withUseCaseReading } from "../domain/context.ts";
 import { TicketActionError, TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
 import {
@@ -28,7 +30,6 @@ import { cdataColumn, type FormField, isEnabled } from "../domain/reference/form
 import { TopicFlag } from "../domain/reference/lookups.ts";
 import { int, strOrNull } from "../domain/rows.ts";
 import type { Sql } from "../domain/sql.ts";
-import { decodeSpecialChars, stripTags } from "../domain/text/format.ts";
 import { NOW, TicketChange } from "../domain/ticket/change.ts";
 import { ticketForUpdateRead, ticketStateOf } from "../domain/ticket/state.ts";
 import { updateEstimatedDueDate } from "../domain/ticket/status.ts";

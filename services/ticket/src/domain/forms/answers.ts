@@ -1,5 +1,3 @@
-import type { FormField } from "../reference/forms.ts";
-import { isNumeric, isRecord, json, phpJsonEncode } from "../rows.ts";
 import {
   cleanTextAnswer,
   htmlChars,
@@ -7,7 +5,9 @@ import {
   phpTruthyString,
   sanitizeRichText,
   searchable,
-} from "../text/format.ts";
+} from "@ostmesh/kit/osticket/html/format.ts";
+import type { FormField } from "../reference/forms.ts";
+import { isNumeric, isRecord, json, phpJsonEncode } from "../rows.ts";
 import { type AnswerDates, dateAnswerText, widgetDate } from "./datetime.ts";
 
 /** What one answer writes: the ost_form_entry_values row, the cdata column, the search text. */

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { storeFile } from "@ostmesh/attachment/storage/index.ts";
+import { type BodyFormat, bodySearchable, cleanBody } from "@ostmesh/kit/osticket/html/format.ts";
 import { int, phpJsonEncode, str } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
 import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
-import { type BodyFormat, bodySearchable, cleanBody } from "../text/format.ts";
 
 /** `ost_thread_entry.flags` bits (include/class.thread.php L839-850). */
 export const EntryFlag = {

@@ -1,10 +1,16 @@
+import {
+  type BodyFormat,
+  cleanBodyContent,
+  cleanTitle,
+  storedBody,
+  truncate,
+} from "@ostmesh/kit/osticket/html/format.ts";
 import { type UseCaseContext, withUseCaseReading } from "../context.ts";
 import { NotFoundError, TicketActionError, TicketValidationError } from "../errors.ts";
 import type { Actor, Ports } from "../ports.ts";
 import { DeptFlag, SlaFlag, type Staff, staffDisplayName } from "../reference/lookups.ts";
 import { int } from "../rows.ts";
 import { bothReads, noRead, type Sql } from "../sql.ts";
-import { type BodyFormat, cleanBodyContent, cleanTitle, storedBody, truncate } from "../text/format.ts";
 import {
   type AttachmentLink,
   EntryFlag,

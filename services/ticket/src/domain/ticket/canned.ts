@@ -5,11 +5,11 @@
  * "SYSTEM (Canned Reply)" with the canned response's files.
  */
 import { formatIcuDate } from "@ostmesh/kit/osticket/dates.ts";
+import { decodeSpecialChars, phpTruthyString, sanitizeRichText } from "@ostmesh/kit/osticket/html/format.ts";
 import { simpleHtml2Text } from "@ostmesh/kit/osticket/text.ts";
 import { formatPhone, listSelection } from "../forms/answers.ts";
 import { int, isRecord, json, phpTruthy, str, strOrNull } from "../rows.ts";
 import type { Sql } from "../sql.ts";
-import { decodeSpecialChars, phpTruthyString, sanitizeRichText } from "../text/format.ts";
 import type { AttachmentLink } from "../thread/entries.ts";
 
 /** The poster osTicket records on a canned reply. */

@@ -1,10 +1,10 @@
+import { type BodyFormat, cleanBody, cleanTitle } from "@ostmesh/kit/osticket/html/format.ts";
 import type { UseCaseContext } from "../context.ts";
 import { answerDates } from "../forms/datetime.ts";
 import type { TicketStatus } from "../reference/lookups.ts";
 import { staffDisplayName } from "../reference/lookups.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
 import type { SqlValue } from "../sql.ts";
-import { type BodyFormat, cleanBody, cleanTitle } from "../text/format.ts";
 import { type AttachmentLink, insertThreadEntry } from "../thread/entries.ts";
 import { actorAuthor, annulEvents, type EventAuthor, logEvents } from "../thread/events.ts";
 import { refreshTicketSearch, type TicketState } from "./state.ts";

@@ -1,4 +1,15 @@
 import { dateTimePattern } from "@ostmesh/kit/osticket/dates.ts";
+import {
+  type BodyFormat,
+  cleanBodyContent,
+  cleanTextAnswer,
+  cleanTitle,
+  htmlChars,
+  phpTrim,
+  phpTruthyString,
+  storedBody,
+  truncate,
+} from "@ostmesh/kit/osticket/html/format.ts";
 import { ticketSourceEnum, type UseCaseContext, ucfirst, withUseCase } from "../context.ts";
 import {
   OpenTicketLimitError,
@@ -40,17 +51,6 @@ import { int, isNumeric, isRecord, phpInt, str } from "../rows.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";
 import { computeSlaDueDate } from "../sla/due-date.ts";
 import { type BatchRead, bothReads, type SqlValue } from "../sql.ts";
-import {
-  type BodyFormat,
-  cleanBodyContent,
-  cleanTextAnswer,
-  cleanTitle,
-  htmlChars,
-  phpTrim,
-  phpTruthyString,
-  storedBody,
-  truncate,
-} from "../text/format.ts";
 import {
   type AttachmentLink,
   EntryFlag,

@@ -3,10 +3,11 @@
  * and Organization::getFilterData (include/class.user.php, include/class.organization.php), each entry's
  * DynamicFormEntry::getFilterData (include/class.dynamic_forms.php).
  */
+
+import { phpTruthyString } from "@ostmesh/kit/osticket/html/format.ts";
 import { formatPhone } from "../forms/answers.ts";
 import { int, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { BatchRead, Row, Sql } from "../sql.ts";
-import { phpTruthyString } from "../text/format.ts";
 
 /** `field.<id>` → the answer as the field's toString gives it. */
 export type StoredFilterData = Readonly<Record<string, string>>;

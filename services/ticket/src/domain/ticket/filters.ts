@@ -4,11 +4,12 @@
  * what the ticket is created with, and one `edited` thread event per described action afterwards
  * (include/class.filter.php, include/class.filter_action.php, Ticket::filterTicketData).
  */
+
+import { phpTruthyString } from "@ostmesh/kit/osticket/html/format.ts";
+import { pregMatch } from "@ostmesh/kit/osticket/html/pcre.ts";
 import type { Lookups } from "../reference/lookups.ts";
 import { int, isRecord, json, phpInt, str } from "../rows.ts";
 import type { BatchRead } from "../sql.ts";
-import { phpTruthyString } from "../text/format.ts";
-import { pregMatch } from "../text/pcre.ts";
 
 /** ost_filter.target a ticket's origin is filtered as (TicketFilter::origin2target). */
 export type FilterTarget = "Web" | "Email" | "API";

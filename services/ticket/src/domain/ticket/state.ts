@@ -1,3 +1,4 @@
+import { htmlSearchable, searchable } from "@ostmesh/kit/osticket/html/format.ts";
 import { NotFoundError } from "../errors.ts";
 import { fieldChoices, listSelection } from "../forms/answers.ts";
 import { type AnswerDates, dateAnswerText } from "../forms/datetime.ts";
@@ -5,7 +6,6 @@ import type { Lookups, TicketStatus } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { SearchRow } from "../search.ts";
 import type { BatchRead, Row, Sql } from "../sql.ts";
-import { htmlSearchable, searchable } from "../text/format.ts";
 
 /** A ticket row as the actions need it, with its thread and status. */
 export interface TicketState {

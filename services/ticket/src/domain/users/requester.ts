@@ -1,10 +1,3 @@
-import { type StoredAnswer, storeAnswer } from "../forms/answers.ts";
-import type { AnswerDates } from "../forms/datetime.ts";
-import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
-import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
-import { int, str } from "../rows.ts";
-import type { SearchRow } from "../search.ts";
-import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
 import {
   cleanTextAnswer,
   decodeSpecialChars,
@@ -12,7 +5,14 @@ import {
   sanitizeRichText,
   searchable,
   truncate,
-} from "../text/format.ts";
+} from "@ostmesh/kit/osticket/html/format.ts";
+import { type StoredAnswer, storeAnswer } from "../forms/answers.ts";
+import type { AnswerDates } from "../forms/datetime.ts";
+import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
+import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
+import { int, str } from "../rows.ts";
+import type { SearchRow } from "../search.ts";
+import type { BatchRead, Row, Sql, SqlValue } from "../sql.ts";
 import { isEmailAddress } from "./email.ts";
 
 export interface ExistingUser {

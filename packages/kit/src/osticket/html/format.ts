@@ -34,7 +34,7 @@ export function phpTruthyString(text: string | null | undefined): boolean {
   return !!text && text !== "0";
 }
 
-import { decodeSpecialChars, stripTags } from "@ostmesh/kit/osticket/text.ts";
+import { decodeSpecialChars, stripTags } from "../text.ts";
 
 export { decodeSpecialChars, htmlChars, stripTags };
 

@@ -1,4 +1,4 @@
-import { simpleHtml2Text } from "@ostmesh/kit/osticket/text.ts";
+import { simpleHtml2Text } from "../text.ts";
 import { phpTruthyString, sanitizeRichText } from "./format.ts";
 
 /** The line width Mail_Parse::getBody asks Format::html2text for. */
