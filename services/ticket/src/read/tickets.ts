@@ -7,6 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { BatchRead, EntityManager, Statement } from "@ostmesh/db";
 import { query, runBatchRead } from "@ostmesh/db";
+import { listSelection } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   CollaboratorSchema,
@@ -18,7 +19,6 @@ import {
   TicketRelationSchema,
   TicketSchema,
 } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
-import { listSelection } from "../domain/forms/answers.ts";
 import { collaboratorRoleOf, sourceOf } from "../mapping.ts";
 import type { ReferenceSnapshot } from "../reference.ts";
 import { marks, num, type Row, str, timestamp } from "../rows.ts";

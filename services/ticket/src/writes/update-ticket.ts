@@ -11,9 +11,6 @@
  * Built on the write core's building blocks (use case context, row-locked ticket, TicketChange).
  */
 
-import { decodeSpecialChars, stripTags } from "@ostmesh/kit/osticket/html/format.ts";
-import { withUseCaseReading } from "../domain/context.ts";
-import { TicketActionError, TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
 import {
   type AnswerContext,
   type CleanValue,
@@ -21,8 +18,11 @@ import {
   parseAnswer,
   storeAnswer,
   validateAnswer,
-} from "../domain/forms/answers.ts";
-import { answerDates } from "../domain/forms/datetime.ts";
+} from "@ostmesh/kit/osticket/forms/answers.ts";
+import { answerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import { decodeSpecialChars, stripTags } from "@ostmesh/kit/osticket/html/format.ts";
+import { withUseCaseReading } from "../domain/context.ts";
+import { TicketActionError, TicketValidationError, type ValidationIssue } from "../domain/errors.ts";
 import { upsertCdata } from "../domain/forms/entries.ts";
 import { listItemsRead } from "../domain/forms/lists.ts";
 import type { Actor, Ports } from "../domain/ports.ts";

@@ -1,6 +1,6 @@
+import type { StoredAnswer } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { isRecord, str } from "../rows.ts";
 import { quoteIdentifier, type Sql, type SqlValue } from "../sql.ts";
-import type { StoredAnswer } from "./answers.ts";
 
 export interface NewFormEntry {
   readonly formId: number;

@@ -1,7 +1,7 @@
+import { type ListItem, listIdOf } from "@ostmesh/kit/osticket/forms/answers.ts";
 import type { FormDefinition } from "../reference/forms.ts";
 import { int, str, strOrNull } from "../rows.ts";
 import { type BatchRead, noRead, type Row } from "../sql.ts";
-import { type ListItem, listIdOf } from "./answers.ts";
 
 export type ListItems = ReadonlyMap<number, readonly ListItem[]>;
 

@@ -5,9 +5,9 @@
  * "SYSTEM (Canned Reply)" with the canned response's files.
  */
 import { formatIcuDate } from "@ostmesh/kit/osticket/dates.ts";
+import { formatPhone, listSelection } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { decodeSpecialChars, phpTruthyString, sanitizeRichText } from "@ostmesh/kit/osticket/html/format.ts";
 import { simpleHtml2Text } from "@ostmesh/kit/osticket/text.ts";
-import { formatPhone, listSelection } from "../forms/answers.ts";
 import { int, isRecord, json, phpTruthy, str, strOrNull } from "../rows.ts";
 import type { Sql } from "../sql.ts";
 import type { AttachmentLink } from "../thread/entries.ts";

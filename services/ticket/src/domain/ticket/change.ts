@@ -1,6 +1,6 @@
+import { answerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
 import { type BodyFormat, cleanBody, cleanTitle } from "@ostmesh/kit/osticket/html/format.ts";
 import type { UseCaseContext } from "../context.ts";
-import { answerDates } from "../forms/datetime.ts";
 import type { TicketStatus } from "../reference/lookups.ts";
 import { staffDisplayName } from "../reference/lookups.ts";
 import { replaceSearchRows, type SearchRow } from "../search.ts";

@@ -1,5 +1,17 @@
 import { dateTimePattern } from "@ostmesh/kit/osticket/dates.ts";
 import {
+  type AnswerContext,
+  type CleanValue,
+  formatPhone,
+  listIdOf,
+  listSelection,
+  parseAnswer,
+  type StoredAnswer,
+  storeAnswer,
+  validateAnswer,
+} from "@ostmesh/kit/osticket/forms/answers.ts";
+import { answerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import {
   type BodyFormat,
   cleanBodyContent,
   cleanTextAnswer,
@@ -17,18 +29,6 @@ import {
   TicketValidationError,
   type ValidationIssue,
 } from "../errors.ts";
-import {
-  type AnswerContext,
-  type CleanValue,
-  formatPhone,
-  listIdOf,
-  listSelection,
-  parseAnswer,
-  type StoredAnswer,
-  storeAnswer,
-  validateAnswer,
-} from "../forms/answers.ts";
-import { answerDates } from "../forms/datetime.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { listIdsOf, listItemsRead } from "../forms/lists.ts";
 import { drawNumberAhead, nextTicketNumber } from "../numbers.ts";

@@ -4,8 +4,8 @@
  * DynamicFormEntry::getFilterData (include/class.dynamic_forms.php).
  */
 
+import { formatPhone } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { phpTruthyString } from "@ostmesh/kit/osticket/html/format.ts";
-import { formatPhone } from "../forms/answers.ts";
 import { int, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { BatchRead, Row, Sql } from "../sql.ts";
 

@@ -1,7 +1,7 @@
+import { fieldChoices, listSelection } from "@ostmesh/kit/osticket/forms/answers.ts";
+import { type AnswerDates, dateAnswerText } from "@ostmesh/kit/osticket/forms/datetime.ts";
 import { htmlSearchable, searchable } from "@ostmesh/kit/osticket/html/format.ts";
 import { NotFoundError } from "../errors.ts";
-import { fieldChoices, listSelection } from "../forms/answers.ts";
-import { type AnswerDates, dateAnswerText } from "../forms/datetime.ts";
 import type { Lookups, TicketStatus } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
 import type { SearchRow } from "../search.ts";

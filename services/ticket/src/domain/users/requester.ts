@@ -1,3 +1,5 @@
+import { type StoredAnswer, storeAnswer } from "@ostmesh/kit/osticket/forms/answers.ts";
+import type { AnswerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
 import {
   cleanTextAnswer,
   decodeSpecialChars,
@@ -6,8 +8,6 @@ import {
   searchable,
   truncate,
 } from "@ostmesh/kit/osticket/html/format.ts";
-import { type StoredAnswer, storeAnswer } from "../forms/answers.ts";
-import type { AnswerDates } from "../forms/datetime.ts";
 import { insertFormEntry, upsertCdata } from "../forms/entries.ts";
 import { cdataColumn, type FormDefinition, hasData, isEnabled, isExtStored } from "../reference/forms.ts";
 import { int, str } from "../rows.ts";

@@ -1,5 +1,11 @@
-import { datePattern, dateTimePattern, formatIcuDate } from "@ostmesh/kit/osticket/dates.ts";
-import type { HelpdeskConfig } from "../reference/config.ts";
+import { datePattern, dateTimePattern, formatIcuDate } from "../dates.ts";
+
+/** What dates need of the helpdesk's settings (ost_config, namespace core). */
+export interface DateSettings {
+  get(key: string): string | null | undefined;
+  /** `default_timezone`, as the helpdesk reads it. */
+  readonly defaultTimezone: string;
+}
 
 /**
  * How date answers are stored and shown: the time zone a date field without its own zone is read in
@@ -12,7 +18,7 @@ export interface AnswerDates {
   readonly dateTimePattern: string;
 }
 
-export function answerDates(config: HelpdeskConfig, agentTimeZone?: string | null): AnswerDates {
+export function answerDates(config: DateSettings, agentTimeZone?: string | null): AnswerDates {
   const formats = config.get("date_formats") ?? "";
   return {
     timeZone: validZone(agentTimeZone ?? "") ?? validZone(config.defaultTimezone) ?? "UTC",

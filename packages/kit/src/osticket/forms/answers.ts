@@ -5,10 +5,10 @@ import {
   phpTruthyString,
   sanitizeRichText,
   searchable,
-} from "@ostmesh/kit/osticket/html/format.ts";
-import type { FormField } from "../reference/forms.ts";
-import { isNumeric, isRecord, json, phpJsonEncode } from "../rows.ts";
+} from "../html/format.ts";
+import { isNumeric, isRecord, json, phpJsonEncode } from "../php.ts";
 import { type AnswerDates, dateAnswerText, widgetDate } from "./datetime.ts";
+import type { FormField } from "./fields.ts";
 
 /** What one answer writes: the ost_form_entry_values row, the cdata column, the search text. */
 export interface StoredAnswer {
