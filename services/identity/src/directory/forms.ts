@@ -3,6 +3,26 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
 import { num, str } from "@ostmesh/kit/auth/index.ts";
+import {
+  displayedAnswer,
+  fieldChoices,
+  type ListItem,
+  listIdOf,
+  parseAnswer,
+  type StoredAnswer,
+  storeAnswer,
+  storedSearchable,
+  validateAnswer,
+} from "@ostmesh/kit/osticket/forms/answers.ts";
+import { type AnswerDates, answerDates, parseAnswerDate } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import {
+  cdataColumn,
+  type FormField,
+  hasData,
+  isEnabled,
+  isExtStored,
+} from "@ostmesh/kit/osticket/forms/fields.ts";
+import { isRecord, json } from "@ostmesh/kit/osticket/php.ts";
 import { type FormAnswer, FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 
 /**
@@ -11,35 +31,19 @@ import { type FormAnswer, FormAnswerSchema } from "@ostmesh/proto/gen/osticket/c
  * disposable `<object>__cdata` mirror upserted after each value, and the ost__search row.
  */
 
-/** ost_form_field.flags bits (include/class.dynamic_forms.php). */
-export const FieldFlags = {
-  ENABLED: 0x00001,
-  EXT_STORED: 0x00002,
-  CLIENT_VIEW: 0x00100,
-  CLIENT_EDIT: 0x00200,
-  AGENT_VIEW: 0x01000,
-  AGENT_EDIT: 0x02000,
-} as const;
-
-export interface FormField {
-  id: number;
-  formId: number;
-  name: string;
-  label: string;
-  type: string;
-  flags: number;
-  sort: number;
-}
-
 export interface BaseForm {
   formId: number;
   fields: FormField[];
 }
 
-/** Field types that hold no value (osTicket's presentation-only fields). */
-const PRESENTATION_TYPES = new Set(["break", "info"]);
-/** Field types ostmesh can write from a plain string. */
-const WRITABLE_TYPES = new Set(["text", "memo", "phone", "bool"]);
+/**
+ * Field types an answer can be given for as text: the ones whose parse and storage the shared form code
+ * knows (files, and presentation-only fields, cannot be set).
+ */
+const writable = (field: FormField): boolean =>
+  hasData(field) &&
+  (["text", "memo", "phone", "bool", "datetime", "choices"].includes(field.type) ||
+    listIdOf(field) !== undefined);
 
 /** The base form of a type ("U" contact form, "O" organization form) with its enabled fields. */
 export async function baseForm(em: EntityManager, type: "U" | "O"): Promise<BaseForm> {
@@ -47,86 +51,112 @@ export async function baseForm(em: EntityManager, type: "U" | "O"): Promise<Base
   if (!form) throw new Error(`osTicket has no ${type} form`);
   const rows = await query(
     em,
-    "SELECT id, form_id, name, label, type, flags, sort FROM ost_form_field WHERE form_id = ? ORDER BY sort, id",
+    "SELECT id, form_id, name, label, type, flags, sort, configuration FROM ost_form_field WHERE form_id = ?" +
+      " ORDER BY sort, id",
     [form.id],
   );
   return {
     formId: num(form.id),
     fields: rows
-      .map((r) => ({
-        id: num(r.id),
-        formId: num(r.form_id),
-        name: str(r.name),
-        label: str(r.label),
-        type: str(r.type),
-        flags: num(r.flags),
-        sort: num(r.sort),
-      }))
-      .filter((f) => (f.flags & FieldFlags.ENABLED) !== 0),
+      .map((r): FormField => {
+        const configuration = json(r.configuration === null ? null : str(r.configuration));
+        return {
+          id: num(r.id),
+          formId: num(r.form_id),
+          name: str(r.name),
+          label: str(r.label),
+          type: str(r.type),
+          flags: num(r.flags),
+          sort: num(r.sort),
+          configuration: isRecord(configuration) ? configuration : {},
+        };
+      })
+      .filter(isEnabled),
   };
 }
 
 /** Fields whose value lives in ost_form_entry_values (not ext-stored, not presentation-only). */
 export function storedFields(form: BaseForm): FormField[] {
-  return form.fields.filter(
-    (f) => (f.flags & FieldFlags.EXT_STORED) === 0 && !PRESENTATION_TYPES.has(f.type),
-  );
+  return form.fields.filter((f) => !isExtStored(f) && hasData(f));
 }
 
-/** A stored answer: the value row's text (null = empty) and the key mirrored into cdata and search. */
-export interface AnswerValue {
-  value: string | null;
+/** What reading answers needs besides their text: the items of the lists asked about, the date settings. */
+interface AnswerReading {
+  listItems: Map<number, ListItem[]>;
+  dates: AnswerDates;
 }
+
+/** The helpdesk's date settings (ost_config, core): how date answers are stored and indexed. */
+export async function helpdeskDates(em: EntityManager): Promise<AnswerDates> {
+  const rows = await query(
+    em,
+    "SELECT `key`, value FROM ost_config WHERE namespace = 'core'" +
+      " AND `key` IN ('date_formats', 'date_format', 'datetime_format', 'default_timezone')",
+  );
+  const settings = new Map(rows.map((r) => [str(r.key), str(r.value)]));
+  return answerDates({
+    get: (key) => settings.get(key),
+    defaultTimezone: settings.get("default_timezone") || "UTC",
+  });
+}
+
+async function answerReading(em: EntityManager, fields: readonly FormField[]): Promise<AnswerReading> {
+  const listIds = [...new Set(fields.map(listIdOf).filter((id) => id !== undefined))];
+  const listItems = new Map<number, ListItem[]>();
+  if (listIds.length) {
+    const rows = await query(
+      em,
+      `SELECT id, list_id, value, extra, status FROM ost_list_items WHERE list_id IN (${listIds.map(() => "?").join(", ")})` +
+        " ORDER BY sort, id",
+      listIds,
+    );
+    for (const r of rows) {
+      const item: ListItem = {
+        id: num(r.id),
+        listId: num(r.list_id),
+        value: str(r.value),
+        extra: str(r.extra),
+        enabled: (num(r.status) & 1) !== 0,
+      };
+      listItems.set(item.listId, [...(listItems.get(item.listId) ?? []), item]);
+    }
+  }
+  return { listItems, dates: await helpdeskDates(em) };
+}
+
+const invalid = (field: FormField, problem: string) =>
+  new ConnectError(`${field.label || field.name}: ${problem}`, Code.InvalidArgument);
 
 /**
- * Cleans one answer the way the field type stores it; INVALID_ARGUMENT for a bad value or a field type
- * ostmesh cannot write from text. Phone numbers keep digits only plus `X<ext>` (`555-123-4567 x12` →
- * `5551234567X12`).
+ * One answer as osTicket's field stores it (the value row, its `__cdata` mirror and search text), read
+ * as the staff panel's widgets read text: emoji out (utf8mb3), phones digits-only (`555-123-4567 x12` →
+ * `5551234567X12`), rich text cleaned, a list item by id, value or abbreviation, a choice by key or label,
+ * a date in the helpdesk's zone. INVALID_ARGUMENT for what the field cannot hold, where osTicket's panel
+ * would show an error or drop the answer.
  */
-export function normalizeAnswer(field: FormField, raw: string): AnswerValue {
-  if (!WRITABLE_TYPES.has(field.type))
-    throw new ConnectError(
-      `field "${field.name}" (${field.type}) cannot be set through this API`,
-      Code.InvalidArgument,
-    );
-  const text = stripAstral(raw).trim();
-  if (text === "") return { value: null };
-  switch (field.type) {
-    case "phone": {
-      const match = /^(.*?)(?:\s*(?:x|ext\.?)\s*(\d+))?$/i.exec(text);
-      const number = match?.[1]?.trim() ?? "";
-      const ext = match?.[2];
-      if (!/^[0-9+() .-]+$/.test(number) || !/\d/.test(number))
-        throw new ConnectError(
-          `${field.label || field.name}: enter a valid phone number`,
-          Code.InvalidArgument,
-        );
-      const digits = number.replace(/[()+. -]/g, "");
-      return { value: ext ? `${digits}X${ext}` : digits };
-    }
-    case "bool":
-      if (/^(1|true|yes|on)$/i.test(text)) return { value: "1" };
-      if (/^(0|false|no|off)$/i.test(text)) return { value: "0" };
-      throw new ConnectError(`${field.label || field.name}: expected true or false`, Code.InvalidArgument);
-    default:
-      return { value: text };
+function answerOf(field: FormField, raw: string, reading: AnswerReading): StoredAnswer {
+  const text = stripAstral(raw);
+  let given = text;
+  if (field.type === "choices" && text.trim()) {
+    const choices = fieldChoices(field);
+    const key = choices.has(text.trim())
+      ? text.trim()
+      : [...choices].find(([, label]) => label === text.trim())?.[0];
+    if (key === undefined)
+      throw invalid(field, `"${text.trim()}" is not one of its choices (${[...choices.keys()].join(", ")})`);
+    given = key;
   }
+  if (field.type === "datetime" && text.trim() && parseAnswerDate(text) === undefined)
+    throw invalid(field, "enter a date (2026-12-01, 2026-12-01 14:30 or 12/01/2026)");
+  const value = parseAnswer(field, given, { listItems: reading.listItems, dates: reading.dates });
+  if (listIdOf(field) !== undefined && text.trim() && text.trim() !== "0" && value === null)
+    throw invalid(field, `no item "${text.trim()}" in its list`);
+  const errors = validateAnswer(field, value, { required: false, isEmail: looksLikeAddress });
+  if (errors.length) throw invalid(field, errors.join("; "));
+  return storeAnswer(field, value, reading.dates);
 }
 
-/** osTicket's display of a stored phone value (US format): `(555) 123-4567 x12`. */
-export function formatPhone(stored: string): string {
-  const [number = "", ext] = stored.split("X", 2);
-  let shown = number;
-  if (/^\d{10}$/.test(number)) shown = `(${number.slice(0, 3)}) ${number.slice(3, 6)}-${number.slice(6)}`;
-  else if (/^\d{7}$/.test(number)) shown = `${number.slice(0, 3)}-${number.slice(3)}`;
-  return ext ? `${shown} x${ext}` : shown;
-}
-
-/** Searchable text of an answer (what osTicket puts into ost__search). */
-export function searchText(field: FormField, value: string | null): string {
-  if (!value) return "";
-  return field.type === "phone" ? formatPhone(value) : value;
-}
+const looksLikeAddress = (text: string): boolean => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(text);
 
 /** Characters outside the BMP cannot be stored in osTicket's utf8mb3 columns; osTicket strips them. */
 export function stripAstral(text: string): string {
@@ -162,8 +192,7 @@ export async function answersOf(
         name: str(r.name),
         label: str(r.label),
         type: str(r.type),
-        value: str(r.value),
-        valueId: num(r.value_id),
+        ...displayedAnswer(str(r.type), str(r.value), num(r.value_id)),
       }),
     );
     result.set(id, list);
@@ -203,28 +232,28 @@ export interface CdataTarget {
 
 /**
  * Writes one answer: the value row (inserted, or updated in place), then — when the cdata table exists
- * and has the field's column — the cdata upsert with '' for empty answers, as osTicket does.
+ * and has the field's column — the cdata upsert ('' for empty answers, a list's item ids), as osTicket does.
  */
 export async function writeAnswer(
   em: EntityManager,
   entryId: number,
   field: FormField,
-  answer: AnswerValue,
+  answer: StoredAnswer,
   cdata: CdataTarget,
   cdataColumns: ReadonlySet<string>,
 ): Promise<void> {
   await execute(
     em,
-    "INSERT INTO ost_form_entry_values (entry_id, field_id, value) VALUES (?, ?, ?)" +
-      " ON DUPLICATE KEY UPDATE value = VALUES(value)",
-    [entryId, field.id, answer.value],
+    "INSERT INTO ost_form_entry_values (entry_id, field_id, value, value_id) VALUES (?, ?, ?, ?)" +
+      " ON DUPLICATE KEY UPDATE value = VALUES(value), value_id = VALUES(value_id)",
+    [entryId, field.id, answer.value, answer.valueId],
   );
-  const column = field.name || `field_${field.id}`;
+  const column = cdataColumn(field);
   if (!cdataColumns.has(column)) return;
   await execute(
     em,
     `INSERT INTO \`${cdata.table}\` SET \`${column}\` = ?, \`${cdata.key}\` = ? ON DUPLICATE KEY UPDATE \`${column}\` = ?`,
-    [answer.value ?? "", cdata.objectId, answer.value ?? ""],
+    [answer.cdata, cdata.objectId, answer.cdata],
   );
 }
 
@@ -275,19 +304,35 @@ export interface FormObject {
   noun: string;
 }
 
-/** Maps answers by field name to field ids, validating each; unknown, own or ext-stored names are rejected. */
-export function answerValues(
+/**
+ * Maps answers by field name to field ids, each read and checked as its field stores it (answerOf);
+ * unknown, own or ext-stored names are rejected, as are fields no text can answer (files, presentation).
+ */
+export async function answerValues(
+  em: EntityManager,
   object: FormObject,
   fields: readonly FormField[],
   answers: Readonly<Record<string, string>>,
-): Map<number, AnswerValue> {
-  const values = new Map<number, AnswerValue>();
+): Promise<Map<number, StoredAnswer>> {
+  const given: { field: FormField; raw: string }[] = [];
   for (const [name, raw] of Object.entries(answers)) {
     const field = fields.find((f) => f.name === name);
-    if (!field || object.ownFields.has(name) || (field.flags & FieldFlags.EXT_STORED) !== 0)
+    if (!field || object.ownFields.has(name) || isExtStored(field))
       throw new ConnectError(`unknown ${object.noun} field "${name}"`, Code.InvalidArgument);
-    values.set(field.id, normalizeAnswer(field, raw));
+    if (!writable(field))
+      throw new ConnectError(
+        `field "${field.name}" (${field.type}) cannot be set through this API`,
+        Code.InvalidArgument,
+      );
+    given.push({ field, raw });
   }
+  const values = new Map<number, StoredAnswer>();
+  if (given.length === 0) return values;
+  const reading = await answerReading(
+    em,
+    given.map((g) => g.field),
+  );
+  for (const { field, raw } of given) values.set(field.id, answerOf(field, raw, reading));
   return values;
 }
 
@@ -301,7 +346,7 @@ export async function writeAnswers(
   object: FormObject,
   form: BaseForm,
   objectId: number,
-  values: ReadonlyMap<number, AnswerValue>,
+  values: ReadonlyMap<number, StoredAnswer>,
   mode: "new" | "changed",
 ): Promise<void> {
   if (mode === "changed" && values.size === 0) return;
@@ -311,7 +356,7 @@ export async function writeAnswers(
   for (const field of storedFields(form)) {
     const value = values.get(field.id);
     if (value !== undefined || mode === "new" || created)
-      await writeAnswer(em, entryId, field, value ?? { value: null }, cdata, columns);
+      await writeAnswer(em, entryId, field, value ?? storeAnswer(field, null), cdata, columns);
   }
   if (mode === "changed" && !created)
     await execute(em, "UPDATE ost_form_entry SET updated = NOW() WHERE id = ?", [entryId]);
@@ -330,8 +375,10 @@ export async function searchableAnswers(
       " WHERE e.object_type = ? AND e.object_id = ?",
     [objectType, objectId],
   );
-  const stored = new Map(values.map((v) => [num(v.field_id), str(v.value)]));
+  const stored = new Map(values.map((v) => [num(v.field_id), v.value === null ? null : str(v.value)]));
+  const dates = form.fields.some((f) => f.type === "datetime") ? await helpdeskDates(em) : undefined;
   return storedFields(form)
-    .map((f) => searchText(f, stored.get(f.id) || null))
+    .filter((f) => stored.get(f.id))
+    .map((f) => storedSearchable(f, stored.get(f.id) ?? null, dates))
     .filter((t) => t !== "");
 }

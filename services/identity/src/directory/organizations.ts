@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
 import { num, str } from "@ostmesh/kit/auth/index.ts";
+import type { StoredAnswer } from "@ostmesh/kit/osticket/forms/answers.ts";
 import {
   type Organization,
   OrganizationSchema,
@@ -10,7 +11,6 @@ import {
 import { fromUnixSeconds } from "../times.ts";
 import { Conditions, cleanName, inOrderOf, maskPaths, pageByName, searchWords } from "./common.ts";
 import {
-  type AnswerValue,
   answersOf,
   answerValues,
   baseForm,
@@ -167,7 +167,7 @@ export async function createOrganization(em: EntityManager, input: OrganizationI
   const manager = await checkManager(em, input.manager);
   const status = checkStatus(input.status);
   const form = await baseForm(em, "O");
-  const values = answerValues(ORG_FORM, form.fields, input.answers);
+  const values = await answerValues(em, ORG_FORM, form.fields, input.answers);
   const { insertId: orgId } = await execute(
     em,
     "INSERT INTO ost_organization SET name = ?, manager = ?, status = ?, domain = ?, created = NOW(), updated = NOW()",
@@ -213,8 +213,8 @@ export async function updateOrganization(
   }
   const form = await baseForm(em, "O");
   const values = paths.includes("answers")
-    ? answerValues(ORG_FORM, form.fields, patch.answers)
-    : new Map<number, AnswerValue>();
+    ? await answerValues(em, ORG_FORM, form.fields, patch.answers)
+    : new Map<number, StoredAnswer>();
   // updated is a TIMESTAMP ... ON UPDATE column; set it explicitly so answer-only changes bump it too.
   sets.push("updated = NOW()");
   await execute(em, `UPDATE ost_organization SET ${sets.join(", ")} WHERE id = ?`, [...params, orgId]);

@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { EntityManager } from "@ostmesh/db";
 import { execute, query } from "@ostmesh/db";
 import { looksLikeEmail, num, str, UserAccountStatus } from "@ostmesh/kit/auth/index.ts";
+import { FieldFlag } from "@ostmesh/kit/osticket/forms/fields.ts";
 import { type User, UserSchema } from "@ostmesh/proto/gen/osticket/identity/v1/identity_pb.js";
 import { fromUnixSeconds } from "../times.ts";
 import { Conditions, cleanName, inOrderOf, maskPaths, pageByName, searchWords } from "./common.ts";
@@ -10,7 +11,6 @@ import {
   answersOf,
   answerValues,
   baseForm,
-  FieldFlags,
   type FormObject,
   replaceSearchRow,
   searchableAnswers,
@@ -160,7 +160,7 @@ export async function createUser(em: EntityManager, input: NewUserInput): Promis
   const name = cleanUserName(input.name);
   if (name === "") throw new ConnectError("name is required", Code.InvalidArgument);
   const form = await baseForm(em, "U");
-  const values = answerValues(USER_FORM, form.fields, {
+  const values = await answerValues(em, USER_FORM, form.fields, {
     ...input.answers,
     ...(input.phone ? { phone: input.phone } : {}),
     ...(input.notes ? { notes: input.notes } : {}),
@@ -238,10 +238,10 @@ export async function updateUser(
   if (paths.includes("answers")) Object.assign(answers, patch.answers);
   if (paths.includes("phone")) answers.phone = patch.phone;
   if (paths.includes("notes")) answers.notes = patch.notes;
-  const values = answerValues(USER_FORM, form.fields, answers);
+  const values = await answerValues(em, USER_FORM, form.fields, answers);
   if (asEndUser) {
     for (const field of form.fields) {
-      if (values.has(field.id) && (field.flags & FieldFlags.CLIENT_EDIT) === 0)
+      if (values.has(field.id) && (field.flags & FieldFlag.CLIENT_EDIT) === 0)
         throw new ConnectError(`end users cannot change "${field.name}"`, Code.PermissionDenied);
     }
   }

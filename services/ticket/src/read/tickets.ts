@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { BatchRead, EntityManager, Statement } from "@ostmesh/db";
 import { query, runBatchRead } from "@ostmesh/db";
-import { listSelection } from "@ostmesh/kit/osticket/forms/answers.ts";
+import { displayedAnswer } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { FormAnswerSchema } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import {
   CollaboratorSchema,
@@ -305,21 +305,8 @@ function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boole
   );
 }
 
-/**
- * The answer's display value: a choice or list answer is stored as `{"<key>":"<label>"}`, shown as its
- * labels joined by ", " (ChoiceField::toString, SelectionField::toString); a list answer's value_id is
- * NULL, so its item id is given from the key when one item is selected.
- */
 function answerValue(a: Row, type: string): { value: string; valueId: number } {
-  const value = str(a, "value");
-  const valueId = num(a, "value_id");
-  const list = /^list-\d+$/.test(type);
-  if (type !== "choices" && !list) return { value, valueId };
-  const selection = listSelection(value);
-  if (!selection) return { value, valueId };
-  const keys = [...selection.keys()];
-  const single = keys.length === 1 && /^[1-9]\d*$/.test(keys[0] ?? "") ? Number(keys[0]) : 0;
-  return { value: [...selection.values()].join(", "), valueId: valueId || (list ? single : 0) };
+  return displayedAnswer(type, str(a, "value"), num(a, "value_id"));
 }
 
 function applyCollaborators(tickets: Map<number, Ticket>, rows: readonly Row[]): void {

@@ -37,7 +37,11 @@ export function isFormulaSafe(text: string): boolean {
 
 /** The choices of a `choices` field: `key:label` per line (a bare line is its own key). */
 export function fieldChoices(field: FormField): Map<string, string> {
-  const raw = config(field, "choices", "");
+  return choicesOf(field.configuration);
+}
+
+function choicesOf(configuration: Readonly<Record<string, unknown>>): Map<string, string> {
+  const raw = "choices" in configuration ? configuration.choices : "";
   const choices = new Map<string, string>();
   if (typeof raw !== "string") return choices;
   for (const line of raw.split(/\r?\n/)) {
@@ -340,4 +344,60 @@ export function storeAnswer(field: FormField, value: CleanValue, dates?: AnswerD
     default:
       return { fieldId: field.id, value: v || null, valueId: null, cdata: v, searchable: searchable(v) };
   }
+}
+
+/**
+ * Searchable text of a stored answer (FormField::searchable per type; priorities and threads are not
+ * indexed): a list selection's or a choice's labels, a date as the helpdesk prints it (`dates`; without
+ * them, as stored), a phone as Format::phone shows it, rich text without its markup.
+ */
+export function storedSearchable(
+  field: Pick<FormField, "type" | "configuration">,
+  value: string | null,
+  dates?: AnswerDates,
+): string {
+  const v = value ?? "";
+  if (/^list-\d+$/.test(field.type)) {
+    const selection = listSelection(v);
+    return searchable(selection ? [...selection.values()].join(", ") : v);
+  }
+  switch (field.type) {
+    case "datetime":
+      return searchable(dates ? dateAnswerText(v, !!field.configuration.time, dates) : v);
+    case "priority":
+    case "thread":
+      return "";
+    case "memo":
+      return htmlSearchable(v);
+    case "bool":
+      return v && v !== "0" ? "Yes" : "No";
+    case "choices": {
+      const parsed = json(v);
+      if (isRecord(parsed)) return searchable(Object.values(parsed).map(String).join(", "));
+      return searchable(choicesOf(field.configuration).get(v) ?? v);
+    }
+    case "phone":
+      return searchable(formatPhone(v, field.configuration.format ?? "us"));
+    default:
+      return searchable(v);
+  }
+}
+
+/**
+ * An answer as people read it: a choice or list answer is stored as `{"<key>":"<label>"}`, shown as its
+ * labels joined by ", " (ChoiceField::toString, SelectionField::toString); a list answer's value_id is
+ * NULL, so its item id is given from the key when one item is selected.
+ */
+export function displayedAnswer(
+  type: string,
+  value: string,
+  valueId: number,
+): { value: string; valueId: number } {
+  const list = /^list-\d+$/.test(type);
+  if (type !== "choices" && !list) return { value, valueId };
+  const selection = listSelection(value);
+  if (!selection) return { value, valueId };
+  const keys = [...selection.keys()];
+  const single = keys.length === 1 && /^[1-9]\d*$/.test(keys[0] ?? "") ? Number(keys[0]) : 0;
+  return { value: [...selection.values()].join(", "), valueId: valueId || (list ? single : 0) };
 }

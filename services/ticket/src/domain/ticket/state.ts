@@ -1,6 +1,6 @@
-import { fieldChoices, listSelection } from "@ostmesh/kit/osticket/forms/answers.ts";
-import { type AnswerDates, dateAnswerText } from "@ostmesh/kit/osticket/forms/datetime.ts";
-import { htmlSearchable, searchable } from "@ostmesh/kit/osticket/html/format.ts";
+import { storedSearchable } from "@ostmesh/kit/osticket/forms/answers.ts";
+import type { AnswerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import { searchable } from "@ostmesh/kit/osticket/html/format.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Lookups, TicketStatus } from "../reference/lookups.ts";
 import { int, intOrNull, isRecord, json, str, strOrNull } from "../rows.ts";
@@ -134,57 +134,9 @@ export interface TicketAnswer {
   readonly value: string | null;
 }
 
-/**
- * Searchable text of a stored answer (FormField::searchable per type; priorities are not indexed): a list
- * selection's values, a date as the helpdesk prints it (`dates`; without them, as stored).
- */
+/** Searchable text of a stored answer (storedSearchable). */
 export function answerSearchable(a: TicketAnswer, dates?: AnswerDates): string {
-  const v = a.value ?? "";
-  if (/^list-\d+$/.test(a.fieldType)) {
-    const selection = listSelection(v);
-    return searchable(selection ? [...selection.values()].join(", ") : v);
-  }
-  switch (a.fieldType) {
-    case "datetime":
-      return searchable(dates ? dateAnswerText(v, !!a.configuration.time, dates) : v);
-    case "priority":
-    case "thread":
-      return "";
-    case "memo":
-      return htmlSearchable(v);
-    case "bool":
-      return v && v !== "0" ? "Yes" : "No";
-    case "choices": {
-      const parsed = json(v);
-      if (isRecord(parsed)) return searchable(Object.values(parsed).map(String).join(", "));
-      const field = {
-        id: 0,
-        formId: 0,
-        type: "choices",
-        label: "",
-        name: "",
-        flags: 0,
-        sort: 0,
-        configuration: a.configuration,
-      };
-      return searchable(fieldChoices(field).get(v) ?? v);
-    }
-    case "phone": {
-      const [phone = "", ext] = v.split("X", 2);
-      const d = phone.replace(/[^0-9]/g, "");
-      const shown =
-        a.configuration.format === undefined || a.configuration.format === "us"
-          ? d.length === 7
-            ? `${d.slice(0, 3)}-${d.slice(3)}`
-            : d.length === 10
-              ? `(${d.slice(0, 3)}) ${d.slice(3, 6)}-${d.slice(6)}`
-              : phone
-          : phone;
-      return searchable(ext ? `${shown} x${ext}` : shown);
-    }
-    default:
-      return searchable(v);
-  }
+  return storedSearchable({ type: a.fieldType, configuration: a.configuration }, a.value, dates);
 }
 
 /** The ticket's `T` search row: "<number> <subject>" and its answers' searchable text, one per line. */
