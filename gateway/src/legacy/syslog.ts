@@ -10,6 +10,7 @@
  * last four characters), because an API key must never be stored in a log in clear text.
  */
 import { create } from "@bufbuild/protobuf";
+import { sanitizeLogText } from "@ostmesh/kit/osticket/text.ts";
 import {
   type SystemLogEntry,
   SystemLogEntrySchema,
@@ -23,17 +24,13 @@ export function maskApiKey(key: string): string {
   return `${key.slice(0, 4)}********${key.slice(-4)}`;
 }
 
-/** What Format::sanitize leaves of a plain-text log line: newlines become spaces, markup is neutralised. */
-function sanitizeLogText(text: string): string {
-  return text
-    .replace(/\r\n|\r|\n/g, " ")
-    .replace(/&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#\d+|#x[0-9a-fA-F]+);)/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;");
+/** A log text as osTicket's legacy API writes it: on one line (newlines become spaces), then sanitized. */
+function logLine(text: string): string {
+  return sanitizeLogText(text.replace(/\r\n|\r|\n/g, " "));
 }
 
 function withKey(text: string, apiKey: string | undefined): string {
-  const flat = sanitizeLogText(text);
+  const flat = logLine(text);
   return phpTruthy(apiKey) ? `${flat} [${maskApiKey(apiKey)}] ` : flat;
 }
 
@@ -58,7 +55,7 @@ export function cronRunEntry(clientIp: string): SystemLogEntry {
   return create(SystemLogEntrySchema, {
     level: SystemLogLevel.DEBUG,
     title: "Cron Job",
-    message: sanitizeLogText(`Cron job executed [${clientIp}]`),
+    message: logLine(`Cron job executed [${clientIp}]`),
     ipAddress: clientIp,
     logger: "",
   });

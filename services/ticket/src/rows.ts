@@ -44,15 +44,4 @@ export function marks(n: number): string {
   return Array.from({ length: Math.max(1, n) }, () => "?").join(", ");
 }
 
-export function parseJson(text: string | null): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export { isRecord, json as parseJson } from "@ostmesh/kit/osticket/php.ts";

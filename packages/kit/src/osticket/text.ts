@@ -106,3 +106,14 @@ export function phpWordwrap(text: string, width: number): string {
   if (lastStart !== current) out.push(bytes.subarray(lastStart, current));
   return Buffer.concat(out).toString("utf8");
 }
+
+/**
+ * What osTicket's Format::sanitize leaves of a plain log text (ost_syslog titles and messages): markup
+ * neutralised (`&` not starting an entity, `<`, `>`).
+ */
+export function sanitizeLogText(text: string): string {
+  return text
+    .replace(/&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#\d+|#x[0-9a-fA-F]+);)/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
+}

@@ -50,10 +50,4 @@ export async function writeSystemLog(sql: Sql, rows: readonly SystemLogRow[]): P
   return ids;
 }
 
-/** What osTicket's Format::sanitize leaves of a plain log text: markup neutralised (`&` not starting an entity, `<`, `>`). */
-export function sanitizeLogText(text: string): string {
-  return text
-    .replace(/&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#\d+|#x[0-9a-fA-F]+);)/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;");
-}
+export { sanitizeLogText } from "@ostmesh/kit/osticket/text.ts";
