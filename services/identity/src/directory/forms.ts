@@ -83,7 +83,8 @@ export function storedFields(form: BaseForm): FormField[] {
 /** What reading answers needs besides their text: the items of the lists asked about, the date settings. */
 interface AnswerReading {
   listItems: Map<number, ListItem[]>;
-  dates: AnswerDates;
+  /** Read only when a date is asked about. */
+  dates: AnswerDates | undefined;
 }
 
 /** The helpdesk's date settings (ost_config, core): how date answers are stored and indexed. */
@@ -121,7 +122,8 @@ async function answerReading(em: EntityManager, fields: readonly FormField[]): P
       listItems.set(item.listId, [...(listItems.get(item.listId) ?? []), item]);
     }
   }
-  return { listItems, dates: await helpdeskDates(em) };
+  const dated = fields.some((f) => f.type === "datetime");
+  return { listItems, dates: dated ? await helpdeskDates(em) : undefined };
 }
 
 const invalid = (field: FormField, problem: string) =>
