@@ -332,6 +332,33 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
 
+  it("creates a ticket with a negative legacy priorityId and reads it without a priority, as osTicket shows it", async () => {
+    const headers = await h.service();
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "negative.priority@example.com", name: "Negative Priority" },
+        subject: "Legacy priorityId",
+        message: "hello",
+        legacy: { source: "API", priorityId: "-556022" },
+      },
+      { headers },
+    );
+    // Ticket::create's setAnswer('priority', null, $vars['priorityId']): the id as sent, no label.
+    const [answer] = await h.query(
+      "SELECT v.value, v.value_id FROM ost_form_entry_values v JOIN ost_form_entry e ON e.id = v.entry_id" +
+        " JOIN ost_form_field f ON f.id = v.field_id WHERE e.object_type = 'T' AND e.object_id = ? AND f.name = 'priority'",
+      [res.ticket?.id],
+    );
+    expect(answer).toEqual({ value: null, value_id: -556022 });
+    // Priority::lookup finds none: no priority (a uint32 cannot carry the id).
+    expect(res.ticket?.priority).toBeUndefined();
+    const got = await h.client.getTicket(
+      { lookup: { case: "ticketId", value: res.ticket?.id ?? 0 } },
+      { headers },
+    );
+    expect(got.ticket).toEqual(res.ticket);
+  });
+
   it("refuses a banned requester with a Denied detail", async () => {
     await h.exec(
       "INSERT INTO ost_filter_rule (filter_id, what, how, val, isactive, created, updated)" +

@@ -277,9 +277,11 @@ function applyAnswer(ticket: Ticket, a: Row, ref: ReferenceSnapshot, full: boole
   const type = str(a, "type");
   if (type === "priority" || name === "priority") {
     // The priority is the answer's item id (value_id); the label stored beside it may be missing (§2.2).
+    // A legacy priorityId is stored as sent: one no priority can have (negative) reads as none, as
+    // Priority::lookup finds none.
     const id = num(a, "value_id");
     const priority = ref.priorities.get(id);
-    if (id && !ticket.priority)
+    if (id > 0 && id <= 0xffffffff && !ticket.priority)
       ticket.priority = create(PriorityRefSchema, {
         id,
         name: priority?.name ?? str(a, "value"),

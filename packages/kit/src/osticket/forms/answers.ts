@@ -391,8 +391,10 @@ export function storedSearchable(
 export function displayedAnswer(
   type: string,
   value: string,
-  valueId: number,
+  storedId: number,
 ): { value: string; valueId: number } {
+  // value_id is a signed column osTicket fills as sent (a legacy priorityId): no item has a negative id.
+  const valueId = storedId > 0 && storedId <= 0xffffffff ? storedId : 0;
   const list = /^list-\d+$/.test(type);
   if (type !== "choices" && !list) return { value, valueId };
   const selection = listSelection(value);
