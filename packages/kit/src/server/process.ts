@@ -25,6 +25,7 @@ import {
   serverDeadlineInterceptor,
 } from "../rpc/interceptors.ts";
 import { Topology } from "../rpc/topology.ts";
+import { wellFormedInterceptor } from "../rpc/well-formed.ts";
 import { serverTracingInterceptor } from "../telemetry/rpc.ts";
 import { shutdownTelemetry } from "../telemetry/sdk.ts";
 import { createAdminServer } from "./admin.ts";
@@ -233,6 +234,8 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       serverDeadlineInterceptor(config.timing.requestTimeoutMs),
       errorMappingInterceptor(),
       ...(options.interceptors ?? []),
+      // After authentication: a caller who may not call learns nothing of the request's shape.
+      wellFormedInterceptor(),
     ],
     readMaxBytes: config.limits.maxMessageBytes,
     writeMaxBytes: config.limits.maxMessageBytes,

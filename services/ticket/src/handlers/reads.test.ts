@@ -286,6 +286,42 @@ describe("ListThreadEntries", () => {
   });
 });
 
+describe("timestamps the wire carries but Timestamp forbids", () => {
+  it("are INVALID_ARGUMENT naming the field, before any handler reads them", async () => {
+    const admin = await h.agent();
+    const listed = await rejectionOf(
+      h.client.listTickets(
+        { filter: { created: { start: { seconds: -62135596801n } } } },
+        { headers: admin },
+      ),
+    );
+    expect(listed.code).toBe(Code.InvalidArgument);
+    expect(listed.rawMessage).toBe("filter.created.start: timestamp outside 0001-01-01 … 9999-12-31");
+    const searched = await rejectionOf(
+      h.client.searchTickets(
+        { query: "printer", filter: { updated: { end: { seconds: 253402300800n } } } },
+        { headers: admin },
+      ),
+    );
+    expect(searched.rawMessage).toBe("filter.updated.end: timestamp outside 0001-01-01 … 9999-12-31");
+    const before = await h.counts();
+    const created = await rejectionOf(
+      h.client.createTicket(
+        {
+          requester: { email: "far.future@example.com", name: "Far Future" },
+          subject: "Due in the year 10000",
+          message: "hello",
+          dueDate: { seconds: 253402300800n },
+        },
+        { headers: admin },
+      ),
+    );
+    expect(created.code).toBe(Code.InvalidArgument);
+    expect(created.rawMessage).toBe("due_date: timestamp outside 0001-01-01 … 9999-12-31");
+    expect(await h.counts()).toEqual(before);
+  });
+});
+
 describe("ListTickets", () => {
   let owner: number;
   const created: number[] = [];
