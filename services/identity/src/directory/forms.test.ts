@@ -1,6 +1,7 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { allEntities, createOrm, type EntityManager, execute, type Orm, query } from "@ostmesh/db";
 import { createScratchDatabase, type ScratchDatabase } from "@ostmesh/db/testing/scratch.ts";
+import { rejectionOf } from "@ostmesh/kit/testing/harness.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   answersOf,
@@ -48,6 +49,16 @@ describe("directory/forms: answers of an object with a form entry and cdata", ()
     return Object.fromEntries(rows.map((r) => [String(r.name), r.value === null ? null : String(r.value)]));
   }
 
+  /** Writes `answers` of organization `orgId` through answerValues, as the RPCs do. */
+  async function answer(
+    orgId: number,
+    answers: Record<string, string>,
+    mode: "new" | "changed",
+    onForm: BaseForm = form,
+  ): Promise<void> {
+    await writeAnswers(em, ORG, onForm, orgId, await answerValues(em, ORG, onForm.fields, answers), mode);
+  }
+
   function fieldId(name: string): number {
     const field = form.fields.find((f) => f.name === name);
     if (!field) throw new Error(`no field ${name}`);
@@ -68,27 +79,15 @@ describe("directory/forms: answers of an object with a form entry and cdata", ()
     expect(values.get(fieldId("website"))).toMatchObject({ value: " example.org ", cdata: " example.org " });
     expect(values.size).toBe(2);
     for (const name of ["name", "nope"]) {
-      let error: ConnectError | undefined;
-      try {
-        await answerValues(em, ORG, form.fields, { [name]: "x" });
-      } catch (e) {
-        error = ConnectError.from(e);
-      }
-      expect(error?.code).toBe(Code.InvalidArgument);
-      expect(error?.rawMessage).toBe(`unknown organization field "${name}"`);
+      const error = await rejectionOf(answerValues(em, ORG, form.fields, { [name]: "x" }));
+      expect(error.code).toBe(Code.InvalidArgument);
+      expect(error.rawMessage).toBe(`unknown organization field "${name}"`);
     }
   });
 
   it('"new" writes a value row for every stored field, empty unless given, and the cdata row', async () => {
     const orgId = await newOrganization("Forms New");
-    await writeAnswers(
-      em,
-      ORG,
-      form,
-      orgId,
-      await answerValues(em, ORG, form.fields, { website: "example.org" }),
-      "new",
-    );
+    await answer(orgId, { website: "example.org" }, "new");
     expect(await storedValues(orgId)).toEqual({
       address: null,
       phone: null,
@@ -112,14 +111,7 @@ describe("directory/forms: answers of an object with a form entry and cdata", ()
     ).toEqual([]);
 
     // Without an entry yet, the entry is created with every stored field, as osTicket writes a new one.
-    await writeAnswers(
-      em,
-      ORG,
-      form,
-      orgId,
-      await answerValues(em, ORG, form.fields, { notes: "first" }),
-      "changed",
-    );
+    await answer(orgId, { notes: "first" }, "changed");
     expect(await storedValues(orgId)).toEqual({ address: null, phone: null, website: null, notes: "first" });
 
     await execute(
@@ -127,14 +119,7 @@ describe("directory/forms: answers of an object with a form entry and cdata", ()
       "UPDATE ost_form_entry SET updated = '2001-01-01 00:00:00' WHERE object_type = 'O' AND object_id = ?",
       [orgId],
     );
-    await writeAnswers(
-      em,
-      ORG,
-      form,
-      orgId,
-      await answerValues(em, ORG, form.fields, { phone: "555 1234", notes: "" }),
-      "changed",
-    );
+    await answer(orgId, { phone: "555 1234", notes: "" }, "changed");
     expect(await storedValues(orgId)).toEqual({
       address: null,
       phone: "5551234",
@@ -226,27 +211,15 @@ describe("directory/forms: answers of an object with a form entry and cdata", ()
         ["size", "xl", 'Size: "xl" is not one of its choices (s, l)'],
         ["since", "someday", "Customer since: enter a date (2026-12-01, 2026-12-01 14:30 or 12/01/2026)"],
       ] as const) {
-        let error: ConnectError | undefined;
-        try {
-          await answerValues(em, ORG, custom.fields, { [name]: given });
-        } catch (e) {
-          error = ConnectError.from(e);
-        }
-        expect(error?.code).toBe(Code.InvalidArgument);
-        expect(error?.rawMessage).toBe(problem);
+        const error = await rejectionOf(answerValues(em, ORG, custom.fields, { [name]: given }));
+        expect(error.code).toBe(Code.InvalidArgument);
+        expect(error.rawMessage).toBe(problem);
       }
     });
 
     it("indexes the list's value, the choice's label and the date as the helpdesk prints it", async () => {
       const orgId = await newOrganization("Forms Custom");
-      await writeAnswers(
-        em,
-        ORG,
-        custom,
-        orgId,
-        await answerValues(em, ORG, custom.fields, { tier: "G", size: "s", since: "2026-12-01" }),
-        "new",
-      );
+      await answer(orgId, { tier: "G", size: "s", since: "2026-12-01" }, "new", custom);
       const rows = await query(
         em,
         "SELECT f.name, v.value, v.value_id FROM ost_form_entry e JOIN ost_form_entry_values v ON v.entry_id = e.id" +
