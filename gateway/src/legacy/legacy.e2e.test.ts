@@ -555,6 +555,33 @@ describe("custom form fields", () => {
     ]);
     expect(gw.upstreams.created.at(-1)?.answers).toEqual({ company: "ACME" });
   });
+
+  it("an answer sent as other than a string also travels as the value PHP holds (typed_answers)", async () => {
+    const res = await post("/api/tickets.json", valid({ company: { b: "a", a: [1.5, true, null] } }));
+    expect(res.status).toBe(201);
+    const sent = gw.upstreams.created.at(-1);
+    expect(sent?.answers).toEqual({ company: '{"b":"a","a":{"0":1.5,"1":true,"2":null}}' });
+    // In the order sent, floats tagged: choice and list fields read it by type.
+    expect(JSON.parse(sent?.legacy?.typedAnswers.company ?? "null")).toEqual({
+      array: [
+        ["b", "a"],
+        [
+          "a",
+          {
+            array: [
+              ["0", { float: 1.5 }],
+              ["1", true],
+              ["2", null],
+            ],
+          },
+        ],
+      ],
+    });
+    await post("/api/tickets.json", valid({ company: 7 }));
+    expect(gw.upstreams.created.at(-1)?.legacy?.typedAnswers).toEqual({ company: "7" });
+    await post("/api/tickets.json", valid({ company: "text" }));
+    expect(gw.upstreams.created.at(-1)?.legacy?.typedAnswers).toEqual({});
+  });
 });
 
 describe("XML bodies", () => {

@@ -122,6 +122,16 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
   for (const [key, value] of data) {
     if (MAPPED_KEYS.has(key) || !input.fieldNames.has(key) || value === null) continue;
     request.answers[key] = text(value);
+    // Choice and list fields read a number, a boolean or an array by its type (LegacyOptions.typed_answers).
+    if (typeof value !== "string" && request.legacy)
+      request.legacy.typedAnswers[key] = JSON.stringify(typedValue(value));
   }
   return request;
+}
+
+/** A PHP value as LegacyOptions.typed_answers carries it (floats tagged, arrays as ordered pairs). */
+function typedValue(value: PhpValue): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (isPhpArray(value)) return { array: [...value].map(([k, v]) => [k, typedValue(v)]) };
+  return value.kind === "int" ? value.value : { float: value.value };
 }

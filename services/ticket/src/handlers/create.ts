@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { query } from "@ostmesh/db";
+import { type PhpInput, phpInputOf } from "@ostmesh/kit/osticket/forms/typed.ts";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { TicketSource } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { TicketNotice } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
@@ -114,12 +115,29 @@ export function createInput(
     cannedResponseId: nonZero(req.cannedResponseId),
     dueDate: agent && req.dueDate ? timestampDate(req.dueDate) : undefined,
     answers: { ...req.answers },
+    ...(legacy ? { typedAnswers: typedAnswersOf(legacy.typedAnswers, req.answers) } : {}),
     alert: req.alert ?? true,
     autorespond: req.autorespond ?? true,
     ...(notice ? { ticketNotice: notice } : {}),
     legacy: legacy !== undefined,
     ...(legacy?.messageSent ? { messageSent: true } : {}),
   };
+}
+
+/**
+ * The legacy answers as PHP holds them: LegacyOptions.typed_answers' values, the other answers as their text
+ * (an entry whose JSON is no value is left to its text).
+ */
+function typedAnswersOf(
+  sent: Readonly<Record<string, string>>,
+  texts: Readonly<Record<string, string>>,
+): Map<string, PhpInput> {
+  const typed = new Map<string, PhpInput>(Object.entries(texts));
+  for (const [name, json] of Object.entries(sent)) {
+    const value = phpInputOf(json);
+    if (value !== undefined) typed.set(name, value);
+  }
+  return typed;
 }
 
 const PHP_NUMERIC = /^[ \t\n\r\v\f]*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[ \t\n\r\v\f]*$/;

@@ -145,6 +145,46 @@ describe("list fields", () => {
     expect((await cdata(unknown))?.product).toBe("");
   });
 
+  it("reads the legacy API's numbers, lists and objects as osTicket's widgets do (typed_answers)", async () => {
+    const service = await h.service();
+    const typed = (value: unknown) => JSON.stringify(value);
+    const res = await h.client.createTicket(
+      {
+        requester: { email: "typed.buyer@example.com", name: "Typed Buyer" },
+        subject: "Typed order",
+        message: "Please",
+        topicId: 1,
+        // The texts the gateway also sends (PHP's string casts) serve every other field.
+        answers: { product: "", spare: "", country: "us,fr" },
+        legacy: {
+          source: "API",
+          typedAnswers: {
+            // An integer names any item by id, a disabled one too.
+            product: typed(widget),
+            // A list selects each value, in the order sent.
+            spare: typed({
+              array: [
+                ["0", sprocket],
+                ["1", "GMX"],
+              ],
+            }),
+          },
+        },
+      },
+      { headers: service },
+    );
+    const id = res.ticket?.id ?? 0;
+    expect(await answers(id)).toMatchObject({
+      product: [json(widget, "Widget"), null],
+      spare: [`{"${sprocket}":"Sprocket","${gadget}":"Gadget Max"}`, null],
+      // A comma list of a choice field's keys is a selection (ChoiceField::to_php).
+      country: ['{"us":"United States","fr":"France"}', null],
+    });
+    expect(await searchContent(id)).toEqual(
+      expect.arrayContaining(["Widget", "Sprocket, Gadget Max", "United States, France"]),
+    );
+  });
+
   it("reads choice and list answers back as their labels, with the list item's id", async () => {
     const service = await h.service();
     const created = await h.client.createTicket(

@@ -9,6 +9,7 @@ import {
 import { isNumeric, isRecord, json, phpJsonEncode } from "../php.ts";
 import { type AnswerDates, dateAnswerText, widgetDate } from "./datetime.ts";
 import type { FormField } from "./fields.ts";
+import { type PhpInput, typedChoiceAnswer, typedListAnswer } from "./typed.ts";
 
 /** What one answer writes: the ost_form_entry_values row, the cdata column, the search text. */
 export interface StoredAnswer {
@@ -76,6 +77,12 @@ export interface AnswerContext {
   readonly parsedFirst?: boolean;
   /** Dates are stored as the date picker writes them (without: as sent). */
   readonly dates?: AnswerDates;
+  /**
+   * Legacy answers by field name as PHP holds them (LegacyOptions.typed_answers; the others as their text):
+   * choice fields read every one, list fields those that are not text, as osTicket does (typedChoiceAnswer,
+   * typedListAnswer).
+   */
+  readonly typed?: ReadonlyMap<string, PhpInput>;
 }
 
 /** The list a list field selects from (SelectionField::getListId: `list-<id>`). */
@@ -127,7 +134,35 @@ export function selectListItem(
 export function listSelection(value: string | null): Map<string, string> | undefined {
   const parsed = value ? json(value) : undefined;
   if (!isRecord(parsed)) return undefined;
-  return new Map(Object.entries(parsed).map(([k, v]) => [k, typeof v === "string" ? v : String(v ?? "")]));
+  // In the order stored (JavaScript objects would put integer keys, the item ids, in ascending order).
+  return new Map(
+    objectKeysInOrder(value ?? "").map((k) => {
+      const v = parsed[k];
+      return [k, typeof v === "string" ? v : String(v ?? "")];
+    }),
+  );
+}
+
+/** The keys of a JSON object text, in the order written (the text is known to be a JSON object). */
+function objectKeysInOrder(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, end + 1)) as string);
+      expectKey = false;
+      i = end;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return [...new Set(keys)];
 }
 
 /**
@@ -139,9 +174,14 @@ export function parseAnswer(
   raw: string | undefined,
   context: AnswerContext = {},
 ): CleanValue {
-  if (raw === undefined) return field.type === "bool" ? "0" : null;
   const listId = listIdOf(field);
   const items = listId === undefined ? undefined : context.listItems?.get(listId);
+  const typed = field.name ? context.typed?.get(field.name) : undefined;
+  // A list's text answers keep the path below (Ticket::create's parse, then the widget, as for any origin).
+  if (typed !== undefined && items && typeof typed !== "string") return typedListAnswer(typed, items);
+  if (typed !== undefined && field.type === "choices")
+    return typedChoiceAnswer(field, typed, fieldChoices(field));
+  if (raw === undefined) return field.type === "bool" ? "0" : null;
   if (items) {
     const item = selectListItem(field, raw, items, context.parsedFirst ?? false);
     return item ? phpJsonEncode({ [item.id]: item.value }) : null;
@@ -322,6 +362,17 @@ export function storeAnswer(field: FormField, value: CleanValue, dates?: AnswerD
       };
     case "choices": {
       if (!v) return { fieldId: field.id, value: null, valueId: null, cdata: "", searchable: "" };
+      // A selection (`{"r":"Red","g":"Green"}`): its keys mirrored, its labels indexed (ChoiceField::getKeys,
+      // ::toString).
+      const chosen = listSelection(v);
+      if (chosen)
+        return {
+          fieldId: field.id,
+          value: v,
+          valueId: null,
+          cdata: [...chosen.keys()].join(", "),
+          searchable: searchable([...chosen.values()].join(", ")),
+        };
       const label = fieldChoices(field).get(v);
       return {
         fieldId: field.id,

@@ -11,6 +11,7 @@ import {
   validateAnswer,
 } from "@ostmesh/kit/osticket/forms/answers.ts";
 import { answerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import type { PhpInput } from "@ostmesh/kit/osticket/forms/typed.ts";
 import {
   type BodyFormat,
   cleanBodyContent,
@@ -175,6 +176,8 @@ export interface CreateTicketInput {
   readonly dueDate?: Date;
   /** Custom field answers by variable name (ticket, contact and help-topic forms). */
   readonly answers?: Readonly<Record<string, string>>;
+  /** Legacy answers sent as other than strings, by variable name (LegacyOptions.typed_answers). */
+  readonly typedAnswers?: ReadonlyMap<string, PhpInput>;
   readonly alert?: boolean;
   /**
    * The requester's notice (auto-response, or for an agent's ticket the new-ticket notice). False on an
@@ -493,7 +496,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   // for an agent's ticket). Ticket::create parses the ticket form's values itself for the API and e-mail
   // origins before the widgets see them; the help topic's forms always go through their widgets.
   const dates = answerDates(config, ctx.staff?.timezone);
-  const topicAnswers = { listItems, dates };
+  const topicAnswers = { listItems, dates, typed: input.typedAnswers };
   const ticketAnswers = { ...topicAnswers, parsedFirst: origin !== "web" && origin !== "staff" };
   let ticketInstance: FormInstance = { form: ticketForm, sort: 1, extra: null, disabled: new Set() };
   const topicInstances: FormInstance[] = [];
@@ -559,8 +562,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     // The request's list answers are read as their fields read them (items looked up, Ticket::create's own
     // parse first on the ticket form); their items' properties cost one read, only when a rule names one.
     const filterAnswers = {
-      ticket: { listItems, parsedFirst: ticketAnswers.parsedFirst },
-      other: { listItems },
+      ticket: { listItems, parsedFirst: ticketAnswers.parsedFirst, typed: input.typedAnswers },
+      other: { listItems, typed: input.typedAnswers },
     };
     const requestItems = listSubFieldsWanted
       ? await listItemFilterData(

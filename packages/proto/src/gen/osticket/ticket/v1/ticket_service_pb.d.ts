@@ -303,6 +303,17 @@ export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> 
    * @generated from field: bool message_sent = 8;
    */
   messageSent: boolean;
+
+  /**
+   * Answers sent as something other than a string, by field name, as the JSON of the value PHP holds: a
+   * number (an integer as a JSON integer, a float as `{"float": n}`), a boolean, null, or an array as
+   * `{"array": [["<key>", <value>], ...]}` in the order sent. Choice and list fields read these as
+   * osTicket's widgets do (an integer names a list item by id, an array selects each of its values);
+   * the answer's text in `answers` serves every other field.
+   *
+   * @generated from field: map<string, string> typed_answers = 9;
+   */
+  typedAnswers: { [key: string]: string };
 };
 
 /**
