@@ -322,7 +322,7 @@ describe("date fields", () => {
     expect(content.join("\n")).not.toContain("2026-12-03");
   });
 
-  it("keeps the API's ticket-form date as sent (Ticket::create parses it) but indexes it as a date", async () => {
+  it("stores the API's ticket-form date as the picker writes it, as osTicket's PHP does, and indexes it", async () => {
     const created = await h.client.createTicket(
       {
         requester: { email: "api-dates@example.com", name: "Api Dates" },
@@ -335,8 +335,9 @@ describe("date fields", () => {
       { headers: await h.service() },
     );
     const id = created.ticket?.id ?? 0;
+    // Ticket::create parses the ticket form's values first, but stores what the date picker widget reads.
     expect(await answers(id)).toMatchObject({
-      delivery: ["2026-12-03", null],
+      delivery: ["2026-12-03 00:00:00 UTC", null],
       shipped: ["2026-12-04 00:00:00 UTC", null],
     });
     expect(await searchContent(id)).toEqual(expect.arrayContaining(["12/3/26", "12/4/26"]));

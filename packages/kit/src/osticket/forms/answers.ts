@@ -70,11 +70,6 @@ export interface ListItem {
 export interface AnswerContext {
   /** Items by list id, in the list's order; a list field whose list is missing here is taken as sent. */
   readonly listItems?: ReadonlyMap<number, readonly ListItem[]>;
-  /**
-   * The value goes through the field's `parse` before its widget (Ticket::create for the API and e-mail
-   * origins, on the ticket form): a date is kept as sent, a list item is looked up by id, then abbreviation.
-   */
-  readonly parsedFirst?: boolean;
   /** Dates are stored as the date picker writes them (without: as sent). */
   readonly dates?: AnswerDates;
   /**
@@ -83,6 +78,12 @@ export interface AnswerContext {
    * typedListAnswer).
    */
   readonly typed?: ReadonlyMap<string, PhpInput>;
+  /**
+   * The values come from osTicket's legacy API, as its JSON and XML parsers decode them: only the `phone`
+   * key is upper-cased there (the gateway does the same), so another phone field's lowercase `x` is no
+   * extension separator (PhoneField::parse keeps digits and `X`). Other callers' `x` is one.
+   */
+  readonly legacy?: boolean;
 }
 
 /** The list a list field selects from (SelectionField::getListId: `list-<id>`). */
@@ -98,17 +99,18 @@ const INT_KEY = /^(?:0|-?[1-9]\d*)$/;
 const sqlEquals = (a: string, b: string) => a.trimEnd().toLowerCase() === b.trimEnd().toLowerCase();
 
 /**
- * The list item an answer names, as SelectionField reads one text: the widget first (the drop-down:
- * an enabled item's id, an enabled item's value as sent, any item's value, any item's abbreviation; the
- * typeahead: an enabled item's id or any item's abbreviation; the text box: by value or abbreviation, then
- * an enabled item's id), preceded by `parse`'s own lookup (an enabled item's id, any item's abbreviation)
- * when `parsedFirst`. An item found nowhere is dropped, as osTicket drops it (no error of its own).
+ * The list item an answer names, as SelectionField reads one text: its widget (the drop-down: an enabled
+ * item's id, an enabled item's value as sent, any item's value, any item's abbreviation; the typeahead: an
+ * enabled item's id or any item's abbreviation; the text box: by value or abbreviation, then an enabled
+ * item's id), then `parse` (an enabled item's id, any item's abbreviation, which the widgets tried already).
+ * The API's and e-mail's Ticket::create parse the ticket form's values first, yet what it stores is what the
+ * widget read (osTicket's PHP stores `S` for an item valued `S` though another's abbreviation is `S`). An
+ * item found nowhere is dropped, as osTicket drops it (no error of its own).
  */
 export function selectListItem(
   field: FormField,
   raw: string,
   items: readonly ListItem[],
-  parsedFirst: boolean,
 ): ListItem | undefined {
   if (!raw || raw === "0") return undefined;
   const enabledById = () =>
@@ -123,7 +125,7 @@ export function selectListItem(
       : widget === "textbox"
         ? [enabledByValue, byValue, byExtra, enabledById]
         : [enabledById, enabledByValue, byValue, byExtra];
-  for (const lookup of parsedFirst ? [enabledById, byExtra, ...lookups] : lookups) {
+  for (const lookup of lookups) {
     const item = lookup();
     if (item) return item;
   }
@@ -183,13 +185,14 @@ export function parseAnswer(
     return typedChoiceAnswer(field, typed, fieldChoices(field));
   if (raw === undefined) return field.type === "bool" ? "0" : null;
   if (items) {
-    const item = selectListItem(field, raw, items, context.parsedFirst ?? false);
+    const item = selectListItem(field, raw, items);
     return item ? phpJsonEncode({ [item.id]: item.value }) : null;
   }
   switch (field.type) {
     case "datetime": {
       const text = raw.trim();
-      if (!text || context.parsedFirst || !context.dates) return text || null;
+      // For every origin: what the API's Ticket::create parses first is not what it stores (the picker's form).
+      if (!text || !context.dates) return text || null;
       return widgetDate(text, config(field, "timezone", ""), context.dates);
     }
     case "text":
@@ -197,7 +200,7 @@ export function parseAnswer(
     case "memo":
       return config(field, "html", true) ? sanitizeRichText(raw) : raw;
     case "phone": {
-      const digits = raw.toUpperCase().replace(/[^\dX]/g, "");
+      const digits = (context.legacy ? raw : raw.toUpperCase()).replace(/[^\dX]/g, "");
       return digits || raw;
     }
     case "bool":

@@ -6,7 +6,7 @@
  * `r:Red`, `g:Green`, `b:Blue`.
  */
 import { describe, expect, it } from "vitest";
-import { type ListItem, listSelection, storeAnswer } from "./answers.ts";
+import { type ListItem, listSelection, parseAnswer, storeAnswer } from "./answers.ts";
 import type { FormField } from "./fields.ts";
 import { type PhpInput, phpInputOf, typedChoiceAnswer, typedListAnswer } from "./typed.ts";
 
@@ -118,5 +118,15 @@ describe("a stored selection", () => {
         ["b", 'B, with "quotes"'],
       ]),
     );
+  });
+});
+
+describe("a phone answer", () => {
+  const tel: FormField = { ...choiceField(false), type: "phone", name: "tel", configuration: {} };
+  it("keeps digits and X; a legacy request's lowercase x is no separator (only its `phone` key is upper-cased)", () => {
+    expect(parseAnswer(tel, "555-123-4567 x12", { legacy: true })).toBe("555123456712");
+    expect(parseAnswer(tel, "555-123-4567 X12", { legacy: true })).toBe("5551234567X12");
+    // Other callers have no separate extension box: their x is the separator.
+    expect(parseAnswer(tel, "555-123-4567 x12")).toBe("5551234567X12");
   });
 });

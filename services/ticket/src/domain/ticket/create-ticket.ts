@@ -493,11 +493,11 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     ),
   );
   // How answers are read: list items looked up, dates as the date picker writes them (in the agent's zone
-  // for an agent's ticket). Ticket::create parses the ticket form's values itself for the API and e-mail
-  // origins before the widgets see them; the help topic's forms always go through their widgets.
+  // for an agent's ticket), the legacy API's typed values as osTicket's widgets read them. Ticket::create
+  // parses the ticket form's values itself for the API and e-mail origins, yet stores what the widgets read,
+  // as for every form (osTicket's PHP stores the picker's form of an API date).
   const dates = answerDates(config, ctx.staff?.timezone);
-  const topicAnswers = { listItems, dates, typed: input.typedAnswers };
-  const ticketAnswers = { ...topicAnswers, parsedFirst: origin !== "web" && origin !== "staff" };
+  const answersRead = { listItems, dates, typed: input.typedAnswers, legacy };
   let ticketInstance: FormInstance = { form: ticketForm, sort: 1, extra: null, disabled: new Set() };
   const topicInstances: FormInstance[] = [];
 
@@ -562,8 +562,8 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     // The request's list answers are read as their fields read them (items looked up, Ticket::create's own
     // parse first on the ticket form); their items' properties cost one read, only when a rule names one.
     const filterAnswers = {
-      ticket: { listItems, parsedFirst: ticketAnswers.parsedFirst, typed: input.typedAnswers },
-      other: { listItems, typed: input.typedAnswers },
+      ticket: { listItems, typed: input.typedAnswers, legacy },
+      other: { listItems, typed: input.typedAnswers, legacy },
     };
     const requestItems = listSubFieldsWanted
       ? await listItemFilterData(
@@ -642,7 +642,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       // in for whatever the contact form says, before the ticket form's errors.
       if (input.mayCreateUsers === false) issues.set("user", USER_CREATE_DENIED);
       else {
-        const candidate = await validateNewUser(ctx, contactForm, vars, validates, required, topicAnswers);
+        const candidate = await validateNewUser(ctx, contactForm, vars, validates, required, answersRead);
         if (candidate) newUser = candidate;
         else issues.set("user", "Incomplete client information");
       }
@@ -674,7 +674,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       continue;
     }
     const raw = field.name === "subject" ? input.subject : field.name ? vars[field.name] : undefined;
-    const value = parseAnswer(field, raw, ticketAnswers);
+    const value = parseAnswer(field, raw, answersRead);
     ticketValues.set(field.id, value);
     if (!validates(field)) continue;
     for (const message of validateAnswer(field, value, {
@@ -736,7 +736,7 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     for (const field of instance.form.fields) {
       if (!isEnabled(field) || instance.disabled.has(field.id) || !hasData(field) || isExtStored(field))
         continue;
-      const value = parseAnswer(field, field.name ? vars[field.name] : undefined, topicAnswers);
+      const value = parseAnswer(field, field.name ? vars[field.name] : undefined, answersRead);
       values.set(field.id, value);
       if (!validates(field)) continue;
       for (const message of validateAnswer(field, value, {
