@@ -47,45 +47,125 @@ function validZone(zone: string): string | undefined {
   return valid ? zone : undefined;
 }
 
-const DATE =
-  /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$/i;
-const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4}|\d{2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]m)?)?$/i;
+const ZONE = String.raw`(Z|UTC|GMT|[+-]\d{2}:?\d{2})`;
+const TIME = String.raw`(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([ap]\.?m\.?)?`;
+const DATE = new RegExp(String.raw`^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ]${TIME})?\s*${ZONE}?$`, "i");
+const US_DATE = new RegExp(String.raw`^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:\s+${TIME})?\s*${ZONE}?$`, "i");
+const EU_DATE = new RegExp(String.raw`^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+${TIME})?\s*${ZONE}?$`, "i");
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTH = String.raw`(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)`;
+const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+const WEEKDAY = String.raw`(sun|mon|tue|wed|thu|fri|sat)(?:day|s|sday|nesday|rs|rsday|urday)?`;
+const ORDINAL = String.raw`(\d{1,2})(?:st|nd|rd|th)?`;
+/** `Dec 1 2026`, `December 1, 2026`, with a weekday before and a time after. */
+const MONTH_FIRST = new RegExp(
+  String.raw`^(?:${WEEKDAY},?\s+)?${MONTH}\.?\s+${ORDINAL},?\s+(\d{4})(?:,?\s+${TIME})?\s*${ZONE}?$`,
+  "i",
+);
+/** `1 December 2026`, `Tue, 01 Dec 2026 10:00:00 GMT` (RFC 2822), `01-Dec-2026`. */
+const DAY_FIRST = new RegExp(
+  String.raw`^(?:${WEEKDAY},?\s+)?${ORDINAL}[\s-]+${MONTH}\.?[\s-]+(\d{4})(?:,?\s+${TIME})?\s*${ZONE}?$`,
+  "i",
+);
+const UNITS: Readonly<Record<string, number>> = {
+  sec: 1,
+  second: 1,
+  min: 60,
+  minute: 60,
+  hour: 3600,
+  day: 86400,
+  week: 604800,
+  fortnight: 1209600,
+};
 
 /**
  * Epoch seconds of a date as Format::parseDateTime reads it (PHP's DateTime parser with UTC as the default
- * zone, osTicket's bootstrap setting): a Unix timestamp, ISO dates with an optional time and zone (Z, UTC,
- * GMT, ±hh:mm), and US `m/d/Y` dates. Other texts PHP might still read are treated as unreadable.
+ * zone, osTicket's bootstrap setting), for the forms people and programs write: Unix timestamps (also
+ * `@…`), ISO dates (`-` or `/`) with an optional time and zone (Z, UTC, GMT, ±hh:mm), US `m/d/Y`, `d.m.Y`,
+ * month names (`Dec 1 2026`, `1 December 2026`, RFC 2822's `Tue, 01 Dec 2026 10:00:00 GMT`), and the
+ * relative words `now`, `today`, `midnight`, `noon`, `tomorrow`, `yesterday`, `±N unit(s)` and weekdays
+ * (`monday`, `next monday`, `last friday`), counted from `nowMs`. Dates out of range roll over as PHP's do
+ * (`2026-02-30` is 2 March). Other texts PHP might still read are treated as unreadable.
  */
-export function parseAnswerDate(text: string): number | undefined {
+export function parseAnswerDate(text: string, nowMs = Date.now()): number | undefined {
   const t = text.trim();
   if (!t) return undefined;
   if (/^[+-]?\d+(?:\.\d+)?$/.test(t)) return Math.trunc(Number(t));
-  let y: number;
-  let mo: number;
-  let d: number;
-  let h = 0;
-  let mi = 0;
-  let s = 0;
-  let offsetMinutes = 0;
-  const iso = DATE.exec(t);
-  const us = iso ? null : US_DATE.exec(t);
-  if (iso) {
-    [y, mo, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
-    [h, mi, s] = [Number(iso[4] ?? 0), Number(iso[5] ?? 0), Number(iso[6] ?? 0)];
-    const zone = iso[7] ?? "";
-    const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-    if (offset) offsetMinutes = (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3]));
-  } else if (us) {
-    [mo, d, y] = [Number(us[1]), Number(us[2]), Number(us[3])];
-    if (y < 100) y += y < 70 ? 2000 : 1900;
-    [h, mi, s] = [Number(us[4] ?? 0), Number(us[5] ?? 0), Number(us[6] ?? 0)];
-    const meridiem = (us[7] ?? "").toLowerCase();
-    if (meridiem && (h < 1 || h > 12)) return undefined;
-    if (meridiem === "pm" && h < 12) h += 12;
-    if (meridiem === "am" && h === 12) h = 0;
-  } else return undefined;
+  const at = /^@([+-]?\d+)$/.exec(t);
+  if (at) return Number(at[1]);
+  const relative = relativeDate(t.toLowerCase(), Math.floor(nowMs / 1000));
+  if (relative !== undefined) return relative;
+  let m = DATE.exec(t);
+  if (m) return dateOf(Number(m[1]), Number(m[2]), Number(m[3]), m.slice(4, 9));
+  m = US_DATE.exec(t);
+  if (m) {
+    const y = Number(m[3]);
+    return dateOf(y < 100 ? y + (y < 70 ? 2000 : 1900) : y, Number(m[1]), Number(m[2]), m.slice(4, 9));
+  }
+  m = EU_DATE.exec(t);
+  if (m) return dateOf(Number(m[3]), Number(m[2]), Number(m[1]), m.slice(4, 9));
+  m = MONTH_FIRST.exec(t);
+  if (m) return dateOf(Number(m[4]), monthOf(m[2] ?? ""), Number(m[3]), m.slice(5, 10));
+  m = DAY_FIRST.exec(t);
+  if (m) return dateOf(Number(m[4]), monthOf(m[3] ?? ""), Number(m[2]), m.slice(5, 10));
+  return undefined;
+}
+
+const monthOf = (name: string) => MONTHS.indexOf(name.slice(0, 3).toLowerCase()) + 1;
+
+/** A calendar date with the optional time parts [hour, minute, second, meridiem, zone] of the patterns. */
+function dateOf(y: number, mo: number, d: number, time: (string | undefined)[]): number | undefined {
+  let h = Number(time[0] ?? 0);
+  const mi = Number(time[1] ?? 0);
+  const s = Number(time[2] ?? 0);
+  const meridiem = (time[3] ?? "").replace(/\./g, "").toLowerCase();
+  if (meridiem && (h < 1 || h > 12)) return undefined;
+  if (meridiem === "pm" && h < 12) h += 12;
+  if (meridiem === "am" && h === 12) h = 0;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || s > 60) return undefined;
+  let offsetMinutes = 0;
+  const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(time[4] ?? "");
+  if (offset) offsetMinutes = (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3]));
   return Date.UTC(y, mo - 1, d, h, mi, s) / 1000 - offsetMinutes * 60;
+}
+
+/** PHP's relative formats osTicket users write, in UTC; undefined for other texts. */
+function relativeDate(t: string, now: number): number | undefined {
+  const midnight = now - (((now % 86400) + 86400) % 86400);
+  switch (t) {
+    case "now":
+      return now;
+    case "today":
+    case "midnight":
+      return midnight;
+    case "noon":
+      return midnight + 43200;
+    case "tomorrow":
+      return midnight + 86400;
+    case "yesterday":
+      return midnight - 86400;
+  }
+  const shift = /^([+-]?)\s*(\d+)\s*(sec|second|min|minute|hour|day|week|fortnight|month|year)s?$/.exec(t);
+  if (shift) {
+    const n = Number(shift[2]) * (shift[1] === "-" ? -1 : 1);
+    const unit = shift[3] ?? "";
+    const seconds = UNITS[unit];
+    if (seconds !== undefined) return now + n * seconds;
+    const date = new Date(now * 1000);
+    if (unit === "month") date.setUTCMonth(date.getUTCMonth() + n);
+    else date.setUTCFullYear(date.getUTCFullYear() + n);
+    return date.getTime() / 1000;
+  }
+  const weekday = new RegExp(String.raw`^(?:(next|last|this)\s+)?${WEEKDAY}$`).exec(t);
+  if (weekday) {
+    const target = WEEKDAYS.indexOf(weekday[2] ?? "");
+    const today = new Date(midnight * 1000).getUTCDay();
+    let days = (target - today + 7) % 7;
+    if (weekday[1] === "next" && days === 0) days = 7;
+    if (weekday[1] === "last") days = days === 0 ? -7 : days - 7;
+    return midnight + days * 86400;
+  }
+  return undefined;
 }
 
 /** `Y-m-d H:i:s T` (the date picker's universal form) of an instant in a zone. */
