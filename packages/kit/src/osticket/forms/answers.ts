@@ -304,10 +304,12 @@ export function validateAnswer(
       if (options.required && !phpTruthyString(v)) errors.push(requiredError);
       const [phone = "", ext] = splitOnce(v, "X");
       const digits = Number(config(field, "digits", 7)) || 7;
-      if (phone && (!/^\d+$/.test(phone) || phone.length < digits)) errors.push("Enter a valid phone number");
-      if (ext && config(field, "ext", true)) {
+      // PHP truthiness: a phone of "0" is not checked (osTicket stores it).
+      if (phpTruthyString(phone) && (!/^\d+$/.test(phone) || phone.length < digits))
+        errors.push("Enter a valid phone number");
+      if (ext !== undefined && phpTruthyString(ext) && config(field, "ext", true)) {
         if (!/^\d+$/.test(ext)) errors.push("Enter a valid phone extension");
-        else if (!phone) errors.push("Enter a phone number for the extension");
+        else if (!phpTruthyString(phone)) errors.push("Enter a phone number for the extension");
       }
       break;
     }

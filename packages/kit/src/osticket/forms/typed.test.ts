@@ -6,7 +6,7 @@
  * `r:Red`, `g:Green`, `b:Blue`.
  */
 import { describe, expect, it } from "vitest";
-import { type ListItem, listSelection, parseAnswer, storeAnswer } from "./answers.ts";
+import { type ListItem, listSelection, parseAnswer, storeAnswer, validateAnswer } from "./answers.ts";
 import type { FormField } from "./fields.ts";
 import { type PhpInput, phpInputOf, typedChoiceAnswer, typedListAnswer } from "./typed.ts";
 
@@ -128,5 +128,12 @@ describe("a phone answer", () => {
     expect(parseAnswer(tel, "555-123-4567 X12", { legacy: true })).toBe("5551234567X12");
     // Other callers have no separate extension box: their x is the separator.
     expect(parseAnswer(tel, "555-123-4567 x12")).toBe("5551234567X12");
+  });
+
+  it('is checked with PHP truthiness: "0" passes (osTicket stores it), "abc" and a bare extension do not', () => {
+    const check = (value: string) => validateAnswer(tel, value, { required: false, isEmail: () => true });
+    expect(check("0")).toEqual([]);
+    expect(check("abc")).toEqual(["Enter a valid phone number"]);
+    expect(check("X12")).toEqual(["Enter a phone number for the extension"]);
   });
 });
