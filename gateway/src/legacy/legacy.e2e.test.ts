@@ -582,6 +582,13 @@ describe("custom form fields", () => {
     await post("/api/tickets.json", valid({ company: "text" }));
     expect(gw.upstreams.created.at(-1)?.legacy?.typedAnswers).toEqual({});
   });
+
+  it("passes duedate as sent for Ticket::create's checks (a PHP-falsy one is none)", async () => {
+    await post("/api/tickets.json", valid({ duedate: "2099-01-01" }));
+    expect(gw.upstreams.created.at(-1)?.legacy?.dueDate).toBe("2099-01-01");
+    await post("/api/tickets.json", valid({ duedate: "0" }));
+    expect(gw.upstreams.created.at(-1)?.legacy?.dueDate).toBe("");
+  });
 });
 
 describe("XML bodies", () => {

@@ -100,6 +100,8 @@ export function createTicketRequest(input: LegacyCreateInput): CreateTicketReque
       remoteAddress: input.clientIp,
       sourceSent: has("source"),
       messageSent: input.message !== undefined,
+      // Ticket::create checks `if ($vars['duedate'])`: PHP-falsy values are none.
+      dueDate: phpBool(data.get("duedate") ?? null) ? text(data.get("duedate")) : "",
     },
     attachments: input.attachments.map((file) => ({
       source: {

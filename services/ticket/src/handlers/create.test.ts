@@ -332,6 +332,33 @@ describe("CreateTicket", () => {
     expect(await h.counts()).toEqual(before);
   });
 
+  it("checks a legacy duedate as Ticket::create does, and keeps none", async () => {
+    const headers = await h.service();
+    const create = (dueDate: string, email = `due.${dueDate.length}.${Date.now()}@example.com`) =>
+      h.client.createTicket(
+        {
+          requester: { email, name: "Due Date" },
+          subject: "Legacy duedate",
+          message: "hello",
+          legacy: { source: "API", dueDate },
+        },
+        { headers },
+      );
+    const before = await h.counts();
+    for (const [sent, message] of [
+      ["garbage", "Invalid due date"],
+      ["2020-01-01", "Due date must be in the future"],
+      ["yesterday", "Due date must be in the future"],
+    ]) {
+      const error = await failure(create(sent ?? ""));
+      expect(violations(error)).toEqual([{ field: "due_date", legacyKey: "duedate", description: message }]);
+    }
+    expect(await h.counts()).toEqual(before);
+    const ok = await create("2099-01-01");
+    const [row] = await h.query("SELECT duedate FROM ost_ticket WHERE ticket_id = ?", [ok.ticket?.id]);
+    expect(row).toEqual({ duedate: null });
+  });
+
   it("creates a ticket with a negative legacy priorityId and reads it without a priority, as osTicket shows it", async () => {
     const headers = await h.service();
     const res = await h.client.createTicket(

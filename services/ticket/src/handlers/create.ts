@@ -116,6 +116,7 @@ export function createInput(
     dueDate: agent && req.dueDate ? timestampDate(req.dueDate) : undefined,
     answers: { ...req.answers },
     ...(legacy ? { typedAnswers: typedAnswersOf(legacy.typedAnswers, req.answers) } : {}),
+    ...(legacy?.dueDate ? { legacyDueDate: legacy.dueDate } : {}),
     alert: req.alert ?? true,
     autorespond: req.autorespond ?? true,
     ...(notice ? { ticketNotice: notice } : {}),

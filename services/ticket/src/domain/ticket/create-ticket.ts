@@ -10,7 +10,7 @@ import {
   storeAnswer,
   validateAnswer,
 } from "@ostmesh/kit/osticket/forms/answers.ts";
-import { answerDates } from "@ostmesh/kit/osticket/forms/datetime.ts";
+import { answerDates, parseAnswerDate } from "@ostmesh/kit/osticket/forms/datetime.ts";
 import type { PhpInput } from "@ostmesh/kit/osticket/forms/typed.ts";
 import {
   type BodyFormat,
@@ -176,6 +176,8 @@ export interface CreateTicketInput {
   readonly dueDate?: Date;
   /** Custom field answers by variable name (ticket, contact and help-topic forms). */
   readonly answers?: Readonly<Record<string, string>>;
+  /** The legacy API's `duedate` as sent (LegacyOptions.due_date): checked, never stored. */
+  readonly legacyDueDate?: string;
   /** Legacy answers sent as other than strings, by variable name (LegacyOptions.typed_answers). */
   readonly typedAnswers?: ReadonlyMap<string, PhpInput>;
   readonly alert?: boolean;
@@ -465,6 +467,12 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
   if ((fieldFailed || issues.size > 0) && !issues.has("err")) issues.set("err", MISSING_DATA);
   if (input.dueDate && input.dueDate.getTime() / 1000 <= ctx.now)
     issues.set("duedate", "Due date must be in the future");
+  // The legacy API's `duedate`: checked as strtotime reads it, never stored.
+  if (input.legacyDueDate) {
+    const due = parseAnswerDate(input.legacyDueDate, ctx.now * 1000);
+    if (due === undefined) issues.set("duedate", "Invalid due date");
+    else if (due <= ctx.now) issues.set("duedate", "Due date must be in the future");
+  }
 
   // Reference rows this request will most likely need, in one round trip with the ban list and the
   // requester (read ahead: they are only used once the request has passed the checks before them), and a

@@ -314,6 +314,15 @@ export declare type LegacyOptions = Message<"osticket.ticket.v1.LegacyOptions"> 
    * @generated from field: map<string, string> typed_answers = 9;
    */
   typedAnswers: { [key: string]: string };
+
+  /**
+   * `duedate` as sent (empty: none or a PHP-falsy one). Ticket::create refuses one PHP cannot read
+   * ("Invalid due date") or one not in the future ("Due date must be in the future"); an API ticket keeps no
+   * due date either way.
+   *
+   * @generated from field: string due_date = 10;
+   */
+  dueDate: string;
 };
 
 /**
