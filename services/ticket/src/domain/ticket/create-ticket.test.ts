@@ -280,9 +280,16 @@ describe("validation failures write nothing (every ost_ table counted)", () => {
         { key: "err", message: "No fields set up" },
       ]);
     }
+    // The Web origin reads the ticket form as the portal posts it: the API's message is never seen, nor,
+    // once a topicId is sent, the subject (osTicket's PHP refuses every such request, with these maps).
     await expectRejected(base({ source: "Web" }), [
       { key: "topicId", message: "Select a Help Topic" },
       { key: "err", message: MISSING },
+      { key: "21", message: "Issue Details is a required field" },
+    ]);
+    await expectRejected(base({ source: "Web", topicId: 1 }), [
+      { key: "20", message: "Issue Summary is a required field" },
+      { key: "21", message: "Issue Details is a required field" },
     ]);
     await expectRejected(base({ source: "Email" }), [
       { key: "emailId", message: "Unknown system email" },

@@ -665,7 +665,12 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
     policy: ctx.htmlPolicy,
   });
   const body = storedBody(bodyContent);
-  const messageGiven = bodyContent !== "" || (legacy && input.messageSent === true);
+  // The legacy API with the Web origin: Ticket::create reads the ticket form as the portal posts it (fields
+  // under their hashed names, the message as the portal's editor sends it), so the API's message is never
+  // seen, nor, once a topicId is sent, any ticket-form answer (osTicket's PHP refuses every such request).
+  const portalForm = legacy && origin === "web";
+  const portalFormBlank = portalForm && rawTopic !== undefined && phpTruthyString(String(rawTopic));
+  const messageGiven = !portalForm && (bodyContent !== "" || (legacy && input.messageSent === true));
   for (const field of ticketInstance.form.fields) {
     if (!isEnabled(field) || ticketInstance.disabled.has(field.id) || !hasData(field)) continue;
     if (field.type === "thread") {
@@ -681,7 +686,13 @@ async function create(ctx: UseCaseContext, input: CreateTicketInput): Promise<Cr
       }
       continue;
     }
-    const raw = field.name === "subject" ? input.subject : field.name ? vars[field.name] : undefined;
+    const raw = portalFormBlank
+      ? undefined
+      : field.name === "subject"
+        ? input.subject
+        : field.name
+          ? vars[field.name]
+          : undefined;
     const value = parseAnswer(field, raw, answersRead);
     ticketValues.set(field.id, value);
     if (!validates(field)) continue;
