@@ -314,6 +314,10 @@ describe("CreateTicket", () => {
     expect(await emailIds("false")).toEqual({ email_id: 0, source: "API" });
     expect(await emailIds("abcdefgh")).toEqual({ email_id: 0, source: "API" });
     expect(await emailIds("99.6")).toEqual({ email_id: 100, source: "API" });
+    // What the unsigned INT column cannot hold is clamped, as MySQL stores it for osTicket.
+    expect(await emailIds("1e309")).toEqual({ email_id: 4294967295, source: "API" });
+    expect(await emailIds("99999999999")).toEqual({ email_id: 4294967295, source: "API" });
+    expect(await emailIds("-5")).toEqual({ email_id: 0, source: "API" });
     const before = await h.counts();
     const error = await failure(
       h.client.createTicket(

@@ -149,9 +149,11 @@ const PHP_NUMERIC = /^[ \t\n\r\v\f]*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[ \t\
  * it: rounded, its leading digits, or 0 ("false", "abc").
  */
 function legacyEmailId(sent: string, source: string): number {
-  if (PHP_NUMERIC.test(sent)) return Math.max(0, Math.round(Number(sent.trim())));
+  // MySQL clamps what its unsigned INT cannot hold: a negative id is 0, `1e309` or `99999999999` 4294967295.
+  const column = (n: number) => Math.min(0xffffffff, Math.max(0, n));
+  if (PHP_NUMERIC.test(sent)) return column(Math.round(Number(sent.trim())));
   if (source.toLowerCase() === "email") return Number.NaN;
-  return Number(/^\s*\+?(\d+)/.exec(sent)?.[1] ?? 0);
+  return column(Number(/^\s*\+?(\d+)/.exec(sent)?.[1] ?? 0));
 }
 
 function noticeChoice(notice: TicketNotice): TicketNoticeChoice | undefined {
