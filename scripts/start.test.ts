@@ -254,6 +254,25 @@ describe("npm start", () => {
     }
   });
 
+  it("refuses to start over a port already in use, naming it, before it touches the database", async () => {
+    const ports = await meshPorts();
+    const taken = Number(ports.env.TICKET_ADMIN_PORT);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(taken, "127.0.0.1", resolve));
+    try {
+      // A database URL nothing answers: the check comes first.
+      const mesh = startMesh([], { ...ports.env, DATABASE_URL: "mysql://root@127.0.0.1:1/none" });
+      expect((await mesh.exited).code).toBe(69);
+      await vi.waitFor(
+        () => expect(mesh.output()).toContain(`port ${taken} (ticket admin) already in use on 127.0.0.1`),
+        OUTPUT_WAIT,
+      );
+      for (const port of ports.all.filter((p) => p !== taken)) expect(await listening(port)).toBe(false);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
   it("refuses a bad command line", async () => {
     const mesh = startMesh(["--services=ticket,billing"], {});
     expect((await mesh.exited).code).toBe(64);

@@ -209,8 +209,43 @@ function describeExit(child: Child): string {
     : `${child.name} exited with code ${exit.code}`;
 }
 
+/**
+ * Refuses to start over another listener (e.g. a mesh already running): its /readyz would answer for ours,
+ * and the processes this launcher starts would fail to bind only after "ready" was printed.
+ */
+async function assertPortsFree(config: MeshConfig, services: readonly ServiceName[]): Promise<void> {
+  const ports = [
+    { name: "gateway", port: config.gateway.port },
+    { name: "gateway (h2c)", port: config.gateway.h2cPort },
+    { name: "gateway admin", port: config.gateway.adminPort },
+    ...services.flatMap((s) => [
+      { name: s, port: config.services[s].port },
+      { name: `${s} admin`, port: config.services[s].adminPort },
+    ]),
+  ];
+  const { createServer } = await import("node:net");
+  const taken: string[] = [];
+  for (const { name, port } of ports) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen({ port, host: config.bindHost, exclusive: true }, () =>
+        server.close(() => resolve(true)),
+      );
+    });
+    if (!free) taken.push(`${port} (${name})`);
+  }
+  if (taken.length)
+    fail(
+      `port${taken.length > 1 ? "s" : ""} ${taken.join(", ")} already in use on ${config.bindHost}:` +
+        " is a mesh already running? Stop it, or choose other ports (README, configuration)",
+      69,
+    );
+}
+
 async function runMultiProcess(config: MeshConfig): Promise<void> {
   const startedAt = performance.now();
+  await assertPortsFree(config, SERVICE_NAMES);
   // Extra node flags for every process, e.g. OSTMESH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
   // (flags NODE_OPTIONS refuses).
   const nodeFlags = (process.env.OSTMESH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
