@@ -6,16 +6,15 @@ import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
   mailsOf,
+  type ReplayedTicketMail,
   replayedTicketEvent,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
+import type { TestSmtpServer } from "../testing/smtp.ts";
 
 let seq = 0;
 /** An agent's response on ticket 25 (owner: Trace User), to be e-mailed to the user. */
@@ -39,7 +38,6 @@ function responseAdded(entryId: number): Event {
 describe("e-mail attachments from osTicket's file storage", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
 
   const repliesOf = (event: Event) => mailsOf(env, smtp, event, 1, "ticket.reply");
@@ -80,17 +78,13 @@ describe("e-mail attachments from osTicket's file storage", () => {
     return row.insertId;
   }
 
+  let fixture: ReplayedTicketMail | undefined;
   beforeAll(async () => {
-    env = await createTestEnv("attachments");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    mail = await startMailPipeline(env, smtp, "attachments");
+    fixture = await startReplayedTicketMail("attachments", { secretSalt: null });
+    ({ env, em, smtp } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     await setCoreConfig(em, { email_attachments: "1", max_file_size: "1048576" });

@@ -2,15 +2,14 @@ import { type EntityManager, execute, query } from "@ostmesh/db";
 import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { type IngestEmailResult, ingestEmail } from "@ostmesh/ticket/email/ingest.ts";
 import { rawMail } from "@ostmesh/ticket/email/testing.ts";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { TestEnv } from "../testing/env.ts";
 import {
   mailsOf,
   mailTo,
-  type ReplayedTicketMail,
   replayedTicketCreated,
+  replayedTicketMailSuite,
   setCoreConfig,
-  startReplayedTicketMail,
   TEST_SECRET_SALT,
 } from "../testing/mail.ts";
 import type { TestSmtpServer } from "../testing/smtp.ts";
@@ -80,30 +79,24 @@ describe("the Message-ID marker in e-mail bodies", () => {
 
   const created = (): Event => replayedTicketCreated({ alert: true, autorespond: true });
 
-  let fixture: ReplayedTicketMail | undefined;
-
-  beforeAll(async () => {
-    fixture = await startReplayedTicketMail("body_marker");
-    ({ env, em, smtp, threadId } = fixture);
+  // The new-ticket alert to agent 1 (admin@example.org), the auto-response to user 28 (trace.user@example.net).
+  const fixture = replayedTicketMailSuite("body_marker", {
+    verify_email_addrs: "0",
+    ticket_autoresponder: "1",
+    ticket_alert_active: "1",
+    ticket_alert_admin: "",
+    ticket_alert_dept_manager: "",
+    ticket_alert_dept_members: "1",
+    message_alert_active: "",
+    message_autoresponder: "",
+    note_alert_active: "",
+    strip_quoted_reply: "1",
+    reply_separator: SEPARATOR,
   });
-  afterAll(async () => {
-    await fixture?.stop();
+  beforeAll(() => {
+    ({ env, em, smtp, threadId } = fixture());
   });
   beforeEach(async () => {
-    // The new-ticket alert to agent 1 (admin@example.org), the auto-response to user 28 (trace.user@example.net).
-    await setCoreConfig(em, {
-      verify_email_addrs: "0",
-      ticket_autoresponder: "1",
-      ticket_alert_active: "1",
-      ticket_alert_admin: "",
-      ticket_alert_dept_manager: "",
-      ticket_alert_dept_members: "1",
-      message_alert_active: "",
-      message_autoresponder: "",
-      note_alert_active: "",
-      strip_quoted_reply: "1",
-      reply_separator: SEPARATOR,
-    });
     await execute(
       em,
       "UPDATE ost_department SET ticket_auto_response = 1, message_auto_response = 1, manager_id = 0 WHERE id = 1",

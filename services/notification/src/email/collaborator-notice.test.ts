@@ -1,23 +1,17 @@
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
-import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
+  addressesOf,
   mailsOf,
+  type ReplayedTicketMail,
   replayedTicketEvent,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-
-function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
-  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  return list.flatMap((a) => a.value.map((v) => v.address ?? ""));
-}
+import type { TestSmtpServer } from "../testing/smtp.ts";
 
 /** A message (entry `entryId`) added through the API on ticket 25. */
 function messageAdded(
@@ -37,7 +31,6 @@ function messageAdded(
 describe("collaborator notice on a new message (Ticket::notifyCollaborators)", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
   let active = 0;
   let inactive = 0;
@@ -68,25 +61,26 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
     return entry.insertId;
   }
 
+  let fixture: ReplayedTicketMail | undefined;
   beforeAll(async () => {
-    env = await createTestEnv("collabnotice");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    active = await addUser("Carla Colleague", "carla@example.net");
-    inactive = await addUser("Ivan Inactive", "ivan@example.net");
-    await execute(
-      em,
-      "INSERT INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated)" +
-        " VALUES (1, 25, ?, 'M', NOW(), NOW()), (0, 25, ?, 'M', NOW(), NOW())",
-      [active, inactive],
-    );
-    mail = await startMailPipeline(env, smtp, "collabnotice");
+    fixture = await startReplayedTicketMail("collabnotice", {
+      secretSalt: null,
+      prepare: async (fresh) => {
+        em = fresh;
+        active = await addUser("Carla Colleague", "carla@example.net");
+        inactive = await addUser("Ivan Inactive", "ivan@example.net");
+        await execute(
+          em,
+          "INSERT INTO ost_thread_collaborator (flags, thread_id, user_id, role, created, updated)" +
+            " VALUES (1, 25, ?, 'M', NOW(), NOW()), (0, 25, ?, 'M', NOW(), NOW())",
+          [active, inactive],
+        );
+      },
+    });
+    ({ env, em, smtp } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     await setConfig("message_autoresponder_collabs", "1");
@@ -97,7 +91,7 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
     expect(more).toEqual([]);
     // The owner (the poster) and the inactive collaborator are left out.
     expect(notice?.rcptTo).toEqual(["carla@example.net"]);
-    expect(addresses(notice?.parsed.from)).toEqual(["support@example.com"]);
+    expect(addressesOf(notice?.parsed.from)).toEqual(["support@example.com"]);
     expect(notice?.parsed.subject).toBe("Re: Trace ticket [#771291]");
     expect(notice?.parsed.html).toContain("<strong>Dear Collaborator,</strong>");
     expect(notice?.parsed.html).toContain("<em>Trace User</em> just logged a message");
@@ -112,8 +106,8 @@ describe("collaborator notice on a new message (Ticket::notifyCollaborators)", (
     );
     expect(more).toEqual([]);
     expect(notice?.rcptTo).toEqual(["trace.user@example.net"]);
-    expect(addresses(notice?.parsed.to)).toEqual(["trace.user@example.net"]);
-    expect(addresses(notice?.parsed.cc)).toEqual([]);
+    expect(addressesOf(notice?.parsed.to)).toEqual(["trace.user@example.net"]);
+    expect(addressesOf(notice?.parsed.cc)).toEqual([]);
     expect(notice?.parsed.html).toContain("<strong>Dear Trace,</strong>");
     expect(notice?.parsed.html).toContain("<em>Carla Colleague</em> just logged a message");
     expect(notice?.parsed.html).toMatch(/href="[^"]*\/view\.php\?id=25"/);

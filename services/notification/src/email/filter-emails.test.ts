@@ -1,22 +1,16 @@
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
-import type { AddressObject } from "mailparser";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../testing/env.ts";
+import type { TestEnv } from "../testing/env.ts";
 import {
-  type MailPipeline,
+  addressesOf,
   mailsOf,
+  type ReplayedTicketMail,
   replayedTicketEvent,
   setCoreConfig,
-  startMailPipeline,
+  startReplayedTicketMail,
 } from "../testing/mail.ts";
-import { replayApiCreateTicket } from "../testing/osticket-php.ts";
-import { startSmtpServer, type TestSmtpServer } from "../testing/smtp.ts";
-
-function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
-  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  return list.flatMap((a) => a.value.map((v) => v.address ?? ""));
-}
+import type { TestSmtpServer } from "../testing/smtp.ts";
 
 type CreatedFields = {
   cannedReplyEntryId?: number;
@@ -44,7 +38,6 @@ function ticketCreated(fields: CreatedFields, agent = 0): Event {
 describe("ticket filters' e-mails (Ticket::postCannedReply, FA_SendEmail)", () => {
   let env: TestEnv;
   let smtp: TestSmtpServer;
-  let mail: MailPipeline;
   let em: EntityManager;
   let owner = { name: "", email: "" };
 
@@ -72,22 +65,23 @@ describe("ticket filters' e-mails (Ticket::postCannedReply, FA_SendEmail)", () =
     return entry.insertId;
   }
 
+  let fixture: ReplayedTicketMail | undefined;
   beforeAll(async () => {
-    env = await createTestEnv("filter-emails");
-    em = env.orm.em.fork();
-    smtp = await startSmtpServer();
-    await replayApiCreateTicket(em);
-    const [row] = await query(
-      em,
-      "SELECT u.name, e.address FROM ost_user u JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = 28",
-    );
-    owner = { name: String(row?.name), email: String(row?.address) };
-    mail = await startMailPipeline(env, smtp, "filter-emails");
+    fixture = await startReplayedTicketMail("filter-emails", {
+      secretSalt: null,
+      prepare: async (fresh) => {
+        em = fresh;
+        const [row] = await query(
+          em,
+          "SELECT u.name, e.address FROM ost_user u JOIN ost_user_email e ON e.id = u.default_email_id WHERE u.id = 28",
+        );
+        owner = { name: String(row?.name), email: String(row?.address) };
+      },
+    });
+    ({ env, em, smtp } = fixture);
   });
   afterAll(async () => {
-    await mail?.stop();
-    await smtp?.close();
-    await env?.close();
+    await fixture?.stop();
   });
   beforeEach(async () => {
     // The helpdesk's and the department's auto-response switches are off, and the department has an
@@ -114,7 +108,7 @@ describe("ticket filters' e-mails (Ticket::postCannedReply, FA_SendEmail)", () =
     expect(more).toEqual([]);
     expect(reply?.rcptTo).toEqual([owner.email]);
     // Dept::getEmail: Support has none of its own, so the default e-mail, not its auto-response e-mail.
-    expect(addresses(reply?.parsed.from)).toEqual(["support@example.com"]);
+    expect(addressesOf(reply?.parsed.from)).toEqual(["support@example.com"]);
     expect(reply?.parsed.subject).toBe("Re: Trace ticket [#771291]");
     expect(reply?.parsed.html).toContain("<p>Thanks, we are on it.</p>");
     expect(reply?.parsed.html).toContain("with the following automatic reply");
@@ -167,7 +161,7 @@ describe("ticket filters' e-mails (Ticket::postCannedReply, FA_SendEmail)", () =
     const mails = await mailsOf(env, smtp, event, 4);
     const sent = mails.map((m) => ({
       to: m.rcptTo,
-      from: addresses(m.parsed.from),
+      from: addressesOf(m.parsed.from),
       fromName: (Array.isArray(m.parsed.from) ? m.parsed.from[0] : m.parsed.from)?.value[0]?.name,
       subject: m.parsed.subject,
     }));

@@ -4,33 +4,28 @@
  * characters or more into an inline `.txt` file, leaving the column empty).
  */
 import { execute, query } from "@ostmesh/db";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   mailsOf,
   mailTo,
   type ReplayedTicketMail,
   replayedTicketEvent,
-  setCoreConfig,
-  startReplayedTicketMail,
+  replayedTicketMailSuite,
 } from "../testing/mail.ts";
 
 describe("a message body the event leaves out", () => {
-  let fixture: ReplayedTicketMail;
-
-  beforeAll(async () => {
-    fixture = await startReplayedTicketMail("long_bodies");
-    // The new-ticket alert to the department's members (agent 1, admin@example.org) quotes the message.
-    await setCoreConfig(fixture.em, {
-      ticket_autoresponder: "0",
-      ticket_alert_active: "1",
-      ticket_alert_admin: "",
-      ticket_alert_dept_manager: "",
-      ticket_alert_dept_members: "1",
-    });
-    await execute(fixture.em, "UPDATE ost_department SET manager_id = 0 WHERE id = 1");
+  // The new-ticket alert to the department's members (agent 1, admin@example.org) quotes the message.
+  const mail = replayedTicketMailSuite("long_bodies", {
+    ticket_autoresponder: "0",
+    ticket_alert_active: "1",
+    ticket_alert_admin: "",
+    ticket_alert_dept_manager: "",
+    ticket_alert_dept_members: "1",
   });
-  afterAll(async () => {
-    await fixture?.stop();
+  let fixture: ReplayedTicketMail;
+  beforeAll(async () => {
+    fixture = mail();
+    await execute(fixture.em, "UPDATE ost_department SET manager_id = 0 WHERE id = 1");
   });
 
   /** Moves entry 31's body into an inline file of `chunks` parts, as osTicket stores a long body. */

@@ -4,16 +4,14 @@ import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb
 import { type IngestEmailResult, ingestEmail } from "@ostmesh/ticket/email/ingest.ts";
 import { decodeMessageId } from "@ostmesh/ticket/email/loopback.ts";
 import { rawMail } from "@ostmesh/ticket/email/testing.ts";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { TestEnv } from "../testing/env.ts";
 import {
   mailsOf,
   mailTo,
-  type ReplayedTicketMail,
   replayedTicketCreated,
   replayedTicketEvent,
-  setCoreConfig,
-  startReplayedTicketMail,
+  replayedTicketMailSuite,
   TEST_SECRET_SALT,
 } from "../testing/mail.ts";
 import type { TestSmtpServer } from "../testing/smtp.ts";
@@ -69,30 +67,24 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
 
   const created = (): Event => replayedTicketCreated({ alert: true, autorespond: true });
 
-  let fixture: ReplayedTicketMail | undefined;
-
-  beforeAll(async () => {
-    fixture = await startReplayedTicketMail("reply_threading");
-    ({ env, em, smtp, threadId } = fixture);
+  // Only the e-mails each case is about: the new-ticket alert goes to Support's one member, agent 1
+  // (admin@example.org), and the auto-responses to the requester, user 28 (trace.user@example.net).
+  const fixture = replayedTicketMailSuite("reply_threading", {
+    verify_email_addrs: "0",
+    ticket_autoresponder: "1",
+    ticket_alert_active: "1",
+    ticket_alert_admin: "",
+    ticket_alert_dept_manager: "",
+    ticket_alert_dept_members: "1",
+    message_alert_active: "",
+    message_autoresponder: "1",
+    message_autoresponder_collabs: "",
+    note_alert_active: "",
   });
-  afterAll(async () => {
-    await fixture?.stop();
+  beforeAll(() => {
+    ({ env, em, smtp, threadId } = fixture());
   });
   beforeEach(async () => {
-    // Only the e-mails each case is about: the new-ticket alert goes to Support's one member, agent 1
-    // (admin@example.org), and the auto-responses to the requester, user 28 (trace.user@example.net).
-    await setCoreConfig(em, {
-      verify_email_addrs: "0",
-      ticket_autoresponder: "1",
-      ticket_alert_active: "1",
-      ticket_alert_admin: "",
-      ticket_alert_dept_manager: "",
-      ticket_alert_dept_members: "1",
-      message_alert_active: "",
-      message_autoresponder: "1",
-      message_autoresponder_collabs: "",
-      note_alert_active: "",
-    });
     await execute(
       em,
       "UPDATE ost_department SET ticket_auto_response = 1, message_auto_response = 1, manager_id = 0 WHERE id = 1",

@@ -1,15 +1,14 @@
 import { type EntityManager, execute, query } from "@ostmesh/db";
 import type { Event } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
 import { ThreadEntryType } from "@ostmesh/proto/gen/osticket/ticket/v1/ticket_pb.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { TestEnv } from "../testing/env.ts";
 import {
   mailsOf,
-  type ReplayedTicketMail,
   replayedTicketCreated,
   replayedTicketEvent,
+  replayedTicketMailSuite,
   setCoreConfig,
-  startReplayedTicketMail,
   TEST_SECRET_SALT,
 } from "../testing/mail.ts";
 import type { TestSmtpServer } from "../testing/smtp.ts";
@@ -33,25 +32,19 @@ describe("end users' ticket links", () => {
 
   const created = (): Event => replayedTicketCreated({ alert: false, autorespond: true });
 
-  let fixture: ReplayedTicketMail | undefined;
-
-  beforeAll(async () => {
-    fixture = await startReplayedTicketMail("ticket_links");
-    ({ env, em, smtp, threadId } = fixture);
+  const fixture = replayedTicketMailSuite("ticket_links", {
+    verify_email_addrs: "0",
+    ticket_autoresponder: "1",
+    message_autoresponder: "1",
+    message_autoresponder_collabs: "",
+    ticket_alert_active: "",
+    message_alert_active: "",
+    allow_auth_tokens: "1",
   });
-  afterAll(async () => {
-    await fixture?.stop();
+  beforeAll(() => {
+    ({ env, em, smtp, threadId } = fixture());
   });
   beforeEach(async () => {
-    await setCoreConfig(em, {
-      verify_email_addrs: "0",
-      ticket_autoresponder: "1",
-      message_autoresponder: "1",
-      message_autoresponder_collabs: "",
-      ticket_alert_active: "",
-      message_alert_active: "",
-      allow_auth_tokens: "1",
-    });
     await execute(
       em,
       "UPDATE ost_department SET ticket_auto_response = 1, message_auto_response = 1 WHERE id = 1",

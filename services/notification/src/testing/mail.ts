@@ -7,6 +7,8 @@ import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { AddressObject } from "mailparser";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { outboxEventOf } from "../capture/capture.ts";
 import { startEmailConsumer } from "../email/consumer.ts";
 import { EmailSender, EmailStatus } from "../email/outbox.ts";
@@ -160,14 +162,22 @@ export interface ReplayedTicketMail {
   stop(): Promise<void>;
 }
 
-/** Sets up a ReplayedTicketMail under `label`; the pipeline has TEST_SECRET_SALT. */
-export async function startReplayedTicketMail(label: string): Promise<ReplayedTicketMail> {
+/**
+ * Sets up a ReplayedTicketMail under `label`; the pipeline signs with TEST_SECRET_SALT, or `secretSalt`
+ * (null: no OSTICKET_SECRET_SALT). `prepare` adds rows before the pipeline starts.
+ */
+export async function startReplayedTicketMail(
+  label: string,
+  options: { secretSalt?: string | null; prepare?: (em: EntityManager) => Promise<void> } = {},
+): Promise<ReplayedTicketMail> {
   const env = await createTestEnv(label);
   const em = env.orm.em.fork();
   const smtp = await startSmtpServer();
   await replayApiCreateTicket(em);
+  await options.prepare?.(em);
   const [thread] = await query(em, "SELECT id FROM ost_thread WHERE object_type = 'T' AND object_id = 25");
-  const mail = await startMailPipeline(env, smtp, label, { secretSalt: TEST_SECRET_SALT });
+  const secretSalt = options.secretSalt === undefined ? TEST_SECRET_SALT : (options.secretSalt ?? undefined);
+  const mail = await startMailPipeline(env, smtp, label, { secretSalt });
   return {
     env,
     em,
@@ -180,6 +190,37 @@ export async function startReplayedTicketMail(label: string): Promise<ReplayedTi
       await env.close();
     },
   };
+}
+
+/**
+ * A describe block's ReplayedTicketMail: started before its tests (startReplayedTicketMail), stopped after
+ * them, with the `settings` (osTicket core config) written again before each test. Call inside `describe`;
+ * the returned function gives the fixture once the suite has started.
+ */
+export function replayedTicketMailSuite(
+  label: string,
+  settings: Readonly<Record<string, string>>,
+): () => ReplayedTicketMail {
+  let fixture: ReplayedTicketMail | undefined;
+  beforeAll(async () => {
+    fixture = await startReplayedTicketMail(label);
+  });
+  afterAll(async () => {
+    await fixture?.stop();
+  });
+  beforeEach(async () => {
+    if (fixture) await setCoreConfig(fixture.em, settings);
+  });
+  return () => {
+    if (!fixture) throw new Error(`${label}: the mail fixture has not started`);
+    return fixture;
+  };
+}
+
+/** The addresses of a parsed address header (From, To, Cc). */
+export function addressesOf(value: AddressObject | AddressObject[] | undefined): string[] {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.flatMap((a) => a.value.map((v) => v.address ?? ""));
 }
 
 /** ticket.created of the replayed ticket 25 (its first message, entry 31). */
