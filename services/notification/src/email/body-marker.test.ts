@@ -11,6 +11,7 @@ import {
   replayedTicketMailSuite,
   setCoreConfig,
   TEST_SECRET_SALT,
+  threadedOnReplayedTicket,
 } from "../testing/mail.ts";
 import type { TestSmtpServer } from "../testing/smtp.ts";
 import { isOsTicketMessageId } from "./message-id.ts";
@@ -59,12 +60,6 @@ describe("the Message-ID marker in e-mail bodies", () => {
       [id],
     );
     return row;
-  }
-
-  function threadedOn(result: IngestEmailResult): number {
-    if (result.kind !== "threaded") throw new Error(`expected a threaded reply, got ${result.kind}`);
-    expect(result.ticketId).toBe(25);
-    return result.entryId;
   }
 
   /** A text quoted as mail clients quote it. */
@@ -120,7 +115,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
     );
 
     // Thread::lookupByEmailHeaders reads the Ref-Mid line from the body: the requester's message, unparented.
-    const byUser = threadedOn(
+    const byUser = threadedOnReplayedTicket(
       await reply(
         "Trace User <trace.user@example.net>",
         "text/plain",
@@ -169,7 +164,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
 
     // The agent answers from a client that drops In-Reply-To and References but quotes the html: the quote is
     // cut at the separator inside the div, the marker left in the body names the entry and the agent.
-    const byAgent = threadedOn(
+    const byAgent = threadedOnReplayedTicket(
       await reply(
         "Admin User <admin@example.org>",
         "text/html",
@@ -194,7 +189,7 @@ describe("the Message-ID marker in e-mail bodies", () => {
     expect(String(autoResponse.parsed.html)).toContain(`class="mid-${bare(id)}"></div>`);
     expect(String(autoResponse.parsed.html)).not.toContain(SEPARATOR);
 
-    const byUser = threadedOn(
+    const byUser = threadedOnReplayedTicket(
       await reply(
         "Trace User <trace.user@example.net>",
         "text/plain",

@@ -13,6 +13,7 @@ import {
   replayedTicketEvent,
   replayedTicketMailSuite,
   TEST_SECRET_SALT,
+  threadedOnReplayedTicket,
 } from "../testing/mail.ts";
 import type { TestSmtpServer } from "../testing/smtp.ts";
 import { planEmails } from "./plan.ts";
@@ -57,12 +58,6 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
       [id],
     );
     return row;
-  }
-
-  function threadedOn(result: IngestEmailResult): number {
-    if (result.kind !== "threaded") throw new Error(`expected a threaded reply, got ${result.kind}`);
-    expect(result.ticketId).toBe(25);
-    return result.entryId;
   }
 
   const created = (): Event => replayedTicketCreated({ alert: true, autorespond: true });
@@ -128,7 +123,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     // The agent answers the alert: Thread::lookupByEmailHeaders finds the ticket but records no recipient
     // class, and an agent is neither the owner nor a collaborator, so osTicket posts a message under the
     // "Received From" banner (no author), under no parent entry.
-    const byAgent = threadedOn(await reply("Admin User <admin@example.org>", alertId, "I will take it."));
+    const byAgent = threadedOnReplayedTicket(
+      await reply("Admin User <admin@example.org>", alertId, "I will take it."),
+    );
     const agentEntry = await entry(byAgent);
     expect(agentEntry).toMatchObject({ thread_id: threadId, pid: 0, type: "M", staff_id: 0, user_id: 0 });
     expect(String(agentEntry?.body)).toBe(
@@ -136,7 +133,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     );
 
     // The requester answers the auto-response: their own message.
-    const byUser = threadedOn(await reply("Trace User <trace.user@example.net>", autoResponseId, "Thanks."));
+    const byUser = threadedOnReplayedTicket(
+      await reply("Trace User <trace.user@example.net>", autoResponseId, "Thanks."),
+    );
     expect(await entry(byUser)).toMatchObject({
       thread_id: threadId,
       pid: 0,
@@ -179,7 +178,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
 
     // ThreadEntry::lookupByEmailHeaders: the entry and the agent the id names; Thread::postEmail makes an
     // agent's reply an internal note by that agent, under the message.
-    const byAgent = threadedOn(await reply("Admin User <admin@example.org>", alertId, "Looking into it."));
+    const byAgent = threadedOnReplayedTicket(
+      await reply("Admin User <admin@example.org>", alertId, "Looking into it."),
+    );
     expect(await entry(byAgent)).toMatchObject({
       thread_id: threadId,
       pid: 31,
@@ -256,7 +257,9 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
     expect(replied?.parsed.references).toBe("<second@mail.example.net>");
 
     // The requester answers the response: their message under it.
-    const byOwner = threadedOn(await reply("Trace User <trace.user@example.net>", replyId, "Works now."));
+    const byOwner = threadedOnReplayedTicket(
+      await reply("Trace User <trace.user@example.net>", replyId, "Works now."),
+    );
     expect(await entry(byOwner)).toMatchObject({
       pid: response.insertId,
       type: "M",
@@ -299,7 +302,7 @@ describe("replies by e-mail to ostmesh's e-mails thread as osTicket threads repl
 
     // The colleague answers the requester's confirmation (forwarded to them): the id names the requester, the
     // sender's own address names the colleague, who posts as the collaborator they are.
-    const byColleague = threadedOn(
+    const byColleague = threadedOnReplayedTicket(
       await reply("Colleague <colleague@example.net>", confirmationId, "Same here."),
     );
     expect(await entry(byColleague)).toMatchObject({

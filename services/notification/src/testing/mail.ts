@@ -7,8 +7,9 @@ import { EventTypes } from "@ostmesh/proto";
 import { PrincipalKind } from "@ostmesh/proto/gen/osticket/common/v1/principal_pb.js";
 import { EventOrigin } from "@ostmesh/proto/gen/osticket/common/v1/types_pb.js";
 import { AggregateType, type Event, EventSchema } from "@ostmesh/proto/gen/osticket/events/v1/event_pb.js";
+import type { IngestEmailResult } from "@ostmesh/ticket/email/ingest.ts";
 import type { AddressObject } from "mailparser";
-import { afterAll, beforeAll, beforeEach } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { outboxEventOf } from "../capture/capture.ts";
 import { startEmailConsumer } from "../email/consumer.ts";
 import { EmailSender, EmailStatus } from "../email/outbox.ts";
@@ -215,6 +216,13 @@ export function replayedTicketMailSuite(
     if (!fixture) throw new Error(`${label}: the mail fixture has not started`);
     return fixture;
   };
+}
+
+/** The entry a reply made on the replayed ticket 25 (fails unless it was threaded onto it). */
+export function threadedOnReplayedTicket(result: IngestEmailResult): number {
+  if (result.kind !== "threaded") throw new Error(`expected a threaded reply, got ${result.kind}`);
+  expect(result.ticketId).toBe(25);
+  return result.entryId;
 }
 
 /** The addresses of a parsed address header (From, To, Cc). */
