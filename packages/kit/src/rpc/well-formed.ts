@@ -20,8 +20,33 @@ export interface Malformed {
 /** The malformed values of `message` (of type `desc`), by field path. */
 export function malformedValues(desc: DescMessage, message: Message): Malformed[] {
   const found: Malformed[] = [];
-  walk(desc, message as unknown as Record<string, unknown>, "", found, 0);
+  if (mayHoldTimestamp(desc)) walk(desc, message as unknown as Record<string, unknown>, "", found, 0);
   return found;
+}
+
+const holdsTimestamp = new WeakMap<DescMessage, boolean>();
+
+/** Whether a message of this type can hold a Timestamp at any depth (most requests cannot: nothing to walk). */
+function mayHoldTimestamp(desc: DescMessage, visiting = new Set<DescMessage>()): boolean {
+  const known = holdsTimestamp.get(desc);
+  if (known !== undefined) return known;
+  if (desc.typeName === "google.protobuf.Timestamp") return true;
+  if (visiting.has(desc)) return false;
+  visiting.add(desc);
+  const holds = desc.fields.some((f) => {
+    const nested =
+      f.fieldKind === "message"
+        ? f.message
+        : (f.fieldKind === "list" && f.listKind === "message") ||
+            (f.fieldKind === "map" && f.mapKind === "message")
+          ? f.message
+          : undefined;
+    return nested !== undefined && mayHoldTimestamp(nested, visiting);
+  });
+  visiting.delete(desc);
+  // A type on a cycle answered "false" for its own recursion only; the outermost answer is the one kept.
+  if (visiting.size === 0 || holds) holdsTimestamp.set(desc, holds);
+  return holds;
 }
 
 function walk(
