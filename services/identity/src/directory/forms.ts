@@ -8,6 +8,7 @@ import {
   fieldChoices,
   type ListItem,
   listIdOf,
+  listItemOf,
   parseAnswer,
   type StoredAnswer,
   storeAnswer,
@@ -111,16 +112,8 @@ async function answerReading(em: EntityManager, fields: readonly FormField[]): P
         " ORDER BY sort, id",
       listIds,
     );
-    for (const r of rows) {
-      const item: ListItem = {
-        id: num(r.id),
-        listId: num(r.list_id),
-        value: str(r.value),
-        extra: str(r.extra),
-        enabled: (num(r.status) & 1) !== 0,
-      };
+    for (const item of rows.map(listItemOf))
       listItems.set(item.listId, [...(listItems.get(item.listId) ?? []), item]);
-    }
   }
   const dated = fields.some((f) => f.type === "datetime");
   return { listItems, dates: dated ? await helpdeskDates(em) : undefined };

@@ -66,6 +66,17 @@ export interface ListItem {
   readonly enabled: boolean;
 }
 
+/** An `ost_list_items` row (id, list_id, value, extra, status) as a ListItem. */
+export function listItemOf(row: Readonly<Record<string, unknown>>): ListItem {
+  return {
+    id: Number(row.id),
+    listId: Number(row.list_id),
+    value: String(row.value ?? ""),
+    extra: String(row.extra ?? ""),
+    enabled: (Number(row.status) & 1) !== 0,
+  };
+}
+
 /** What reading an answer needs besides the text: the lists' items, and how dates are read. */
 export interface AnswerContext {
   /** Items by list id, in the list's order; a list field whose list is missing here is taken as sent. */

@@ -1,6 +1,5 @@
-import { type ListItem, listIdOf } from "@ostmesh/kit/osticket/forms/answers.ts";
+import { type ListItem, listIdOf, listItemOf } from "@ostmesh/kit/osticket/forms/answers.ts";
 import type { FormDefinition } from "../reference/forms.ts";
-import { int, str, strOrNull } from "../rows.ts";
 import { type BatchRead, noRead, type Row } from "../sql.ts";
 
 export type ListItems = ReadonlyMap<number, readonly ListItem[]>;
@@ -10,13 +9,7 @@ const NO_ITEMS: ListItems = new Map();
 function itemsOf(rows: readonly Row[]): ListItems {
   const byList = new Map<number, ListItem[]>();
   for (const r of rows) {
-    const item: ListItem = {
-      id: int(r, "id"),
-      listId: int(r, "list_id"),
-      value: str(r, "value"),
-      extra: strOrNull(r, "extra") ?? "",
-      enabled: (int(r, "status") & 1) !== 0,
-    };
+    const item = listItemOf(r);
     const list = byList.get(item.listId) ?? [];
     list.push(item);
     byList.set(item.listId, list);
